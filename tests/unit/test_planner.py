@@ -1,0 +1,296 @@
+"""The planner, by tables of cases and by properties over generated worlds."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pullrekun.model import (
+    Assign,
+    Assignment,
+    Deploy,
+    EnvStatus,
+    Instance,
+    InstanceState,
+    Observed,
+    Plan,
+    PullRequest,
+    StartInstance,
+    StopInstance,
+    Unassign,
+)
+from pullrekun.planner import PlannerConfig, plan
+
+NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
+CFG = PlannerConfig()
+S = InstanceState
+
+
+def sha(n: int) -> str:
+    return f"{n:040x}"
+
+
+def pr(number: int, head: int | None = None, age: int | None = None) -> PullRequest:
+    created = NOW - dt.timedelta(hours=age if age is not None else 100 - number)
+    return PullRequest(number=number, head_sha=sha(head or number), created_at=created)
+
+
+def inst(n: int, state: S = S.STOPPED, tag_pr: int | None = None, tag_sha: str | None = None) -> Instance:
+    return Instance(f"i-{n:08x}", state, f"127.0.0.{n + 1}", tag_pr=tag_pr, tag_sha=tag_sha)
+
+
+def ready(pr_number: int, n: int, head: int | None = None) -> Assignment:
+    return Assignment(pr_number, f"i-{n:08x}", EnvStatus.READY, sha(head or pr_number), NOW)
+
+
+def world(prs: list[PullRequest], insts: list[Instance], asgs: list[Assignment]) -> Observed:
+    return Observed(tuple(prs), tuple(insts), tuple(asgs))
+
+
+def up(n: int, pr_number: int, head: int | None = None) -> Instance:
+    return inst(n, S.RUNNING, pr_number, sha(head or pr_number))
+
+
+# --- tables ------------------------------------------------------------------------
+
+
+def test_new_pr_gets_a_stopped_slot_started_and_deployed() -> None:
+    p = plan(world([pr(7)], [inst(1)], []), CFG, NOW)
+    assert p.actions == (
+        Assign(7, "i-00000001"),
+        StartInstance("i-00000001"),
+        Deploy(7, "i-00000001", sha(7), "new assignment"),
+    )
+    assert p.queue == ()
+
+
+def test_a_warm_running_instance_is_preferred_and_needs_no_start() -> None:
+    p = plan(world([pr(7)], [inst(1), inst(2, S.RUNNING)], []), CFG, NOW)
+    assert p.of_type(Assign) == (Assign(7, "i-00000002"),)
+    assert p.of_type(StartInstance) == ()
+
+
+def test_push_redeploys_only_that_environment() -> None:
+    observed = world(
+        [pr(1, head=11), pr(2)], [up(1, 1), up(2, 2)], [ready(1, 1), ready(2, 2)]
+    )
+    p = plan(observed, CFG, NOW)
+    assert p.actions == (Deploy(1, "i-00000001", sha(11), "new head commit"),)
+
+
+def test_closed_pr_is_unassigned_and_its_instance_stopped() -> None:
+    p = plan(world([], [up(1, 5)], [ready(5, 1)]), CFG, NOW)
+    assert p.actions == (
+        Unassign(5, "i-00000001", "pull request closed"),
+        StopInstance("i-00000001", "running but belongs to no open PR"),
+    )
+
+
+def test_more_prs_than_slots_queue_oldest_first() -> None:
+    prs = [pr(1, age=1), pr(2, age=5), pr(3, age=3)]
+    p = plan(world(prs, [inst(1)], []), CFG, NOW)
+    assert p.of_type(Assign) == (Assign(2, "i-00000001"),)
+    assert [(q.pr_number, q.position) for q in p.queue] == [(3, 1), (1, 2)]
+
+
+def test_a_freed_slot_goes_to_the_queue_in_the_same_pass_without_a_stop() -> None:
+    observed = world([pr(2)], [up(1, 1)], [ready(1, 1)])
+    p = plan(observed, CFG, NOW)
+    assert p.actions == (
+        Unassign(1, "i-00000001", "pull request closed"),
+        Assign(2, "i-00000001"),
+        Deploy(2, "i-00000001", sha(2), "new assignment"),
+    )
+
+
+def test_assignments_are_sticky_even_when_an_older_pr_waits() -> None:
+    observed = world([pr(1, age=1), pr(2, age=9)], [up(1, 1)], [ready(1, 1)])
+    p = plan(observed, CFG, NOW)
+    assert p.actions == ()
+    assert [q.pr_number for q in p.queue] == [2]
+
+
+def test_running_instance_for_nobody_is_stopped() -> None:
+    p = plan(world([], [inst(1, S.RUNNING), inst(2, S.PENDING)], []), CFG, NOW)
+    assert p.of_type(StopInstance) == (
+        StopInstance("i-00000001", "running but belongs to no open PR"),
+        StopInstance("i-00000002", "running but belongs to no open PR"),
+    )
+
+
+def test_vanished_instance_requeues_its_pr_onto_another_slot() -> None:
+    observed = world([pr(4)], [inst(2)], [ready(4, 1)])
+    p = plan(observed, CFG, NOW)
+    assert p.actions[0] == Unassign(4, "i-00000001", "instance left the pool; PR requeued")
+    assert Assign(4, "i-00000002") in p.actions
+
+
+def test_failed_environment_is_retried_after_the_configured_delay() -> None:
+    failed = Assignment(3, "i-00000001", EnvStatus.FAILED, sha(3), NOW - dt.timedelta(seconds=30))
+    observed = world([pr(3)], [up(1, 3)], [failed])
+    assert plan(observed, CFG, NOW).of_type(Deploy)[0].reason == "retry after failure"
+    patient = PlannerConfig(failed_retry_after=dt.timedelta(minutes=5))
+    assert plan(observed, patient, NOW).empty
+
+
+def test_interrupted_deploy_is_redone() -> None:
+    deploying = Assignment(3, "i-00000001", EnvStatus.DEPLOYING, None, NOW)
+    p = plan(world([pr(3)], [inst(1, S.RUNNING)], [deploying]), CFG, NOW)
+    assert p.of_type(Deploy) == (Deploy(3, "i-00000001", sha(3), "not deployed yet"),)
+
+
+def test_assigned_instance_stopped_by_hand_is_started_and_redeployed() -> None:
+    observed = world([pr(3)], [inst(1, S.STOPPED, 3, sha(3))], [ready(3, 1)])
+    p = plan(observed, CFG, NOW)
+    assert p.actions == (
+        StartInstance("i-00000001"),
+        Deploy(3, "i-00000001", sha(3), "instance was stopped"),
+    )
+
+
+def test_instance_in_transition_is_left_alone_with_a_note() -> None:
+    observed = world([pr(3)], [inst(1, S.STOPPING, 3, sha(3))], [ready(3, 1)])
+    p = plan(observed, CFG, NOW)
+    assert p.empty
+    assert "stopping" in p.notes[0]
+
+
+def test_stopping_and_terminating_instances_are_not_given_out() -> None:
+    p = plan(world([pr(1)], [inst(1, S.STOPPING), inst(2, S.SHUTTING_DOWN)], []), CFG, NOW)
+    assert p.of_type(Assign) == ()
+    assert [q.pr_number for q in p.queue] == [1]
+
+
+def test_stale_tags_on_a_stopped_free_instance_are_cleared() -> None:
+    p = plan(world([], [inst(1, S.STOPPED, 9, sha(9))], []), CFG, NOW)
+    assert p.actions == (StopInstance("i-00000001", "stale pullrekun tags"),)
+
+
+def test_same_input_gives_the_same_plan_whatever_the_input_order() -> None:
+    prs = [pr(n) for n in range(1, 6)]
+    insts = [inst(n) for n in range(1, 4)]
+    a = plan(world(prs, insts, []), CFG, NOW)
+    b = plan(world(prs[::-1], insts[::-1], []), CFG, NOW)
+    assert a == b
+
+
+# --- properties --------------------------------------------------------------------
+
+
+def apply_success(observed: Observed, p: Plan) -> Observed:
+    """What the world looks like after every action of ``p`` succeeded."""
+    asgs = {a.pr_number: a for a in observed.assignments}
+    insts = {i.instance_id: i for i in observed.instances}
+    heads = {x.number: x.head_sha for x in observed.prs}
+    for action in p.actions:
+        match action:
+            case Unassign(pr_number=n):
+                del asgs[n]
+            case StopInstance(instance_id=i):
+                insts[i] = dataclasses.replace(insts[i], state=S.STOPPED, tag_pr=None, tag_sha=None)
+            case Assign(pr_number=n, instance_id=i):
+                asgs[n] = Assignment(n, i, EnvStatus.ASSIGNED, None, NOW)
+            case StartInstance(instance_id=i):
+                insts[i] = dataclasses.replace(insts[i], state=S.RUNNING)
+            case Deploy(pr_number=n, instance_id=i, sha=s):
+                assert s == heads[n]
+                asgs[n] = Assignment(n, i, EnvStatus.READY, s, NOW)
+                insts[i] = dataclasses.replace(insts[i], state=S.RUNNING, tag_pr=n, tag_sha=s)
+    return Observed(observed.prs, tuple(insts.values()), tuple(asgs.values()))
+
+
+@st.composite
+def worlds(draw: st.DrawFn) -> Observed:
+    n_inst = draw(st.integers(0, 6))
+    states = st.sampled_from(list(S)[:5])  # not terminated: those are filtered at observe
+    insts = [inst(n, draw(states)) for n in range(1, n_inst + 1)]
+    numbers = draw(st.lists(st.integers(1, 40), unique=True, max_size=9))
+    prs = [pr(n, head=draw(st.integers(1, 3)) * 100 + n, age=draw(st.integers(0, 50))) for n in numbers]
+    # Assignments may mention closed PRs and vanished instances, never an instance twice.
+    asg_prs = draw(st.lists(st.integers(1, 40), unique=True, max_size=6))
+    asg_insts = draw(st.permutations(list(range(1, 9))))
+    asgs = [
+        Assignment(
+            p,
+            f"i-{i:08x}",
+            draw(st.sampled_from(list(EnvStatus))),
+            draw(st.sampled_from([None, sha(p), sha(100 + p)])),
+            NOW,
+        )
+        for p, i in zip(asg_prs, asg_insts, strict=False)
+    ]
+    return world(prs, insts, asgs)
+
+
+def _final_holders(observed: Observed, p: Plan) -> dict[str, int]:
+    after = apply_success(observed, p)
+    return {a.instance_id: a.pr_number for a in after.assignments}
+
+
+@settings(max_examples=300, deadline=None)
+@given(worlds())
+def test_no_slot_is_ever_given_to_two_prs(observed: Observed) -> None:
+    after = apply_success(observed, plan(observed, CFG, NOW))
+    ids = [a.instance_id for a in after.assignments]
+    assert len(ids) == len(set(ids))
+
+
+@settings(max_examples=300, deadline=None)
+@given(worlds())
+def test_replanning_after_a_successful_apply_has_nothing_to_do(observed: Observed) -> None:
+    first = plan(observed, CFG, NOW)
+    after = apply_success(observed, first)
+    second = plan(after, CFG, NOW)
+    transitional = {S.STOPPING, S.SHUTTING_DOWN}
+    if not any(i.state in transitional for i in observed.instances):
+        assert second.actions == ()
+    else:
+        # Instances mid-transition are waited for, never acted on twice.
+        assert not second.of_type(Assign)
+
+
+@settings(max_examples=300, deadline=None)
+@given(worlds())
+def test_every_open_pr_has_a_slot_or_a_queue_position(observed: Observed) -> None:
+    p = plan(observed, CFG, NOW)
+    holders = set(_final_holders(observed, p).values())
+    queued = [q.pr_number for q in p.queue]
+    assert len(queued) == len(set(queued))
+    assert [q.position for q in p.queue] == list(range(1, len(queued) + 1))
+    for x in observed.prs:
+        assert (x.number in holders) != (x.number in queued)
+
+
+@settings(max_examples=300, deadline=None)
+@given(worlds())
+def test_a_closed_pr_never_keeps_a_slot(observed: Observed) -> None:
+    open_numbers = {x.number for x in observed.prs}
+    holders = _final_holders(observed, plan(observed, CFG, NOW))
+    assert set(holders.values()) <= open_numbers
+
+
+@settings(max_examples=200, deadline=None)
+@given(worlds())
+def test_no_instance_is_left_running_for_nobody(observed: Observed) -> None:
+    p = plan(observed, CFG, NOW)
+    after = apply_success(observed, p)
+    held = {a.instance_id for a in after.assignments}
+    for i in after.instances:
+        if i.state in {S.RUNNING, S.PENDING}:
+            assert i.instance_id in held
+
+
+@pytest.mark.parametrize("bad", ["", "abc", "A" * 40, "g" * 40, "0" * 39, "0" * 40 + "\n"])
+def test_only_a_40_hex_sha_is_accepted_on_a_pull_request(bad: str) -> None:
+    with pytest.raises(ValueError, match="40 lowercase hex"):
+        PullRequest(number=1, head_sha=bad, created_at=NOW)
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, "1", 2**31])
+def test_only_a_positive_integer_pr_number_is_accepted(bad: object) -> None:
+    with pytest.raises(ValueError, match="positive integer"):
+        PullRequest(number=bad, head_sha=sha(1), created_at=NOW)  # type: ignore[arg-type]
