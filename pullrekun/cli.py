@@ -1,0 +1,127 @@
+"""Command line: ``pullrekun reconcile | plan | status | sandbox``.
+
+Exit codes: 0 done; 1 done but some environments failed (or GitHub/EC2 could not be
+read: nothing was changed, the next pass retries); 2 bad configuration or input
+(nothing changed); 3 another pass holds the lock (nothing done).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from pullrekun import config as config_mod
+from pullrekun import status as status_mod
+from pullrekun.executor import plan_to_json
+from pullrekun.reconcile import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILURES,
+    EXIT_LOCKED,
+    EXIT_OK,
+    plan_only,
+    reconcile,
+)
+from pullrekun.state.lock import LockHeld
+from pullrekun.state.store import Store
+from pullrekun.validate import InvalidInput
+
+log = logging.getLogger("pullrekun")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pullrekun", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", help="config file (default: $PULLREKUN_CONFIG, then ./pullrekun.toml)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("reconcile", help="run one pass: observe, plan, apply, record")
+    for name, text in (("plan", "print what a pass would do, without doing it"),
+                       ("status", "show every slot and the queue")):
+        sp = sub.add_parser(name, help=text)
+        sp.add_argument("--json", action="store_true", help="machine-readable output")
+    sb = sub.add_parser("sandbox", help="run the whole loop locally (GitHub simulator, moto EC2)")
+    sb.add_argument("--dir", default="sandbox-run", help="work directory (default: ./sandbox-run)")
+    sb.add_argument("--hosts", type=int, default=3, help="number of staging hosts (default 3)")
+    sb.add_argument("--serve", action="store_true",
+                    help="keep the environments and simulators up until Ctrl-C")
+    return p
+
+
+def _print_plan(plan_json: dict[str, object], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(plan_json, indent=2))
+        return
+    actions = plan_json["actions"]
+    assert isinstance(actions, list)
+    if not actions:
+        print("nothing to do")
+    for a in actions:
+        fields = ", ".join(f"{k}={v}" for k, v in a.items() if k != "type")
+        print(f"{a['type']}: {fields}")
+    queue = plan_json["queue"]
+    assert isinstance(queue, list)
+    for q in queue:
+        print(f"queued: PR #{q['pr_number']} position {q['position']}")
+    notes = plan_json["notes"]
+    assert isinstance(notes, list)
+    for n in notes:
+        print(f"note: {n}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("botocore", "urllib3", "github", "alembic", "werkzeug"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if args.command == "sandbox":
+        from pullrekun.sandbox.run import main as sandbox_main  # optional extra
+
+        return sandbox_main(args.dir, args.hosts, args.serve)
+    try:
+        cfg = config_mod.load(config_mod.config_path(args.config))
+    except config_mod.ConfigError as exc:
+        print(f"pullrekun: configuration error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        store = Store.open(cfg.state_url)
+    except Exception as exc:
+        print(f"pullrekun: cannot open the state DB: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        return _run(args, cfg, store)
+    except LockHeld as exc:
+        print(f"pullrekun: {exc}; nothing done", file=sys.stderr)
+        return EXIT_LOCKED
+    except InvalidInput as exc:
+        print(f"pullrekun: invalid input: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    finally:
+        store.close()
+
+
+def _run(args: argparse.Namespace, cfg: config_mod.Config, store: Store) -> int:
+    if args.command == "status":
+        data = status_mod.collect(cfg, store)
+        print(json.dumps(data, indent=2) if args.json else status_mod.render_table(data))
+        return EXIT_OK
+    if args.command == "plan":
+        result = plan_only(cfg, store)
+    else:
+        result = reconcile(cfg, store)
+    if result.plan is None:
+        print(f"pullrekun: {result.problem}; nothing changed", file=sys.stderr)
+        return EXIT_FAILURES
+    if args.command == "plan":
+        _print_plan(plan_to_json(result.plan), args.json)
+        return EXIT_OK
+    failed = [o for o in result.outcomes if not o.ok]
+    done = len(result.outcomes) - len(failed)
+    print(f"pass done: {len(result.plan.actions)} actions, {done} deployed, {len(failed)} failed, "
+          f"{len(result.plan.queue)} queued")
+    for o in failed:
+        print(f"  PR #{o.pr_number} ({o.instance_id}) failed at {o.failed_task!r}")
+    return result.exit_code

@@ -1,0 +1,214 @@
+"""One TOML file configures a pullrekun controller; every key has a documented default.
+
+See ``pullrekun.sample.toml`` at the top of the repository for the commented sample.
+Secrets (the GitHub token, the state DB URL) may come from environment variables
+instead of the file. Any problem raises :class:`ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import tomllib
+from dataclasses import MISSING, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from pullrekun.planner import PlannerConfig
+from pullrekun.validate import POOL_RE
+
+CONFIG_ENV = "PULLREKUN_CONFIG"
+DEFAULT_CONFIG = "pullrekun.toml"
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+REPO_RE = re.compile(r"\A[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+\Z")
+
+
+class ConfigError(ValueError):
+    """Bad or missing configuration. ``key`` is the dotted name of the culprit."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key}: {problem}")
+        self.key = key
+
+
+@dataclass(frozen=True)
+class GitHubConfig:
+    repository: str
+    api_url: str = "https://api.github.com"
+    token_env: str = "PULLREKUN_GITHUB_TOKEN"
+    per_page: int = 100
+    timeout: int = 15
+    retries: int = 3
+
+
+@dataclass(frozen=True)
+class EC2Config:
+    pool: str = "default"
+    region: str = "us-east-1"
+    endpoint_url: str = ""
+
+
+@dataclass(frozen=True)
+class StateConfig:
+    url: str = "sqlite:///pullrekun.db"
+    url_env: str = "PULLREKUN_STATE_URL"
+
+
+@dataclass(frozen=True)
+class AnsibleConfig:
+    project_dir: str = str(PROJECT_DIR)
+    artifacts_dir: str = "pullrekun-artifacts"
+    connection: str = "ssh"
+    ssh_user: str = ""
+    ssh_private_key: str = ""
+    ssh_common_args: str = ""
+    forks: int = 20
+    timeout: int = 1800
+    keep_artifacts: int = 50
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    repo_url: str
+    deploy_root: str = "/srv/app"
+    service_manager: str = "systemd"
+    service_name: str = "app"
+    command: str = ""
+    port: int = 8000
+    health_path: str = "/health"
+    health_timeout: int = 120
+    url_template: str = "http://{host}:{port}/"
+    before_switch_hook: str = ""
+    keep_releases: int = 3
+
+
+@dataclass(frozen=True)
+class Config:
+    github: GitHubConfig
+    app: AppConfig
+    ec2: EC2Config = EC2Config()
+    state: StateConfig = StateConfig()
+    ansible: AnsibleConfig = AnsibleConfig()
+    failed_retry_after: int = 0
+    source: str = "<defaults>"
+
+    @property
+    def planner(self) -> PlannerConfig:
+        return PlannerConfig(failed_retry_after=dt.timedelta(seconds=self.failed_retry_after))
+
+    @property
+    def state_url(self) -> str:
+        return os.environ.get(self.state.url_env) or self.state.url
+
+    @property
+    def github_token(self) -> str | None:
+        return os.environ.get(self.github.token_env) or None
+
+    def url_for(self, host: str, tag_url: str, pr_number: int | None) -> str:
+        """The environment URL: the instance's ``pullrekun:url`` tag, else the template."""
+        if tag_url:
+            return tag_url
+        return self.app.url_template.format(host=host, port=self.app.port, pr=pr_number or "")
+
+
+_SECTIONS: dict[str, type] = {
+    "github": GitHubConfig,
+    "ec2": EC2Config,
+    "state": StateConfig,
+    "ansible": AnsibleConfig,
+    "app": AppConfig,
+}
+_TOP_LEVEL = {"failed_retry_after": int}
+
+
+def _build(section: str, cls: type, raw: object) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(section, "must be a table")
+    known = {f.name: f for f in fields(cls)}
+    for key in raw:
+        if key not in known:
+            raise ConfigError(f"{section}.{key}", f"unknown key (known: {', '.join(sorted(known))})")
+    kwargs: dict[str, Any] = {}
+    for name, f in known.items():
+        if name not in raw:
+            if f.default is MISSING and f.default_factory is MISSING:
+                raise ConfigError(f"{section}.{name}", "missing (required)")
+            continue
+        value = raw[name]
+        want = int if f.type == "int" else str
+        if isinstance(value, bool) or not isinstance(value, want):
+            raise ConfigError(f"{section}.{name}", f"must be {want.__name__}, got {value!r}")
+        kwargs[name] = value
+    return cls(**kwargs)
+
+
+def _check(cfg: Config) -> None:
+    if not REPO_RE.match(cfg.github.repository):
+        raise ConfigError("github.repository", f"must be 'owner/name', got {cfg.github.repository!r}")
+    if not cfg.github.api_url.startswith(("http://", "https://")):
+        raise ConfigError("github.api_url", "must be an http(s) URL")
+    if not 1 <= cfg.github.per_page <= 100:
+        raise ConfigError("github.per_page", "must be between 1 and 100")
+    if not POOL_RE.match(cfg.ec2.pool):
+        raise ConfigError("ec2.pool", f"must match {POOL_RE.pattern}")
+    if cfg.ec2.endpoint_url and not cfg.ec2.endpoint_url.startswith(("http://", "https://")):
+        raise ConfigError("ec2.endpoint_url", "must be an http(s) URL or empty")
+    if cfg.ansible.connection not in {"ssh", "local"}:
+        raise ConfigError("ansible.connection", "must be 'ssh' or 'local'")
+    if cfg.ansible.forks < 1:
+        raise ConfigError("ansible.forks", "must be at least 1")
+    if not (Path(cfg.ansible.project_dir) / "playbooks" / "reconcile.yml").is_file():
+        raise ConfigError("ansible.project_dir", "has no playbooks/reconcile.yml")
+    if cfg.app.service_manager not in {"systemd", "start-stop-daemon"}:
+        raise ConfigError("app.service_manager", "must be 'systemd' or 'start-stop-daemon'")
+    if cfg.app.service_manager == "start-stop-daemon" and not cfg.app.command:
+        raise ConfigError("app.command", "is required when service_manager is start-stop-daemon")
+    if not 0 < cfg.app.port < 65536:
+        raise ConfigError("app.port", "must be a TCP port")
+    if not cfg.app.health_path.startswith("/"):
+        raise ConfigError("app.health_path", "must start with '/'")
+    if not cfg.app.deploy_root.startswith("/"):
+        raise ConfigError("app.deploy_root", "must be an absolute path")
+    try:
+        cfg.app.url_template.format(host="h", port=1, pr=1)
+        cfg.app.deploy_root.format(host="h")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ConfigError("app.url_template", f"bad placeholder {exc} (use {{host}}, {{port}}, {{pr}})") from exc
+    if cfg.failed_retry_after < 0:
+        raise ConfigError("failed_retry_after", "must not be negative")
+
+
+def parse(raw: dict[str, Any], source: str = "<dict>") -> Config:
+    for key in raw:
+        if key not in _SECTIONS and key not in _TOP_LEVEL:
+            raise ConfigError(key, "unknown key")
+    if "github" not in raw:
+        raise ConfigError("github.repository", "missing (required)")
+    if "app" not in raw:
+        raise ConfigError("app.repo_url", "missing (required)")
+    sections = {name: _build(name, cls, raw.get(name, {})) for name, cls in _SECTIONS.items()}
+    retry = raw.get("failed_retry_after", 0)
+    if isinstance(retry, bool) or not isinstance(retry, int):
+        raise ConfigError("failed_retry_after", f"must be int, got {retry!r}")
+    cfg = Config(failed_retry_after=retry, source=source, **sections)
+    _check(cfg)
+    return cfg
+
+
+def config_path(explicit: str | None) -> Path:
+    return Path(explicit or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+
+
+def load(path: Path) -> Config:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("--config", f"no such file: {path}") from None
+    except OSError as exc:
+        raise ConfigError("--config", f"cannot read {path}: {exc.strerror}") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("--config", f"{path} is not valid TOML: {exc}") from None
+    return parse(raw, source=str(path))

@@ -1,0 +1,113 @@
+"""GitHub REST payloads shaped like the real ones (checked against GitHub's OpenAPI in tests)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from typing import Any
+
+
+def iso(t: dt.datetime) -> str:
+    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def node_id(kind: str, n: int) -> str:
+    return base64.b64encode(f"0{kind}{n}".encode()).decode()
+
+
+def user(api: str, web: str, login: str, uid: int) -> dict[str, Any]:
+    u = f"{api}/users/{login}"
+    return {
+        "login": login, "id": uid, "node_id": node_id("User", uid),
+        "avatar_url": f"{web}/avatars/{login}", "gravatar_id": "", "url": u,
+        "html_url": f"{web}/{login}", "followers_url": f"{u}/followers",
+        "following_url": f"{u}/following{{/other_user}}", "gists_url": f"{u}/gists{{/gist_id}}",
+        "starred_url": f"{u}/starred{{/owner}}{{/repo}}", "subscriptions_url": f"{u}/subscriptions",
+        "organizations_url": f"{u}/orgs", "repos_url": f"{u}/repos",
+        "events_url": f"{u}/events{{/privacy}}", "received_events_url": f"{u}/received_events",
+        "type": "User", "site_admin": False,
+    }
+
+
+_REPO_URL_FIELDS = {
+    "archive_url": "/{archive_format}{/ref}", "assignees_url": "/assignees{/user}",
+    "blobs_url": "/git/blobs{/sha}", "branches_url": "/branches{/branch}",
+    "collaborators_url": "/collaborators{/collaborator}", "comments_url": "/comments{/number}",
+    "commits_url": "/commits{/sha}", "compare_url": "/compare/{base}...{head}",
+    "contents_url": "/contents/{+path}", "contributors_url": "/contributors",
+    "deployments_url": "/deployments", "downloads_url": "/downloads", "events_url": "/events",
+    "forks_url": "/forks", "git_commits_url": "/git/commits{/sha}", "git_refs_url": "/git/refs{/sha}",
+    "git_tags_url": "/git/tags{/sha}", "hooks_url": "/hooks",
+    "issue_comment_url": "/issues/comments{/number}", "issue_events_url": "/issues/events{/number}",
+    "issues_url": "/issues{/number}", "keys_url": "/keys{/key_id}", "labels_url": "/labels{/name}",
+    "languages_url": "/languages", "merges_url": "/merges", "milestones_url": "/milestones{/number}",
+    "notifications_url": "/notifications{?since,all,participating}", "pulls_url": "/pulls{/number}",
+    "releases_url": "/releases{/id}", "stargazers_url": "/stargazers", "statuses_url": "/statuses/{sha}",
+    "subscribers_url": "/subscribers", "subscription_url": "/subscription", "tags_url": "/tags",
+    "teams_url": "/teams", "trees_url": "/git/trees{/sha}",
+}
+
+
+def repository(api: str, web: str, full_name: str, rid: int, owner: dict[str, Any],
+               created: dt.datetime) -> dict[str, Any]:
+    base = f"{api}/repos/{full_name}"
+    repo: dict[str, Any] = {k: base + suffix for k, suffix in _REPO_URL_FIELDS.items()}
+    repo.update({
+        "id": rid, "node_id": node_id("Repository", rid), "name": full_name.split("/")[1],
+        "full_name": full_name, "owner": owner, "private": False, "html_url": f"{web}/{full_name}",
+        "description": "pullrekun sandbox app", "fork": False, "url": base,
+        "clone_url": f"{web}/{full_name}.git", "git_url": f"git://{full_name}.git",
+        "ssh_url": f"git@sandbox:{full_name}.git", "svn_url": f"{web}/{full_name}",
+        "mirror_url": None, "homepage": None, "language": "Python", "forks": 0, "forks_count": 0,
+        "stargazers_count": 0, "watchers_count": 0, "watchers": 0, "size": 1,
+        "default_branch": "main", "open_issues_count": 0, "open_issues": 0, "is_template": False,
+        "topics": [], "has_issues": True, "has_projects": False, "has_wiki": False,
+        "has_pages": False, "has_downloads": True, "archived": False, "disabled": False,
+        "visibility": "public", "pushed_at": iso(created), "created_at": iso(created),
+        "updated_at": iso(created), "license": None,
+        "permissions": {"admin": False, "maintain": False, "push": False, "triage": False,
+                        "pull": True},
+    })
+    return repo
+
+
+def label(api: str, full_name: str, name: str, lid: int) -> dict[str, Any]:
+    return {"id": lid, "node_id": node_id("Label", lid), "url": f"{api}/repos/{full_name}/labels/{name}",
+            "name": name, "description": None, "color": "ededed", "default": False}
+
+
+def pull_request_simple(
+    *, api: str, web: str, full_name: str, number: int, pid: int, title: str, body: str | None,
+    author: dict[str, Any], head_ref: str, head_sha: str, head_repo: dict[str, Any],
+    base_ref: str, base_sha: str, base_repo: dict[str, Any], created: dt.datetime,
+    updated: dt.datetime, draft: bool, labels: list[dict[str, Any]],
+) -> dict[str, Any]:
+    pr_api = f"{api}/repos/{full_name}/pulls/{number}"
+    issue_api = f"{api}/repos/{full_name}/issues/{number}"
+    html = f"{web}/{full_name}/pull/{number}"
+    return {
+        "url": pr_api, "id": pid, "node_id": node_id("PullRequest", pid), "html_url": html,
+        "diff_url": f"{html}.diff", "patch_url": f"{html}.patch", "issue_url": issue_api,
+        "commits_url": f"{pr_api}/commits", "review_comments_url": f"{pr_api}/comments",
+        "review_comment_url": f"{api}/repos/{full_name}/pulls/comments{{/number}}",
+        "comments_url": f"{issue_api}/comments",
+        "statuses_url": f"{api}/repos/{full_name}/statuses/{head_sha}",
+        "number": number, "state": "open", "locked": False, "title": title, "user": author,
+        "body": body, "labels": labels, "milestone": None, "active_lock_reason": None,
+        "created_at": iso(created), "updated_at": iso(updated), "closed_at": None,
+        "merged_at": None, "merge_commit_sha": None, "assignee": None, "assignees": [],
+        "requested_reviewers": [], "requested_teams": [],
+        "head": {"label": f"{head_repo['owner']['login']}:{head_ref}", "ref": head_ref,
+                 "repo": head_repo, "sha": head_sha, "user": head_repo["owner"]},
+        "base": {"label": f"{base_repo['owner']['login']}:{base_ref}", "ref": base_ref,
+                 "repo": base_repo, "sha": base_sha, "user": base_repo["owner"]},
+        "_links": {
+            "self": {"href": pr_api}, "html": {"href": html}, "issue": {"href": issue_api},
+            "comments": {"href": f"{issue_api}/comments"},
+            "review_comments": {"href": f"{pr_api}/comments"},
+            "review_comment": {"href": f"{api}/repos/{full_name}/pulls/comments{{/number}}"},
+            "commits": {"href": f"{pr_api}/commits"},
+            "statuses": {"href": f"{api}/repos/{full_name}/statuses/{head_sha}"},
+        },
+        "author_association": "CONTRIBUTOR", "auto_merge": None, "draft": draft,
+    }

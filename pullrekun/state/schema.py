@@ -1,0 +1,102 @@
+"""The state DB's tables (SQLAlchemy 2). Changes go through Alembic: pullrekun/migrations."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import DateTime, Integer, String, Text, TypeDecorator
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite and MySQL alike."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the state DB")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        return None if value is None else value.replace(tzinfo=dt.UTC)
+
+
+LongText = Text().with_variant(Text(length=2**32 - 1), "mysql")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class AssignmentRow(Base):
+    """One slot held by one PR. The unique instance_id is what makes double-booking impossible."""
+
+    __tablename__ = "assignments"
+
+    pr_number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    instance_id: Mapped[str] = mapped_column(String(32), unique=True)
+    status: Mapped[str] = mapped_column(String(16))
+    deployed_sha: Mapped[str | None] = mapped_column(String(40))
+    assigned_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    since: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    failed_task: Mapped[str | None] = mapped_column(Text)
+    message: Mapped[str | None] = mapped_column(Text)
+    artifacts: Mapped[str | None] = mapped_column(Text)
+
+
+class DeploymentRow(Base):
+    """Every deploy attempt, kept as history."""
+
+    __tablename__ = "deployments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pr_number: Mapped[int] = mapped_column(Integer, index=True)
+    instance_id: Mapped[str] = mapped_column(String(32))
+    sha: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    failed_task: Mapped[str | None] = mapped_column(Text)
+    message: Mapped[str | None] = mapped_column(Text)
+    artifacts: Mapped[str | None] = mapped_column(Text)
+
+
+class EventRow(Base):
+    """Things an operator wants to read later: requeues, stops, GitHub trouble."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    pr_number: Mapped[int | None] = mapped_column(Integer)
+    instance_id: Mapped[str | None] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text)
+
+
+class QueueRow(Base):
+    """The queue as the last pass left it (for ``status``)."""
+
+    __tablename__ = "queue"
+
+    pr_number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    position: Mapped[int] = mapped_column(Integer)
+    since: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class HttpCacheRow(Base):
+    """Conditional-request cache: the ETag and body of each GitHub page read."""
+
+    __tablename__ = "http_cache"
+
+    key: Mapped[str] = mapped_column(String(191), primary_key=True)
+    etag: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(LongText)
+    next_url: Mapped[str | None] = mapped_column(Text)
+    fetched_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
