@@ -1,0 +1,186 @@
+#!/usr/bin/python
+"""Ansible module: ensure releases/<sha> exists from a cached bare clone, and prune old ones."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: staging_release
+short_description: Ensure the release directory for one commit exists in an ansistrano-like layout.
+description:
+  - Keeps a bare cached clone under I(root)/repo, fetching only when the commit is missing.
+  - Exports the commit with C(git archive) into I(root)/releases/<sha>.partial, writes
+    C(REVISION) and renames the directory into place, so a release directory is always complete.
+  - Removes releases beyond I(keep), never the live one (the target of I(root)/current)
+    nor the one being ensured, and any leftover C(.partial) directory.
+  - Deploying a commit whose release is present reports C(changed=false).
+options:
+  repo:
+    description: URL of the repository (anything git clone understands).
+    type: str
+    required: true
+  sha:
+    description: The commit, 40 lowercase hex characters.
+    type: str
+    required: true
+  root:
+    description: Root of the layout (repo/, releases/, shared/, current).
+    type: path
+    required: true
+  refspec:
+    description: Extra refspec fetched into the cached clone (e.g. GitHub's PR refs).
+    type: str
+    default: ""
+  keep:
+    description: How many releases to keep.
+    type: int
+    default: 3
+author: pullrekun
+"""
+
+EXAMPLES = r"""
+- name: Ensure the release for the commit is present.
+  staging_release:
+    repo: git@github.com:acme/webapp.git
+    sha: 0123456789abcdef0123456789abcdef01234567
+    root: /srv/app
+    refspec: "+refs/pull/*/head:refs/remotes/origin/pr/*"
+"""
+
+RETURN = r"""
+release:
+  description: Path of the release directory.
+  type: str
+  returned: always
+created:
+  description: Whether the release directory was created by this run.
+  type: bool
+  returned: always
+fetched:
+  description: Whether the cached clone had to fetch.
+  type: bool
+  returned: always
+pruned:
+  description: Release directories removed.
+  type: list
+  elements: str
+  returned: always
+"""
+
+import os
+import re
+import shutil
+import subprocess
+
+from ansible.module_utils.basic import AnsibleModule
+
+SHA_RE = re.compile(r"\A[0-9a-f]{40}\Z")
+
+
+def _git(module, cache, *args):
+    return module.run_command(["git", "--git-dir=" + cache, *args])
+
+
+def _has_commit(module, cache, sha):
+    if not os.path.isdir(cache):
+        return False
+    rc, _, _ = _git(module, cache, "cat-file", "-e", sha + "^{commit}")
+    return rc == 0
+
+
+def _fetch(module, repo, cache, sha, refspec):
+    if not os.path.isdir(cache):
+        rc, _, err = module.run_command(["git", "clone", "--quiet", "--bare", repo, cache])
+        if rc != 0:
+            module.fail_json(msg="git clone of the repository failed: " + err.strip())
+    specs = ["+refs/heads/*:refs/heads/*"] + ([refspec] if refspec else [])
+    rc, _, err = _git(module, cache, "fetch", "--quiet", "--prune", repo, *specs)
+    if rc != 0:
+        module.fail_json(msg="git fetch failed: " + err.strip())
+    if not _has_commit(module, cache, sha):
+        # Servers that allow it (GitHub does) hand out any reachable commit by id.
+        _git(module, cache, "fetch", "--quiet", repo, sha)
+    if not _has_commit(module, cache, sha):
+        module.fail_json(msg="commit %s is not in the repository %s" % (sha, repo))
+
+
+def _export(module, cache, sha, release):
+    partial = release + ".partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    os.makedirs(partial)
+    archive = subprocess.Popen(["git", "--git-dir=" + cache, "archive", sha], stdout=subprocess.PIPE)
+    tar = subprocess.run(["tar", "-x", "-C", partial], stdin=archive.stdout, capture_output=True)
+    archive.stdout.close()
+    if archive.wait() != 0 or tar.returncode != 0:
+        shutil.rmtree(partial, ignore_errors=True)
+        module.fail_json(msg="exporting %s failed: %s" % (sha, tar.stderr.decode(errors="replace")))
+    with open(os.path.join(partial, "REVISION"), "w") as fh:
+        fh.write(sha + "\n")
+    os.rename(partial, release)
+
+
+def _prune(root, releases, keep, release, check):
+    live = os.path.realpath(os.path.join(root, "current"))
+    entries = []
+    for name in os.listdir(releases):
+        path = os.path.join(releases, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            entries.append(path)
+    pruned = [p for p in entries if p.endswith(".partial") and p != release + ".partial"]
+    full = sorted((p for p in entries if not p.endswith(".partial")),
+                  key=lambda p: os.stat(p).st_mtime, reverse=True)
+    protected = {os.path.realpath(release), live}
+    others = [p for p in full if os.path.realpath(p) not in protected]
+    room = max(0, keep - (len(full) - len(others)))
+    pruned.extend(others[room:])
+    if not check:
+        for path in pruned:
+            shutil.rmtree(path, ignore_errors=True)
+    return sorted(pruned)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            repo=dict(type="str", required=True),
+            sha=dict(type="str", required=True),
+            root=dict(type="path", required=True),
+            refspec=dict(type="str", default=""),
+            keep=dict(type="int", default=3),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    sha, root = p["sha"], p["root"]
+    if not SHA_RE.match(sha):
+        module.fail_json(msg="sha must be 40 lowercase hex characters, got %r" % sha)
+    if p["keep"] < 1:
+        module.fail_json(msg="keep must be at least 1")
+    releases = os.path.join(root, "releases")
+    cache = os.path.join(root, "repo")
+    release = os.path.join(releases, sha)
+    result = dict(changed=False, release=release, created=False, fetched=False, pruned=[])
+
+    missing_dirs = [d for d in (root, releases, os.path.join(root, "shared")) if not os.path.isdir(d)]
+    present = os.path.isfile(os.path.join(release, "REVISION"))
+    if module.check_mode:
+        result["changed"] = bool(missing_dirs) or not present
+        result["created"] = not present
+        module.exit_json(**result)
+
+    for d in missing_dirs:
+        os.makedirs(d, mode=0o755, exist_ok=True)
+    result["changed"] = bool(missing_dirs)
+    if not present:
+        if not _has_commit(module, cache, sha):
+            _fetch(module, p["repo"], cache, sha, p["refspec"])
+            result["fetched"] = True
+        _export(module, cache, sha, release)
+        result["created"] = result["changed"] = True
+    result["pruned"] = _prune(root, releases, p["keep"], release, False)
+    result["changed"] = result["changed"] or bool(result["pruned"])
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
