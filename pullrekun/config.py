@@ -65,6 +65,8 @@ class AnsibleConfig:
     ssh_common_args: str = ""
     forks: int = 20
     timeout: int = 1800
+    boot_timeout: int = 300
+    remote_python: str = "auto_silent"
     keep_artifacts: int = 50
 
 

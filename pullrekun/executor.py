@@ -85,7 +85,8 @@ def build_inventory(plan: Plan, instances: Mapping[str, Instance], cfg: Config) 
         "staging_health_timeout": app.health_timeout,
         "staging_before_switch_hook": Unsafe(app.before_switch_hook),
         "staging_keep_releases": app.keep_releases,
-        "ansible_python_interpreter": "auto_silent",
+        "ansible_python_interpreter": Unsafe(cfg.ansible.remote_python),
+        "pullrekun_boot_timeout": cfg.ansible.boot_timeout,
     }
     # Empty settings fall back to the role's defaults (and an empty !unsafe reads as null).
     group_vars = {k: v for k, v in group_vars.items() if v != ""}

@@ -75,7 +75,7 @@ def main(directory: str, hosts: int, serve: bool) -> int:
         ok = True
         from pullrekun.state.store import Store
 
-        store = Store.open(sb.config_dict()["state"]["url"])
+        store = Store.open(sb.state_db_url)
         try:
             for env in store.environments():
                 asg = env.assignment

@@ -132,6 +132,10 @@ class Sandbox:
         return iid
 
     @property
+    def state_db_url(self) -> str:
+        return self.state_url or f"sqlite:///{self.root / 'state.db'}"
+
+    @property
     def config_path(self) -> Path:
         return self.root / "pullrekun.toml"
 
@@ -142,6 +146,8 @@ class Sandbox:
             "connection": self.connection,
             "forks": 20,
             "timeout": 600,
+            "boot_timeout": 30,
+            "remote_python": "/usr/bin/python3",
         }
         if self.ssh is not None:
             ansible.update(ssh_user=self.ssh.user, ssh_private_key=self.ssh.private_key,
@@ -150,7 +156,7 @@ class Sandbox:
             "github": {"repository": self.github.repository, "api_url": self.github.url,
                        "retries": 2},
             "ec2": {"pool": "default", "region": "us-east-1", "endpoint_url": self.ec2_url},
-            "state": {"url": self.state_url or f"sqlite:///{self.root / 'state.db'}"},
+            "state": {"url": self.state_db_url},
             "ansible": ansible,
             "app": {
                 "repo_url": str(self.remote),

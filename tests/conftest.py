@@ -1,0 +1,74 @@
+"""Fixtures for the test world: loopback sshd hosts, a real MariaDB, the sandbox.
+
+Where a part of the world is missing, its tests skip with the reason, unless
+PULLREKUN_REQUIRE_WORLD=1 (set by .ci/run), where they fail: CI must never go green
+by skipping the real parts.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pullrekun.sandbox.world import Sandbox, SSHSettings
+from tests.world import mariadb as mariadb_mod
+from tests.world import sshd as sshd_mod
+
+SSH_ADDRS = [f"127.0.0.{n}" for n in range(2, 8)]
+_db_names = itertools.count(1)
+
+
+def need(reason: str | None) -> None:
+    if reason is None:
+        return
+    if os.environ.get("PULLREKUN_REQUIRE_WORLD") == "1":
+        pytest.fail(f"test world incomplete: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def sshd_hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sshd_mod.SshdHosts]:
+    need(sshd_mod.available())
+    hosts = sshd_mod.SshdHosts(tmp_path_factory.mktemp("sshd"), SSH_ADDRS).start()
+    yield hosts
+    hosts.stop()
+
+
+@pytest.fixture(scope="session")
+def mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[mariadb_mod.MariaDB]:
+    need(mariadb_mod.available())
+    server = mariadb_mod.MariaDB(tmp_path_factory.mktemp("mariadb")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def local_sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    """The sandbox as `pullrekun sandbox` runs it: local connection, SQLite state."""
+    sb = Sandbox(root=tmp_path / "world", hosts=3, first_host=20).start()
+    yield sb
+    sb.stop()
+
+
+@pytest.fixture
+def ssh_sandbox(tmp_path: Path, sshd_hosts: sshd_mod.SshdHosts,
+                mariadb: mariadb_mod.MariaDB) -> Iterator[Sandbox]:
+    """The full world: moto, GitHub simulator, sshd hosts, MariaDB as the state DB."""
+    url = mariadb.create_database(f"pullrekun_{next(_db_names)}")
+    sb = Sandbox(root=tmp_path / "world", hosts=3, connection="ssh",
+                 ssh=SSHSettings(user=sshd_hosts.user, private_key=str(sshd_hosts.private_key)),
+                 state_url=url).start()
+    yield sb
+    sb.stop()
+
+
+def run_cli(sb: Sandbox, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """`python -m pullrekun --config <sandbox config> ARGS` in a child process."""
+    return subprocess.run([sys.executable, "-m", "pullrekun", "--config", str(sb.config_path), *args],
+                          text=True, capture_output=True, timeout=timeout, check=False)

@@ -1,0 +1,200 @@
+"""End to end over the real parts: moto EC2, the GitHub simulator, sshd hosts, MariaDB."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from pullrekun.sandbox.github_sim import Fault
+from pullrekun.sandbox.world import Sandbox
+from pullrekun.state.lock import pass_lock
+from pullrekun.state.store import Store
+from tests.conftest import run_cli
+
+
+def status(sb: Sandbox) -> dict[str, Any]:
+    out = run_cli(sb, "status", "--json")
+    assert out.returncode == 0, out.stderr
+    data: dict[str, Any] = json.loads(out.stdout)
+    return data
+
+
+def slots_by_pr(sb: Sandbox) -> dict[int, dict[str, Any]]:
+    return {s["pr"]: s for s in status(sb)["slots"] if s["pr"] is not None}
+
+
+def reconcile_ok(sb: Sandbox) -> subprocess.CompletedProcess[str]:
+    out = run_cli(sb, "reconcile")
+    assert out.returncode == 0, f"stdout:\n{out.stdout}\nstderr:\n{out.stderr}"
+    return out
+
+
+def app_pid(sb: Sandbox, addr: str) -> str:
+    return (sb.deploy_root(addr) / "shared" / "app.pid").read_text().strip()
+
+
+def test_open_push_close_with_three_slots_and_five_prs(ssh_sandbox: Sandbox) -> None:
+    sb = ssh_sandbox
+    heads = dict(sb.open_pr(f"f{i}", f"greeting {i}") for i in range(1, 6))
+    reconcile_ok(sb)
+
+    slots = slots_by_pr(sb)
+    assert sorted(slots) == [1, 2, 3], "the three oldest PRs get the three slots"
+    for pr, slot in slots.items():
+        addr = sb.addr_of(slot["instance_id"])
+        assert slot["status"] == "ready"
+        assert sb.served(addr) == heads[pr]
+        assert sb.instance_tags(slot["instance_id"])["pullrekun:sha"] == heads[pr]
+        assert sb.instance_tags(slot["instance_id"])["pullrekun:pr"] == str(pr)
+    assert [(q["pr"], q["position"]) for q in status(sb)["queue"]] == [(4, 1), (5, 2)]
+
+    # A push redeploys that environment only.
+    addrs = {pr: sb.addr_of(s["instance_id"]) for pr, s in slots.items()}
+    pids_before = {pr: app_pid(sb, a) for pr, a in addrs.items()}
+    heads[2] = sb.commit("f2", "greeting 2, pushed")
+    sb.github.push(2, heads[2])
+    reconcile_ok(sb)
+    assert sb.served(addrs[2]) == heads[2]
+    assert app_pid(sb, addrs[2]) != pids_before[2]
+    for pr in (1, 3):
+        assert sb.served(addrs[pr]) == heads[pr]
+        assert app_pid(sb, addrs[pr]) == pids_before[pr], f"PR {pr} was touched by PR 2's push"
+
+    # Closing PR 1 hands its slot to the oldest queued PR in the same pass.
+    sb.github.close(1)
+    reconcile_ok(sb)
+    slots = slots_by_pr(sb)
+    assert sorted(slots) == [2, 3, 4]
+    assert slots[4]["instance_id"] != slots[2]["instance_id"]
+    assert sb.served(sb.addr_of(slots[4]["instance_id"])) == heads[4]
+
+    # Closing two more: PR 5 takes one slot, the other instance is stopped, its app too.
+    sb.github.close(2)
+    sb.github.close(3)
+    freed = {slots[2]["instance_id"], slots[3]["instance_id"]}
+    reconcile_ok(sb)
+    slots = slots_by_pr(sb)
+    assert sorted(slots) == [4, 5]
+    (stopped,) = freed - {slots[5]["instance_id"]}
+    assert sb.instance_state(stopped) == "stopped"
+    assert "pullrekun:pr" not in sb.instance_tags(stopped)
+    assert sb.served(sb.addr_of(stopped)) is None, "the app of a closed PR is stopped"
+    assert sb.served(sb.addr_of(slots[5]["instance_id"])) == heads[5]
+
+    # Nothing changed: the next pass has nothing to do and GitHub answers 304.
+    before = sb.github.counters()
+    out = run_cli(sb, "plan", "--json")
+    assert json.loads(out.stdout)["actions"] == []
+    after = sb.github.counters()
+    assert after["counted"] == before["counted"]
+    assert after["not_modified"] > before["not_modified"]
+
+
+def test_one_unreachable_host_fails_only_its_environment(ssh_sandbox: Sandbox) -> None:
+    sb = ssh_sandbox
+    ec2 = sb.ec2()
+    # Nothing listens on 127.0.0.99: this instance's host is unreachable.
+    ec2.create_tags(Resources=[sb.instance_ids[0]],
+                    Tags=[{"Key": "pullrekun:ansible_host", "Value": "127.0.0.99"}])
+    heads = dict(sb.open_pr(f"u{i}", f"u {i}") for i in range(1, 4))
+    out = run_cli(sb, "reconcile")
+    assert out.returncode == 1, out.stdout + out.stderr
+    slots = slots_by_pr(sb)
+    bad = [s for s in slots.values() if s["instance_id"] == sb.instance_ids[0]]
+    assert len(bad) == 1
+    assert bad[0]["status"] == "failed"
+    assert "unreachable" in (bad[0]["message"] or "")
+    good = [pr for pr, s in slots.items() if s["instance_id"] != sb.instance_ids[0]]
+    assert len(good) == 2
+    for pr in good:
+        assert slots[pr]["status"] == "ready"
+        assert sb.served(sb.addr_of(slots[pr]["instance_id"])) == heads[pr]
+
+    # The host comes back: the next pass retries the failed environment only.
+    ec2.create_tags(Resources=[sb.instance_ids[0]],
+                    Tags=[{"Key": "pullrekun:ansible_host", "Value": sb.host_addrs[0]}])
+    reconcile_ok(sb)
+    assert {s["status"] for s in slots_by_pr(sb).values()} == {"ready"}
+
+
+def test_kill_9_in_the_middle_of_a_pass_then_the_next_pass_converges(ssh_sandbox: Sandbox) -> None:
+    sb = ssh_sandbox
+    heads = dict(sb.open_pr(f"k{i}", f"k {i}") for i in range(1, 4))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pullrekun", "--config", str(sb.config_path), "reconcile"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    # Wait until the pass is applying (its playbook run has started), then kill it and
+    # every child it started (ansible-playbook, ssh), as a crashed controller would.
+    deadline = time.monotonic() + 60
+    artifacts = sb.root / "artifacts"
+    while time.monotonic() < deadline:
+        runs = [p for p in artifacts.glob("*/artifacts/*/job_events")] if artifacts.exists() else []
+        if runs and any(len(list(r.iterdir())) > 8 for r in runs):
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the pass never reached its playbook run")
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+    store = Store.open(sb.state_db_url)
+    try:
+        mid = {a.pr_number: a for a in store.assignments()}
+    finally:
+        store.close()
+    assert sorted(mid) == [1, 2, 3], "intent was recorded before applying"
+
+    reconcile_ok(sb)
+    slots = slots_by_pr(sb)
+    assert len({s["instance_id"] for s in slots.values()}) == 3, "no slot held twice"
+    for pr, slot in slots.items():
+        assert slot["status"] == "ready"
+        assert sb.served(sb.addr_of(slot["instance_id"])) == heads[pr]
+    held = {s["instance_id"] for s in slots.values()}
+    for iid in sb.instance_ids:
+        assert iid in held or sb.instance_state(iid) == "stopped"
+
+
+def test_a_second_pass_while_one_holds_the_lock_exits_3(ssh_sandbox: Sandbox) -> None:
+    sb = ssh_sandbox
+    sb.open_pr("l1", "l 1")
+    store = Store.open(sb.state_db_url)
+    try:
+        with pass_lock(store.engine, "default"):
+            out = run_cli(sb, "reconcile")
+            assert out.returncode == 3, out.stderr
+            assert "another pass" in out.stderr
+            assert slots_by_pr(sb) == {}, "the locked-out pass did nothing"
+    finally:
+        store.close()
+    # Two passes started together: one works, the other exits 3 at once.
+    cmd = [sys.executable, "-m", "pullrekun", "--config", str(sb.config_path), "reconcile"]
+    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    second = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    first.communicate(timeout=300)
+    assert sorted([first.returncode, second.returncode]) == [0, 3]
+
+
+def test_github_failing_mid_life_tears_nothing_down(ssh_sandbox: Sandbox) -> None:
+    sb = ssh_sandbox
+    heads = dict(sb.open_pr(f"g{i}", f"g {i}") for i in range(1, 3))
+    reconcile_ok(sb)
+    before = slots_by_pr(sb)
+    for status_code in (502, 403):
+        sb.github.inject(Fault(status_code, times=10, path_prefix="/repos/",
+                               headers={"Retry-After": "0"} if status_code == 403 else {},
+                               message="API rate limit exceeded" if status_code == 403 else "Bad Gateway"))
+        out = run_cli(sb, "reconcile")
+        assert out.returncode == 1
+        assert "nothing changed" in out.stderr
+        sb.github.faults.clear()
+        assert slots_by_pr(sb).keys() == before.keys()
+        for pr, slot in before.items():
+            assert sb.instance_state(slot["instance_id"]) == "running"
+            assert sb.served(sb.addr_of(slot["instance_id"])) == heads[pr]

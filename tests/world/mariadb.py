@@ -1,0 +1,84 @@
+"""A real MariaDB server for the tests, in a temp datadir, on a loopback port."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+INSTALL_DB = "mariadb-install-db"
+SERVER = "/usr/sbin/mariadbd"
+
+
+def available() -> str | None:
+    if not Path(SERVER).exists() or shutil.which(INSTALL_DB) is None:
+        return "mariadb-server is not installed (apt-get install mariadb-server)"
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class MariaDB:
+    root: Path
+    port: int = field(default_factory=_free_port)
+    proc: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    @property
+    def socket(self) -> Path:
+        return self.root / "mysqld.sock"
+
+    def start(self) -> MariaDB:
+        data = self.root / "data"
+        self.root.mkdir(parents=True, exist_ok=True)
+        if not data.exists():
+            subprocess.run([INSTALL_DB, "--no-defaults", f"--datadir={data}", "--user=root",
+                            "--auth-root-authentication-method=normal", "--skip-test-db"],
+                           check=True, capture_output=True)
+        self.proc = subprocess.Popen(
+            [SERVER, "--no-defaults", f"--datadir={data}", f"--socket={self.socket}",
+             f"--port={self.port}", "--bind-address=127.0.0.1", "--user=root",
+             f"--pid-file={self.root / 'mariadb.pid'}", "--skip-name-resolve",
+             "--innodb-flush-log-at-trx-commit=2", "--skip-log-bin"],
+            stdout=subprocess.DEVNULL, stderr=open(self.root / "mariadb.log", "ab"))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"mariadbd exited: {(self.root / 'mariadb.log').read_text()[-2000:]}")
+            if self.sql("SELECT 1").returncode == 0:
+                break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("mariadbd did not answer")
+        return self
+
+    def sql(self, statement: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["mariadb", "--no-defaults", f"--socket={self.socket}", "-uroot",
+                               "-N", "-B", "-e", statement], text=True, capture_output=True, check=False)
+
+    def create_database(self, name: str, user: str = "pullrekun", password: str = "pw") -> str:
+        """A fresh database and a user for it; returns a SQLAlchemy URL."""
+        statements = [f"DROP DATABASE IF EXISTS `{name}`", f"CREATE DATABASE `{name}`"]
+        for host in ("127.0.0.1", "localhost"):
+            statements += [f"CREATE USER IF NOT EXISTS '{user}'@'{host}' IDENTIFIED BY '{password}'",
+                           f"GRANT ALL ON `{name}`.* TO '{user}'@'{host}'"]
+        out = self.sql("; ".join(statements))
+        if out.returncode != 0:
+            raise RuntimeError(out.stderr)
+        return f"mysql+pymysql://{user}:{password}@127.0.0.1:{self.port}/{name}?charset=utf8mb4"
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
