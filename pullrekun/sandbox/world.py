@@ -47,7 +47,7 @@ class Sandbox:
     connection: str = "local"
     ssh: SSHSettings | None = None
     state_url: str | None = None
-    app_port: int = 18080
+    app_port: int = 0  # 0: a port free on every host address
     first_host: int = 2
     health_timeout: int = 30
     extra_config: dict[str, Any] = field(default_factory=dict)
@@ -66,6 +66,11 @@ class Sandbox:
         self.github = GitHubSimulator(tokens={TOKEN}).start()
         self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.moto.start()
+        # moto keeps its backends per process: start every sandbox from an empty EC2.
+        urllib.request.urlopen(urllib.request.Request(f"{self.ec2_url}/moto-api/reset", method="POST"),
+                               timeout=10).close()
+        if self.app_port == 0:
+            self.app_port = _free_port(self.first_host, self.hosts)
         os.environ.update({
             "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": "us-east-1", "PULLREKUN_GITHUB_TOKEN": TOKEN,
@@ -236,6 +241,24 @@ class Sandbox:
         if self.moto is not None:
             with contextlib.suppress(Exception):
                 self.moto.stop()
+
+
+def _free_port(first_host: int, hosts: int) -> int:
+    """A TCP port that is free on all the sandbox's host addresses."""
+    import socket
+
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        try:
+            for n in range(first_host, first_host + hosts):
+                with socket.socket() as s:
+                    s.bind((f"127.0.0.{n}", port))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free port on the sandbox's host addresses")
 
 
 def _to_toml(data: dict[str, Any]) -> str:
