@@ -71,9 +71,14 @@ def repository(api: str, web: str, full_name: str, rid: int, owner: dict[str, An
     return repo
 
 
+def full_repository(repo: dict[str, Any]) -> dict[str, Any]:
+    """GET /repos/{owner}/{repo} returns a few more fields than the embedded repository."""
+    return {**repo, "has_discussions": False, "network_count": 0, "subscribers_count": 0}
+
+
 def label(api: str, full_name: str, name: str, lid: int) -> dict[str, Any]:
     return {"id": lid, "node_id": node_id("Label", lid), "url": f"{api}/repos/{full_name}/labels/{name}",
-            "name": name, "description": None, "color": "ededed", "default": False}
+            "name": name, "description": "", "color": "ededed", "default": False}
 
 
 def pull_request_simple(

@@ -244,7 +244,7 @@ class GitHubSimulator:
                 return
             base = f"/repos/{self.repository}"
             if parsed.path == base:
-                body: Any = self._repo_json()
+                body: Any = P.full_repository(self._repo_json())
                 route = "/repos/{owner}/{repo}"
                 links = ""
             elif parsed.path == f"{base}/pulls":

@@ -1,0 +1,65 @@
+"""The simulator's responses match GitHub's own OpenAPI description, byte for byte of schema."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pullrekun.config import GitHubConfig
+from pullrekun.github.pulls import PullRequestSource, connect
+from pullrekun.sandbox.github_sim import Fault, GitHubSimulator
+from pullrekun.state.store import Store
+from tests import openapi
+from tests.conftest import need
+
+
+@pytest.fixture
+def sim() -> Iterator[GitHubSimulator]:
+    need(openapi.missing())
+    with GitHubSimulator(tokens={"t"}) as s:
+        yield s
+
+
+def _read_all(sim: GitHubSimulator, tmp_path: Path, per_page: int = 2) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 's.db'}")
+    try:
+        cfg = GitHubConfig(repository=sim.repository, api_url=sim.url, per_page=per_page, retries=0)
+        PullRequestSource(connect(cfg, "t"), sim.repository, store, "t", per_page,
+                          lambda: dt.datetime.now(dt.UTC)).open_pull_requests()
+    finally:
+        store.close()
+
+
+def test_pull_request_lists_match_the_openapi_schema(sim: GitHubSimulator, tmp_path: Path) -> None:
+    sim.open_pr("a" * 40, title="plain", labels=["db:dev_bob", "no-preview"], body="hello")
+    sim.open_pr("b" * 40, draft=True, fork_owner="stranger", head_ref="weird/branch name")
+    sim.open_pr("c" * 40, title="ünïcødé ✓")
+    _read_all(sim, tmp_path)
+    _read_all(sim, tmp_path)  # second time: 304s
+    pulls = [s for s in sim.served if s.route == "/repos/{owner}/{repo}/pulls"]
+    assert {s.status for s in pulls} == {200, 304}
+    for served in pulls:
+        openapi.validate(served.route, "get", served.status, served.body)
+
+
+def test_repository_and_error_payloads_match_the_openapi_schema(sim: GitHubSimulator) -> None:
+    import urllib.error
+    import urllib.request
+
+    def get(path: str) -> None:
+        req = urllib.request.Request(sim.url + path, headers={"Authorization": "token t"})
+        try:
+            urllib.request.urlopen(req, timeout=5).read()  # noqa: S310 - loopback simulator
+        except urllib.error.HTTPError:
+            pass
+
+    get(f"/repos/{sim.repository}")
+    sim.inject(Fault(422, path_prefix=f"/repos/{sim.repository}/pulls", message="Validation Failed"))
+    get(f"/repos/{sim.repository}/pulls")
+    repo = next(s for s in sim.served if s.route == "/repos/{owner}/{repo}")
+    openapi.validate(repo.route, "get", 200, repo.body)
+    err = next(s for s in sim.served if s.status == 422)
+    openapi.validate("/repos/{owner}/{repo}/pulls", "get", 422, err.body)
