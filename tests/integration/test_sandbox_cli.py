@@ -1,0 +1,82 @@
+"""The README's first command, and the CLI's outputs and exit codes on the local sandbox."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from pullrekun.sandbox.world import Sandbox
+from tests.conftest import run_cli
+
+
+def test_the_sandbox_command_runs_the_whole_loop(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "pullrekun", "sandbox", "--dir", str(tmp_path / "sb")],
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert "sandbox: every open PR serves its head commit" in out.stdout
+    checks = [line for line in out.stdout.splitlines() if line.strip().startswith("[")]
+    assert len(checks) == 3 and all("[ok ]" in line for line in checks)
+
+
+def test_plan_and_status_as_json(local_sandbox: Sandbox) -> None:
+    sb = local_sandbox
+    number, sha = sb.open_pr("j1", "json one")
+    plan = json.loads(run_cli(sb, "plan", "--json").stdout)
+    types = [a["type"] for a in plan["actions"]]
+    assert types == ["Assign", "StartInstance", "Deploy"]
+    assert plan["actions"][2]["sha"] == sha
+    assert json.loads(run_cli(sb, "status", "--json").stdout)["slots"][0]["status"] == "free", \
+        "plan changes nothing"
+    assert run_cli(sb, "reconcile").returncode == 0
+    (slot,) = [s for s in json.loads(run_cli(sb, "status", "--json").stdout)["slots"] if s["pr"]]
+    assert (slot["pr"], slot["sha"], slot["status"], slot["state"]) == (number, sha, "ready", "running")
+    assert slot["url"] == f"http://{sb.addr_of(slot['instance_id'])}:{sb.app_port}/"
+    assert sb.served(sb.addr_of(slot["instance_id"])) == sha
+    table = run_cli(sb, "status").stdout
+    assert f"#{number}" in table and sha[:12] in table and "queue: empty" in table
+
+    # The artifacts of the run hold the plan that was applied.
+    (run_dir,) = [p for p in (sb.root / "artifacts").iterdir() if (p / "plan.json").exists()]
+    applied = json.loads((run_dir / "plan.json").read_text())
+    assert [a["type"] for a in applied["actions"]] == types
+
+
+def test_redeploying_the_same_commit_changes_nothing(local_sandbox: Sandbox) -> None:
+    sb = local_sandbox
+    sb.open_pr("same", "same")
+    assert run_cli(sb, "reconcile").returncode == 0
+    (slot,) = [s for s in json.loads(run_cli(sb, "status", "--json").stdout)["slots"] if s["pr"]]
+    root = sb.deploy_root(sb.addr_of(slot["instance_id"]))
+    pid = (root / "shared" / "app.pid").read_text()
+    # Forget the deploy in the state DB: the next pass deploys the same sha again.
+    from pullrekun.state.store import Store
+
+    store = Store.open(sb.state_db_url)
+    try:
+        with store.engine.begin() as conn:
+            from sqlalchemy import text
+
+            conn.execute(text("UPDATE assignments SET status = 'deploying'"))
+    finally:
+        store.close()
+    assert run_cli(sb, "reconcile").returncode == 0
+    runs = sorted(p for p in (sb.root / "artifacts").iterdir() if (p / "plan.json").exists())
+    stdout = next((runs[-1] / "artifacts").iterdir()) / "stdout"
+    recap = [ln for ln in stdout.read_text().splitlines() if ln.startswith(slot["instance_id"])]
+    assert recap and "changed=0" in recap[0], recap
+    assert (root / "shared" / "app.pid").read_text() == pid, "the app was not restarted"
+
+
+def test_a_host_whose_app_never_gets_healthy_fails_with_the_task_named(local_sandbox: Sandbox) -> None:
+    sb = local_sandbox
+    sb.extra_config = {"app": {"command": "/bin/false", "health_timeout": 2}}
+    sb.write_config()
+    sb.open_pr("sick", "sick")
+    out = run_cli(sb, "reconcile")
+    assert out.returncode == 1
+    (slot,) = [s for s in json.loads(run_cli(sb, "status", "--json").stdout)["slots"] if s["pr"]]
+    assert slot["status"] == "failed"
+    assert slot["failed_task"] == "Wait until the app answers its health URL."
+    assert "Connection refused" in slot["message"]

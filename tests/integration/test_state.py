@@ -1,0 +1,121 @@
+"""The state DB on SQLite and on the real MariaDB: migrations, records, the pass lock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from pullrekun.model import Assign, Deploy, EnvStatus, Plan, QueuedPR, Unassign
+from pullrekun.state.lock import LockHeld, pass_lock
+from pullrekun.state.store import DeployOutcome, Store
+from tests.world.mariadb import MariaDB
+
+NOW = dt.datetime(2026, 11, 25, 12, tzinfo=dt.UTC)
+_n = itertools.count(1)
+
+
+@pytest.fixture(params=["sqlite", "mariadb"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state.db'}"
+    server: MariaDB = request.getfixturevalue("mariadb")
+    return server.create_database(f"state_{next(_n)}")
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    s = Store.open(db_url)
+    yield s
+    s.close()
+
+
+def test_migrations_are_idempotent(db_url: str) -> None:
+    Store.open(db_url).close()
+    Store.open(db_url).close()
+
+
+def test_intent_then_outcomes_round_trip(store: Store) -> None:
+    sha = "c" * 40
+    plan = Plan(actions=(Assign(3, "i-00000001"), Deploy(3, "i-00000001", sha, "new assignment")),
+                queue=(QueuedPR(4, 1),))
+    ids = store.record_intent(plan, NOW, "/artifacts/x")
+    (asg,) = store.assignments()
+    assert (asg.pr_number, asg.status, asg.deployed_sha) == (3, EnvStatus.DEPLOYING, None)
+    assert store.queue()[0][:2] == (4, 1)
+    store.record_outcomes([DeployOutcome(3, "i-00000001", sha, True)], ids, NOW)
+    (asg,) = store.assignments()
+    assert (asg.status, asg.deployed_sha, asg.since) == (EnvStatus.READY, sha, NOW)
+    (dep,) = store.deployments(3)
+    assert dep.status == "success" and dep.artifacts == "/artifacts/x"
+
+    ids = store.record_intent(Plan(actions=(Deploy(3, "i-00000001", "d" * 40, "new head commit"),)),
+                              NOW, None)
+    store.record_outcomes([DeployOutcome(3, "i-00000001", "d" * 40, False, "Wait until the app answers",
+                                         "Status code was -1")], ids, NOW)
+    env = store.environments()[0]
+    assert env.assignment.status == EnvStatus.FAILED
+    assert env.assignment.deployed_sha == sha, "a failed deploy keeps the last good sha"
+    assert env.failed_task == "Wait until the app answers"
+
+    store.record_intent(Plan(actions=(Unassign(3, "i-00000001", "pull request closed"),)), NOW, None)
+    assert store.assignments() == ()
+    assert {e.kind for e in store.events()} >= {"assigned", "unassigned", "deploy_failed"}
+
+
+def test_one_instance_can_never_be_held_twice(store: Store) -> None:
+    store.record_intent(Plan(actions=(Assign(1, "i-00000001"),)), NOW, None)
+    with pytest.raises(IntegrityError):
+        store.record_intent(Plan(actions=(Assign(2, "i-00000001"),)), NOW, None)
+    assert [a.pr_number for a in store.assignments()] == [1], "the failed write changed nothing"
+
+
+def test_the_pass_lock_excludes_a_second_holder(store: Store, db_url: str) -> None:
+    with pass_lock(store.engine, "default"):
+        other = Store.open(db_url)
+        try:
+            with pytest.raises(LockHeld), pass_lock(other.engine, "default"):
+                pass
+            with pass_lock(other.engine, "another-pool"):
+                pass
+        finally:
+            other.close()
+    with pass_lock(store.engine, "default"):
+        pass
+
+
+def test_the_lock_dies_with_its_holder(db_url: str) -> None:
+    code = (
+        "import os, sys; from pullrekun.state.store import Store; from pullrekun.state.lock import pass_lock\n"
+        f"s = Store.open({db_url!r})\n"
+        "with pass_lock(s.engine, 'default'):\n"
+        "    print('held', flush=True); sys.stdin.readline()\n"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    assert holder.stdout is not None
+    assert holder.stdout.readline().strip() == "held"
+    store = Store.open(db_url)
+    try:
+        with pytest.raises(LockHeld), pass_lock(store.engine, "default"):
+            pass
+        holder.kill()  # SIGKILL: no cleanup runs in the holder
+        holder.wait()
+        for _ in range(50):
+            try:
+                with pass_lock(store.engine, "default"):
+                    break
+            except LockHeld:
+                import time
+
+                time.sleep(0.1)
+        else:
+            raise AssertionError("the lock outlived its killed holder")
+    finally:
+        store.close()

@@ -1,0 +1,84 @@
+"""Bad configuration exits 2 and names the key; nothing is touched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pullrekun.cli import main
+from pullrekun.config import ConfigError, load, parse
+
+GOOD = {"github": {"repository": "acme/webapp"}, "app": {"repo_url": "git@example.invalid:a.git"}}
+
+
+def test_minimal_config_gets_documented_defaults() -> None:
+    cfg = parse(GOOD)
+    assert cfg.github.api_url == "https://api.github.com"
+    assert cfg.ec2.pool == "default"
+    assert cfg.state.url == "sqlite:///pullrekun.db"
+    assert cfg.app.service_manager == "systemd"
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        ({"app": GOOD["app"]}, "github.repository"),
+        ({"github": GOOD["github"]}, "app.repo_url"),
+        ({**GOOD, "github": {"repository": "no-slash"}}, "github.repository"),
+        ({**GOOD, "github": {"repository": "a/b", "per_page": 500}}, "github.per_page"),
+        ({**GOOD, "github": {"repository": "a/b", "api_url": "ftp://x"}}, "github.api_url"),
+        ({**GOOD, "github": {"repository": "a/b", "tokn_env": "X"}}, "github.tokn_env"),
+        ({**GOOD, "ec2": {"pool": "bad pool!"}}, "ec2.pool"),
+        ({**GOOD, "ec2": {"endpoint_url": "localhost:5000"}}, "ec2.endpoint_url"),
+        ({**GOOD, "ansible": {"forks": "ten"}}, "ansible.forks"),
+        ({**GOOD, "ansible": {"connection": "winrm"}}, "ansible.connection"),
+        ({**GOOD, "ansible": {"project_dir": "/nonexistent"}}, "ansible.project_dir"),
+        ({**GOOD, "app": {"repo_url": "x", "service_manager": "upstart"}}, "app.service_manager"),
+        ({**GOOD, "app": {"repo_url": "x", "service_manager": "start-stop-daemon"}}, "app.command"),
+        ({**GOOD, "app": {"repo_url": "x", "port": 70000}}, "app.port"),
+        ({**GOOD, "app": {"repo_url": "x", "port": True}}, "app.port"),
+        ({**GOOD, "app": {"repo_url": "x", "url_template": "http://{nope}/"}}, "app.url_template"),
+        ({**GOOD, "app": {"repo_url": "x", "deploy_root": "relative"}}, "app.deploy_root"),
+        ({**GOOD, "extra": {}}, "extra"),
+        ({**GOOD, "failed_retry_after": -1}, "failed_retry_after"),
+    ],
+)
+def test_bad_config_names_the_key(raw: dict[str, object], key: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse(raw)
+    assert info.value.key == key
+    assert str(info.value).startswith(key)
+
+
+def test_unreadable_or_invalid_toml_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such file"):
+        load(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[github\nrepository = 1")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load(bad)
+
+
+def test_cli_exits_2_and_names_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "pullrekun.toml"
+    cfg.write_text('[github]\nrepository = "acme/webapp"\n[app]\nrepo_url = "x"\nport = "eighty"\n')
+    for command in (["reconcile"], ["plan", "--json"], ["status"]):
+        assert main(["--config", str(cfg), *command]) == 2
+        assert "app.port" in capsys.readouterr().err
+    assert not (tmp_path / "pullrekun.db").exists(), "nothing was created"
+
+
+def test_config_path_comes_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("PULLREKUN_CONFIG", str(tmp_path / "from-env.toml"))
+    assert main(["status"]) == 2
+    assert "from-env.toml" in capsys.readouterr().err
+
+
+def test_state_url_and_token_may_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PULLREKUN_STATE_URL", "mysql+pymysql://u:p@127.0.0.1/db")
+    monkeypatch.setenv("PULLREKUN_GITHUB_TOKEN", "ghp_x")
+    cfg = parse(GOOD)
+    assert cfg.state_url == "mysql+pymysql://u:p@127.0.0.1/db"
+    assert cfg.github_token == "ghp_x"

@@ -1,0 +1,78 @@
+"""What crosses into Ansible: validated, typed values only; operator text as !unsafe."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import yaml
+
+from pullrekun.config import parse
+from pullrekun.executor import build_inventory, needs_run, plan_to_json
+from pullrekun.model import (
+    Assign,
+    Deploy,
+    Instance,
+    InstanceState,
+    Observed,
+    Plan,
+    PullRequest,
+    StartInstance,
+    StopInstance,
+    Unassign,
+)
+from pullrekun.planner import PlannerConfig, plan
+from pullrekun.runner import Unsafe, dump_inventory
+
+NOW = dt.datetime(2026, 11, 25, tzinfo=dt.UTC)
+HOSTILE = "{{ lookup('pipe', 'id') }}; $(reboot) `id` '\"; DROP TABLE x; --"
+CFG = parse({
+    "github": {"repository": "acme/webapp"},
+    "app": {"repo_url": "git@example.invalid:acme/webapp.git", "command": "run {{ x }}",
+            "service_manager": "start-stop-daemon", "deploy_root": "/srv/{host}/app"},
+})
+
+
+def test_hostile_pr_text_never_reaches_the_inventory() -> None:
+    pr = PullRequest(number=12, head_sha="a" * 40, created_at=NOW, title=HOSTILE, head_ref=HOSTILE,
+                     author=HOSTILE, labels=(HOSTILE,))
+    inst = Instance("i-0000000a", InstanceState.STOPPED, "127.0.0.2")
+    p = plan(Observed((pr,), (inst,), ()), PlannerConfig(), NOW)
+    text = dump_inventory(build_inventory(p, {inst.instance_id: inst}, CFG))
+    assert "DROP TABLE" not in text and "lookup" not in text and "reboot" not in text
+    host = yaml.safe_load(text.replace("!unsafe", ""))["all"]["children"]["pullrekun_deploy"]["hosts"][
+        "i-0000000a"]
+    assert host["pullrekun_pr"] == 12 and isinstance(host["pullrekun_pr"], int)
+    assert host["staging_sha"] == "a" * 40
+    assert host["pullrekun_start_instance"] is True
+    assert host["staging_deploy_root"] == "/srv/127.0.0.2/app"
+
+
+def test_operator_strings_are_written_unsafe_so_jinja_never_runs_them() -> None:
+    inv = build_inventory(Plan(), {}, CFG)
+    assert isinstance(inv["all"]["vars"]["staging_app_command"], Unsafe)
+    text = dump_inventory(inv)
+    assert "staging_app_command: !unsafe 'run {{ x }}'" in text
+
+
+def test_stop_of_a_stopped_instance_does_not_try_to_reach_its_app() -> None:
+    stopped = Instance("i-0000000b", InstanceState.STOPPED, "127.0.0.3", tag_pr=4, tag_sha="b" * 40)
+    running = Instance("i-0000000c", InstanceState.RUNNING, "127.0.0.4")
+    p = Plan(actions=(StopInstance(stopped.instance_id, "stale"), StopInstance(running.instance_id, "x")))
+    hosts = build_inventory(p, {i.instance_id: i for i in (stopped, running)}, CFG)["all"]["children"][
+        "pullrekun_stop"]["hosts"]
+    assert hosts["i-0000000b"]["pullrekun_stop_app"] is False
+    assert hosts["i-0000000c"]["pullrekun_stop_app"] is True
+
+
+def test_record_only_plans_start_no_ansible_run() -> None:
+    assert not needs_run(Plan(actions=(Assign(1, "i-0000000a"), Unassign(2, "i-0000000b", "closed"))))
+    assert needs_run(Plan(actions=(StartInstance("i-0000000a"),)))
+    assert needs_run(Plan(actions=(Deploy(1, "i-0000000a", "a" * 40, "x"),)))
+
+
+def test_the_plan_is_serialised_for_the_artifacts() -> None:
+    p = Plan(actions=(Deploy(1, "i-0000000a", "a" * 40, "new assignment"),))
+    assert plan_to_json(p)["actions"] == [
+        {"type": "Deploy", "pr_number": 1, "instance_id": "i-0000000a", "sha": "a" * 40,
+         "reason": "new assignment"}
+    ]
