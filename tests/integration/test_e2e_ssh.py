@@ -198,3 +198,30 @@ def test_github_failing_mid_life_tears_nothing_down(ssh_sandbox: Sandbox) -> Non
         for pr, slot in before.items():
             assert sb.instance_state(slot["instance_id"]) == "running"
             assert sb.served(sb.addr_of(slot["instance_id"])) == heads[pr]
+
+
+def test_dynamic_inventory_reaches_an_environment_by_pr_group(ssh_sandbox: Sandbox) -> None:
+    """`ansible -i inventory/aws_ec2.yml pr_<n> ...` talks to that PR's host."""
+    sb = ssh_sandbox
+    number, sha = sb.open_pr("inv", "inventory")
+    reconcile_ok(sb)
+    slot = slots_by_pr(sb)[number]
+    root = sb.deploy_root(sb.addr_of(slot["instance_id"]))
+    assert sb.ssh is not None
+    env = {
+        **os.environ,
+        "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}",
+        "AWS_ENDPOINT_URL": sb.ec2_url, "AWS_REGION": "us-east-1",
+        "ANSIBLE_INVENTORY_UNPARSED_FAILED": "true", "ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED": "true",
+        "ANSIBLE_HOST_KEY_CHECKING": "false", "ANSIBLE_PYTHON_INTERPRETER": "/usr/bin/python3",
+    }
+    graph = subprocess.run(["ansible-inventory", "-i", "inventory/aws_ec2.yml", "--graph"],
+                           env=env, capture_output=True, text=True, check=True)
+    assert f"@pr_{number}:" in graph.stdout and "@pool_default:" in graph.stdout
+    out = subprocess.run(
+        ["ansible", "-i", "inventory/aws_ec2.yml", f"pr_{number}", "-u", sb.ssh.user,
+         "--private-key", sb.ssh.private_key, f"--ssh-common-args={sb.ssh.common_args}",
+         "-m", "ansible.builtin.command", "-a", f"cat {root}/current/REVISION"],
+        env=env, capture_output=True, text=True, check=False, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert sha in out.stdout
