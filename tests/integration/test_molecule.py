@@ -1,0 +1,70 @@
+"""`molecule test` for roles/staging against loopback sshd hosts: converge, idempotence, verify."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from pullrekun.sandbox.world import GIT_ENV, PROJECT_DIR, _free_port
+from tests.world.sshd import SshdHosts
+
+APP = PROJECT_DIR / "pullrekun" / "sandbox" / "app" / "app.py"
+
+
+def _repo(root: Path) -> tuple[Path, str]:
+    work, bare = root / "work", root / "app.git"
+    env = {**os.environ, **GIT_ENV}
+
+    def git(*args: str, cwd: Path = work) -> str:
+        return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, text=True,
+                              capture_output=True).stdout.strip()
+
+    work.mkdir(parents=True)
+    git("init", "-q", "-b", "main")
+    (work / "app.py").write_text(APP.read_text())
+    git("add", "-A")
+    git("commit", "-q", "-m", "app")
+    git("clone", "-q", "--bare", str(work), str(bare), cwd=root)
+    return bare, git("rev-parse", "HEAD")
+
+
+def test_molecule_converge_idempotence_verify(tmp_path: Path, sshd_hosts: SshdHosts) -> None:
+    bare, sha = _repo(tmp_path)
+    addrs = sshd_hosts.addrs[:2]
+    port = _free_port(int(addrs[0].rsplit(".", 1)[1]), len(addrs))
+    hosts = {
+        name: {"ansible_host": addr, "staging_deploy_root": str(tmp_path / "hosts" / addr)}
+        for name, addr in zip(["staging-a", "staging-b"], addrs, strict=True)
+    }
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(yaml.safe_dump({"all": {
+        "hosts": hosts,
+        "vars": {
+            "ansible_user": sshd_hosts.user,
+            "ansible_ssh_private_key_file": str(sshd_hosts.private_key),
+            "staging_repo_url": str(bare), "staging_sha": sha,
+            "staging_service_manager": "start-stop-daemon",
+            "staging_app_command": f"{sys.executable} app.py", "staging_app_port": port,
+            "staging_health_timeout": 20, "staging_packages": [], "staging_app_user": "root",
+        },
+    }}))
+    env = {**os.environ, "MOLECULE_PULLREKUN_INVENTORY": str(inventory),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "ANSIBLE_HOME": str(tmp_path / "ansible-home"), "ANSIBLE_LOCAL_TEMP": str(tmp_path / "tmp"),
+           "MOLECULE_NO_LOG": "false", "NO_COLOR": "1"}
+    try:
+        out = subprocess.run(["molecule", "test", "-s", "default"], cwd=PROJECT_DIR, env=env,
+                             capture_output=True, text=True, timeout=600, check=False)
+        assert out.returncode == 0, (out.stdout + out.stderr)[-6000:]
+        log = out.stdout + out.stderr
+        for step in ("converge", "idempotence", "verify"):
+            assert f"[default > {step}] Executed: Successful" in log, f"molecule step {step} did not pass"
+    finally:
+        for addr in addrs:
+            appctl = tmp_path / "hosts" / addr / "shared" / "appctl"
+            if appctl.exists():
+                subprocess.run([str(appctl), "stop"], check=False, capture_output=True)
