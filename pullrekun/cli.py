@@ -32,21 +32,25 @@ log = logging.getLogger("pullrekun")
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="pullrekun", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="pullrekun", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--config", help="config file (default: $PULLREKUN_CONFIG, then ./pullrekun.toml)")
     p.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("reconcile", help="run one pass: observe, plan, apply, record")
-    for name, text in (("plan", "print what a pass would do, without doing it"),
-                       ("status", "show every slot and the queue")):
+    for name, text in (
+        ("plan", "print what a pass would do, without doing it"),
+        ("status", "show every slot and the queue"),
+    ):
         sp = sub.add_parser(name, help=text)
         sp.add_argument("--json", action="store_true", help="machine-readable output")
     sb = sub.add_parser("sandbox", help="run the whole loop locally (GitHub simulator, moto EC2)")
     sb.add_argument("--dir", default="sandbox-run", help="work directory (default: ./sandbox-run)")
     sb.add_argument("--hosts", type=int, default=3, help="number of staging hosts (default 3)")
-    sb.add_argument("--serve", action="store_true",
-                    help="keep the environments and simulators up until Ctrl-C")
+    sb.add_argument(
+        "--serve", action="store_true", help="keep the environments and simulators up until Ctrl-C"
+    )
     return p
 
 
@@ -73,8 +77,11 @@ def _print_plan(plan_json: dict[str, object], as_json: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     for noisy in ("botocore", "urllib3", "github", "alembic", "werkzeug"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if args.command == "sandbox":
@@ -108,10 +115,7 @@ def _run(args: argparse.Namespace, cfg: config_mod.Config, store: Store) -> int:
         data = status_mod.collect(cfg, store)
         print(json.dumps(data, indent=2) if args.json else status_mod.render_table(data))
         return EXIT_OK
-    if args.command == "plan":
-        result = plan_only(cfg, store)
-    else:
-        result = reconcile(cfg, store)
+    result = plan_only(cfg, store) if args.command == "plan" else reconcile(cfg, store)
     if result.plan is None:
         print(f"pullrekun: {result.problem}; nothing changed", file=sys.stderr)
         return EXIT_FAILURES
@@ -120,8 +124,10 @@ def _run(args: argparse.Namespace, cfg: config_mod.Config, store: Store) -> int:
         return EXIT_OK
     failed = [o for o in result.outcomes if not o.ok]
     done = len(result.outcomes) - len(failed)
-    print(f"pass done: {len(result.plan.actions)} actions, {done} deployed, {len(failed)} failed, "
-          f"{len(result.plan.queue)} queued")
+    print(
+        f"pass done: {len(result.plan.actions)} actions, {done} deployed, {len(failed)} failed, "
+        f"{len(result.plan.queue)} queued"
+    )
     for o in failed:
         print(f"  PR #{o.pr_number} ({o.instance_id}) failed at {o.failed_task!r}")
     return result.exit_code

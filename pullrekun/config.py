@@ -36,7 +36,7 @@ class ConfigError(ValueError):
 class GitHubConfig:
     repository: str
     api_url: str = "https://api.github.com"
-    token_env: str = "PULLREKUN_GITHUB_TOKEN"
+    token_env: str = "PULLREKUN_GITHUB_TOKEN"  # noqa: S105 - the variable's name, not a secret
     per_page: int = 100
     timeout: int = 15
     retries: int = 3
@@ -172,11 +172,14 @@ def _check(cfg: Config) -> None:
         raise ConfigError("app.health_path", "must start with '/'")
     if not cfg.app.deploy_root.startswith("/"):
         raise ConfigError("app.deploy_root", "must be an absolute path")
-    try:
-        cfg.app.url_template.format(host="h", port=1, pr=1)
-        cfg.app.deploy_root.format(host="h")
-    except (KeyError, IndexError, ValueError) as exc:
-        raise ConfigError("app.url_template", f"bad placeholder {exc} (use {{host}}, {{port}}, {{pr}})") from exc
+    for key, template, names in (
+        ("app.url_template", cfg.app.url_template, "{host}, {port}, {pr}"),
+        ("app.deploy_root", cfg.app.deploy_root, "{host}"),
+    ):
+        try:
+            template.format(host="h", port=1, pr=1)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ConfigError(key, f"bad placeholder {exc} (use {names})") from exc
     if cfg.failed_retry_after < 0:
         raise ConfigError("failed_retry_after", "must not be negative")
 

@@ -11,7 +11,7 @@ from botocore.config import Config as BotoConfig
 
 from pullrekun.config import EC2Config
 from pullrekun.model import Instance, InstanceState
-from pullrekun.validate import InvalidInput, check_host, check_sha, check_schema
+from pullrekun.validate import InvalidInput, check_host, check_schema, check_sha
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +32,9 @@ def client(cfg: EC2Config) -> Any:
         "ec2",
         region_name=cfg.region,
         endpoint_url=cfg.endpoint_url or None,
-        config=BotoConfig(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=10,
-                          read_timeout=30),
+        config=BotoConfig(
+            retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=10, read_timeout=30
+        ),
     )
 
 
@@ -72,8 +73,10 @@ def observe_pool(ec2: Any, pool: str) -> tuple[Instance, ...]:
     """Every non-terminated instance tagged ``pullrekun:pool=<pool>``, sorted by id."""
     filters = [
         {"Name": f"tag:{TAG_POOL}", "Values": [pool]},
-        {"Name": "instance-state-name",
-         "Values": ["pending", "running", "stopping", "stopped", "shutting-down"]},
+        {
+            "Name": "instance-state-name",
+            "Values": ["pending", "running", "stopping", "stopped", "shutting-down"],
+        },
     ]
     found: list[Instance] = []
     try:

@@ -148,8 +148,9 @@ def apply(
     outcomes = []
     for d in deploys:
         if run.host_ok(d.instance_id):
-            outcomes.append(DeployOutcome(d.pr_number, d.instance_id, d.sha, True,
-                                          artifacts=run.artifacts_dir))
+            outcomes.append(
+                DeployOutcome(d.pr_number, d.instance_id, d.sha, True, artifacts=run.artifacts_dir)
+            )
             continue
         failure = run.failures.get(d.instance_id)
         if failure is not None:
@@ -159,6 +160,7 @@ def apply(
                 message += "\n" + "\n".join(failure.output_tail)
         else:
             task, message = "(run)", "\n".join([run.explanation, *run.output_tail])
-        outcomes.append(DeployOutcome(d.pr_number, d.instance_id, d.sha, False, task, message,
-                                      run.artifacts_dir))
+        outcomes.append(
+            DeployOutcome(d.pr_number, d.instance_id, d.sha, False, task, message, run.artifacts_dir)
+        )
     return ApplyResult(tuple(outcomes), run)

@@ -28,9 +28,7 @@ class InstanceState(enum.StrEnum):
 #: States in which an instance is (or is becoming) up: no start needed.
 UP_STATES = frozenset({InstanceState.PENDING, InstanceState.RUNNING})
 #: States in which an instance can be given to a PR in this pass.
-ASSIGNABLE_STATES = frozenset(
-    {InstanceState.PENDING, InstanceState.RUNNING, InstanceState.STOPPED}
-)
+ASSIGNABLE_STATES = frozenset({InstanceState.PENDING, InstanceState.RUNNING, InstanceState.STOPPED})
 
 
 class EnvStatus(enum.StrEnum):

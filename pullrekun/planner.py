@@ -90,9 +90,7 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
         if asg.pr_number not in open_prs:
             unassign.append(Unassign(asg.pr_number, asg.instance_id, "pull request closed"))
         elif asg.instance_id not in instances:
-            unassign.append(
-                Unassign(asg.pr_number, asg.instance_id, "instance left the pool; PR requeued")
-            )
+            unassign.append(Unassign(asg.pr_number, asg.instance_id, "instance left the pool; PR requeued"))
         elif asg.instance_id in {k.instance_id for k in kept.values()}:
             # Cannot happen with the DB's unique constraint; never let it spread.
             unassign.append(Unassign(asg.pr_number, asg.instance_id, "slot held twice"))
@@ -115,8 +113,7 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
             starts.append(StartInstance(inst.instance_id))
         deploys.append(Deploy(pr.number, inst.instance_id, pr.head_sha, "new assignment"))
     queue = tuple(
-        QueuedPR(pr.number, position)
-        for position, pr in enumerate(waiting[len(assign) :], start=1)
+        QueuedPR(pr.number, position) for position, pr in enumerate(waiting[len(assign) :], start=1)
     )
 
     notes: list[str] = []

@@ -62,8 +62,7 @@ class PassResult:
 
 def observe(cfg: Config, store: Store, clock: Clock) -> Observation:
     gh = connect(cfg.github, cfg.github_token)
-    source = PullRequestSource(gh, cfg.github.repository, store, cfg.github_token,
-                               cfg.github.per_page, clock)
+    source = PullRequestSource(gh, cfg.github.repository, store, cfg.github_token, cfg.github.per_page, clock)
     try:
         prs = source.open_pull_requests()
     except GitHubUnavailable as exc:
@@ -127,12 +126,16 @@ def reconcile(cfg: Config, store: Store, clock: Clock = utcnow) -> PassResult:
         store.record_outcomes(result.outcomes, deployment_ids, clock())
         for out in result.outcomes:
             if not out.ok:
-                log.error("PR #%s on %s failed at %r: %s", out.pr_number, out.instance_id,
-                          out.failed_task, (out.message or "").splitlines()[0:1])
+                log.error(
+                    "PR #%s on %s failed at %r: %s",
+                    out.pr_number,
+                    out.instance_id,
+                    out.failed_task,
+                    (out.message or "").splitlines()[0:1],
+                )
         failed = any(not o.ok for o in result.outcomes)
         run_bad = result.run is not None and result.run.status != "successful"
         if run_bad and not plan.of_type(Deploy):
             store.add_event(clock(), "run_failed", result.run.explanation if result.run else "")
         code = EXIT_FAILURES if failed or run_bad else EXIT_OK
         return PassResult(code, plan, result.outcomes, github=obs.github, artifacts=artifacts)
-

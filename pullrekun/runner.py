@@ -43,8 +43,7 @@ _InventoryDumper.add_representer(Unsafe, _unsafe_representer)
 
 
 def dump_inventory(inventory: Mapping[str, Any]) -> str:
-    return yaml.dump(dict(inventory), Dumper=_InventoryDumper, sort_keys=True,
-                     default_flow_style=False)
+    return yaml.dump(dict(inventory), Dumper=_InventoryDumper, sort_keys=True, default_flow_style=False)
 
 
 @dataclass(frozen=True)
@@ -160,8 +159,9 @@ def run_playbook(
     events = _Events()
     artifacts = private / "artifacts"
     cmd = ("ansible-playbook", "-i", str(private / "inventory"), str(project_dir / playbook))
-    (private / "command.json").write_text(json.dumps({"command": cmd, "extra_vars": dict(extra_vars)},
-                                                     indent=2, default=str))
+    (private / "command.json").write_text(
+        json.dumps({"command": cmd, "extra_vars": dict(extra_vars)}, indent=2, default=str)
+    )
     try:
         r = ansible_runner.run(
             private_data_dir=str(private),

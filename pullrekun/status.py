@@ -42,33 +42,43 @@ def collect(cfg: Config, store: Store) -> dict[str, Any]:
         inst, env = by_id.get(iid), envs.get(iid)
         asg = env.assignment if env else None
         host = inst.ansible_host if inst else ""
-        slots.append(SlotView(
-            instance_id=iid,
-            state=str(inst.state) if inst else ("unknown" if problem else "gone"),
-            pr=asg.pr_number if asg else None,
-            sha=asg.deployed_sha if asg else None,
-            url=cfg.url_for(host, inst.url if inst else "", asg.pr_number if asg else None)
-            if asg and inst else "",
-            status=str(asg.status) if asg else "free",
-            since=_iso(asg.since) if asg else None,
-            failed_task=env.failed_task if env else None,
-            message=env.message if env else None,
-        ))
+        slots.append(
+            SlotView(
+                instance_id=iid,
+                state=str(inst.state) if inst else ("unknown" if problem else "gone"),
+                pr=asg.pr_number if asg else None,
+                sha=asg.deployed_sha if asg else None,
+                url=cfg.url_for(host, inst.url if inst else "", asg.pr_number if asg else None)
+                if asg and inst
+                else "",
+                status=str(asg.status) if asg else "free",
+                since=_iso(asg.since) if asg else None,
+                failed_task=env.failed_task if env else None,
+                message=env.message if env else None,
+            )
+        )
     queue = [{"pr": pr, "position": pos, "since": _iso(since)} for pr, pos, since in store.queue()]
-    return {"pool": cfg.ec2.pool, "slots": [asdict(s) for s in slots], "queue": queue,
-            "ec2_problem": problem}
+    return {"pool": cfg.ec2.pool, "slots": [asdict(s) for s in slots], "queue": queue, "ec2_problem": problem}
 
 
 def render_table(data: dict[str, Any]) -> str:
     headers = ["INSTANCE", "STATE", "PR", "SHA", "STATUS", "SINCE", "URL"]
     rows = [
-        [s["instance_id"], s["state"], f"#{s['pr']}" if s["pr"] else "-",
-         (s["sha"] or "-")[:12], s["status"], s["since"] or "-", s["url"] or "-"]
+        [
+            s["instance_id"],
+            s["state"],
+            f"#{s['pr']}" if s["pr"] else "-",
+            (s["sha"] or "-")[:12],
+            s["status"],
+            s["since"] or "-",
+            s["url"] or "-",
+        ]
         for s in data["slots"]
     ]
     widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-             for r in [headers, *rows]]
+    lines = [
+        "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [headers, *rows]
+    ]
     for s in data["slots"]:
         if s["status"] == "failed":
             first = (s["message"] or "").splitlines()[:1]

@@ -41,9 +41,7 @@ def check_instance_id(value: object) -> str:
 
 def check_schema(value: object) -> str:
     if not isinstance(value, str) or not SCHEMA_RE.match(value):
-        raise InvalidInput(
-            f"schema name must match {SCHEMA_RE.pattern} (letters, digits, _), got {value!r}"
-        )
+        raise InvalidInput(f"schema name must match {SCHEMA_RE.pattern} (letters, digits, _), got {value!r}")
     return value
 
 

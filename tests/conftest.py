@@ -57,18 +57,28 @@ def local_sandbox(tmp_path: Path) -> Iterator[Sandbox]:
 
 
 @pytest.fixture
-def ssh_sandbox(tmp_path: Path, sshd_hosts: sshd_mod.SshdHosts,
-                mariadb: mariadb_mod.MariaDB) -> Iterator[Sandbox]:
+def ssh_sandbox(
+    tmp_path: Path, sshd_hosts: sshd_mod.SshdHosts, mariadb: mariadb_mod.MariaDB
+) -> Iterator[Sandbox]:
     """The full world: moto, GitHub simulator, sshd hosts, MariaDB as the state DB."""
     url = mariadb.create_database(f"pullrekun_{next(_db_names)}")
-    sb = Sandbox(root=tmp_path / "world", hosts=3, connection="ssh",
-                 ssh=SSHSettings(user=sshd_hosts.user, private_key=str(sshd_hosts.private_key)),
-                 state_url=url).start()
+    sb = Sandbox(
+        root=tmp_path / "world",
+        hosts=3,
+        connection="ssh",
+        ssh=SSHSettings(user=sshd_hosts.user, private_key=str(sshd_hosts.private_key)),
+        state_url=url,
+    ).start()
     yield sb
     sb.stop()
 
 
 def run_cli(sb: Sandbox, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """`python -m pullrekun --config <sandbox config> ARGS` in a child process."""
-    return subprocess.run([sys.executable, "-m", "pullrekun", "--config", str(sb.config_path), *args],
-                          text=True, capture_output=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "pullrekun", "--config", str(sb.config_path), *args],
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )

@@ -49,8 +49,9 @@ class RequestStats:
 def connect(cfg: GitHubConfig, token: str | None) -> Github:
     retry = GithubRetry(total=cfg.retries, backoff_factor=0.5, max_rate_limit_wait=60)
     auth = Auth.Token(token) if token else None
-    return Github(auth=auth, base_url=cfg.api_url.rstrip("/"), per_page=cfg.per_page,
-                  timeout=cfg.timeout, retry=retry)
+    return Github(
+        auth=auth, base_url=cfg.api_url.rstrip("/"), per_page=cfg.per_page, timeout=cfg.timeout, retry=retry
+    )
 
 
 def _parse_time(value: str) -> dt.datetime:
@@ -79,8 +80,15 @@ def pull_request_from_json(item: dict[str, Any]) -> PullRequest:
 class PullRequestSource:
     """The one place that lists open PRs."""
 
-    def __init__(self, gh: Github, repository: str, cache: PageCache, token: str | None,
-                 per_page: int, clock: Callable[[], dt.datetime]) -> None:
+    def __init__(
+        self,
+        gh: Github,
+        repository: str,
+        cache: PageCache,
+        token: str | None,
+        per_page: int,
+        clock: Callable[[], dt.datetime],
+    ) -> None:
         self._requester = gh.requester
         self._repository = repository
         self._cache = cache
@@ -122,8 +130,7 @@ class PullRequestSource:
 
     def open_pull_requests(self) -> tuple[PullRequest, ...]:
         url: str | None = (
-            f"/repos/{self._repository}/pulls?state=open&sort=created&direction=asc"
-            f"&per_page={self._per_page}"
+            f"/repos/{self._repository}/pulls?state=open&sort=created&direction=asc&per_page={self._per_page}"
         )
         seen: set[str] = set()
         prs: dict[int, PullRequest] = {}

@@ -65,8 +65,12 @@ class Served:
 class GitHubSimulator:
     """Holds one repository's PRs and serves them over HTTP on 127.0.0.1."""
 
-    def __init__(self, repository: str = "acme/webapp", tokens: set[str] | None = None,
-                 start: dt.datetime | None = None) -> None:
+    def __init__(
+        self,
+        repository: str = "acme/webapp",
+        tokens: set[str] | None = None,
+        start: dt.datetime | None = None,
+    ) -> None:
         self.repository = repository
         self.tokens = tokens or set()
         self.prs: dict[int, SimPR] = {}
@@ -86,15 +90,36 @@ class GitHubSimulator:
         self._clock += dt.timedelta(seconds=1)
         return self._clock
 
-    def open_pr(self, head_sha: str, *, title: str = "A change", author: str = "alice",
-                head_ref: str = "feature", base_ref: str = "main", draft: bool = False,
-                fork_owner: str | None = None, labels: list[str] | None = None,
-                body: str | None = None) -> int:
+    def open_pr(
+        self,
+        head_sha: str,
+        *,
+        title: str = "A change",
+        author: str = "alice",
+        head_ref: str = "feature",
+        base_ref: str = "main",
+        draft: bool = False,
+        fork_owner: str | None = None,
+        labels: list[str] | None = None,
+        body: str | None = None,
+    ) -> int:
         with self._lock:
             number = next(self._numbers)
             now = self._tick()
-            self.prs[number] = SimPR(number, title, author, head_ref, head_sha, base_ref, now, now,
-                                     body, draft, fork_owner, list(labels or []))
+            self.prs[number] = SimPR(
+                number,
+                title,
+                author,
+                head_ref,
+                head_sha,
+                base_ref,
+                now,
+                now,
+                body,
+                draft,
+                fork_owner,
+                list(labels or []),
+            )
             return number
 
     def push(self, number: int, head_sha: str) -> None:
@@ -137,21 +162,35 @@ class GitHubSimulator:
         owner_login = full_name.split("/")[0]
         owner = P.user(self.url, self.url, owner_login, 1 + sum(map(ord, owner_login)))
         rid = 500 + sum(map(ord, full_name))
-        return P.repository(self.url, self.url, full_name, rid, owner,
-                            dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+        return P.repository(self.url, self.url, full_name, rid, owner, dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
 
     def _pr_json(self, pr: SimPR) -> dict[str, Any]:
         base_repo = self._repo_json()
-        head_repo = (self._repo_json(f"{pr.fork_owner}/{self.repository.split('/')[1]}")
-                     if pr.fork_owner else base_repo)
+        head_repo = (
+            self._repo_json(f"{pr.fork_owner}/{self.repository.split('/')[1]}")
+            if pr.fork_owner
+            else base_repo
+        )
         labels = [P.label(self.url, self.repository, name, 7000 + i) for i, name in enumerate(pr.labels)]
         return P.pull_request_simple(
-            api=self.url, web=self.url, full_name=self.repository, number=pr.number,
-            pid=100000 + pr.number, title=pr.title, body=pr.body,
+            api=self.url,
+            web=self.url,
+            full_name=self.repository,
+            number=pr.number,
+            pid=100000 + pr.number,
+            title=pr.title,
+            body=pr.body,
             author=P.user(self.url, self.url, pr.author, 2000 + sum(map(ord, pr.author))),
-            head_ref=pr.head_ref, head_sha=pr.head_sha, head_repo=head_repo,
-            base_ref=pr.base_ref, base_sha="0" * 40, base_repo=base_repo, created=pr.created,
-            updated=pr.updated, draft=pr.draft, labels=labels,
+            head_ref=pr.head_ref,
+            head_sha=pr.head_sha,
+            head_repo=head_repo,
+            base_ref=pr.base_ref,
+            base_sha="0" * 40,
+            base_repo=base_repo,
+            created=pr.created,
+            updated=pr.updated,
+            draft=pr.draft,
+            labels=labels,
         )
 
     # --- HTTP ----------------------------------------------------------------------
@@ -170,8 +209,7 @@ class GitHubSimulator:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        name="github-sim")
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="github-sim")
         self._thread.start()
         return self
 
@@ -191,11 +229,18 @@ class GitHubSimulator:
         auth = h.headers.get("Authorization", "")
         for scheme in ("token ", "Bearer ", "bearer "):
             if auth.startswith(scheme):
-                return auth[len(scheme):].strip()
+                return auth[len(scheme) :].strip()
         return None
 
-    def _send(self, h: BaseHTTPRequestHandler, status: int, body: Any, headers: dict[str, str],
-              route: str, counted: bool) -> None:
+    def _send(
+        self,
+        h: BaseHTTPRequestHandler,
+        status: int,
+        body: Any,
+        headers: dict[str, str],
+        route: str,
+        counted: bool,
+    ) -> None:
         raw = b"" if status == 304 else json.dumps(body).encode()
         h.send_response(status)
         h.send_header("Content-Type", "application/json; charset=utf-8")
@@ -218,29 +263,52 @@ class GitHubSimulator:
             reset = int((dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).timestamp())
 
             def rate_headers(rem: int) -> dict[str, str]:
-                return {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(rem),
-                        "X-RateLimit-Used": str(limit - rem), "X-RateLimit-Reset": str(reset),
-                        "X-RateLimit-Resource": "core"}
+                return {
+                    "X-RateLimit-Limit": str(limit),
+                    "X-RateLimit-Remaining": str(rem),
+                    "X-RateLimit-Used": str(limit - rem),
+                    "X-RateLimit-Reset": str(reset),
+                    "X-RateLimit-Resource": "core",
+                }
 
             if self.tokens and cred not in self.tokens:
-                self._send(h, 401, {"message": "Bad credentials",
-                                    "documentation_url": "https://docs.github.com/rest",
-                                    "status": "401"},
-                           rate_headers(remaining), "error", True)
+                self._send(
+                    h,
+                    401,
+                    {
+                        "message": "Bad credentials",
+                        "documentation_url": "https://docs.github.com/rest",
+                        "status": "401",
+                    },
+                    rate_headers(remaining),
+                    "error",
+                    True,
+                )
                 return
             for fault in self.faults:
                 if fault.times > 0 and parsed.path.startswith(fault.path_prefix):
                     fault.times -= 1
                     hdrs = rate_headers(0 if fault.status in (403, 429) else remaining)
                     hdrs.update(fault.headers)
-                    self._send(h, fault.status, {"message": fault.message,
-                                                 "documentation_url": "https://docs.github.com/rest"},
-                               hdrs, "error", True)
+                    self._send(
+                        h,
+                        fault.status,
+                        {"message": fault.message, "documentation_url": "https://docs.github.com/rest"},
+                        hdrs,
+                        "error",
+                        True,
+                    )
                     return
             if parsed.path == "/rate_limit":
                 core = {"limit": limit, "remaining": remaining, "reset": reset, "used": limit - remaining}
-                self._send(h, 200, {"resources": {"core": core, "search": core}, "rate": core},
-                           rate_headers(remaining), "/rate_limit", False)
+                self._send(
+                    h,
+                    200,
+                    {"resources": {"core": core, "search": core}, "rate": core},
+                    rate_headers(remaining),
+                    "/rate_limit",
+                    False,
+                )
                 return
             base = f"/repos/{self.repository}"
             if parsed.path == base:
@@ -251,13 +319,21 @@ class GitHubSimulator:
                 body, links = self._pulls_page(parsed.path, query)
                 route = "/repos/{owner}/{repo}/pulls"
             else:
-                self._send(h, 404, {"message": "Not Found",
-                                    "documentation_url": "https://docs.github.com/rest"},
-                           rate_headers(remaining), "error", True)
+                self._send(
+                    h,
+                    404,
+                    {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"},
+                    rate_headers(remaining),
+                    "error",
+                    True,
+                )
                 return
             etag = 'W/"' + hashlib.sha256((json.dumps(body) + (cred or "")).encode()).hexdigest() + '"'
-            headers = {"ETag": etag, "Cache-Control": "private, max-age=60, s-maxage=60",
-                       "Vary": "Accept, Authorization, Cookie"}
+            headers = {
+                "ETag": etag,
+                "Cache-Control": "private, max-age=60, s-maxage=60",
+                "Vary": "Accept, Authorization, Cookie",
+            }
             if links:
                 headers["Link"] = links
             if h.headers.get("If-None-Match") == etag and cred:
@@ -273,12 +349,14 @@ class GitHubSimulator:
         per_page = max(1, min(100, int(query.get("per_page", "30"))))
         page = max(1, int(query.get("page", "1")))
         sort = query.get("sort", "created")
-        direction = query.get("direction", "desc" if sort in ("created", "") else "desc")
+        direction = query.get("direction", "desc")  # GitHub's default for every sort
         prs = [p for p in self.prs.values() if state == "all" or p.state == state]
-        keyf = (lambda p: p.updated) if sort == "updated" else (lambda p: p.created)
-        prs.sort(key=lambda p: (keyf(p), p.number), reverse=direction == "desc")
+        by_updated = sort == "updated"
+        prs.sort(
+            key=lambda p: (p.updated if by_updated else p.created, p.number), reverse=direction == "desc"
+        )
         last = max(1, -(-len(prs) // per_page))
-        chunk = prs[(page - 1) * per_page: page * per_page]
+        chunk = prs[(page - 1) * per_page : page * per_page]
 
         def link(n: int) -> str:
             q = dict(query, page=str(n), per_page=str(per_page))

@@ -31,8 +31,10 @@ def main(directory: str, hosts: int, serve: bool) -> int:
     try:
         from pullrekun.sandbox.world import Sandbox
     except ImportError as exc:  # moto is the optional extra
-        print(f"pullrekun sandbox needs the 'sandbox' extra (pip install 'pullrekun[sandbox]'): {exc}",
-              file=sys.stderr)
+        print(
+            f"pullrekun sandbox needs the 'sandbox' extra (pip install 'pullrekun[sandbox]'): {exc}",
+            file=sys.stderr,
+        )
         return 2
     root = Path(directory).resolve()
     if root.exists():
@@ -40,14 +42,19 @@ def main(directory: str, hosts: int, serve: bool) -> int:
     sb = Sandbox(root=root, hosts=max(1, hosts))
     try:
         sb.start()
-        print(f"sandbox in {root}\n  GitHub simulator: {sb.github.url}\n  EC2 (moto):       {sb.ec2_url}\n"
-              f"  hosts:            {', '.join(sb.host_addrs)} (stopped pool instances)\n"
-              f"  config:           {sb.config_path}")
+        print(
+            f"sandbox in {root}\n  GitHub simulator: {sb.github.url}\n  EC2 (moto):       {sb.ec2_url}\n"
+            f"  hosts:            {', '.join(sb.host_addrs)} (stopped pool instances)\n"
+            f"  config:           {sb.config_path}"
+        )
         _step(f"Open {hosts + 1} pull requests on a pool of {hosts} instances")
         prs = {}
         for i in range(hosts + 1):
-            number, sha = sb.open_pr(f"feature-{i + 1}", f"hello from PR branch {i + 1}",
-                                     author=("alice", "bob", "carol", "dave")[i % 4])
+            number, sha = sb.open_pr(
+                f"feature-{i + 1}",
+                f"hello from PR branch {i + 1}",
+                author=("alice", "bob", "carol", "dave")[i % 4],
+            )
             prs[number] = sha
             print(f"  PR #{number} at {sha[:12]}")
         _step("pullrekun plan")
@@ -84,8 +91,10 @@ def main(directory: str, hosts: int, serve: bool) -> int:
                 good = served == prs.get(asg.pr_number)
                 ok &= good
                 mark = "ok " if good else "BAD"
-                print(f"  [{mark}] PR #{asg.pr_number}: http://{addr}:{sb.app_port}/ serves "
-                      f"{(served or 'nothing')[:12]} (head {prs.get(asg.pr_number, '?')[:12]})")
+                print(
+                    f"  [{mark}] PR #{asg.pr_number}: http://{addr}:{sb.app_port}/ serves "
+                    f"{(served or 'nothing')[:12]} (head {prs.get(asg.pr_number, '?')[:12]})"
+                )
         finally:
             store.close()
         ok &= all(c == 0 for c in codes)

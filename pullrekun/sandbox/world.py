@@ -27,9 +27,12 @@ APP_SOURCE = Path(__file__).resolve().parent / "app" / "app.py"
 PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
 TOKEN = "ghp_sandbox_token_0123456789"
 GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Sandbox", "GIT_AUTHOR_EMAIL": "sandbox@example.invalid",
-    "GIT_COMMITTER_NAME": "Sandbox", "GIT_COMMITTER_EMAIL": "sandbox@example.invalid",
-    "GIT_CONFIG_NOSYSTEM": "1", "HOME": "/nonexistent",
+    "GIT_AUTHOR_NAME": "Sandbox",
+    "GIT_AUTHOR_EMAIL": "sandbox@example.invalid",
+    "GIT_COMMITTER_NAME": "Sandbox",
+    "GIT_COMMITTER_EMAIL": "sandbox@example.invalid",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "HOME": "/nonexistent",
 }
 
 
@@ -67,14 +70,19 @@ class Sandbox:
         self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.moto.start()
         # moto keeps its backends per process: start every sandbox from an empty EC2.
-        urllib.request.urlopen(urllib.request.Request(f"{self.ec2_url}/moto-api/reset", method="POST"),
-                               timeout=10).close()
+        urllib.request.urlopen(
+            urllib.request.Request(f"{self.ec2_url}/moto-api/reset", method="POST"), timeout=10
+        ).close()
         if self.app_port == 0:
             self.app_port = _free_port(self.first_host, self.hosts)
-        os.environ.update({
-            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1", "PULLREKUN_GITHUB_TOKEN": TOKEN,
-        })
+        os.environ.update(
+            {
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "PULLREKUN_GITHUB_TOKEN": TOKEN,
+            }
+        )
         os.environ.pop("AWS_PROFILE", None)
         self._init_repo()
         self._create_pool()
@@ -98,8 +106,14 @@ class Sandbox:
         return self.root / "app.git"
 
     def git(self, *args: str, cwd: Path | None = None) -> str:
-        out = subprocess.run(["git", *args], cwd=cwd or self.origin, check=True, text=True,
-                             capture_output=True, env={**os.environ, **GIT_ENV})
+        out = subprocess.run(
+            ["git", *args],
+            cwd=cwd or self.origin,
+            check=True,
+            text=True,
+            capture_output=True,
+            env={**os.environ, **GIT_ENV},
+        )
         return out.stdout.strip()
 
     def _init_repo(self) -> None:
@@ -127,11 +141,18 @@ class Sandbox:
     def add_instance(self, addr: str, image: str | None = None, pool: str = "default") -> str:
         ec2 = self.ec2()
         image = image or ec2.describe_images()["Images"][0]["ImageId"]
-        tags = [{"Key": "pullrekun:pool", "Value": pool},
-                {"Key": "pullrekun:ansible_host", "Value": addr},
-                {"Key": "Name", "Value": f"sandbox-{addr}"}]
-        res = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.micro",
-                                TagSpecifications=[{"ResourceType": "instance", "Tags": tags}])
+        tags = [
+            {"Key": "pullrekun:pool", "Value": pool},
+            {"Key": "pullrekun:ansible_host", "Value": addr},
+            {"Key": "Name", "Value": f"sandbox-{addr}"},
+        ]
+        res = ec2.run_instances(
+            ImageId=image,
+            MinCount=1,
+            MaxCount=1,
+            InstanceType="t3.micro",
+            TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
+        )
         iid = str(res["Instances"][0]["InstanceId"])
         self.instance_ids.append(iid)
         return iid
@@ -155,11 +176,13 @@ class Sandbox:
             "remote_python": "/usr/bin/python3",
         }
         if self.ssh is not None:
-            ansible.update(ssh_user=self.ssh.user, ssh_private_key=self.ssh.private_key,
-                           ssh_common_args=self.ssh.common_args)
+            ansible.update(
+                ssh_user=self.ssh.user,
+                ssh_private_key=self.ssh.private_key,
+                ssh_common_args=self.ssh.common_args,
+            )
         cfg: dict[str, Any] = {
-            "github": {"repository": self.github.repository, "api_url": self.github.url,
-                       "retries": 2},
+            "github": {"repository": self.github.repository, "api_url": self.github.url, "retries": 2},
             "ec2": {"pool": "default", "region": "us-east-1", "endpoint_url": self.ec2_url},
             "state": {"url": self.state_db_url},
             "ansible": ansible,
@@ -205,10 +228,10 @@ class Sandbox:
         """The revision the app on ``addr`` serves, or None if nothing answers."""
         url = f"http://{addr}:{self.app_port}/"
         try:
-            with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - loopback
+            with urllib.request.urlopen(url, timeout=timeout) as resp:
                 for line in resp.read().decode().splitlines():
                     if line.startswith("revision: "):
-                        return line.split(": ", 1)[1]
+                        return str(line.split(": ", 1)[1])
         except OSError:
             return None
         return None
@@ -230,9 +253,20 @@ class Sandbox:
         for addr in self.host_addrs:
             pidfile = self.deploy_root(addr) / "shared" / "app.pid"
             if pidfile.exists():
-                subprocess.run(["start-stop-daemon", "--stop", "--pidfile", str(pidfile),
-                                "--remove-pidfile", "--retry", "TERM/5/KILL/2", "--oknodo"],
-                               check=False, capture_output=True)
+                subprocess.run(
+                    [
+                        "start-stop-daemon",
+                        "--stop",
+                        "--pidfile",
+                        str(pidfile),
+                        "--remove-pidfile",
+                        "--retry",
+                        "TERM/5/KILL/2",
+                        "--oknodo",
+                    ],
+                    check=False,
+                    capture_output=True,
+                )
 
     def stop(self) -> None:
         self.stop_apps()

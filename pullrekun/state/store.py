@@ -144,32 +144,62 @@ class Store:
         with self.session() as s, s.begin():
             for action in plan.of_type(Unassign):
                 s.execute(delete(AssignmentRow).where(AssignmentRow.pr_number == action.pr_number))
-                s.add(EventRow(at=now, kind="unassigned", pr_number=action.pr_number,
-                               instance_id=action.instance_id, message=action.reason))
+                s.add(
+                    EventRow(
+                        at=now,
+                        kind="unassigned",
+                        pr_number=action.pr_number,
+                        instance_id=action.instance_id,
+                        message=action.reason,
+                    )
+                )
             s.flush()
             for assign in plan.of_type(Assign):
-                s.add(AssignmentRow(pr_number=assign.pr_number, instance_id=assign.instance_id,
-                                    status=EnvStatus.ASSIGNED, deployed_sha=None,
-                                    assigned_at=now, since=now))
-                s.add(EventRow(at=now, kind="assigned", pr_number=assign.pr_number,
-                               instance_id=assign.instance_id, message="slot assigned"))
+                s.add(
+                    AssignmentRow(
+                        pr_number=assign.pr_number,
+                        instance_id=assign.instance_id,
+                        status=EnvStatus.ASSIGNED,
+                        deployed_sha=None,
+                        assigned_at=now,
+                        since=now,
+                    )
+                )
+                s.add(
+                    EventRow(
+                        at=now,
+                        kind="assigned",
+                        pr_number=assign.pr_number,
+                        instance_id=assign.instance_id,
+                        message="slot assigned",
+                    )
+                )
             s.flush()
             for deploy in plan.of_type(Deploy):
                 row = s.get(AssignmentRow, deploy.pr_number)
                 assert row is not None, "a deploy always follows an assignment"
                 row.status = EnvStatus.DEPLOYING
                 row.since = now
-                dep = DeploymentRow(pr_number=deploy.pr_number, instance_id=deploy.instance_id,
-                                    sha=deploy.sha, reason=deploy.reason, status="running",
-                                    started_at=now, artifacts=artifacts)
+                dep = DeploymentRow(
+                    pr_number=deploy.pr_number,
+                    instance_id=deploy.instance_id,
+                    sha=deploy.sha,
+                    reason=deploy.reason,
+                    status="running",
+                    started_at=now,
+                    artifacts=artifacts,
+                )
                 s.add(dep)
                 s.flush()
                 deployment_ids[deploy.pr_number] = dep.id
             old_queue = {r.pr_number: r.since for r in s.scalars(select(QueueRow))}
             s.execute(delete(QueueRow))
             for q in plan.queue:
-                s.add(QueueRow(pr_number=q.pr_number, position=q.position,
-                               since=old_queue.get(q.pr_number, now)))
+                s.add(
+                    QueueRow(
+                        pr_number=q.pr_number, position=q.position, since=old_queue.get(q.pr_number, now)
+                    )
+                )
         return deployment_ids
 
     def record_outcomes(
@@ -191,15 +221,26 @@ class Store:
                     dep.finished_at = now
                     dep.failed_task, dep.message = out.failed_task, out.message
                 if not out.ok:
-                    s.add(EventRow(at=now, kind="deploy_failed", pr_number=out.pr_number,
-                                   instance_id=out.instance_id,
-                                   message=f"{out.failed_task}: {out.message}"))
+                    s.add(
+                        EventRow(
+                            at=now,
+                            kind="deploy_failed",
+                            pr_number=out.pr_number,
+                            instance_id=out.instance_id,
+                            message=f"{out.failed_task}: {out.message}",
+                        )
+                    )
 
-    def add_event(self, now: dt.datetime, kind: str, message: str,
-                  pr_number: int | None = None, instance_id: str | None = None) -> None:
+    def add_event(
+        self,
+        now: dt.datetime,
+        kind: str,
+        message: str,
+        pr_number: int | None = None,
+        instance_id: str | None = None,
+    ) -> None:
         with self.session() as s, s.begin():
-            s.add(EventRow(at=now, kind=kind, pr_number=pr_number, instance_id=instance_id,
-                           message=message))
+            s.add(EventRow(at=now, kind=kind, pr_number=pr_number, instance_id=instance_id, message=message))
 
     # --- conditional-request cache ------------------------------------------------
 
@@ -212,8 +253,10 @@ class Store:
         with self.session() as s, s.begin():
             row = s.get(HttpCacheRow, key)
             if row is None:
-                s.add(HttpCacheRow(key=key, etag=page.etag, body=page.body,
-                                   next_url=page.next_url, fetched_at=now))
+                s.add(
+                    HttpCacheRow(
+                        key=key, etag=page.etag, body=page.body, next_url=page.next_url, fetched_at=now
+                    )
+                )
             else:
-                row.etag, row.body, row.next_url, row.fetched_at = (
-                    page.etag, page.body, page.next_url, now)
+                row.etag, row.body, row.next_url, row.fetched_at = (page.etag, page.body, page.next_url, now)

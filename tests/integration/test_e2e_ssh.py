@@ -99,8 +99,9 @@ def test_one_unreachable_host_fails_only_its_environment(ssh_sandbox: Sandbox) -
     sb = ssh_sandbox
     ec2 = sb.ec2()
     # Nothing listens on 127.0.0.99: this instance's host is unreachable.
-    ec2.create_tags(Resources=[sb.instance_ids[0]],
-                    Tags=[{"Key": "pullrekun:ansible_host", "Value": "127.0.0.99"}])
+    ec2.create_tags(
+        Resources=[sb.instance_ids[0]], Tags=[{"Key": "pullrekun:ansible_host", "Value": "127.0.0.99"}]
+    )
     heads = dict(sb.open_pr(f"u{i}", f"u {i}") for i in range(1, 4))
     out = run_cli(sb, "reconcile")
     assert out.returncode == 1, out.stdout + out.stderr
@@ -116,8 +117,9 @@ def test_one_unreachable_host_fails_only_its_environment(ssh_sandbox: Sandbox) -
         assert sb.served(sb.addr_of(slots[pr]["instance_id"])) == heads[pr]
 
     # The host comes back: the next pass retries the failed environment only.
-    ec2.create_tags(Resources=[sb.instance_ids[0]],
-                    Tags=[{"Key": "pullrekun:ansible_host", "Value": sb.host_addrs[0]}])
+    ec2.create_tags(
+        Resources=[sb.instance_ids[0]], Tags=[{"Key": "pullrekun:ansible_host", "Value": sb.host_addrs[0]}]
+    )
     reconcile_ok(sb)
     assert {s["status"] for s in slots_by_pr(sb).values()} == {"ready"}
 
@@ -127,7 +129,10 @@ def test_kill_9_in_the_middle_of_a_pass_then_the_next_pass_converges(ssh_sandbox
     heads = dict(sb.open_pr(f"k{i}", f"k {i}") for i in range(1, 4))
     proc = subprocess.Popen(
         [sys.executable, "-m", "pullrekun", "--config", str(sb.config_path), "reconcile"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     # Wait until the pass is applying (its playbook run has started), then kill it and
     # every child it started (ansible-playbook, ssh), as a crashed controller would.
     deadline = time.monotonic() + 60
@@ -187,9 +192,15 @@ def test_github_failing_mid_life_tears_nothing_down(ssh_sandbox: Sandbox) -> Non
     reconcile_ok(sb)
     before = slots_by_pr(sb)
     for status_code in (502, 403):
-        sb.github.inject(Fault(status_code, times=10, path_prefix="/repos/",
-                               headers={"Retry-After": "0"} if status_code == 403 else {},
-                               message="API rate limit exceeded" if status_code == 403 else "Bad Gateway"))
+        sb.github.inject(
+            Fault(
+                status_code,
+                times=10,
+                path_prefix="/repos/",
+                headers={"Retry-After": "0"} if status_code == 403 else {},
+                message="API rate limit exceeded" if status_code == 403 else "Bad Gateway",
+            )
+        )
         out = run_cli(sb, "reconcile")
         assert out.returncode == 1
         assert "nothing changed" in out.stderr
@@ -211,17 +222,43 @@ def test_dynamic_inventory_reaches_an_environment_by_pr_group(ssh_sandbox: Sandb
     env = {
         **os.environ,
         "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}",
-        "AWS_ENDPOINT_URL": sb.ec2_url, "AWS_REGION": "us-east-1",
-        "ANSIBLE_INVENTORY_UNPARSED_FAILED": "true", "ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED": "true",
-        "ANSIBLE_HOST_KEY_CHECKING": "false", "ANSIBLE_PYTHON_INTERPRETER": "/usr/bin/python3",
+        "AWS_ENDPOINT_URL": sb.ec2_url,
+        "AWS_REGION": "us-east-1",
+        "ANSIBLE_INVENTORY_UNPARSED_FAILED": "true",
+        "ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED": "true",
+        "ANSIBLE_HOST_KEY_CHECKING": "false",
+        "ANSIBLE_PYTHON_INTERPRETER": "/usr/bin/python3",
     }
-    graph = subprocess.run(["ansible-inventory", "-i", "inventory/aws_ec2.yml", "--graph"],
-                           env=env, capture_output=True, text=True, check=True)
-    assert f"@pr_{number}:" in graph.stdout and "@pool_default:" in graph.stdout
+    graph = subprocess.run(
+        ["ansible-inventory", "-i", "inventory/aws_ec2.yml", "--graph"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert f"@pr_{number}:" in graph.stdout
+    assert "@pool_default:" in graph.stdout
     out = subprocess.run(
-        ["ansible", "-i", "inventory/aws_ec2.yml", f"pr_{number}", "-u", sb.ssh.user,
-         "--private-key", sb.ssh.private_key, f"--ssh-common-args={sb.ssh.common_args}",
-         "-m", "ansible.builtin.command", "-a", f"cat {root}/current/REVISION"],
-        env=env, capture_output=True, text=True, check=False, timeout=120)
+        [
+            "ansible",
+            "-i",
+            "inventory/aws_ec2.yml",
+            f"pr_{number}",
+            "-u",
+            sb.ssh.user,
+            "--private-key",
+            sb.ssh.private_key,
+            f"--ssh-common-args={sb.ssh.common_args}",
+            "-m",
+            "ansible.builtin.command",
+            "-a",
+            f"cat {root}/current/REVISION",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert sha in out.stdout

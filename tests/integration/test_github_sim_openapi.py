@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,8 +28,9 @@ def _read_all(sim: GitHubSimulator, tmp_path: Path, per_page: int = 2) -> None:
     store = Store.open(f"sqlite:///{tmp_path / 's.db'}")
     try:
         cfg = GitHubConfig(repository=sim.repository, api_url=sim.url, per_page=per_page, retries=0)
-        PullRequestSource(connect(cfg, "t"), sim.repository, store, "t", per_page,
-                          lambda: dt.datetime.now(dt.UTC)).open_pull_requests()
+        PullRequestSource(
+            connect(cfg, "t"), sim.repository, store, "t", per_page, lambda: dt.datetime.now(dt.UTC)
+        ).open_pull_requests()
     finally:
         store.close()
 
@@ -51,10 +53,8 @@ def test_repository_and_error_payloads_match_the_openapi_schema(sim: GitHubSimul
 
     def get(path: str) -> None:
         req = urllib.request.Request(sim.url + path, headers={"Authorization": "token t"})
-        try:
-            urllib.request.urlopen(req, timeout=5).read()  # noqa: S310 - loopback simulator
-        except urllib.error.HTTPError:
-            pass
+        with contextlib.suppress(urllib.error.HTTPError):
+            urllib.request.urlopen(req, timeout=5).read()
 
     get(f"/repos/{sim.repository}")
     sim.inject(Fault(422, path_prefix=f"/repos/{sim.repository}/pulls", message="Validation Failed"))

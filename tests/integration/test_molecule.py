@@ -20,8 +20,9 @@ def _repo(root: Path) -> tuple[Path, str]:
     env = {**os.environ, **GIT_ENV}
 
     def git(*args: str, cwd: Path = work) -> str:
-        return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, text=True,
-                              capture_output=True).stdout.strip()
+        return subprocess.run(
+            ["git", *args], cwd=cwd, env=env, check=True, text=True, capture_output=True
+        ).stdout.strip()
 
     work.mkdir(parents=True)
     git("init", "-q", "-b", "main")
@@ -41,24 +42,46 @@ def test_molecule_converge_idempotence_verify(tmp_path: Path, sshd_hosts: SshdHo
         for name, addr in zip(["staging-a", "staging-b"], addrs, strict=True)
     }
     inventory = tmp_path / "inventory.yml"
-    inventory.write_text(yaml.safe_dump({"all": {
-        "hosts": hosts,
-        "vars": {
-            "ansible_user": sshd_hosts.user,
-            "ansible_ssh_private_key_file": str(sshd_hosts.private_key),
-            "staging_repo_url": str(bare), "staging_sha": sha,
-            "staging_service_manager": "start-stop-daemon",
-            "staging_app_command": f"{sys.executable} app.py", "staging_app_port": port,
-            "staging_health_timeout": 20, "staging_packages": [], "staging_app_user": "root",
-        },
-    }}))
-    env = {**os.environ, "MOLECULE_PULLREKUN_INVENTORY": str(inventory),
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "ANSIBLE_HOME": str(tmp_path / "ansible-home"), "ANSIBLE_LOCAL_TEMP": str(tmp_path / "tmp"),
-           "MOLECULE_NO_LOG": "false", "NO_COLOR": "1"}
+    inventory.write_text(
+        yaml.safe_dump(
+            {
+                "all": {
+                    "hosts": hosts,
+                    "vars": {
+                        "ansible_user": sshd_hosts.user,
+                        "ansible_ssh_private_key_file": str(sshd_hosts.private_key),
+                        "staging_repo_url": str(bare),
+                        "staging_sha": sha,
+                        "staging_service_manager": "start-stop-daemon",
+                        "staging_app_command": f"{sys.executable} app.py",
+                        "staging_app_port": port,
+                        "staging_health_timeout": 20,
+                        "staging_packages": [],
+                        "staging_app_user": "root",
+                    },
+                }
+            }
+        )
+    )
+    env = {
+        **os.environ,
+        "MOLECULE_PULLREKUN_INVENTORY": str(inventory),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "ANSIBLE_HOME": str(tmp_path / "ansible-home"),
+        "ANSIBLE_LOCAL_TEMP": str(tmp_path / "tmp"),
+        "MOLECULE_NO_LOG": "false",
+        "NO_COLOR": "1",
+    }
     try:
-        out = subprocess.run(["molecule", "test", "-s", "default"], cwd=PROJECT_DIR, env=env,
-                             capture_output=True, text=True, timeout=600, check=False)
+        out = subprocess.run(
+            ["molecule", "test", "-s", "default"],
+            cwd=PROJECT_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
         assert out.returncode == 0, (out.stdout + out.stderr)[-6000:]
         log = out.stdout + out.stderr
         for step in ("converge", "idempotence", "verify"):

@@ -12,12 +12,18 @@ from tests.conftest import run_cli
 
 
 def test_the_sandbox_command_runs_the_whole_loop(tmp_path: Path) -> None:
-    out = subprocess.run([sys.executable, "-m", "pullrekun", "sandbox", "--dir", str(tmp_path / "sb")],
-                         capture_output=True, text=True, timeout=300, check=False)
+    out = subprocess.run(
+        [sys.executable, "-m", "pullrekun", "sandbox", "--dir", str(tmp_path / "sb")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "sandbox: every open PR serves its head commit" in out.stdout
     checks = [line for line in out.stdout.splitlines() if line.strip().startswith("[")]
-    assert len(checks) == 3 and all("[ok ]" in line for line in checks)
+    assert len(checks) == 3
+    assert all("[ok ]" in line for line in checks)
 
 
 def test_plan_and_status_as_json(local_sandbox: Sandbox) -> None:
@@ -27,15 +33,18 @@ def test_plan_and_status_as_json(local_sandbox: Sandbox) -> None:
     types = [a["type"] for a in plan["actions"]]
     assert types == ["Assign", "StartInstance", "Deploy"]
     assert plan["actions"][2]["sha"] == sha
-    assert json.loads(run_cli(sb, "status", "--json").stdout)["slots"][0]["status"] == "free", \
+    assert json.loads(run_cli(sb, "status", "--json").stdout)["slots"][0]["status"] == "free", (
         "plan changes nothing"
+    )
     assert run_cli(sb, "reconcile").returncode == 0
     (slot,) = [s for s in json.loads(run_cli(sb, "status", "--json").stdout)["slots"] if s["pr"]]
     assert (slot["pr"], slot["sha"], slot["status"], slot["state"]) == (number, sha, "ready", "running")
     assert slot["url"] == f"http://{sb.addr_of(slot['instance_id'])}:{sb.app_port}/"
     assert sb.served(sb.addr_of(slot["instance_id"])) == sha
     table = run_cli(sb, "status").stdout
-    assert f"#{number}" in table and sha[:12] in table and "queue: empty" in table
+    assert f"#{number}" in table
+    assert sha[:12] in table
+    assert "queue: empty" in table
 
     # The artifacts of the run hold the plan that was applied.
     (run_dir,) = [p for p in (sb.root / "artifacts").iterdir() if (p / "plan.json").exists()]
@@ -65,7 +74,8 @@ def test_redeploying_the_same_commit_changes_nothing(local_sandbox: Sandbox) -> 
     runs = sorted(p for p in (sb.root / "artifacts").iterdir() if (p / "plan.json").exists())
     stdout = next((runs[-1] / "artifacts").iterdir()) / "stdout"
     recap = [ln for ln in stdout.read_text().splitlines() if ln.startswith(slot["instance_id"])]
-    assert recap and "changed=0" in recap[0], recap
+    assert len(recap) == 1, recap
+    assert "changed=0" in recap[0], recap
     assert (root / "shared" / "app.pid").read_text() == pid, "the app was not restarted"
 
 

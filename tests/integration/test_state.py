@@ -43,8 +43,10 @@ def test_migrations_are_idempotent(db_url: str) -> None:
 
 def test_intent_then_outcomes_round_trip(store: Store) -> None:
     sha = "c" * 40
-    plan = Plan(actions=(Assign(3, "i-00000001"), Deploy(3, "i-00000001", sha, "new assignment")),
-                queue=(QueuedPR(4, 1),))
+    plan = Plan(
+        actions=(Assign(3, "i-00000001"), Deploy(3, "i-00000001", sha, "new assignment")),
+        queue=(QueuedPR(4, 1),),
+    )
     ids = store.record_intent(plan, NOW, "/artifacts/x")
     (asg,) = store.assignments()
     assert (asg.pr_number, asg.status, asg.deployed_sha) == (3, EnvStatus.DEPLOYING, None)
@@ -53,12 +55,17 @@ def test_intent_then_outcomes_round_trip(store: Store) -> None:
     (asg,) = store.assignments()
     assert (asg.status, asg.deployed_sha, asg.since) == (EnvStatus.READY, sha, NOW)
     (dep,) = store.deployments(3)
-    assert dep.status == "success" and dep.artifacts == "/artifacts/x"
+    assert dep.status == "success"
+    assert dep.artifacts == "/artifacts/x"
 
-    ids = store.record_intent(Plan(actions=(Deploy(3, "i-00000001", "d" * 40, "new head commit"),)),
-                              NOW, None)
-    store.record_outcomes([DeployOutcome(3, "i-00000001", "d" * 40, False, "Wait until the app answers",
-                                         "Status code was -1")], ids, NOW)
+    ids = store.record_intent(
+        Plan(actions=(Deploy(3, "i-00000001", "d" * 40, "new head commit"),)), NOW, None
+    )
+    store.record_outcomes(
+        [DeployOutcome(3, "i-00000001", "d" * 40, False, "Wait until the app answers", "Status code was -1")],
+        ids,
+        NOW,
+    )
     env = store.environments()[0]
     assert env.assignment.status == EnvStatus.FAILED
     assert env.assignment.deployed_sha == sha, "a failed deploy keeps the last good sha"
@@ -92,13 +99,16 @@ def test_the_pass_lock_excludes_a_second_holder(store: Store, db_url: str) -> No
 
 def test_the_lock_dies_with_its_holder(db_url: str) -> None:
     code = (
-        "import os, sys; from pullrekun.state.store import Store; from pullrekun.state.lock import pass_lock\n"
+        "import sys\n"
+        "from pullrekun.state.store import Store\n"
+        "from pullrekun.state.lock import pass_lock\n"
         f"s = Store.open({db_url!r})\n"
         "with pass_lock(s.engine, 'default'):\n"
         "    print('held', flush=True); sys.stdin.readline()\n"
     )
-    holder = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     assert holder.stdout is not None
     assert holder.stdout.readline().strip() == "held"
     store = Store.open(db_url)

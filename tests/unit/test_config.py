@@ -69,8 +69,9 @@ def test_cli_exits_2_and_names_the_key(tmp_path: Path, capsys: pytest.CaptureFix
     assert not (tmp_path / "pullrekun.db").exists(), "nothing was created"
 
 
-def test_config_path_comes_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_config_path_comes_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("PULLREKUN_CONFIG", str(tmp_path / "from-env.toml"))
     assert main(["status"]) == 2
     assert "from-env.toml" in capsys.readouterr().err

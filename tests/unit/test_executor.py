@@ -25,23 +25,40 @@ from pullrekun.runner import Unsafe, dump_inventory
 
 NOW = dt.datetime(2026, 11, 25, tzinfo=dt.UTC)
 HOSTILE = "{{ lookup('pipe', 'id') }}; $(reboot) `id` '\"; DROP TABLE x; --"
-CFG = parse({
-    "github": {"repository": "acme/webapp"},
-    "app": {"repo_url": "git@example.invalid:acme/webapp.git", "command": "run {{ x }}",
-            "service_manager": "start-stop-daemon", "deploy_root": "/srv/{host}/app"},
-})
+CFG = parse(
+    {
+        "github": {"repository": "acme/webapp"},
+        "app": {
+            "repo_url": "git@example.invalid:acme/webapp.git",
+            "command": "run {{ x }}",
+            "service_manager": "start-stop-daemon",
+            "deploy_root": "/srv/{host}/app",
+        },
+    }
+)
 
 
 def test_hostile_pr_text_never_reaches_the_inventory() -> None:
-    pr = PullRequest(number=12, head_sha="a" * 40, created_at=NOW, title=HOSTILE, head_ref=HOSTILE,
-                     author=HOSTILE, labels=(HOSTILE,))
+    pr = PullRequest(
+        number=12,
+        head_sha="a" * 40,
+        created_at=NOW,
+        title=HOSTILE,
+        head_ref=HOSTILE,
+        author=HOSTILE,
+        labels=(HOSTILE,),
+    )
     inst = Instance("i-0000000a", InstanceState.STOPPED, "127.0.0.2")
     p = plan(Observed((pr,), (inst,), ()), PlannerConfig(), NOW)
     text = dump_inventory(build_inventory(p, {inst.instance_id: inst}, CFG))
-    assert "DROP TABLE" not in text and "lookup" not in text and "reboot" not in text
+    assert "DROP TABLE" not in text
+    assert "lookup" not in text
+    assert "reboot" not in text
     host = yaml.safe_load(text.replace("!unsafe", ""))["all"]["children"]["pullrekun_deploy"]["hosts"][
-        "i-0000000a"]
-    assert host["pullrekun_pr"] == 12 and isinstance(host["pullrekun_pr"], int)
+        "i-0000000a"
+    ]
+    assert host["pullrekun_pr"] == 12
+    assert isinstance(host["pullrekun_pr"], int)
     assert host["staging_sha"] == "a" * 40
     assert host["pullrekun_start_instance"] is True
     assert host["staging_deploy_root"] == "/srv/127.0.0.2/app"
@@ -59,7 +76,8 @@ def test_stop_of_a_stopped_instance_does_not_try_to_reach_its_app() -> None:
     running = Instance("i-0000000c", InstanceState.RUNNING, "127.0.0.4")
     p = Plan(actions=(StopInstance(stopped.instance_id, "stale"), StopInstance(running.instance_id, "x")))
     hosts = build_inventory(p, {i.instance_id: i for i in (stopped, running)}, CFG)["all"]["children"][
-        "pullrekun_stop"]["hosts"]
+        "pullrekun_stop"
+    ]["hosts"]
     assert hosts["i-0000000b"]["pullrekun_stop_app"] is False
     assert hosts["i-0000000c"]["pullrekun_stop_app"] is True
 
@@ -73,6 +91,11 @@ def test_record_only_plans_start_no_ansible_run() -> None:
 def test_the_plan_is_serialised_for_the_artifacts() -> None:
     p = Plan(actions=(Deploy(1, "i-0000000a", "a" * 40, "new assignment"),))
     assert plan_to_json(p)["actions"] == [
-        {"type": "Deploy", "pr_number": 1, "instance_id": "i-0000000a", "sha": "a" * 40,
-         "reason": "new assignment"}
+        {
+            "type": "Deploy",
+            "pr_number": 1,
+            "instance_id": "i-0000000a",
+            "sha": "a" * 40,
+            "reason": "new assignment",
+        }
     ]

@@ -75,9 +75,7 @@ def test_a_warm_running_instance_is_preferred_and_needs_no_start() -> None:
 
 
 def test_push_redeploys_only_that_environment() -> None:
-    observed = world(
-        [pr(1, head=11), pr(2)], [up(1, 1), up(2, 2)], [ready(1, 1), ready(2, 2)]
-    )
+    observed = world([pr(1, head=11), pr(2)], [up(1, 1), up(2, 2)], [ready(1, 1), ready(2, 2)])
     p = plan(observed, CFG, NOW)
     assert p.actions == (Deploy(1, "i-00000001", sha(11), "new head commit"),)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -39,15 +40,37 @@ class MariaDB:
         data = self.root / "data"
         self.root.mkdir(parents=True, exist_ok=True)
         if not data.exists():
-            subprocess.run([INSTALL_DB, "--no-defaults", f"--datadir={data}", "--user=root",
-                            "--auth-root-authentication-method=normal", "--skip-test-db"],
-                           check=True, capture_output=True)
+            subprocess.run(
+                [
+                    INSTALL_DB,
+                    "--no-defaults",
+                    f"--datadir={data}",
+                    "--user=root",
+                    "--auth-root-authentication-method=normal",
+                    "--skip-test-db",
+                ],
+                check=True,
+                capture_output=True,
+            )
+        log = self._log()
         self.proc = subprocess.Popen(
-            [SERVER, "--no-defaults", f"--datadir={data}", f"--socket={self.socket}",
-             f"--port={self.port}", "--bind-address=127.0.0.1", "--user=root",
-             f"--pid-file={self.root / 'mariadb.pid'}", "--skip-name-resolve",
-             "--innodb-flush-log-at-trx-commit=2", "--skip-log-bin"],
-            stdout=subprocess.DEVNULL, stderr=open(self.root / "mariadb.log", "ab"))
+            [
+                SERVER,
+                "--no-defaults",
+                f"--datadir={data}",
+                f"--socket={self.socket}",
+                f"--port={self.port}",
+                "--bind-address=127.0.0.1",
+                "--user=root",
+                f"--pid-file={self.root / 'mariadb.pid'}",
+                "--skip-name-resolve",
+                "--innodb-flush-log-at-trx-commit=2",
+                "--skip-log-bin",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        os.close(log)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -59,16 +82,25 @@ class MariaDB:
             raise RuntimeError("mariadbd did not answer")
         return self
 
+    def _log(self) -> int:
+        return os.open(self.root / "mariadb.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+
     def sql(self, statement: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["mariadb", "--no-defaults", f"--socket={self.socket}", "-uroot",
-                               "-N", "-B", "-e", statement], text=True, capture_output=True, check=False)
+        return subprocess.run(
+            ["mariadb", "--no-defaults", f"--socket={self.socket}", "-uroot", "-N", "-B", "-e", statement],
+            text=True,
+            capture_output=True,
+            check=False,
+        )
 
     def create_database(self, name: str, user: str = "pullrekun", password: str = "pw") -> str:
         """A fresh database and a user for it; returns a SQLAlchemy URL."""
         statements = [f"DROP DATABASE IF EXISTS `{name}`", f"CREATE DATABASE `{name}`"]
         for host in ("127.0.0.1", "localhost"):
-            statements += [f"CREATE USER IF NOT EXISTS '{user}'@'{host}' IDENTIFIED BY '{password}'",
-                           f"GRANT ALL ON `{name}`.* TO '{user}'@'{host}'"]
+            statements += [
+                f"CREATE USER IF NOT EXISTS '{user}'@'{host}' IDENTIFIED BY '{password}'",
+                f"GRANT ALL ON `{name}`.* TO '{user}'@'{host}'",
+            ]
         out = self.sql("; ".join(statements))
         if out.returncode != 0:
             raise RuntimeError(out.stderr)

@@ -42,17 +42,29 @@ class SshdHosts:
         shutil.copy(f"{self.private_key}.pub", self.root / "authorized_keys")
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
         cfg = self.root / "sshd_config"
-        cfg.write_text("\n".join([
-            *(f"ListenAddress {a}:22" for a in self.addrs),
-            f"HostKey {self.root / 'host_ed25519'}",
-            f"AuthorizedKeysFile {self.root / 'authorized_keys'}",
-            f"PidFile {self.root / 'sshd.pid'}",
-            "PasswordAuthentication no", "KbdInteractiveAuthentication no", "UsePAM no",
-            "PermitRootLogin prohibit-password", "StrictModes no", "MaxStartups 100:30:200",
-            "MaxSessions 100", "LogLevel ERROR", "Subsystem sftp internal-sftp", "",
-        ]))
-        self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(cfg)],
-                                     stderr=open(self.root / "sshd.log", "ab"))
+        cfg.write_text(
+            "\n".join(
+                [
+                    *(f"ListenAddress {a}:22" for a in self.addrs),
+                    f"HostKey {self.root / 'host_ed25519'}",
+                    f"AuthorizedKeysFile {self.root / 'authorized_keys'}",
+                    f"PidFile {self.root / 'sshd.pid'}",
+                    "PasswordAuthentication no",
+                    "KbdInteractiveAuthentication no",
+                    "UsePAM no",
+                    "PermitRootLogin prohibit-password",
+                    "StrictModes no",
+                    "MaxStartups 100:30:200",
+                    "MaxSessions 100",
+                    "LogLevel ERROR",
+                    "Subsystem sftp internal-sftp",
+                    "",
+                ]
+            )
+        )
+        log = os.open(self.root / "sshd.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(cfg)], stderr=log)
+        os.close(log)
         deadline = time.monotonic() + 10
         pending = list(self.addrs)
         while pending and time.monotonic() < deadline:
@@ -69,10 +81,26 @@ class SshdHosts:
 
     def ssh(self, addr: str, command: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["ssh", "-i", str(self.private_key), "-o", "UserKnownHostsFile=/dev/null",
-             "-o", "StrictHostKeyChecking=no", "-o", "LogLevel=ERROR", "-o", "BatchMode=yes",
-             f"{self.user}@{addr}", command],
-            text=True, capture_output=True, check=False, timeout=60)
+            [
+                "ssh",
+                "-i",
+                str(self.private_key),
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "LogLevel=ERROR",
+                "-o",
+                "BatchMode=yes",
+                f"{self.user}@{addr}",
+                command,
+            ],
+            text=True,
+            capture_output=True,
+            check=False,
+            timeout=60,
+        )
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

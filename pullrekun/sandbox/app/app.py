@@ -7,14 +7,24 @@ import os
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 REVISION = os.environ.get("PULLREKUN_REVISION", "unknown")
-GREETING = open("GREETING").read().strip() if os.path.exists("GREETING") else "hello"
+
+
+def _greeting() -> str:
+    try:
+        with open("GREETING") as fh:
+            return fh.read().strip()
+    except FileNotFoundError:
+        return "hello"
+
+
+GREETING = _greeting()
 
 
 class Handler(BaseHTTPRequestHandler):
-    def log_message(self, format, *args):
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
-    def do_GET(self):
+    def do_GET(self) -> None:
         if self.path == "/health":
             body = b"ok\n"
         else:
@@ -27,4 +37,5 @@ class Handler(BaseHTTPRequestHandler):
 
 
 ThreadingHTTPServer.allow_reuse_address = True
-ThreadingHTTPServer((os.environ["PULLREKUN_BIND"], int(os.environ["PULLREKUN_PORT"])), Handler).serve_forever()
+address = (os.environ["PULLREKUN_BIND"], int(os.environ["PULLREKUN_PORT"]))
+ThreadingHTTPServer(address, Handler).serve_forever()

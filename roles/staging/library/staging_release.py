@@ -101,7 +101,7 @@ def _fetch(module, repo, cache, sha, refspec):
         # Servers that allow it (GitHub does) hand out any reachable commit by id.
         _git(module, cache, "fetch", "--quiet", repo, sha)
     if not _has_commit(module, cache, sha):
-        module.fail_json(msg="commit %s is not in the repository %s" % (sha, repo))
+        module.fail_json(msg=f"commit {sha} is not in the repository {repo}")
 
 
 def _export(module, cache, sha, release):
@@ -113,7 +113,7 @@ def _export(module, cache, sha, release):
     archive.stdout.close()
     if archive.wait() != 0 or tar.returncode != 0:
         shutil.rmtree(partial, ignore_errors=True)
-        module.fail_json(msg="exporting %s failed: %s" % (sha, tar.stderr.decode(errors="replace")))
+        module.fail_json(msg="exporting {} failed: {}".format(sha, tar.stderr.decode(errors="replace")))
     with open(os.path.join(partial, "REVISION"), "w") as fh:
         fh.write(sha + "\n")
     os.rename(partial, release)
@@ -127,8 +127,9 @@ def _prune(root, releases, keep, release, check):
         if os.path.isdir(path) and not os.path.islink(path):
             entries.append(path)
     pruned = [p for p in entries if p.endswith(".partial") and p != release + ".partial"]
-    full = sorted((p for p in entries if not p.endswith(".partial")),
-                  key=lambda p: os.stat(p).st_mtime, reverse=True)
+    full = sorted(
+        (p for p in entries if not p.endswith(".partial")), key=lambda p: os.stat(p).st_mtime, reverse=True
+    )
     protected = {os.path.realpath(release), live}
     others = [p for p in full if os.path.realpath(p) not in protected]
     room = max(0, keep - (len(full) - len(others)))
@@ -153,7 +154,7 @@ def main():
     p = module.params
     sha, root = p["sha"], p["root"]
     if not SHA_RE.match(sha):
-        module.fail_json(msg="sha must be 40 lowercase hex characters, got %r" % sha)
+        module.fail_json(msg=f"sha must be 40 lowercase hex characters, got {sha!r}")
     if p["keep"] < 1:
         module.fail_json(msg="keep must be at least 1")
     releases = os.path.join(root, "releases")
