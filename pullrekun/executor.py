@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import shutil
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -111,6 +112,15 @@ def build_inventory(plan: Plan, instances: Mapping[str, Instance], cfg: Config) 
     }
 
 
+def prune_artifacts(root: Path, keep: int) -> list[Path]:
+    """Remove the oldest run directories beyond ``keep`` (run ids sort by time)."""
+    runs = sorted(p for p in root.iterdir() if (p / "plan.json").is_file())
+    doomed = runs[: max(0, len(runs) - keep)]
+    for path in doomed:
+        shutil.rmtree(path, ignore_errors=True)
+    return doomed
+
+
 def needs_run(plan: Plan) -> bool:
     return bool(plan.of_type(Deploy) or plan.of_type(StopInstance) or plan.of_type(StartInstance))
 
@@ -145,6 +155,7 @@ def apply(
         files={"plan.json": json.dumps({"at": now.isoformat(), **plan_to_json(plan)}, indent=2)},
         cancel=cancel,
     )
+    prune_artifacts(artifacts_root, cfg.ansible.keep_artifacts)
     outcomes = []
     for d in deploys:
         if run.host_ok(d.instance_id):

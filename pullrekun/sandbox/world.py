@@ -10,6 +10,7 @@ address. ``connection="local"`` needs neither root nor sshd; the tests pass
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import subprocess
@@ -65,6 +66,7 @@ class Sandbox:
     def start(self) -> Sandbox:
         from moto.server import ThreadedMotoServer
 
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log
         self.root.mkdir(parents=True, exist_ok=True)
         self.github = GitHubSimulator(tokens={TOKEN}).start()
         self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

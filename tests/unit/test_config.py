@@ -83,3 +83,22 @@ def test_state_url_and_token_may_come_from_the_environment(monkeypatch: pytest.M
     cfg = parse(GOOD)
     assert cfg.state_url == "mysql+pymysql://u:p@127.0.0.1/db"
     assert cfg.github_token == "ghp_x"
+
+
+def test_the_commented_sample_documents_every_key_with_its_default() -> None:
+    import dataclasses
+    import tomllib
+
+    from pullrekun.config import PROJECT_DIR, Config
+
+    raw = tomllib.loads((PROJECT_DIR / "pullrekun.sample.toml").read_text())
+    cfg = parse(raw)
+    for section in ("github", "ec2", "state", "ansible", "app"):
+        documented = raw[section]
+        for f in dataclasses.fields(getattr(cfg, section)):
+            if f.name == "project_dir":
+                continue  # depends on the checkout; documented as a comment
+            assert f.name in documented, f"{section}.{f.name} is not in the sample"
+            if f.default is not dataclasses.MISSING:
+                assert documented[f.name] == f.default, f"{section}.{f.name}: sample differs from default"
+    assert raw["failed_retry_after"] == Config.__dataclass_fields__["failed_retry_after"].default

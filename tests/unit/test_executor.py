@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import yaml
 
 from pullrekun.config import parse
-from pullrekun.executor import build_inventory, needs_run, plan_to_json
+from pullrekun.executor import build_inventory, needs_run, plan_to_json, prune_artifacts
 from pullrekun.model import (
     Assign,
     Deploy,
@@ -99,3 +100,14 @@ def test_the_plan_is_serialised_for_the_artifacts() -> None:
             "reason": "new assignment",
         }
     ]
+
+
+def test_old_run_artifacts_are_pruned(tmp_path: Path) -> None:
+    for i in range(5):
+        run = tmp_path / f"2026112{i}T000000.000000-aaaaaaaa"
+        run.mkdir()
+        (run / "plan.json").write_text("{}")
+    (tmp_path / "ansible-home").mkdir()
+    removed = prune_artifacts(tmp_path, keep=2)
+    assert [p.name[:9] for p in removed] == ["20261120T", "20261121T", "20261122T"]
+    assert sorted(p.name[:9] for p in tmp_path.iterdir()) == ["20261123T", "20261124T", "ansible-h"]

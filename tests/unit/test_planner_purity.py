@@ -6,9 +6,24 @@ import json
 import subprocess
 import sys
 
-FORBIDDEN = ["boto3", "botocore", "github", "ansible_runner", "sqlalchemy", "pymysql", "requests",
-             "urllib3", "socket", "subprocess", "http.client", "pullrekun.state", "pullrekun.ec2",
-             "pullrekun.github", "pullrekun.runner", "pullrekun.executor"]
+FORBIDDEN = [
+    "boto3",
+    "botocore",
+    "github",
+    "ansible_runner",
+    "sqlalchemy",
+    "pymysql",
+    "requests",
+    "urllib3",
+    "socket",
+    "subprocess",
+    "http.client",
+    "pullrekun.state",
+    "pullrekun.ec2",
+    "pullrekun.github",
+    "pullrekun.runner",
+    "pullrekun.executor",
+]
 
 
 def test_importing_the_planner_loads_no_io_module() -> None:

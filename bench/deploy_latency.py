@@ -1,0 +1,170 @@
+"""Benchmark: how long one pass takes to redeploy a new commit, against plain SSH.
+
+Prints figures, asserts nothing (timed tests lie on shared machines). Everything is
+measured in this run, on loopback sshd hosts:
+
+  baseline   one `ssh host '<script>'` doing what a deploy must do: fetch the commit into
+             the cached clone, export it as a release, switch `current`, restart the app,
+             poll its health URL.
+  pass(1)    `python -m pullrekun reconcile` (process start, GitHub + EC2 observation,
+             planning, the ansible-runner run, recording) after a push to 1 PR.
+  pass(8)    the same after a push to each of 8 PRs on 8 hosts.
+
+Then an idle pass: how many GitHub requests it made and how many were answered 304.
+
+Needs root, openssh-server and git (like the test suite):  .venv/bin/python -m bench.deploy_latency
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from pullrekun.sandbox.world import Sandbox, SSHSettings
+from tests.world.sshd import SshdHosts, available
+
+ADDRS = [f"127.0.0.{n}" for n in range(2, 10)]
+
+
+def reconcile(sb: Sandbox) -> float:
+    start = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-m", "pullrekun", "--config", str(sb.config_path), "reconcile"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    elapsed = time.perf_counter() - start
+    if out.returncode != 0:
+        raise SystemExit(f"reconcile failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
+    return elapsed
+
+
+def ansible_seconds(sb: Sandbox) -> float:
+    """Wall time of the newest playbook run, from its first to its last event."""
+    import datetime as dt
+
+    runs = sorted(p for p in (sb.root / "artifacts").iterdir() if (p / "plan.json").exists())
+    events_dir = next((runs[-1] / "artifacts").iterdir()) / "job_events"
+    stamps = [dt.datetime.fromisoformat(json.loads(f.read_text())["created"]) for f in events_dir.iterdir()]
+    return (max(stamps) - min(stamps)).total_seconds()
+
+
+def baseline(sb: Sandbox, hosts: SshdHosts, addr: str, sha: str) -> float:
+    """The same deploy as one plain SSH command (no Ansible, no pullrekun)."""
+    root = sb.deploy_root(addr)
+    rel = f"releases/{sha}.baseline"
+    health = f"http://{addr}:{sb.app_port}/health"
+    probe = f"import urllib.request; urllib.request.urlopen({health!r}, timeout=2)"
+    script = "; ".join(
+        [
+            "set -e",
+            f"cd {shlex.quote(str(root))}",
+            f"git --git-dir=repo fetch -q {shlex.quote(str(sb.remote))} '+refs/heads/*:refs/heads/*'",
+            f"rm -rf {rel} && mkdir -p {rel}",
+            f"git --git-dir=repo archive {sha} | tar -x -C {rel}",
+            f"echo {sha} > {rel}/REVISION",
+            f"ln -sfn {shlex.quote(str(root))}/{rel} current",
+            "shared/appctl restart >/dev/null",
+            f"i=0; until /usr/bin/python3 -c {shlex.quote(probe)} 2>/dev/null; do "
+            "i=$((i+1)); [ $i -lt 200 ] || exit 1; sleep 0.05; done",
+        ]
+    )
+    start = time.perf_counter()
+    out = hosts.ssh(addr, script)
+    elapsed = time.perf_counter() - start
+    if out.returncode != 0:
+        raise SystemExit(f"baseline failed: {out.stderr}")
+    if sb.served(addr) != sha:
+        raise SystemExit("baseline did not serve the commit")
+    return elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="repetitions; medians are printed")
+    args = parser.parse_args()
+    reason = available()
+    if reason:
+        print(f"deploy_latency: cannot run: {reason}", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="pullrekun-bench-") as tmp:
+        hosts = SshdHosts(Path(tmp) / "sshd", ADDRS).start()
+        sb = Sandbox(
+            root=Path(tmp) / "world",
+            hosts=len(ADDRS),
+            connection="ssh",
+            ssh=SSHSettings(user=hosts.user, private_key=str(hosts.private_key)),
+        )
+        try:
+            sb.start()
+            prs = {}
+            for i in range(len(ADDRS)):
+                number, _ = sb.open_pr(f"bench-{i}", f"bench {i}")
+                prs[number] = f"bench-{i}"
+            reconcile(sb)  # first deploy everywhere (clones, first releases): not measured
+            slots = json.loads(
+                subprocess.run(
+                    [sys.executable, "-m", "pullrekun", "--config", str(sb.config_path), "status", "--json"],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+            )["slots"]
+            addr_of_pr = {s["pr"]: sb.addr_of(s["instance_id"]) for s in slots}
+            first = min(prs)
+            one, eight, base, ans1, ans8 = [], [], [], [], []
+            counter = 0
+            for _ in range(args.rounds):
+                counter += 1
+                sha = sb.commit(prs[first], f"baseline {counter}")
+                base.append(baseline(sb, hosts, addr_of_pr[first], sha))
+                counter += 1
+                sb.github.push(first, sb.commit(prs[first], f"one {counter}"))
+                one.append(reconcile(sb))
+                ans1.append(ansible_seconds(sb))
+                counter += 1
+                for number, branch in prs.items():
+                    sb.github.push(number, sb.commit(branch, f"all {counter}"))
+                eight.append(reconcile(sb))
+                ans8.append(ansible_seconds(sb))
+                for number in prs:
+                    head = sb.github.prs[number].head_sha
+                    if sb.served(addr_of_pr[number]) != head:
+                        raise SystemExit(f"PR {number} does not serve its head after the pass")
+            before = sb.github.counters()
+            reconcile(sb)
+            after = sb.github.counters()
+        finally:
+            sb.stop()
+            hosts.stop()
+    b, p1, p8 = statistics.median(base), statistics.median(one), statistics.median(eight)
+    a1, a8 = statistics.median(ans1), statistics.median(ans8)
+    idle_requests = after["requests"] - before["requests"]
+    idle_304 = after["not_modified"] - before["not_modified"]
+    idle_counted = after["counted"] - before["counted"]
+    print(f"deploy_latency (medians of {args.rounds} rounds, {os.cpu_count()} cores, loopback sshd hosts)")
+    print(f"  baseline, plain ssh deploy of 1 host:   {b:6.2f} s")
+    print(f"  pass redeploying 1 host:                {p1:6.2f} s  (ansible run {a1:.2f} s)")
+    print(f"  pass redeploying 8 hosts:               {p8:6.2f} s  (ansible run {a8:.2f} s)")
+    print(f"  pass(1) / baseline:                     {p1 / b:6.2f}x  (target <= 2.5x)")
+    print(f"  pass(8) / pass(1):                      {p8 / p1:6.2f}x  (target <= 2x; ideal 1.3x)")
+    print(
+        f"  idle pass GitHub requests:              {idle_requests} "
+        f"({idle_304} answered 304, {idle_counted} counted against the rate limit)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Create .venv and install pullrekun with the given extras (default: sandbox), once per change
+# of pyproject.toml. Used by scripts/sandbox.sh, scripts/test.sh and .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+extras="${1:-sandbox}"
+python="${PYTHON:-python3}"
+if ! "$python" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
+  echo "pullrekun needs Python 3.11 or newer as '$python' (set PYTHON=/path/to/python3.11)" >&2
+  exit 2
+fi
+if ! command -v git >/dev/null; then
+  echo "pullrekun needs git (apt-get install git)" >&2
+  exit 2
+fi
+stamp=".venv/.pullrekun-installed"
+want="$extras $(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [ -x .venv/bin/python ] && [ -f "$stamp" ] && grep -qxF "$want" "$stamp"; then
+  exit 0
+fi
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[${extras}]"
+echo "$want" >> "$stamp"

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Everything CI runs: the test world's packages, the Python environment, linters, the tests.
+# Real parts only: sshd hosts on loopback, MariaDB, moto's EC2 server, the GitHub simulator
+# (checked against GitHub's OpenAPI description). Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_pkgs=()
+[ -x /usr/sbin/sshd ] || need_pkgs+=(openssh-server)
+[ -x /usr/sbin/mariadbd ] || need_pkgs+=(mariadb-server)
+command -v mariadb >/dev/null || need_pkgs+=(mariadb-client)
+command -v git >/dev/null || need_pkgs+=(git)
+command -v npm >/dev/null || need_pkgs+=(npm)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "missing packages: ${need_pkgs[*]} (install them as root: apt-get install ${need_pkgs[*]})" >&2
+    exit 2
+  fi
+  echo "== installing ${need_pkgs[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+fi
+
+echo "== Python environment"
+bash scripts/setup.sh dev
+echo "== GitHub's OpenAPI description"
+bash scripts/fetch-openapi.sh
+export PATH="$PWD/.venv/bin:$PATH"
+
+echo "== ruff";          ruff check . && ruff format --check .
+echo "== mypy";          mypy
+echo "== import-linter"; lint-imports
+echo "== ansible-lint";  ansible-lint
+
+echo "== pytest"
+export PULLREKUN_REQUIRE_WORLD=1
+exec pytest -p no:cacheprovider "$@"
