@@ -18,6 +18,8 @@ Needs root, openssh-server and git (like the test suite):  .venv/bin/python -m b
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import itertools
 import json
 import os
 import shlex
@@ -27,6 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from pullrekun.sandbox.world import Sandbox, SSHSettings
 from tests.world.sshd import SshdHosts, available
@@ -48,14 +51,29 @@ def reconcile(sb: Sandbox) -> float:
     return elapsed
 
 
-def ansible_seconds(sb: Sandbox) -> float:
-    """Wall time of the newest playbook run, from its first to its last event."""
-    import datetime as dt
-
+def _events(sb: Sandbox) -> list[dict[str, Any]]:
     runs = sorted(p for p in (sb.root / "artifacts").iterdir() if (p / "plan.json").exists())
     events_dir = next((runs[-1] / "artifacts").iterdir()) / "job_events"
-    stamps = [dt.datetime.fromisoformat(json.loads(f.read_text())["created"]) for f in events_dir.iterdir()]
+    events = [json.loads(f.read_text()) for f in events_dir.iterdir()]
+    return sorted(events, key=lambda e: e["counter"])
+
+
+def ansible_seconds(sb: Sandbox) -> float:
+    """Wall time of the newest playbook run, from its first to its last event."""
+    stamps = [dt.datetime.fromisoformat(e["created"]) for e in _events(sb)]
     return (max(stamps) - min(stamps)).total_seconds()
+
+
+def task_breakdown(sb: Sandbox) -> list[tuple[float, str]]:
+    """Seconds from each task's start to the next one's, in the newest playbook run."""
+    events = _events(sb)
+    marks = [
+        (dt.datetime.fromisoformat(e["created"]), str(e["event_data"].get("task", "")))
+        for e in events
+        if e["event"] in ("playbook_on_task_start", "playbook_on_play_start")
+    ]
+    marks.append((dt.datetime.fromisoformat(events[-1]["created"]), "end"))
+    return [((b - a).total_seconds(), name) for (a, name), (b, _) in itertools.pairwise(marks)]
 
 
 def baseline(sb: Sandbox, hosts: SshdHosts, addr: str, sha: str) -> float:
@@ -93,6 +111,7 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rounds", type=int, default=3, help="repetitions; medians are printed")
+    parser.add_argument("--tasks", action="store_true", help="also print where the last runs spent time")
     args = parser.parse_args()
     reason = available()
     if reason:
@@ -133,11 +152,15 @@ def main() -> int:
                 sb.github.push(first, sb.commit(prs[first], f"one {counter}"))
                 one.append(reconcile(sb))
                 ans1.append(ansible_seconds(sb))
+                if args.tasks:
+                    breakdown1 = task_breakdown(sb)
                 counter += 1
                 for number, branch in prs.items():
                     sb.github.push(number, sb.commit(branch, f"all {counter}"))
                 eight.append(reconcile(sb))
                 ans8.append(ansible_seconds(sb))
+                if args.tasks:
+                    breakdown8 = task_breakdown(sb)
                 for number in prs:
                     head = sb.github.prs[number].head_sha
                     if sb.served(addr_of_pr[number]) != head:
@@ -163,6 +186,11 @@ def main() -> int:
         f"  idle pass GitHub requests:              {idle_requests} "
         f"({idle_304} answered 304, {idle_counted} counted against the rate limit)"
     )
+    if args.tasks:
+        for label, rows in (("1 host", breakdown1), ("8 hosts", breakdown8)):
+            print(f"  time per task, last {label} run:")
+            for secs, name in rows:
+                print(f"    {secs:5.2f} s  {name}")
     return 0
 
 

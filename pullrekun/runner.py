@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import ansible_runner
 import yaml
 
 log = logging.getLogger(__name__)
@@ -156,6 +155,8 @@ def run_playbook(
     (private / "inventory" / "hosts.yml").write_text(dump_inventory(inventory))
     for name, content in (files or {}).items():
         (private / name).write_text(content)
+    import ansible_runner  # imported here: `plan` and `status` never need it
+
     events = _Events()
     artifacts = private / "artifacts"
     cmd = ("ansible-playbook", "-i", str(private / "inventory"), str(project_dir / playbook))

@@ -129,3 +129,14 @@ def test_the_lock_dies_with_its_holder(db_url: str) -> None:
             raise AssertionError("the lock outlived its killed holder")
     finally:
         store.close()
+
+
+def test_head_revision_constant_matches_the_migrations() -> None:
+    from alembic.config import Config as AlembicConfig
+    from alembic.script import ScriptDirectory
+
+    from pullrekun.state.store import HEAD_REVISION, MIGRATIONS
+
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(cfg).get_current_head() == HEAD_REVISION

@@ -35,6 +35,26 @@ options:
     description: How many releases to keep.
     type: int
     default: 3
+  shared_files:
+    description:
+      - Files kept under I(root)/shared (e.g. the app control script), written atomically
+        and only when their content or mode differs.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: File name (no directories).
+        type: str
+        required: true
+      content:
+        description: The file's content.
+        type: str
+        required: true
+      mode:
+        description: Octal mode.
+        type: str
+        default: "0644"
 author: pullrekun
 """
 
@@ -59,6 +79,11 @@ created:
 fetched:
   description: Whether the cached clone had to fetch.
   type: bool
+  returned: always
+shared_changed:
+  description: Names of the shared files that were written.
+  type: list
+  elements: str
   returned: always
 pruned:
   description: Release directories removed.
@@ -140,6 +165,31 @@ def _prune(root, releases, keep, release, check):
     return sorted(pruned)
 
 
+def _shared_files(module, shared, files, check):
+    changed = []
+    for spec in files:
+        name, content, mode = spec["name"], spec["content"], int(spec["mode"], 8)
+        if not re.match(r"\A[A-Za-z0-9._-]+\Z", name) or name in (".", ".."):
+            module.fail_json(msg=f"shared file name must be a plain file name, got {name!r}")
+        path = os.path.join(shared, name)
+        try:
+            with open(path) as fh:
+                same = fh.read() == content and (os.stat(path).st_mode & 0o7777) == mode
+        except FileNotFoundError:
+            same = False
+        if same:
+            continue
+        changed.append(name)
+        if check:
+            continue
+        tmp = path + ".tmp"
+        with open(tmp, "w") as fh:
+            fh.write(content)
+        os.chmod(tmp, mode)
+        os.rename(tmp, path)
+    return changed
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -148,6 +198,16 @@ def main():
             root=dict(type="path", required=True),
             refspec=dict(type="str", default=""),
             keep=dict(type="int", default=3),
+            shared_files=dict(
+                type="list",
+                elements="dict",
+                default=[],
+                options=dict(
+                    name=dict(type="str", required=True),
+                    content=dict(type="str", required=True),
+                    mode=dict(type="str", default="0644"),
+                ),
+            ),
         ),
         supports_check_mode=True,
     )
@@ -160,12 +220,14 @@ def main():
     releases = os.path.join(root, "releases")
     cache = os.path.join(root, "repo")
     release = os.path.join(releases, sha)
-    result = dict(changed=False, release=release, created=False, fetched=False, pruned=[])
+    shared = os.path.join(root, "shared")
+    result = dict(changed=False, release=release, created=False, fetched=False, pruned=[], shared_changed=[])
 
     missing_dirs = [d for d in (root, releases, os.path.join(root, "shared")) if not os.path.isdir(d)]
     present = os.path.isfile(os.path.join(release, "REVISION"))
     if module.check_mode:
-        result["changed"] = bool(missing_dirs) or not present
+        result["shared_changed"] = _shared_files(module, shared, p["shared_files"], True)
+        result["changed"] = bool(missing_dirs) or not present or bool(result["shared_changed"])
         result["created"] = not present
         module.exit_json(**result)
 
@@ -178,8 +240,9 @@ def main():
             result["fetched"] = True
         _export(module, cache, sha, release)
         result["created"] = result["changed"] = True
+    result["shared_changed"] = _shared_files(module, shared, p["shared_files"], False)
     result["pruned"] = _prune(root, releases, p["keep"], release, False)
-    result["changed"] = result["changed"] or bool(result["pruned"])
+    result["changed"] = result["changed"] or bool(result["pruned"]) or bool(result["shared_changed"])
     module.exit_json(**result)
 
 
