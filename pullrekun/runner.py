@@ -99,7 +99,10 @@ class _Events:
         if not host or host in self.failures:
             return True
         res = data.get("res") or {}
-        msg = str(res.get("msg") or res.get("stderr") or res.get("module_stderr") or "failed")
+        msg = str(res.get("msg") or res.get("module_stderr") or "failed")
+        stderr = str(res.get("stderr") or "").strip()
+        if stderr and stderr not in msg:
+            msg = f"{msg}: {stderr.splitlines()[-1]}"  # e.g. "non-zero return code: health check failed: ..."
         tail = [*(res.get("stdout_lines") or [])[-10:], *(res.get("stderr_lines") or [])[-10:]]
         self.failures[host] = HostFailure(
             host=host,
@@ -160,6 +163,8 @@ def run_playbook(
     events = _Events()
     artifacts = private / "artifacts"
     cmd = ("ansible-playbook", "-i", str(private / "inventory"), str(project_dir / playbook))
+    # Enough to replay by hand: ansible-playbook -i <run>/inventory <playbook> -e @<run>/extravars.json
+    (private / "extravars.json").write_text(json.dumps(dict(extra_vars), indent=2))
     (private / "command.json").write_text(
         json.dumps({"command": cmd, "extra_vars": dict(extra_vars)}, indent=2, default=str)
     )

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-from pullrekun.sandbox.world import Sandbox
+from pullrekun.sandbox.world import PROJECT_DIR, Sandbox
 from tests.conftest import run_cli
 
 
@@ -88,5 +89,59 @@ def test_a_host_whose_app_never_gets_healthy_fails_with_the_task_named(local_san
     assert out.returncode == 1
     (slot,) = [s for s in json.loads(run_cli(sb, "status", "--json").stdout)["slots"] if s["pr"]]
     assert slot["status"] == "failed"
-    assert slot["failed_task"] == "Wait until the app answers its health URL."
+    assert "health URL" in slot["failed_task"]
+    assert "health check failed" in slot["message"]
     assert "Connection refused" in slot["message"]
+
+
+def test_a_vanished_instance_requeues_its_pr_onto_another_slot(local_sandbox: Sandbox) -> None:
+    sb = local_sandbox
+    number, sha = sb.open_pr("v1", "vanishing")
+    assert run_cli(sb, "reconcile").returncode == 0
+    (slot,) = [s for s in json.loads(run_cli(sb, "status", "--json").stdout)["slots"] if s["pr"]]
+    sb.stop_apps()
+    sb.ec2().terminate_instances(InstanceIds=[slot["instance_id"]])
+    assert run_cli(sb, "reconcile").returncode == 0
+    (moved,) = [s for s in json.loads(run_cli(sb, "status", "--json").stdout)["slots"] if s["pr"]]
+    assert moved["instance_id"] != slot["instance_id"]
+    assert (moved["pr"], moved["status"]) == (number, "ready")
+    assert sb.served(sb.addr_of(moved["instance_id"])) == sha
+
+    from pullrekun.state.store import Store
+
+    store = Store.open(sb.state_db_url)
+    try:
+        kinds = [(e.kind, e.pr_number, e.message) for e in store.events()]
+    finally:
+        store.close()
+    assert ("unassigned", number, "instance left the pool; PR requeued") in kinds
+
+
+def test_the_run_directory_replays_with_ansible_playbook(local_sandbox: Sandbox) -> None:
+    sb = local_sandbox
+    sb.open_pr("r1", "replay")
+    assert run_cli(sb, "reconcile").returncode == 0
+    (run_dir,) = [p for p in (sb.root / "artifacts").iterdir() if (p / "plan.json").exists()]
+    assert json.loads((run_dir / "extravars.json").read_text())["pullrekun_ec2_endpoint_url"] == sb.ec2_url
+    from pullrekun.runner import ansible_env
+
+    env = {**os.environ, **ansible_env(PROJECT_DIR, sb.root / "artifacts", 5, "")}
+    out = subprocess.run(
+        [
+            "ansible-playbook",
+            "-i",
+            str(run_dir / "inventory"),
+            str(PROJECT_DIR / "playbooks/reconcile.yml"),
+            "-e",
+            f"@{run_dir / 'extravars.json'}",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert out.returncode == 0, out.stdout[-3000:]
+    recap = [ln for ln in out.stdout.splitlines() if ln.startswith("i-")]
+    assert recap
+    assert all("failed=0" in ln for ln in recap)
