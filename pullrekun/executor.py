@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pullrekun.config import Config
-from pullrekun.model import Deploy, Instance, Plan, StartInstance, StopInstance
+from pullrekun.model import UP_STATES, Deploy, Instance, Plan, StartInstance, StopInstance
 from pullrekun.runner import RunResult, Unsafe, ansible_env, run_playbook
 from pullrekun.state.store import DeployOutcome
 
@@ -71,7 +71,7 @@ def build_inventory(plan: Plan, instances: Mapping[str, Instance], cfg: Config) 
         s.instance_id: {
             **_connection_vars(cfg, instances[s.instance_id]),
             # An instance that is already stopped has no app to stop (and no SSH).
-            "pullrekun_stop_app": instances[s.instance_id].state in {"running", "pending"},
+            "pullrekun_stop_app": instances[s.instance_id].state in UP_STATES,
         }
         for s in plan.of_type(StopInstance)
     }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeVar
 
 from pullrekun.validate import check_instance_id, check_pr_number, check_sha
@@ -164,7 +164,7 @@ class Plan:
 
     actions: tuple[Action, ...] = ()
     queue: tuple[QueuedPR, ...] = ()
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:

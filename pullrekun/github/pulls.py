@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import github
 from github import Auth, Github, GithubException, GithubRetry
 
 from pullrekun.config import GitHubConfig
@@ -104,7 +103,7 @@ class PullRequestSource:
         headers = {"If-None-Match": cached.etag} if cached else {}
         try:
             status, resp_headers, body = self._requester.requestJson("GET", url, headers=headers)
-        except (GithubException, OSError, github.BadCredentialsException) as exc:
+        except (GithubException, OSError) as exc:  # 4xx/5xx after retries, rate limits, network
             raise GitHubUnavailable(f"GET {url} failed: {exc}") from exc
         self.stats.requests += 1
         low = {k.lower(): v for k, v in resp_headers.items()}
