@@ -145,3 +145,29 @@ def test_the_run_directory_replays_with_ansible_playbook(local_sandbox: Sandbox)
     recap = [ln for ln in out.stdout.splitlines() if ln.startswith("i-")]
     assert recap
     assert all("failed=0" in ln for ln in recap)
+
+
+def test_the_before_switch_hook_runs_in_the_new_release_before_it_goes_live(local_sandbox: Sandbox) -> None:
+    sb = local_sandbox
+    hook = sb.root / "hook.yml"
+    # The hook sees the release directory and whether `current` already points at it.
+    hook.write_text(
+        "- name: Record what the hook saw.\n"
+        "  ansible.builtin.shell:\n"
+        "    cmd: readlink current > {{ __staging_release_dir }}/HOOK_SAW_CURRENT || true\n"
+        "    chdir: '{{ staging_deploy_root }}'\n"
+        "  changed_when: true\n"
+    )
+    sb.extra_config = {"app": {"before_switch_hook": str(hook)}}
+    sb.write_config()
+    number, first = sb.open_pr("h1", "hooked")
+    assert run_cli(sb, "reconcile").returncode == 0
+    second = sb.commit("h1", "hooked again")
+    sb.github.push(number, second)
+    assert run_cli(sb, "reconcile").returncode == 0
+    (slot,) = [s for s in json.loads(run_cli(sb, "status", "--json").stdout)["slots"] if s["pr"]]
+    root = sb.deploy_root(sb.addr_of(slot["instance_id"]))
+    saw = (root / "releases" / second / "HOOK_SAW_CURRENT").read_text().strip()
+    assert saw == str(root / "releases" / first), "the hook ran while the previous release was live"
+    assert os.readlink(root / "current") == str(root / "releases" / second)
+    assert sb.served(sb.addr_of(slot["instance_id"])) == second

@@ -35,6 +35,12 @@ options:
     description: How many releases to keep.
     type: int
     default: 3
+  activate:
+    description:
+      - Also point I(root)/current at the release (atomically, by renaming a new symlink over
+        it). Leave false when tasks must run in the release before it goes live.
+    type: bool
+    default: false
   shared_files:
     description:
       - Files kept under I(root)/shared (e.g. the app control script), written atomically
@@ -78,6 +84,10 @@ created:
   returned: always
 fetched:
   description: Whether the cached clone had to fetch.
+  type: bool
+  returned: always
+switched:
+  description: Whether this run changed where I(root)/current points.
   type: bool
   returned: always
 shared_changed:
@@ -190,6 +200,22 @@ def _shared_files(module, shared, files, check):
     return changed
 
 
+def _activate(root, release, check):
+    current = os.path.join(root, "current")
+    try:
+        if os.readlink(current) == release:
+            return False
+    except OSError:
+        pass
+    if not check:
+        tmp = current + ".tmp"
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        os.symlink(release, tmp)
+        os.rename(tmp, current)
+    return True
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -198,6 +224,7 @@ def main():
             root=dict(type="path", required=True),
             refspec=dict(type="str", default=""),
             keep=dict(type="int", default=3),
+            activate=dict(type="bool", default=False),
             shared_files=dict(
                 type="list",
                 elements="dict",
@@ -221,13 +248,24 @@ def main():
     cache = os.path.join(root, "repo")
     release = os.path.join(releases, sha)
     shared = os.path.join(root, "shared")
-    result = dict(changed=False, release=release, created=False, fetched=False, pruned=[], shared_changed=[])
+    result = dict(
+        changed=False,
+        release=release,
+        created=False,
+        fetched=False,
+        pruned=[],
+        shared_changed=[],
+        switched=False,
+    )
 
     missing_dirs = [d for d in (root, releases, os.path.join(root, "shared")) if not os.path.isdir(d)]
     present = os.path.isfile(os.path.join(release, "REVISION"))
     if module.check_mode:
         result["shared_changed"] = _shared_files(module, shared, p["shared_files"], True)
-        result["changed"] = bool(missing_dirs) or not present or bool(result["shared_changed"])
+        result["switched"] = p["activate"] and _activate(root, release, True)
+        result["changed"] = (
+            bool(missing_dirs) or not present or bool(result["shared_changed"]) or result["switched"]
+        )
         result["created"] = not present
         module.exit_json(**result)
 
@@ -241,8 +279,12 @@ def main():
         _export(module, cache, sha, release)
         result["created"] = result["changed"] = True
     result["shared_changed"] = _shared_files(module, shared, p["shared_files"], False)
+    if p["activate"]:
+        result["switched"] = _activate(root, release, False)
     result["pruned"] = _prune(root, releases, p["keep"], release, False)
-    result["changed"] = result["changed"] or bool(result["pruned"]) or bool(result["shared_changed"])
+    result["changed"] = (
+        result["changed"] or bool(result["pruned"]) or bool(result["shared_changed"]) or result["switched"]
+    )
     module.exit_json(**result)
 
 
