@@ -1,0 +1,80 @@
+"""Role templates rendered with Ansible's own templar, undefined variables as errors."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ansible.template import Templar, trust_as_template
+
+from pullrekun.config import PROJECT_DIR, parse
+
+ROLES = PROJECT_DIR / "roles"
+
+
+def render(role: str, name: str, variables: dict[str, Any]) -> str:
+    text = (ROLES / role / "templates" / name).read_text()
+    templar = Templar(loader=None, variables={"ansible_managed": "Ansible managed", **variables})
+    out = templar.template(trust_as_template(text))
+    assert isinstance(out, str)
+    return out
+
+
+def test_controller_config_template_renders_a_config_pullrekun_accepts() -> None:
+    config = {
+        "github": {"repository": "acme/webapp", "api_url": "https://ghe.example.com/api/v3"},
+        "ec2": {"pool": "default", "region": "eu-west-1"},
+        "app": {
+            "repo_url": "git@example.invalid:acme/webapp.git",
+            "port": 8080,
+            "url_template": 'https://pr-{pr}.preview.example.com/ "quoted" \\ backslash',
+        },
+        "failed_retry_after": 30,
+    }
+    sections = {k: v for k, v in config.items() if isinstance(v, dict)}
+    text = render("controller", "pullrekun.toml.j2", {"controller_config": sections})
+    cfg = parse(tomllib.loads(text))
+    assert cfg.github.api_url == "https://ghe.example.com/api/v3"
+    assert cfg.app.port == 8080
+    assert cfg.app.url_template.endswith('"quoted" \\ backslash')
+
+
+def test_controller_units_run_reconcile_with_the_config_and_secrets() -> None:
+    variables = {
+        "controller_user": "pullrekun",
+        "controller_home": "/opt/pullrekun",
+        "controller_interval": "1min",
+    }
+    service = render("controller", "pullrekun.service.j2", variables)
+    assert "ExecStart=/opt/pullrekun/venv/bin/pullrekun reconcile" in service
+    assert "Environment=PULLREKUN_CONFIG=/opt/pullrekun/etc/pullrekun.toml" in service
+    assert "SuccessExitStatus=1 3" in service
+    assert "OnUnitInactiveSec=1min" in render("controller", "pullrekun.timer.j2", variables)
+
+
+def test_controller_secrets_are_shell_quoted() -> None:
+    out = render(
+        "controller", "environment.j2", {"controller_environment": {"PULLREKUN_GITHUB_TOKEN": "a b'$x"}}
+    )
+    assert "PULLREKUN_GITHUB_TOKEN='a b'\"'\"'$x'" in out
+
+
+def test_staging_sudoers_allows_only_the_units_verbs() -> None:
+    out = render("staging", "sudoers.j2", {"staging_app_user": "app", "staging_service_name": "web"})
+    rules = [ln for ln in out.splitlines() if ln and not ln.startswith("#")]
+    assert rules == [
+        f"app ALL=(root) NOPASSWD: /usr/bin/systemctl {v} web.service" for v in ("start", "stop", "restart")
+    ]
+
+
+def test_an_undefined_variable_is_an_error() -> None:
+    from ansible.errors import AnsibleUndefinedVariable
+
+    with pytest.raises(AnsibleUndefinedVariable):
+        render("controller", "pullrekun.service.j2", {})
+
+
+def test_templates_folder_exists_for_overrides() -> None:
+    assert Path(PROJECT_DIR / "templates").is_dir()
