@@ -1,0 +1,272 @@
+"""Clone a MySQL/MariaDB schema into another on the same server, server-side and atomically.
+
+The copy is built in ``<target>__prk_new`` (tables from ``SHOW CREATE TABLE`` so foreign
+keys, indexes, generated columns and AUTO_INCREMENT counters survive; data by
+``INSERT ... SELECT`` with foreign key and unique checks off), verified table by table
+with ``CHECKSUM TABLE`` against the source, and only then swapped in: one ``RENAME TABLE``
+statement moves the target's tables out to ``<target>__prk_old`` and the new ones in.
+Triggers, views (re-pointed at the target) and stored routines are created after the
+data. Until the swap the target is never touched, so a failed or killed clone leaves the
+previous schema as it was; the next clone drops the leftovers first.
+
+MariaDB refuses to move a table that has triggers to another schema, so the target's own
+triggers are dropped just before the swap and re-created if the swap fails: the only
+moment the old schema is not whole is between those two statements.
+
+Schema names must match ``pullrekun.validate.SCHEMA_RE`` and are always backquoted.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pymysql
+
+from pullrekun.validate import check_schema
+
+NEW_SUFFIX = "__prk_new"
+OLD_SUFFIX = "__prk_old"
+MAX_TARGET_LEN = 64 - max(len(NEW_SUFFIX), len(OLD_SUFFIX))
+_DEFINER = re.compile(r"DEFINER\s*=\s*(`[^`]*`|'[^']*'|\S+)@(`[^`]*`|'[^']*'|\S+)\s*", re.IGNORECASE)
+
+
+class CloneError(RuntimeError):
+    """The clone could not be made; the target schema is as it was (unless said otherwise)."""
+
+
+@dataclass(frozen=True)
+class Server:
+    host: str = "127.0.0.1"
+    port: int = 3306
+    user: str = "root"
+    password: str = ""
+    unix_socket: str | None = None
+
+    def connect(self) -> Any:
+        return pymysql.connect(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            unix_socket=self.unix_socket,
+            autocommit=True,
+            charset="utf8mb4",
+        )
+
+
+@dataclass(frozen=True)
+class CloneResult:
+    source: str
+    target: str
+    tables: int
+    rows: int
+    views: int
+    triggers: int
+    routines: int
+    seconds: float
+
+
+def q(name: str) -> str:
+    """Backquote a validated identifier."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def repoint(sql: str, source: str, target: str) -> str:
+    """Drop the DEFINER clause and point ``source``-qualified names at ``target``."""
+    return _DEFINER.sub("", sql).replace(f"{q(source)}.", f"{q(target)}.")
+
+
+class _Session:
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def run(self, sql: str, args: Any = None) -> list[tuple[Any, ...]]:
+        with self.conn.cursor() as cur:
+            cur.execute(sql, args)
+            return list(cur.fetchall())
+
+    def names(self, sql: str, *args: Any) -> list[str]:
+        return [str(r[0]) for r in self.run(sql, args)]
+
+
+@contextmanager
+def _session(server: Server) -> Iterator[_Session]:
+    conn = server.connect()
+    try:
+        yield _Session(conn)
+    finally:
+        conn.close()
+
+
+def _objects(s: _Session, schema: str) -> dict[str, list[str]]:
+    """Definitions of the schema's tables, triggers, views and routines (as re-creatable SQL)."""
+    tables = s.names(
+        "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s AND TABLE_TYPE='BASE TABLE' "
+        "ORDER BY TABLE_NAME",
+        schema,
+    )
+    triggers = [
+        str(s.run(f"SHOW CREATE TRIGGER {q(schema)}.{q(name)}")[0][2])
+        for name in s.names(
+            "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA=%s "
+            "ORDER BY EVENT_OBJECT_TABLE, ACTION_TIMING, EVENT_MANIPULATION, ACTION_ORDER",
+            schema,
+        )
+    ]
+    views = [
+        str(s.run(f"SHOW CREATE VIEW {q(schema)}.{q(name)}")[0][1])
+        for name in s.names(
+            "SELECT TABLE_NAME FROM information_schema.VIEWS WHERE TABLE_SCHEMA=%s ORDER BY TABLE_NAME",
+            schema,
+        )
+    ]
+    routines = []
+    for name, kind in s.run(
+        "SELECT ROUTINE_NAME, ROUTINE_TYPE FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA=%s "
+        "ORDER BY ROUTINE_TYPE, ROUTINE_NAME",
+        (schema,),
+    ):
+        routines.append(str(s.run(f"SHOW CREATE {kind} {q(schema)}.{q(str(name))}")[0][2]))
+    return {"tables": tables, "triggers": triggers, "views": views, "routines": routines}
+
+
+def _create_views(s: _Session, views: list[str]) -> None:
+    """Create views in dependency order (a view over a view waits for the other)."""
+    pending = list(views)
+    while pending:
+        failed, last_error = [], None
+        for sql in pending:
+            try:
+                s.run(sql)
+            except pymysql.MySQLError as exc:
+                failed.append(sql)
+                last_error = exc
+        if len(failed) == len(pending):
+            raise CloneError(f"views could not be created: {last_error}")
+        pending = failed
+
+
+def schema_exists(s: _Session, schema: str) -> bool:
+    return bool(s.run("SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME=%s", (schema,)))
+
+
+def clone_schema(
+    server: Server,
+    source: str,
+    target: str,
+    *,
+    on_step: Callable[[str], None] | None = None,
+) -> CloneResult:
+    """Replace ``target`` with a verified copy of ``source`` (same server)."""
+    check_schema(source)
+    check_schema(target)
+    if len(target) > MAX_TARGET_LEN:
+        raise CloneError(f"target schema name {target!r} is longer than {MAX_TARGET_LEN} characters")
+    if source == target:
+        raise CloneError("source and target schema are the same")
+    step = on_step or (lambda _name: None)
+    tmp, old = target + NEW_SUFFIX, target + OLD_SUFFIX
+    started = time.monotonic()
+    with _session(server) as s:
+        if not schema_exists(s, source):
+            raise CloneError(f"unknown source schema {source!r}")
+        charset, collation = s.run(
+            "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA "
+            "WHERE SCHEMA_NAME=%s",
+            (source,),
+        )[0]
+        src = _objects(s, source)
+        s.run("SET SESSION foreign_key_checks=0, unique_checks=0")
+        s.run("SET SESSION sql_mode='NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'")
+
+        step("prepare")
+        s.run(f"DROP DATABASE IF EXISTS {q(tmp)}")
+        s.run(f"CREATE DATABASE {q(tmp)} CHARACTER SET {charset} COLLATE {collation}")
+        s.run(f"USE {q(tmp)}")
+        for table in src["tables"]:
+            s.run(str(s.run(f"SHOW CREATE TABLE {q(source)}.{q(table)}")[0][1]))
+
+        rows = 0
+        for table in src["tables"]:
+            step(f"copy {table}")
+            cols = ", ".join(
+                q(c)
+                for c in s.names(
+                    "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s "
+                    "AND IS_GENERATED='NEVER' ORDER BY ORDINAL_POSITION",
+                    source,
+                    table,
+                )
+            )
+            with s.conn.cursor() as cur:
+                rows += cur.execute(
+                    f"INSERT INTO {q(tmp)}.{q(table)} ({cols}) SELECT {cols} FROM {q(source)}.{q(table)}"
+                )
+            (counter,) = s.run(
+                "SELECT AUTO_INCREMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s",
+                (source, table),
+            )[0]
+            if counter is not None:
+                s.run(f"ALTER TABLE {q(tmp)}.{q(table)} AUTO_INCREMENT={int(counter)}")
+
+        step("verify")
+        for table in src["tables"]:
+            got = s.run(f"CHECKSUM TABLE {q(source)}.{q(table)}, {q(tmp)}.{q(table)}")
+            if got[0][1] != got[1][1]:
+                raise CloneError(f"copy of table {table!r} differs from the source (CHECKSUM TABLE)")
+
+        step("swap")
+        s.run(f"CREATE DATABASE IF NOT EXISTS {q(target)} CHARACTER SET {charset} COLLATE {collation}")
+        s.run(f"ALTER DATABASE {q(target)} CHARACTER SET {charset} COLLATE {collation}")
+        s.run(f"DROP DATABASE IF EXISTS {q(old)}")
+        s.run(f"CREATE DATABASE {q(old)}")
+        mine = _objects(s, target)
+        trigger_names = s.names(
+            "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA=%s", target
+        )
+        for name in trigger_names:
+            s.run(f"DROP TRIGGER {q(target)}.{q(name)}")
+        moves = [f"{q(target)}.{q(t)} TO {q(old)}.{q(t)}" for t in mine["tables"]]
+        moves += [f"{q(tmp)}.{q(t)} TO {q(target)}.{q(t)}" for t in src["tables"]]
+        try:
+            if moves:
+                s.run("RENAME TABLE " + ", ".join(moves))
+        except pymysql.MySQLError as exc:
+            s.run(f"USE {q(target)}")
+            for sql in mine["triggers"]:
+                s.run(sql)
+            raise CloneError(f"swap failed, target left as it was: {exc}") from exc
+
+        step("objects")
+        for name in s.names("SELECT TABLE_NAME FROM information_schema.VIEWS WHERE TABLE_SCHEMA=%s", target):
+            s.run(f"DROP VIEW {q(target)}.{q(name)}")
+        for name, kind in s.run(
+            "SELECT ROUTINE_NAME, ROUTINE_TYPE FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA=%s",
+            (target,),
+        ):
+            s.run(f"DROP {kind} {q(target)}.{q(str(name))}")
+        s.run(f"USE {q(target)}")
+        for sql in src["routines"]:
+            s.run(repoint(sql, source, target))
+        for sql in src["triggers"]:
+            s.run(repoint(sql, source, target))
+        _create_views(s, [repoint(sql, source, target) for sql in src["views"]])
+
+        step("cleanup")
+        s.run(f"DROP DATABASE IF EXISTS {q(old)}")
+        s.run(f"DROP DATABASE IF EXISTS {q(tmp)}")
+    return CloneResult(
+        source=source,
+        target=target,
+        tables=len(src["tables"]),
+        rows=rows,
+        views=len(src["views"]),
+        triggers=len(src["triggers"]),
+        routines=len(src["routines"]),
+        seconds=time.monotonic() - started,
+    )

@@ -1,0 +1,199 @@
+"""Schema clones on the real MariaDB: everything arrives identical, failures leave the target as it was."""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from pullrekun.dbclone import NEW_SUFFIX, CloneError, Server, clone_schema, q
+from pullrekun.validate import InvalidInput
+from tests.world.mariadb import MariaDB
+
+_n = itertools.count(1)
+
+SOURCE_DDL = [
+    "CREATE TABLE authors (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(100) NOT NULL, "
+    "UNIQUE KEY uq_name (name)) ENGINE=InnoDB",
+    "CREATE TABLE posts (id BIGINT AUTO_INCREMENT PRIMARY KEY, author_id INT NOT NULL, title VARCHAR(200), "
+    "body TEXT, words INT AS (CHAR_LENGTH(body)) VIRTUAL, slug VARCHAR(210) AS (LOWER(title)) PERSISTENT, "
+    "KEY idx_author (author_id), KEY idx_slug (slug), "
+    "CONSTRAINT fk_author FOREIGN KEY (author_id) REFERENCES authors (id) ON DELETE CASCADE) ENGINE=InnoDB",
+    "CREATE TABLE audit (id INT AUTO_INCREMENT PRIMARY KEY, post_id BIGINT NOT NULL) ENGINE=InnoDB",
+    "INSERT INTO authors (name) VALUES ('Zoë ✓ 日本語 🚀'), ('bob'), ('carol')",
+    "INSERT INTO posts (author_id, title, body) "
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) "
+    "SELECT 1 + i % 3, CONCAT('Title ', i, ' ☃'), REPEAT('x', i % 50) FROM n",
+    "DELETE FROM posts WHERE id > 1990",  # an AUTO_INCREMENT gap: the counter stays at 2001
+    "CREATE VIEW post_titles AS SELECT p.id, a.name, p.title FROM posts p JOIN authors a ON a.id = p.author_id",
+    "CREATE VIEW bob_titles AS SELECT * FROM post_titles WHERE name = 'bob'",
+    "CREATE TRIGGER posts_ai AFTER INSERT ON posts FOR EACH ROW INSERT INTO audit (post_id) VALUES (NEW.id)",
+    "CREATE PROCEDURE add_author(IN n VARCHAR(100)) BEGIN INSERT INTO authors (name) VALUES (n); END",
+    "CREATE FUNCTION post_count(a INT) RETURNS INT READS SQL DATA "
+    "RETURN (SELECT COUNT(*) FROM posts WHERE author_id = a)",
+]
+
+
+@pytest.fixture
+def server(mariadb: MariaDB) -> Server:
+    return Server(unix_socket=str(mariadb.socket), user="root")
+
+
+def run(server: Server, sql: str, schema: str | None = None) -> list[tuple[Any, ...]]:
+    conn = server.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SET SESSION max_recursive_iterations = 1000000")  # MariaDB's CTE limit
+            if schema:
+                cur.execute(f"USE {q(schema)}")
+            cur.execute(sql)
+            return list(cur.fetchall())
+    finally:
+        conn.close()
+
+
+def make_source(server: Server, name: str, ddl: list[str] = SOURCE_DDL) -> None:
+    run(server, f"DROP DATABASE IF EXISTS {q(name)}")
+    run(server, f"CREATE DATABASE {q(name)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    for sql in ddl:
+        run(server, sql, name)
+
+
+@pytest.fixture
+def names(server: Server) -> Iterator[tuple[str, str]]:
+    n = next(_n)
+    yield f"dev_alice_{n}", f"stage_{n}"
+
+
+def structure(server: Server, schema: str) -> dict[str, str]:
+    out = {}
+    for table, _kind in run(server, f"SHOW FULL TABLES FROM {q(schema)} WHERE Table_type = 'BASE TABLE'"):
+        out[table] = run(server, f"SHOW CREATE TABLE {q(schema)}.{q(table)}")[0][1]
+    return out
+
+
+def checksums(server: Server, schema: str) -> dict[str, int]:
+    tables = structure(server, schema)
+    return {t: run(server, f"CHECKSUM TABLE {q(schema)}.{q(t)}")[0][1] for t in tables}
+
+
+def test_everything_arrives_identical(server: Server, names: tuple[str, str]) -> None:
+    source, target = names
+    make_source(server, source)
+    result = clone_schema(server, source, target)
+    assert (result.tables, result.views, result.triggers, result.routines) == (3, 2, 1, 2)
+    assert result.rows == 3 + 1990
+
+    assert structure(server, target) == structure(server, source), "DDL incl. FKs, indexes, generated cols"
+    assert checksums(server, target) == checksums(server, source)
+    counter_sql = "SELECT AUTO_INCREMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA=DATABASE() AND TABLE_NAME='posts'"
+    (counter,) = run(server, counter_sql, source)[0]
+    assert counter > 1991, "the source has an AUTO_INCREMENT gap"
+    assert run(server, counter_sql, target) == [(counter,)]
+    assert run(server, "SELECT name FROM authors WHERE id = 1", target) == [("Zoë ✓ 日本語 🚀",)]
+    assert run(server, "SELECT COUNT(*) FROM bob_titles", target) == run(
+        server, "SELECT COUNT(*) FROM bob_titles", source
+    )
+    view = run(server, f"SHOW CREATE VIEW {q(target)}.post_titles")[0][1]
+    assert q(source) not in view, "the view reads the target's tables, not the source's"
+
+    # Trigger, procedure and function act on the target only.
+    run(server, "CALL add_author('dave')", target)
+    run(server, "INSERT INTO posts (author_id, title, body) VALUES (4, 'new', 'b')", target)
+    assert run(server, "SELECT MAX(id) FROM posts", target) == [(counter,)], "the gap survived"
+    assert run(server, "SELECT post_id FROM audit", target) == [(counter,)]
+    assert run(server, "SELECT COUNT(*) FROM audit", source) == [(0,)]
+    assert run(server, "SELECT post_count(4)", target) == [(1,)]
+    assert run(server, "SELECT COUNT(*) FROM authors WHERE name = 'dave'", source) == [(0,)]
+    leftovers = run(server, f"SHOW DATABASES LIKE '{target}\\_\\_prk%'")
+    assert leftovers == []
+
+
+def test_a_second_clone_replaces_the_target_whole(server: Server, names: tuple[str, str]) -> None:
+    source, target = names
+    make_source(server, source)
+    make_source(
+        server,
+        target,
+        [
+            "CREATE TABLE stray (id INT PRIMARY KEY)",
+            "CREATE TABLE posts (x INT)",
+            "CREATE TRIGGER stray_bi BEFORE INSERT ON stray FOR EACH ROW SET NEW.id = 1",
+            "CREATE VIEW v_stray AS SELECT * FROM stray",
+        ],
+    )
+    clone_schema(server, source, target)
+    assert structure(server, target) == structure(server, source)
+    assert run(server, f"SHOW TRIGGERS FROM {q(target)}") != []
+    assert [r[0] for r in run(server, f"SHOW FULL TABLES FROM {q(target)} WHERE Table_type = 'VIEW'")] == [
+        "bob_titles",
+        "post_titles",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("source", "target"),
+    [
+        ("dev_alice", "x`; DROP DATABASE mysql; --"),
+        ("dev alice", "stage_1"),
+        ("../etc", "stage_1"),
+        ("dev_alice", "a" * 70),
+        ("", "stage_1"),
+    ],
+)
+def test_hostile_or_invalid_schema_names_are_refused(server: Server, source: str, target: str) -> None:
+    with pytest.raises((InvalidInput, CloneError)):
+        clone_schema(server, source, target)
+
+
+def test_an_unknown_source_is_refused_and_nothing_is_created(server: Server, names: tuple[str, str]) -> None:
+    _, target = names
+    with pytest.raises(CloneError, match="unknown source schema"):
+        clone_schema(server, "no_such_schema", target)
+    assert run(server, f"SHOW DATABASES LIKE '{target}%'") == []
+
+
+def test_a_clone_killed_half_way_leaves_the_old_schema_untouched(
+    server: Server, names: tuple[str, str], mariadb: MariaDB
+) -> None:
+    source, target = names
+    big = [
+        *SOURCE_DDL[:3],
+        SOURCE_DDL[3],
+        "INSERT INTO posts (author_id, title, body) "
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300000) "
+        "SELECT 1 + i % 3, CONCAT('T', i), REPEAT('y', 200) FROM n",
+    ]
+    make_source(server, source, big)
+    make_source(
+        server, target, ["CREATE TABLE keep_me (id INT PRIMARY KEY)", "INSERT INTO keep_me VALUES (1), (2)"]
+    )
+    before = (structure(server, target), checksums(server, target))
+    code = (
+        "from pullrekun.dbclone import Server, clone_schema\n"
+        f"clone_schema(Server(unix_socket={str(mariadb.socket)!r}, user='root'), {source!r}, {target!r})\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        busy = run(
+            server, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'INSERT INTO%posts%'"
+        )
+        if busy[0][0]:
+            break
+        time.sleep(0.02)
+    else:
+        proc.kill()
+        raise AssertionError("the clone never reached its data copy")
+    proc.kill()
+    proc.wait()
+    assert (structure(server, target), checksums(server, target)) == before
+    assert run(server, f"SHOW DATABASES LIKE '{target}{NEW_SUFFIX}'") != [], "the half-built copy is aside"
+    # The next clone clears the leftover and completes.
+    clone_schema(server, source, target)
+    assert checksums(server, target) == checksums(server, source)
