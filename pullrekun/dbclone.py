@@ -197,8 +197,9 @@ def clone_schema(
             cols = ", ".join(
                 q(c)
                 for c in s.names(
-                    "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s "
-                    "AND IS_GENERATED='NEVER' ORDER BY ORDINAL_POSITION",
+                    "SELECT COLUMN_NAME FROM information_schema.COLUMNS "
+                    "WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s AND IS_GENERATED='NEVER' "
+                    "ORDER BY ORDINAL_POSITION",
                     source,
                     table,
                 )
@@ -208,7 +209,8 @@ def clone_schema(
                     f"INSERT INTO {q(tmp)}.{q(table)} ({cols}) SELECT {cols} FROM {q(source)}.{q(table)}"
                 )
             (counter,) = s.run(
-                "SELECT AUTO_INCREMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s",
+                "SELECT AUTO_INCREMENT FROM information_schema.TABLES "
+                "WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s",
                 (source, table),
             )[0]
             if counter is not None:

@@ -6,7 +6,6 @@ import itertools
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -29,8 +28,9 @@ SOURCE_DDL = [
     "INSERT INTO posts (author_id, title, body) "
     "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) "
     "SELECT 1 + i % 3, CONCAT('Title ', i, ' ☃'), REPEAT('x', i % 50) FROM n",
-    "DELETE FROM posts WHERE id > 1990",  # an AUTO_INCREMENT gap: the counter stays at 2001
-    "CREATE VIEW post_titles AS SELECT p.id, a.name, p.title FROM posts p JOIN authors a ON a.id = p.author_id",
+    "DELETE FROM posts WHERE id > 1990",  # an AUTO_INCREMENT gap
+    "CREATE VIEW post_titles AS SELECT p.id, a.name, p.title "
+    "FROM posts p JOIN authors a ON a.id = p.author_id",
     "CREATE VIEW bob_titles AS SELECT * FROM post_titles WHERE name = 'bob'",
     "CREATE TRIGGER posts_ai AFTER INSERT ON posts FOR EACH ROW INSERT INTO audit (post_id) VALUES (NEW.id)",
     "CREATE PROCEDURE add_author(IN n VARCHAR(100)) BEGIN INSERT INTO authors (name) VALUES (n); END",
@@ -65,9 +65,9 @@ def make_source(server: Server, name: str, ddl: list[str] = SOURCE_DDL) -> None:
 
 
 @pytest.fixture
-def names(server: Server) -> Iterator[tuple[str, str]]:
+def names(server: Server) -> tuple[str, str]:
     n = next(_n)
-    yield f"dev_alice_{n}", f"stage_{n}"
+    return f"dev_alice_{n}", f"stage_{n}"
 
 
 def structure(server: Server, schema: str) -> dict[str, str]:
@@ -91,7 +91,10 @@ def test_everything_arrives_identical(server: Server, names: tuple[str, str]) ->
 
     assert structure(server, target) == structure(server, source), "DDL incl. FKs, indexes, generated cols"
     assert checksums(server, target) == checksums(server, source)
-    counter_sql = "SELECT AUTO_INCREMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA=DATABASE() AND TABLE_NAME='posts'"
+    counter_sql = (
+        "SELECT AUTO_INCREMENT FROM information_schema.TABLES "
+        "WHERE TABLE_SCHEMA=DATABASE() AND TABLE_NAME='posts'"
+    )
     (counter,) = run(server, counter_sql, source)[0]
     assert counter > 1991, "the source has an AUTO_INCREMENT gap"
     assert run(server, counter_sql, target) == [(counter,)]
