@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import os
+import stat
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -200,3 +204,42 @@ def test_a_clone_killed_half_way_leaves_the_old_schema_untouched(
     # The next clone clears the leftover and completes.
     clone_schema(server, source, target)
     assert checksums(server, target) == checksums(server, source)
+
+
+@pytest.fixture(scope="module")
+def other_mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDB]:
+    server = MariaDB(tmp_path_factory.mktemp("mariadb-other")).start()
+    yield server
+    server.stop()
+
+
+def test_across_servers_a_streamed_dump_arrives_identical(
+    server: Server, names: tuple[str, str], other_mariadb: MariaDB
+) -> None:
+    source, target = names
+    make_source(server, source)
+    # A password user on the target server, over TCP: the password goes through an option file.
+    other_mariadb.sql(
+        "CREATE USER 'cloner'@'127.0.0.1' IDENTIFIED BY 's3cr;et pw'; "
+        "GRANT ALL ON *.* TO 'cloner'@'127.0.0.1' WITH GRANT OPTION"
+    )
+    remote = Server(host="127.0.0.1", port=other_mariadb.port, user="cloner", password="s3cr;et pw")
+    make_source(remote, target, ["CREATE TABLE old_stuff (id INT PRIMARY KEY)"])
+    result = clone_schema(remote, source, target, source_server=server)
+    assert result.rows == 3 + 1990
+    assert structure(remote, target) == structure(server, source)
+    assert checksums(remote, target) == checksums(server, source)
+    assert run(remote, "SELECT COUNT(*) FROM bob_titles", target) == run(
+        server, "SELECT COUNT(*) FROM bob_titles", source
+    )
+    run(remote, "INSERT INTO posts (author_id, title, body) VALUES (1, 'x', 'y')", target)
+    assert run(remote, "SELECT COUNT(*) FROM audit", target) == [(1,)], "the trigger came along"
+    assert run(remote, "SELECT post_count(1)", target)[0][0] > 0
+
+
+def test_the_dump_credentials_go_through_a_private_option_file(tmp_path: Path) -> None:
+    from pullrekun.dbclone import _option_file
+
+    path = _option_file(Server(user="u", password="hunter2"), str(tmp_path))
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert "password=hunter2" in Path(path).read_text()
