@@ -243,3 +243,69 @@ def test_the_dump_credentials_go_through_a_private_option_file(tmp_path: Path) -
     path = _option_file(Server(user="u", password="hunter2"), str(tmp_path))
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert "password=hunter2" in Path(path).read_text()
+
+
+def _module(args: dict[str, Any], check: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run the Ansible module through ansible itself, as the reconcile playbook would."""
+    import json
+
+    from pullrekun.config import PROJECT_DIR
+
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "ANSIBLE_LIBRARY": str(PROJECT_DIR / "playbooks" / "library"),
+        "ANSIBLE_NOCOLOR": "1",
+    }
+    cmd = [
+        "ansible",
+        "localhost",
+        "-c",
+        "local",
+        "-e",
+        json.dumps({"ansible_python_interpreter": sys.executable}),
+        "-m",
+        "pullrekun_schema_clone",
+        "-a",
+        json.dumps(args),
+    ]
+    return subprocess.run(
+        [*cmd, *(["--check"] if check else [])],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_ansible_module_clones_and_hides_the_password(
+    server: Server, names: tuple[str, str], mariadb: MariaDB
+) -> None:
+    source, target = names
+    make_source(server, source)
+    mariadb.sql(
+        "CREATE USER IF NOT EXISTS 'mod'@'127.0.0.1' IDENTIFIED BY 'pw-in-module'; "
+        "GRANT ALL ON *.* TO 'mod'@'127.0.0.1'"
+    )
+    args = {
+        "source": source,
+        "target": target,
+        "login_host": "127.0.0.1",
+        "login_port": mariadb.port,
+        "login_user": "mod",
+        "login_password": "pw-in-module",
+    }
+    checked = _module(args, check=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert run(server, f"SHOW DATABASES LIKE '{target}'") == [], "check mode changed nothing"
+    out = _module(args)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert '"changed": true' in out.stdout
+    assert "pw-in-module" not in out.stdout + out.stderr
+    assert checksums(server, target) == checksums(server, source)
+    bad = _module({**args, "target": "stage; DROP DATABASE mysql"})
+    assert bad.returncode != 0
+    assert "schema name must match" in bad.stdout
+    unknown = _module({**args, "source": "nope_not_here"}, check=True)
+    assert "unknown source schema" in unknown.stdout
