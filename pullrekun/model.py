@@ -89,6 +89,12 @@ class Assignment:
     status: EnvStatus
     deployed_sha: str | None = None
     since: dt.datetime | None = None
+    #: Schema the environment's database was last cloned from (None: not cloned yet).
+    db_source: str | None = None
+    #: `pullrekun reset-db` asked for a fresh clone.
+    db_reset_requested: bool = False
+    #: The last clone answered the reset label; it stays "seen" until the label goes.
+    db_reset_seen: bool = False
 
 
 @dataclass(frozen=True)
@@ -148,7 +154,26 @@ class Deploy:
     reason: str
 
 
-Action = Assign | Unassign | StartInstance | StopInstance | Deploy
+@dataclass(frozen=True)
+class CloneSchema:
+    """Replace the environment's schema with a copy of ``source`` (before its Deploy)."""
+
+    pr_number: int
+    instance_id: str
+    source: str
+    target: str
+    reason: str
+    reset_label: bool = False
+
+
+@dataclass(frozen=True)
+class ForgetResetLabel:
+    """The reset label was removed: a later one asks for a new clone."""
+
+    pr_number: int
+
+
+Action = Assign | Unassign | StartInstance | StopInstance | CloneSchema | Deploy | ForgetResetLabel
 _A = TypeVar("_A")
 
 

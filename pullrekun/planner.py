@@ -15,14 +15,17 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from pullrekun.dbpolicy import DatabasePolicy
 from pullrekun.model import (
     ASSIGNABLE_STATES,
     UP_STATES,
     Action,
     Assign,
     Assignment,
+    CloneSchema,
     Deploy,
     EnvStatus,
+    ForgetResetLabel,
     Instance,
     InstanceState,
     Observed,
@@ -41,6 +44,8 @@ class PlannerConfig:
 
     #: How long a failed environment waits before the next deploy attempt.
     failed_retry_after: dt.timedelta = dt.timedelta(0)
+    #: Per-environment databases; None: environments get no schema of their own.
+    database: DatabasePolicy | None = None
 
 
 def _queue_key(pr: PullRequest) -> tuple[dt.datetime, int]:
@@ -72,14 +77,27 @@ def _deploy_reason(
     return None
 
 
+def _clone_reason(asg: Assignment, pr: PullRequest, db: DatabasePolicy) -> str | None:
+    """Why a kept slot's schema must be cloned again (once per assignment, else on request)."""
+    if asg.db_source is None:
+        return "not cloned yet"
+    if asg.db_reset_requested:
+        return "reset requested"
+    if db.wants_reset(pr) and not asg.db_reset_seen:
+        return f"{db.reset_label} label"
+    return None
+
+
 def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
     """Return the actions that bring the world to the desired state.
 
-    Order of the result: unassignments, stops, assignments, starts, deploys; each
-    group sorted by PR number or instance id. Guarantees (checked by property tests):
-    no instance serves two PRs, a closed PR never keeps a slot, every open PR either
-    holds a slot or has a queue position, and applying a plan successfully then
-    planning again yields an empty plan.
+    Order of the result: unassignments, stops, assignments, starts, schema clones, deploys,
+    forgotten reset labels; each group sorted by PR number or instance id. A clone always
+    comes with a deploy of the same environment (the app restarts on its fresh schema).
+
+    Guarantees (checked by property tests): no instance serves two PRs, a closed PR never
+    keeps a slot, every open PR either holds a slot or has a queue position, and applying
+    a plan successfully then planning again yields an empty plan.
     """
     open_prs = {pr.number: pr for pr in observed.prs}
     instances = {inst.instance_id: inst for inst in observed.instances}
@@ -104,25 +122,54 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
     )
     waiting = sorted((pr for pr in observed.prs if pr.number not in kept), key=_queue_key)
 
+    db = config.database
+    notes: list[str] = []
     assign: list[Assign] = []
     starts: list[StartInstance] = []
+    clones: list[CloneSchema] = []
     deploys: list[Deploy] = []
+    forgets: list[ForgetResetLabel] = []
+
+    def clone(pr: PullRequest, inst: Instance, reason: str) -> None:
+        assert db is not None
+        source, note = db.source_for(pr)
+        if note:
+            notes.append(note)
+        clones.append(
+            CloneSchema(
+                pr.number,
+                inst.instance_id,
+                source,
+                db.target_for(inst),
+                reason,
+                reset_label=db.wants_reset(pr),
+            )
+        )
+
     for pr, inst in zip(waiting, free, strict=False):
         assign.append(Assign(pr.number, inst.instance_id))
         if inst.state == InstanceState.STOPPED:
             starts.append(StartInstance(inst.instance_id))
+        if db is not None:
+            clone(pr, inst, "new assignment")
         deploys.append(Deploy(pr.number, inst.instance_id, pr.head_sha, "new assignment"))
     queue = tuple(
         QueuedPR(pr.number, position) for position, pr in enumerate(waiting[len(assign) :], start=1)
     )
 
-    notes: list[str] = []
     for number, asg in kept.items():
         pr, inst = open_prs[number], instances[asg.instance_id]
         if inst.state not in ASSIGNABLE_STATES:
             notes.append(f"PR #{number}: instance {inst.instance_id} is {inst.state}; waiting")
             continue
         reason = _deploy_reason(asg, pr, inst, config, now)
+        if db is not None:
+            clone_reason = _clone_reason(asg, pr, db)
+            if clone_reason is not None:
+                clone(pr, inst, clone_reason)
+                reason = reason or "database cloned"
+            elif asg.db_reset_seen and not db.wants_reset(pr):
+                forgets.append(ForgetResetLabel(number))
         if reason is None:
             continue
         if inst.state == InstanceState.STOPPED:
@@ -144,6 +191,8 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
         *sorted(stops, key=lambda a: a.instance_id),
         *sorted(assign, key=lambda a: a.pr_number),
         *sorted(starts, key=lambda a: a.instance_id),
+        *sorted(clones, key=lambda a: a.pr_number),
         *sorted(deploys, key=lambda a: a.pr_number),
+        *sorted(forgets, key=lambda a: a.pr_number),
     ]
     return Plan(actions=tuple(actions), queue=queue, notes=tuple(notes))

@@ -9,11 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pullrekun.dbpolicy import DatabasePolicy
 from pullrekun.model import (
     Assign,
     Assignment,
+    CloneSchema,
     Deploy,
     EnvStatus,
+    ForgetResetLabel,
     Instance,
     InstanceState,
     Observed,
@@ -194,9 +197,15 @@ def apply_success(observed: Observed, p: Plan) -> Observed:
                 asgs[n] = Assignment(n, i, EnvStatus.ASSIGNED, None, NOW)
             case StartInstance(instance_id=i):
                 insts[i] = dataclasses.replace(insts[i], state=S.RUNNING)
+            case CloneSchema(pr_number=n, source=src, reset_label=seen):
+                asgs[n] = dataclasses.replace(
+                    asgs[n], db_source=src, db_reset_requested=False, db_reset_seen=seen
+                )
+            case ForgetResetLabel(pr_number=n):
+                asgs[n] = dataclasses.replace(asgs[n], db_reset_seen=False)
             case Deploy(pr_number=n, instance_id=i, sha=s):
                 assert s == heads[n]
-                asgs[n] = Assignment(n, i, EnvStatus.READY, s, NOW)
+                asgs[n] = dataclasses.replace(asgs[n], status=EnvStatus.READY, deployed_sha=s, since=NOW)
                 insts[i] = dataclasses.replace(insts[i], state=S.RUNNING, tag_pr=n, tag_sha=s)
     return Observed(observed.prs, tuple(insts.values()), tuple(asgs.values()))
 
@@ -292,3 +301,106 @@ def test_only_a_40_hex_sha_is_accepted_on_a_pull_request(bad: str) -> None:
 def test_only_a_positive_integer_pr_number_is_accepted(bad: object) -> None:
     with pytest.raises(ValueError, match="positive integer"):
         PullRequest(number=bad, head_sha=sha(1), created_at=NOW)  # type: ignore[arg-type]
+
+
+# --- per-environment databases -------------------------------------------------------
+
+DB = DatabasePolicy(
+    default_source="dev_shared",
+    authors=(("alice", "dev_alice"), ("bob", "dev_bob")),
+    allowed=frozenset({"dev_alice", "dev_bob", "dev_shared", "fixtures"}),
+)
+CFG_DB = PlannerConfig(database=DB)
+
+
+def dpr(number: int, author: str = "", labels: tuple[str, ...] = ()) -> PullRequest:
+    return dataclasses.replace(pr(number), author=author, labels=labels)
+
+
+def test_a_new_environment_gets_the_authors_schema_before_its_deploy() -> None:
+    p = plan(world([dpr(7, "alice")], [inst(1)], []), CFG_DB, NOW)
+    assert p.actions == (
+        Assign(7, "i-00000001"),
+        StartInstance("i-00000001"),
+        CloneSchema(7, "i-00000001", "dev_alice", "stage_i_00000001", "new assignment"),
+        Deploy(7, "i-00000001", sha(7), "new assignment"),
+    )
+
+
+def test_the_schema_tag_names_the_target_and_unknown_authors_get_the_default() -> None:
+    tagged = dataclasses.replace(inst(1), db_schema="stage_1")
+    (c,) = plan(world([dpr(7, "mallory")], [tagged], []), CFG_DB, NOW).of_type(CloneSchema)
+    assert (c.source, c.target) == ("dev_shared", "stage_1")
+
+
+def test_an_allowed_label_picks_the_source_and_a_hostile_one_is_refused() -> None:
+    (c,) = plan(world([dpr(7, "alice", ("db:fixtures",))], [inst(1)], []), CFG_DB, NOW).of_type(CloneSchema)
+    assert c.source == "fixtures"
+    p = plan(world([dpr(8, "bob", ("db:x`; DROP DATABASE y",))], [inst(1)], []), CFG_DB, NOW)
+    (c,) = p.of_type(CloneSchema)
+    assert c.source == "dev_bob"
+    assert "names no allowed schema" in p.notes[0]
+    (c,) = plan(world([dpr(9, "bob", ("db:mysql",))], [inst(1)], []), CFG_DB, NOW).of_type(CloneSchema)
+    assert c.source == "dev_bob", "a valid name that is not allowed is refused too"
+
+
+def test_a_push_keeps_the_data_testers_entered() -> None:
+    asg = dataclasses.replace(ready(3, 1), db_source="dev_alice")
+    p = plan(world([dpr(3, "alice")], [up(1, 3, head=33)], [asg]), CFG_DB, NOW)
+    assert p.of_type(CloneSchema) == ()
+    assert p.of_type(Deploy)[0].reason == "instance tags out of date"
+
+
+def test_reset_label_reclones_once_and_is_forgotten_when_removed() -> None:
+    asg = dataclasses.replace(ready(3, 1), db_source="dev_alice")
+    labelled = dpr(3, "alice", ("db:reset",))
+    p = plan(world([labelled], [up(1, 3)], [asg]), CFG_DB, NOW)
+    assert p.of_type(CloneSchema) == (
+        CloneSchema(3, "i-00000001", "dev_alice", "stage_i_00000001", "db:reset label", reset_label=True),
+    )
+    assert p.of_type(Deploy)[0].reason == "database cloned"
+    seen = dataclasses.replace(asg, db_reset_seen=True)
+    assert plan(world([labelled], [up(1, 3)], [seen]), CFG_DB, NOW).empty, "not again while the label stays"
+    assert plan(world([dpr(3, "alice")], [up(1, 3)], [seen]), CFG_DB, NOW).actions == (ForgetResetLabel(3),)
+
+
+def test_reset_db_command_reclones() -> None:
+    asg = dataclasses.replace(ready(3, 1), db_source="dev_alice", db_reset_requested=True)
+    (c,) = plan(world([dpr(3, "alice")], [up(1, 3)], [asg]), CFG_DB, NOW).of_type(CloneSchema)
+    assert c.reason == "reset requested"
+
+
+@st.composite
+def db_worlds(draw: st.DrawFn) -> Observed:
+    base = draw(worlds())
+    labels = st.lists(st.sampled_from(["db:reset", "db:fixtures", "db:nope", "db:x;y", "bug"]), max_size=3)
+    prs = tuple(
+        dataclasses.replace(
+            p, author=draw(st.sampled_from(["alice", "bob", "zed"])), labels=tuple(draw(labels))
+        )
+        for p in base.prs
+    )
+    asgs = tuple(
+        dataclasses.replace(
+            a,
+            db_source=draw(st.sampled_from([None, "dev_alice"])),
+            db_reset_requested=draw(st.booleans()),
+            db_reset_seen=draw(st.booleans()),
+        )
+        for a in base.assignments
+    )
+    return Observed(prs, base.instances, asgs)
+
+
+@settings(max_examples=300, deadline=None)
+@given(db_worlds())
+def test_with_databases_replanning_after_success_is_empty_and_clones_pair_with_deploys(
+    observed: Observed,
+) -> None:
+    first = plan(observed, CFG_DB, NOW)
+    deployed = {d.pr_number for d in first.of_type(Deploy)}
+    assert {c.pr_number for c in first.of_type(CloneSchema)} <= deployed
+    for c in first.of_type(CloneSchema):
+        assert c.source in DB.allowed
+    if not any(i.state in {S.STOPPING, S.SHUTTING_DOWN} for i in observed.instances):
+        assert plan(apply_success(observed, first), CFG_DB, NOW).actions == ()
