@@ -45,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     ):
         sp = sub.add_parser(name, help=text)
         sp.add_argument("--json", action="store_true", help="machine-readable output")
+    rd = sub.add_parser("reset-db", help="give a PR's environment a fresh copy of its source schema")
+    rd.add_argument("pr", type=int, help="pull request number")
     sb = sub.add_parser("sandbox", help="run the whole loop locally (GitHub simulator, moto EC2)")
     sb.add_argument("--dir", default="sandbox-run", help="work directory (default: ./sandbox-run)")
     sb.add_argument("--hosts", type=int, default=3, help="number of staging hosts (default 3)")

@@ -11,12 +11,13 @@ import datetime as dt
 import os
 import re
 import tomllib
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from pullrekun.dbpolicy import DatabasePolicy
 from pullrekun.planner import PlannerConfig
-from pullrekun.validate import POOL_RE
+from pullrekun.validate import POOL_RE, InvalidInput, check_schema
 
 CONFIG_ENV = "PULLREKUN_CONFIG"
 DEFAULT_CONFIG = "pullrekun.toml"
@@ -86,18 +87,54 @@ class AppConfig:
 
 
 @dataclass(frozen=True)
+class DatabaseConfig:
+    """Per-environment schemas on a shared MySQL/MariaDB server (the section is optional)."""
+
+    default_source: str
+    host: str = "127.0.0.1"
+    port: int = 3306
+    unix_socket: str = ""
+    admin_user: str = "pullrekun"
+    admin_password_env: str = "PULLREKUN_DB_ADMIN_PASSWORD"  # noqa: S105 - a variable's name
+    app_user: str = "app"
+    app_password_env: str = "PULLREKUN_DB_APP_PASSWORD"  # noqa: S105 - a variable's name
+    authors: dict[str, str] = field(default_factory=dict)
+    allowed_sources: tuple[str, ...] = ()
+    label_prefix: str = "db:"
+    reset_label: str = "db:reset"
+    schema_template: str = "stage_{instance}"
+    on_close: str = "keep"
+    migrate_command: str = ""
+
+    @property
+    def policy(self) -> DatabasePolicy:
+        return DatabasePolicy(
+            default_source=self.default_source,
+            authors=tuple(sorted(self.authors.items())),
+            allowed=frozenset(self.allowed_sources),
+            label_prefix=self.label_prefix,
+            reset_label=self.reset_label,
+            schema_template=self.schema_template,
+        )
+
+
+@dataclass(frozen=True)
 class Config:
     github: GitHubConfig
     app: AppConfig
     ec2: EC2Config = EC2Config()
     state: StateConfig = StateConfig()
     ansible: AnsibleConfig = AnsibleConfig()
+    database: DatabaseConfig | None = None
     failed_retry_after: int = 0
     source: str = "<defaults>"
 
     @property
     def planner(self) -> PlannerConfig:
-        return PlannerConfig(failed_retry_after=dt.timedelta(seconds=self.failed_retry_after))
+        return PlannerConfig(
+            failed_retry_after=dt.timedelta(seconds=self.failed_retry_after),
+            database=self.database.policy if self.database else None,
+        )
 
     @property
     def state_url(self) -> str:
@@ -124,6 +161,21 @@ _SECTIONS: dict[str, type] = {
 _TOP_LEVEL = {"failed_retry_after": int}
 
 
+def _typed(key: str, kind: str, value: object) -> Any:
+    if kind == "dict[str, str]":
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise ConfigError(key, f"must be a table of strings, got {value!r}")
+        return dict(value)
+    if kind == "tuple[str, ...]":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(key, f"must be a list of strings, got {value!r}")
+        return tuple(value)
+    want = int if kind == "int" else str
+    if isinstance(value, bool) or not isinstance(value, want):
+        raise ConfigError(key, f"must be {want.__name__}, got {value!r}")
+    return value
+
+
 def _build(section: str, cls: type, raw: object) -> Any:
     if not isinstance(raw, dict):
         raise ConfigError(section, "must be a table")
@@ -137,11 +189,7 @@ def _build(section: str, cls: type, raw: object) -> Any:
             if f.default is MISSING and f.default_factory is MISSING:
                 raise ConfigError(f"{section}.{name}", "missing (required)")
             continue
-        value = raw[name]
-        want = int if f.type == "int" else str
-        if isinstance(value, bool) or not isinstance(value, want):
-            raise ConfigError(f"{section}.{name}", f"must be {want.__name__}, got {value!r}")
-        kwargs[name] = value
+        kwargs[name] = _typed(f"{section}.{name}", str(f.type), raw[name])
     return cls(**kwargs)
 
 
@@ -180,19 +228,44 @@ def _check(cfg: Config) -> None:
             template.format(host="h", port=1, pr=1)
         except (KeyError, IndexError, ValueError) as exc:
             raise ConfigError(key, f"bad placeholder {exc} (use {names})") from exc
+    if cfg.database is not None:
+        _check_database(cfg.database)
     if cfg.failed_retry_after < 0:
         raise ConfigError("failed_retry_after", "must not be negative")
 
 
+def _check_database(db: DatabaseConfig) -> None:
+    named = [("database.default_source", db.default_source)]
+    named += [(f"database.authors.{login}", schema) for login, schema in db.authors.items()]
+    named += [("database.allowed_sources", schema) for schema in db.allowed_sources]
+    for key, schema in named:
+        try:
+            check_schema(schema)
+        except InvalidInput as exc:
+            raise ConfigError(key, str(exc)) from None
+    try:
+        check_schema(db.schema_template.format(instance="i_0123456789abcdef0"))
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ConfigError(
+            "database.schema_template", f"must give a schema name from {{instance}}: {exc}"
+        ) from None
+    if db.on_close not in {"keep", "drop"}:
+        raise ConfigError("database.on_close", "must be 'keep' or 'drop'")
+    if not 0 < db.port < 65536:
+        raise ConfigError("database.port", "must be a TCP port")
+
+
 def parse(raw: dict[str, Any], source: str = "<dict>") -> Config:
     for key in raw:
-        if key not in _SECTIONS and key not in _TOP_LEVEL:
+        if key not in _SECTIONS and key not in _TOP_LEVEL and key != "database":
             raise ConfigError(key, "unknown key")
     if "github" not in raw:
         raise ConfigError("github.repository", "missing (required)")
     if "app" not in raw:
         raise ConfigError("app.repo_url", "missing (required)")
     sections = {name: _build(name, cls, raw.get(name, {})) for name, cls in _SECTIONS.items()}
+    if "database" in raw:
+        sections["database"] = _build("database", DatabaseConfig, raw["database"])
     retry = raw.get("failed_retry_after", 0)
     if isinstance(retry, bool) or not isinstance(retry, int):
         raise ConfigError("failed_retry_after", f"must be int, got {retry!r}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import DateTime, Integer, String, Text, TypeDecorator
+from sqlalchemy import Boolean, DateTime, Integer, String, Text, TypeDecorator, false
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -47,6 +47,11 @@ class AssignmentRow(Base):
     failed_task: Mapped[str | None] = mapped_column(Text)
     message: Mapped[str | None] = mapped_column(Text)
     artifacts: Mapped[str | None] = mapped_column(Text)
+    db_schema: Mapped[str | None] = mapped_column(String(64))
+    db_source: Mapped[str | None] = mapped_column(String(64))
+    db_cloned_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    db_reset_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    db_reset_seen: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class DeploymentRow(Base):

@@ -16,7 +16,16 @@ from sqlalchemy import Engine, create_engine, delete, event, inspect, select, te
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from pullrekun.model import Assign, Assignment, Deploy, EnvStatus, Plan, Unassign
+from pullrekun.model import (
+    Assign,
+    Assignment,
+    CloneSchema,
+    Deploy,
+    EnvStatus,
+    ForgetResetLabel,
+    Plan,
+    Unassign,
+)
 from pullrekun.state.schema import (
     AssignmentRow,
     DeploymentRow,
@@ -27,7 +36,7 @@ from pullrekun.state.schema import (
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 #: The newest Alembic revision; a test checks it against the migrations folder.
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,8 @@ class DeployOutcome:
     failed_task: str | None = None
     message: str | None = None
     artifacts: str | None = None
+    #: The schema clone planned with this deploy, when it succeeded.
+    cloned: CloneSchema | None = None
 
 
 @dataclass(frozen=True)
@@ -127,7 +138,16 @@ class Store:
             rows = s.scalars(select(AssignmentRow).order_by(AssignmentRow.pr_number)).all()
             return tuple(
                 EnvironmentRecord(
-                    Assignment(r.pr_number, r.instance_id, EnvStatus(r.status), r.deployed_sha, r.since),
+                    Assignment(
+                        r.pr_number,
+                        r.instance_id,
+                        EnvStatus(r.status),
+                        r.deployed_sha,
+                        r.since,
+                        db_source=r.db_source,
+                        db_reset_requested=bool(r.db_reset_requested),
+                        db_reset_seen=bool(r.db_reset_seen),
+                    ),
                     r.assigned_at,
                     r.failed_task,
                     r.message,
@@ -208,6 +228,10 @@ class Store:
                 s.add(dep)
                 s.flush()
                 deployment_ids[deploy.pr_number] = dep.id
+            for forget in plan.of_type(ForgetResetLabel):
+                row = s.get(AssignmentRow, forget.pr_number)
+                if row is not None:
+                    row.db_reset_seen = False
             old_queue = {r.pr_number: r.since for r in s.scalars(select(QueueRow))}
             s.execute(delete(QueueRow))
             for q in plan.queue:
@@ -230,6 +254,20 @@ class Store:
                     row.deployed_sha = out.sha if out.ok else row.deployed_sha
                     row.failed_task, row.message = out.failed_task, out.message
                     row.artifacts = out.artifacts
+                    if out.cloned is not None:
+                        row.db_schema, row.db_source = out.cloned.target, out.cloned.source
+                        row.db_cloned_at = now
+                        row.db_reset_requested = False
+                        row.db_reset_seen = out.cloned.reset_label
+                        s.add(
+                            EventRow(
+                                at=now,
+                                kind="schema_cloned",
+                                pr_number=out.pr_number,
+                                instance_id=out.instance_id,
+                                message=f"{out.cloned.source} -> {out.cloned.target} ({out.cloned.reason})",
+                            )
+                        )
                 dep_id = deployment_ids.get(out.pr_number)
                 dep = s.get(DeploymentRow, dep_id) if dep_id is not None else None
                 if dep is not None:
@@ -246,6 +284,24 @@ class Store:
                             message=f"{out.failed_task}: {out.message}",
                         )
                     )
+
+    def request_reset(self, pr_number: int, now: dt.datetime) -> bool:
+        """Ask the next pass for a fresh clone of the PR's schema; False if it holds no slot."""
+        with self.session() as s, s.begin():
+            row = s.get(AssignmentRow, pr_number)
+            if row is None:
+                return False
+            row.db_reset_requested = True
+            s.add(
+                EventRow(
+                    at=now,
+                    kind="reset_requested",
+                    pr_number=pr_number,
+                    instance_id=row.instance_id,
+                    message="pullrekun reset-db",
+                )
+            )
+            return True
 
     def add_event(
         self,

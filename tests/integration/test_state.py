@@ -140,3 +140,21 @@ def test_head_revision_constant_matches_the_migrations() -> None:
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     assert ScriptDirectory.from_config(cfg).get_current_head() == HEAD_REVISION
+
+
+def test_clone_outcomes_and_reset_requests_are_recorded(store: Store) -> None:
+    from pullrekun.model import CloneSchema, ForgetResetLabel
+
+    sha = "e" * 40
+    clone = CloneSchema(5, "i-00000005", "dev_alice", "stage_5", "new assignment", reset_label=True)
+    plan = Plan(actions=(Assign(5, "i-00000005"), clone, Deploy(5, "i-00000005", sha, "new assignment")))
+    ids = store.record_intent(plan, NOW, None)
+    store.record_outcomes([DeployOutcome(5, "i-00000005", sha, True, cloned=clone)], ids, NOW)
+    (asg,) = store.assignments()
+    assert (asg.db_source, asg.db_reset_seen, asg.db_reset_requested) == ("dev_alice", True, False)
+    assert store.request_reset(5, NOW)
+    assert store.assignments()[0].db_reset_requested
+    assert not store.request_reset(99, NOW), "no slot, nothing to reset"
+    store.record_intent(Plan(actions=(ForgetResetLabel(5),)), NOW, None)
+    assert not store.assignments()[0].db_reset_seen
+    assert "schema_cloned" in {e.kind for e in store.events()}
