@@ -23,6 +23,7 @@ from pullrekun.reconcile import (
     EXIT_OK,
     plan_only,
     reconcile,
+    utcnow,
 )
 from pullrekun.state.lock import LockHeld
 from pullrekun.state.store import Store
@@ -116,6 +117,15 @@ def _run(args: argparse.Namespace, cfg: config_mod.Config, store: Store) -> int:
     if args.command == "status":
         data = status_mod.collect(cfg, store)
         print(json.dumps(data, indent=2) if args.json else status_mod.render_table(data))
+        return EXIT_OK
+    if args.command == "reset-db":
+        if cfg.database is None:
+            print("pullrekun: reset-db needs a [database] section in the config", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        if not store.request_reset(args.pr, utcnow()):
+            print(f"pullrekun: PR #{args.pr} holds no environment", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        print(f"PR #{args.pr}: its schema will be cloned afresh on the next pass")
         return EXIT_OK
     result = plan_only(cfg, store) if args.command == "plan" else reconcile(cfg, store)
     if result.plan is None:
