@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import re
 import shutil
 import sys
 from collections.abc import Callable, Mapping
@@ -20,11 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from pullrekun.config import Config
-from pullrekun.model import UP_STATES, Deploy, Instance, Plan, StartInstance, StopInstance
+from pullrekun.model import UP_STATES, CloneSchema, Deploy, Instance, Plan, StartInstance, StopInstance
 from pullrekun.runner import RunResult, Unsafe, ansible_env, run_playbook
 from pullrekun.state.store import DeployOutcome
 
 PLAYBOOK = "playbooks/reconcile.yml"
+#: The name of the clone task in the playbook: its per-host success is read from events.
+CLONE_TASK = "Clone the environment's database schema."
+ENV_NAME_RE = re.compile(r"\A[A-Z_][A-Z0-9_]*\Z")
 
 
 @dataclass(frozen=True)
@@ -57,16 +61,25 @@ def _connection_vars(cfg: Config, inst: Instance) -> dict[str, Any]:
 def build_inventory(plan: Plan, instances: Mapping[str, Instance], cfg: Config) -> dict[str, Any]:
     """The run's inventory: localhost for EC2 calls, pullrekun_stop and pullrekun_deploy."""
     starts = {a.instance_id for a in plan.of_type(StartInstance)}
+    clones = {c.instance_id: c for c in plan.of_type(CloneSchema)}
+    db = cfg.database
     deploy_hosts: dict[str, Any] = {}
     for d in plan.of_type(Deploy):
         inst = instances[d.instance_id]
-        deploy_hosts[d.instance_id] = {
+        host: dict[str, Any] = {
             **_connection_vars(cfg, inst),
             "pullrekun_pr": d.pr_number,
             "staging_sha": d.sha,
             "pullrekun_start_instance": d.instance_id in starts,
             "pullrekun_write_pr_tag": inst.tag_pr != d.pr_number,
         }
+        if db is not None:
+            host["staging_db_name"] = db.policy.target_for(inst)
+            clone = clones.get(d.instance_id)
+            if clone is not None:
+                host["pullrekun_clone"] = {"source": clone.source, "target": clone.target}
+                host["staging_db_fresh"] = True
+        deploy_hosts[d.instance_id] = host
     stop_hosts = {
         s.instance_id: {
             **_connection_vars(cfg, instances[s.instance_id]),
@@ -89,6 +102,25 @@ def build_inventory(plan: Plan, instances: Mapping[str, Instance], cfg: Config) 
         "ansible_python_interpreter": Unsafe(cfg.ansible.remote_python),
         "pullrekun_boot_timeout": cfg.ansible.boot_timeout,
     }
+    if db is not None:
+        for name in (db.admin_password_env, db.app_password_env):
+            if not ENV_NAME_RE.match(name):
+                raise ValueError(f"not an environment variable name: {name!r}")
+        group_vars.update(
+            pullrekun_db={
+                "host": Unsafe(db.host),
+                "port": db.port,
+                "unix_socket": Unsafe(db.unix_socket),
+                "admin_user": Unsafe(db.admin_user),
+            },
+            # Secrets stay in the controller's environment; only the variable names are written.
+            pullrekun_db_admin_password=f"{{{{ lookup('ansible.builtin.env', '{db.admin_password_env}') }}}}",
+            staging_db_password=f"{{{{ lookup('ansible.builtin.env', '{db.app_password_env}') }}}}",
+            staging_db_host=Unsafe(db.host),
+            staging_db_port=db.port,
+            staging_db_user=Unsafe(db.app_user),
+            staging_migrate_command=Unsafe(db.migrate_command),
+        )
     # Empty settings fall back to the role's defaults (and an empty !unsafe reads as null).
     group_vars = {k: v for k, v in group_vars.items() if v != ""}
     if cfg.ansible.connection == "ssh" and cfg.ansible.ssh_user:
@@ -135,6 +167,7 @@ def apply(
 ) -> ApplyResult:
     """Run the plan's playbook once; every Deploy gets an outcome, success or failure."""
     deploys = plan.of_type(Deploy)
+    clones = {c.instance_id: c for c in plan.of_type(CloneSchema)}
     if not needs_run(plan):
         return ApplyResult((), None)
     artifacts_root = Path(cfg.ansible.artifacts_dir).resolve()
@@ -158,9 +191,13 @@ def apply(
     prune_artifacts(artifacts_root, cfg.ansible.keep_artifacts)
     outcomes = []
     for d in deploys:
+        clone = clones.get(d.instance_id)
+        cloned = clone if clone is not None and CLONE_TASK in run.ok_tasks.get(d.instance_id, ()) else None
         if run.host_ok(d.instance_id):
             outcomes.append(
-                DeployOutcome(d.pr_number, d.instance_id, d.sha, True, artifacts=run.artifacts_dir)
+                DeployOutcome(
+                    d.pr_number, d.instance_id, d.sha, True, artifacts=run.artifacts_dir, cloned=cloned
+                )
             )
             continue
         failure = run.failures.get(d.instance_id)
@@ -172,6 +209,6 @@ def apply(
         else:
             task, message = "(run)", "\n".join([run.explanation, *run.output_tail])
         outcomes.append(
-            DeployOutcome(d.pr_number, d.instance_id, d.sha, False, task, message, run.artifacts_dir)
+            DeployOutcome(d.pr_number, d.instance_id, d.sha, False, task, message, run.artifacts_dir, cloned)
         )
     return ApplyResult(tuple(outcomes), run)

@@ -65,6 +65,7 @@ class RunResult:
     failed_hosts: frozenset[str] = frozenset()
     ok_hosts: frozenset[str] = frozenset()
     output_tail: tuple[str, ...] = ()
+    ok_tasks: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     @property
     def explanation(self) -> str:
@@ -89,10 +90,13 @@ class _Events:
 
     def __init__(self) -> None:
         self.failures: dict[str, HostFailure] = {}
+        self.ok_tasks: dict[str, set[str]] = {}
 
     def __call__(self, event: dict[str, Any]) -> bool:
         kind = event.get("event")
         data = event.get("event_data", {})
+        if kind == "runner_on_ok" and data.get("host"):
+            self.ok_tasks.setdefault(str(data["host"]), set()).add(str(data.get("task", "")))
         if kind not in {"runner_on_failed", "runner_on_unreachable"} or data.get("ignore_errors"):
             return True  # True: runner keeps the event in the artifacts (and computes stats)
         host = data.get("host")
@@ -205,4 +209,5 @@ def run_playbook(
         failed_hosts=frozenset(failed),
         ok_hosts=frozenset(seen - failed),
         output_tail=tail,
+        ok_tasks={host: frozenset(tasks) for host, tasks in events.ok_tasks.items()},
     )

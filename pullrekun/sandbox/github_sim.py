@@ -242,6 +242,8 @@ class GitHubSimulator:
         counted: bool,
     ) -> None:
         raw = b"" if status == 304 else json.dumps(body).encode()
+        # Recorded before the client can read the answer, so a test never races the log.
+        self.served.append(Served("GET", h.path, status, counted, route, body))
         h.send_response(status)
         h.send_header("Content-Type", "application/json; charset=utf-8")
         h.send_header("Content-Length", str(len(raw)))
@@ -250,7 +252,6 @@ class GitHubSimulator:
             h.send_header(k, v)
         h.end_headers()
         h.wfile.write(raw)
-        self.served.append(Served("GET", h.path, status, counted, route, body))
 
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
         with self._lock:

@@ -126,6 +126,7 @@ class Sandbox:
         self.origin.mkdir()
         self.git("init", "-q", "-b", "main")
         shutil.copy(APP_SOURCE, self.origin / "app.py")
+        shutil.copy(APP_SOURCE.parent / "migrate.py", self.origin / "migrate.py")
         (self.origin / "GREETING").write_text("hello from main\n")
         self.git("add", "-A")
         self.git("commit", "-q", "-m", "The sandbox app")
@@ -305,7 +306,12 @@ def _to_toml(data: dict[str, Any]) -> str:
     for section, values in data.items():
         lines.append(f"[{section}]")
         for key, value in values.items():
-            rendered = str(value) if isinstance(value, int) else json.dumps(value)
+            if isinstance(value, dict):
+                rendered = "{ " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in value.items()) + " }"
+            elif isinstance(value, int):
+                rendered = str(value)
+            else:
+                rendered = json.dumps(value)  # strings and lists of strings are valid TOML as JSON
             lines.append(f"{key} = {rendered}")
         lines.append("")
     return "\n".join(lines)

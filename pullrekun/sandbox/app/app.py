@@ -5,6 +5,7 @@ Reads PULLREKUN_BIND / PULLREKUN_PORT / PULLREKUN_REVISION from the launcher.
 
 import os
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 REVISION = os.environ.get("PULLREKUN_REVISION", "unknown")
 
@@ -20,6 +21,37 @@ def _greeting() -> str:
 GREETING = _greeting()
 
 
+def _db() -> Any:
+    """A connection to the environment's schema (DB_* from shared/app.env), or None."""
+    if not os.environ.get("DB_NAME"):
+        return None
+    import pymysql
+
+    return pymysql.connect(
+        host=os.environ["DB_HOST"],
+        port=int(os.environ["DB_PORT"]),
+        user=os.environ["DB_USER"],
+        password=os.environ.get("DB_PASSWORD", ""),
+        database=os.environ["DB_NAME"],
+        autocommit=True,
+    )
+
+
+def _db_line(write: bool) -> str:
+    conn = _db()
+    if conn is None:
+        return ""
+    try:
+        with conn.cursor() as cur:
+            if write:
+                cur.execute("INSERT INTO notes (body) VALUES ('written by the app')")
+            cur.execute("SELECT COUNT(*) FROM notes")
+            (rows,) = cur.fetchone()
+        return f"db: {os.environ['DB_NAME']} notes={rows}\n"
+    finally:
+        conn.close()
+
+
 class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -28,7 +60,8 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/health":
             body = b"ok\n"
         else:
-            body = f"pullrekun sandbox app\nrevision: {REVISION}\ngreeting: {GREETING}\n".encode()
+            db = _db_line(write=self.path == "/write")
+            body = f"pullrekun sandbox app\nrevision: {REVISION}\ngreeting: {GREETING}\n{db}".encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/plain; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))

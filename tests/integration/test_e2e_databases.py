@@ -1,0 +1,156 @@
+"""End to end with per-environment databases: real MariaDB, sshd hosts, moto, GitHub simulator."""
+
+from __future__ import annotations
+
+import json
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pullrekun.sandbox.world import Sandbox, SSHSettings
+from tests.conftest import _db_names, run_cli
+from tests.world.mariadb import MariaDB
+from tests.world.sshd import SshdHosts
+
+APP_PASSWORD = "app pw; with 'quotes'"
+SQL_PASSWORD = APP_PASSWORD.replace("'", "''")
+
+
+@pytest.fixture
+def db_sandbox(
+    tmp_path: Path, sshd_hosts: SshdHosts, mariadb: MariaDB, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Sandbox]:
+    n = next(_db_names)
+    url = mariadb.create_database(f"pullrekun_{n}")
+    alice, bob = f"dev_alice_{n}", f"dev_bob_{n}"
+    statements = []
+    for schema, rows in ((alice, 2), (bob, 5)):
+        statements += [
+            f"DROP DATABASE IF EXISTS {schema}",
+            f"CREATE DATABASE {schema}",
+            f"CREATE TABLE {schema}.notes (id INT AUTO_INCREMENT PRIMARY KEY, body VARCHAR(100))",
+            *(f"INSERT INTO {schema}.notes (body) VALUES ('row {i}')" for i in range(rows)),
+        ]
+    for host in ("127.0.0.1", "localhost"):
+        statements += [
+            f"CREATE USER IF NOT EXISTS 'app'@'{host}' IDENTIFIED BY '{SQL_PASSWORD}'",
+            f"GRANT ALL ON `stage\\_%`.* TO 'app'@'{host}'",
+        ]
+    out = mariadb.sql("; ".join(statements))
+    assert out.returncode == 0, out.stderr
+    monkeypatch.setenv("PULLREKUN_DB_ADMIN_PASSWORD", "")
+    monkeypatch.setenv("PULLREKUN_DB_APP_PASSWORD", APP_PASSWORD)
+    sb = Sandbox(
+        root=tmp_path / "world",
+        hosts=2,
+        connection="ssh",
+        ssh=SSHSettings(user=sshd_hosts.user, private_key=str(sshd_hosts.private_key)),
+        state_url=url,
+        extra_config={
+            "database": {
+                "host": "127.0.0.1",
+                "port": mariadb.port,
+                "unix_socket": str(mariadb.socket),
+                "admin_user": "root",
+                "app_user": "app",
+                "default_source": alice,
+                "authors": {"bob": bob},
+                "allowed_sources": [alice, bob],
+                "schema_template": f"stage_{n}_{{instance}}",
+                "migrate_command": f"{sys.executable} migrate.py",
+            }
+        },
+    ).start()
+    yield sb
+    sb.stop()
+
+
+def page(sb: Sandbox, addr: str, path: str = "/") -> str:
+    with urllib.request.urlopen(f"http://{addr}:{sb.app_port}{path}", timeout=5) as resp:
+        return str(resp.read().decode())
+
+
+def notes(sb: Sandbox, addr: str, write: bool = False) -> int:
+    for line in page(sb, addr, "/write" if write else "/").splitlines():
+        if line.startswith("db: "):
+            return int(line.rsplit("notes=", 1)[1])
+    raise AssertionError("the app shows no database line")
+
+
+def slots(sb: Sandbox) -> dict[int, dict[str, Any]]:
+    data = json.loads(run_cli(sb, "status", "--json").stdout)
+    return {s["pr"]: s for s in data["slots"] if s["pr"]}
+
+
+def reconcile_ok(sb: Sandbox) -> None:
+    out = run_cli(sb, "reconcile")
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_each_environment_gets_its_own_clone_kept_across_pushes_and_reset_on_request(
+    db_sandbox: Sandbox, mariadb: MariaDB
+) -> None:
+    sb = db_sandbox
+    one, _ = sb.open_pr("a1", "alice's change", author="alice")
+    two, _ = sb.open_pr("a2", "another of alice's", author="alice")
+    reconcile_ok(sb)
+    addr = {pr: sb.addr_of(s["instance_id"]) for pr, s in slots(sb).items()}
+    assert notes(sb, addr[one]) == notes(sb, addr[two]) == 2, "both start from alice's schema"
+
+    # Writes stay in their environment.
+    assert notes(sb, addr[one], write=True) == 3
+    assert notes(sb, addr[two]) == 2
+
+    # The migrate command ran in the new release, against the environment's schema.
+    schema = page(sb, addr[one]).split("db: ", 1)[1].split()[0]
+    migrated = mariadb.sql(f"SELECT version FROM `{schema}`.schema_migrations")
+    assert migrated.stdout.strip() == "1"
+
+    # A push redeploys but keeps the data testers entered.
+    head = sb.commit("a1", "pushed")
+    sb.github.push(one, head)
+    reconcile_ok(sb)
+    assert sb.served(addr[one]) == head
+    assert notes(sb, addr[one]) == 3
+
+    # The db:reset label re-clones once; removing it and adding it again re-clones again.
+    sb.github.set_labels(one, ["db:reset"])
+    reconcile_ok(sb)
+    assert notes(sb, addr[one]) == 2
+    notes(sb, addr[one], write=True)
+    reconcile_ok(sb)
+    assert notes(sb, addr[one]) == 3, "the label is honoured once, not on every pass"
+
+    # `pullrekun reset-db` does the same from the command line.
+    out = run_cli(sb, "reset-db", str(one))
+    assert out.returncode == 0, out.stderr
+    reconcile_ok(sb)
+    assert notes(sb, addr[one]) == 2
+    assert run_cli(sb, "reset-db", "999").returncode == 2
+
+
+def test_author_map_and_labels_choose_the_source_and_hostile_labels_are_refused(db_sandbox: Sandbox) -> None:
+    sb = db_sandbox
+    bobs, _ = sb.open_pr("b1", "bob's change", author="bob")
+    hostile, _ = sb.open_pr("h1", "hostile", author="mallory", labels=["db:x`; DROP DATABASE mysql; --"])
+    plan = json.loads(run_cli(sb, "plan", "--json").stdout)
+    assert any("names no allowed schema" in note for note in plan["notes"])
+    reconcile_ok(sb)
+    addr = {pr: sb.addr_of(s["instance_id"]) for pr, s in slots(sb).items()}
+    assert notes(sb, addr[bobs]) == 5, "bob's schema, from the author map"
+    assert notes(sb, addr[hostile]) == 2, "the default source; the label was refused"
+
+
+def test_the_app_env_file_is_private(db_sandbox: Sandbox) -> None:
+    sb = db_sandbox
+    sb.open_pr("p1", "private", author="alice")
+    reconcile_ok(sb)
+    (slot,) = slots(sb).values()
+    env_file = sb.deploy_root(sb.addr_of(slot["instance_id"])) / "shared" / "app.env"
+    assert oct(env_file.stat().st_mode & 0o777) == "0o600"
+    stdout = next(p for p in (sb.root / "artifacts").rglob("stdout"))
+    assert APP_PASSWORD not in stdout.read_text(), "no_log kept the password out of the output"
