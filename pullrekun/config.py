@@ -115,6 +115,7 @@ class DatabaseConfig:
             label_prefix=self.label_prefix,
             reset_label=self.reset_label,
             schema_template=self.schema_template,
+            drop_on_close=self.on_close == "drop",
         )
 
 

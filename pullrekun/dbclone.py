@@ -382,3 +382,14 @@ def clone_schema(
         routines=len(src["routines"]),
         seconds=time.monotonic() - started,
     )
+
+
+def drop_schema(server: Server, schema: str) -> bool:
+    """Drop ``schema`` and any clone leftovers beside it; True if anything was dropped."""
+    check_schema(schema)
+    with _session(server) as s:
+        names = [schema, schema + NEW_SUFFIX, schema + OLD_SUFFIX]
+        present = [n for n in names if schema_exists(s, n)]
+        for name in present:
+            s.run(f"DROP DATABASE {q(name)}")
+        return bool(present)

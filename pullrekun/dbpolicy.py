@@ -22,6 +22,8 @@ class DatabasePolicy:
     label_prefix: str = "db:"
     reset_label: str = "db:reset"
     schema_template: str = "stage_{instance}"
+    #: Drop an environment's schema when its PR closes (else it is kept until reassigned).
+    drop_on_close: bool = False
 
     def source_for(self, pr: PullRequest) -> tuple[str, str | None]:
         """(source schema, note about a refused label or None)."""

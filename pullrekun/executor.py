@@ -21,7 +21,16 @@ from pathlib import Path
 from typing import Any
 
 from pullrekun.config import Config
-from pullrekun.model import UP_STATES, CloneSchema, Deploy, Instance, Plan, StartInstance, StopInstance
+from pullrekun.model import (
+    UP_STATES,
+    CloneSchema,
+    Deploy,
+    DropSchema,
+    Instance,
+    Plan,
+    StartInstance,
+    StopInstance,
+)
 from pullrekun.runner import RunResult, Unsafe, ansible_env, run_playbook
 from pullrekun.state.store import DeployOutcome
 
@@ -88,6 +97,12 @@ def build_inventory(plan: Plan, instances: Mapping[str, Instance], cfg: Config) 
         }
         for s in plan.of_type(StopInstance)
     }
+    for drop in plan.of_type(DropSchema):
+        host = stop_hosts.setdefault(
+            drop.instance_id,
+            {**_connection_vars(cfg, instances[drop.instance_id]), "pullrekun_stop_app": False},
+        )
+        host["pullrekun_drop_schema"] = drop.schema
     app = cfg.app
     group_vars: dict[str, Any] = {
         "staging_repo_url": Unsafe(app.repo_url),
@@ -154,7 +169,12 @@ def prune_artifacts(root: Path, keep: int) -> list[Path]:
 
 
 def needs_run(plan: Plan) -> bool:
-    return bool(plan.of_type(Deploy) or plan.of_type(StopInstance) or plan.of_type(StartInstance))
+    return bool(
+        plan.of_type(Deploy)
+        or plan.of_type(StopInstance)
+        or plan.of_type(StartInstance)
+        or plan.of_type(DropSchema)
+    )
 
 
 def apply(

@@ -167,13 +167,23 @@ class CloneSchema:
 
 
 @dataclass(frozen=True)
+class DropSchema:
+    """Drop the schema of an environment whose PR closed (``on_close = "drop"``)."""
+
+    instance_id: str
+    schema: str
+
+
+@dataclass(frozen=True)
 class ForgetResetLabel:
     """The reset label was removed: a later one asks for a new clone."""
 
     pr_number: int
 
 
-Action = Assign | Unassign | StartInstance | StopInstance | CloneSchema | Deploy | ForgetResetLabel
+Action = (
+    Assign | Unassign | StartInstance | StopInstance | DropSchema | CloneSchema | Deploy | ForgetResetLabel
+)
 _A = TypeVar("_A")
 
 

@@ -24,6 +24,7 @@ from pullrekun.model import (
     Assignment,
     CloneSchema,
     Deploy,
+    DropSchema,
     EnvStatus,
     ForgetResetLabel,
     Instance,
@@ -177,6 +178,12 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
         deploys.append(Deploy(number, inst.instance_id, pr.head_sha, reason))
 
     in_use = held | {a.instance_id for a in assign}
+    drops: list[DropSchema] = []
+    if db is not None and db.drop_on_close:
+        for gone in unassign:
+            inst_gone = instances.get(gone.instance_id)
+            if gone.pr_number not in open_prs and inst_gone is not None and gone.instance_id not in in_use:
+                drops.append(DropSchema(gone.instance_id, db.target_for(inst_gone)))
     stops: list[StopInstance] = []
     for inst in observed.instances:
         if inst.instance_id in in_use:
@@ -189,6 +196,7 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
     actions: list[Action] = [
         *unassign,
         *sorted(stops, key=lambda a: a.instance_id),
+        *sorted(drops, key=lambda a: a.instance_id),
         *sorted(assign, key=lambda a: a.pr_number),
         *sorted(starts, key=lambda a: a.instance_id),
         *sorted(clones, key=lambda a: a.pr_number),

@@ -17,10 +17,15 @@ description:
   - Always reports C(changed) when it clones (a clone replaces the target's data); in check
     mode it only validates the names and that the source exists.
 options:
-  source:
-    description: Schema to copy (letters, digits, underscore).
+  state:
+    description: C(present) replaces I(target) with a copy of I(source); C(absent) drops I(target).
     type: str
-    required: true
+    choices: [present, absent]
+    default: present
+  source:
+    description: Schema to copy (letters, digits, underscore); required when I(state=present).
+    type: str
+    default: ""
   target:
     description: Schema to replace.
     type: str
@@ -98,7 +103,8 @@ from ansible.module_utils.basic import AnsibleModule
 def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
-            source=dict(type="str", required=True),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+            source=dict(type="str", default=""),
             target=dict(type="str", required=True),
             login_host=dict(type="str", default="127.0.0.1"),
             login_port=dict(type="int", default=3306),
@@ -113,7 +119,7 @@ def main() -> None:
         supports_check_mode=True,
     )
     try:
-        from pullrekun.dbclone import CloneError, Server, _session, clone_schema, schema_exists
+        from pullrekun.dbclone import CloneError, Server, _session, clone_schema, drop_schema, schema_exists
         from pullrekun.validate import InvalidInput, check_schema
     except ImportError as exc:
         module.fail_json(msg=f"pullrekun must be importable by the controller's Python: {exc}")
@@ -134,8 +140,14 @@ def main() -> None:
             password=p["source_password"] or p["login_password"],
         )
     try:
-        check_schema(p["source"])
         check_schema(p["target"])
+        if p["state"] == "absent":
+            with _session(target_server) as s:
+                present = schema_exists(s, p["target"])
+            if present and not module.check_mode:
+                drop_schema(target_server, p["target"])
+            module.exit_json(changed=present)
+        check_schema(p["source"])
         if module.check_mode:
             with _session(source_server or target_server) as s:
                 if not schema_exists(s, p["source"]):

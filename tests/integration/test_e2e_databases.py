@@ -59,7 +59,7 @@ def db_sandbox(
                 "app_user": "app",
                 "default_source": alice,
                 "authors": {"bob": bob},
-                "allowed_sources": [alice, bob],
+                "allowed_sources": [alice, bob, f"dev_ghost_{n}"],
                 "schema_template": f"stage_{n}_{{instance}}",
                 "migrate_command": f"{sys.executable} migrate.py",
             }
@@ -154,3 +154,31 @@ def test_the_app_env_file_is_private(db_sandbox: Sandbox) -> None:
     assert oct(env_file.stat().st_mode & 0o777) == "0o600"
     stdout = next(p for p in (sb.root / "artifacts").rglob("stdout"))
     assert APP_PASSWORD not in stdout.read_text(), "no_log kept the password out of the output"
+
+
+def test_a_failed_clone_fails_only_that_environment_with_the_reason(db_sandbox: Sandbox) -> None:
+    sb = db_sandbox
+    ghost = next(s for s in sb.config_dict()["database"]["allowed_sources"] if s.startswith("dev_ghost"))
+    bad, _ = sb.open_pr("g1", "ghost source", author="alice", labels=[f"db:{ghost}"])
+    good, _ = sb.open_pr("g2", "fine", author="alice")
+    out = run_cli(sb, "reconcile")
+    assert out.returncode == 1
+    state = slots(sb)
+    assert state[bad]["status"] == "failed"
+    assert state[bad]["failed_task"] == "Clone the environment's database schema."
+    assert "unknown source schema" in state[bad]["message"]
+    assert state[good]["status"] == "ready"
+
+
+def test_on_close_drop_removes_the_schema(db_sandbox: Sandbox, mariadb: MariaDB) -> None:
+    sb = db_sandbox
+    sb.extra_config["database"]["on_close"] = "drop"
+    sb.write_config()
+    number, _ = sb.open_pr("d1", "to be closed", author="alice")
+    reconcile_ok(sb)
+    (slot,) = slots(sb).values()
+    schema = page(sb, sb.addr_of(slot["instance_id"])).split("db: ", 1)[1].split()[0]
+    assert mariadb.sql(f"SHOW DATABASES LIKE '{schema}'").stdout.strip() == schema
+    sb.github.close(number)
+    reconcile_ok(sb)
+    assert mariadb.sql(f"SHOW DATABASES LIKE '{schema}'").stdout.strip() == ""

@@ -15,6 +15,7 @@ from pullrekun.model import (
     Assignment,
     CloneSchema,
     Deploy,
+    DropSchema,
     EnvStatus,
     ForgetResetLabel,
     Instance,
@@ -201,6 +202,8 @@ def apply_success(observed: Observed, p: Plan) -> Observed:
                 asgs[n] = dataclasses.replace(
                     asgs[n], db_source=src, db_reset_requested=False, db_reset_seen=seen
                 )
+            case DropSchema():
+                pass
             case ForgetResetLabel(pr_number=n):
                 asgs[n] = dataclasses.replace(asgs[n], db_reset_seen=False)
             case Deploy(pr_number=n, instance_id=i, sha=s):
@@ -404,3 +407,13 @@ def test_with_databases_replanning_after_success_is_empty_and_clones_pair_with_d
         assert c.source in DB.allowed
     if not any(i.state in {S.STOPPING, S.SHUTTING_DOWN} for i in observed.instances):
         assert plan(apply_success(observed, first), CFG_DB, NOW).actions == ()
+
+
+def test_on_close_drop_drops_the_schema_unless_the_slot_is_reassigned_at_once() -> None:
+    dropping = PlannerConfig(database=dataclasses.replace(DB, drop_on_close=True))
+    asg = dataclasses.replace(ready(3, 1), db_source="dev_alice")
+    p = plan(world([], [up(1, 3)], [asg]), dropping, NOW)
+    assert p.of_type(DropSchema) == (DropSchema("i-00000001", "stage_i_00000001"),)
+    p = plan(world([dpr(4, "bob")], [up(1, 3)], [asg]), dropping, NOW)
+    assert p.of_type(DropSchema) == (), "the next PR's clone replaces it anyway"
+    assert plan(world([], [up(1, 3)], [asg]), CFG_DB, NOW).of_type(DropSchema) == (), "keep is the default"
