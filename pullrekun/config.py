@@ -98,6 +98,11 @@ class DatabaseConfig:
     admin_password_env: str = "PULLREKUN_DB_ADMIN_PASSWORD"  # noqa: S105 - a variable's name
     app_user: str = "app"
     app_password_env: str = "PULLREKUN_DB_APP_PASSWORD"  # noqa: S105 - a variable's name
+    #: Where the source schemas live when that is another server (empty: the same server).
+    source_host: str = ""
+    source_port: int = 3306
+    source_user: str = ""
+    source_password_env: str = "PULLREKUN_DB_SOURCE_PASSWORD"  # noqa: S105 - a variable's name
     authors: dict[str, str] = field(default_factory=dict)
     allowed_sources: tuple[str, ...] = ()
     label_prefix: str = "db:"

@@ -67,6 +67,11 @@ def _connection_vars(cfg: Config, inst: Instance) -> dict[str, Any]:
     return host_vars
 
 
+def _env_lookup(name: str) -> str:
+    """A template reading an environment variable on the controller (the name is validated)."""
+    return "{{ lookup('ansible.builtin.env', '" + name + "') }}"
+
+
 def build_inventory(plan: Plan, instances: Mapping[str, Instance], cfg: Config) -> dict[str, Any]:
     """The run's inventory: localhost for EC2 calls, pullrekun_stop and pullrekun_deploy."""
     starts = {a.instance_id for a in plan.of_type(StartInstance)}
@@ -118,7 +123,7 @@ def build_inventory(plan: Plan, instances: Mapping[str, Instance], cfg: Config) 
         "pullrekun_boot_timeout": cfg.ansible.boot_timeout,
     }
     if db is not None:
-        for name in (db.admin_password_env, db.app_password_env):
+        for name in (db.admin_password_env, db.app_password_env, db.source_password_env):
             if not ENV_NAME_RE.match(name):
                 raise ValueError(f"not an environment variable name: {name!r}")
         group_vars.update(
@@ -127,10 +132,14 @@ def build_inventory(plan: Plan, instances: Mapping[str, Instance], cfg: Config) 
                 "port": db.port,
                 "unix_socket": Unsafe(db.unix_socket),
                 "admin_user": Unsafe(db.admin_user),
+                "source_host": Unsafe(db.source_host),
+                "source_port": db.source_port,
+                "source_user": Unsafe(db.source_user),
             },
             # Secrets stay in the controller's environment; only the variable names are written.
-            pullrekun_db_admin_password=f"{{{{ lookup('ansible.builtin.env', '{db.admin_password_env}') }}}}",
-            staging_db_password=f"{{{{ lookup('ansible.builtin.env', '{db.app_password_env}') }}}}",
+            pullrekun_db_source_password=_env_lookup(db.source_password_env),
+            pullrekun_db_admin_password=_env_lookup(db.admin_password_env),
+            staging_db_password=_env_lookup(db.app_password_env),
             staging_db_host=Unsafe(db.host),
             staging_db_port=db.port,
             staging_db_user=Unsafe(db.app_user),

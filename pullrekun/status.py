@@ -23,6 +23,9 @@ class SlotView:
     since: str | None
     failed_task: str | None = None
     message: str | None = None
+    db_schema: str | None = None
+    db_source: str | None = None
+    db_cloned_at: str | None = None
 
 
 def _iso(t: dt.datetime | None) -> str | None:
@@ -55,6 +58,9 @@ def collect(cfg: Config, store: Store) -> dict[str, Any]:
                 since=_iso(asg.since) if asg else None,
                 failed_task=env.failed_task if env else None,
                 message=env.message if env else None,
+                db_schema=env.db_schema if env else None,
+                db_source=asg.db_source if asg else None,
+                db_cloned_at=_iso(env.db_cloned_at) if env else None,
             )
         )
     queue = [{"pr": pr, "position": pos, "since": _iso(since)} for pr, pos, since in store.queue()]
@@ -80,6 +86,10 @@ def render_table(data: dict[str, Any]) -> str:
         "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [headers, *rows]
     ]
     for s in data["slots"]:
+        if s["db_schema"]:
+            lines.append(
+                f"  {s['instance_id']} database {s['db_schema']} cloned from {s['db_source']} at {s['db_cloned_at']}"
+            )
         if s["status"] == "failed":
             first = (s["message"] or "").splitlines()[:1]
             lines.append(f"  {s['instance_id']} failed at {s['failed_task']!r}: {' '.join(first)}")

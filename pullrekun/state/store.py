@@ -61,6 +61,8 @@ class EnvironmentRecord:
     failed_task: str | None
     message: str | None
     artifacts: str | None
+    db_schema: str | None = None
+    db_cloned_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,8 @@ class Store:
                     r.failed_task,
                     r.message,
                     r.artifacts,
+                    r.db_schema,
+                    r.db_cloned_at,
                 )
                 for r in rows
             )

@@ -100,6 +100,10 @@ def test_each_environment_gets_its_own_clone_kept_across_pushes_and_reset_on_req
     reconcile_ok(sb)
     addr = {pr: sb.addr_of(s["instance_id"]) for pr, s in slots(sb).items()}
     assert notes(sb, addr[one]) == notes(sb, addr[two]) == 2, "both start from alice's schema"
+    shown = slots(sb)[one]
+    assert shown["db_source"].startswith("dev_alice_")
+    assert shown["db_schema"].startswith("stage_")
+    assert "cloned from dev_alice_" in run_cli(sb, "status").stdout
 
     # Writes stay in their environment.
     assert notes(sb, addr[one], write=True) == 3

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pytest
 import yaml
 
 from pullrekun.config import parse
@@ -111,3 +112,45 @@ def test_old_run_artifacts_are_pruned(tmp_path: Path) -> None:
     removed = prune_artifacts(tmp_path, keep=2)
     assert [p.name[:9] for p in removed] == ["20261120T", "20261121T", "20261122T"]
     assert sorted(p.name[:9] for p in tmp_path.iterdir()) == ["20261123T", "20261124T", "ansible-h"]
+
+
+def test_database_settings_cross_as_names_and_validated_schemas_never_as_secrets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PULLREKUN_DB_ADMIN_PASSWORD", "admin-secret")
+    cfg = parse(
+        {
+            "github": {"repository": "acme/webapp"},
+            "app": {"repo_url": "x"},
+            "database": {
+                "default_source": "dev_shared",
+                "source_host": "devdb.internal",
+                "schema_template": "stage_{instance}",
+            },
+        }
+    )
+    pr = PullRequest(number=5, head_sha="a" * 40, created_at=NOW, author="alice")
+    inst = Instance("i-0000000a", InstanceState.RUNNING, "127.0.0.2")
+    p = plan(Observed((pr,), (inst,), ()), cfg.planner, NOW)
+    inv = build_inventory(p, {inst.instance_id: inst}, cfg)
+    text = dump_inventory(inv)
+    assert "admin-secret" not in text
+    assert inv["all"]["vars"]["pullrekun_db_admin_password"] == (
+        "{{ lookup('ansible.builtin.env', 'PULLREKUN_DB_ADMIN_PASSWORD') }}"
+    )
+    host = inv["all"]["children"]["pullrekun_deploy"]["hosts"]["i-0000000a"]
+    assert host["pullrekun_clone"] == {"source": "dev_shared", "target": "stage_i_0000000a"}
+    assert host["staging_db_name"] == "stage_i_0000000a"
+    assert inv["all"]["vars"]["pullrekun_db"]["source_host"] == "devdb.internal"
+
+
+def test_an_environment_variable_name_that_is_not_one_is_refused() -> None:
+    cfg = parse(
+        {
+            "github": {"repository": "acme/webapp"},
+            "app": {"repo_url": "x"},
+            "database": {"default_source": "dev_shared", "app_password_env": "X') }}{{ lookup('pipe','id"},
+        }
+    )
+    with pytest.raises(ValueError, match="not an environment variable name"):
+        build_inventory(Plan(), {}, cfg)
