@@ -87,9 +87,8 @@ def render_table(data: dict[str, Any]) -> str:
     ]
     for s in data["slots"]:
         if s["db_schema"]:
-            lines.append(
-                f"  {s['instance_id']} database {s['db_schema']} cloned from {s['db_source']} at {s['db_cloned_at']}"
-            )
+            db = f"{s['db_schema']} cloned from {s['db_source']} at {s['db_cloned_at']}"
+            lines.append(f"  {s['instance_id']} database {db}")
         if s["status"] == "failed":
             first = (s["message"] or "").splitlines()[:1]
             lines.append(f"  {s['instance_id']} failed at {s['failed_task']!r}: {' '.join(first)}")
