@@ -22,6 +22,7 @@ from pullrekun.validate import POOL_RE, InvalidInput, check_schema
 CONFIG_ENV = "PULLREKUN_CONFIG"
 DEFAULT_CONFIG = "pullrekun.toml"
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+ENV_NAME_RE = re.compile(r"\A[A-Z_][A-Z0-9_]*\Z")
 REPO_RE = re.compile(r"\A[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+\Z")
 
 
@@ -255,6 +256,9 @@ def _check_database(db: DatabaseConfig) -> None:
         raise ConfigError(
             "database.schema_template", f"must give a schema name from {{instance}}: {exc}"
         ) from None
+    for key in ("admin_password_env", "app_password_env", "source_password_env"):
+        if not ENV_NAME_RE.match(getattr(db, key)):
+            raise ConfigError(f"database.{key}", "must be an environment variable name (A-Z, 0-9, _)")
     if db.on_close not in {"keep", "drop"}:
         raise ConfigError("database.on_close", "must be 'keep' or 'drop'")
     if not 0 < db.port < 65536:

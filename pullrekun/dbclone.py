@@ -101,7 +101,8 @@ class _Session:
 
 
 @contextmanager
-def _session(server: Server) -> Iterator[_Session]:
+def session(server: Server) -> Iterator[_Session]:
+    """One autocommit connection, closed on exit."""
     conn = server.connect()
     try:
         yield _Session(conn)
@@ -159,7 +160,7 @@ def _create_views(s: _Session, views: list[str]) -> None:
 
 def _copy_table(server: Server, source: str, tmp: str, table: str) -> int:
     """Copy one table's rows and AUTO_INCREMENT counter; check it with CHECKSUM TABLE."""
-    with _session(server) as s:
+    with session(server) as s:
         s.run("SET SESSION foreign_key_checks=0, unique_checks=0")
         s.run("SET SESSION sql_mode='NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'")
         cols = ", ".join(
@@ -254,7 +255,7 @@ def _dump_load(source_server: Server, server: Server, source: str, tmp: str, tab
 
 
 def _checksums(server: Server, schema: str, tables: list[str]) -> dict[str, Any]:
-    with _session(server) as s:
+    with session(server) as s:
         return {t: s.run(f"CHECKSUM TABLE {q(schema)}.{q(t)}")[0][1] for t in tables}
 
 
@@ -309,7 +310,7 @@ def clone_schema(
     step = on_step or (lambda _name: None)
     tmp, old = target + NEW_SUFFIX, target + OLD_SUFFIX
     started = time.monotonic()
-    with _session(source_server or server) as ss:
+    with session(source_server or server) as ss:
         if not schema_exists(ss, source):
             raise CloneError(f"unknown source schema {source!r}")
         charset, collation = ss.run(
@@ -318,7 +319,7 @@ def clone_schema(
             (source,),
         )[0]
         src = _objects(ss, source)
-    with _session(server) as s:
+    with session(server) as s:
         s.run("SET SESSION foreign_key_checks=0, unique_checks=0")
         s.run("SET SESSION sql_mode='NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'")
 
@@ -387,7 +388,7 @@ def clone_schema(
 def drop_schema(server: Server, schema: str) -> bool:
     """Drop ``schema`` and any clone leftovers beside it; True if anything was dropped."""
     check_schema(schema)
-    with _session(server) as s:
+    with session(server) as s:
         names = [schema, schema + NEW_SUFFIX, schema + OLD_SUFFIX]
         present = [n for n in names if schema_exists(s, n)]
         for name in present:

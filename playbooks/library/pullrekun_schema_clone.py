@@ -119,7 +119,7 @@ def main() -> None:
         supports_check_mode=True,
     )
     try:
-        from pullrekun.dbclone import CloneError, Server, _session, clone_schema, drop_schema, schema_exists
+        from pullrekun.dbclone import CloneError, Server, clone_schema, drop_schema, schema_exists, session
         from pullrekun.validate import InvalidInput, check_schema
     except ImportError as exc:
         module.fail_json(msg=f"pullrekun must be importable by the controller's Python: {exc}")
@@ -142,14 +142,14 @@ def main() -> None:
     try:
         check_schema(p["target"])
         if p["state"] == "absent":
-            with _session(target_server) as s:
+            with session(target_server) as s:
                 present = schema_exists(s, p["target"])
             if present and not module.check_mode:
                 drop_schema(target_server, p["target"])
             module.exit_json(changed=present)
         check_schema(p["source"])
         if module.check_mode:
-            with _session(source_server or target_server) as s:
+            with session(source_server or target_server) as s:
                 if not schema_exists(s, p["source"]):
                     module.fail_json(msg=f"unknown source schema {p['source']!r}")
             module.exit_json(changed=True)

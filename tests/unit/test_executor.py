@@ -144,13 +144,15 @@ def test_database_settings_cross_as_names_and_validated_schemas_never_as_secrets
     assert inv["all"]["vars"]["pullrekun_db"]["source_host"] == "devdb.internal"
 
 
-def test_an_environment_variable_name_that_is_not_one_is_refused() -> None:
-    cfg = parse(
-        {
-            "github": {"repository": "acme/webapp"},
-            "app": {"repo_url": "x"},
-            "database": {"default_source": "dev_shared", "app_password_env": "X') }}{{ lookup('pipe','id"},
-        }
-    )
-    with pytest.raises(ValueError, match="not an environment variable name"):
-        build_inventory(Plan(), {}, cfg)
+def test_an_environment_variable_name_that_is_not_one_is_refused_at_config_load() -> None:
+    from pullrekun.config import ConfigError
+
+    hostile = "X') }}{{ lookup('pipe','id"
+    with pytest.raises(ConfigError, match=r"database\.app_password_env"):
+        parse(
+            {
+                "github": {"repository": "acme/webapp"},
+                "app": {"repo_url": "x"},
+                "database": {"default_source": "dev_shared", "app_password_env": hostile},
+            }
+        )
