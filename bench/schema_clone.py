@@ -118,13 +118,16 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument(
+        "--buffer-pool", default="1G", help="innodb_buffer_pool_size of the benchmark's server (default 1G)"
+    )
     args = parser.parse_args()
     reason = available()
     if reason:
         print(f"schema_clone: cannot run: {reason}", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="pullrekun-bench-db-") as tmp:
-        db = MariaDB(Path(tmp)).start()
+        db = MariaDB(Path(tmp), extra_args=(f"--innodb-buffer-pool-size={args.buffer_pool}",)).start()
         try:
             t0 = time.perf_counter()
             build_source(db, args.rows)
@@ -141,7 +144,10 @@ def main() -> int:
             same_clone = checksums(server, "dst_clone") == want
         finally:
             db.stop()
-    print(f"schema_clone ({result.rows} rows in {result.tables} tables; source built in {built:.1f} s)")
+    print(
+        f"schema_clone ({result.rows} rows in {result.tables} tables; source built in {built:.1f} s; "
+        f"innodb_buffer_pool_size={args.buffer_pool})"
+    )
     print(f"  mysqldump | mysql (pullre-kun):  {pipe:6.2f} s   identical to source: {same_pipe}")
     print(f"  pullrekun server-side clone:     {result.seconds:6.2f} s   identical to source: {same_clone}")
     print(f"  speed-up:                        {pipe / result.seconds:6.2f}x  (target >= 3x)")

@@ -30,6 +30,7 @@ def _free_port() -> int:
 class MariaDB:
     root: Path
     port: int = field(default_factory=_free_port)
+    extra_args: tuple[str, ...] = ()
     proc: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     @property
@@ -66,6 +67,7 @@ class MariaDB:
                 "--skip-name-resolve",
                 "--innodb-flush-log-at-trx-commit=2",
                 "--skip-log-bin",
+                *self.extra_args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=log,
