@@ -165,6 +165,8 @@ _SECTIONS: dict[str, type] = {
     "ansible": AnsibleConfig,
     "app": AppConfig,
 }
+#: Sections that switch a feature on by being present (absent: the field stays None).
+_OPTIONAL_SECTIONS: dict[str, type] = {"database": DatabaseConfig}
 _TOP_LEVEL = {"failed_retry_after": int}
 
 
@@ -267,15 +269,16 @@ def _check_database(db: DatabaseConfig) -> None:
 
 def parse(raw: dict[str, Any], source: str = "<dict>") -> Config:
     for key in raw:
-        if key not in _SECTIONS and key not in _TOP_LEVEL and key != "database":
+        if key not in _SECTIONS and key not in _OPTIONAL_SECTIONS and key not in _TOP_LEVEL:
             raise ConfigError(key, "unknown key")
     if "github" not in raw:
         raise ConfigError("github.repository", "missing (required)")
     if "app" not in raw:
         raise ConfigError("app.repo_url", "missing (required)")
     sections = {name: _build(name, cls, raw.get(name, {})) for name, cls in _SECTIONS.items()}
-    if "database" in raw:
-        sections["database"] = _build("database", DatabaseConfig, raw["database"])
+    sections |= {
+        name: _build(name, cls, raw[name]) for name, cls in _OPTIONAL_SECTIONS.items() if name in raw
+    }
     retry = raw.get("failed_retry_after", 0)
     if isinstance(retry, bool) or not isinstance(retry, int):
         raise ConfigError("failed_retry_after", f"must be int, got {retry!r}")

@@ -75,6 +75,7 @@ def build_inventory(plan: Plan, instances: Mapping[str, Instance], cfg: Config) 
     starts = {a.instance_id for a in plan.of_type(StartInstance)}
     clones = {c.instance_id: c for c in plan.of_type(CloneSchema)}
     db = cfg.database
+    policy = db.policy if db is not None else None
     deploy_hosts: dict[str, Any] = {}
     for d in plan.of_type(Deploy):
         inst = instances[d.instance_id]
@@ -85,8 +86,8 @@ def build_inventory(plan: Plan, instances: Mapping[str, Instance], cfg: Config) 
             "pullrekun_start_instance": d.instance_id in starts,
             "pullrekun_write_pr_tag": inst.tag_pr != d.pr_number,
         }
-        if db is not None:
-            host["staging_db_name"] = db.policy.target_for(inst)
+        if policy is not None:
+            host["staging_db_name"] = policy.target_for(inst)
             clone = clones.get(d.instance_id)
             if clone is not None:
                 host["pullrekun_clone"] = {"source": clone.source, "target": clone.target}

@@ -72,6 +72,12 @@ class CachedPage:
     next_url: str | None
 
 
+def _event(
+    now: dt.datetime, kind: str, message: str, pr_number: int | None = None, instance_id: str | None = None
+) -> EventRow:
+    return EventRow(at=now, kind=kind, pr_number=pr_number, instance_id=instance_id, message=message)
+
+
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -184,15 +190,7 @@ class Store:
         with self.session() as s, s.begin():
             for action in plan.of_type(Unassign):
                 s.execute(delete(AssignmentRow).where(AssignmentRow.pr_number == action.pr_number))
-                s.add(
-                    EventRow(
-                        at=now,
-                        kind="unassigned",
-                        pr_number=action.pr_number,
-                        instance_id=action.instance_id,
-                        message=action.reason,
-                    )
-                )
+                s.add(_event(now, "unassigned", action.reason, action.pr_number, action.instance_id))
             s.flush()
             for assign in plan.of_type(Assign):
                 s.add(
@@ -205,15 +203,7 @@ class Store:
                         since=now,
                     )
                 )
-                s.add(
-                    EventRow(
-                        at=now,
-                        kind="assigned",
-                        pr_number=assign.pr_number,
-                        instance_id=assign.instance_id,
-                        message="slot assigned",
-                    )
-                )
+                s.add(_event(now, "assigned", "slot assigned", assign.pr_number, assign.instance_id))
             s.flush()
             for deploy in plan.of_type(Deploy):
                 row = s.get(AssignmentRow, deploy.pr_number)
@@ -264,12 +254,12 @@ class Store:
                         row.db_reset_requested = False
                         row.db_reset_seen = out.cloned.reset_label
                         s.add(
-                            EventRow(
-                                at=now,
-                                kind="schema_cloned",
-                                pr_number=out.pr_number,
-                                instance_id=out.instance_id,
-                                message=f"{out.cloned.source} -> {out.cloned.target} ({out.cloned.reason})",
+                            _event(
+                                now,
+                                "schema_cloned",
+                                f"{out.cloned.source} -> {out.cloned.target} ({out.cloned.reason})",
+                                out.pr_number,
+                                out.instance_id,
                             )
                         )
                 dep_id = deployment_ids.get(out.pr_number)
@@ -280,12 +270,12 @@ class Store:
                     dep.failed_task, dep.message = out.failed_task, out.message
                 if not out.ok:
                     s.add(
-                        EventRow(
-                            at=now,
-                            kind="deploy_failed",
-                            pr_number=out.pr_number,
-                            instance_id=out.instance_id,
-                            message=f"{out.failed_task}: {out.message}",
+                        _event(
+                            now,
+                            "deploy_failed",
+                            f"{out.failed_task}: {out.message}",
+                            out.pr_number,
+                            out.instance_id,
                         )
                     )
 
@@ -296,15 +286,7 @@ class Store:
             if row is None:
                 return False
             row.db_reset_requested = True
-            s.add(
-                EventRow(
-                    at=now,
-                    kind="reset_requested",
-                    pr_number=pr_number,
-                    instance_id=row.instance_id,
-                    message="pullrekun reset-db",
-                )
-            )
+            s.add(_event(now, "reset_requested", "pullrekun reset-db", pr_number, row.instance_id))
             return True
 
     def add_event(
@@ -316,7 +298,7 @@ class Store:
         instance_id: str | None = None,
     ) -> None:
         with self.session() as s, s.begin():
-            s.add(EventRow(at=now, kind=kind, pr_number=pr_number, instance_id=instance_id, message=message))
+            s.add(_event(now, kind, message, pr_number, instance_id))
 
     # --- conditional-request cache ------------------------------------------------
 
