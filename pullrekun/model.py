@@ -98,6 +98,14 @@ class Assignment:
 
 
 @dataclass(frozen=True)
+class Approval:
+    """A fork PR's approval label, recorded for the head commit it was first seen on."""
+
+    pr_number: int
+    sha: str
+
+
+@dataclass(frozen=True)
 class Observed:
     """Everything one pass read before planning.
 
@@ -109,6 +117,7 @@ class Observed:
     prs: tuple[PullRequest, ...]
     instances: tuple[Instance, ...]
     assignments: tuple[Assignment, ...]
+    approvals: tuple[Approval, ...] = ()
 
 
 # --- Actions -------------------------------------------------------------------------
@@ -181,8 +190,41 @@ class ForgetResetLabel:
     pr_number: int
 
 
+@dataclass(frozen=True)
+class RecordApproval:
+    """A fork PR's approval label was seen: it approves ``sha`` (and nothing later)."""
+
+    pr_number: int
+    sha: str
+
+
+@dataclass(frozen=True)
+class RevokeApproval:
+    """A fork PR got new commits after its approval: remove ``label`` so a maintainer re-approves."""
+
+    pr_number: int
+    label: str
+
+
+@dataclass(frozen=True)
+class ForgetApproval:
+    """The approval label is gone (or the PR closed): drop the recorded approval."""
+
+    pr_number: int
+
+
 Action = (
-    Assign | Unassign | StartInstance | StopInstance | DropSchema | CloneSchema | Deploy | ForgetResetLabel
+    Assign
+    | Unassign
+    | StartInstance
+    | StopInstance
+    | DropSchema
+    | CloneSchema
+    | Deploy
+    | ForgetResetLabel
+    | RecordApproval
+    | RevokeApproval
+    | ForgetApproval
 )
 _A = TypeVar("_A")
 
@@ -194,12 +236,23 @@ class QueuedPR:
 
 
 @dataclass(frozen=True)
+class SkippedPR:
+    """An open PR that gets no environment, and why (shown on the PR as a neutral status)."""
+
+    pr_number: int
+    reason: str
+
+
+@dataclass(frozen=True)
 class Plan:
-    """Ordered actions for one pass, plus the PRs left waiting for a slot."""
+    """Ordered actions for one pass, plus the PRs left waiting or left out."""
 
     actions: tuple[Action, ...] = ()
     queue: tuple[QueuedPR, ...] = ()
     notes: tuple[str, ...] = ()
+    skipped: tuple[SkippedPR, ...] = ()
+    #: Slots held once the plan is applied.
+    busy: int = 0
 
     @property
     def empty(self) -> bool:

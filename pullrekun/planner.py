@@ -26,6 +26,7 @@ from pullrekun.model import (
     Deploy,
     DropSchema,
     EnvStatus,
+    ForgetApproval,
     ForgetResetLabel,
     Instance,
     InstanceState,
@@ -33,10 +34,14 @@ from pullrekun.model import (
     Plan,
     PullRequest,
     QueuedPR,
+    RecordApproval,
+    RevokeApproval,
+    SkippedPR,
     StartInstance,
     StopInstance,
     Unassign,
 )
+from pullrekun.trust import TrustPolicy
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,8 @@ class PlannerConfig:
     failed_retry_after: dt.timedelta = dt.timedelta(0)
     #: Per-environment databases; None: environments get no schema of their own.
     database: DatabasePolicy | None = None
+    #: Which open PRs get an environment.
+    trust: TrustPolicy = TrustPolicy()
 
 
 def _queue_key(pr: PullRequest) -> tuple[dt.datetime, int]:
@@ -92,22 +99,43 @@ def _clone_reason(asg: Assignment, pr: PullRequest, db: DatabasePolicy) -> str |
 def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
     """Return the actions that bring the world to the desired state.
 
-    Order of the result: unassignments, stops, assignments, starts, schema clones, deploys,
-    forgotten reset labels; each group sorted by PR number or instance id. A clone always
-    comes with a deploy of the same environment (the app restarts on its fresh schema).
+    Order of the result: approvals, unassignments, stops, assignments, starts, schema clones,
+    deploys, forgotten reset labels; each group sorted by PR number or instance id. A clone
+    always comes with a deploy of the same environment (the app restarts on its fresh schema).
 
-    Guarantees (checked by property tests): no instance serves two PRs, a closed PR never
-    keeps a slot, every open PR either holds a slot or has a queue position, and applying
-    a plan successfully then planning again yields an empty plan.
+    Guarantees (checked by property tests): no instance serves two PRs, a closed or
+    ineligible PR never keeps a slot, every open PR either holds a slot, has a queue
+    position or is skipped with a reason, and applying a plan successfully then planning
+    again yields an empty plan.
     """
-    open_prs = {pr.number: pr for pr in observed.prs}
+    all_open = {pr.number: pr for pr in observed.prs}
+    approved = {a.pr_number: a.sha for a in observed.approvals}
+    approvals: list[Action] = [ForgetApproval(n) for n in sorted(approved) if n not in all_open]
+    skipped: list[SkippedPR] = []
+    open_prs: dict[int, PullRequest] = {}
+    for pr in sorted(observed.prs, key=lambda p: p.number):
+        verdict = config.trust.verdict(pr, approved.get(pr.number))
+        if verdict.record_approval:
+            approvals.append(RecordApproval(pr.number, pr.head_sha))
+        if verdict.revoke_approval:
+            approvals.append(RevokeApproval(pr.number, config.trust.approval_label))
+        elif pr.number in approved and config.trust.approval_label not in pr.labels:
+            approvals.append(ForgetApproval(pr.number))
+        if verdict.eligible:
+            open_prs[pr.number] = pr
+        else:
+            skipped.append(SkippedPR(pr.number, verdict.reason))
+
     instances = {inst.instance_id: inst for inst in observed.instances}
 
     unassign: list[Unassign] = []
     kept: dict[int, Assignment] = {}
     for asg in sorted(observed.assignments, key=lambda a: a.pr_number):
-        if asg.pr_number not in open_prs:
+        if asg.pr_number not in all_open:
             unassign.append(Unassign(asg.pr_number, asg.instance_id, "pull request closed"))
+        elif asg.pr_number not in open_prs:
+            reason = next(s.reason for s in skipped if s.pr_number == asg.pr_number)
+            unassign.append(Unassign(asg.pr_number, asg.instance_id, f"no longer eligible: {reason}"))
         elif asg.instance_id not in instances:
             unassign.append(Unassign(asg.pr_number, asg.instance_id, "instance left the pool; PR requeued"))
         elif asg.instance_id in {k.instance_id for k in kept.values()}:
@@ -121,7 +149,7 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
         (i for i in observed.instances if i.instance_id not in held and i.state in ASSIGNABLE_STATES),
         key=_free_key,
     )
-    waiting = sorted((pr for pr in observed.prs if pr.number not in kept), key=_queue_key)
+    waiting = sorted((pr for pr in open_prs.values() if pr.number not in kept), key=_queue_key)
 
     db = config.database
     notes: list[str] = []
@@ -182,7 +210,7 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
     if db is not None and db.drop_on_close:
         for gone in unassign:
             inst_gone = instances.get(gone.instance_id)
-            if gone.pr_number not in open_prs and inst_gone is not None and gone.instance_id not in in_use:
+            if gone.pr_number not in all_open and inst_gone is not None and gone.instance_id not in in_use:
                 drops.append(DropSchema(gone.instance_id, db.target_for(inst_gone)))
     stops: list[StopInstance] = []
     for inst in observed.instances:
@@ -194,6 +222,7 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
             stops.append(StopInstance(inst.instance_id, "stale pullrekun tags"))
 
     actions: list[Action] = [
+        *approvals,
         *unassign,
         *sorted(stops, key=lambda a: a.instance_id),
         *sorted(drops, key=lambda a: a.instance_id),
@@ -203,4 +232,10 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
         *sorted(deploys, key=lambda a: a.pr_number),
         *sorted(forgets, key=lambda a: a.pr_number),
     ]
-    return Plan(actions=tuple(actions), queue=queue, notes=tuple(notes))
+    return Plan(
+        actions=tuple(actions),
+        queue=queue,
+        notes=tuple(notes),
+        skipped=tuple(skipped),
+        busy=len(in_use),
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, DateTime, Integer, String, Text, TypeDecorator, false
+from sqlalchemy import BigInteger, Boolean, DateTime, Integer, String, Text, TypeDecorator, false
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -105,3 +105,40 @@ class HttpCacheRow(Base):
     body: Mapped[str] = mapped_column(LongText)
     next_url: Mapped[str | None] = mapped_column(Text)
     fetched_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class ApprovalRow(Base):
+    """A fork PR's approval label, bound to the head commit it was first seen on."""
+
+    __tablename__ = "approvals"
+
+    pr_number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    sha: Mapped[str] = mapped_column(String(40))
+    approved_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class ReportRow(Base):
+    """What was last told to one channel (status, deployment, comment, notify) about one PR.
+
+    ``fingerprint`` is a hash of what was sent: an unchanged state is not sent again.
+    ``github_id`` is the check run, deployment or comment to update in place.
+    """
+
+    __tablename__ = "reports"
+
+    pr_number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    sha: Mapped[str | None] = mapped_column(String(40))
+    github_id: Mapped[int | None] = mapped_column(BigInteger)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class GitHubStateRow(Base):
+    """Small facts about GitHub kept between passes: rate limit, back-off, the App token."""
+
+    __tablename__ = "github_state"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

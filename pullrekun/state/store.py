@@ -17,26 +17,32 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from pullrekun.model import (
+    Approval,
     Assign,
     Assignment,
     CloneSchema,
     Deploy,
     EnvStatus,
+    ForgetApproval,
     ForgetResetLabel,
     Plan,
+    RecordApproval,
     Unassign,
 )
 from pullrekun.state.schema import (
+    ApprovalRow,
     AssignmentRow,
     DeploymentRow,
     EventRow,
+    GitHubStateRow,
     HttpCacheRow,
     QueueRow,
+    ReportRow,
 )
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 #: The newest Alembic revision; a test checks it against the migrations folder.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,17 @@ class EnvironmentRecord:
     artifacts: str | None
     db_schema: str | None = None
     db_cloned_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class Reported:
+    """What one channel was last told about one PR."""
+
+    pr_number: int
+    channel: str
+    fingerprint: str
+    sha: str | None
+    github_id: int | None
 
 
 @dataclass(frozen=True)
@@ -166,6 +183,11 @@ class Store:
                 for r in rows
             )
 
+    def approvals(self) -> tuple[Approval, ...]:
+        with self.session() as s:
+            rows = s.scalars(select(ApprovalRow).order_by(ApprovalRow.pr_number)).all()
+            return tuple(Approval(r.pr_number, r.sha) for r in rows)
+
     def queue(self) -> tuple[tuple[int, int, dt.datetime], ...]:
         with self.session() as s:
             rows = s.scalars(select(QueueRow).order_by(QueueRow.position)).all()
@@ -222,6 +244,11 @@ class Store:
                 s.add(dep)
                 s.flush()
                 deployment_ids[deploy.pr_number] = dep.id
+            for approval in plan.of_type(RecordApproval):
+                s.merge(ApprovalRow(pr_number=approval.pr_number, sha=approval.sha, approved_at=now))
+                s.add(_event(now, "approved", f"fork PR approved at {approval.sha}", approval.pr_number))
+            for gone in plan.of_type(ForgetApproval):
+                s.execute(delete(ApprovalRow).where(ApprovalRow.pr_number == gone.pr_number))
             for forget in plan.of_type(ForgetResetLabel):
                 row = s.get(AssignmentRow, forget.pr_number)
                 if row is not None:
@@ -318,3 +345,42 @@ class Store:
                 )
             else:
                 row.etag, row.body, row.next_url, row.fetched_at = (page.etag, page.body, page.next_url, now)
+
+    # --- what GitHub and the chat webhooks were last told ---------------------------
+
+    def reported(self) -> dict[tuple[int, str], Reported]:
+        with self.session() as s:
+            return {
+                (r.pr_number, r.channel): Reported(r.pr_number, r.channel, r.fingerprint, r.sha, r.github_id)
+                for r in s.scalars(select(ReportRow))
+            }
+
+    def save_report(self, rep: Reported, now: dt.datetime) -> None:
+        with self.session() as s, s.begin():
+            s.merge(
+                ReportRow(
+                    pr_number=rep.pr_number,
+                    channel=rep.channel,
+                    fingerprint=rep.fingerprint,
+                    sha=rep.sha,
+                    github_id=rep.github_id,
+                    updated_at=now,
+                )
+            )
+
+    def forget_reports(self, pr_number: int) -> None:
+        with self.session() as s, s.begin():
+            s.execute(delete(ReportRow).where(ReportRow.pr_number == pr_number))
+
+    def github_state(self) -> dict[str, str]:
+        with self.session() as s:
+            return {r.key: r.value for r in s.scalars(select(GitHubStateRow))}
+
+    def set_github_state(self, values: Mapping[str, str | None], now: dt.datetime) -> None:
+        """Set (or, with None, delete) GitHub facts in one transaction."""
+        with self.session() as s, s.begin():
+            for key, value in values.items():
+                if value is None:
+                    s.execute(delete(GitHubStateRow).where(GitHubStateRow.key == key))
+                else:
+                    s.merge(GitHubStateRow(key=key, value=value, updated_at=now))

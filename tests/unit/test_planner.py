@@ -14,20 +14,25 @@ from pullrekun.model import (
     Assign,
     Assignment,
     CloneSchema,
+    Approval,
     Deploy,
     DropSchema,
     EnvStatus,
+    ForgetApproval,
     ForgetResetLabel,
     Instance,
     InstanceState,
     Observed,
     Plan,
     PullRequest,
+    RecordApproval,
+    RevokeApproval,
     StartInstance,
     StopInstance,
     Unassign,
 )
 from pullrekun.planner import PlannerConfig, plan
+from pullrekun.trust import TrustPolicy
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 CFG = PlannerConfig()
@@ -188,8 +193,16 @@ def apply_success(observed: Observed, p: Plan) -> Observed:
     asgs = {a.pr_number: a for a in observed.assignments}
     insts = {i.instance_id: i for i in observed.instances}
     heads = {x.number: x.head_sha for x in observed.prs}
+    prs = {x.number: x for x in observed.prs}
+    approvals = {a.pr_number: a for a in observed.approvals}
     for action in p.actions:
         match action:
+            case RecordApproval(pr_number=n, sha=s):
+                approvals[n] = Approval(n, s)
+            case ForgetApproval(pr_number=n):
+                del approvals[n]
+            case RevokeApproval(pr_number=n, label=label):
+                prs[n] = dataclasses.replace(prs[n], labels=tuple(x for x in prs[n].labels if x != label))
             case Unassign(pr_number=n):
                 del asgs[n]
             case StopInstance(instance_id=i):
@@ -210,7 +223,9 @@ def apply_success(observed: Observed, p: Plan) -> Observed:
                 assert s == heads[n]
                 asgs[n] = dataclasses.replace(asgs[n], status=EnvStatus.READY, deployed_sha=s, since=NOW)
                 insts[i] = dataclasses.replace(insts[i], state=S.RUNNING, tag_pr=n, tag_sha=s)
-    return Observed(observed.prs, tuple(insts.values()), tuple(asgs.values()))
+    return Observed(
+        tuple(prs.values()), tuple(insts.values()), tuple(asgs.values()), tuple(approvals.values())
+    )
 
 
 @st.composite
@@ -219,7 +234,19 @@ def worlds(draw: st.DrawFn) -> Observed:
     states = st.sampled_from(list(S)[:5])  # not terminated: those are filtered at observe
     insts = [inst(n, draw(states)) for n in range(1, n_inst + 1)]
     numbers = draw(st.lists(st.integers(1, 40), unique=True, max_size=9))
-    prs = [pr(n, head=draw(st.integers(1, 3)) * 100 + n, age=draw(st.integers(0, 50))) for n in numbers]
+    prs = [
+        dataclasses.replace(
+            pr(n, head=draw(st.integers(1, 3)) * 100 + n, age=draw(st.integers(0, 50))),
+            draft=draw(st.booleans()),
+            from_fork=draw(st.booleans()),
+            labels=tuple(draw(st.lists(st.sampled_from(["preview:approved", "no-preview", "x"]), unique=True))),
+        )
+        for n in numbers
+    ]
+    approvals = [
+        Approval(n, draw(st.sampled_from([sha(100 + n), sha(200 + n)])))
+        for n in draw(st.lists(st.integers(1, 40), unique=True, max_size=4))
+    ]
     # Assignments may mention closed PRs and vanished instances, never an instance twice.
     asg_prs = draw(st.lists(st.integers(1, 40), unique=True, max_size=6))
     asg_insts = draw(st.permutations(list(range(1, 9))))
@@ -233,7 +260,7 @@ def worlds(draw: st.DrawFn) -> Observed:
         )
         for p, i in zip(asg_prs, asg_insts, strict=False)
     ]
-    return world(prs, insts, asgs)
+    return Observed(tuple(prs), tuple(insts), tuple(asgs), tuple(approvals))
 
 
 def _final_holders(observed: Observed, p: Plan) -> dict[str, int]:
@@ -255,6 +282,11 @@ def test_replanning_after_a_successful_apply_has_nothing_to_do(observed: Observe
     first = plan(observed, CFG, NOW)
     after = apply_success(observed, first)
     second = plan(after, CFG, NOW)
+    # A revoked approval's label is gone only after the pass: the next pass forgets it.
+    if second.actions and all(isinstance(a, ForgetApproval) for a in second.actions):
+        assert {a.pr_number for a in second.actions} <= {a.pr_number for a in first.of_type(RevokeApproval)}
+        after = apply_success(after, second)
+        second = plan(after, CFG, NOW)
     transitional = {S.STOPPING, S.SHUTTING_DOWN}
     if not any(i.state in transitional for i in observed.instances):
         assert second.actions == ()
@@ -265,14 +297,18 @@ def test_replanning_after_a_successful_apply_has_nothing_to_do(observed: Observe
 
 @settings(max_examples=300, deadline=None)
 @given(worlds())
-def test_every_open_pr_has_a_slot_or_a_queue_position(observed: Observed) -> None:
+def test_every_open_pr_has_a_slot_a_queue_position_or_a_reason(observed: Observed) -> None:
     p = plan(observed, CFG, NOW)
     holders = set(_final_holders(observed, p).values())
     queued = [q.pr_number for q in p.queue]
+    skipped = {s.pr_number: s.reason for s in p.skipped}
     assert len(queued) == len(set(queued))
     assert [q.position for q in p.queue] == list(range(1, len(queued) + 1))
     for x in observed.prs:
-        assert (x.number in holders) != (x.number in queued)
+        assert [x.number in holders, x.number in queued, x.number in skipped].count(True) == 1
+        assert skipped.get(x.number, "reason") != ""
+        if x.draft or (x.from_fork and "preview:approved" not in x.labels):
+            assert x.number in skipped
 
 
 @settings(max_examples=300, deadline=None)
@@ -417,3 +453,80 @@ def test_on_close_drop_drops_the_schema_unless_the_slot_is_reassigned_at_once() 
     p = plan(world([dpr(4, "bob")], [up(1, 3)], [asg]), dropping, NOW)
     assert p.of_type(DropSchema) == (), "the next PR's clone replaces it anyway"
     assert plan(world([], [up(1, 3)], [asg]), CFG_DB, NOW).of_type(DropSchema) == (), "keep is the default"
+
+
+# --- who gets an environment ---------------------------------------------------------
+
+APPROVE = "preview:approved"
+
+
+def fork(number: int, head: int | None = None, labels: tuple[str, ...] = ()) -> PullRequest:
+    return dataclasses.replace(pr(number, head), from_fork=True, labels=labels)
+
+
+def test_a_fork_pr_without_approval_gets_no_slot_and_a_reason() -> None:
+    p = plan(world([fork(1)], [inst(1)], []), CFG, NOW)
+    assert not p.of_type(Assign) and not p.queue
+    assert [s.pr_number for s in p.skipped] == [1]
+    assert APPROVE in p.skipped[0].reason
+
+
+def test_the_approval_label_deploys_a_fork_pr_and_is_bound_to_its_head() -> None:
+    p = plan(world([fork(1, labels=(APPROVE,))], [inst(1)], []), CFG, NOW)
+    assert p.of_type(RecordApproval) == (RecordApproval(1, sha(1)),)
+    assert p.of_type(Assign) == (Assign(1, "i-00000001"),)
+
+
+def test_a_push_to_an_approved_fork_pr_needs_approval_again() -> None:
+    observed = Observed(
+        (fork(1, head=2, labels=(APPROVE,)),), (up(1, 1),), (ready(1, 1),), (Approval(1, sha(1)),)
+    )
+    p = plan(observed, CFG, NOW)
+    assert p.of_type(RevokeApproval) == (RevokeApproval(1, APPROVE),)
+    assert not p.of_type(Deploy)
+    assert p.of_type(Unassign)[0].reason.startswith("no longer eligible: new commits")
+    assert p.of_type(StopInstance)
+    # Once the label is gone the approval is forgotten; a new label approves the new head.
+    gone = Observed((fork(1, head=2),), (inst(1),), (), (Approval(1, sha(1)),))
+    assert plan(gone, CFG, NOW).of_type(ForgetApproval) == (ForgetApproval(1),)
+    again = Observed((fork(1, head=2, labels=(APPROVE,)),), (inst(1),), (), ())
+    assert plan(again, CFG, NOW).of_type(RecordApproval) == (RecordApproval(1, sha(2)),)
+
+
+def test_an_approval_seen_on_a_draft_binds_to_that_head() -> None:
+    draft = dataclasses.replace(fork(1, labels=(APPROVE,)), draft=True)
+    p = plan(world([draft], [inst(1)], []), CFG, NOW)
+    assert p.of_type(RecordApproval) == (RecordApproval(1, sha(1)),) and not p.of_type(Assign)
+
+
+@pytest.mark.parametrize(
+    ("change", "trust", "words"),
+    [
+        ({"draft": True}, TrustPolicy(), "draft"),
+        ({"labels": ("no-preview",)}, TrustPolicy(), "no-preview"),
+        ({}, TrustPolicy(opt_in_label="preview"), "opt-in"),
+        ({"base_ref": "release/1.x"}, TrustPolicy(base_branches=("main",)), "release/1.x"),
+    ],
+)
+def test_drafts_opt_outs_opt_in_mode_and_base_branches_are_skipped(
+    change: dict[str, object], trust: TrustPolicy, words: str
+) -> None:
+    config = PlannerConfig(trust=trust)
+    skipped = dataclasses.replace(pr(1), **change)  # type: ignore[arg-type]
+    other = dataclasses.replace(pr(2), labels=("preview",))
+    p = plan(world([skipped, other], [inst(1), inst(2)], []), config, NOW)
+    assert p.of_type(Assign) == (Assign(2, "i-00000001"),)
+    assert [s.pr_number for s in p.skipped] == [1] and words in p.skipped[0].reason
+
+
+def test_a_pr_that_becomes_ineligible_gives_its_slot_back() -> None:
+    draft = dataclasses.replace(pr(1), draft=True)
+    p = plan(world([draft, pr(2)], [up(1, 1)], [ready(1, 1)]), CFG, NOW)
+    assert p.of_type(Unassign)[0].reason.startswith("no longer eligible: draft")
+    assert p.of_type(Assign) == (Assign(2, "i-00000001"),) and p.busy == 1
+
+
+def test_opt_in_label_and_drafts_setting_let_prs_in() -> None:
+    config = PlannerConfig(trust=TrustPolicy(opt_in_label="preview", drafts=True))
+    wanted = dataclasses.replace(pr(1), draft=True, labels=("preview",))
+    assert plan(world([wanted], [inst(1)], []), config, NOW).of_type(Assign) == (Assign(1, "i-00000001"),)
