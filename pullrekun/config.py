@@ -17,6 +17,7 @@ from typing import Any
 
 from pullrekun.dbpolicy import DatabasePolicy
 from pullrekun.planner import PlannerConfig
+from pullrekun.trust import TrustPolicy
 from pullrekun.validate import POOL_RE, InvalidInput, check_schema
 
 CONFIG_ENV = "PULLREKUN_CONFIG"
@@ -42,6 +43,57 @@ class GitHubConfig:
     per_page: int = 100
     timeout: int = 15
     retries: int = 3
+    #: GitHub App auth (all three set): check runs instead of commit statuses.
+    app_id: int = 0
+    app_private_key_file: str = ""
+    installation_id: int = 0
+    #: Leave this many requests of the hourly limit unused: reports wait for the reset.
+    rate_reserve: int = 100
+    #: Pause between writes (GitHub asks for one second to stay clear of secondary limits).
+    write_interval_ms: int = 1000
+
+    @property
+    def app(self) -> bool:
+        return bool(self.app_id)
+
+
+@dataclass(frozen=True)
+class TrustConfig:
+    """Which PRs get an environment (see pullrekun.trust)."""
+
+    approval_label: str = "preview:approved"
+    drafts: bool = False
+    opt_out_label: str = "no-preview"
+    opt_in_label: str = ""
+    base_branches: tuple[str, ...] = ()
+
+    @property
+    def policy(self) -> TrustPolicy:
+        return TrustPolicy(
+            approval_label=self.approval_label,
+            drafts=self.drafts,
+            opt_out_label=self.opt_out_label,
+            opt_in_label=self.opt_in_label,
+            base_branches=self.base_branches,
+        )
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """What pullrekun tells people, and where."""
+
+    context: str = "pullrekun"
+    #: A directory whose templates replace the built-in ones (same file names).
+    templates_dir: str = ""
+    comment: bool = True
+    deployments: bool = True
+    environment: str = "preview/pr-{pr}"
+    #: Queue positions beyond this are shown as "behind N others": a queue shift far
+    #: back then changes nothing on GitHub.
+    queue_positions: int = 10
+    slack_webhook_env: str = ""
+    google_chat_webhook_env: str = ""
+    notify_timeout: int = 10
 
 
 @dataclass(frozen=True)
@@ -132,6 +184,8 @@ class Config:
     ec2: EC2Config = EC2Config()
     state: StateConfig = StateConfig()
     ansible: AnsibleConfig = AnsibleConfig()
+    trust: TrustConfig = TrustConfig()
+    report: ReportConfig = ReportConfig()
     database: DatabaseConfig | None = None
     failed_retry_after: int = 0
     source: str = "<defaults>"
@@ -141,6 +195,7 @@ class Config:
         return PlannerConfig(
             failed_retry_after=dt.timedelta(seconds=self.failed_retry_after),
             database=self.database.policy if self.database else None,
+            trust=self.trust.policy,
         )
 
     @property
@@ -164,6 +219,8 @@ _SECTIONS: dict[str, type] = {
     "state": StateConfig,
     "ansible": AnsibleConfig,
     "app": AppConfig,
+    "trust": TrustConfig,
+    "report": ReportConfig,
 }
 #: Sections that switch a feature on by being present (absent: the field stays None).
 _OPTIONAL_SECTIONS: dict[str, type] = {"database": DatabaseConfig}
@@ -179,6 +236,10 @@ def _typed(key: str, kind: str, value: object) -> Any:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(key, f"must be a list of strings, got {value!r}")
         return tuple(value)
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(key, f"must be true or false, got {value!r}")
+        return value
     want = int if kind == "int" else str
     if isinstance(value, bool) or not isinstance(value, want):
         raise ConfigError(key, f"must be {want.__name__}, got {value!r}")
@@ -237,10 +298,50 @@ def _check(cfg: Config) -> None:
             template.format(host="h", port=1, pr=1)
         except (KeyError, IndexError, ValueError) as exc:
             raise ConfigError(key, f"bad placeholder {exc} (use {names})") from exc
+    _check_github_app(cfg.github)
+    _check_report(cfg.report)
     if cfg.database is not None:
         _check_database(cfg.database)
     if cfg.failed_retry_after < 0:
         raise ConfigError("failed_retry_after", "must not be negative")
+
+
+def _check_github_app(gh: GitHubConfig) -> None:
+    app_keys = {"app_id": gh.app_id, "app_private_key_file": gh.app_private_key_file}
+    app_keys["installation_id"] = gh.installation_id
+    if any(app_keys.values()) and not all(app_keys.values()):
+        unset = ", ".join(f"github.{k}" for k, v in app_keys.items() if not v)
+        raise ConfigError(unset.split(", ")[0], f"GitHub App auth needs all three keys; unset: {unset}")
+    if gh.rate_reserve < 0:
+        raise ConfigError("github.rate_reserve", "must not be negative")
+    if not gh.app:
+        return
+    path = Path(gh.app_private_key_file)
+    try:
+        head = path.read_text(encoding="ascii", errors="replace")[:100]
+    except OSError as exc:
+        raise ConfigError("github.app_private_key_file", f"cannot read {path}: {exc.strerror}") from None
+    if "PRIVATE KEY-----" not in head:
+        raise ConfigError("github.app_private_key_file", f"{path} is not a PEM private key")
+
+
+def _check_report(rep: ReportConfig) -> None:
+    for key in ("slack_webhook_env", "google_chat_webhook_env"):
+        value = getattr(rep, key)
+        if value and not ENV_NAME_RE.match(value):
+            raise ConfigError(f"report.{key}", "must be an environment variable name (A-Z, 0-9, _)")
+    if not rep.context or len(rep.context) > 100:
+        raise ConfigError("report.context", "must be 1 to 100 characters")
+    try:
+        env = rep.environment.format(pr=1)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ConfigError("report.environment", f"bad placeholder {exc} (use {{pr}})") from None
+    if "{pr}" not in rep.environment or len(env) > 100:
+        raise ConfigError("report.environment", "must contain {pr} and stay under 100 characters")
+    if rep.queue_positions < 1:
+        raise ConfigError("report.queue_positions", "must be at least 1")
+    if rep.templates_dir and not Path(rep.templates_dir).is_dir():
+        raise ConfigError("report.templates_dir", f"no such directory: {rep.templates_dir}")
 
 
 def _check_database(db: DatabaseConfig) -> None:

@@ -13,7 +13,7 @@ library; see ``[tool.importlinter]`` in pyproject.toml.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pullrekun.dbpolicy import DatabasePolicy
 from pullrekun.model import (
@@ -53,7 +53,7 @@ class PlannerConfig:
     #: Per-environment databases; None: environments get no schema of their own.
     database: DatabasePolicy | None = None
     #: Which open PRs get an environment.
-    trust: TrustPolicy = TrustPolicy()
+    trust: TrustPolicy = field(default_factory=TrustPolicy)
 
 
 def _queue_key(pr: PullRequest) -> tuple[dt.datetime, int]:
@@ -134,8 +134,8 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
         if asg.pr_number not in all_open:
             unassign.append(Unassign(asg.pr_number, asg.instance_id, "pull request closed"))
         elif asg.pr_number not in open_prs:
-            reason = next(s.reason for s in skipped if s.pr_number == asg.pr_number)
-            unassign.append(Unassign(asg.pr_number, asg.instance_id, f"no longer eligible: {reason}"))
+            why = next(s.reason for s in skipped if s.pr_number == asg.pr_number)
+            unassign.append(Unassign(asg.pr_number, asg.instance_id, f"no longer eligible: {why}"))
         elif asg.instance_id not in instances:
             unassign.append(Unassign(asg.pr_number, asg.instance_id, "instance left the pool; PR requeued"))
         elif asg.instance_id in {k.instance_id for k in kept.values()}:

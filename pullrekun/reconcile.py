@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import os
 import signal
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,9 +20,13 @@ from types import FrameType
 
 from pullrekun import ec2, executor
 from pullrekun.config import Config
-from pullrekun.github.pulls import GitHubUnavailable, PullRequestSource, RequestStats, connect
+from pullrekun.envstate import Env, EnvView, build_views
+from pullrekun.github.client import GitHubClient, GitHubUnavailable, RateLimited, RequestStats, rate_facts
+from pullrekun.github.pulls import PullRequestSource
 from pullrekun.model import Deploy, Instance, Observed, Plan
 from pullrekun.planner import plan as make_plan
+from pullrekun.render import Renderer
+from pullrekun.reporting import Reporter, ReportResult
 from pullrekun.state.lock import pass_lock
 from pullrekun.state.store import DeployOutcome, Store
 
@@ -58,21 +63,74 @@ class PassResult:
     problem: str = ""
     github: RequestStats | None = None
     artifacts: str | None = None
+    report: ReportResult | None = None
 
 
-def observe(cfg: Config, store: Store, clock: Clock) -> Observation:
-    gh = connect(cfg.github, cfg.github_token)
-    source = PullRequestSource(gh, cfg.github.repository, store, cfg.github_token, cfg.github.per_page, clock)
+def _note_rate_limit(store: Store, exc: RateLimited, now: dt.datetime) -> None:
+    log.warning("GitHub: %s; no GitHub requests until then", exc)
+    store.set_github_state({"backoff_until": exc.until.isoformat(), "backoff_reason": str(exc)[:500]}, now)
+    store.add_event(now, "github_rate_limited", str(exc)[:2000])
+
+
+def backoff_until(store: Store, now: dt.datetime) -> dt.datetime | None:
+    """When GitHub told us to wait until a time still to come, that time."""
+    value = store.github_state().get("backoff_until")
+    until = dt.datetime.fromisoformat(value) if value else None
+    return until if until is not None and until > now else None
+
+
+def github_client(cfg: Config, store: Store, clock: Clock) -> GitHubClient:
+    """A client for this pass; raises ObserveFailed while GitHub asked us to back off."""
+    now = clock()
+    until = backoff_until(store, now)
+    if until is not None:
+        raise ObserveFailed(f"GitHub: backing off (rate limit) until {until:%Y-%m-%d %H:%M:%S} UTC")
+    try:
+        return GitHubClient(cfg.github, cfg.github_token, store, clock)
+    except RateLimited as exc:
+        _note_rate_limit(store, exc, now)
+        raise ObserveFailed(f"GitHub: {exc}") from exc
+    except GitHubUnavailable as exc:
+        raise ObserveFailed(f"GitHub: {exc}") from exc
+
+
+def observe(cfg: Config, store: Store, client: GitHubClient, clock: Clock) -> Observation:
+    source = PullRequestSource(client, store, clock)
     try:
         prs = source.open_pull_requests()
+    except RateLimited as exc:
+        _note_rate_limit(store, exc, clock())
+        raise ObserveFailed(f"GitHub: {exc}") from exc
     except GitHubUnavailable as exc:
         raise ObserveFailed(f"GitHub: {exc}") from exc
     try:
         instances = ec2.observe_pool(ec2.client(cfg.ec2), cfg.ec2.pool)
     except ec2.EC2Unavailable as exc:
         raise ObserveFailed(f"EC2: {exc}") from exc
-    observed = Observed(prs, instances, store.assignments())
-    return Observation(observed, {i.instance_id: i for i in instances}, source.stats)
+    observed = Observed(prs, instances, store.assignments(), store.approvals())
+    return Observation(observed, {i.instance_id: i for i in instances}, client.stats)
+
+
+def _views(cfg: Config, store: Store, obs: Observation, plan: Plan, now: dt.datetime) -> dict[int, EnvView]:
+    envs = {}
+    for rec in store.environments():
+        asg = rec.assignment
+        inst = obs.instances.get(asg.instance_id)
+        url = cfg.url_for(inst.ansible_host, inst.url, asg.pr_number) if inst is not None else ""
+        envs[asg.pr_number] = Env(
+            asg.pr_number,
+            asg.instance_id,
+            asg.status,
+            asg.deployed_sha,
+            asg.since or rec.assigned_at,
+            url,
+            rec.db_schema,
+            asg.db_source,
+            rec.failed_task,
+            rec.message,
+        )
+    queued_since = {pr: since for pr, _, since in store.queue()}
+    return build_views(obs.observed.prs, plan, envs, queued_since, now, cfg.report.queue_positions)
 
 
 @contextmanager
@@ -94,10 +152,26 @@ def _cancel_on_term() -> Iterator[Callable[[], bool]]:
 
 def plan_only(cfg: Config, store: Store, clock: Clock = utcnow) -> PassResult:
     try:
-        obs = observe(cfg, store, clock)
+        client = github_client(cfg, store, clock)
+        obs = observe(cfg, store, client, clock)
     except ObserveFailed as exc:
         return PassResult(EXIT_FAILURES, None, problem=str(exc))
     return PassResult(EXIT_OK, make_plan(obs.observed, cfg.planner, clock()), github=obs.github)
+
+
+def _report(
+    reporter: Reporter, cfg: Config, store: Store, obs: Observation, plan: Plan, clock: Clock, *, final: bool
+) -> ReportResult:
+    now = clock()
+    views = _views(cfg, store, obs, plan, now)
+    result = reporter.report(views, plan, {pr.number for pr in obs.observed.prs}, final=final)
+    if result.rate_limited_until is not None:
+        store.set_github_state(
+            {"backoff_until": result.rate_limited_until.isoformat(), "backoff_reason": result.problem[:500]},
+            now,
+        )
+        log.warning("GitHub: %s; no GitHub requests until then", result.problem)
+    return result
 
 
 def reconcile(cfg: Config, store: Store, clock: Clock = utcnow) -> PassResult:
@@ -105,37 +179,54 @@ def reconcile(cfg: Config, store: Store, clock: Clock = utcnow) -> PassResult:
     with pass_lock(store.engine, cfg.ec2.pool):
         now = clock()
         try:
-            obs = observe(cfg, store, clock)
+            client = github_client(cfg, store, clock)
+            obs = observe(cfg, store, client, clock)
         except ObserveFailed as exc:
             log.error("pass stopped before planning: %s", exc)
             store.add_event(now, "observe_failed", str(exc)[:2000])
             return PassResult(EXIT_FAILURES, None, problem=str(exc))
-        plan = make_plan(obs.observed, cfg.planner, now)
-        for note in plan.notes:
-            log.info("%s", note)
-        if plan.empty:
-            store.record_intent(plan, now, None)  # the queue may still have moved
-            return PassResult(EXIT_OK, plan, github=obs.github)
-        ident = f"{now:%Y%m%dT%H%M%S.%f}-{uuid.uuid4().hex[:8]}"
-        artifacts = None
-        if executor.needs_run(plan):
-            artifacts = os.path.join(os.path.abspath(cfg.ansible.artifacts_dir), ident)
-        deployment_ids = store.record_intent(plan, now, artifacts)
-        with _cancel_on_term() as cancel:
-            result = executor.apply(plan, obs.instances, cfg, now, ident, cancel)
-        store.record_outcomes(result.outcomes, deployment_ids, clock())
-        for out in result.outcomes:
-            if not out.ok:
-                log.error(
-                    "PR #%s on %s failed at %r: %s",
-                    out.pr_number,
-                    out.instance_id,
-                    out.failed_task,
-                    (out.message or "").splitlines()[0:1],
-                )
-        failed = any(not o.ok for o in result.outcomes)
-        run_bad = result.run is not None and result.run.status != "successful"
-        if run_bad and not plan.of_type(Deploy):
-            store.add_event(clock(), "run_failed", result.run.explanation if result.run else "")
-        code = EXIT_FAILURES if failed or run_bad else EXIT_OK
-        return PassResult(code, plan, result.outcomes, github=obs.github, artifacts=artifacts)
+        reporter = Reporter(cfg, client, store, Renderer(cfg.report.templates_dir), clock)
+        try:
+            return _apply_and_report(cfg, store, obs, reporter, now, clock)
+        finally:
+            store.set_github_state(rate_facts(client.stats), clock())
+
+
+def _apply_and_report(
+    cfg: Config, store: Store, obs: Observation, reporter: Reporter, now: dt.datetime, clock: Clock
+) -> PassResult:
+    plan = make_plan(obs.observed, cfg.planner, now)
+    for note in plan.notes:
+        log.info("%s", note)
+    if plan.empty or not executor.needs_run(plan):
+        store.record_intent(plan, now, None)  # the queue may still have moved
+        report = _report(reporter, cfg, store, obs, plan, clock, final=True)
+        return PassResult(EXIT_OK, plan, github=obs.github, report=report)
+    ident = f"{now:%Y%m%dT%H%M%S.%f}-{uuid.uuid4().hex[:8]}"
+    artifacts = os.path.join(os.path.abspath(cfg.ansible.artifacts_dir), ident)
+    deployment_ids = store.record_intent(plan, now, artifacts)
+    # "In progress" goes to GitHub while Ansible starts up, not before it.
+    early = threading.Thread(
+        target=_report, args=(reporter, cfg, store, obs, plan, clock), kwargs={"final": False}, daemon=True
+    )
+    early.start()
+    with _cancel_on_term() as cancel:
+        result = executor.apply(plan, obs.instances, cfg, now, ident, cancel)
+    early.join()
+    store.record_outcomes(result.outcomes, deployment_ids, clock())
+    for out in result.outcomes:
+        if not out.ok:
+            log.error(
+                "PR #%s on %s failed at %r: %s",
+                out.pr_number,
+                out.instance_id,
+                out.failed_task,
+                (out.message or "").splitlines()[0:1],
+            )
+    report = _report(reporter, cfg, store, obs, plan, clock, final=True)
+    failed = any(not o.ok for o in result.outcomes)
+    run_bad = result.run is not None and result.run.status != "successful"
+    if run_bad and not plan.of_type(Deploy):
+        store.add_event(clock(), "run_failed", result.run.explanation if result.run else "")
+    code = EXIT_FAILURES if failed or run_bad else EXIT_OK
+    return PassResult(code, plan, result.outcomes, github=obs.github, artifacts=artifacts, report=report)

@@ -62,5 +62,7 @@ class TrustPolicy:
         if pr.from_fork and not approved:
             return no(f"from a fork: a maintainer must add the {self.approval_label} label to approve")
         if revoke:
-            return no(f"new commits since the approval: a maintainer must add the {self.approval_label} label again")
+            return no(
+                f"new commits since the approval: a maintainer must add the {self.approval_label} label again"
+            )
         return Verdict(True, record_approval=record)

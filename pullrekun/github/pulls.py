@@ -11,46 +11,24 @@ the pass that called us stops before planning.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
-from github import Auth, Github, GithubException, GithubRetry
-
-from pullrekun.config import GitHubConfig
+from pullrekun.github.client import GitHubClient, GitHubUnavailable, next_link
 from pullrekun.model import PullRequest
 from pullrekun.state.store import CachedPage
 from pullrekun.validate import InvalidInput
 
 log = logging.getLogger(__name__)
 
-
-class GitHubUnavailable(RuntimeError):
-    """GitHub could not be read completely; nothing may be concluded from it this pass."""
+__all__ = ["GitHubUnavailable", "PullRequestSource", "pull_request_from_json"]
 
 
 class PageCache(Protocol):
     def cached_page(self, key: str) -> CachedPage | None: ...
     def store_page(self, key: str, page: CachedPage, now: dt.datetime) -> None: ...
-
-
-@dataclass
-class RequestStats:
-    requests: int = 0
-    not_modified: int = 0
-    rate_remaining: int | None = None
-    rate_reset: int | None = None
-
-
-def connect(cfg: GitHubConfig, token: str | None) -> Github:
-    retry = GithubRetry(total=cfg.retries, backoff_factor=0.5, max_rate_limit_wait=60)
-    auth = Auth.Token(token) if token else None
-    return Github(
-        auth=auth, base_url=cfg.api_url.rstrip("/"), per_page=cfg.per_page, timeout=cfg.timeout, retry=retry
-    )
 
 
 def _parse_time(value: str) -> dt.datetime:
@@ -79,51 +57,28 @@ def pull_request_from_json(item: dict[str, Any]) -> PullRequest:
 class PullRequestSource:
     """The one place that lists open PRs."""
 
-    def __init__(
-        self,
-        gh: Github,
-        repository: str,
-        cache: PageCache,
-        token: str | None,
-        per_page: int,
-        clock: Callable[[], dt.datetime],
-    ) -> None:
-        self._requester = gh.requester
-        self._repository = repository
+    def __init__(self, client: GitHubClient, cache: PageCache, clock: Callable[[], dt.datetime]) -> None:
+        self._client = client
+        self._repository = client.repository
         self._cache = cache
-        self._per_page = per_page
+        self._per_page = client.cfg.per_page
         self._clock = clock
-        # ETags are valid only for the credential that earned them.
-        self._cred = hashlib.sha256((token or "anonymous").encode()).hexdigest()[:16]
-        self.stats = RequestStats()
 
     def _get(self, url: str) -> tuple[list[Any], str | None]:
-        key = f"{self._cred}:{url}"[:191]
+        key = f"{self._client.cache_prefix}:{url}"[:191]
         cached = self._cache.cached_page(key)
         headers = {"If-None-Match": cached.etag} if cached else {}
-        try:
-            status, resp_headers, body = self._requester.requestJson("GET", url, headers=headers)
-        except (GithubException, OSError) as exc:  # 4xx/5xx after retries, rate limits, network
-            raise GitHubUnavailable(f"GET {url} failed: {exc}") from exc
-        self.stats.requests += 1
-        low = {k.lower(): v for k, v in resp_headers.items()}
-        if "x-ratelimit-remaining" in low:
-            self.stats.rate_remaining = int(low["x-ratelimit-remaining"])
-            self.stats.rate_reset = int(low.get("x-ratelimit-reset", 0))
+        status, low, items = self._client.request("GET", url, headers=headers)
         if status == 304 and cached is not None:
-            self.stats.not_modified += 1
             return json.loads(cached.body), cached.next_url
         if status >= 300:
-            raise GitHubUnavailable(f"GET {url} answered {status}: {body[:200]}")
-        try:
-            items = json.loads(body)
-        except json.JSONDecodeError as exc:
-            raise GitHubUnavailable(f"GET {url} returned invalid JSON") from exc
+            raise GitHubUnavailable(f"GET {url} answered {status}: {str(items)[:200]}")
         if not isinstance(items, list):
-            raise GitHubUnavailable(f"GET {url} did not return a list")
-        next_url = _next_link(low.get("link", ""))
+            raise GitHubUnavailable(f"GET {url} did not return a JSON list")
+        next_url = next_link(low.get("link", ""))
         etag = low.get("etag")
         if etag:
+            body = json.dumps(items, separators=(",", ":"))
             self._cache.store_page(key, CachedPage(etag, body, next_url), self._clock())
         return items, next_url
 
@@ -146,11 +101,3 @@ class PullRequestSource:
                     raise GitHubUnavailable(f"malformed pull request in list: {exc}") from exc
                 prs[pr.number] = pr
         return tuple(sorted(prs.values(), key=lambda p: p.number))
-
-
-def _next_link(link_header: str) -> str | None:
-    for part in link_header.split(","):
-        segs = part.split(";")
-        if len(segs) >= 2 and segs[1].strip() == 'rel="next"':
-            return segs[0].strip().strip("<>")
-    return None

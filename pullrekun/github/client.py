@@ -1,0 +1,226 @@
+"""The one connection to GitHub: PyGithub's requester, auth (token or App), rate limits.
+
+Every GitHub request pullrekun makes goes through :meth:`GitHubClient.request`, which
+counts it, reads the ``X-RateLimit-*`` headers and turns a rate-limit answer (403/429
+with ``Retry-After``, or an exhausted limit) into :class:`RateLimited` with the time to
+wait until. 5xx answers to reads are retried here (urllib3, honouring ``Retry-After``);
+writes are not retried within a pass (the next pass re-sends what was not recorded).
+
+App auth: the installation token is cached in the state DB until five minutes before it
+expires, so passes in the same hour present the same credential and their conditional
+requests stay free (GitHub ties ETags to the credential).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from github import Auth, Github, GithubException, GithubIntegration
+from urllib3.util.retry import Retry
+
+from pullrekun.config import GitHubConfig
+
+log = logging.getLogger(__name__)
+
+#: An installation token this close to its expiry is renewed before use.
+TOKEN_MARGIN = dt.timedelta(minutes=5)
+
+
+class GitHubUnavailable(RuntimeError):
+    """GitHub could not be read or written completely; nothing may be concluded from it."""
+
+
+class RateLimited(GitHubUnavailable):
+    """GitHub asked us to slow down; nothing more is sent before ``until``."""
+
+    def __init__(self, until: dt.datetime, message: str) -> None:
+        super().__init__(f"rate limited until {until:%Y-%m-%d %H:%M:%S} UTC: {message}")
+        self.until = until
+
+
+class GitHubFacts(Protocol):
+    """Where the client keeps what must survive the process (the state DB)."""
+
+    def github_state(self) -> dict[str, str]: ...
+    def set_github_state(self, values: Mapping[str, str | None], now: dt.datetime) -> None: ...
+
+
+@dataclass
+class RequestStats:
+    requests: int = 0
+    not_modified: int = 0
+    writes: int = 0
+    rate_limit: int | None = None
+    rate_remaining: int | None = None
+    rate_reset: int | None = None
+
+    @property
+    def counted(self) -> int:
+        """Requests that cost rate limit (a 304 with credentials is free)."""
+        return self.requests - self.not_modified
+
+
+def _retry(total: int) -> Retry:
+    return Retry(
+        total=total,
+        backoff_factor=0.5,
+        status_forcelist=(500, 502, 503, 504),
+        allowed_methods=frozenset({"GET", "HEAD"}),
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+
+
+def _installation_token(cfg: GitHubConfig, facts: GitHubFacts, now: dt.datetime) -> str:
+    key = f"{cfg.app_id}:{cfg.installation_id}"
+    known = facts.github_state()
+    if known.get("app_token_for") == key and "app_token" in known:
+        expires = dt.datetime.fromisoformat(known["app_token_expires"])
+        if expires - TOKEN_MARGIN > now:
+            return known["app_token"]
+    private_key = Path(cfg.app_private_key_file).read_text(encoding="ascii")
+    integration = GithubIntegration(
+        auth=Auth.AppAuth(cfg.app_id, private_key),
+        base_url=cfg.api_url.rstrip("/"),
+        timeout=cfg.timeout,
+        retry=_retry(cfg.retries),
+    )
+    try:
+        grant = integration.get_access_token(cfg.installation_id)
+    except (GithubException, OSError) as exc:
+        raise GitHubUnavailable(f"GitHub App installation token: {exc}") from exc
+    expires_at = grant.expires_at.astimezone(dt.UTC) if grant.expires_at else now + dt.timedelta(hours=1)
+    facts.set_github_state(
+        {"app_token": grant.token, "app_token_expires": expires_at.isoformat(), "app_token_for": key}, now
+    )
+    log.info("GitHub App: new installation token, valid until %s", expires_at.isoformat(timespec="seconds"))
+    return str(grant.token)
+
+
+def _parse_reset(headers: Mapping[str, str], now: dt.datetime) -> dt.datetime | None:
+    retry_after = headers.get("retry-after")
+    if retry_after:
+        if retry_after.strip().isdigit():
+            return now + dt.timedelta(seconds=int(retry_after))
+        try:
+            return email.utils.parsedate_to_datetime(retry_after).astimezone(dt.UTC)
+        except (TypeError, ValueError):
+            pass
+    if headers.get("x-ratelimit-remaining") == "0" and headers.get("x-ratelimit-reset", "").isdigit():
+        return dt.datetime.fromtimestamp(int(headers["x-ratelimit-reset"]), dt.UTC)
+    return None
+
+
+class GitHubClient:
+    """PyGithub's requester with pullrekun's accounting. One per pass."""
+
+    def __init__(
+        self,
+        cfg: GitHubConfig,
+        token: str | None,
+        facts: GitHubFacts,
+        clock: Callable[[], dt.datetime],
+    ) -> None:
+        self.cfg = cfg
+        self.repository = cfg.repository
+        self._clock = clock
+        self._facts = facts
+        self.stats = RequestStats()
+        if cfg.app:
+            secret = _installation_token(cfg, facts, clock())
+            # ETags are per credential: the App's cache key outlives one token.
+            self.credential_key = hashlib.sha256(f"app:{cfg.app_id}:{cfg.installation_id}".encode())
+        else:
+            secret = token or ""
+            self.credential_key = hashlib.sha256((token or "anonymous").encode())
+        self.app = cfg.app
+        self._github = Github(
+            auth=Auth.Token(secret) if secret else None,
+            base_url=cfg.api_url.rstrip("/"),
+            per_page=cfg.per_page,
+            timeout=cfg.timeout,
+            retry=_retry(cfg.retries),
+            seconds_between_requests=None,
+            seconds_between_writes=cfg.write_interval_ms / 1000 or None,
+        )
+
+    @property
+    def cache_prefix(self) -> str:
+        return self.credential_key.hexdigest()[:16]
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, dict[str, str], Any]:
+        """Send one request; returns (status, lower-cased headers, parsed JSON or None).
+
+        Raises RateLimited on a rate-limit answer and GitHubUnavailable when GitHub could
+        not be reached. Other HTTP errors are returned for the caller to judge.
+        """
+        try:
+            status, raw_headers, text = self._github.requester.requestJson(
+                method, url, headers=headers or {}, input=body
+            )
+        except (GithubException, OSError) as exc:  # connection refused, timeouts, retries exhausted
+            raise GitHubUnavailable(f"{method} {url}: {exc}") from exc
+        self.stats.requests += 1
+        if method != "GET":
+            self.stats.writes += 1
+        low = {k.lower(): str(v) for k, v in raw_headers.items()}
+        if low.get("x-ratelimit-remaining", "").isdigit():
+            self.stats.rate_remaining = int(low["x-ratelimit-remaining"])
+            self.stats.rate_limit = int(low.get("x-ratelimit-limit", "0") or 0)
+            self.stats.rate_reset = int(low.get("x-ratelimit-reset", "0") or 0)
+        if status == 304:
+            self.stats.not_modified += 1
+            return status, low, None
+        data: Any = None
+        if text:
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError:
+                data = None
+        if status in (403, 429):
+            message = str(data.get("message", "")) if isinstance(data, dict) else ""
+            until = _parse_reset(low, self._clock())
+            if until is None and "rate limit" in message.lower():
+                until = self._clock() + dt.timedelta(seconds=60)  # GitHub's advice for secondary limits
+            if until is not None:
+                raise RateLimited(until, f"{method} {url} answered {status}: {message}")
+        return status, low, data
+
+    def low_on_requests(self) -> bool:
+        remaining = self.stats.rate_remaining
+        return remaining is not None and remaining <= self.cfg.rate_reserve
+
+
+def rate_facts(stats: RequestStats) -> dict[str, str | None]:
+    """The rate-limit figures a pass leaves in the state DB for ``status``."""
+    if stats.rate_remaining is None:
+        return {}
+    return {
+        "rate_remaining": str(stats.rate_remaining),
+        "rate_limit": str(stats.rate_limit or ""),
+        "rate_reset": str(stats.rate_reset or ""),
+    }
+
+
+def next_link(link_header: str) -> str | None:
+    """The ``rel="next"`` URL of a ``Link`` header, if any."""
+    for part in link_header.split(","):
+        segs = part.split(";")
+        if len(segs) >= 2 and segs[1].strip() == 'rel="next"':
+            return segs[0].strip().strip("<>")
+    return None
