@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from pullrekun.github.client import GitHubClient, GitHubUnavailable, next_link
+from pullrekun.github.client import GitHubClient, GitHubUnavailable, RequestStats, next_link
 from pullrekun.model import PullRequest
 from pullrekun.state.store import CachedPage
 from pullrekun.validate import InvalidInput
@@ -63,6 +63,10 @@ class PullRequestSource:
         self._cache = cache
         self._per_page = client.cfg.per_page
         self._clock = clock
+
+    @property
+    def stats(self) -> RequestStats:
+        return self._client.stats
 
     def _get(self, url: str) -> tuple[list[Any], str | None]:
         key = f"{self._client.cache_prefix}:{url}"[:191]

@@ -232,3 +232,175 @@ def pull_request_simple(
         "auto_merge": None,
         "draft": draft,
     }
+
+
+def commit_status(
+    api: str,
+    full_name: str,
+    sid: int,
+    sha: str,
+    state: str,
+    description: str | None,
+    target_url: str | None,
+    context: str,
+    creator: dict[str, Any],
+    at: dt.datetime,
+) -> dict[str, Any]:
+    return {
+        "url": f"{api}/repos/{full_name}/statuses/{sha}",
+        "avatar_url": creator["avatar_url"],
+        "id": sid,
+        "node_id": node_id("StatusContext", sid),
+        "state": state,
+        "description": description,
+        "target_url": target_url,
+        "context": context,
+        "created_at": iso(at),
+        "updated_at": iso(at),
+        "creator": creator,
+    }
+
+
+def integration(api: str, web: str, app_id: int, owner: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": app_id,
+        "slug": "pullrekun",
+        "node_id": node_id("Integration", app_id),
+        "client_id": f"Iv1.{app_id:016x}",
+        "owner": owner,
+        "name": "pullrekun",
+        "description": "Preview environments per pull request",
+        "external_url": f"{web}/apps/pullrekun",
+        "html_url": f"{web}/apps/pullrekun",
+        "created_at": "2026-01-01T00:00:00Z",
+        "updated_at": "2026-01-01T00:00:00Z",
+        "permissions": {"checks": "write", "deployments": "write", "issues": "write", "metadata": "read"},
+        "events": [],
+    }
+
+
+def check_run(
+    api: str,
+    web: str,
+    full_name: str,
+    rid: int,
+    fields: dict[str, Any],
+    app: dict[str, Any],
+    suite_id: int,
+    started: dt.datetime,
+    completed: dt.datetime | None,
+) -> dict[str, Any]:
+    url = f"{api}/repos/{full_name}/check-runs/{rid}"
+    output = fields.get("output") or {}
+    return {
+        "id": rid,
+        "head_sha": fields["head_sha"],
+        "node_id": node_id("CheckRun", rid),
+        "external_id": fields.get("external_id", ""),
+        "url": url,
+        "html_url": f"{web}/{full_name}/runs/{rid}",
+        "details_url": fields.get("details_url"),
+        "status": fields.get("status", "queued"),
+        "conclusion": fields.get("conclusion"),
+        "started_at": iso(started),
+        "completed_at": iso(completed) if completed else None,
+        "output": {
+            "title": output.get("title"),
+            "summary": output.get("summary"),
+            "text": output.get("text"),
+            "annotations_count": 0,
+            "annotations_url": f"{url}/annotations",
+        },
+        "name": fields["name"],
+        "check_suite": {"id": suite_id},
+        "app": app,
+        "pull_requests": [],
+    }
+
+
+def deployment(
+    api: str, full_name: str, did: int, fields: dict[str, Any], creator: dict[str, Any], at: dt.datetime
+) -> dict[str, Any]:
+    url = f"{api}/repos/{full_name}/deployments/{did}"
+    return {
+        "url": url,
+        "id": did,
+        "node_id": node_id("Deployment", did),
+        "sha": fields["ref"],
+        "ref": fields["ref"],
+        "task": fields.get("task", "deploy"),
+        "payload": fields.get("payload", {}),
+        "original_environment": fields.get("environment", "production"),
+        "environment": fields.get("environment", "production"),
+        "description": fields.get("description"),
+        "creator": creator,
+        "created_at": iso(at),
+        "updated_at": iso(at),
+        "statuses_url": f"{url}/statuses",
+        "repository_url": f"{api}/repos/{full_name}",
+        "transient_environment": bool(fields.get("transient_environment", False)),
+        "production_environment": bool(fields.get("production_environment", False)),
+    }
+
+
+def deployment_status(
+    api: str,
+    full_name: str,
+    did: int,
+    sid: int,
+    fields: dict[str, Any],
+    environment: str,
+    creator: dict[str, Any],
+    at: dt.datetime,
+) -> dict[str, Any]:
+    dep_url = f"{api}/repos/{full_name}/deployments/{did}"
+    return {
+        "url": f"{dep_url}/statuses/{sid}",
+        "id": sid,
+        "node_id": node_id("DeploymentStatus", sid),
+        "state": fields["state"],
+        "creator": creator,
+        "description": fields.get("description", ""),
+        "environment": environment,
+        "target_url": fields.get("target_url", ""),
+        "created_at": iso(at),
+        "updated_at": iso(at),
+        "deployment_url": dep_url,
+        "repository_url": f"{api}/repos/{full_name}",
+        "environment_url": fields.get("environment_url", ""),
+        "log_url": fields.get("log_url", ""),
+    }
+
+
+def issue_comment(
+    api: str,
+    web: str,
+    full_name: str,
+    cid: int,
+    number: int,
+    body: str,
+    user_: dict[str, Any],
+    created: dt.datetime,
+    updated: dt.datetime,
+) -> dict[str, Any]:
+    return {
+        "id": cid,
+        "node_id": node_id("IssueComment", cid),
+        "url": f"{api}/repos/{full_name}/issues/comments/{cid}",
+        "html_url": f"{web}/{full_name}/pull/{number}#issuecomment-{cid}",
+        "body": body,
+        "user": user_,
+        "created_at": iso(created),
+        "updated_at": iso(updated),
+        "issue_url": f"{api}/repos/{full_name}/issues/{number}",
+        "author_association": "NONE",
+    }
+
+
+def installation_token(token: str, expires: dt.datetime) -> dict[str, Any]:
+    return {
+        "token": token,
+        "expires_at": iso(expires),
+        "permissions": {"checks": "write", "deployments": "write", "issues": "write", "metadata": "read"},
+        "repository_selection": "selected",
+    }

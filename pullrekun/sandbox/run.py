@@ -13,6 +13,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from pullrekun.cli import main as cli_main
 
@@ -25,6 +26,23 @@ def _cli(sb_config: Path, *args: str) -> int:
     code = cli_main(["--config", str(sb_config), *args])
     sys.stdout.flush()
     return code
+
+
+def _show_github(sb: Any, prs: dict[int, str]) -> bool:
+    """Print each open PR's status, deployment and comment; True if the deployed ones are green."""
+    ok = True
+    for number in sorted(sb.github.open_numbers()):
+        sha = sb.github.prs[number].head_sha
+        states = sb.github.status_states(sha)
+        state, text = states[-1] if states else ("none", "")
+        deployments = sb.github.deployments_of(number)
+        history = deployments[-1]["statuses"] if deployments else []
+        dep = history[-1]["state"] if history else "none"
+        comments = len(sb.github.comments_on(number))
+        print(f"  PR #{number}: status {state} ({text}); deployment {dep}; {comments} comment(s)")
+        if number in prs:
+            ok &= state == "success" and dep == "success" and comments == 1
+    return ok
 
 
 def main(directory: str, hosts: int, serve: bool) -> int:
@@ -57,6 +75,8 @@ def main(directory: str, hosts: int, serve: bool) -> int:
             )
             prs[number] = sha
             print(f"  PR #{number} at {sha[:12]}")
+        draft, _ = sb.open_pr("wip", "work in progress", author="erin", draft=True)
+        print(f"  PR #{draft} is a draft: it gets a neutral status, no slot")
         _step("pullrekun plan")
         _cli(sb.config_path, "plan")
         _step("pullrekun reconcile")
@@ -97,6 +117,8 @@ def main(directory: str, hosts: int, serve: bool) -> int:
                 )
         finally:
             store.close()
+        _step("What each PR shows on GitHub (simulator)")
+        ok &= _show_github(sb, prs)
         ok &= all(c == 0 for c in codes)
         print("\nsandbox: every open PR serves its head commit" if ok else "\nsandbox: FAILED")
         if serve and ok:

@@ -55,6 +55,8 @@ class Sandbox:
     first_host: int = 2
     health_timeout: int = 30
     extra_config: dict[str, Any] = field(default_factory=dict)
+    #: Authenticate as a GitHub App (check runs) instead of with a token (commit statuses).
+    github_app: bool = False
 
     github: GitHubSimulator = field(init=False)
     moto: Any = field(init=False, default=None)
@@ -86,10 +88,36 @@ class Sandbox:
             }
         )
         os.environ.pop("AWS_PROFILE", None)
+        if self.github_app:
+            self._install_app()
         self._init_repo()
         self._create_pool()
         self.write_config()
         return self
+
+    APP_ID = 424242
+    INSTALLATION_ID = 31337
+
+    @property
+    def app_key_path(self) -> Path:
+        return self.root / "github-app.pem"
+
+    def _install_app(self) -> None:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+        self.app_key_path.write_bytes(pem)
+        self.app_key_path.chmod(0o600)
+        public = key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        self.github.install_app(self.APP_ID, self.INSTALLATION_ID, public.decode())
 
     @property
     def ec2_url(self) -> str:
@@ -185,7 +213,13 @@ class Sandbox:
                 ssh_common_args=self.ssh.common_args,
             )
         cfg: dict[str, Any] = {
-            "github": {"repository": self.github.repository, "api_url": self.github.url, "retries": 2},
+            "github": {
+                "repository": self.github.repository,
+                "api_url": self.github.url,
+                "retries": 2,
+                # One writer on a loopback simulator: no need to space writes out.
+                "write_interval_ms": 0,
+            },
             "ec2": {"pool": "default", "region": "us-east-1", "endpoint_url": self.ec2_url},
             "state": {"url": self.state_db_url},
             "ansible": ansible,
@@ -199,6 +233,12 @@ class Sandbox:
                 "url_template": "http://{host}:{port}/",
             },
         }
+        if self.github_app:
+            cfg["github"].update(
+                app_id=self.APP_ID,
+                installation_id=self.INSTALLATION_ID,
+                app_private_key_file=str(self.app_key_path),
+            )
         for section, values in self.extra_config.items():
             cfg.setdefault(section, {}).update(values)
         return cfg
@@ -308,6 +348,8 @@ def _to_toml(data: dict[str, Any]) -> str:
         for key, value in values.items():
             if isinstance(value, dict):
                 rendered = "{ " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in value.items()) + " }"
+            elif isinstance(value, bool):
+                rendered = "true" if value else "false"
             elif isinstance(value, int):
                 rendered = str(value)
             else:

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from pullrekun.config import GitHubConfig
-from pullrekun.github.pulls import PullRequestSource, connect
+from pullrekun.github.client import GitHubClient
+from pullrekun.github.pulls import PullRequestSource
 from pullrekun.sandbox.github_sim import Fault, GitHubSimulator
 from pullrekun.state.store import Store
 from tests import openapi
@@ -28,9 +29,8 @@ def _read_all(sim: GitHubSimulator, tmp_path: Path, per_page: int = 2) -> None:
     store = Store.open(f"sqlite:///{tmp_path / 's.db'}")
     try:
         cfg = GitHubConfig(repository=sim.repository, api_url=sim.url, per_page=per_page, retries=0)
-        PullRequestSource(
-            connect(cfg, "t"), sim.repository, store, "t", per_page, lambda: dt.datetime.now(dt.UTC)
-        ).open_pull_requests()
+        clock = lambda: dt.datetime.now(dt.UTC)  # noqa: E731
+        PullRequestSource(GitHubClient(cfg, "t", store, clock), store, clock).open_pull_requests()
     finally:
         store.close()
 

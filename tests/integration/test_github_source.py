@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from pullrekun.config import GitHubConfig
-from pullrekun.github.pulls import GitHubUnavailable, PullRequestSource, connect
+from pullrekun.github.client import GitHubClient
+from pullrekun.github.pulls import GitHubUnavailable, PullRequestSource
 from pullrekun.sandbox.github_sim import Fault, GitHubSimulator
 from pullrekun.state.store import Store
 
@@ -33,9 +34,8 @@ def source(
     sim: GitHubSimulator, store: Store, token: str = TOKEN, per_page: int = 100, retries: int = 0
 ) -> PullRequestSource:
     cfg = GitHubConfig(repository=sim.repository, api_url=sim.url, per_page=per_page, retries=retries)
-    return PullRequestSource(
-        connect(cfg, token), sim.repository, store, token, per_page, lambda: dt.datetime.now(dt.UTC)
-    )
+    clock = lambda: dt.datetime.now(dt.UTC)  # noqa: E731
+    return PullRequestSource(GitHubClient(cfg, token, store, clock), store, clock)
 
 
 def sha(n: int) -> str:

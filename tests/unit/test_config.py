@@ -93,7 +93,7 @@ def test_the_commented_sample_documents_every_key_with_its_default() -> None:
 
     raw = tomllib.loads((PROJECT_DIR / "pullrekun.sample.toml").read_text())
     cfg = parse(raw)
-    for section in ("github", "ec2", "state", "ansible", "app", "database"):
+    for section in ("github", "ec2", "state", "ansible", "app", "trust", "report", "database"):
         documented = raw[section]
         for f in dataclasses.fields(getattr(cfg, section)):
             if f.name == "project_dir":
