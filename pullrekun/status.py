@@ -32,7 +32,7 @@ def _iso(t: dt.datetime | None) -> str | None:
     return t.isoformat(timespec="seconds") if t else None
 
 
-def collect(cfg: Config, store: Store) -> dict[str, Any]:
+def collect(cfg: Config, store: Store, now: dt.datetime | None = None) -> dict[str, Any]:
     problem = None
     try:
         instances: tuple[Instance, ...] = ec2.observe_pool(ec2.client(cfg.ec2), cfg.ec2.pool)
@@ -64,7 +64,28 @@ def collect(cfg: Config, store: Store) -> dict[str, Any]:
             )
         )
     queue = [{"pr": pr, "position": pos, "since": _iso(since)} for pr, pos, since in store.queue()]
-    return {"pool": cfg.ec2.pool, "slots": [asdict(s) for s in slots], "queue": queue, "ec2_problem": problem}
+    return {
+        "pool": cfg.ec2.pool,
+        "slots": [asdict(s) for s in slots],
+        "queue": queue,
+        "ec2_problem": problem,
+        "github": github_facts(store, now or dt.datetime.now(dt.UTC)),
+    }
+
+
+def github_facts(store: Store, now: dt.datetime) -> dict[str, Any]:
+    """The rate limit as the last pass saw it, and a back-off GitHub asked for, if still on."""
+    facts = store.github_state()
+    out: dict[str, Any] = {"rate_remaining": None, "rate_limit": None, "rate_reset": None}
+    if facts.get("rate_remaining", "").isdigit():
+        out["rate_remaining"] = int(facts["rate_remaining"])
+        out["rate_limit"] = int(facts["rate_limit"]) if facts.get("rate_limit", "").isdigit() else None
+        if facts.get("rate_reset", "").isdigit():
+            out["rate_reset"] = _iso(dt.datetime.fromtimestamp(int(facts["rate_reset"]), dt.UTC))
+    until = dt.datetime.fromisoformat(facts["backoff_until"]) if facts.get("backoff_until") else None
+    out["backoff_until"] = _iso(until) if until is not None and until > now else None
+    out["backoff_reason"] = facts.get("backoff_reason") if out["backoff_until"] else None
+    return out
 
 
 def render_table(data: dict[str, Any]) -> str:
@@ -99,4 +120,10 @@ def render_table(data: dict[str, Any]) -> str:
         lines.append("queue: empty")
     if data["ec2_problem"]:
         lines.append(f"EC2 could not be read: {data['ec2_problem']}")
+    gh = data["github"]
+    if gh["rate_remaining"] is not None:
+        left = f"{gh['rate_remaining']}/{gh['rate_limit'] or '?'}"
+        lines.append(f"GitHub: {left} requests left, resets at {gh['rate_reset']}")
+    if gh["backoff_until"]:
+        lines.append(f"GitHub: backing off until {gh['backoff_until']} ({gh['backoff_reason']})")
     return "\n".join(lines)

@@ -21,9 +21,22 @@ def missing() -> str | None:
     return f"GitHub's OpenAPI description is not unpacked at {SPEC} (run scripts/fetch-openapi.sh)"
 
 
+def _nullable_enums(node: Any) -> Any:
+    """OpenAPI 3.0 reads ``nullable: true`` with ``enum`` as allowing null; JSON Schema's
+    enum check does not, so null joins such enums (GitHub sends ``"conclusion": null``)."""
+    if isinstance(node, dict):
+        out = {k: _nullable_enums(v) for k, v in node.items()}
+        if out.get("nullable") is True and isinstance(out.get("enum"), list) and None not in out["enum"]:
+            out["enum"] = [*out["enum"], None]
+        return out
+    if isinstance(node, list):
+        return [_nullable_enums(v) for v in node]
+    return node
+
+
 @functools.cache
 def spec() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(SPEC.read_text())
+    data: dict[str, Any] = _nullable_enums(json.loads(SPEC.read_text()))
     return data
 
 

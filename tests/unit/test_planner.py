@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 
 from pullrekun.dbpolicy import DatabasePolicy
 from pullrekun.model import (
+    Approval,
     Assign,
     Assignment,
     CloneSchema,
-    Approval,
     Deploy,
     DropSchema,
     EnvStatus,
@@ -239,7 +239,9 @@ def worlds(draw: st.DrawFn) -> Observed:
             pr(n, head=draw(st.integers(1, 3)) * 100 + n, age=draw(st.integers(0, 50))),
             draft=draw(st.booleans()),
             from_fork=draw(st.booleans()),
-            labels=tuple(draw(st.lists(st.sampled_from(["preview:approved", "no-preview", "x"]), unique=True))),
+            labels=tuple(
+                draw(st.lists(st.sampled_from(["preview:approved", "no-preview", "x"]), unique=True))
+            ),
         )
         for n in numbers
     ]
@@ -284,7 +286,8 @@ def test_replanning_after_a_successful_apply_has_nothing_to_do(observed: Observe
     second = plan(after, CFG, NOW)
     # A revoked approval's label is gone only after the pass: the next pass forgets it.
     if second.actions and all(isinstance(a, ForgetApproval) for a in second.actions):
-        assert {a.pr_number for a in second.actions} <= {a.pr_number for a in first.of_type(RevokeApproval)}
+        forgotten = {a.pr_number for a in second.of_type(ForgetApproval)}
+        assert forgotten <= {a.pr_number for a in first.of_type(RevokeApproval)}
         after = apply_success(after, second)
         second = plan(after, CFG, NOW)
     transitional = {S.STOPPING, S.SHUTTING_DOWN}
@@ -466,7 +469,8 @@ def fork(number: int, head: int | None = None, labels: tuple[str, ...] = ()) -> 
 
 def test_a_fork_pr_without_approval_gets_no_slot_and_a_reason() -> None:
     p = plan(world([fork(1)], [inst(1)], []), CFG, NOW)
-    assert not p.of_type(Assign) and not p.queue
+    assert not p.of_type(Assign)
+    assert not p.queue
     assert [s.pr_number for s in p.skipped] == [1]
     assert APPROVE in p.skipped[0].reason
 
@@ -496,7 +500,8 @@ def test_a_push_to_an_approved_fork_pr_needs_approval_again() -> None:
 def test_an_approval_seen_on_a_draft_binds_to_that_head() -> None:
     draft = dataclasses.replace(fork(1, labels=(APPROVE,)), draft=True)
     p = plan(world([draft], [inst(1)], []), CFG, NOW)
-    assert p.of_type(RecordApproval) == (RecordApproval(1, sha(1)),) and not p.of_type(Assign)
+    assert p.of_type(RecordApproval) == (RecordApproval(1, sha(1)),)
+    assert not p.of_type(Assign)
 
 
 @pytest.mark.parametrize(
@@ -516,14 +521,16 @@ def test_drafts_opt_outs_opt_in_mode_and_base_branches_are_skipped(
     other = dataclasses.replace(pr(2), labels=("preview",))
     p = plan(world([skipped, other], [inst(1), inst(2)], []), config, NOW)
     assert p.of_type(Assign) == (Assign(2, "i-00000001"),)
-    assert [s.pr_number for s in p.skipped] == [1] and words in p.skipped[0].reason
+    assert [s.pr_number for s in p.skipped] == [1]
+    assert words in p.skipped[0].reason
 
 
 def test_a_pr_that_becomes_ineligible_gives_its_slot_back() -> None:
     draft = dataclasses.replace(pr(1), draft=True)
     p = plan(world([draft, pr(2)], [up(1, 1)], [ready(1, 1)]), CFG, NOW)
     assert p.of_type(Unassign)[0].reason.startswith("no longer eligible: draft")
-    assert p.of_type(Assign) == (Assign(2, "i-00000001"),) and p.busy == 1
+    assert p.of_type(Assign) == (Assign(2, "i-00000001"),)
+    assert p.busy == 1
 
 
 def test_opt_in_label_and_drafts_setting_let_prs_in() -> None:

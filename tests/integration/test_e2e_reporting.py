@@ -1,0 +1,363 @@
+"""What the PRs show on GitHub: statuses or check runs, deployments, the comment, chat.
+
+The whole loop runs for real (moto EC2, the apps on loopback hosts, ansible-runner)
+against the GitHub simulator, whose every answer is checked against GitHub's OpenAPI
+description at the end of each test.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pullrekun import config as config_mod
+from pullrekun.reconcile import EXIT_FAILURES, EXIT_OK, PassResult, reconcile
+from pullrekun.render import COMMENT_MARKER
+from pullrekun.sandbox.github_sim import Fault, GitHubSimulator
+from pullrekun.sandbox.world import Sandbox
+from pullrekun.state.store import Store
+from tests import openapi
+from tests.conftest import need, run_cli
+
+
+def run_pass(sb: Sandbox) -> PassResult:
+    cfg = config_mod.load(sb.config_path)
+    store = Store.open(cfg.state_url)
+    try:
+        return reconcile(cfg, store)
+    finally:
+        store.close()
+
+
+def ok_pass(sb: Sandbox) -> PassResult:
+    result = run_pass(sb)
+    assert result.exit_code == EXIT_OK, (result.problem, result.outcomes)
+    assert result.report is not None
+    assert result.report.problem == "", result.report
+    return result
+
+
+def check_openapi(sim: GitHubSimulator) -> None:
+    """Every answer the simulator gave matches GitHub's documented schema."""
+    need(openapi.missing())
+    checked = 0
+    for served in sim.served:
+        if served.route == "error" or served.status == 304:
+            continue
+        openapi.validate(served.route, served.method, served.status, served.body)
+        checked += 1
+    assert checked > 0
+
+
+def deployment_states(sim: GitHubSimulator, pr: int) -> list[list[str]]:
+    return [[s["state"] for s in d["statuses"]] for d in sim.deployments_of(pr)]
+
+
+def test_the_life_of_a_pr_queued_deploying_ready_then_closed(local_sandbox: Sandbox) -> None:
+    sb = local_sandbox
+    sim = sb.github
+    prs = {n: sha for n, sha in (sb.open_pr(f"f{i}", f"hello {i}") for i in range(4))}
+    last = max(prs)
+    ok_pass(sb)
+    first = min(prs)
+    states = sim.status_states(prs[first])
+    assert [s for s, _ in states] == ["pending", "success"]
+    assert states[0][1].startswith("Preview deploying: ")
+    ready = next(st for st in sim.statuses[prs[first]] if st["state"] == "success")
+    assert ready["target_url"].startswith("http://127.0.0.")
+    assert ready["target_url"].endswith(f":{sb.app_port}/")
+    assert sim.status_states(prs[last]) == [("pending", "Preview queued: 1st in line, 3 slots busy")]
+    assert deployment_states(sim, first) == [["in_progress", "success"]]
+    dep = sim.deployments_of(first)[0]
+    assert dep["environment"] == f"preview/pr-{first}"
+    assert dep["transient_environment"]
+    assert not dep["production_environment"]
+    assert dep["sha"] == prs[first]
+    assert dep["statuses"][-1]["environment_url"] == ready["target_url"]
+    (comment,) = sim.comments_on(first)
+    assert COMMENT_MARKER in comment["body"]
+    assert ready["target_url"] in comment["body"]
+    assert prs[first][:12] in comment["body"]
+    (queued_comment,) = sim.comments_on(last)
+    assert "1st in line" in queued_comment["body"]
+
+    # Close the first PR: the queued one takes its slot in the same pass.
+    sim.close(first)
+    ok_pass(sb)
+    assert [s for s, _ in sim.status_states(prs[last])] == ["pending", "pending", "success"]
+    assert deployment_states(sim, first) == [["in_progress", "success", "inactive"]]
+    assert "was closed" in sim.comments_on(first)[0]["body"]
+    assert len(sim.comments_on(last)) == 1
+    assert "ready" in sim.comments_on(last)[0]["body"]
+
+    # An idle pass sends nothing and costs nothing.
+    ok_pass(sb)  # the comment edits moved updated_at: this one re-reads the list once
+    before = sim.counters()
+    ok_pass(sb)
+    after = sim.counters()
+    assert after["counted"] == before["counted"]
+    assert not [s for s in sim.served[before["requests"] :] if s.method != "GET"]
+    check_openapi(sim)
+
+
+def test_a_failing_health_check_names_the_step_and_the_task(local_sandbox: Sandbox) -> None:
+    sb = local_sandbox
+    sb.health_timeout = 3
+    sb.write_config()
+    number, sha = sb.open_pr("broken", "crash on start")
+    result = run_pass(sb)
+    assert result.exit_code == EXIT_FAILURES
+    state, description = sb.github.status_states(sha)[-1]
+    assert state == "failure"
+    assert description.startswith("Preview failed at the health check step (")
+    assert len(description) <= 140
+    assert deployment_states(sb.github, number) == [["in_progress", "failure"]]
+    body = sb.github.comments_on(number)[0]["body"]
+    assert "the health check step failed" in body
+    assert "health check failed" in body
+    assert "Last lines of its output" in body
+    check_openapi(sb.github)
+
+
+def test_the_comment_is_edited_in_place_across_ten_passes(local_sandbox: Sandbox) -> None:
+    sb = local_sandbox
+    number, _ = sb.open_pr("busy", "v0")
+    for i in range(1, 10):
+        ok_pass(sb)
+        if i % 3 == 0:
+            sb.github.push(number, sb.commit("busy", f"v{i}"))
+    ok_pass(sb)
+    (comment,) = sb.github.comments_on(number)
+    assert sb.github.prs[number].head_sha[:12] in comment["body"]
+    posts = [s for s in sb.github.served if s.method == "POST" and s.route.endswith("/comments")]
+    edits = [s for s in sb.github.served if s.method == "PATCH" and "comments" in s.route]
+    assert len(posts) == 1
+    assert len(edits) >= 3
+
+    # Someone deletes the comment: the next change posts a new one (found by marker, none left).
+    sb.github.delete_comment(comment["id"])
+    sb.github.push(number, sb.commit("busy", "after the delete"))
+    ok_pass(sb)
+    assert len(sb.github.comments_on(number)) == 1
+
+
+def test_a_lost_state_db_finds_the_comment_again_by_its_marker(
+    local_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    sb = local_sandbox
+    number, _ = sb.open_pr("x", "hello", title=f"{COMMENT_MARKER} pretend")
+    ok_pass(sb)
+    (comment,) = sb.github.comments_on(number)
+    # A fresh state DB knows no comment id: it must find the one with the marker.
+    sb.state_url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    sb.write_config()
+    ok_pass(sb)
+    assert [c["id"] for c in sb.github.comments_on(number)] == [comment["id"]]
+
+
+def test_fork_prs_need_an_approval_and_a_new_one_after_each_push(local_sandbox: Sandbox) -> None:
+    sb = local_sandbox
+    sim = sb.github
+    number, sha = sb.open_pr("fork-feature", "from a fork", fork_owner="stranger")
+    ok_pass(sb)
+    assert sim.status_states(sha) == [
+        ("success", "No preview: from a fork: a maintainer must add the preview:approved label to approve")
+    ]
+    assert sim.deployments_of(number) == []
+    assert sim.comments_on(number) == []
+    assert all(sb.instance_state(i) == "stopped" for i in sb.instance_ids)
+
+    sim.set_labels(number, ["preview:approved"])
+    ok_pass(sb)
+    assert sim.status_states(sha)[-1][0] == "success"
+    assert sb.served(sb.host_addrs[0]) == sha or any(sb.served(a) == sha for a in sb.host_addrs)
+
+    new_sha = sb.commit("fork-feature", "pushed after approval")
+    sim.push(number, new_sha)
+    ok_pass(sb)
+    assert sim.labels_of(number) == []  # pullrekun took the approval back
+    assert "new commits since the approval" in sim.status_states(new_sha)[-1][1]
+    assert not any(sb.served(a) == new_sha for a in sb.host_addrs)
+    assert all(sb.instance_state(i) == "stopped" for i in sb.instance_ids)
+    assert deployment_states(sim, number)[-1][-1] == "inactive"
+
+    ok_pass(sb)  # the label is gone: the recorded approval is forgotten
+    sim.set_labels(number, ["preview:approved"])
+    ok_pass(sb)
+    assert any(sb.served(a) == new_sha for a in sb.host_addrs)
+    check_openapi(sim)
+
+
+def test_draft_and_opted_out_prs_are_skipped(local_sandbox: Sandbox) -> None:
+    sb = local_sandbox
+    draft, draft_sha = sb.open_pr("wip", "wip", draft=True)
+    _optout, optout_sha = sb.open_pr("quiet", "quiet", labels=["no-preview"])
+    ok_pass(sb)
+    assert sb.github.status_states(draft_sha)[-1][1].startswith("No preview: draft pull request")
+    assert sb.github.status_states(optout_sha)[-1][1] == "No preview: opted out with the no-preview label"
+    assert all(sb.instance_state(i) == "stopped" for i in sb.instance_ids)
+
+    sb.github.prs[draft].draft = False
+    sb.github.set_labels(draft, [])  # moves updated_at like GitHub's "ready for review"
+    ok_pass(sb)
+    assert sb.github.status_states(draft_sha)[-1] == ("success", sb.github.status_states(draft_sha)[-1][1])
+    assert sb.github.status_states(draft_sha)[-1][1].startswith("Preview ready")
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault(502, times=50, method="POST", message="Server Error"),
+        Fault(403, times=50, method="POST", message="API rate limit exceeded", headers={"Retry-After": "1"}),
+    ],
+    ids=["502", "403-rate-limited"],
+)
+def test_github_failing_while_reporting_tears_nothing_down_and_reports_later(
+    local_sandbox: Sandbox, fault: Fault
+) -> None:
+    sb = local_sandbox
+    number, sha = sb.open_pr("f", "hello")
+    sb.github.inject(fault)
+    result = run_pass(sb)
+    assert result.report is not None
+    assert result.report.problem
+    assert any(sb.served(a) == sha for a in sb.host_addrs)  # deployed all the same
+    assert sb.github.status_states(sha) == []
+    fault.times = 0
+    time.sleep(1.2)  # past Retry-After
+    ok_pass(sb)
+    assert sb.github.status_states(sha)[-1][0] == "success"
+    assert deployment_states(sb.github, number) == [["success"]]
+    store = Store.open(config_mod.load(sb.config_path).state_url)
+    try:
+        assert len(store.deployments(number)) == 1  # reported later, never redeployed
+    finally:
+        store.close()
+
+
+def test_a_rate_limited_pr_list_backs_off_until_retry_after_and_says_so(local_sandbox: Sandbox) -> None:
+    sb = local_sandbox
+    sb.open_pr("f", "hello")
+    sb.github.inject(Fault(403, times=1, message="API rate limit exceeded", headers={"Retry-After": "3"}))
+    out = run_cli(sb, "reconcile")
+    assert out.returncode == EXIT_FAILURES
+    assert "rate limited until" in out.stderr
+    served = len(sb.github.served)
+    out = run_cli(sb, "reconcile")
+    assert out.returncode == EXIT_FAILURES
+    assert "backing off" in out.stderr
+    assert len(sb.github.served) == served  # not one request while backing off
+    status = run_cli(sb, "status")
+    assert "backing off until" in status.stdout
+    time.sleep(3.2)
+    out = run_cli(sb, "reconcile")
+    assert out.returncode == EXIT_OK, out.stderr
+    assert "GitHub:" in run_cli(sb, "status").stdout
+
+
+@pytest.fixture
+def app_sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    sb = Sandbox(root=tmp_path / "world", hosts=2, first_host=20, github_app=True).start()
+    yield sb
+    sb.stop()
+
+
+def test_app_auth_reports_check_runs_and_keeps_its_token_between_passes(app_sandbox: Sandbox) -> None:
+    sb = app_sandbox
+    sim = sb.github
+    a, sha_a = sb.open_pr("a", "hello a")
+    b, sha_b = sb.open_pr("b", "hello b")
+    _c, sha_c = sb.open_pr("c", "hello c")
+    skipped, sha_d = sb.open_pr("d", "draft", draft=True)
+    ok_pass(sb)
+    (run_a,) = sim.check_runs_for(sha_a)
+    assert (run_a["name"], run_a["status"], run_a["conclusion"]) == ("pullrekun", "completed", "success")
+    assert run_a["details_url"].startswith("http://127.0.0.")
+    (run_c,) = sim.check_runs_for(sha_c)
+    assert run_c["status"] == "queued"
+    assert "1st in line, 2 slots busy" in run_c["output"]["title"]
+    (run_d,) = sim.check_runs_for(sha_d)
+    assert run_d["conclusion"] == "neutral"
+    assert "draft" in run_d["output"]["title"]
+    assert sim.statuses == {}  # an App reports check runs, not commit statuses
+    tokens = [s for s in sim.served if s.route.startswith("/app/")]
+    assert len(tokens) == 1
+    assert tokens[0].status == 201
+
+    sim.close(a)
+    ok_pass(sb)
+    runs_c = sim.check_runs_for(sha_c)
+    assert len(runs_c) == 1
+    assert runs_c[0]["conclusion"] == "success"
+    before = sim.counters()
+    ok_pass(sb)
+    ok_pass(sb)
+    assert sim.counters()["counted"] - before["counted"] <= 1  # at most the list after the comment edit
+    assert len([s for s in sim.served if s.route.startswith("/app/")]) == 1  # same token
+    check_openapi(sim)
+    del b, skipped, sha_b
+
+
+class Receiver:
+    """A local stand-in for a chat webhook: records every JSON body posted to it."""
+
+    def __init__(self) -> None:
+        self.posts: list[dict[str, Any]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                outer.posts.append({"path": self.path, **json.loads(body)})
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+
+def test_chat_notifications_say_ready_and_failed_once(
+    local_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sb = local_sandbox
+    hook = Receiver()
+    monkeypatch.setenv("SLACK_HOOK", hook.url("/slack"))
+    monkeypatch.setenv("GCHAT_HOOK", hook.url("/chat"))
+    sb.health_timeout = 3
+    sb.extra_config = {"report": {"slack_webhook_env": "SLACK_HOOK", "google_chat_webhook_env": "GCHAT_HOOK"}}
+    sb.write_config()
+    good, _ = sb.open_pr("good", "hello", title="Fix <!channel> & <users/all> @here")
+    bad, _ = sb.open_pr("bad", "crash on start")
+    run_pass(sb)
+    run_pass(sb)  # the failed one is retried and fails again: no second message
+    texts = {(p["path"], p["text"].split(" for PR #")[0]) for p in hook.posts}
+    assert texts == {
+        ("/slack", "Preview ready"),
+        ("/slack", "Preview failed"),
+        ("/chat", "Preview ready"),
+        ("/chat", "Preview failed"),
+    }
+    assert len(hook.posts) == 4
+    ready = next(p["text"] for p in hook.posts if p["text"].startswith("Preview ready"))
+    assert "&lt;!channel&gt; &amp; &lt;users/all&gt;" in ready
+    assert "<!channel>" not in ready
+    failed = next(p["text"] for p in hook.posts if p["text"].startswith("Preview failed"))
+    assert "health check step failed" in failed
+    assert f"/pull/{bad}" in failed
+    hook.server.shutdown()
+    del good
