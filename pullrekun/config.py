@@ -342,6 +342,16 @@ def _check_report(rep: ReportConfig) -> None:
         raise ConfigError("report.queue_positions", "must be at least 1")
     if rep.templates_dir and not Path(rep.templates_dir).is_dir():
         raise ConfigError("report.templates_dir", f"no such directory: {rep.templates_dir}")
+    if rep.templates_dir:
+        import jinja2
+
+        from pullrekun.render import Renderer
+
+        try:
+            Renderer(rep.templates_dir).check()
+        except jinja2.TemplateError as exc:
+            where = f"{getattr(exc, 'filename', '') or ''}:{getattr(exc, 'lineno', '') or ''}"
+            raise ConfigError("report.templates_dir", f"template {where} does not load: {exc}") from None
 
 
 def _check_database(db: DatabaseConfig) -> None:

@@ -42,6 +42,30 @@ def test_minimal_config_gets_documented_defaults() -> None:
         ({**GOOD, "app": {"repo_url": "x", "deploy_root": "relative"}}, "app.deploy_root"),
         ({**GOOD, "extra": {}}, "extra"),
         ({**GOOD, "failed_retry_after": -1}, "failed_retry_after"),
+        ({**GOOD, "github": {"repository": "a/b", "app_id": 7}}, "github.app_private_key_file"),
+        (
+            {
+                **GOOD,
+                "github": {
+                    "repository": "a/b",
+                    "app_id": 7,
+                    "installation_id": 9,
+                    "app_private_key_file": "/nonexistent.pem",
+                },
+            },
+            "github.app_private_key_file",
+        ),
+        ({**GOOD, "github": {"repository": "a/b", "rate_reserve": -1}}, "github.rate_reserve"),
+        ({**GOOD, "trust": {"drafts": "yes"}}, "trust.drafts"),
+        ({**GOOD, "trust": {"base_branches": "main"}}, "trust.base_branches"),
+        (
+            {**GOOD, "report": {"slack_webhook_env": "https://hooks.example.invalid/x"}},
+            "report.slack_webhook_env",
+        ),
+        ({**GOOD, "report": {"environment": "preview"}}, "report.environment"),
+        ({**GOOD, "report": {"environment": "preview/{nope}"}}, "report.environment"),
+        ({**GOOD, "report": {"templates_dir": "/nonexistent"}}, "report.templates_dir"),
+        ({**GOOD, "report": {"queue_positions": 0}}, "report.queue_positions"),
     ],
 )
 def test_bad_config_names_the_key(raw: dict[str, object], key: str) -> None:
@@ -105,3 +129,9 @@ def test_the_commented_sample_documents_every_key_with_its_default() -> None:
                 value = tuple(documented[f.name]) if isinstance(f.default, tuple) else documented[f.name]
                 assert value == f.default, f"{section}.{f.name}: sample differs from default"
     assert raw["failed_retry_after"] == Config.__dataclass_fields__["failed_retry_after"].default
+
+
+def test_a_broken_template_override_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "comment.md.j2").write_text("{% if %}")
+    with pytest.raises(ConfigError, match=r"report.templates_dir: template .*comment.md.j2"):
+        parse({**GOOD, "report": {"templates_dir": str(tmp_path)}})

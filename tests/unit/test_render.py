@@ -1,0 +1,108 @@
+"""Escaping and templates: text from GitHub shows as text, whatever it contains."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pullrekun.envstate import EnvView, Phase
+from pullrekun.model import PullRequest
+from pullrekun.render import COMMENT_MARKER, Renderer, chat_escape, md_escape, safe_url
+
+NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
+HOSTILE = f"{COMMENT_MARKER} [x](javascript:alert(1)) <img src=x> @org/everyone `rm -rf` | *b* \n# h"
+
+
+def view(title: str = HOSTILE, head_ref: str = "evil/`$(id)`|x", phase: Phase = Phase.FAILED) -> EnvView:
+    pr = PullRequest(5, "a" * 40, NOW, author="eve", title=title, head_ref=head_ref)
+    return EnvView(
+        pr,
+        phase,
+        "failed at the health check step",
+        NOW,
+        url="http://127.0.0.2:8000/",
+        schema="stage_i_1",
+        source="dev_bob",
+        failed_step="health check",
+        failed_task="Restart the app",
+        failed_message="health check failed: <b>x</b> @here",
+        output_tail=("line ``` 1", "@here <script>"),
+    )
+
+
+def render_comment(v: EnvView, renderer: Renderer | None = None) -> str:
+    return (renderer or Renderer()).markdown(
+        "comment.md.j2",
+        view=v,
+        closed=False,
+        number=v.pr.number,
+        url=safe_url(v.url),
+        icon="x",
+        headline="failed",
+        reset_label="db:reset",
+    )
+
+
+def test_markdown_escaping_leaves_no_markup_links_or_mentions() -> None:
+    out = md_escape(HOSTILE)
+    assert "<" not in out
+    assert ">" not in out
+    assert "](" not in out
+    assert "`" not in out.replace("\\`", "")
+    assert "@org" not in out  # a word joiner sits between @ and the name
+    assert "\n" not in out
+
+
+@given(st.text())
+def test_escaped_text_never_contains_raw_markup_characters(text: str) -> None:
+    out = md_escape(text)
+    for ch in "<>[]()`*_|#":
+        assert all(out[i - 1] == "\\" for i, c in enumerate(out) if c == ch and ch not in "<>")
+    assert "<" not in out
+    assert ">" not in out
+    chat = chat_escape(text)
+    assert "<" not in chat
+    assert ">" not in chat
+
+
+def test_the_comment_has_one_marker_and_the_hostile_title_and_branch_as_text() -> None:
+    out = render_comment(view(head_ref=HOSTILE))
+    assert out.count(COMMENT_MARKER) == 1
+    assert out.startswith(COMMENT_MARKER)
+    assert "<img" not in out
+    assert "javascript:alert(1))" not in out
+    assert "[http://127.0.0.2:8000/](http://127.0.0.2:8000/)" in out
+    assert "````text\nline ``` 1\n@here <script>\n````" in out  # verbatim, inert inside the fence
+    assert "health check failed\\: &lt;b&gt;x&lt;/b&gt;" in out
+
+
+def test_a_url_that_could_break_out_of_a_link_is_not_linked() -> None:
+    assert safe_url("http://h/a) [x](javascript:y") is None
+    assert safe_url("javascript:alert(1)") is None
+    assert safe_url("https://pr-12.preview.example.com/") == "https://pr-12.preview.example.com/"
+
+
+def test_chat_text_escapes_slack_and_google_chat_control_sequences() -> None:
+    out = Renderer().chat("notify.txt.j2", view=view(title="<!channel> & <users/all>"), url=None, pr_url="u")
+    assert "&lt;!channel&gt; &amp; &lt;users/all&gt;" in out
+    assert "<!channel>" not in out
+
+
+def test_a_team_override_wins_and_the_rest_come_from_the_built_ins(tmp_path: Path) -> None:
+    (tmp_path / "comment.md.j2").write_text("{{ marker }}\nOurs: {{ view.pr.title }}\n")
+    renderer = Renderer(str(tmp_path))
+    out = render_comment(view(title="a*b"), renderer)
+    assert out == f"{COMMENT_MARKER}\nOurs: a\\*b\n"
+    assert "Preview failed" in renderer.chat("notify.txt.j2", view=view(), url=None, pr_url="u")
+
+
+def test_an_undefined_variable_in_a_template_is_an_error(tmp_path: Path) -> None:
+    import jinja2
+
+    (tmp_path / "comment.md.j2").write_text("{{ nonsense }}")
+    with pytest.raises(jinja2.UndefinedError):
+        render_comment(view(), Renderer(str(tmp_path)))
