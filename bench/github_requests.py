@@ -83,7 +83,9 @@ def scenario(root: Path, n_prs: int) -> list[tuple[str, dict[str, int], float]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--prs", type=int, nargs="+", default=[5, 300])
     args = parser.parse_args()
     print(f"{'PRs':>4}  {'pass':<10} {'requests':>8} {'counted':>8} {'304s':>5} {'writes':>6} {'seconds':>8}")
