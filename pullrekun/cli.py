@@ -72,6 +72,10 @@ def _print_plan(plan_json: dict[str, object], as_json: bool) -> None:
     assert isinstance(queue, list)
     for q in queue:
         print(f"queued: PR #{q['pr_number']} position {q['position']}")
+    skipped = plan_json["skipped"]
+    assert isinstance(skipped, list)
+    for sk in skipped:
+        print(f"no environment: PR #{sk['pr_number']}: {sk['reason']}")
     notes = plan_json["notes"]
     assert isinstance(notes, list)
     for n in notes:

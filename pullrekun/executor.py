@@ -48,6 +48,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
     return {
         "actions": [{"type": type(a).__name__, **dataclasses.asdict(a)} for a in plan.actions],
         "queue": [dataclasses.asdict(q) for q in plan.queue],
+        "skipped": [dataclasses.asdict(q) for q in plan.skipped],
         "notes": list(plan.notes),
     }
 

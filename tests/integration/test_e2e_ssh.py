@@ -86,7 +86,11 @@ def test_open_push_close_with_three_slots_and_five_prs(ssh_sandbox: Sandbox) -> 
     assert sb.served(sb.addr_of(stopped)) is None, "the app of a closed PR is stopped"
     assert sb.served(sb.addr_of(slots[5]["instance_id"])) == heads[5]
 
-    # Nothing changed: the next pass has nothing to do and GitHub answers 304.
+    # Our comment edits moved the PRs' updated_at: one pass re-reads that list page and
+    # sends nothing. After it nothing changed: a pass has nothing to do, GitHub answers 304.
+    writes = len(sb.github.writes())
+    reconcile_ok(sb)
+    assert len(sb.github.writes()) == writes
     before = sb.github.counters()
     out = run_cli(sb, "plan", "--json")
     assert json.loads(out.stdout)["actions"] == []
