@@ -163,8 +163,12 @@ def _report(
     reporter: Reporter, cfg: Config, store: Store, obs: Observation, plan: Plan, clock: Clock, *, final: bool
 ) -> ReportResult:
     now = clock()
-    views = _views(cfg, store, obs, plan, now)
-    result = reporter.report(views, plan, {pr.number for pr in obs.observed.prs}, final=final)
+    try:
+        views = _views(cfg, store, obs, plan, now)
+        result = reporter.report(views, plan, {pr.number for pr in obs.observed.prs}, final=final)
+    except Exception as exc:  # a broken template, the state DB: the pass's work is recorded already
+        log.exception("report failed; it is retried on the next pass")
+        return ReportResult(problem=f"report failed: {exc}")
     if result.rate_limited_until is not None:
         store.set_github_state(
             {"backoff_until": result.rate_limited_until.isoformat(), "backoff_reason": result.problem[:500]},

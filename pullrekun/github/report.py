@@ -93,7 +93,7 @@ class GitHubWriter:
     # --- the PR comment --------------------------------------------------------------
 
     def find_comment(self, pr_number: int) -> int | None:
-        """The id of the PR's comment carrying pullrekun's marker (oldest first), if any."""
+        """The id of the PR's comment that starts with pullrekun's marker (oldest first), if any."""
         url: str | None = f"{self._repo}/issues/{pr_number}/comments?per_page=100"
         pages = 0
         while url and pages < 30:
@@ -101,7 +101,8 @@ class GitHubWriter:
             if status != 200 or not isinstance(data, list):
                 raise GitHubUnavailable(f"GET {url} answered {status}")
             for comment in data:
-                if COMMENT_MARKER in (comment.get("body") or ""):
+                # Ours starts with the marker; a reply quoting it ("> <!-- ...") is not ours.
+                if (comment.get("body") or "").startswith(COMMENT_MARKER):
                     return int(comment["id"])
             url = next_link(headers.get("link", ""))
             pages += 1

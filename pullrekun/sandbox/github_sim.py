@@ -643,6 +643,18 @@ class GitHubSimulator:
             return 200, labels, route
         return 404, self._error(404, "Not Found"), "error"
 
+    def user_comment(self, number: int, body: str, login: str = "reviewer") -> int:
+        """What a person commenting on the PR in the UI does; returns the comment id."""
+        with self._lock:
+            now = self._tick()
+            cid = next(self._ids)
+            person = P.user(self.url, self.url, login, 3000 + sum(map(ord, login)))
+            self.comments[cid] = P.issue_comment(
+                self.url, self.url, self.repository, cid, number, body, person, now, now
+            )
+            self.prs[number].updated = now
+            return cid
+
     def delete_comment(self, comment_id: int) -> None:
         """What a person deleting pullrekun's comment in the UI does."""
         with self._lock:

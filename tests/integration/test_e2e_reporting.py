@@ -155,11 +155,15 @@ def test_a_lost_state_db_finds_the_comment_again_by_its_marker(
     number, _ = sb.open_pr("x", "hello", title=f"{COMMENT_MARKER} pretend")
     ok_pass(sb)
     (comment,) = sb.github.comments_on(number)
-    # A fresh state DB knows no comment id: it must find the one with the marker.
+    # A reply quoting our comment carries the marker too, but does not start with it.
+    quote = sb.github.user_comment(number, "> " + comment["body"].replace("\n", "\n> ") + "\nWhy?")
+    # A fresh state DB knows no comment id: it must find ours by the marker.
     sb.state_url = f"sqlite:///{tmp_path / 'fresh.db'}"
     sb.write_config()
     ok_pass(sb)
-    assert [c["id"] for c in sb.github.comments_on(number)] == [comment["id"]]
+    assert [c["id"] for c in sb.github.comments_on(number)] == [comment["id"], quote]
+    assert sb.github.comments_on(number)[1]["body"].endswith("Why?")  # never edited
+    assert sb.github.comments_on(number)[0]["updated_at"] > comment["updated_at"]
 
 
 def test_fork_prs_need_an_approval_and_a_new_one_after_each_push(local_sandbox: Sandbox) -> None:
@@ -361,3 +365,22 @@ def test_chat_notifications_say_ready_and_failed_once(
     assert f"/pull/{bad}" in failed
     hook.server.shutdown()
     del good
+
+
+def test_a_template_that_fails_to_render_loses_no_work(local_sandbox: Sandbox, tmp_path: Path) -> None:
+    sb = local_sandbox
+    overrides = tmp_path / "templates"
+    overrides.mkdir()
+    (overrides / "comment.md.j2").write_text("{{ marker }}\n{{ no_such_variable }}\n")
+    sb.extra_config = {"report": {"templates_dir": str(overrides)}}
+    sb.write_config()
+    number, sha = sb.open_pr("t", "hello")
+    result = run_pass(sb)
+    assert result.exit_code == EXIT_OK
+    assert result.report is not None
+    assert "no_such_variable" in result.report.problem
+    assert any(sb.served(a) == sha for a in sb.host_addrs)
+    assert sb.github.comments_on(number) == []
+    (overrides / "comment.md.j2").write_text("{{ marker }}\nOurs: {{ view.detail }}\n")
+    ok_pass(sb)
+    assert [c["body"] for c in sb.github.comments_on(number)] == [f"{COMMENT_MARKER}\nOurs: ready\n"]
