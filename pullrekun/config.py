@@ -58,27 +58,6 @@ class GitHubConfig:
 
 
 @dataclass(frozen=True)
-class TrustConfig:
-    """Which PRs get an environment (see pullrekun.trust)."""
-
-    approval_label: str = "preview:approved"
-    drafts: bool = False
-    opt_out_label: str = "no-preview"
-    opt_in_label: str = ""
-    base_branches: tuple[str, ...] = ()
-
-    @property
-    def policy(self) -> TrustPolicy:
-        return TrustPolicy(
-            approval_label=self.approval_label,
-            drafts=self.drafts,
-            opt_out_label=self.opt_out_label,
-            opt_in_label=self.opt_in_label,
-            base_branches=self.base_branches,
-        )
-
-
-@dataclass(frozen=True)
 class ReportConfig:
     """What pullrekun tells people, and where."""
 
@@ -184,7 +163,8 @@ class Config:
     ec2: EC2Config = EC2Config()
     state: StateConfig = StateConfig()
     ansible: AnsibleConfig = AnsibleConfig()
-    trust: TrustConfig = TrustConfig()
+    #: The ``[trust]`` section: which PRs get an environment (see pullrekun.trust).
+    trust: TrustPolicy = field(default_factory=TrustPolicy)
     report: ReportConfig = ReportConfig()
     database: DatabaseConfig | None = None
     failed_retry_after: int = 0
@@ -195,7 +175,7 @@ class Config:
         return PlannerConfig(
             failed_retry_after=dt.timedelta(seconds=self.failed_retry_after),
             database=self.database.policy if self.database else None,
-            trust=self.trust.policy,
+            trust=self.trust,
         )
 
     @property
@@ -219,7 +199,7 @@ _SECTIONS: dict[str, type] = {
     "state": StateConfig,
     "ansible": AnsibleConfig,
     "app": AppConfig,
-    "trust": TrustConfig,
+    "trust": TrustPolicy,
     "report": ReportConfig,
 }
 #: Sections that switch a feature on by being present (absent: the field stays None).

@@ -21,7 +21,15 @@ from types import FrameType
 from pullrekun import ec2, executor
 from pullrekun.config import Config
 from pullrekun.envstate import Env, EnvView, build_views
-from pullrekun.github.client import GitHubClient, GitHubUnavailable, RateLimited, RequestStats, rate_facts
+from pullrekun.github.client import (
+    GitHubClient,
+    GitHubUnavailable,
+    RateLimited,
+    RequestStats,
+    backoff_facts,
+    backoff_until,
+    rate_facts,
+)
 from pullrekun.github.pulls import PullRequestSource
 from pullrekun.model import Deploy, Instance, Observed, Plan
 from pullrekun.planner import plan as make_plan
@@ -66,29 +74,22 @@ class PassResult:
     report: ReportResult | None = None
 
 
-def _note_rate_limit(store: Store, exc: RateLimited, now: dt.datetime) -> None:
-    log.warning("GitHub: %s; no GitHub requests until then", exc)
-    store.set_github_state({"backoff_until": exc.until.isoformat(), "backoff_reason": str(exc)[:500]}, now)
-    store.add_event(now, "github_rate_limited", str(exc)[:2000])
-
-
-def backoff_until(store: Store, now: dt.datetime) -> dt.datetime | None:
-    """When GitHub told us to wait until a time still to come, that time."""
-    value = store.github_state().get("backoff_until")
-    until = dt.datetime.fromisoformat(value) if value else None
-    return until if until is not None and until > now else None
+def _note_rate_limit(store: Store, until: dt.datetime, reason: str, now: dt.datetime) -> None:
+    log.warning("GitHub: %s; no GitHub requests until then", reason)
+    store.set_github_state(backoff_facts(until, reason), now)
+    store.add_event(now, "github_rate_limited", reason[:2000])
 
 
 def github_client(cfg: Config, store: Store, clock: Clock) -> GitHubClient:
     """A client for this pass; raises ObserveFailed while GitHub asked us to back off."""
     now = clock()
-    until = backoff_until(store, now)
+    until = backoff_until(store.github_state(), now)
     if until is not None:
         raise ObserveFailed(f"GitHub: backing off (rate limit) until {until:%Y-%m-%d %H:%M:%S} UTC")
     try:
         return GitHubClient(cfg.github, cfg.github_token, store, clock)
     except RateLimited as exc:
-        _note_rate_limit(store, exc, now)
+        _note_rate_limit(store, exc.until, str(exc), now)
         raise ObserveFailed(f"GitHub: {exc}") from exc
     except GitHubUnavailable as exc:
         raise ObserveFailed(f"GitHub: {exc}") from exc
@@ -99,7 +100,7 @@ def observe(cfg: Config, store: Store, client: GitHubClient, clock: Clock) -> Ob
     try:
         prs = source.open_pull_requests()
     except RateLimited as exc:
-        _note_rate_limit(store, exc, clock())
+        _note_rate_limit(store, exc.until, str(exc), clock())
         raise ObserveFailed(f"GitHub: {exc}") from exc
     except GitHubUnavailable as exc:
         raise ObserveFailed(f"GitHub: {exc}") from exc
@@ -170,11 +171,7 @@ def _report(
         log.exception("report failed; it is retried on the next pass")
         return ReportResult(problem=f"report failed: {exc}")
     if result.rate_limited_until is not None:
-        store.set_github_state(
-            {"backoff_until": result.rate_limited_until.isoformat(), "backoff_reason": result.problem[:500]},
-            now,
-        )
-        log.warning("GitHub: %s; no GitHub requests until then", result.problem)
+        _note_rate_limit(store, result.rate_limited_until, result.problem, now)
     return result
 
 
@@ -202,7 +199,7 @@ def _apply_and_report(
     plan = make_plan(obs.observed, cfg.planner, now)
     for note in plan.notes:
         log.info("%s", note)
-    if plan.empty or not executor.needs_run(plan):
+    if not executor.needs_run(plan):
         store.record_intent(plan, now, None)  # the queue may still have moved
         report = _report(reporter, cfg, store, obs, plan, clock, final=True)
         return PassResult(EXIT_OK, plan, github=obs.github, report=report)

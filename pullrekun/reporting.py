@@ -27,7 +27,7 @@ from pullrekun.envstate import EnvView, Phase
 from pullrekun.github.client import GitHubClient, GitHubUnavailable, RateLimited
 from pullrekun.github.report import GitHubRefused, GitHubWriter, cap
 from pullrekun.model import Plan, RevokeApproval
-from pullrekun.notify import NotifyFailed, Webhook, webhooks
+from pullrekun.notify import NotifyFailed, webhooks
 from pullrekun.render import Renderer, safe_url
 from pullrekun.state.store import Reported, Store
 
@@ -51,7 +51,6 @@ def fingerprint(*parts: Any) -> str:
 
 @dataclass
 class ReportResult:
-    sent: int = 0
     #: Why the report stopped early (the rest goes out on a later pass), or "".
     problem: str = ""
     rate_limited_until: dt.datetime | None = None
@@ -69,7 +68,6 @@ class Reporter:
         store: Store,
         renderer: Renderer,
         clock: Callable[[], dt.datetime],
-        hooks: tuple[Webhook, ...] | None = None,
     ) -> None:
         self.cfg = cfg
         self.client = client
@@ -77,7 +75,7 @@ class Reporter:
         self.store = store
         self.renderer = renderer
         self.clock = clock
-        self.hooks = webhooks(cfg.report) if hooks is None else hooks
+        self.hooks = webhooks(cfg.report)
         self._result = ReportResult()
 
     # --- one pass's report -------------------------------------------------------------
@@ -135,7 +133,6 @@ class Reporter:
 
     def _save(self, number: int, channel: str, fp: str, sha: str | None, github_id: int | None) -> None:
         self.store.save_report(Reported(number, channel, fp, sha, github_id), self.clock())
-        self._result.sent += 1
 
     # --- status: commit status (token) or check run (App) ----------------------------
 
@@ -154,13 +151,14 @@ class Reporter:
         body = self._check_body(view)
         completed = body["status"] == "completed"
         fp = ("c" if completed else "o") + fingerprint(body)[1:]
-        same_sha = prev is not None and prev.sha == view.sha
-        if same_sha and prev is not None and prev.fingerprint == fp:
+        same = prev if prev is not None and prev.sha == view.sha else None
+        if same is not None and same.fingerprint == fp:
             return
-        reopen = same_sha and prev is not None and prev.fingerprint.startswith("c") and not completed
-        if same_sha and prev is not None and prev.github_id and not reopen:
-            self.writer.update_check_run(prev.github_id, body)
-            run_id = prev.github_id
+        # A completed run is not reopened: a new state after completion gets a new run.
+        reopen = same is not None and same.fingerprint.startswith("c") and not completed
+        if same is not None and same.github_id and not reopen:
+            self.writer.update_check_run(same.github_id, body)
+            run_id = same.github_id
         else:
             run_id = self.writer.create_check_run({"head_sha": view.sha, **body})
         self._save(view.pr.number, STATUS, fp, view.sha, run_id)
@@ -280,7 +278,6 @@ class Reporter:
         if comment is not None and comment.github_id:
             self.writer.edit_comment(comment.github_id, self._comment_body(None, number))
         self.store.forget_reports(number)
-        self._result.sent += 1
 
 
 def _commit_status(view: EnvView) -> tuple[str, str, str | None]:

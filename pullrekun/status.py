@@ -8,6 +8,7 @@ from typing import Any
 
 from pullrekun import ec2
 from pullrekun.config import Config
+from pullrekun.github.client import backoff_until
 from pullrekun.model import Instance
 from pullrekun.state.store import Store
 
@@ -82,8 +83,7 @@ def github_facts(store: Store, now: dt.datetime) -> dict[str, Any]:
         out["rate_limit"] = int(facts["rate_limit"]) if facts.get("rate_limit", "").isdigit() else None
         if facts.get("rate_reset", "").isdigit():
             out["rate_reset"] = _iso(dt.datetime.fromtimestamp(int(facts["rate_reset"]), dt.UTC))
-    until = dt.datetime.fromisoformat(facts["backoff_until"]) if facts.get("backoff_until") else None
-    out["backoff_until"] = _iso(until) if until is not None and until > now else None
+    out["backoff_until"] = _iso(backoff_until(facts, now))
     out["backoff_reason"] = facts.get("backoff_reason") if out["backoff_until"] else None
     return out
 

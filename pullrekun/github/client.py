@@ -105,6 +105,18 @@ def _installation_token(cfg: GitHubConfig, facts: GitHubFacts, now: dt.datetime)
     return str(grant.token)
 
 
+def backoff_until(facts: Mapping[str, str], now: dt.datetime) -> dt.datetime | None:
+    """The back-off GitHub asked for (as a pass recorded it in ``facts``), if still to come."""
+    value = facts.get("backoff_until")
+    until = dt.datetime.fromisoformat(value) if value else None
+    return until if until is not None and until > now else None
+
+
+def backoff_facts(until: dt.datetime, reason: str) -> dict[str, str | None]:
+    """What a pass records when GitHub asks it to wait."""
+    return {"backoff_until": until.isoformat(), "backoff_reason": reason[:500]}
+
+
 def _parse_reset(headers: Mapping[str, str], now: dt.datetime) -> dt.datetime | None:
     retry_after = headers.get("retry-after")
     if retry_after:
@@ -137,10 +149,12 @@ class GitHubClient:
         if cfg.app:
             secret = _installation_token(cfg, facts, clock())
             # ETags are per credential: the App's cache key outlives one token.
-            self.credential_key = hashlib.sha256(f"app:{cfg.app_id}:{cfg.installation_id}".encode())
+            credential = f"app:{cfg.app_id}:{cfg.installation_id}"
         else:
             secret = token or ""
-            self.credential_key = hashlib.sha256((token or "anonymous").encode())
+            credential = token or "anonymous"
+        #: Prefix of the conditional-request cache keys: ETags are valid for one credential only.
+        self.cache_prefix = hashlib.sha256(credential.encode()).hexdigest()[:16]
         self.app = cfg.app
         self._github = Github(
             auth=Auth.Token(secret) if secret else None,
@@ -151,10 +165,6 @@ class GitHubClient:
             seconds_between_requests=None,
             seconds_between_writes=cfg.write_interval_ms / 1000 or None,
         )
-
-    @property
-    def cache_prefix(self) -> str:
-        return self.credential_key.hexdigest()[:16]
 
     def request(
         self,

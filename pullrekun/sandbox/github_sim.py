@@ -661,28 +661,10 @@ class GitHubSimulator:
             del self.comments[comment_id]
 
     def _page(self, path: str, query: dict[str, str], items: list[Any]) -> tuple[list[Any], str]:
+        """One page of ``items`` (``per_page``, ``page``) and its ``Link`` header value."""
         per_page = max(1, min(100, int(query.get("per_page", "30"))))
         page = max(1, int(query.get("page", "1")))
         last = max(1, -(-len(items) // per_page))
-        rels = []
-        if page < last:
-            q = dict(query, page=str(page + 1), per_page=str(per_page))
-            rels.append(f'<{self.url}{path}?{urllib.parse.urlencode(q)}>; rel="next"')
-        return items[(page - 1) * per_page : page * per_page], ", ".join(rels)
-
-    def _pulls_page(self, path: str, query: dict[str, str]) -> tuple[list[Any], str]:
-        state = query.get("state", "open")
-        per_page = max(1, min(100, int(query.get("per_page", "30"))))
-        page = max(1, int(query.get("page", "1")))
-        sort = query.get("sort", "created")
-        direction = query.get("direction", "desc")  # GitHub's default for every sort
-        prs = [p for p in self.prs.values() if state == "all" or p.state == state]
-        by_updated = sort == "updated"
-        prs.sort(
-            key=lambda p: (p.updated if by_updated else p.created, p.number), reverse=direction == "desc"
-        )
-        last = max(1, -(-len(prs) // per_page))
-        chunk = prs[(page - 1) * per_page : page * per_page]
 
         def link(n: int) -> str:
             q = dict(query, page=str(n), per_page=str(per_page))
@@ -693,7 +675,19 @@ class GitHubSimulator:
             rels += [f'{link(page - 1)}; rel="prev"', f'{link(1)}; rel="first"']
         if page < last:
             rels += [f'{link(page + 1)}; rel="next"', f'{link(last)}; rel="last"']
-        return [self._pr_json(p) for p in chunk], ", ".join(rels)
+        return items[(page - 1) * per_page : page * per_page], ", ".join(rels)
+
+    def _pulls_page(self, path: str, query: dict[str, str]) -> tuple[list[Any], str]:
+        state = query.get("state", "open")
+        sort = query.get("sort", "created")
+        direction = query.get("direction", "desc")  # GitHub's default for every sort
+        prs = [p for p in self.prs.values() if state == "all" or p.state == state]
+        by_updated = sort == "updated"
+        prs.sort(
+            key=lambda p: (p.updated if by_updated else p.created, p.number), reverse=direction == "desc"
+        )
+        chunk, links = self._page(path, query, prs)
+        return [self._pr_json(p) for p in chunk], links
 
     def open_numbers(self) -> Iterator[int]:
         return (n for n, p in self.prs.items() if p.state == "open")

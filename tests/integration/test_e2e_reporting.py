@@ -277,9 +277,9 @@ def test_app_auth_reports_check_runs_and_keeps_its_token_between_passes(app_sand
     sb = app_sandbox
     sim = sb.github
     a, sha_a = sb.open_pr("a", "hello a")
-    b, sha_b = sb.open_pr("b", "hello b")
-    _c, sha_c = sb.open_pr("c", "hello c")
-    skipped, sha_d = sb.open_pr("d", "draft", draft=True)
+    sb.open_pr("b", "hello b")
+    _, sha_c = sb.open_pr("c", "hello c")
+    _, sha_d = sb.open_pr("d", "draft", draft=True)
     ok_pass(sb)
     (run_a,) = sim.check_runs_for(sha_a)
     assert (run_a["name"], run_a["status"], run_a["conclusion"]) == ("pullrekun", "completed", "success")
@@ -306,7 +306,6 @@ def test_app_auth_reports_check_runs_and_keeps_its_token_between_passes(app_sand
     assert sim.counters()["counted"] - before["counted"] <= 1  # at most the list after the comment edit
     assert len([s for s in sim.served if s.route.startswith("/app/")]) == 1  # same token
     check_openapi(sim)
-    del b, skipped, sha_b
 
 
 class Receiver:
@@ -345,7 +344,7 @@ def test_chat_notifications_say_ready_and_failed_once(
     sb.health_timeout = 3
     sb.extra_config = {"report": {"slack_webhook_env": "SLACK_HOOK", "google_chat_webhook_env": "GCHAT_HOOK"}}
     sb.write_config()
-    good, _ = sb.open_pr("good", "hello", title="Fix <!channel> & <users/all> @here")
+    sb.open_pr("good", "hello", title="Fix <!channel> & <users/all> @here")
     bad, _ = sb.open_pr("bad", "crash on start")
     run_pass(sb)
     run_pass(sb)  # the failed one is retried and fails again: no second message
@@ -364,7 +363,6 @@ def test_chat_notifications_say_ready_and_failed_once(
     assert "health check step failed" in failed
     assert f"/pull/{bad}" in failed
     hook.server.shutdown()
-    del good
 
 
 def test_a_template_that_fails_to_render_loses_no_work(local_sandbox: Sandbox, tmp_path: Path) -> None:
