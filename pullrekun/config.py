@@ -24,6 +24,7 @@ CONFIG_ENV = "PULLREKUN_CONFIG"
 DEFAULT_CONFIG = "pullrekun.toml"
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 ENV_NAME_RE = re.compile(r"\A[A-Z_][A-Z0-9_]*\Z")
+REVISION_CHECK_RE = re.compile(r"\A(process|header:[A-Za-z0-9-]+|json:[A-Za-z0-9_.-]+)\Z")
 REPO_RE = re.compile(r"\A[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+\Z")
 
 
@@ -43,6 +44,8 @@ class GitHubConfig:
     per_page: int = 100
     timeout: int = 15
     retries: int = 3
+    #: Seconds a pass may spend on GitHub requests in all; past it the rest waits for the next pass.
+    budget: int = 120
     #: GitHub App auth (all three set): check runs instead of commit statuses.
     app_id: int = 0
     app_private_key_file: str = ""
@@ -106,13 +109,17 @@ class AnsibleConfig:
 @dataclass(frozen=True)
 class AppConfig:
     repo_url: str
+    #: The app's foreground command, run from the release by the host's control script.
+    command: str
     deploy_root: str = "/srv/app"
     service_manager: str = "systemd"
     service_name: str = "app"
-    command: str = ""
     port: int = 8000
     health_path: str = "/health"
     health_timeout: int = 120
+    #: How "ready" is proven: "process" (the app process was started from the release), or also
+    #: the answer names the commit: "header:<Name>" or "json:<field>".
+    revision_check: str = "process"
     url_template: str = "http://{host}:{port}/"
     before_switch_hook: str = ""
     keep_releases: int = 3
@@ -262,8 +269,10 @@ def _check(cfg: Config) -> None:
         raise ConfigError("ansible.project_dir", "has no playbooks/reconcile.yml")
     if cfg.app.service_manager not in {"systemd", "start-stop-daemon"}:
         raise ConfigError("app.service_manager", "must be 'systemd' or 'start-stop-daemon'")
-    if cfg.app.service_manager == "start-stop-daemon" and not cfg.app.command:
-        raise ConfigError("app.command", "is required when service_manager is start-stop-daemon")
+    if not cfg.app.command:
+        raise ConfigError("app.command", "must not be empty: the command that runs the app from its release")
+    if not REVISION_CHECK_RE.match(cfg.app.revision_check):
+        raise ConfigError("app.revision_check", "must be 'process', 'header:<Name>' or 'json:<field>'")
     if not 0 < cfg.app.port < 65536:
         raise ConfigError("app.port", "must be a TCP port")
     if not cfg.app.health_path.startswith("/"):
@@ -294,6 +303,8 @@ def _check_github_app(gh: GitHubConfig) -> None:
         raise ConfigError(unset.split(", ")[0], f"GitHub App auth needs all three keys; unset: {unset}")
     if gh.rate_reserve < 0:
         raise ConfigError("github.rate_reserve", "must not be negative")
+    if gh.budget < 1:
+        raise ConfigError("github.budget", "must be at least 1 (seconds)")
     if not gh.app:
         return
     path = Path(gh.app_private_key_file)

@@ -33,7 +33,10 @@ def client(cfg: EC2Config) -> Any:
         region_name=cfg.region,
         endpoint_url=cfg.endpoint_url or None,
         config=BotoConfig(
-            retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=10, read_timeout=30
+            # Bounded: 3 attempts of at most 5 + 20 s, so an unreachable EC2 ends the pass in about a minute.
+            retries={"max_attempts": 3, "mode": "standard"},
+            connect_timeout=5,
+            read_timeout=20,
         ),
     )
 

@@ -117,6 +117,7 @@ def build_inventory(plan: Plan, instances: Mapping[str, Instance], cfg: Config) 
         "staging_app_port": app.port,
         "staging_health_path": Unsafe(app.health_path),
         "staging_health_timeout": app.health_timeout,
+        "staging_revision_check": Unsafe(app.revision_check),
         "staging_before_switch_hook": Unsafe(app.before_switch_hook),
         "staging_keep_releases": app.keep_releases,
         "ansible_python_interpreter": Unsafe(cfg.ansible.remote_python),

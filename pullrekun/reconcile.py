@@ -16,9 +16,10 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 
-from pullrekun import ec2, executor
+from pullrekun import crashpoint, ec2, executor, playbook_guard
 from pullrekun.config import Config
 from pullrekun.envstate import Env, EnvView, build_views
 from pullrekun.github.client import (
@@ -74,8 +75,13 @@ class PassResult:
     report: ReportResult | None = None
 
 
-def _note_rate_limit(store: Store, until: dt.datetime, reason: str, now: dt.datetime) -> None:
-    log.warning("GitHub: %s; no GitHub requests until then", reason)
+def _note_rate_limit(
+    store: Store, until: dt.datetime, reason: str, now: dt.datetime, *, said: bool = True
+) -> None:
+    """Record a back-off; ``said=False`` when the pass's own result line says it already."""
+    log.log(
+        logging.DEBUG if not said else logging.WARNING, "GitHub: %s; no GitHub requests until then", reason
+    )
     store.set_github_state(backoff_facts(until, reason), now)
     store.add_event(now, "github_rate_limited", reason[:2000])
 
@@ -89,7 +95,7 @@ def github_client(cfg: Config, store: Store, clock: Clock) -> GitHubClient:
     try:
         return GitHubClient(cfg.github, cfg.github_token, store, clock)
     except RateLimited as exc:
-        _note_rate_limit(store, exc.until, str(exc), now)
+        _note_rate_limit(store, exc.until, str(exc), now, said=False)
         raise ObserveFailed(f"GitHub: {exc}") from exc
     except GitHubUnavailable as exc:
         raise ObserveFailed(f"GitHub: {exc}") from exc
@@ -100,7 +106,7 @@ def observe(cfg: Config, store: Store, client: GitHubClient, clock: Clock) -> Ob
     try:
         prs = source.open_pull_requests()
     except RateLimited as exc:
-        _note_rate_limit(store, exc.until, str(exc), clock())
+        _note_rate_limit(store, exc.until, str(exc), clock(), said=False)
         raise ObserveFailed(f"GitHub: {exc}") from exc
     except GitHubUnavailable as exc:
         raise ObserveFailed(f"GitHub: {exc}") from exc
@@ -175,15 +181,27 @@ def _report(
     return result
 
 
+def end_orphaned_runs(cfg: Config, store: Store, now: dt.datetime) -> None:
+    """End what is left of a playbook run whose pass died, before this pass does anything."""
+    root = Path(cfg.ansible.artifacts_dir)
+    if not root.is_dir():
+        return
+    for orphan in playbook_guard.end_orphaned_runs(p for p in root.iterdir() if p.is_dir()):
+        message = f"ended a playbook run left by a pass that died: {orphan.run_dir.name} (pids {orphan.pids})"
+        log.warning("%s", message)
+        store.add_event(now, "orphaned_run_ended", message)
+
+
 def reconcile(cfg: Config, store: Store, clock: Clock = utcnow) -> PassResult:
     """Run one pass under the pass lock (raises LockHeld if another pass has it)."""
     with pass_lock(store.engine, cfg.ec2.pool):
         now = clock()
+        end_orphaned_runs(cfg, store, now)
         try:
             client = github_client(cfg, store, clock)
             obs = observe(cfg, store, client, clock)
         except ObserveFailed as exc:
-            log.error("pass stopped before planning: %s", exc)
+            log.debug("pass stopped before planning: %s", exc)  # the caller says it, once
             store.add_event(now, "observe_failed", str(exc)[:2000])
             return PassResult(EXIT_FAILURES, None, problem=str(exc))
         reporter = Reporter(cfg, client, store, Renderer(cfg.report.templates_dir), clock)
@@ -211,9 +229,11 @@ def _apply_and_report(
         target=_report, args=(reporter, cfg, store, obs, plan, clock), kwargs={"final": False}, daemon=True
     )
     early.start()
+    crashpoint.reached("before-run")
     with _cancel_on_term() as cancel:
         result = executor.apply(plan, obs.instances, cfg, now, ident, cancel)
     early.join()
+    crashpoint.reached("after-run")
     store.record_outcomes(result.outcomes, deployment_ids, clock())
     for out in result.outcomes:
         if not out.ok:

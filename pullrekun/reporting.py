@@ -22,6 +22,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pullrekun import crashpoint
 from pullrekun.config import Config
 from pullrekun.envstate import EnvView, Phase
 from pullrekun.github.client import GitHubClient, GitHubUnavailable, RateLimited
@@ -77,6 +78,7 @@ class Reporter:
         self.clock = clock
         self.hooks = webhooks(cfg.report)
         self._result = ReportResult()
+        self._final = False
 
     # --- one pass's report -------------------------------------------------------------
 
@@ -85,6 +87,7 @@ class Reporter:
     ) -> ReportResult:
         """Bring every channel in line with ``views``; ``final=False`` sends statuses and deployments only."""
         self._result = ReportResult()
+        self._final = final
         reported = self.store.reported()
         try:
             if final:
@@ -133,6 +136,8 @@ class Reporter:
 
     def _save(self, number: int, channel: str, fp: str, sha: str | None, github_id: int | None) -> None:
         self.store.save_report(Reported(number, channel, fp, sha, github_id), self.clock())
+        if self._final:
+            crashpoint.reached("report")
 
     # --- status: commit status (token) or check run (App) ----------------------------
 

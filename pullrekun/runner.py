@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import sys
 import tempfile
 from collections.abc import Callable, Mapping
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from pullrekun.playbook_guard import RECORD_NAME
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +170,11 @@ def run_playbook(
     events = _Events()
     artifacts = private / "artifacts"
     cmd = ("ansible-playbook", "-i", str(private / "inventory"), str(project_dir / playbook))
+    # ansible-playbook runs under a guard that ends it (and its forks) if this process dies.
+    guard = [
+        "-m", "pullrekun.playbook_guard", str(private / RECORD_NAME), str(os.getpid()), "--",
+        "ansible-playbook", str(project_dir / playbook),
+    ]  # fmt: skip
     # Enough to replay by hand: ansible-playbook -i <run>/inventory <playbook> -e @<run>/extravars.json
     (private / "extravars.json").write_text(json.dumps(dict(extra_vars), indent=2))
     (private / "command.json").write_text(
@@ -176,7 +184,8 @@ def run_playbook(
         r = ansible_runner.run(
             private_data_dir=str(private),
             project_dir=str(project_dir),
-            playbook=str(project_dir / playbook),
+            binary=sys.executable,
+            cmdline=shlex.join(guard),
             inventory=str(private / "inventory"),
             extravars=dict(extra_vars),
             envvars=dict(env),

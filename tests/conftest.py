@@ -13,10 +13,15 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from pullrekun import config as config_mod
+from pullrekun import status as status_mod
+from pullrekun.reconcile import PassResult, reconcile
 from pullrekun.sandbox.world import Sandbox, SSHSettings
+from pullrekun.state.store import Store
 from tests.world import mariadb as mariadb_mod
 from tests.world import sshd as sshd_mod
 
@@ -71,6 +76,26 @@ def ssh_sandbox(
     ).start()
     yield sb
     sb.stop()
+
+
+def run_pass(sb: Sandbox) -> PassResult:
+    """One `pullrekun reconcile` pass in this process (no interpreter start-up per pass)."""
+    cfg = config_mod.load(sb.config_path)
+    store = Store.open(cfg.state_url)
+    try:
+        return reconcile(cfg, store)
+    finally:
+        store.close()
+
+
+def status_of(sb: Sandbox) -> dict[str, Any]:
+    """What `pullrekun status --json` prints, read in this process."""
+    cfg = config_mod.load(sb.config_path)
+    store = Store.open(cfg.state_url)
+    try:
+        return status_mod.collect(cfg, store)
+    finally:
+        store.close()
 
 
 def run_cli(sb: Sandbox, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:

@@ -18,6 +18,7 @@ import email.utils
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,11 @@ log = logging.getLogger(__name__)
 
 #: An installation token this close to its expiry is renewed before use.
 TOKEN_MARGIN = dt.timedelta(minutes=5)
+#: The longest a pass waits in-process when GitHub asks it to (Retry-After) before one retry of a
+#: read; anything longer becomes a recorded back-off: the pass ends instead of holding the lock.
+INLINE_WAIT_MAX = 3.0
+#: Longest pause between urllib3's retries of a 5xx answer.
+BACKOFF_MAX = 4.0
 
 
 class GitHubUnavailable(RuntimeError):
@@ -68,15 +74,45 @@ class RequestStats:
         return self.requests - self.not_modified
 
 
+class _BoundedRetry(Retry):
+    """urllib3's retries of 5xx reads, minus its in-process sleeps on ``Retry-After``.
+
+    urllib3 sleeps as long as ``Retry-After`` says (an hour, holding the pass lock). An answer
+    that carries one comes back to :meth:`GitHubClient.request` instead, which waits a few
+    seconds at most and otherwise records a back-off.
+    """
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        if has_retry_after:
+            return False
+        return super().is_retry(method, status_code, has_retry_after)
+
+
 def _retry(total: int) -> Retry:
-    return Retry(
+    return _BoundedRetry(
         total=total,
         backoff_factor=0.5,
+        backoff_max=BACKOFF_MAX,
         status_forcelist=(500, 502, 503, 504),
         allowed_methods=frozenset({"GET", "HEAD"}),
-        respect_retry_after_header=True,
+        respect_retry_after_header=False,
         raise_on_status=False,
     )
+
+
+def _short(exc: BaseException) -> str:
+    """One line for a failed request: no urllib3 pool repr, no message twice."""
+    reason: BaseException = exc
+    while reason.__cause__ is not None or reason.__context__ is not None:
+        nxt = reason.__cause__ or reason.__context__
+        assert nxt is not None
+        reason = nxt
+    text = str(reason).splitlines()[0] if str(reason) else type(reason).__name__
+    if "Max retries exceeded" in text or "NewConnectionError" in text or "Connection refused" in text:
+        text = "connection failed" + (": connection refused" if "refused" in text else "")
+    elif "timed out" in text.lower():
+        text = "timed out"
+    return text[:200]
 
 
 def _installation_token(cfg: GitHubConfig, facts: GitHubFacts, now: dt.datetime) -> str:
@@ -146,6 +182,10 @@ class GitHubClient:
         self._clock = clock
         self._facts = facts
         self.stats = RequestStats()
+        #: Past this instant the pass makes no more GitHub requests (github.budget).
+        self._deadline = clock() + dt.timedelta(seconds=cfg.budget)
+        #: Once GitHub asked this pass to wait, nothing more is sent until then.
+        self._backoff: RateLimited | None = None
         if cfg.app:
             secret = _installation_token(cfg, facts, clock())
             # ETags are per credential: the App's cache key outlives one token.
@@ -176,15 +216,46 @@ class GitHubClient:
     ) -> tuple[int, dict[str, str], Any]:
         """Send one request; returns (status, lower-cased headers, parsed JSON or None).
 
-        Raises RateLimited on a rate-limit answer and GitHubUnavailable when GitHub could
-        not be reached. Other HTTP errors are returned for the caller to judge.
+        Raises RateLimited on a rate-limit answer (or any answer asking to wait longer than
+        INLINE_WAIT_MAX), and GitHubUnavailable when GitHub could not be reached or the pass has
+        spent its GitHub time budget. Other HTTP errors are returned for the caller to judge.
         """
+        if self._backoff is not None and self._clock() < self._backoff.until:
+            raise self._backoff
+        for attempt in (1, 2):
+            status, low, data = self._send(method, url, body, headers)
+            if status not in (403, 429, 503):
+                return status, low, data
+            message = str(data.get("message", "")) if isinstance(data, dict) else ""
+            now = self._clock()
+            until = _parse_reset(low, now)
+            if until is None and status != 503 and "rate limit" in message.lower():
+                until = now + dt.timedelta(seconds=60)  # GitHub's advice for secondary limits
+            if until is None:
+                return status, low, data
+            wait = (until - now).total_seconds()
+            if method == "GET" and attempt == 1 and wait <= INLINE_WAIT_MAX:
+                time.sleep(max(0.0, wait))
+                continue
+            self._backoff = RateLimited(
+                until, f"{method} {url} answered {status}: {message or 'asked to wait'}"
+            )
+            raise self._backoff
+        return status, low, data
+
+    def _send(
+        self, method: str, url: str, body: Any, headers: dict[str, str] | None
+    ) -> tuple[int, dict[str, str], Any]:
+        if self._clock() >= self._deadline:
+            raise GitHubUnavailable(
+                f"{method} {url}: not sent, this pass spent its {self.cfg.budget} s of GitHub time"
+            )
         try:
             status, raw_headers, text = self._github.requester.requestJson(
                 method, url, headers=headers or {}, input=body
             )
         except (GithubException, OSError) as exc:  # connection refused, timeouts, retries exhausted
-            raise GitHubUnavailable(f"{method} {url}: {exc}") from exc
+            raise GitHubUnavailable(f"{method} {url}: {_short(exc)}") from exc
         self.stats.requests += 1
         if method != "GET":
             self.stats.writes += 1
@@ -202,13 +273,6 @@ class GitHubClient:
                 data = json.loads(text)
             except json.JSONDecodeError:
                 data = None
-        if status in (403, 429):
-            message = str(data.get("message", "")) if isinstance(data, dict) else ""
-            until = _parse_reset(low, self._clock())
-            if until is None and "rate limit" in message.lower():
-                until = self._clock() + dt.timedelta(seconds=60)  # GitHub's advice for secondary limits
-            if until is not None:
-                raise RateLimited(until, f"{method} {url} answered {status}: {message}")
         return status, low, data
 
     def low_on_requests(self) -> bool:

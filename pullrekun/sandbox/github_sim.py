@@ -27,6 +27,7 @@ import json
 import re
 import secrets
 import threading
+import time
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -86,6 +87,10 @@ class Served:
     route: str
     body: Any
     request: Any = None
+    #: The request's If-None-Match header (None when it sent none).
+    if_none_match: str | None = None
+    #: When it was answered (time.monotonic()).
+    at: float = field(default_factory=time.monotonic)
 
 
 class GitHubSimulator:
@@ -164,6 +169,17 @@ class GitHubSimulator:
         with self._lock:
             pr = self.prs[number]
             pr.state, pr.updated = "closed", self._tick()
+
+    def set_draft(self, number: int, draft: bool) -> None:
+        with self._lock:
+            pr = self.prs[number]
+            pr.draft, pr.updated = draft, self._tick()
+
+    def last_status(self, sha: str, context: str = "pullrekun") -> dict[str, Any] | None:
+        """The newest commit status posted for ``sha`` in ``context`` (what GitHub shows)."""
+        with self._lock:
+            posted = [st for st in self.statuses.get(sha, []) if st["context"] == context]
+            return dict(posted[-1]) if posted else None
 
     def set_labels(self, number: int, labels: list[str]) -> None:
         with self._lock:
@@ -325,7 +341,18 @@ class GitHubSimulator:
     ) -> None:
         raw = b"" if status == 304 else json.dumps(body).encode()
         # Recorded before the client can read the answer, so a test never races the log.
-        self.served.append(Served(h.command, h.path, status, counted, route, body, self._request_body))
+        self.served.append(
+            Served(
+                h.command,
+                h.path,
+                status,
+                counted,
+                route,
+                body,
+                self._request_body,
+                h.headers.get("If-None-Match"),
+            )
+        )
         h.send_response(status)
         h.send_header("Content-Type", "application/json; charset=utf-8")
         h.send_header("Content-Length", str(len(raw)))

@@ -230,6 +230,7 @@ class Sandbox:
                 "command": f"{sys.executable} app.py",
                 "port": self.app_port,
                 "health_timeout": self.health_timeout,
+                "revision_check": "header:X-Revision",
                 "url_template": "http://{host}:{port}/",
             },
         }

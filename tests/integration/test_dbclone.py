@@ -309,3 +309,57 @@ def test_the_ansible_module_clones_and_hides_the_password(
     assert "schema name must match" in bad.stdout
     unknown = _module({**args, "source": "nope_not_here"}, check=True)
     assert "unknown source schema" in unknown.stdout
+
+
+def test_a_copy_that_differs_from_the_source_aborts_the_clone(
+    server: Server, names: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CHECKSUM TABLE is the guard: a copy corrupted after the load never replaces the target."""
+    import pullrekun.dbclone as dbclone
+
+    source, target = names
+    make_source(server, source)
+    make_source(server, target, ["CREATE TABLE old_stuff (id INT PRIMARY KEY)"])
+    before = structure(server, target)
+    real_run = dbclone._Session.run
+
+    def corrupting_run(self: Any, sql: str, args: Any = None) -> list[tuple[Any, ...]]:
+        if sql.startswith("CHECKSUM TABLE") and NEW_SUFFIX in sql and "`posts`" in sql:
+            real_run(self, f"UPDATE {q(target + NEW_SUFFIX)}.posts SET title = 'tampered' LIMIT 1")
+        return real_run(self, sql, args)
+
+    monkeypatch.setattr(dbclone._Session, "run", corrupting_run)
+    with pytest.raises(CloneError, match=r"copy of table 'posts' differs from the source \(CHECKSUM TABLE\)"):
+        clone_schema(server, source, target)
+    monkeypatch.undo()
+    assert structure(server, target) == before, "the previous schema is untouched"
+
+
+def test_no_password_is_ever_on_a_command_line(
+    server: Server, names: tuple[str, str], other_mariadb: MariaDB, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The streamed dump and load read their credentials from 0600 option files, not argv."""
+    source, target = names
+    make_source(server, source)
+    other_mariadb.sql(
+        "CREATE USER IF NOT EXISTS 'argv'@'127.0.0.1' IDENTIFIED BY 'argv-s3cret'; "
+        "GRANT ALL ON *.* TO 'argv'@'127.0.0.1' WITH GRANT OPTION"
+    )
+    remote = Server(host="127.0.0.1", port=other_mariadb.port, user="argv", password="argv-s3cret")
+    seen: list[list[str]] = []
+    real_popen, real_run = subprocess.Popen, subprocess.run
+
+    def popen(args: Any, *a: Any, **kw: Any) -> Any:
+        seen.append([str(x) for x in args])
+        return real_popen(args, *a, **kw)
+
+    def run_(args: Any, *a: Any, **kw: Any) -> Any:
+        seen.append([str(x) for x in args])
+        return real_run(args, *a, **kw)
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    monkeypatch.setattr(subprocess, "run", run_)
+    clone_schema(remote, source, target, source_server=server)
+    monkeypatch.undo()
+    assert any("mariadb-dump" in " ".join(argv) or "mysqldump" in " ".join(argv) for argv in seen), seen
+    assert all("argv-s3cret" not in arg for argv in seen for arg in argv)

@@ -7,9 +7,9 @@ description at the end of each test.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -18,22 +18,13 @@ from typing import Any
 import pytest
 
 from pullrekun import config as config_mod
-from pullrekun.reconcile import EXIT_FAILURES, EXIT_OK, PassResult, reconcile
+from pullrekun.reconcile import EXIT_FAILURES, EXIT_OK, PassResult
 from pullrekun.render import COMMENT_MARKER
 from pullrekun.sandbox.github_sim import Fault, GitHubSimulator
 from pullrekun.sandbox.world import Sandbox
 from pullrekun.state.store import Store
 from tests import openapi
-from tests.conftest import need, run_cli
-
-
-def run_pass(sb: Sandbox) -> PassResult:
-    cfg = config_mod.load(sb.config_path)
-    store = Store.open(cfg.state_url)
-    try:
-        return reconcile(cfg, store)
-    finally:
-        store.close()
+from tests.conftest import need, run_cli, run_pass
 
 
 def ok_pass(sb: Sandbox) -> PassResult:
@@ -165,6 +156,17 @@ def test_a_lost_state_db_finds_the_comment_again_by_its_marker(
     assert sb.github.comments_on(number)[1]["body"].endswith("Why?")  # never edited
     assert sb.github.comments_on(number)[0]["updated_at"] > comment["updated_at"]
 
+    # Ours is deleted and the state DB lost again: the quoting reply is the only comment with
+    # the marker in it, and it is still not taken for ours.
+    sb.github.delete_comment(comment["id"])
+    sb.state_url = f"sqlite:///{tmp_path / 'fresh-again.db'}"
+    sb.write_config()
+    ok_pass(sb)
+    reply, ours = sb.github.comments_on(number)
+    assert reply["id"] == quote
+    assert reply["body"].endswith("Why?")
+    assert ours["body"].startswith(COMMENT_MARKER)
+
 
 def test_fork_prs_need_an_approval_and_a_new_one_after_each_push(local_sandbox: Sandbox) -> None:
     sb = local_sandbox
@@ -215,11 +217,22 @@ def test_draft_and_opted_out_prs_are_skipped(local_sandbox: Sandbox) -> None:
     assert sb.github.status_states(draft_sha)[-1][1].startswith("Preview ready")
 
 
+def _expire_backoff(sb: Sandbox) -> None:
+    """Let a recorded GitHub back-off end now (instead of sleeping until it does)."""
+    store = Store.open(sb.state_db_url)
+    try:
+        if "backoff_until" in store.github_state():
+            past = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+            store.set_github_state({"backoff_until": past.isoformat()}, past)
+    finally:
+        store.close()
+
+
 @pytest.mark.parametrize(
     "fault",
     [
         Fault(502, times=50, method="POST", message="Server Error"),
-        Fault(403, times=50, method="POST", message="API rate limit exceeded", headers={"Retry-After": "1"}),
+        Fault(403, times=50, method="POST", message="API rate limit exceeded", headers={"Retry-After": "60"}),
     ],
     ids=["502", "403-rate-limited"],
 )
@@ -228,14 +241,21 @@ def test_github_failing_while_reporting_tears_nothing_down_and_reports_later(
 ) -> None:
     sb = local_sandbox
     number, sha = sb.open_pr("f", "hello")
+    sb.open_pr("g", "hello too")
     sb.github.inject(fault)
+    first = len(sb.github.served)
     result = run_pass(sb)
     assert result.report is not None
     assert result.report.problem
     assert any(sb.served(a) == sha for a in sb.host_addrs)  # deployed all the same
     assert sb.github.status_states(sha) == []
+    # Each report (the early "in progress" one and the final one) stops at its first failed
+    # write, and a write is never re-sent blind within the pass: one POST each, no PATCH. After
+    # a rate limit, the final report sends nothing at all.
+    writes = [s.method for s in sb.github.served[first:] if s.method != "GET"]
+    assert writes == (["POST"] if fault.status == 403 else ["POST", "POST"]), writes
     fault.times = 0
-    time.sleep(1.2)  # past Retry-After
+    _expire_backoff(sb)
     ok_pass(sb)
     assert sb.github.status_states(sha)[-1][0] == "success"
     assert deployment_states(sb.github, number) == [["success"]]
@@ -249,7 +269,8 @@ def test_github_failing_while_reporting_tears_nothing_down_and_reports_later(
 def test_a_rate_limited_pr_list_backs_off_until_retry_after_and_says_so(local_sandbox: Sandbox) -> None:
     sb = local_sandbox
     sb.open_pr("f", "hello")
-    sb.github.inject(Fault(403, times=1, message="API rate limit exceeded", headers={"Retry-After": "3"}))
+    # Longer than a pass waits in-process (a few seconds): a recorded back-off.
+    sb.github.inject(Fault(403, times=1, message="API rate limit exceeded", headers={"Retry-After": "30"}))
     out = run_cli(sb, "reconcile")
     assert out.returncode == EXIT_FAILURES
     assert "rate limited until" in out.stderr
@@ -260,7 +281,14 @@ def test_a_rate_limited_pr_list_backs_off_until_retry_after_and_says_so(local_sa
     assert len(sb.github.served) == served  # not one request while backing off
     status = run_cli(sb, "status")
     assert "backing off until" in status.stdout
-    time.sleep(3.2)
+    # The back-off's time comes (moved into the past rather than waited for): passes go on.
+    store = Store.open(sb.state_db_url)
+    try:
+        until = dt.datetime.fromisoformat(store.github_state()["backoff_until"])
+        assert dt.timedelta(seconds=25) < until - dt.datetime.now(dt.UTC) <= dt.timedelta(seconds=30)
+        store.set_github_state({"backoff_until": (until - dt.timedelta(seconds=31)).isoformat()}, until)
+    finally:
+        store.close()
     out = run_cli(sb, "reconcile")
     assert out.returncode == EXIT_OK, out.stderr
     assert "GitHub:" in run_cli(sb, "status").stdout

@@ -89,7 +89,7 @@ def test_a_host_whose_app_never_gets_healthy_fails_with_the_task_named(local_san
     assert out.returncode == 1
     (slot,) = [s for s in json.loads(run_cli(sb, "status", "--json").stdout)["slots"] if s["pr"]]
     assert slot["status"] == "failed"
-    assert "health URL" in slot["failed_task"]
+    assert "prove it answers as this release" in slot["failed_task"]
     assert "health check failed" in slot["message"]
     assert "Connection refused" in slot["message"]
 

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from pullrekun.model import Assign, Deploy, EnvStatus, Plan, QueuedPR, Unassign
 from pullrekun.state.lock import LockHeld, pass_lock
-from pullrekun.state.store import DeployOutcome, Store
+from pullrekun.state.store import HEAD_REVISION, DeployOutcome, Store, current_revision
 from tests.world.mariadb import MariaDB
 
 NOW = dt.datetime(2026, 11, 25, 12, tzinfo=dt.UTC)
@@ -37,8 +37,15 @@ def store(db_url: str) -> Iterator[Store]:
 
 
 def test_migrations_are_idempotent(db_url: str) -> None:
-    Store.open(db_url).close()
-    Store.open(db_url).close()
+    store = Store.open(db_url)
+    store.add_event(NOW, "kept", "survives a second migrate")
+    store.close()
+    store = Store.open(db_url)
+    try:
+        assert current_revision(store.engine) == HEAD_REVISION
+        assert [e.kind for e in store.events()] == ["kept"]
+    finally:
+        store.close()
 
 
 def test_intent_then_outcomes_round_trip(store: Store) -> None:

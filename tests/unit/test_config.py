@@ -9,7 +9,11 @@ import pytest
 from pullrekun.cli import main
 from pullrekun.config import ConfigError, load, parse
 
-GOOD = {"github": {"repository": "acme/webapp"}, "app": {"repo_url": "git@example.invalid:a.git"}}
+APP = {"repo_url": "x", "command": "c"}
+GOOD = {
+    "github": {"repository": "acme/webapp"},
+    "app": {"repo_url": "git@example.invalid:a.git", "command": "bin/server"},
+}
 
 
 def test_minimal_config_gets_documented_defaults() -> None:
@@ -34,12 +38,26 @@ def test_minimal_config_gets_documented_defaults() -> None:
         ({**GOOD, "ansible": {"forks": "ten"}}, "ansible.forks"),
         ({**GOOD, "ansible": {"connection": "winrm"}}, "ansible.connection"),
         ({**GOOD, "ansible": {"project_dir": "/nonexistent"}}, "ansible.project_dir"),
-        ({**GOOD, "app": {"repo_url": "x", "service_manager": "upstart"}}, "app.service_manager"),
-        ({**GOOD, "app": {"repo_url": "x", "service_manager": "start-stop-daemon"}}, "app.command"),
-        ({**GOOD, "app": {"repo_url": "x", "port": 70000}}, "app.port"),
-        ({**GOOD, "app": {"repo_url": "x", "port": True}}, "app.port"),
-        ({**GOOD, "app": {"repo_url": "x", "url_template": "http://{nope}/"}}, "app.url_template"),
-        ({**GOOD, "app": {"repo_url": "x", "deploy_root": "relative"}}, "app.deploy_root"),
+        (
+            {**GOOD, "app": {**APP, "service_manager": "upstart"}},
+            "app.service_manager",
+        ),
+        ({**GOOD, "app": {"repo_url": "x"}}, "app.command"),
+        (
+            {**GOOD, "app": {**APP, "revision_check": "header"}},
+            "app.revision_check",
+        ),
+        (
+            {**GOOD, "app": {**APP, "revision_check": "body:x"}},
+            "app.revision_check",
+        ),
+        ({**GOOD, "app": {**APP, "port": 70000}}, "app.port"),
+        ({**GOOD, "app": {**APP, "port": True}}, "app.port"),
+        (
+            {**GOOD, "app": {**APP, "url_template": "http://{nope}/"}},
+            "app.url_template",
+        ),
+        ({**GOOD, "app": {**APP, "deploy_root": "relative"}}, "app.deploy_root"),
         ({**GOOD, "extra": {}}, "extra"),
         ({**GOOD, "failed_retry_after": -1}, "failed_retry_after"),
         ({**GOOD, "github": {"repository": "a/b", "app_id": 7}}, "github.app_private_key_file"),
@@ -86,7 +104,9 @@ def test_unreadable_or_invalid_toml_is_a_config_error(tmp_path: Path) -> None:
 
 def test_cli_exits_2_and_names_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cfg = tmp_path / "pullrekun.toml"
-    cfg.write_text('[github]\nrepository = "acme/webapp"\n[app]\nrepo_url = "x"\nport = "eighty"\n')
+    cfg.write_text(
+        '[github]\nrepository = "acme/webapp"\n[app]\nrepo_url = "x"\ncommand = "c"\nport = "eighty"\n'
+    )
     for command in (["reconcile"], ["plan", "--json"], ["status"]):
         assert main(["--config", str(cfg), *command]) == 2
         assert "app.port" in capsys.readouterr().err

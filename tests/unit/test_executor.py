@@ -121,7 +121,7 @@ def test_database_settings_cross_as_names_and_validated_schemas_never_as_secrets
     cfg = parse(
         {
             "github": {"repository": "acme/webapp"},
-            "app": {"repo_url": "x"},
+            "app": {"repo_url": "x", "command": "c"},
             "database": {
                 "default_source": "dev_shared",
                 "source_host": "devdb.internal",
@@ -152,7 +152,7 @@ def test_an_environment_variable_name_that_is_not_one_is_refused_at_config_load(
         parse(
             {
                 "github": {"repository": "acme/webapp"},
-                "app": {"repo_url": "x"},
+                "app": {"repo_url": "x", "command": "c"},
                 "database": {"default_source": "dev_shared", "app_password_env": hostile},
             }
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import tomllib
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,6 +27,7 @@ def test_controller_config_template_renders_a_config_pullrekun_accepts() -> None
         "ec2": {"pool": "default", "region": "eu-west-1"},
         "app": {
             "repo_url": "git@example.invalid:acme/webapp.git",
+            "command": "bin/server",
             "port": 8080,
             "url_template": 'https://pr-{pr}.preview.example.com/ "quoted" \\ backslash',
         },
@@ -76,5 +76,9 @@ def test_an_undefined_variable_is_an_error() -> None:
         render("controller", "pullrekun.service.j2", {})
 
 
-def test_templates_folder_exists_for_overrides() -> None:
-    assert Path(PROJECT_DIR / "templates").is_dir()
+def test_the_built_in_report_templates_are_in_the_templates_folder() -> None:
+    from pullrekun.render import Renderer
+
+    names = {p.name for p in (PROJECT_DIR / "templates").glob("*.j2")}
+    assert {"comment.md.j2", "check.md.j2", "notify.txt.j2"} <= names
+    Renderer("").check()  # every built-in template parses, or this raises

@@ -60,12 +60,15 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.path == "/health":
-            body = b"ok\n"
+            body = f'{{"status": "ok", "revision": "{REVISION}"}}\n'.encode()
         else:
             db = _db_line(write=self.path == "/write")
             body = f"pullrekun sandbox app\nrevision: {REVISION}\ngreeting: {GREETING}\n{db}".encode()
         self.send_response(200)
-        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        ctype = "application/json" if self.path == "/health" else "text/plain; charset=utf-8"
+        self.send_header("Content-Type", ctype)
+        # How pullrekun's health check proves which commit answers (app.revision_check).
+        self.send_header("X-Revision", REVISION)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)

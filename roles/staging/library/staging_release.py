@@ -13,6 +13,12 @@ description:
     C(REVISION) and renames the directory into place, so a release directory is always complete.
   - Removes releases beyond I(keep), never the live one (the target of I(root)/current)
     nor the one being ensured, and any leftover C(.partial) directory.
+  - Claims the host for one I(environment) first: when the host last served another one, the
+    app is stopped (through C(shared/appctl stop)) and C(current) removed before anything of the
+    new environment is put in place, so a URL never serves another environment's commit.
+  - Reports whether the migrate command already ran for this release on the environment's
+    schema (a marker under C(shared/migrated/), written by C(shared/migrate) after it succeeds),
+    after forgetting the markers of a schema that is about to be cloned afresh.
   - Deploying a commit whose release is present reports C(changed=false).
 options:
   repo:
@@ -41,10 +47,26 @@ options:
         it). Leave false when tasks must run in the release before it goes live.
     type: bool
     default: false
+  environment:
+    description:
+      - Which environment the host serves (e.g. C(pr-12)); empty - no claim.
+    type: str
+    default: ""
+  migrate_key:
+    description:
+      - The schema the migrate command works on (C(-) without a database); empty - no migrate command.
+    type: str
+    default: ""
+  forget_migrations:
+    description:
+      - The schema I(migrate_key) is about to be replaced by a fresh clone - forget which releases
+        were migrated on it.
+    type: bool
+    default: false
   shared_files:
     description:
       - Files kept under I(root)/shared (e.g. the app control script), written atomically
-        and only when their content or mode differs.
+        and only when their content or mode differs. Never logged - app.env holds a password.
     type: list
     elements: dict
     default: []
@@ -90,6 +112,18 @@ switched:
   description: Whether this run changed where I(root)/current points.
   type: bool
   returned: always
+claimed:
+  description: Whether the host served another environment (its app was stopped, C(current) removed).
+  type: bool
+  returned: always
+previous_environment:
+  description: The environment the host served before this run (empty - none recorded).
+  type: str
+  returned: always
+migrated:
+  description: Whether the migrate command already succeeded for this release on I(migrate_key).
+  type: bool
+  returned: always
 shared_changed:
   description: Names of the shared files that were written.
   type: list
@@ -110,6 +144,7 @@ import subprocess
 from ansible.module_utils.basic import AnsibleModule
 
 SHA_RE = re.compile(r"\A[0-9a-f]{40}\Z")
+NAME_RE = re.compile(r"\A[A-Za-z0-9._-]{1,64}\Z")
 
 
 def _git(module, cache, *args):
@@ -216,6 +251,53 @@ def _activate(root, release, check):
     return True
 
 
+def _write_atomically(path, content):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as fh:
+        fh.write(content)
+    os.rename(tmp, path)
+
+
+def _claim(module, root, environment, check):
+    """Stop the app of another environment and drop its current link; returns (claimed, previous)."""
+    shared = os.path.join(root, "shared")
+    env_file = os.path.join(shared, "environment")
+    try:
+        with open(env_file) as fh:
+            previous = fh.read().strip()
+    except FileNotFoundError:
+        previous = ""
+    if previous == environment:
+        return False, previous
+    if not check:
+        appctl = os.path.join(shared, "appctl")
+        if os.path.exists(appctl):
+            rc, out, err = module.run_command([appctl, "stop"])
+            if rc != 0:
+                module.fail_json(
+                    msg="stopping the app of {} failed: {}".format(previous or "an earlier deploy", (err or out).strip())
+                )
+        current = os.path.join(root, "current")
+        if os.path.lexists(current):
+            os.unlink(current)
+        _write_atomically(env_file, environment + "\n")
+    return True, previous
+
+
+def _migrated(module, shared, key, sha, forget, check):
+    """Whether releases/<sha> was migrated on schema ``key`` (after forgetting ``key`` if asked)."""
+    if not key:
+        return False
+    if not NAME_RE.match(key):
+        module.fail_json(msg=f"migrate_key must be a schema name or '-', got {key!r}")
+    markers = os.path.join(shared, "migrated", key)
+    if forget:
+        if not check:
+            shutil.rmtree(markers, ignore_errors=True)
+        return False
+    return os.path.isfile(os.path.join(markers, sha))
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -225,10 +307,14 @@ def main():
             refspec=dict(type="str", default=""),
             keep=dict(type="int", default=3),
             activate=dict(type="bool", default=False),
+            environment=dict(type="str", default=""),
+            migrate_key=dict(type="str", default=""),
+            forget_migrations=dict(type="bool", default=False),
             shared_files=dict(
                 type="list",
                 elements="dict",
                 default=[],
+                no_log=True,  # app.env holds the database password
                 options=dict(
                     name=dict(type="str", required=True),
                     content=dict(type="str", required=True),
@@ -244,6 +330,8 @@ def main():
         module.fail_json(msg=f"sha must be 40 lowercase hex characters, got {sha!r}")
     if p["keep"] < 1:
         module.fail_json(msg="keep must be at least 1")
+    if p["environment"] and not NAME_RE.match(p["environment"]):
+        module.fail_json(msg="environment must be 1-64 of A-Z a-z 0-9 . _ -, got {!r}".format(p["environment"]))
     releases = os.path.join(root, "releases")
     cache = os.path.join(root, "repo")
     release = os.path.join(releases, sha)
@@ -256,15 +344,26 @@ def main():
         pruned=[],
         shared_changed=[],
         switched=False,
+        claimed=False,
+        previous_environment="",
+        migrated=False,
     )
 
     missing_dirs = [d for d in (root, releases, os.path.join(root, "shared")) if not os.path.isdir(d)]
     present = os.path.isfile(os.path.join(release, "REVISION"))
     if module.check_mode:
         result["shared_changed"] = _shared_files(module, shared, p["shared_files"], True)
-        result["switched"] = p["activate"] and _activate(root, release, True)
+        if p["environment"] and not missing_dirs:
+            result["claimed"], result["previous_environment"] = _claim(module, root, p["environment"], True)
+        result["migrated"] = _migrated(module, shared, p["migrate_key"], sha, p["forget_migrations"], True)
+        result["switched"] = p["activate"] and (result["claimed"] or _activate(root, release, True))
         result["changed"] = (
-            bool(missing_dirs) or not present or bool(result["shared_changed"]) or result["switched"]
+            bool(missing_dirs)
+            or not present
+            or bool(result["shared_changed"])
+            or result["switched"]
+            or result["claimed"]
+            or p["forget_migrations"]
         )
         result["created"] = not present
         module.exit_json(**result)
@@ -272,18 +371,27 @@ def main():
     for d in missing_dirs:
         os.makedirs(d, mode=0o755, exist_ok=True)
     result["changed"] = bool(missing_dirs)
+    # The control script first: the claim below stops the app with it.
+    result["shared_changed"] = _shared_files(module, shared, p["shared_files"], False)
+    if p["environment"]:
+        result["claimed"], result["previous_environment"] = _claim(module, root, p["environment"], False)
+    result["migrated"] = _migrated(module, shared, p["migrate_key"], sha, p["forget_migrations"], False)
     if not present:
         if not _has_commit(module, cache, sha):
             _fetch(module, p["repo"], cache, sha, p["refspec"])
             result["fetched"] = True
         _export(module, cache, sha, release)
         result["created"] = result["changed"] = True
-    result["shared_changed"] = _shared_files(module, shared, p["shared_files"], False)
     if p["activate"]:
         result["switched"] = _activate(root, release, False)
     result["pruned"] = _prune(root, releases, p["keep"], release, False)
     result["changed"] = (
-        result["changed"] or bool(result["pruned"]) or bool(result["shared_changed"]) or result["switched"]
+        result["changed"]
+        or bool(result["pruned"])
+        or bool(result["shared_changed"])
+        or result["switched"]
+        or result["claimed"]
+        or p["forget_migrations"]
     )
     module.exit_json(**result)
 

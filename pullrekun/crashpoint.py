@@ -1,0 +1,30 @@
+"""Named points where a test kills the pass on purpose, to prove a killed pass loses nothing.
+
+The promise "a pass killed at any point leaves a state the next pass finishes" is tested by
+killing passes at every step (tests/integration/test_crash_points.py). Steps inside the
+playbook run are reached through an Ansible callback in the tests; the controller's own steps
+call :func:`reached` here. A pass started with ``PULLREKUN_CRASH_AT=<point>`` writes the point's
+name to ``PULLREKUN_CRASH_MARKER`` (so the test knows the kill landed) and then dies by SIGKILL:
+alone (``PULLREKUN_CRASH_MODE=process``) or with its whole process group (``group``, what
+systemd does to a unit's cgroup). With the variable unset, as in production, nothing happens.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+#: The controller's own crash points, in the order a pass reaches them.
+POINTS = ("before-run", "after-run", "report")
+
+
+def reached(point: str) -> None:
+    if os.environ.get("PULLREKUN_CRASH_AT") != point:
+        return
+    marker = os.environ.get("PULLREKUN_CRASH_MARKER")
+    if marker:
+        with open(marker, "w") as fh:
+            fh.write(point + "\n")
+    if os.environ.get("PULLREKUN_CRASH_MODE") == "group":
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+    os.kill(os.getpid(), signal.SIGKILL)

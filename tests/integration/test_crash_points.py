@@ -1,0 +1,275 @@
+"""A pass killed at any step leaves a world the next pass finishes: the promise, proven step by step.
+
+For every task of the reconcile playbook and the staging role that a deploy goes through, for the
+migrate command half-way, and for the controller's own steps (before the run, after the run but
+before the outcomes are recorded, during the report), one round:
+
+1. churn: a push to a deployed PR (new release, migrate, switch, restart), a PR turned draft whose
+   instance goes to a new PR (the slot changes hands: clone on a running instance), and a new PR
+   that needs a stopped instance started;
+2. a pass killed by SIGKILL at that step, either the pullrekun process alone (``kill -9 <pid>``,
+   the playbook run must die with it) or its whole process tree (what systemd does); the test
+   checks the kill landed there;
+3. one normal pass, then the checks: every environment shown ``ready`` serves exactly its PR's
+   head over HTTP and GitHub's status agrees; no instance serves a PR that does not hold it;
+   nothing runs for nobody; the migration for each live release ran to completion exactly once
+   on its environment's schema, and no half-migrated schema went live.
+
+Kills are injected deterministically: an Ansible callback (tests/world/callback_plugins) kills when
+the named task has run on a host; the migrate command kills half-way; the controller's steps
+call ``pullrekun.crashpoint.reached``. The rounds run on one world per state DB (SQLite, MariaDB).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pullrekun.sandbox.world import Sandbox, SSHSettings
+from tests.conftest import _db_names, run_pass, status_of
+from tests.world.mariadb import MariaDB
+from tests.world.sshd import SshdHosts
+
+HERE = Path(__file__).resolve().parent.parent / "world"
+HOOK_TASK = "Record that the before-switch hook ran."
+START = "Start the instance."
+PR_TAG = "Record on the instance which PR it serves."
+WAIT = "Wait until the started instance answers."
+RELEASE = "Ensure the host serves this environment and the release for the commit is present."
+CLONE = "Clone the environment's database schema."
+DURING_MIGRATE = "during-migrate"
+MIGRATE = "Run the migrate command in the new release (once per release and schema)."
+SWITCH = "Point current at the release, which makes it live."
+RESTART = (
+    "Restart the app unless it runs this release with these settings, and prove it answers as this release."
+)
+SHA_TAG = "Record on the instance which commit it serves."
+
+#: Round kinds. "handover" (two PRs hold slots, the third instance is stopped): a push, a PR
+#: turned draft whose running instance goes to a new PR, and a new PR that gets the stopped
+#: instance started. "release" (three slots held): a push and a PR closed (its instance
+#: stops). "push": a push only. Each "handover" round is followed by a "release" round.
+HANDOVER, RELEASE_SLOT, PUSH = "handover", "release", "push"
+#: Each step is killed in a round that goes through it: starts, tags, claims and clones
+#: happen in handover rounds; the rest in the cheaper rounds.
+_PAIRS = [(START, MIGRATE), (PR_TAG, HOOK_TASK), (WAIT, SWITCH), (RELEASE, RESTART), (CLONE, SHA_TAG)]
+_PUSHES = (DURING_MIGRATE, "before-run", "after-run", "report")
+
+
+def _schedule(pairs: list[tuple[str, str]], pushes: tuple[str, ...]) -> list[Any]:
+    rounds = []
+    for mode in ("process", "group"):
+        for handover_point, release_point in pairs:
+            rounds.append(pytest.param(HANDOVER, handover_point, mode, id=f"{mode}-{handover_point}"))
+            rounds.append(pytest.param(RELEASE_SLOT, release_point, mode, id=f"{mode}-{release_point}"))
+        rounds += [pytest.param(PUSH, point, mode, id=f"{mode}-{point}") for point in pushes]
+    return rounds
+
+
+#: SQLite: every step, both ways. MariaDB (the state DB whose lock is a connection): the
+#: controller's own steps, where the state DB is written, and one pair of playbook steps, both ways.
+SCHEDULES = {
+    "sqlite": _schedule(_PAIRS, _PUSHES),
+    "mariadb": _schedule([(RELEASE, RESTART)], _PUSHES[1:]),
+}
+
+
+@dataclass
+class CrashWorld:
+    sb: Sandbox
+    mariadb: MariaDB
+    schemas: str
+    #: The two PRs that hold a slot at the start of a round (the third instance is stopped).
+    kept: list[int] = field(default_factory=list)
+    branch: int = 0
+
+    def commit(self, prefix: str) -> tuple[str, str]:
+        self.branch += 1
+        branch = f"{prefix}{self.branch}"
+        return branch, self.sb.commit(branch, f"{prefix} {self.branch}")
+
+    def open_pr(self, prefix: str) -> int:
+        branch, sha = self.commit(prefix)
+        return self.sb.github.open_pr(sha, head_ref=branch, title=branch)
+
+    def pass_ok(self) -> None:
+        result = run_pass(self.sb)
+        assert result.exit_code == 0, (result.problem, result.outcomes)
+
+
+@pytest.fixture(scope="module")
+def crash_world(
+    tmp_path_factory: pytest.TempPathFactory,
+    sshd_hosts: SshdHosts,
+    mariadb: MariaDB,
+) -> Iterator[CrashWorld]:
+    yield from _world(tmp_path_factory, sshd_hosts, mariadb, "sqlite")
+
+
+@pytest.fixture(scope="module")
+def crash_world_mariadb(
+    tmp_path_factory: pytest.TempPathFactory, sshd_hosts: SshdHosts, mariadb: MariaDB
+) -> Iterator[CrashWorld]:
+    yield from _world(tmp_path_factory, sshd_hosts, mariadb, "mariadb")
+
+
+def _world(
+    tmp_path_factory: pytest.TempPathFactory, sshd_hosts: SshdHosts, mariadb: MariaDB, state_db: str
+) -> Iterator[CrashWorld]:
+    n = next(_db_names)
+    root = tmp_path_factory.mktemp(f"crash-{state_db}")
+    state_url = mariadb.create_database(f"pullrekun_{n}") if state_db == "mariadb" else None
+    schemas = f"crash{n}"
+    source = f"{schemas}_dev"
+    out = mariadb.sql(
+        f"DROP DATABASE IF EXISTS {source}; CREATE DATABASE {source};"
+        f" CREATE TABLE {source}.notes (id INT AUTO_INCREMENT PRIMARY KEY, body VARCHAR(100));"
+        f" INSERT INTO {source}.notes (body) VALUES ('seed');"
+        + "".join(
+            f" CREATE USER IF NOT EXISTS 'app'@'{h}' IDENTIFIED BY 'app';"
+            f" GRANT ALL ON `{schemas}\\_%`.* TO 'app'@'{h}';"
+            for h in ("127.0.0.1", "localhost")
+        )
+    )
+    assert out.returncode == 0, out.stderr
+    hook = root / "hook.yml"
+    hook.write_text(
+        f"- name: {HOOK_TASK}\n"
+        "  ansible.builtin.file:\n"
+        "    path: '{{ __staging_release_dir }}/HOOK_RAN'\n"
+        "    state: touch\n"
+        "    mode: '0644'\n"
+        "    modification_time: preserve\n"
+        "    access_time: preserve\n"
+    )
+    saved = {k: os.environ.get(k) for k in ("PULLREKUN_DB_ADMIN_PASSWORD", "PULLREKUN_DB_APP_PASSWORD")}
+    os.environ.update(PULLREKUN_DB_ADMIN_PASSWORD="", PULLREKUN_DB_APP_PASSWORD="app")
+    sb = Sandbox(
+        root=root / "world",
+        hosts=3,
+        connection="ssh",
+        ssh=SSHSettings(user=sshd_hosts.user, private_key=str(sshd_hosts.private_key)),
+        state_url=state_url,
+        extra_config={
+            "app": {"before_switch_hook": str(hook)},
+            "database": {
+                "host": "127.0.0.1",
+                "port": mariadb.port,
+                "unix_socket": str(mariadb.socket),
+                "admin_user": "root",
+                "app_user": "app",
+                "default_source": source,
+                "schema_template": f"{schemas}_{{instance}}",
+                "migrate_command": f"{sys.executable} {HERE / 'crash_migrate.py'} {root / 'migrate-crash'}",
+            },
+        },
+    ).start()
+    world = CrashWorld(sb, mariadb, schemas)
+    try:
+        world.kept = [world.open_pr("keep"), world.open_pr("keep")]
+        world.pass_ok()
+        _check_world(world, set(world.kept))
+        yield world
+    finally:
+        sb.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _killed_pass(w: CrashWorld, point: str, mode: str) -> None:
+    marker = w.sb.root / "crash-marker"
+    marker.unlink(missing_ok=True)
+    env = {
+        **os.environ,
+        "PULLREKUN_CRASH_MARKER": str(marker),
+        "PULLREKUN_CRASH_MODE": mode,
+        "ANSIBLE_CALLBACK_PLUGINS": str(HERE / "callback_plugins"),
+        "ANSIBLE_CALLBACKS_ENABLED": "crash_at",
+    }
+    if point != "during-migrate":
+        env["PULLREKUN_CRASH_AT"] = point
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pullrekun", "--config", str(w.sb.config_path), "reconcile"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    if point == "during-migrate":
+        (w.sb.root.parent / "migrate-crash").write_text(f"{proc.pid} {mode} {marker}\n")
+    output, _ = proc.communicate(timeout=300)
+    (w.sb.root.parent / "migrate-crash").unlink(missing_ok=True)
+    assert proc.returncode == -9, (
+        f"the pass was not killed at {point!r} (rc {proc.returncode}):\n{output[-4000:]}"
+    )
+    assert marker.read_text().strip() == point, "the kill landed somewhere else"
+
+
+def _check_world(w: CrashWorld, expected: set[int]) -> None:
+    sb = w.sb
+    heads = {n: pr.head_sha for n, pr in sb.github.prs.items() if pr.state == "open"}
+    slots = {s["pr"]: s for s in status_of(sb)["slots"] if s["pr"] is not None}
+    assert set(slots) == expected, "every eligible PR holds a slot"
+    held = {}
+    for pr, slot in slots.items():
+        assert slot["status"] == "ready", f"PR #{pr}: {slot}"
+        assert slot["sha"] == heads[pr]
+        addr = sb.addr_of(slot["instance_id"])
+        assert sb.served(addr) == heads[pr], f"PR #{pr} shows ready but {addr} serves {sb.served(addr)}"
+        github = sb.github.last_status(heads[pr])
+        assert github is not None
+        assert (github["state"], github.get("target_url")) == ("success", slot["url"])
+        held[slot["instance_id"]] = pr
+        schema = f"{w.schemas}_{slot['instance_id'].replace('-', '_')}"
+        runs = w.mariadb.sql(
+            f"SELECT COUNT(*) FROM `{schema}`.migration_runs WHERE release_sha = '{heads[pr]}'"
+        )
+        assert runs.returncode == 0, runs.stderr
+        assert runs.stdout.split()[-1] == "1", f"PR #{pr}: migration runs for its head: {runs.stdout}"
+    for iid in sb.instance_ids:
+        if iid in held:
+            continue
+        assert sb.instance_state(iid) == "stopped", f"{iid} runs for nobody"
+        assert sb.served(sb.addr_of(iid)) is None, f"{iid} serves for nobody"
+
+
+def _round(w: CrashWorld, kind: str, point: str, mode: str) -> None:
+    gh = w.sb.github
+    pushed = w.kept[0]
+    gh.push(pushed, w.sb.commit(gh.prs[pushed].head_ref, f"push {w.branch}"))
+    w.branch += 1
+    if kind == HANDOVER:
+        drafted = w.kept[1]
+        gh.set_draft(drafted, True)
+        handed_over, started = w.open_pr("new"), w.open_pr("new")
+        w.kept = [pushed, handed_over, started]
+    elif kind == RELEASE_SLOT:
+        gh.close(w.kept.pop())
+    _killed_pass(w, point, mode)
+    w.pass_ok()
+    _check_world(w, set(w.kept))
+
+
+@pytest.mark.parametrize(("kind", "point", "mode"), SCHEDULES["sqlite"])
+def test_a_pass_killed_at_any_step_is_finished_by_the_next(
+    crash_world: CrashWorld, kind: str, point: str, mode: str
+) -> None:
+    _round(crash_world, kind, point, mode)
+
+
+@pytest.mark.parametrize(("kind", "point", "mode"), SCHEDULES["mariadb"])
+def test_a_pass_killed_at_any_step_is_finished_by_the_next_with_mariadb_state(
+    crash_world_mariadb: CrashWorld, kind: str, point: str, mode: str
+) -> None:
+    _round(crash_world_mariadb, kind, point, mode)
