@@ -54,7 +54,7 @@ class Orphan:
     pids: tuple[int, ...]
 
 
-def _group_members(pgid: int, since: int) -> list[int]:
+def group_members(pgid: int, since: int) -> list[int]:
     """Live processes of group ``pgid`` started no earlier than ``since`` (clock ticks).
 
     The start time tells the run's processes from a later group that reused the number.
@@ -91,7 +91,7 @@ def end_orphaned_runs(run_dirs: Iterable[Path], grace: float = GRACE_SECONDS) ->
         if parsed is None:
             continue
         pgid, since = parsed
-        alive = _group_members(pgid, since)
+        alive = group_members(pgid, since)
         for pid in alive:
             _signal(pid, signal.SIGTERM)
         left = alive

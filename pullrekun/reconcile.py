@@ -32,7 +32,7 @@ from pullrekun.github.client import (
     rate_facts,
 )
 from pullrekun.github.pulls import PullRequestSource
-from pullrekun.model import Deploy, Instance, Observed, Plan
+from pullrekun.model import Assign, Deploy, Instance, Observed, Plan, Unassign
 from pullrekun.planner import plan as make_plan
 from pullrekun.render import Renderer
 from pullrekun.reporting import Reporter, ReportResult
@@ -157,6 +157,12 @@ def _cancel_on_term() -> Iterator[Callable[[], bool]]:
             signal.signal(s, h)
 
 
+def _hands_over(plan: Plan) -> bool:
+    """Whether an instance a PR loses goes to another PR in this plan."""
+    taken = {a.instance_id for a in plan.of_type(Assign)}
+    return any(u.instance_id in taken for u in plan.of_type(Unassign))
+
+
 def plan_only(cfg: Config, store: Store, clock: Clock = utcnow) -> PassResult:
     try:
         client = github_client(cfg, store, clock)
@@ -224,11 +230,15 @@ def _apply_and_report(
     ident = f"{now:%Y%m%dT%H%M%S.%f}-{uuid.uuid4().hex[:8]}"
     artifacts = os.path.join(os.path.abspath(cfg.ansible.artifacts_dir), ident)
     deployment_ids = store.record_intent(plan, now, artifacts)
-    # "In progress" goes to GitHub while Ansible starts up, not before it.
+    # "In progress" goes to GitHub while Ansible starts up, not before it; except when an
+    # instance changes hands: the previous PR's "ready" is withdrawn before its URL can serve
+    # the next PR's commit, whatever happens to this pass afterwards.
     early = threading.Thread(
         target=_report, args=(reporter, cfg, store, obs, plan, clock), kwargs={"final": False}, daemon=True
     )
     early.start()
+    if _hands_over(plan):
+        early.join()
     crashpoint.reached("before-run")
     with _cancel_on_term() as cancel:
         result = executor.apply(plan, obs.instances, cfg, now, ident, cancel)

@@ -25,6 +25,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +34,7 @@ from typing import Any
 
 import pytest
 
+from pullrekun.playbook_guard import RECORD_NAME, group_members
 from pullrekun.sandbox.world import Sandbox, SSHSettings
 from tests.conftest import _db_names, run_pass, status_of
 from tests.world.mariadb import MariaDB
@@ -89,6 +92,8 @@ class CrashWorld:
     #: The two PRs that hold a slot at the start of a round (the third instance is stopped).
     kept: list[int] = field(default_factory=list)
     branch: int = 0
+    #: Which PR each commit belongs to.
+    owner: dict[str, int] = field(default_factory=dict)
 
     def commit(self, prefix: str) -> tuple[str, str]:
         self.branch += 1
@@ -97,7 +102,15 @@ class CrashWorld:
 
     def open_pr(self, prefix: str) -> int:
         branch, sha = self.commit(prefix)
-        return self.sb.github.open_pr(sha, head_ref=branch, title=branch)
+        number = self.sb.github.open_pr(sha, head_ref=branch, title=branch)
+        self.owner[sha] = number
+        return number
+
+    def push(self, number: int) -> None:
+        sha = self.sb.commit(self.sb.github.prs[number].head_ref, f"push {self.branch}")
+        self.branch += 1
+        self.owner[sha] = number
+        self.sb.github.push(number, sha)
 
     def pass_ok(self) -> None:
         result = run_pass(self.sb)
@@ -214,6 +227,38 @@ def _killed_pass(w: CrashWorld, point: str, mode: str) -> None:
         f"the pass was not killed at {point!r} (rc {proc.returncode}):\n{output[-4000:]}"
     )
     assert marker.read_text().strip() == point, "the kill landed somewhere else"
+    # The playbook run dies with its pass, also when only the pullrekun process was killed.
+    for record in (w.sb.root / "artifacts").glob(f"*/{RECORD_NAME}"):
+        pgid, since = (int(x) for x in record.read_text().split())
+        deadline = time.monotonic() + 15
+        while group_members(pgid, since):
+            assert time.monotonic() < deadline, f"the playbook run {record.parent.name} outlived its pass"
+            time.sleep(0.02)
+
+
+def _check_github_tells_the_truth(w: CrashWorld) -> None:
+    """Whatever a pass died doing: a PR whose head GitHub shows "ready" at a URL is served there."""
+    for number, pr in w.sb.github.prs.items():
+        shown = w.sb.github.last_status(pr.head_sha) if pr.state == "open" else None
+        if shown is None or shown["state"] != "success" or not shown.get("target_url"):
+            continue
+        addr = urllib.parse.urlsplit(shown["target_url"]).hostname
+        assert addr is not None
+        served = w.sb.served(addr)
+        assert served == pr.head_sha, f"GitHub shows PR #{number} ready at {addr}, which serves {served}"
+
+
+def _check_claims(w: CrashWorld) -> None:
+    """A host claimed for a PR (shared/environment) serves that PR's commits or nothing."""
+    for addr in w.sb.host_addrs:
+        claim = w.sb.deploy_root(addr) / "shared" / "environment"
+        served = w.sb.served(addr)
+        if served is None or not claim.exists():
+            continue
+        holder = int(claim.read_text().strip().removeprefix("pr-"))
+        assert w.owner[served] == holder, (
+            f"{addr} is claimed for PR #{holder} but serves PR #{w.owner[served]}"
+        )
 
 
 def _check_world(w: CrashWorld, expected: set[int]) -> None:
@@ -247,8 +292,7 @@ def _check_world(w: CrashWorld, expected: set[int]) -> None:
 def _round(w: CrashWorld, kind: str, point: str, mode: str) -> None:
     gh = w.sb.github
     pushed = w.kept[0]
-    gh.push(pushed, w.sb.commit(gh.prs[pushed].head_ref, f"push {w.branch}"))
-    w.branch += 1
+    w.push(pushed)
     if kind == HANDOVER:
         drafted = w.kept[1]
         gh.set_draft(drafted, True)
@@ -257,8 +301,11 @@ def _round(w: CrashWorld, kind: str, point: str, mode: str) -> None:
     elif kind == RELEASE_SLOT:
         gh.close(w.kept.pop())
     _killed_pass(w, point, mode)
+    _check_github_tells_the_truth(w)
+    _check_claims(w)
     w.pass_ok()
     _check_world(w, set(w.kept))
+    _check_github_tells_the_truth(w)
 
 
 @pytest.mark.parametrize(("kind", "point", "mode"), SCHEDULES["sqlite"])
