@@ -24,6 +24,7 @@ import boto3
 
 from pullrekun.sandbox.github_sim import GitHubSimulator
 
+_IMAGE: str | None = None
 APP_SOURCE = Path(__file__).resolve().parent / "app" / "app.py"
 PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
 TOKEN = "ghp_sandbox_token_0123456789"
@@ -163,15 +164,23 @@ class Sandbox:
 
     def _create_pool(self) -> None:
         ec2 = self.ec2()
-        image = ec2.describe_images()["Images"][0]["ImageId"]
+        image = self._image(ec2)
         self.host_addrs = [f"127.0.0.{self.first_host + i}" for i in range(self.hosts)]
         for addr in self.host_addrs:
             self.add_instance(addr, image)
         ec2.stop_instances(InstanceIds=self.instance_ids)
 
+    @staticmethod
+    def _image(ec2: Any) -> str:
+        """An image id moto knows (listing its ~1300 images takes a second: done once per process)."""
+        global _IMAGE
+        if _IMAGE is None:
+            _IMAGE = str(ec2.describe_images()["Images"][0]["ImageId"])
+        return _IMAGE
+
     def add_instance(self, addr: str, image: str | None = None, pool: str = "default") -> str:
         ec2 = self.ec2()
-        image = image or ec2.describe_images()["Images"][0]["ImageId"]
+        image = image or self._image(ec2)
         tags = [
             {"Key": "pullrekun:pool", "Value": pool},
             {"Key": "pullrekun:ansible_host", "Value": addr},

@@ -77,10 +77,10 @@ def _schedule(pairs: list[tuple[str, str]], pushes: tuple[str, ...]) -> list[Any
 
 
 #: SQLite: every step, both ways. MariaDB (the state DB whose lock is a connection): the
-#: controller's own steps, where the state DB is written, and one pair of playbook steps, both ways.
+#: controller's own steps, where the state DB is written and the lock held, both ways.
 SCHEDULES = {
     "sqlite": _schedule(_PAIRS, _PUSHES),
-    "mariadb": _schedule([(RELEASE, RESTART)], _PUSHES[1:]),
+    "mariadb": _schedule([], _PUSHES[1:]),
 }
 
 
@@ -146,8 +146,8 @@ def _world(
         f" CREATE TABLE {source}.notes (id INT AUTO_INCREMENT PRIMARY KEY, body VARCHAR(100));"
         f" INSERT INTO {source}.notes (body) VALUES ('seed');"
         + "".join(
-            f" CREATE USER IF NOT EXISTS 'app'@'{h}' IDENTIFIED BY 'app';"
-            f" GRANT ALL ON `{schemas}\\_%`.* TO 'app'@'{h}';"
+            f" CREATE USER IF NOT EXISTS 'crash_app'@'{h}' IDENTIFIED BY 'app';"
+            f" GRANT ALL ON `{schemas}\\_%`.* TO 'crash_app'@'{h}';"
             for h in ("127.0.0.1", "localhost")
         )
     )
@@ -177,7 +177,7 @@ def _world(
                 "port": mariadb.port,
                 "unix_socket": str(mariadb.socket),
                 "admin_user": "root",
-                "app_user": "app",
+                "app_user": "crash_app",
                 "default_source": source,
                 "schema_template": f"{schemas}_{{instance}}",
                 "migrate_command": f"{sys.executable} {HERE / 'crash_migrate.py'} {root / 'migrate-crash'}",

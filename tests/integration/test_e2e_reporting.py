@@ -213,8 +213,9 @@ def test_draft_and_opted_out_prs_are_skipped(local_sandbox: Sandbox) -> None:
     sb.github.prs[draft].draft = False
     sb.github.set_labels(draft, [])  # moves updated_at like GitHub's "ready for review"
     ok_pass(sb)
-    assert sb.github.status_states(draft_sha)[-1] == ("success", sb.github.status_states(draft_sha)[-1][1])
-    assert sb.github.status_states(draft_sha)[-1][1].startswith("Preview ready")
+    state, description = sb.github.status_states(draft_sha)[-1]
+    assert state == "success"
+    assert description.startswith("Preview ready")
 
 
 def _expire_backoff(sb: Sandbox) -> None:

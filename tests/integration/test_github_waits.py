@@ -53,3 +53,18 @@ def test_a_short_retry_after_on_a_read_is_waited_for_once(local_sandbox: Sandbox
     out = _reconcile(sb)
     assert out.returncode == 0, out.stderr
     assert sb.github.faults[0].times == 0, "the fault was served"
+
+
+def test_an_unreachable_github_is_one_line_and_nothing_changed(local_sandbox: Sandbox) -> None:
+    sb = local_sandbox
+    sb.open_pr("w3", "github down")
+    sb.extra_config = {"github": {"api_url": "http://127.0.0.1:9"}}  # nothing listens on port 9
+    sb.write_config()
+    out = _reconcile(sb)
+    assert out.returncode == 1
+    lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith("pullrekun: GitHub: GET /repos/")
+    assert "connection failed" in lines[0]
+    assert lines[0].endswith("; nothing changed")
+    assert all(sb.instance_state(i) == "stopped" for i in sb.instance_ids)
