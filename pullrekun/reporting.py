@@ -79,6 +79,9 @@ class Reporter:
         self.hooks = webhooks(cfg.report)
         self._result = ReportResult()
         self._final = False
+        #: Chat channels whose webhook failed this report: not tried again until the next pass,
+        #: so a dead webhook costs one timeout per pass, not one per PR.
+        self._dead_hooks: set[str] = set()
 
     # --- one pass's report -------------------------------------------------------------
 
@@ -88,6 +91,7 @@ class Reporter:
         """Bring every channel in line with ``views``; ``final=False`` sends statuses and deployments only."""
         self._result = ReportResult()
         self._final = final
+        self._dead_hooks = set()
         reported = self.store.reported()
         try:
             if final:
@@ -256,7 +260,7 @@ class Reporter:
         fp = fingerprint(view.sha, str(view.phase))
         for hook in self.hooks:
             prev = reported.get((view.pr.number, hook.channel))
-            if prev is not None and prev.fingerprint == fp:
+            if (prev is not None and prev.fingerprint == fp) or hook.channel in self._dead_hooks:
                 continue
             text = self.renderer.chat(
                 "notify.txt.j2", view=view, url=safe_url(view.url), pr_url=self._pr_url(view.pr.number)
@@ -264,7 +268,8 @@ class Reporter:
             try:
                 hook.post(text.strip())
             except NotifyFailed as exc:
-                log.warning("notification not sent (retried next pass): %s", exc)
+                log.warning("notification not sent (%s retried next pass): %s", hook.channel, exc)
+                self._dead_hooks.add(hook.channel)
                 continue
             self._save(view.pr.number, hook.channel, fp, view.sha, None)
 

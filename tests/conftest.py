@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,7 +26,21 @@ from pullrekun.state.store import Store
 from tests.world import mariadb as mariadb_mod
 from tests.world import sshd as sshd_mod
 
-SSH_ADDRS = [f"127.0.0.{n}" for n in range(2, 8)]
+
+def _free_ssh_net() -> str:
+    """A /24 of loopback whose .2-.7 have port 22 free (another test run may hold 127.0.0.x)."""
+    for third in range(0, 50):
+        net = f"127.0.{third}"
+        try:
+            for n in range(2, 8):
+                with socket.socket() as s:
+                    s.bind((f"{net}.{n}", 22))
+        except OSError:
+            continue
+        return net
+    raise RuntimeError("no loopback /24 with port 22 free")
+
+
 _db_names = itertools.count(1)
 
 
@@ -40,7 +55,8 @@ def need(reason: str | None) -> None:
 @pytest.fixture(scope="session")
 def sshd_hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sshd_mod.SshdHosts]:
     need(sshd_mod.available())
-    hosts = sshd_mod.SshdHosts(tmp_path_factory.mktemp("sshd"), SSH_ADDRS).start()
+    net = _free_ssh_net()
+    hosts = sshd_mod.SshdHosts(tmp_path_factory.mktemp("sshd"), [f"{net}.{n}" for n in range(2, 8)]).start()
     yield hosts
     hosts.stop()
 
@@ -71,6 +87,7 @@ def ssh_sandbox(
         root=tmp_path / "world",
         hosts=3,
         connection="ssh",
+        net=sshd_hosts.net,
         ssh=SSHSettings(user=sshd_hosts.user, private_key=str(sshd_hosts.private_key)),
         state_url=url,
     ).start()

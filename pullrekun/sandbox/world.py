@@ -54,6 +54,8 @@ class Sandbox:
     state_url: str | None = None
     app_port: int = 0  # 0: a port free on every host address
     first_host: int = 2
+    #: The /24 of loopback the hosts live in: hosts are <net>.<first_host>, <net>.<first_host + 1>, ...
+    net: str = "127.0.0"
     health_timeout: int = 30
     extra_config: dict[str, Any] = field(default_factory=dict)
     #: Authenticate as a GitHub App (check runs) instead of with a token (commit statuses).
@@ -79,7 +81,7 @@ class Sandbox:
             urllib.request.Request(f"{self.ec2_url}/moto-api/reset", method="POST"), timeout=10
         ).close()
         if self.app_port == 0:
-            self.app_port = _free_port(self.first_host, self.hosts)
+            self.app_port = _free_port(self.first_host, self.hosts, self.net)
         os.environ.update(
             {
                 "AWS_ACCESS_KEY_ID": "testing",
@@ -165,7 +167,7 @@ class Sandbox:
     def _create_pool(self) -> None:
         ec2 = self.ec2()
         image = self._image(ec2)
-        self.host_addrs = [f"127.0.0.{self.first_host + i}" for i in range(self.hosts)]
+        self.host_addrs = [f"{self.net}.{self.first_host + i}" for i in range(self.hosts)]
         for addr in self.host_addrs:
             self.add_instance(addr, image)
         ec2.stop_instances(InstanceIds=self.instance_ids)
@@ -330,7 +332,7 @@ class Sandbox:
                 self.moto.stop()
 
 
-def _free_port(first_host: int, hosts: int) -> int:
+def _free_port(first_host: int, hosts: int, net: str = "127.0.0") -> int:
     """A TCP port that is free on all the sandbox's host addresses."""
     import socket
 
@@ -341,7 +343,7 @@ def _free_port(first_host: int, hosts: int) -> int:
         try:
             for n in range(first_host, first_host + hosts):
                 with socket.socket() as s:
-                    s.bind((f"127.0.0.{n}", port))
+                    s.bind((f"{net}.{n}", port))
         except OSError:
             continue
         return port

@@ -4,16 +4,18 @@ For every task of the reconcile playbook and the staging role that a deploy goes
 migrate command half-way, and for the controller's own steps (before the run, after the run but
 before the outcomes are recorded, during the report), one round:
 
-1. churn: a push to a deployed PR (new release, migrate, switch, restart), a PR turned draft whose
-   instance goes to a new PR (the slot changes hands: clone on a running instance), and a new PR
-   that needs a stopped instance started;
+1. churn, the cheapest that goes through that step (see the round kinds below): a new PR that
+   needs a stopped instance started; a push and a close; a PR turned draft whose running instance
+   goes to a new PR (the slot changes hands); a push (new release, migrate, switch, restart);
 2. a pass killed by SIGKILL at that step, either the pullrekun process alone (``kill -9 <pid>``,
    the playbook run must die with it) or its whole process tree (what systemd does); the test
    checks the kill landed there;
-3. one normal pass, then the checks: every environment shown ``ready`` serves exactly its PR's
-   head over HTTP and GitHub's status agrees; no instance serves a PR that does not hold it;
-   nothing runs for nobody; the migration for each live release ran to completion exactly once
-   on its environment's schema, and no half-migrated schema went live.
+3. right after the kill: GitHub shows no PR ready at a URL that serves anything else, and a host
+   claimed for a PR serves that PR's commits or nothing; then one normal pass, and the checks:
+   every environment shown ``ready`` serves exactly its PR's head over HTTP and GitHub's status
+   agrees; no instance serves a PR that does not hold it; nothing runs for nobody; the migration
+   for each live release ran to completion exactly once on its environment's schema, and no
+   half-migrated schema went live.
 
 Kills are injected deterministically: an Ansible callback (tests/world/callback_plugins) kills when
 the named task has run on a host; the migrate command kills half-way; the controller's steps
@@ -55,23 +57,27 @@ RESTART = (
 )
 SHA_TAG = "Record on the instance which commit it serves."
 
-#: Round kinds. "handover" (two PRs hold slots, the third instance is stopped): a push, a PR
-#: turned draft whose running instance goes to a new PR, and a new PR that gets the stopped
-#: instance started. "release" (three slots held): a push and a PR closed (its instance
-#: stops). "push": a push only. Each "handover" round is followed by a "release" round.
-HANDOVER, RELEASE_SLOT, PUSH = "handover", "release", "push"
-#: Each step is killed in a round that goes through it: starts, tags, claims and clones
-#: happen in handover rounds; the rest in the cheaper rounds.
-_PAIRS = [(START, MIGRATE), (PR_TAG, HOOK_TASK), (WAIT, SWITCH), (RELEASE, RESTART), (CLONE, SHA_TAG)]
-_PUSHES = (DURING_MIGRATE, "before-run", "after-run", "report")
+#: Round kinds, from the resting state (PR X and PR Y hold instances, the third is stopped):
+#: "start": a new PR gets the stopped instance started; "release" (after a "start"): a push to
+#: X and the new PR closed, its instance stopped; "handover": Y turns draft and a new PR gets
+#: its running instance (the new PR then stands in for Y); "push": a push to X.
+START_ROUND, RELEASE_ROUND, HANDOVER, PUSH = "start", "release", "handover", "push"
+#: Each step is killed in the cheapest round that goes through it.
+_STARTS = [(START, MIGRATE), (PR_TAG, SWITCH), (WAIT, SHA_TAG)]
+_HANDOVERS = (RELEASE, CLONE)
+_PUSHES = (DURING_MIGRATE, HOOK_TASK, RESTART)
+_CONTROLLER = ("before-run", "after-run", "report")
 
 
-def _schedule(pairs: list[tuple[str, str]], pushes: tuple[str, ...]) -> list[Any]:
+def _schedule(
+    starts: list[tuple[str, str]], handovers: tuple[str, ...], pushes: tuple[str, ...]
+) -> list[Any]:
     rounds = []
     for mode in ("process", "group"):
-        for handover_point, release_point in pairs:
-            rounds.append(pytest.param(HANDOVER, handover_point, mode, id=f"{mode}-{handover_point}"))
-            rounds.append(pytest.param(RELEASE_SLOT, release_point, mode, id=f"{mode}-{release_point}"))
+        for start_point, release_point in starts:
+            rounds.append(pytest.param(START_ROUND, start_point, mode, id=f"{mode}-{start_point}"))
+            rounds.append(pytest.param(RELEASE_ROUND, release_point, mode, id=f"{mode}-{release_point}"))
+        rounds += [pytest.param(HANDOVER, point, mode, id=f"{mode}-{point}") for point in handovers]
         rounds += [pytest.param(PUSH, point, mode, id=f"{mode}-{point}") for point in pushes]
     return rounds
 
@@ -79,8 +85,8 @@ def _schedule(pairs: list[tuple[str, str]], pushes: tuple[str, ...]) -> list[Any
 #: SQLite: every step, both ways. MariaDB (the state DB whose lock is a connection): the
 #: controller's own steps, where the state DB is written and the lock held, both ways.
 SCHEDULES = {
-    "sqlite": _schedule(_PAIRS, _PUSHES),
-    "mariadb": _schedule([], _PUSHES[1:]),
+    "sqlite": _schedule(_STARTS, _HANDOVERS, _PUSHES + _CONTROLLER),
+    "mariadb": _schedule([], (), _CONTROLLER),
 }
 
 
@@ -168,6 +174,7 @@ def _world(
         root=root / "world",
         hosts=3,
         connection="ssh",
+        net=sshd_hosts.net,
         ssh=SSHSettings(user=sshd_hosts.user, private_key=str(sshd_hosts.private_key)),
         state_url=state_url,
         extra_config={
@@ -291,15 +298,16 @@ def _check_world(w: CrashWorld, expected: set[int]) -> None:
 
 def _round(w: CrashWorld, kind: str, point: str, mode: str) -> None:
     gh = w.sb.github
-    pushed = w.kept[0]
-    w.push(pushed)
-    if kind == HANDOVER:
-        drafted = w.kept[1]
-        gh.set_draft(drafted, True)
-        handed_over, started = w.open_pr("new"), w.open_pr("new")
-        w.kept = [pushed, handed_over, started]
-    elif kind == RELEASE_SLOT:
+    if kind == START_ROUND:
+        w.kept.append(w.open_pr("new"))
+    elif kind == RELEASE_ROUND:
+        w.push(w.kept[0])
         gh.close(w.kept.pop())
+    elif kind == HANDOVER:
+        gh.set_draft(w.kept[1], True)
+        w.kept[1] = w.open_pr("new")
+    else:
+        w.push(w.kept[0])
     _killed_pass(w, point, mode)
     _check_github_tells_the_truth(w)
     _check_claims(w)

@@ -48,6 +48,7 @@ def db_sandbox(
         root=tmp_path / "world",
         hosts=2,
         connection="ssh",
+        net=sshd_hosts.net,
         ssh=SSHSettings(user=sshd_hosts.user, private_key=str(sshd_hosts.private_key)),
         state_url=url,
         extra_config={

@@ -342,6 +342,8 @@ class Receiver:
 
     def __init__(self) -> None:
         self.posts: list[dict[str, Any]] = []
+        #: Answer this status (a webhook that is down answers 5xx).
+        self.status = 200
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -351,7 +353,7 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 outer.posts.append({"path": self.path, **json.loads(body)})
-                self.send_response(200)
+                self.send_response(outer.status)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")
@@ -391,6 +393,27 @@ def test_chat_notifications_say_ready_and_failed_once(
     failed = next(p["text"] for p in hook.posts if p["text"].startswith("Preview failed"))
     assert "health check step failed" in failed
     assert f"/pull/{bad}" in failed
+    hook.server.shutdown()
+
+
+def test_a_failing_webhook_is_tried_once_per_pass_and_catches_up_later(
+    local_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sb = local_sandbox
+    hook = Receiver()
+    hook.status = 502
+    monkeypatch.setenv("SLACK_HOOK", hook.url("/slack"))
+    sb.extra_config = {"report": {"slack_webhook_env": "SLACK_HOOK"}}
+    sb.write_config()
+    for i in range(3):
+        sb.open_pr(f"w{i}", f"hello {i}")
+    run_pass(sb)
+    assert len(hook.posts) == 1, "a failing webhook is not tried again for every PR in the same pass"
+    hook.status = 200
+    run_pass(sb)
+    assert len(hook.posts) == 1 + 3, "the next pass sends what was not sent"
+    run_pass(sb)
+    assert len(hook.posts) == 4, "and nothing twice"
     hook.server.shutdown()
 
 

@@ -36,7 +36,8 @@ def _repo(root: Path) -> tuple[Path, str]:
 def test_molecule_converge_idempotence_verify(tmp_path: Path, sshd_hosts: SshdHosts) -> None:
     bare, sha = _repo(tmp_path)
     addrs = sshd_hosts.addrs[:2]
-    port = _free_port(int(addrs[0].rsplit(".", 1)[1]), len(addrs))
+    net, first = addrs[0].rsplit(".", 1)
+    port = _free_port(int(first), len(addrs), net)
     hosts = {
         name: {"ansible_host": addr, "staging_deploy_root": str(tmp_path / "hosts" / addr)}
         for name, addr in zip(["staging-a", "staging-b"], addrs, strict=True)

@@ -30,6 +30,11 @@ class SshdHosts:
     proc: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     @property
+    def net(self) -> str:
+        """The /24 the hosts are in (their addresses are <net>.2, <net>.3, ...)."""
+        return self.addrs[0].rsplit(".", 1)[0]
+
+    @property
     def private_key(self) -> Path:
         return self.root / "id_ed25519"
 
