@@ -89,8 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    for noisy in ("botocore", "urllib3", "github", "alembic", "werkzeug"):
+    for noisy in ("botocore", "github", "alembic", "werkzeug"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # urllib3 logs each retry; the pass says once, in one line, what finally failed.
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
     if args.command == "sandbox":
         from pullrekun.sandbox.run import main as sandbox_main  # optional extra
 

@@ -26,10 +26,15 @@ from pullrekun.state.store import Store
 from tests.world import mariadb as mariadb_mod
 from tests.world import sshd as sshd_mod
 
+#: pytest-xdist's worker number (0 without xdist): each worker gets loopback addresses of its own.
+WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+#: First host number of the local sandboxes (127.0.0.N): apart per worker.
+LOCAL_FIRST_HOST = 20 + 10 * WORKER
+
 
 def _free_ssh_net() -> str:
     """A /24 of loopback whose .2-.7 have port 22 free (another test run may hold 127.0.0.x)."""
-    for third in range(0, 50):
+    for third in range(10 * WORKER, 10 * WORKER + 50):
         net = f"127.0.{third}"
         try:
             for n in range(2, 8):
@@ -72,7 +77,7 @@ def mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[mariadb_mod.Ma
 @pytest.fixture
 def local_sandbox(tmp_path: Path) -> Iterator[Sandbox]:
     """The sandbox as `pullrekun sandbox` runs it: local connection, SQLite state."""
-    sb = Sandbox(root=tmp_path / "world", hosts=3, first_host=20).start()
+    sb = Sandbox(root=tmp_path / "world", hosts=3, first_host=LOCAL_FIRST_HOST).start()
     yield sb
     sb.stop()
 

@@ -306,8 +306,11 @@ class Sandbox:
 
     def stop_apps(self) -> None:
         for addr in self.host_addrs:
+            appctl = self.deploy_root(addr) / "shared" / "appctl"
             pidfile = self.deploy_root(addr) / "shared" / "app.pid"
-            if pidfile.exists():
+            if appctl.exists():
+                subprocess.run([str(appctl), "stop"], check=False, capture_output=True)
+            elif pidfile.exists():
                 subprocess.run(
                     [
                         "start-stop-daemon",

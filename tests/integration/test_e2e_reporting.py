@@ -24,7 +24,7 @@ from pullrekun.sandbox.github_sim import Fault, GitHubSimulator
 from pullrekun.sandbox.world import Sandbox
 from pullrekun.state.store import Store
 from tests import openapi
-from tests.conftest import need, run_cli, run_pass
+from tests.conftest import LOCAL_FIRST_HOST, need, run_cli, run_pass
 
 
 def ok_pass(sb: Sandbox) -> PassResult:
@@ -297,7 +297,7 @@ def test_a_rate_limited_pr_list_backs_off_until_retry_after_and_says_so(local_sa
 
 @pytest.fixture
 def app_sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    sb = Sandbox(root=tmp_path / "world", hosts=2, first_host=20, github_app=True).start()
+    sb = Sandbox(root=tmp_path / "world", hosts=2, first_host=LOCAL_FIRST_HOST, github_app=True).start()
     yield sb
     sb.stop()
 

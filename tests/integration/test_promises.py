@@ -21,7 +21,7 @@ from pullrekun.reconcile import EXIT_FAILURES, EXIT_OK
 from pullrekun.sandbox.github_sim import Fault
 from pullrekun.sandbox.world import Sandbox
 from pullrekun.state.store import Store
-from tests.conftest import run_pass, status_of
+from tests.conftest import LOCAL_FIRST_HOST, run_pass, status_of
 
 
 def _cli(sb: Sandbox, *args: str) -> subprocess.CompletedProcess[str]:
@@ -174,7 +174,7 @@ def test_old_run_directories_are_pruned_to_keep_artifacts(local_sandbox: Sandbox
     sb.extra_config = {"ansible": {"keep_artifacts": 2}}
     sb.write_config()
     number, _ = sb.open_pr("k1", "keep 0")
-    for i in range(1, 4):
+    for i in range(1, 3):
         assert run_pass(sb).exit_code == EXIT_OK
         sb.github.push(number, sb.commit("k1", f"keep {i}"))
     assert run_pass(sb).exit_code == EXIT_OK
@@ -196,7 +196,7 @@ def test_no_secret_is_on_the_playbooks_command_line(local_sandbox: Sandbox) -> N
 
 
 def test_the_app_token_is_renewed_five_minutes_before_it_expires(tmp_path: Path) -> None:
-    sb = Sandbox(root=tmp_path / "world", hosts=1, first_host=20, github_app=True).start()
+    sb = Sandbox(root=tmp_path / "world", hosts=1, first_host=LOCAL_FIRST_HOST, github_app=True).start()
     try:
         cfg = config_mod.load(sb.config_path)
         store = Store.open(cfg.state_url)
