@@ -34,4 +34,6 @@ echo "== ansible-lint";  ansible-lint
 
 echo "== pytest"
 export PULLREKUN_REQUIRE_WORLD=1
-exec pytest -p no:cacheprovider "$@"
+# Two workers, one test file each at a time (a file's tests share its world): measured on the
+# 2-core CI machine, 10 min against about 16 min in one process. `-n 0` runs in one process.
+exec pytest -p no:cacheprovider -n 2 --dist loadfile "$@"
