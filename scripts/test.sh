@@ -34,6 +34,7 @@ echo "== ansible-lint";  ansible-lint
 
 echo "== pytest"
 export PULLREKUN_REQUIRE_WORLD=1
-# Two workers, one test file each at a time (a file's tests share its world): measured on the
-# 2-core CI machine, 10 min against about 16 min in one process. `-n 0` runs in one process.
+# Two workers, one test file each at a time (a file's tests share its world). Measured on a
+# 2-core machine: 10 min with two workers; one process needed over 20 min (on a machine that
+# was also running other work). `-n 0` runs in one process.
 exec pytest -p no:cacheprovider -n 2 --dist loadfile "$@"
