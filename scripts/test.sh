@@ -27,7 +27,8 @@ echo "== GitHub's OpenAPI description"
 bash scripts/fetch-openapi.sh
 export PATH="$PWD/.venv/bin:$PATH"
 
-echo "== ruff";          ruff check . && ruff format --check .
+echo "== ruff";          ruff check .
+ruff format --check .
 echo "== mypy";          mypy
 echo "== import-linter"; lint-imports
 echo "== ansible-lint";  ansible-lint

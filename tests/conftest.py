@@ -82,20 +82,24 @@ def local_sandbox(tmp_path: Path) -> Iterator[Sandbox]:
     sb.stop()
 
 
+def ssh_world(sshd_hosts: sshd_mod.SshdHosts, root: Path, **kw: Any) -> Sandbox:
+    """A Sandbox whose hosts are the loopback sshd hosts, reached over SSH (not started yet)."""
+    return Sandbox(
+        root=root,
+        connection="ssh",
+        net=sshd_hosts.net,
+        ssh=SSHSettings(user=sshd_hosts.user, private_key=str(sshd_hosts.private_key)),
+        **kw,
+    )
+
+
 @pytest.fixture
 def ssh_sandbox(
     tmp_path: Path, sshd_hosts: sshd_mod.SshdHosts, mariadb: mariadb_mod.MariaDB
 ) -> Iterator[Sandbox]:
     """The full world: moto, GitHub simulator, sshd hosts, MariaDB as the state DB."""
     url = mariadb.create_database(f"pullrekun_{next(_db_names)}")
-    sb = Sandbox(
-        root=tmp_path / "world",
-        hosts=3,
-        connection="ssh",
-        net=sshd_hosts.net,
-        ssh=SSHSettings(user=sshd_hosts.user, private_key=str(sshd_hosts.private_key)),
-        state_url=url,
-    ).start()
+    sb = ssh_world(sshd_hosts, tmp_path / "world", hosts=3, state_url=url).start()
     yield sb
     sb.stop()
 

@@ -37,8 +37,8 @@ from typing import Any
 import pytest
 
 from pullrekun.playbook_guard import RECORD_NAME, group_members
-from pullrekun.sandbox.world import Sandbox, SSHSettings
-from tests.conftest import _db_names, run_pass, status_of
+from pullrekun.sandbox.world import Sandbox
+from tests.conftest import _db_names, run_pass, ssh_world, status_of
 from tests.world.mariadb import MariaDB
 from tests.world.sshd import SshdHosts
 
@@ -170,12 +170,10 @@ def _world(
     )
     saved = {k: os.environ.get(k) for k in ("PULLREKUN_DB_ADMIN_PASSWORD", "PULLREKUN_DB_APP_PASSWORD")}
     os.environ.update(PULLREKUN_DB_ADMIN_PASSWORD="", PULLREKUN_DB_APP_PASSWORD="app")
-    sb = Sandbox(
-        root=root / "world",
+    sb = ssh_world(
+        sshd_hosts,
+        root / "world",
         hosts=3,
-        connection="ssh",
-        net=sshd_hosts.net,
-        ssh=SSHSettings(user=sshd_hosts.user, private_key=str(sshd_hosts.private_key)),
         state_url=state_url,
         extra_config={
             "app": {"before_switch_hook": str(hook)},

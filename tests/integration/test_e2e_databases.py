@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from pullrekun.sandbox.world import Sandbox, SSHSettings
-from tests.conftest import _db_names, run_cli
+from pullrekun.sandbox.world import Sandbox
+from tests.conftest import _db_names, run_cli, ssh_world
 from tests.world.mariadb import MariaDB
 from tests.world.sshd import SshdHosts
 
@@ -44,12 +44,10 @@ def db_sandbox(
     assert out.returncode == 0, out.stderr
     monkeypatch.setenv("PULLREKUN_DB_ADMIN_PASSWORD", "")
     monkeypatch.setenv("PULLREKUN_DB_APP_PASSWORD", APP_PASSWORD)
-    sb = Sandbox(
-        root=tmp_path / "world",
+    sb = ssh_world(
+        sshd_hosts,
+        tmp_path / "world",
         hosts=2,
-        connection="ssh",
-        net=sshd_hosts.net,
-        ssh=SSHSettings(user=sshd_hosts.user, private_key=str(sshd_hosts.private_key)),
         state_url=url,
         extra_config={
             "database": {

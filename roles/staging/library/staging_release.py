@@ -275,7 +275,9 @@ def _claim(module, root, environment, check):
             rc, out, err = module.run_command([appctl, "stop"])
             if rc != 0:
                 module.fail_json(
-                    msg="stopping the app of {} failed: {}".format(previous or "an earlier deploy", (err or out).strip())
+                    msg="stopping the app of {} failed: {}".format(
+                        previous or "an earlier deploy", (err or out).strip()
+                    )
                 )
         current = os.path.join(root, "current")
         if os.path.lexists(current):
@@ -331,7 +333,9 @@ def main():
     if p["keep"] < 1:
         module.fail_json(msg="keep must be at least 1")
     if p["environment"] and not NAME_RE.match(p["environment"]):
-        module.fail_json(msg="environment must be 1-64 of A-Z a-z 0-9 . _ -, got {!r}".format(p["environment"]))
+        module.fail_json(
+            msg="environment must be 1-64 of A-Z a-z 0-9 . _ -, got {!r}".format(p["environment"])
+        )
     releases = os.path.join(root, "releases")
     cache = os.path.join(root, "repo")
     release = os.path.join(releases, sha)
