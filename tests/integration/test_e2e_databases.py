@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from pullrekun.sandbox.world import Sandbox
-from tests.conftest import _db_names, run_cli, ssh_world
+from tests.conftest import _db_names, run_cli, run_pass, ssh_world, status_of
 from tests.world.mariadb import MariaDB
 from tests.world.sshd import SshdHosts
 
@@ -81,13 +81,12 @@ def notes(sb: Sandbox, addr: str, write: bool = False) -> int:
 
 
 def slots(sb: Sandbox) -> dict[int, dict[str, Any]]:
-    data = json.loads(run_cli(sb, "status", "--json").stdout)
-    return {s["pr"]: s for s in data["slots"] if s["pr"]}
+    return {s["pr"]: s for s in status_of(sb)["slots"] if s["pr"]}
 
 
 def reconcile_ok(sb: Sandbox) -> None:
-    out = run_cli(sb, "reconcile")
-    assert out.returncode == 0, out.stdout + out.stderr
+    result = run_pass(sb)
+    assert result.exit_code == 0, (result.problem, result.outcomes)
 
 
 def test_each_environment_gets_its_own_clone_kept_across_pushes_and_reset_on_request(
