@@ -36,6 +36,7 @@ from typing import Any
 
 import pytest
 
+from pullrekun import crashpoint
 from pullrekun.playbook_guard import RECORD_NAME, group_members
 from pullrekun.sandbox.world import Sandbox
 from tests.conftest import _db_names, run_pass, ssh_world, status_of
@@ -66,7 +67,7 @@ START_ROUND, RELEASE_ROUND, HANDOVER, PUSH = "start", "release", "handover", "pu
 _STARTS = [(START, MIGRATE), (PR_TAG, SWITCH), (WAIT, SHA_TAG)]
 _HANDOVERS = (RELEASE, CLONE)
 _PUSHES = (DURING_MIGRATE, HOOK_TASK, RESTART)
-_CONTROLLER = ("before-run", "after-run", "report")
+_CONTROLLER = crashpoint.POINTS
 
 
 def _schedule(

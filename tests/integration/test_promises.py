@@ -15,8 +15,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from pullrekun import config as config_mod
-from pullrekun.github.client import GitHubClient, RateLimited
+from pullrekun.github.client import GitHubClient, GitHubUnavailable, RateLimited
 from pullrekun.reconcile import EXIT_FAILURES, EXIT_OK
 from pullrekun.sandbox.github_sim import Fault
 from pullrekun.sandbox.world import Sandbox
@@ -239,6 +241,26 @@ def test_a_back_off_makes_the_rest_of_the_pass_send_nothing(local_sandbox: Sandb
             except RateLimited:
                 continue
             raise AssertionError("a request went out during the back-off")
+        assert len(sb.github.served) == served
+    finally:
+        store.close()
+
+
+def test_a_pass_sends_nothing_to_github_once_its_budget_is_spent(local_sandbox: Sandbox) -> None:
+    sb = local_sandbox
+    sb.extra_config = {"github": {"budget": 30}}
+    sb.write_config()
+    cfg = config_mod.load(sb.config_path)
+    store = Store.open(cfg.state_url)
+    try:
+        now = [dt.datetime.now(dt.UTC)]
+        client = GitHubClient(cfg.github, cfg.github_token, store, lambda: now[0])
+        repo = f"/repos/{cfg.github.repository}"
+        assert client.request("GET", repo)[0] == 200
+        served = len(sb.github.served)
+        now[0] += dt.timedelta(seconds=31)
+        with pytest.raises(GitHubUnavailable, match="spent its 30 s of GitHub time"):
+            client.request("GET", repo)
         assert len(sb.github.served) == served
     finally:
         store.close()

@@ -82,3 +82,13 @@ def test_the_built_in_report_templates_are_in_the_templates_folder() -> None:
     names = {p.name for p in (PROJECT_DIR / "templates").glob("*.j2")}
     assert {"comment.md.j2", "check.md.j2", "notify.txt.j2"} <= names
     Renderer("").check()  # every built-in template parses, or this raises
+
+
+def test_the_staging_unit_runs_the_control_script_and_is_not_started_at_boot() -> None:
+    out = render(
+        "staging",
+        "app.service.j2",
+        {"staging_deploy_root": "/srv/app", "staging_app_user": "app"},
+    )
+    assert "ExecStart=/bin/sh /srv/app/shared/appctl run" in out
+    assert "[Install]" not in out, "no WantedBy: pullrekun starts the app after checking its claim"
