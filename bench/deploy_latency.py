@@ -31,8 +31,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pullrekun.sandbox.world import Sandbox, SSHSettings
-from tests.world.sshd import SshdHosts, available
+from pullrekun_sandbox.sandbox import Sandbox, SSHSettings
+from pullrekun_sandbox.sshd import SshdHosts, available
 
 ADDRS = [f"127.0.0.{n}" for n in range(2, 10)]
 

@@ -28,10 +28,10 @@ from pathlib import Path
 from sqlalchemy import delete
 
 from pullrekun import config as config_mod
-from pullrekun.reconcile import PassResult, reconcile
-from pullrekun.sandbox.world import Sandbox
-from pullrekun.state.schema import ReportRow
-from pullrekun.state.store import Store
+from pullrekun.adapters.state.schema import ReportRow
+from pullrekun.adapters.state.store import Store
+from pullrekun.app.reconcile import PassResult, reconcile
+from pullrekun_sandbox.sandbox import Sandbox
 
 
 def one_pass(sb: Sandbox) -> tuple[dict[str, int], float, PassResult]:

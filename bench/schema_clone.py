@@ -18,8 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from pullrekun.dbclone import Server, clone_schema, q
-from tests.world.mariadb import MariaDB, available
+from pullrekun.adapters.schema_clone import Server, clone_schema, q
+from pullrekun_sandbox.mariadb import MariaDB, available
 
 SCHEMA = [
     "CREATE TABLE customers (id INT AUTO_INCREMENT PRIMARY KEY, email VARCHAR(120) NOT NULL, "

@@ -12,11 +12,15 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 
+from pullrekun import __version__
 from pullrekun import config as config_mod
-from pullrekun import status as status_mod
-from pullrekun.executor import plan_to_json
-from pullrekun.reconcile import (
+from pullrekun.adapters.playbook.apply import plan_to_json
+from pullrekun.adapters.state.lock import LockHeld
+from pullrekun.adapters.state.store import Store
+from pullrekun.app import status as status_mod
+from pullrekun.app.reconcile import (
     EXIT_BAD_INPUT,
     EXIT_FAILURES,
     EXIT_LOCKED,
@@ -25,9 +29,8 @@ from pullrekun.reconcile import (
     reconcile,
     utcnow,
 )
-from pullrekun.state.lock import LockHeld
-from pullrekun.state.store import Store
-from pullrekun.validate import InvalidInput
+from pullrekun.app.render import check_overrides
+from pullrekun.core.validate import InvalidInput
 
 log = logging.getLogger("pullrekun")
 
@@ -38,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--config", help="config file (default: $PULLREKUN_CONFIG, then ./pullrekun.toml)")
     p.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    p.add_argument("--version", action="version", version=f"pullrekun {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("reconcile", help="run one pass: observe, plan, apply, record")
     for name, text in (
@@ -82,6 +86,21 @@ def _print_plan(plan_json: dict[str, object], as_json: bool) -> None:
         print(f"note: {n}")
 
 
+def _sandbox(directory: str, hosts: int, serve: bool) -> int:
+    """Run ``pullrekun_sandbox`` through its entry point: the product never imports it."""
+    found = metadata.entry_points(group="pullrekun.sandbox", name="run")
+    try:
+        run = next(iter(found)).load()
+    except (StopIteration, ImportError) as exc:  # the sandbox's extra (moto) is not installed
+        print(
+            f"pullrekun sandbox needs the 'sandbox' extra (pip install 'pullrekun[sandbox]'): {exc}",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    code: int = run(directory, hosts, serve)
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
@@ -94,11 +113,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # urllib3 logs each retry; the pass says once, in one line, what finally failed.
     logging.getLogger("urllib3").setLevel(logging.ERROR)
     if args.command == "sandbox":
-        from pullrekun.sandbox.run import main as sandbox_main  # optional extra
-
-        return sandbox_main(args.dir, args.hosts, args.serve)
+        return _sandbox(args.dir, args.hosts, args.serve)
     try:
         cfg = config_mod.load(config_mod.config_path(args.config))
+        check_overrides(cfg.report.templates_dir)
     except config_mod.ConfigError as exc:
         print(f"pullrekun: configuration error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

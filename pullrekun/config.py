@@ -15,14 +15,13 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from pullrekun.dbpolicy import DatabasePolicy
-from pullrekun.planner import PlannerConfig
-from pullrekun.trust import TrustPolicy
-from pullrekun.validate import POOL_RE, InvalidInput, check_schema
+from pullrekun.core.dbpolicy import DatabasePolicy
+from pullrekun.core.planner import PlannerConfig
+from pullrekun.core.trust import TrustPolicy
+from pullrekun.core.validate import POOL_RE, InvalidInput, check_schema
 
 CONFIG_ENV = "PULLREKUN_CONFIG"
 DEFAULT_CONFIG = "pullrekun.toml"
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 ENV_NAME_RE = re.compile(r"\A[A-Z_][A-Z0-9_]*\Z")
 REVISION_CHECK_RE = re.compile(r"\A(process|header:[A-Za-z0-9-]+|json:[A-Za-z0-9_.-]+)\Z")
 REPO_RE = re.compile(r"\A[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+\Z")
@@ -93,7 +92,8 @@ class StateConfig:
 
 @dataclass(frozen=True)
 class AnsibleConfig:
-    project_dir: str = str(PROJECT_DIR)
+    #: Overrides the playbooks and roles shipped with pullrekun (a directory with playbooks/reconcile.yml).
+    project_dir: str = ""
     artifacts_dir: str = "pullrekun-artifacts"
     connection: str = "ssh"
     ssh_user: str = ""
@@ -170,7 +170,7 @@ class Config:
     ec2: EC2Config = EC2Config()
     state: StateConfig = StateConfig()
     ansible: AnsibleConfig = AnsibleConfig()
-    #: The ``[trust]`` section: which PRs get an environment (see pullrekun.trust).
+    #: The ``[trust]`` section: which PRs get an environment (see pullrekun.core.trust).
     trust: TrustPolicy = field(default_factory=TrustPolicy)
     report: ReportConfig = ReportConfig()
     database: DatabaseConfig | None = None
@@ -265,7 +265,10 @@ def _check(cfg: Config) -> None:
         raise ConfigError("ansible.connection", "must be 'ssh' or 'local'")
     if cfg.ansible.forks < 1:
         raise ConfigError("ansible.forks", "must be at least 1")
-    if not (Path(cfg.ansible.project_dir) / "playbooks" / "reconcile.yml").is_file():
+    if (
+        cfg.ansible.project_dir
+        and not (Path(cfg.ansible.project_dir) / "playbooks" / "reconcile.yml").is_file()
+    ):
         raise ConfigError("ansible.project_dir", "has no playbooks/reconcile.yml")
     if cfg.app.service_manager not in {"systemd", "start-stop-daemon"}:
         raise ConfigError("app.service_manager", "must be 'systemd' or 'start-stop-daemon'")
@@ -333,16 +336,6 @@ def _check_report(rep: ReportConfig) -> None:
         raise ConfigError("report.queue_positions", "must be at least 1")
     if rep.templates_dir and not Path(rep.templates_dir).is_dir():
         raise ConfigError("report.templates_dir", f"no such directory: {rep.templates_dir}")
-    if rep.templates_dir:
-        import jinja2
-
-        from pullrekun.render import Renderer
-
-        try:
-            Renderer(rep.templates_dir).check()
-        except jinja2.TemplateError as exc:
-            where = f"{getattr(exc, 'filename', '') or ''}:{getattr(exc, 'lineno', '') or ''}"
-            raise ConfigError("report.templates_dir", f"template {where} does not load: {exc}") from None
 
 
 def _check_database(db: DatabaseConfig) -> None:

@@ -19,12 +19,12 @@ from typing import Any
 import pytest
 
 from pullrekun import config as config_mod
-from pullrekun import status as status_mod
-from pullrekun.reconcile import PassResult, reconcile
-from pullrekun.sandbox.world import Sandbox, SSHSettings
-from pullrekun.state.store import Store
-from tests.world import mariadb as mariadb_mod
-from tests.world import sshd as sshd_mod
+from pullrekun.adapters.state.store import Store
+from pullrekun.app import status as status_mod
+from pullrekun.app.reconcile import PassResult, reconcile
+from pullrekun_sandbox import mariadb as mariadb_mod
+from pullrekun_sandbox import sshd as sshd_mod
+from pullrekun_sandbox.sandbox import Sandbox, SSHSettings
 
 #: pytest-xdist's worker number (0 without xdist): each worker gets loopback addresses of its own.
 WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)

@@ -17,9 +17,9 @@ before the outcomes are recorded, during the report), one round:
    for each live release ran to completion exactly once on its environment's schema, and no
    half-migrated schema went live.
 
-Kills are injected deterministically: an Ansible callback (tests/world/callback_plugins) kills when
+Kills are injected deterministically: an Ansible callback (tests/crash/callback_plugins) kills when
 the named task has run on a host; the migrate command kills half-way; the controller's steps
-call ``pullrekun.crashpoint.reached``. The rounds run on one world per state DB (SQLite, MariaDB).
+call ``pullrekun.app.crashpoint.reached``. The rounds run on one world per state DB (SQLite, MariaDB).
 """
 
 from __future__ import annotations
@@ -36,14 +36,14 @@ from typing import Any
 
 import pytest
 
-from pullrekun import crashpoint
-from pullrekun.playbook_guard import RECORD_NAME, group_members
-from pullrekun.sandbox.world import Sandbox
+from pullrekun.adapters.playbook.guard import RECORD_NAME, group_members
+from pullrekun.app import crashpoint
+from pullrekun_sandbox.mariadb import MariaDB
+from pullrekun_sandbox.sandbox import Sandbox
+from pullrekun_sandbox.sshd import SshdHosts
 from tests.conftest import _db_names, run_pass, ssh_world, status_of
-from tests.world.mariadb import MariaDB
-from tests.world.sshd import SshdHosts
 
-HERE = Path(__file__).resolve().parent.parent / "world"
+HERE = Path(__file__).resolve().parent.parent / "crash"
 HOOK_TASK = "Record that the before-switch hook ran."
 START = "Start the instance."
 PR_TAG = "Record on the instance which PR it serves."

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from pullrekun.dbclone import NEW_SUFFIX, CloneError, Server, clone_schema, q
-from pullrekun.validate import InvalidInput
-from tests.world.mariadb import MariaDB
+from pullrekun.adapters.schema_clone import NEW_SUFFIX, CloneError, Server, clone_schema, q
+from pullrekun.core.validate import InvalidInput
+from pullrekun_sandbox.mariadb import MariaDB
 
 _n = itertools.count(1)
 
@@ -182,7 +182,7 @@ def test_a_clone_killed_half_way_leaves_the_old_schema_untouched(
     )
     before = (structure(server, target), checksums(server, target))
     code = (
-        "from pullrekun.dbclone import Server, clone_schema\n"
+        "from pullrekun.adapters.schema_clone import Server, clone_schema\n"
         f"clone_schema(Server(unix_socket={str(mariadb.socket)!r}, user='root'), {source!r}, {target!r})\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", code])
@@ -238,7 +238,7 @@ def test_across_servers_a_streamed_dump_arrives_identical(
 
 
 def test_the_dump_credentials_go_through_a_private_option_file(tmp_path: Path) -> None:
-    from pullrekun.dbclone import _option_file
+    from pullrekun.adapters.schema_clone import _option_file
 
     path = _option_file(Server(user="u", password="hunter2"), str(tmp_path))
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
@@ -249,12 +249,12 @@ def _module(args: dict[str, Any], check: bool = False) -> subprocess.CompletedPr
     """Run the Ansible module through ansible itself, as the reconcile playbook would."""
     import json
 
-    from pullrekun.config import PROJECT_DIR
+    from tests.paths import REPO
 
     env = {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "ANSIBLE_LIBRARY": str(PROJECT_DIR / "playbooks" / "library"),
+        "ANSIBLE_LIBRARY": str(REPO / "playbooks" / "library"),
         "ANSIBLE_NOCOLOR": "1",
     }
     cmd = [
@@ -315,7 +315,7 @@ def test_a_copy_that_differs_from_the_source_aborts_the_clone(
     server: Server, names: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """CHECKSUM TABLE is the guard: a copy corrupted after the load never replaces the target."""
-    import pullrekun.dbclone as dbclone
+    import pullrekun.adapters.schema_clone as dbclone
 
     source, target = names
     make_source(server, source)

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from pullrekun.sandbox.world import Sandbox
+from pullrekun_sandbox.mariadb import MariaDB
+from pullrekun_sandbox.sandbox import Sandbox
+from pullrekun_sandbox.sshd import SshdHosts
 from tests.conftest import _db_names, run_cli, run_pass, ssh_world, status_of
-from tests.world.mariadb import MariaDB
-from tests.world.sshd import SshdHosts
 
 APP_PASSWORD = "app pw; with 'quotes'"
 SQL_PASSWORD = APP_PASSWORD.replace("'", "''")

@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 
 from pullrekun import config as config_mod
-from pullrekun.reconcile import EXIT_FAILURES, EXIT_OK, PassResult
-from pullrekun.render import COMMENT_MARKER
-from pullrekun.sandbox.github_sim import Fault, GitHubSimulator
-from pullrekun.sandbox.world import Sandbox
-from pullrekun.state.store import Store
+from pullrekun.adapters.github.publish import COMMENT_MARKER
+from pullrekun.adapters.state.store import Store
+from pullrekun.app.reconcile import EXIT_FAILURES, EXIT_OK, PassResult
+from pullrekun_sandbox.github_sim import Fault, GitHubSimulator
+from pullrekun_sandbox.sandbox import Sandbox
 from tests import openapi
 from tests.conftest import LOCAL_FIRST_HOST, need, run_cli, run_pass
 

@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy import text
 
-from pullrekun.sandbox.github_sim import Fault
-from pullrekun.sandbox.world import Sandbox
-from pullrekun.state.lock import pass_lock
-from pullrekun.state.store import Store
+from pullrekun.adapters.state.lock import pass_lock
+from pullrekun.adapters.state.store import Store
+from pullrekun_sandbox.github_sim import Fault
+from pullrekun_sandbox.sandbox import Sandbox
 from tests.conftest import run_cli, run_pass, status_of
 
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from pullrekun.adapters.github.client import GitHubClient
+from pullrekun.adapters.github.pulls import PullRequestSource
+from pullrekun.adapters.state.store import Store
 from pullrekun.config import GitHubConfig
-from pullrekun.github.client import GitHubClient
-from pullrekun.github.pulls import PullRequestSource
-from pullrekun.sandbox.github_sim import Fault, GitHubSimulator
-from pullrekun.state.store import Store
+from pullrekun_sandbox.github_sim import Fault, GitHubSimulator
 from tests import openapi
 from tests.conftest import need
 

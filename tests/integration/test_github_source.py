@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from pullrekun.adapters.github.client import GitHubClient
+from pullrekun.adapters.github.pulls import GitHubUnavailable, PullRequestSource
+from pullrekun.adapters.state.store import Store
 from pullrekun.config import GitHubConfig
-from pullrekun.github.client import GitHubClient
-from pullrekun.github.pulls import GitHubUnavailable, PullRequestSource
-from pullrekun.sandbox.github_sim import Fault, GitHubSimulator
-from pullrekun.state.store import Store
+from pullrekun_sandbox.github_sim import Fault, GitHubSimulator
 
 TOKEN = "ghp_test"
 

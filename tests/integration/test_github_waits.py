@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from pullrekun.sandbox.github_sim import Fault
-from pullrekun.sandbox.world import Sandbox
+from pullrekun_sandbox.github_sim import Fault
+from pullrekun_sandbox.sandbox import Sandbox
 
 
 def _reconcile(sb: Sandbox) -> subprocess.CompletedProcess[str]:

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import yaml
 
-from pullrekun.sandbox.world import GIT_ENV, PROJECT_DIR, _free_port
-from tests.world.sshd import SshdHosts
+from pullrekun_sandbox.sandbox import GIT_ENV, _free_port
+from pullrekun_sandbox.sshd import SshdHosts
+from tests.paths import REPO
 
-APP = PROJECT_DIR / "pullrekun" / "sandbox" / "app" / "app.py"
+APP = REPO / "pullrekun_sandbox" / "app" / "app.py"
 
 
 def _repo(root: Path) -> tuple[Path, str]:
@@ -80,7 +81,7 @@ def test_molecule_converge_idempotence_verify(tmp_path: Path, sshd_hosts: SshdHo
     try:
         out = subprocess.run(
             ["molecule", "test", "-s", "default"],
-            cwd=PROJECT_DIR,
+            cwd=REPO,
             env=env,
             capture_output=True,
             text=True,

@@ -9,7 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-from pullrekun.playbook_guard import RECORD_NAME, end_orphaned_runs, group_members
+from pullrekun.adapters.playbook.guard import RECORD_NAME, end_orphaned_runs, group_members
+
+GUARD = "pullrekun.adapters.playbook.guard"
 
 
 def _wait_for(condition: object, what: str, timeout: float = 15) -> None:
@@ -36,7 +38,7 @@ def test_the_run_dies_with_its_pass_even_on_kill_9(tmp_path: Path) -> None:
     # A stand-in for the pass: starts the guard (which starts the "playbook") and waits.
     pass_code = (
         "import os, subprocess, sys\n"
-        "subprocess.Popen([sys.executable, '-m', 'pullrekun.playbook_guard', sys.argv[1], str(os.getpid()),"
+        "subprocess.Popen([sys.executable, '-m', '" + GUARD + "', sys.argv[1], str(os.getpid()),"
         " '--', 'sleep', '300'], start_new_session=True)\n"
         "import time; time.sleep(300)\n"
     )
@@ -52,7 +54,7 @@ def test_the_run_dies_with_its_pass_even_on_kill_9(tmp_path: Path) -> None:
 
 def test_the_next_pass_ends_a_run_whose_guard_died_too(tmp_path: Path) -> None:
     guard = subprocess.Popen(
-        [sys.executable, "-m", "pullrekun.playbook_guard", str(tmp_path / RECORD_NAME), str(os.getpid()),
+        [sys.executable, "-m", GUARD, str(tmp_path / RECORD_NAME), str(os.getpid()),
          "--", "sleep", "300"],
         start_new_session=True,
     )  # fmt: skip
@@ -71,7 +73,7 @@ def test_the_next_pass_ends_a_run_whose_guard_died_too(tmp_path: Path) -> None:
 
 def test_a_run_that_finished_leaves_no_record(tmp_path: Path) -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "pullrekun.playbook_guard", str(tmp_path / RECORD_NAME), str(os.getpid()),
+        [sys.executable, "-m", GUARD, str(tmp_path / RECORD_NAME), str(os.getpid()),
          "--", "sh", "-c", "exit 3"],
         check=False,
     )  # fmt: skip

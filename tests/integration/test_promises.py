@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 
 from pullrekun import config as config_mod
-from pullrekun.github.client import GitHubClient, GitHubUnavailable, RateLimited
-from pullrekun.reconcile import EXIT_FAILURES, EXIT_OK
-from pullrekun.sandbox.github_sim import Fault
-from pullrekun.sandbox.world import Sandbox
-from pullrekun.state.store import Store
+from pullrekun.adapters.github.client import GitHubClient, GitHubUnavailable, RateLimited
+from pullrekun.adapters.state.store import Store
+from pullrekun.app.reconcile import EXIT_FAILURES, EXIT_OK
+from pullrekun_sandbox.github_sim import Fault
+from pullrekun_sandbox.sandbox import Sandbox
 from tests.conftest import LOCAL_FIRST_HOST, run_pass, status_of
 
 

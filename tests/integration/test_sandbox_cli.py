@@ -8,8 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pullrekun.sandbox.world import PROJECT_DIR, Sandbox
+from pullrekun_sandbox.sandbox import Sandbox
 from tests.conftest import run_cli
+from tests.paths import REPO
 
 
 def test_the_sandbox_command_runs_the_whole_loop(tmp_path: Path) -> None:
@@ -61,7 +62,7 @@ def test_redeploying_the_same_commit_changes_nothing(local_sandbox: Sandbox) -> 
     root = sb.deploy_root(sb.addr_of(slot["instance_id"]))
     pid = (root / "shared" / "app.pid").read_text()
     # Forget the deploy in the state DB: the next pass deploys the same sha again.
-    from pullrekun.state.store import Store
+    from pullrekun.adapters.state.store import Store
 
     store = Store.open(sb.state_db_url)
     try:
@@ -107,7 +108,7 @@ def test_a_vanished_instance_requeues_its_pr_onto_another_slot(local_sandbox: Sa
     assert (moved["pr"], moved["status"]) == (number, "ready")
     assert sb.served(sb.addr_of(moved["instance_id"])) == sha
 
-    from pullrekun.state.store import Store
+    from pullrekun.adapters.state.store import Store
 
     store = Store.open(sb.state_db_url)
     try:
@@ -123,15 +124,15 @@ def test_the_run_directory_replays_with_ansible_playbook(local_sandbox: Sandbox)
     assert run_cli(sb, "reconcile").returncode == 0
     (run_dir,) = [p for p in (sb.root / "artifacts").iterdir() if (p / "plan.json").exists()]
     assert json.loads((run_dir / "extravars.json").read_text())["pullrekun_ec2_endpoint_url"] == sb.ec2_url
-    from pullrekun.runner import ansible_env
+    from pullrekun.adapters.playbook.runner import ansible_env
 
-    env = {**os.environ, **ansible_env(PROJECT_DIR, sb.root / "artifacts", 5, "")}
+    env = {**os.environ, **ansible_env(REPO, sb.root / "artifacts", 5, "")}
     out = subprocess.run(
         [
             "ansible-playbook",
             "-i",
             str(run_dir / "inventory"),
-            str(PROJECT_DIR / "playbooks/reconcile.yml"),
+            str(REPO / "playbooks/reconcile.yml"),
             "-e",
             f"@{run_dir / 'extravars.json'}",
         ],

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from pullrekun.model import Assign, Deploy, EnvStatus, Plan, QueuedPR, Unassign
-from pullrekun.state.lock import LockHeld, pass_lock
-from pullrekun.state.store import HEAD_REVISION, DeployOutcome, Store, current_revision
-from tests.world.mariadb import MariaDB
+from pullrekun.adapters.state.lock import LockHeld, pass_lock
+from pullrekun.adapters.state.store import HEAD_REVISION, DeployOutcome, Store, current_revision
+from pullrekun.core.model import Assign, Deploy, EnvStatus, Plan, QueuedPR, Unassign
+from pullrekun_sandbox.mariadb import MariaDB
 
 NOW = dt.datetime(2026, 11, 25, 12, tzinfo=dt.UTC)
 _n = itertools.count(1)
@@ -107,8 +107,8 @@ def test_the_pass_lock_excludes_a_second_holder(store: Store, db_url: str) -> No
 def test_the_lock_dies_with_its_holder(db_url: str) -> None:
     code = (
         "import sys\n"
-        "from pullrekun.state.store import Store\n"
-        "from pullrekun.state.lock import pass_lock\n"
+        "from pullrekun.adapters.state.store import Store\n"
+        "from pullrekun.adapters.state.lock import pass_lock\n"
         f"s = Store.open({db_url!r})\n"
         "with pass_lock(s.engine, 'default'):\n"
         "    print('held', flush=True); sys.stdin.readline()\n"
@@ -142,7 +142,7 @@ def test_head_revision_constant_matches_the_migrations() -> None:
     from alembic.config import Config as AlembicConfig
     from alembic.script import ScriptDirectory
 
-    from pullrekun.state.store import HEAD_REVISION, MIGRATIONS
+    from pullrekun.adapters.state.store import HEAD_REVISION, MIGRATIONS
 
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
@@ -150,7 +150,7 @@ def test_head_revision_constant_matches_the_migrations() -> None:
 
 
 def test_clone_outcomes_and_reset_requests_are_recorded(store: Store) -> None:
-    from pullrekun.model import CloneSchema, ForgetResetLabel
+    from pullrekun.core.model import CloneSchema, ForgetResetLabel
 
     sha = "e" * 40
     clone = CloneSchema(5, "i-00000005", "dev_alice", "stage_5", "new assignment", reset_label=True)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from pullrekun.app.render import check_overrides
 from pullrekun.cli import main
 from pullrekun.config import ConfigError, load, parse
 
@@ -133,9 +134,10 @@ def test_the_commented_sample_documents_every_key_with_its_default() -> None:
     import dataclasses
     import tomllib
 
-    from pullrekun.config import PROJECT_DIR, Config
+    from pullrekun.config import Config
+    from tests.paths import REPO
 
-    raw = tomllib.loads((PROJECT_DIR / "pullrekun.sample.toml").read_text())
+    raw = tomllib.loads((REPO / "pullrekun.sample.toml").read_text())
     cfg = parse(raw)
     for section in ("github", "ec2", "state", "ansible", "app", "trust", "report", "database"):
         documented = raw[section]
@@ -154,4 +156,4 @@ def test_the_commented_sample_documents_every_key_with_its_default() -> None:
 def test_a_broken_template_override_is_a_config_error(tmp_path: Path) -> None:
     (tmp_path / "comment.md.j2").write_text("{% if %}")
     with pytest.raises(ConfigError, match=r"report.templates_dir: template .*comment.md.j2"):
-        parse({**GOOD, "report": {"templates_dir": str(tmp_path)}})
+        check_overrides(parse({**GOOD, "report": {"templates_dir": str(tmp_path)}}).report.templates_dir)

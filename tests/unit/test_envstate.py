@@ -6,10 +6,10 @@ import datetime as dt
 
 import pytest
 
-from pullrekun.envstate import Env, build_views, failed_step, ordinal, queue_text
-from pullrekun.github.client import _parse_reset
-from pullrekun.github.report import cap
-from pullrekun.model import EnvStatus, Plan, PullRequest, QueuedPR, SkippedPR, StartInstance
+from pullrekun.adapters.github.client import _parse_reset
+from pullrekun.adapters.github.publish import cap
+from pullrekun.core.model import EnvStatus, Plan, PullRequest, QueuedPR, SkippedPR, StartInstance
+from pullrekun.core.views import Env, build_views, failed_step, ordinal, queue_text
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pullrekun.adapters.playbook.apply import build_inventory, needs_run, plan_to_json, prune_artifacts
+from pullrekun.adapters.playbook.runner import Unsafe, dump_inventory
 from pullrekun.config import parse
-from pullrekun.executor import build_inventory, needs_run, plan_to_json, prune_artifacts
-from pullrekun.model import (
+from pullrekun.core.model import (
     Assign,
     Deploy,
     Instance,
@@ -22,8 +23,7 @@ from pullrekun.model import (
     StopInstance,
     Unassign,
 )
-from pullrekun.planner import PlannerConfig, plan
-from pullrekun.runner import Unsafe, dump_inventory
+from pullrekun.core.planner import PlannerConfig, plan
 
 NOW = dt.datetime(2026, 11, 25, tzinfo=dt.UTC)
 HOSTILE = "{{ lookup('pipe', 'id') }}; $(reboot) `id` '\"; DROP TABLE x; --"

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pullrekun.dbpolicy import DatabasePolicy
-from pullrekun.model import (
+from pullrekun.core.dbpolicy import DatabasePolicy
+from pullrekun.core.model import (
     Approval,
     Assign,
     Assignment,
@@ -31,8 +31,8 @@ from pullrekun.model import (
     StopInstance,
     Unassign,
 )
-from pullrekun.planner import PlannerConfig, plan
-from pullrekun.trust import TrustPolicy
+from pullrekun.core.planner import PlannerConfig, plan
+from pullrekun.core.trust import TrustPolicy
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 CFG = PlannerConfig()

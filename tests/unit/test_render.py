@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pullrekun.envstate import EnvView, Phase
-from pullrekun.model import PullRequest
-from pullrekun.render import COMMENT_MARKER, Renderer, chat_escape, md_escape, safe_url
+from pullrekun.adapters.github.publish import COMMENT_MARKER
+from pullrekun.app.render import Renderer, chat_escape, md_escape, safe_url
+from pullrekun.core.model import PullRequest
+from pullrekun.core.views import EnvView, Phase
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 HOSTILE = f"{COMMENT_MARKER} [x](javascript:alert(1)) <img src=x> @org/everyone `rm -rf` | *b* \n# h"

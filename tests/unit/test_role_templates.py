@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 from ansible.template import Templar, trust_as_template
 
-from pullrekun.config import PROJECT_DIR, parse
+from pullrekun.config import parse
+from tests.paths import REPO
 
-ROLES = PROJECT_DIR / "roles"
+ROLES = REPO / "roles"
 
 
 def render(role: str, name: str, variables: dict[str, Any]) -> str:
@@ -77,9 +78,9 @@ def test_an_undefined_variable_is_an_error() -> None:
 
 
 def test_the_built_in_report_templates_are_in_the_templates_folder() -> None:
-    from pullrekun.render import Renderer
+    from pullrekun.app.render import Renderer
 
-    names = {p.name for p in (PROJECT_DIR / "templates").glob("*.j2")}
+    names = {p.name for p in (REPO / "templates").glob("*.j2")}
     assert {"comment.md.j2", "check.md.j2", "notify.txt.j2"} <= names
     Renderer("").check()  # every built-in template parses, or this raises
 

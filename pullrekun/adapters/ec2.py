@@ -1,0 +1,94 @@
+"""Observe the pool with boto3. Acting on instances is Ansible's job (playbooks/reconcile.yml)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import boto3
+import botocore.exceptions
+from botocore.config import Config as BotoConfig
+
+from pullrekun.config import EC2Config
+from pullrekun.core.model import Instance, InstanceState
+from pullrekun.core.validate import InvalidInput, check_host, check_schema, check_sha
+
+log = logging.getLogger(__name__)
+
+TAG_POOL = "pullrekun:pool"
+TAG_URL = "pullrekun:url"
+TAG_SCHEMA = "pullrekun:db_schema"
+TAG_HOST = "pullrekun:ansible_host"
+TAG_PR = "pullrekun:pr"
+TAG_SHA = "pullrekun:sha"
+
+
+class EC2Unavailable(RuntimeError):
+    """The pool could not be read; nothing may be concluded from it this pass."""
+
+
+def client(cfg: EC2Config) -> Any:
+    return boto3.client(
+        "ec2",
+        region_name=cfg.region,
+        endpoint_url=cfg.endpoint_url or None,
+        config=BotoConfig(
+            # Bounded: 3 attempts of at most 5 + 20 s, so an unreachable EC2 ends the pass in about a minute.
+            retries={"max_attempts": 3, "mode": "standard"},
+            connect_timeout=5,
+            read_timeout=20,
+        ),
+    )
+
+
+def instance_from_description(desc: dict[str, Any]) -> Instance | None:
+    """One DescribeInstances entry -> Instance; None (with a warning) if it is unusable."""
+    tags = {t["Key"]: t["Value"] for t in desc.get("Tags", [])}
+    iid = desc["InstanceId"]
+    host = tags.get(TAG_HOST) or desc.get("PrivateIpAddress") or ""
+    try:
+        check_host(host)
+        schema = tags.get(TAG_SCHEMA, "")
+        if schema:
+            check_schema(schema)
+        tag_pr = int(tags[TAG_PR]) if tags.get(TAG_PR, "").isdigit() else None
+        tag_sha = tags.get(TAG_SHA) or None
+        if tag_sha is not None:
+            try:
+                check_sha(tag_sha)
+            except InvalidInput:
+                tag_sha = "0" * 40  # present but garbled: treat as out of date
+        return Instance(
+            instance_id=iid,
+            state=InstanceState(desc["State"]["Name"]),
+            ansible_host=host,
+            url=tags.get(TAG_URL, ""),
+            db_schema=schema,
+            tag_pr=tag_pr,
+            tag_sha=tag_sha,
+        )
+    except (InvalidInput, ValueError) as exc:
+        log.warning("ignoring pool instance %s: %s", iid, exc)
+        return None
+
+
+def observe_pool(ec2: Any, pool: str) -> tuple[Instance, ...]:
+    """Every non-terminated instance tagged ``pullrekun:pool=<pool>``, sorted by id."""
+    filters = [
+        {"Name": f"tag:{TAG_POOL}", "Values": [pool]},
+        {
+            "Name": "instance-state-name",
+            "Values": ["pending", "running", "stopping", "stopped", "shutting-down"],
+        },
+    ]
+    found: list[Instance] = []
+    try:
+        for page in ec2.get_paginator("describe_instances").paginate(Filters=filters):
+            for reservation in page["Reservations"]:
+                for desc in reservation["Instances"]:
+                    inst = instance_from_description(desc)
+                    if inst is not None:
+                        found.append(inst)
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        raise EC2Unavailable(f"describe_instances failed: {exc}") from exc
+    return tuple(sorted(found, key=lambda i: i.instance_id))

@@ -1,0 +1,107 @@
+"""Read the open pull requests through PyGithub, with conditional requests.
+
+Every page of ``GET /repos/{owner}/{repo}/pulls?state=open`` is asked for with the
+ETag of its last answer (``If-None-Match``); a 304 costs no rate limit and means the
+cached page still holds. ETags are cached per credential, as GitHub ties them to it.
+
+Errors never turn into "no PRs": any failure raises :class:`GitHubUnavailable`, and
+the pass that called us stops before planning.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from pullrekun.adapters.github.client import GitHubClient, GitHubUnavailable, RequestStats, next_link
+from pullrekun.adapters.state.store import CachedPage
+from pullrekun.core.model import PullRequest
+from pullrekun.core.validate import InvalidInput
+
+log = logging.getLogger(__name__)
+
+__all__ = ["GitHubUnavailable", "PullRequestSource", "pull_request_from_json"]
+
+
+class PageCache(Protocol):
+    def cached_page(self, key: str) -> CachedPage | None: ...
+    def store_page(self, key: str, page: CachedPage, now: dt.datetime) -> None: ...
+
+
+def _parse_time(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def pull_request_from_json(item: dict[str, Any]) -> PullRequest:
+    """Build a PullRequest from one element of GitHub's PR list payload."""
+    head, base = item["head"], item["base"]
+    head_repo = (head.get("repo") or {}).get("full_name")
+    base_repo = (base.get("repo") or {}).get("full_name")
+    return PullRequest(
+        number=item["number"],
+        head_sha=head["sha"],
+        created_at=_parse_time(item["created_at"]),
+        author=(item.get("user") or {}).get("login", ""),
+        title=item.get("title") or "",
+        head_ref=head.get("ref", ""),
+        base_ref=base.get("ref", ""),
+        draft=bool(item.get("draft", False)),
+        from_fork=head_repo is None or head_repo != base_repo,
+        labels=tuple(sorted(lbl["name"] for lbl in item.get("labels", []))),
+    )
+
+
+class PullRequestSource:
+    """The one place that lists open PRs."""
+
+    def __init__(self, client: GitHubClient, cache: PageCache, clock: Callable[[], dt.datetime]) -> None:
+        self._client = client
+        self._repository = client.repository
+        self._cache = cache
+        self._per_page = client.cfg.per_page
+        self._clock = clock
+
+    @property
+    def stats(self) -> RequestStats:
+        return self._client.stats
+
+    def _get(self, url: str) -> tuple[list[Any], str | None]:
+        key = f"{self._client.cache_prefix}:{url}"[:191]
+        cached = self._cache.cached_page(key)
+        headers = {"If-None-Match": cached.etag} if cached else {}
+        status, low, items = self._client.request("GET", url, headers=headers)
+        if status == 304 and cached is not None:
+            return json.loads(cached.body), cached.next_url
+        if status >= 300:
+            raise GitHubUnavailable(f"GET {url} answered {status}: {str(items)[:200]}")
+        if not isinstance(items, list):
+            raise GitHubUnavailable(f"GET {url} did not return a JSON list")
+        next_url = next_link(low.get("link", ""))
+        etag = low.get("etag")
+        if etag:
+            body = json.dumps(items, separators=(",", ":"))
+            self._cache.store_page(key, CachedPage(etag, body, next_url), self._clock())
+        return items, next_url
+
+    def open_pull_requests(self) -> tuple[PullRequest, ...]:
+        url: str | None = (
+            f"/repos/{self._repository}/pulls?state=open&sort=created&direction=asc&per_page={self._per_page}"
+        )
+        seen: set[str] = set()
+        prs: dict[int, PullRequest] = {}
+        while url:
+            if url in seen:
+                raise GitHubUnavailable(f"pagination loops at {url}")
+            seen.add(url)
+            items, url = self._get(url)
+            for item in items:
+                try:
+                    pr = pull_request_from_json(item)
+                except (KeyError, TypeError, ValueError, InvalidInput) as exc:
+                    # Skipping it would read as "closed" and tear its environment down.
+                    raise GitHubUnavailable(f"malformed pull request in list: {exc}") from exc
+                prs[pr.number] = pr
+        return tuple(sorted(prs.values(), key=lambda p: p.number))

@@ -1,0 +1,242 @@
+"""Apply a plan: turn its actions into one ansible-runner run and read back per-host outcomes.
+
+Only validated values cross into Ansible: integers for PR numbers, 40-hex shas,
+instance ids and host addresses checked by ``pullrekun.core.validate``. Operator settings
+from the config file are written as ``!unsafe`` so Jinja never evaluates them.
+Record-only actions (Assign, Unassign) need no run; a plan made only of them
+costs no Ansible start-up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import shutil
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pullrekun.adapters.playbook.runner import RunResult, Unsafe, ansible_env, run_playbook
+from pullrekun.adapters.project import project_dir
+from pullrekun.adapters.state.store import DeployOutcome
+from pullrekun.config import Config
+from pullrekun.core.model import (
+    UP_STATES,
+    CloneSchema,
+    Deploy,
+    DropSchema,
+    Instance,
+    Plan,
+    StartInstance,
+    StopInstance,
+)
+
+PLAYBOOK = "playbooks/reconcile.yml"
+#: The name of the clone task in the playbook: its per-host success is read from events.
+CLONE_TASK = "Clone the environment's database schema."
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    outcomes: tuple[DeployOutcome, ...]
+    run: RunResult | None
+
+
+def plan_to_json(plan: Plan) -> dict[str, Any]:
+    return {
+        "actions": [{"type": type(a).__name__, **dataclasses.asdict(a)} for a in plan.actions],
+        "queue": [dataclasses.asdict(q) for q in plan.queue],
+        "skipped": [dataclasses.asdict(q) for q in plan.skipped],
+        "notes": list(plan.notes),
+    }
+
+
+def _connection_vars(cfg: Config, inst: Instance) -> dict[str, Any]:
+    host_vars: dict[str, Any] = {
+        "ansible_host": inst.ansible_host,
+        "pullrekun_instance_id": inst.instance_id,
+        "staging_app_bind": inst.ansible_host,
+        "staging_deploy_root": Unsafe(cfg.app.deploy_root.format(host=inst.ansible_host)),
+    }
+    if cfg.ansible.connection == "local":
+        host_vars["ansible_connection"] = "local"
+        host_vars["ansible_python_interpreter"] = sys.executable
+    return host_vars
+
+
+def _env_lookup(name: str) -> str:
+    """A template reading an environment variable on the controller (config checked the name)."""
+    return "{{ lookup('ansible.builtin.env', '" + name + "') }}"
+
+
+def build_inventory(plan: Plan, instances: Mapping[str, Instance], cfg: Config) -> dict[str, Any]:
+    """The run's inventory: localhost for EC2 calls, pullrekun_stop and pullrekun_deploy."""
+    starts = {a.instance_id for a in plan.of_type(StartInstance)}
+    clones = {c.instance_id: c for c in plan.of_type(CloneSchema)}
+    db = cfg.database
+    policy = db.policy if db is not None else None
+    deploy_hosts: dict[str, Any] = {}
+    for d in plan.of_type(Deploy):
+        inst = instances[d.instance_id]
+        host: dict[str, Any] = {
+            **_connection_vars(cfg, inst),
+            "pullrekun_pr": d.pr_number,
+            "staging_sha": d.sha,
+            "pullrekun_start_instance": d.instance_id in starts,
+            "pullrekun_write_pr_tag": inst.tag_pr != d.pr_number,
+        }
+        if policy is not None:
+            host["staging_db_name"] = policy.target_for(inst)
+            clone = clones.get(d.instance_id)
+            if clone is not None:
+                host["pullrekun_clone"] = {"source": clone.source, "target": clone.target}
+                host["staging_db_fresh"] = True
+        deploy_hosts[d.instance_id] = host
+    stop_hosts = {
+        s.instance_id: {
+            **_connection_vars(cfg, instances[s.instance_id]),
+            # An instance that is already stopped has no app to stop (and no SSH).
+            "pullrekun_stop_app": instances[s.instance_id].state in UP_STATES,
+        }
+        for s in plan.of_type(StopInstance)
+    }
+    for drop in plan.of_type(DropSchema):
+        host = stop_hosts.setdefault(
+            drop.instance_id,
+            {**_connection_vars(cfg, instances[drop.instance_id]), "pullrekun_stop_app": False},
+        )
+        host["pullrekun_drop_schema"] = drop.schema
+    app = cfg.app
+    group_vars: dict[str, Any] = {
+        "staging_repo_url": Unsafe(app.repo_url),
+        "staging_service_manager": app.service_manager,
+        "staging_service_name": Unsafe(app.service_name),
+        "staging_app_command": Unsafe(app.command),
+        "staging_app_port": app.port,
+        "staging_health_path": Unsafe(app.health_path),
+        "staging_health_timeout": app.health_timeout,
+        "staging_revision_check": Unsafe(app.revision_check),
+        "staging_before_switch_hook": Unsafe(app.before_switch_hook),
+        "staging_keep_releases": app.keep_releases,
+        "ansible_python_interpreter": Unsafe(cfg.ansible.remote_python),
+        "pullrekun_boot_timeout": cfg.ansible.boot_timeout,
+    }
+    if db is not None:
+        group_vars.update(
+            pullrekun_db={
+                "host": Unsafe(db.host),
+                "port": db.port,
+                "unix_socket": Unsafe(db.unix_socket),
+                "admin_user": Unsafe(db.admin_user),
+                "source_host": Unsafe(db.source_host),
+                "source_port": db.source_port,
+                "source_user": Unsafe(db.source_user),
+            },
+            # Secrets stay in the controller's environment; only the variable names are written.
+            pullrekun_db_source_password=_env_lookup(db.source_password_env),
+            pullrekun_db_admin_password=_env_lookup(db.admin_password_env),
+            staging_db_password=_env_lookup(db.app_password_env),
+            staging_db_host=Unsafe(db.host),
+            staging_db_port=db.port,
+            staging_db_user=Unsafe(db.app_user),
+            staging_migrate_command=Unsafe(db.migrate_command),
+        )
+    # Empty settings fall back to the role's defaults (and an empty !unsafe reads as null).
+    group_vars = {k: v for k, v in group_vars.items() if v != ""}
+    if cfg.ansible.connection == "ssh" and cfg.ansible.ssh_user:
+        group_vars["ansible_user"] = Unsafe(cfg.ansible.ssh_user)
+    if cfg.ansible.ssh_private_key:
+        group_vars["ansible_ssh_private_key_file"] = Unsafe(cfg.ansible.ssh_private_key)
+    return {
+        "all": {
+            "vars": group_vars,
+            "hosts": {
+                "localhost": {
+                    "ansible_connection": "local",
+                    "ansible_python_interpreter": sys.executable,
+                }
+            },
+            "children": {
+                "pullrekun_stop": {"hosts": stop_hosts},
+                "pullrekun_deploy": {"hosts": deploy_hosts},
+            },
+        }
+    }
+
+
+def prune_artifacts(root: Path, keep: int) -> list[Path]:
+    """Remove the oldest run directories beyond ``keep`` (run ids sort by time)."""
+    runs = sorted(p for p in root.iterdir() if (p / "plan.json").is_file())
+    doomed = runs[: max(0, len(runs) - keep)]
+    for path in doomed:
+        shutil.rmtree(path, ignore_errors=True)
+    return doomed
+
+
+def needs_run(plan: Plan) -> bool:
+    return bool(
+        plan.of_type(Deploy)
+        or plan.of_type(StopInstance)
+        or plan.of_type(StartInstance)
+        or plan.of_type(DropSchema)
+    )
+
+
+def apply(
+    plan: Plan,
+    instances: Mapping[str, Instance],
+    cfg: Config,
+    now: dt.datetime,
+    ident: str,
+    cancel: Callable[[], bool] | None = None,
+) -> ApplyResult:
+    """Run the plan's playbook once; every Deploy gets an outcome, success or failure."""
+    deploys = plan.of_type(Deploy)
+    clones = {c.instance_id: c for c in plan.of_type(CloneSchema)}
+    if not needs_run(plan):
+        return ApplyResult((), None)
+    artifacts_root = Path(cfg.ansible.artifacts_dir).resolve()
+    artifacts_root.mkdir(parents=True, exist_ok=True)
+    project = project_dir(cfg.ansible.project_dir)
+    run = run_playbook(
+        project_dir=project,
+        playbook=PLAYBOOK,
+        inventory=build_inventory(plan, instances, cfg),
+        extra_vars={
+            "pullrekun_ec2_region": cfg.ec2.region,
+            "pullrekun_ec2_endpoint_url": cfg.ec2.endpoint_url,
+        },
+        artifacts_root=artifacts_root,
+        ident=ident,
+        env=ansible_env(project, artifacts_root, cfg.ansible.forks, cfg.ansible.ssh_common_args),
+        timeout=cfg.ansible.timeout,
+        files={"plan.json": json.dumps({"at": now.isoformat(), **plan_to_json(plan)}, indent=2)},
+        cancel=cancel,
+    )
+    prune_artifacts(artifacts_root, cfg.ansible.keep_artifacts)
+    outcomes = []
+    for d in deploys:
+        clone = clones.get(d.instance_id)
+        cloned = clone if clone is not None and CLONE_TASK in run.ok_tasks.get(d.instance_id, ()) else None
+        if run.host_ok(d.instance_id):
+            outcomes.append(
+                DeployOutcome(
+                    d.pr_number, d.instance_id, d.sha, True, artifacts=run.artifacts_dir, cloned=cloned
+                )
+            )
+            continue
+        failure = run.failures.get(d.instance_id)
+        if failure is not None:
+            task = failure.task
+            message = ("host unreachable: " if failure.unreachable else "") + failure.message
+            if failure.output_tail:
+                message += "\n" + "\n".join(failure.output_tail)
+        else:
+            task, message = "(run)", "\n".join([run.explanation, *run.output_tail])
+        outcomes.append(
+            DeployOutcome(d.pr_number, d.instance_id, d.sha, False, task, message, run.artifacts_dir, cloned)
+        )
+    return ApplyResult(tuple(outcomes), run)

@@ -1,0 +1,165 @@
+"""No playbook run outlives its pass.
+
+ansible-runner starts ansible-playbook in a session of its own (a pty) and ignores SIGHUP, so
+a pass killed on its own (``kill -9`` from a shell, cron or the OOM killer) would leave the
+run going on the staging hosts while the next pass takes the lock. Two guards close that:
+
+- ``python -m pullrekun.adapters.playbook.guard RECORD PARENT -- ansible-playbook ...`` is what
+  ansible-runner starts. It asks the kernel for a signal when its parent (the pass) dies
+  (``PR_SET_PDEATHSIG``), records its pid and start time in the run directory, runs
+  ansible-playbook as its child, and when the pass dies ends the whole session: the
+  playbook, its forks and their ssh clients.
+- The next pass, before anything else, looks for records of runs whose guard did not get to
+  clean up (:func:`end_orphaned_runs`) and ends whatever is left of them.
+
+Only the standard library: this module is imported by a process started once per run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+#: The file a guard leaves in its run directory while it runs.
+RECORD_NAME = "playbook.pid"
+_PR_SET_PDEATHSIG = 1
+#: How long the playbook gets to stop on SIGTERM before the session is killed.
+GRACE_SECONDS = 3.0
+
+
+def _group_of(pid: int) -> tuple[int, int] | None:
+    """(process group, start time) of a live, non-zombie process."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    if fields[0] == "Z":
+        return None
+    return int(fields[2]), int(fields[19])
+
+
+@dataclass(frozen=True)
+class Orphan:
+    """A run left by a dead pass, and the processes of it that were still running."""
+
+    run_dir: Path
+    pids: tuple[int, ...]
+
+
+def group_members(pgid: int, since: int) -> list[int]:
+    """Live processes of group ``pgid`` started no earlier than ``since`` (clock ticks).
+
+    The start time tells the run's processes from a later group that reused the number.
+    """
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        info = _group_of(int(entry.name))
+        if info is not None and info[0] == pgid and info[1] >= since:
+            members.append(int(entry.name))
+    return sorted(members)
+
+
+def _read_record(path: Path) -> tuple[int, int] | None:
+    try:
+        pid_text, start_text = path.read_text().split()
+        return int(pid_text), int(start_text)
+    except (OSError, ValueError):
+        return None
+
+
+def end_orphaned_runs(run_dirs: Iterable[Path], grace: float = GRACE_SECONDS) -> list[Orphan]:
+    """End what is left of runs whose guard record is still there; returns what was found.
+
+    A guard removes its record when it exits normally, so a record means its pass died
+    without the guard finishing (or the guard itself was killed). Whatever still runs in that
+    run's process group gets SIGTERM, then SIGKILL after ``grace`` seconds.
+    """
+    found = []
+    for run_dir in run_dirs:
+        record = run_dir / RECORD_NAME
+        parsed = _read_record(record)
+        if parsed is None:
+            continue
+        pgid, since = parsed
+        alive = group_members(pgid, since)
+        for pid in alive:
+            _signal(pid, signal.SIGTERM)
+        left = alive
+        deadline = time.monotonic() + grace
+        while left and time.monotonic() < deadline:
+            time.sleep(0.05)
+            left = [p for p in left if _group_of(p) is not None]
+        for pid in left:
+            _signal(pid, signal.SIGKILL)
+        record.unlink(missing_ok=True)
+        if alive:
+            found.append(Orphan(run_dir, tuple(alive)))
+    return found
+
+
+def _signal(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+
+
+def _end_session(child: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM to everything in our process group, then SIGKILL (ourselves included)."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    os.killpg(0, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(0, signal.SIGKILL)
+
+
+def main(argv: Sequence[str]) -> int:
+    if len(argv) < 4 or argv[2] != "--":
+        sys.stderr.write(
+            "usage: python -m pullrekun.adapters.playbook.guard RECORD PARENT_PID -- COMMAND...\n"
+        )
+        return 2
+    record, parent, command = Path(argv[0]), int(argv[1]), list(argv[3:])
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        sys.stderr.write(f"playbook guard: prctl failed (errno {ctypes.get_errno()})\n")
+        return 2
+    if os.getppid() != parent:  # the pass died before we could ask to be told
+        return 2
+    if os.getpgrp() != os.getpid():  # under ansible-runner we lead a pty session already
+        os.setpgid(0, 0)
+    tmp = record.with_suffix(".tmp")
+    own = _group_of(os.getpid())
+    assert own is not None
+    tmp.write_text(f"{os.getpid()} {own[1]}\n")
+    tmp.replace(record)
+    child = subprocess.Popen(command)
+    dying = {"signal": 0}
+
+    def on_signal(signum: int, _frame: object) -> None:
+        dying["signal"] = signum
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    while True:
+        try:
+            rc = child.wait(timeout=0.2)
+            break
+        except subprocess.TimeoutExpired:
+            if dying["signal"]:
+                _end_session(child, GRACE_SECONDS)
+    record.unlink(missing_ok=True)
+    return rc if rc >= 0 else 128 - rc
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

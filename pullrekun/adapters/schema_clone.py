@@ -1,0 +1,396 @@
+"""Clone a MySQL/MariaDB schema into another on the same server, server-side and atomically.
+
+The copy is built in ``<target>__prk_new`` (tables from ``SHOW CREATE TABLE`` so foreign
+keys, indexes, generated columns and AUTO_INCREMENT counters survive; data by
+``INSERT ... SELECT`` with foreign key and unique checks off, several tables at once on
+their own connections, biggest first), verified table by table with ``CHECKSUM TABLE``
+against the source, and only then swapped in: one ``RENAME TABLE``
+statement moves the target's tables out to ``<target>__prk_old`` and the new ones in.
+Triggers, views (re-pointed at the target) and stored routines are created after the
+data. Until the swap the target is never touched, so a failed or killed clone leaves the
+previous schema as it was; the next clone drops the leftovers first.
+
+MariaDB refuses to move a table that has triggers to another schema, so the target's own
+triggers are dropped just before the swap and re-created if the swap fails: the only
+moment the old schema is not whole is between those two statements.
+
+Schema names must match ``pullrekun.core.validate.SCHEMA_RE`` and are always backquoted.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pymysql
+
+from pullrekun.core.validate import check_schema
+
+NEW_SUFFIX = "__prk_new"
+OLD_SUFFIX = "__prk_old"
+MAX_TARGET_LEN = 64 - max(len(NEW_SUFFIX), len(OLD_SUFFIX))
+_DEFINER = re.compile(r"DEFINER\s*=\s*(`[^`]*`|'[^']*'|\S+)@(`[^`]*`|'[^']*'|\S+)\s*", re.IGNORECASE)
+
+
+class CloneError(RuntimeError):
+    """The clone could not be made; the target schema is as it was (unless said otherwise)."""
+
+
+@dataclass(frozen=True)
+class Server:
+    host: str = "127.0.0.1"
+    port: int = 3306
+    user: str = "root"
+    password: str = ""
+    unix_socket: str | None = None
+
+    def connect(self) -> Any:
+        return pymysql.connect(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            unix_socket=self.unix_socket,
+            autocommit=True,
+            charset="utf8mb4",
+        )
+
+
+@dataclass(frozen=True)
+class CloneResult:
+    source: str
+    target: str
+    tables: int
+    rows: int
+    views: int
+    triggers: int
+    routines: int
+    seconds: float
+
+
+def q(name: str) -> str:
+    """Backquote a validated identifier."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def repoint(sql: str, source: str, target: str) -> str:
+    """Drop the DEFINER clause and point ``source``-qualified names at ``target``."""
+    return _DEFINER.sub("", sql).replace(f"{q(source)}.", f"{q(target)}.")
+
+
+class _Session:
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def run(self, sql: str, args: Any = None) -> list[tuple[Any, ...]]:
+        with self.conn.cursor() as cur:
+            cur.execute(sql, args)
+            return list(cur.fetchall())
+
+    def names(self, sql: str, *args: Any) -> list[str]:
+        return [str(r[0]) for r in self.run(sql, args)]
+
+
+@contextmanager
+def session(server: Server) -> Iterator[_Session]:
+    """One autocommit connection, closed on exit."""
+    conn = server.connect()
+    try:
+        yield _Session(conn)
+    finally:
+        conn.close()
+
+
+def _objects(s: _Session, schema: str) -> dict[str, list[str]]:
+    """Definitions of the schema's tables, triggers, views and routines (as re-creatable SQL)."""
+    tables = s.names(
+        "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s AND TABLE_TYPE='BASE TABLE' "
+        "ORDER BY TABLE_NAME",
+        schema,
+    )
+    triggers = [
+        str(s.run(f"SHOW CREATE TRIGGER {q(schema)}.{q(name)}")[0][2])
+        for name in s.names(
+            "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA=%s "
+            "ORDER BY EVENT_OBJECT_TABLE, ACTION_TIMING, EVENT_MANIPULATION, ACTION_ORDER",
+            schema,
+        )
+    ]
+    views = [
+        str(s.run(f"SHOW CREATE VIEW {q(schema)}.{q(name)}")[0][1])
+        for name in s.names(
+            "SELECT TABLE_NAME FROM information_schema.VIEWS WHERE TABLE_SCHEMA=%s ORDER BY TABLE_NAME",
+            schema,
+        )
+    ]
+    routines = []
+    for name, kind in s.run(
+        "SELECT ROUTINE_NAME, ROUTINE_TYPE FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA=%s "
+        "ORDER BY ROUTINE_TYPE, ROUTINE_NAME",
+        (schema,),
+    ):
+        routines.append(str(s.run(f"SHOW CREATE {kind} {q(schema)}.{q(str(name))}")[0][2]))
+    return {"tables": tables, "triggers": triggers, "views": views, "routines": routines}
+
+
+def _create_views(s: _Session, views: list[str]) -> None:
+    """Create views in dependency order (a view over a view waits for the other)."""
+    pending = list(views)
+    while pending:
+        failed, last_error = [], None
+        for sql in pending:
+            try:
+                s.run(sql)
+            except pymysql.MySQLError as exc:
+                failed.append(sql)
+                last_error = exc
+        if len(failed) == len(pending):
+            raise CloneError(f"views could not be created: {last_error}")
+        pending = failed
+
+
+def _copy_table(server: Server, source: str, tmp: str, table: str) -> int:
+    """Copy one table's rows and AUTO_INCREMENT counter; check it with CHECKSUM TABLE."""
+    with session(server) as s:
+        s.run("SET SESSION foreign_key_checks=0, unique_checks=0")
+        s.run("SET SESSION sql_mode='NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'")
+        cols = ", ".join(
+            q(c)
+            for c in s.names(
+                "SELECT COLUMN_NAME FROM information_schema.COLUMNS "
+                "WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s AND IS_GENERATED='NEVER' "
+                "ORDER BY ORDINAL_POSITION",
+                source,
+                table,
+            )
+        )
+        with s.conn.cursor() as cur:
+            rows = int(
+                cur.execute(
+                    f"INSERT INTO {q(tmp)}.{q(table)} ({cols}) SELECT {cols} FROM {q(source)}.{q(table)}"
+                )
+            )
+        (counter,) = s.run(
+            "SELECT AUTO_INCREMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s",
+            (source, table),
+        )[0]
+        if counter is not None:
+            s.run(f"ALTER TABLE {q(tmp)}.{q(table)} AUTO_INCREMENT={int(counter)}")
+        got = s.run(f"CHECKSUM TABLE {q(source)}.{q(table)}, {q(tmp)}.{q(table)}")
+        if got[0][1] != got[1][1]:
+            raise CloneError(f"copy of table {table!r} differs from the source (CHECKSUM TABLE)")
+        return rows
+
+
+def schema_exists(s: _Session, schema: str) -> bool:
+    return bool(s.run("SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME=%s", (schema,)))
+
+
+def _option_file(server: Server, directory: str) -> str:
+    """A [client] option file (0600) so no password ever appears on a command line."""
+    path = os.path.join(directory, "client.cnf")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    lines = ["[client]", f"user={server.user}", f"password={server.password}"]
+    lines += (
+        [f"socket={server.unix_socket}"]
+        if server.unix_socket
+        else [f"host={server.host}", f"port={server.port}"]
+    )
+    with os.fdopen(fd, "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+    return path
+
+
+def _dump_load(source_server: Server, server: Server, source: str, tmp: str, tables: list[str]) -> None:
+    """Stream `mariadb-dump` of the base tables into ``tmp`` on the other server (no temp file)."""
+    if not tables:
+        return
+    dump_bin = shutil.which("mariadb-dump") or "mysqldump"
+    load_bin = shutil.which("mariadb") or "mysql"
+    with (
+        tempfile.TemporaryDirectory(prefix="pullrekun-dump-") as d_src,
+        tempfile.TemporaryDirectory() as d_dst,
+    ):
+        src_cnf, dst_cnf = _option_file(source_server, d_src), _option_file(server, d_dst)
+        dump = subprocess.Popen(
+            [
+                dump_bin,
+                f"--defaults-extra-file={src_cnf}",
+                "--single-transaction",
+                "--skip-triggers",
+                "--no-create-db",
+                "--hex-blob",
+                "--default-character-set=utf8mb4",
+                source,
+                *tables,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        load = subprocess.run(
+            [load_bin, f"--defaults-extra-file={dst_cnf}", "--default-character-set=utf8mb4", tmp],
+            stdin=dump.stdout,
+            capture_output=True,
+            check=False,
+        )
+        assert dump.stdout is not None
+        assert dump.stderr is not None
+        dump.stdout.close()
+        dump_err = dump.stderr.read().decode(errors="replace")
+        if dump.wait() != 0:
+            raise CloneError(f"dump of {source!r} failed: {dump_err.strip()[-500:]}")
+        if load.returncode != 0:
+            raise CloneError(
+                f"load into {tmp!r} failed: {load.stderr.decode(errors='replace').strip()[-500:]}"
+            )
+
+
+def _checksums(server: Server, schema: str, tables: list[str]) -> dict[str, Any]:
+    with session(server) as s:
+        return {t: s.run(f"CHECKSUM TABLE {q(schema)}.{q(t)}")[0][1] for t in tables}
+
+
+def _copy_here(s: _Session, server: Server, source: str, tmp: str, tables: list[str], workers: int) -> int:
+    """Same server: tables from SHOW CREATE TABLE, rows copied and verified in parallel."""
+    for table in tables:
+        s.run(str(s.run(f"SHOW CREATE TABLE {q(source)}.{q(table)}")[0][1]))
+    sizes = dict(
+        s.run(
+            "SELECT TABLE_NAME, DATA_LENGTH + INDEX_LENGTH FROM information_schema.TABLES "
+            "WHERE TABLE_SCHEMA=%s AND TABLE_TYPE='BASE TABLE'",
+            (source,),
+        )
+    )
+    ordered = sorted(tables, key=lambda t: -int(sizes.get(t) or 0))  # biggest first
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(ordered) or 1))) as pool:
+        return sum(pool.map(lambda t: _copy_table(server, source, tmp, t), ordered))
+
+
+def _copy_remote(
+    source_server: Server, server: Server, s: _Session, source: str, tmp: str, tables: list[str]
+) -> int:
+    """Another server: streamed dump and load, verified with CHECKSUM TABLE on both ends."""
+    _dump_load(source_server, server, source, tmp, tables)
+    if _checksums(source_server, source, tables) != _checksums(server, tmp, tables):
+        raise CloneError("the loaded copy differs from the source (CHECKSUM TABLE)")
+    return sum(int(s.run(f"SELECT COUNT(*) FROM {q(tmp)}.{q(t)}")[0][0]) for t in tables)
+
+
+def clone_schema(
+    server: Server,
+    source: str,
+    target: str,
+    *,
+    source_server: Server | None = None,
+    on_step: Callable[[str], None] | None = None,
+    workers: int = 4,
+) -> CloneResult:
+    """Replace ``target`` on ``server`` with a verified copy of ``source``.
+
+    ``source_server`` (default: the same server) holds the source. On the same server the
+    copy is server-side; across servers it is a streamed dump and load of the base tables.
+    Triggers, views and routines are re-created from the source's definitions either way.
+    """
+    check_schema(source)
+    check_schema(target)
+    if len(target) > MAX_TARGET_LEN:
+        raise CloneError(f"target schema name {target!r} is longer than {MAX_TARGET_LEN} characters")
+    remote = source_server is not None and source_server != server
+    if source == target and not remote:
+        raise CloneError("source and target schema are the same")
+    step = on_step or (lambda _name: None)
+    tmp, old = target + NEW_SUFFIX, target + OLD_SUFFIX
+    started = time.monotonic()
+    with session(source_server or server) as ss:
+        if not schema_exists(ss, source):
+            raise CloneError(f"unknown source schema {source!r}")
+        charset, collation = ss.run(
+            "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA "
+            "WHERE SCHEMA_NAME=%s",
+            (source,),
+        )[0]
+        src = _objects(ss, source)
+    with session(server) as s:
+        s.run("SET SESSION foreign_key_checks=0, unique_checks=0")
+        s.run("SET SESSION sql_mode='NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'")
+
+        step("prepare")
+        s.run(f"DROP DATABASE IF EXISTS {q(tmp)}")
+        s.run(f"CREATE DATABASE {q(tmp)} CHARACTER SET {charset} COLLATE {collation}")
+        s.run(f"USE {q(tmp)}")
+        step("copy")
+        if source_server is not None and remote:
+            rows = _copy_remote(source_server, server, s, source, tmp, src["tables"])
+        else:
+            rows = _copy_here(s, server, source, tmp, src["tables"], workers)
+
+        step("swap")
+        s.run(f"CREATE DATABASE IF NOT EXISTS {q(target)} CHARACTER SET {charset} COLLATE {collation}")
+        s.run(f"ALTER DATABASE {q(target)} CHARACTER SET {charset} COLLATE {collation}")
+        s.run(f"DROP DATABASE IF EXISTS {q(old)}")
+        s.run(f"CREATE DATABASE {q(old)}")
+        mine = _objects(s, target)
+        trigger_names = s.names(
+            "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA=%s", target
+        )
+        for name in trigger_names:
+            s.run(f"DROP TRIGGER {q(target)}.{q(name)}")
+        moves = [f"{q(target)}.{q(t)} TO {q(old)}.{q(t)}" for t in mine["tables"]]
+        moves += [f"{q(tmp)}.{q(t)} TO {q(target)}.{q(t)}" for t in src["tables"]]
+        try:
+            if moves:
+                s.run("RENAME TABLE " + ", ".join(moves))
+        except pymysql.MySQLError as exc:
+            s.run(f"USE {q(target)}")
+            for sql in mine["triggers"]:
+                s.run(sql)
+            raise CloneError(f"swap failed, target left as it was: {exc}") from exc
+
+        step("objects")
+        for name in s.names("SELECT TABLE_NAME FROM information_schema.VIEWS WHERE TABLE_SCHEMA=%s", target):
+            s.run(f"DROP VIEW {q(target)}.{q(name)}")
+        for name, kind in s.run(
+            "SELECT ROUTINE_NAME, ROUTINE_TYPE FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA=%s",
+            (target,),
+        ):
+            s.run(f"DROP {kind} {q(target)}.{q(str(name))}")
+        s.run(f"USE {q(target)}")
+        for sql in src["routines"]:
+            s.run(repoint(sql, source, target))
+        for sql in src["triggers"]:
+            s.run(repoint(sql, source, target))
+        _create_views(s, [repoint(sql, source, target) for sql in src["views"]])
+
+        step("cleanup")
+        s.run(f"DROP DATABASE IF EXISTS {q(old)}")
+        s.run(f"DROP DATABASE IF EXISTS {q(tmp)}")
+    return CloneResult(
+        source=source,
+        target=target,
+        tables=len(src["tables"]),
+        rows=rows,
+        views=len(src["views"]),
+        triggers=len(src["triggers"]),
+        routines=len(src["routines"]),
+        seconds=time.monotonic() - started,
+    )
+
+
+def drop_schema(server: Server, schema: str) -> bool:
+    """Drop ``schema`` and any clone leftovers beside it; True if anything was dropped."""
+    check_schema(schema)
+    with session(server) as s:
+        names = [schema, schema + NEW_SUFFIX, schema + OLD_SUFFIX]
+        present = [n for n in names if schema_exists(s, n)]
+        for name in present:
+            s.run(f"DROP DATABASE {q(name)}")
+        return bool(present)

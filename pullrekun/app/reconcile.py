@@ -1,0 +1,266 @@
+"""One pass: observe -> plan -> record intent -> apply -> record outcomes.
+
+Observation happens once, before any decision, and nothing is re-read while acting.
+If GitHub or EC2 cannot be read completely, the pass stops before planning: an
+unreadable PR list is never taken to mean "no open PRs".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import signal
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from pullrekun.adapters import ec2
+from pullrekun.adapters.github.client import (
+    GitHubClient,
+    GitHubUnavailable,
+    RateLimited,
+    RequestStats,
+    backoff_facts,
+    backoff_until,
+    rate_facts,
+)
+from pullrekun.adapters.github.pulls import PullRequestSource
+from pullrekun.adapters.playbook import apply as executor
+from pullrekun.adapters.playbook import guard as playbook_guard
+from pullrekun.adapters.state.lock import pass_lock
+from pullrekun.adapters.state.store import DeployOutcome, Store
+from pullrekun.app import crashpoint
+from pullrekun.app.render import Renderer
+from pullrekun.app.reporting import Reporter, ReportResult
+from pullrekun.config import Config
+from pullrekun.core.model import Assign, Deploy, Instance, Observed, Plan, Unassign
+from pullrekun.core.planner import plan as make_plan
+from pullrekun.core.views import Env, EnvView, build_views
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FAILURES = 1
+EXIT_BAD_INPUT = 2
+EXIT_LOCKED = 3
+
+Clock = Callable[[], dt.datetime]
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class ObserveFailed(RuntimeError):
+    """A source could not be read; the pass must not plan."""
+
+
+@dataclass(frozen=True)
+class Observation:
+    observed: Observed
+    instances: dict[str, Instance]
+    github: RequestStats
+
+
+@dataclass(frozen=True)
+class PassResult:
+    exit_code: int
+    plan: Plan | None
+    outcomes: tuple[DeployOutcome, ...] = ()
+    problem: str = ""
+    github: RequestStats | None = None
+    artifacts: str | None = None
+    report: ReportResult | None = None
+
+
+def _note_rate_limit(
+    store: Store, until: dt.datetime, reason: str, now: dt.datetime, *, said: bool = True
+) -> None:
+    """Record a back-off; ``said=False`` when the pass's own result line says it already."""
+    log.log(
+        logging.DEBUG if not said else logging.WARNING, "GitHub: %s; no GitHub requests until then", reason
+    )
+    store.set_github_state(backoff_facts(until, reason), now)
+    store.add_event(now, "github_rate_limited", reason[:2000])
+
+
+def github_client(cfg: Config, store: Store, clock: Clock) -> GitHubClient:
+    """A client for this pass; raises ObserveFailed while GitHub asked us to back off."""
+    now = clock()
+    until = backoff_until(store.github_state(), now)
+    if until is not None:
+        raise ObserveFailed(f"GitHub: backing off (rate limit) until {until:%Y-%m-%d %H:%M:%S} UTC")
+    try:
+        return GitHubClient(cfg.github, cfg.github_token, store, clock)
+    except RateLimited as exc:
+        _note_rate_limit(store, exc.until, str(exc), now, said=False)
+        raise ObserveFailed(f"GitHub: {exc}") from exc
+    except GitHubUnavailable as exc:
+        raise ObserveFailed(f"GitHub: {exc}") from exc
+
+
+def observe(cfg: Config, store: Store, client: GitHubClient, clock: Clock) -> Observation:
+    source = PullRequestSource(client, store, clock)
+    try:
+        prs = source.open_pull_requests()
+    except RateLimited as exc:
+        _note_rate_limit(store, exc.until, str(exc), clock(), said=False)
+        raise ObserveFailed(f"GitHub: {exc}") from exc
+    except GitHubUnavailable as exc:
+        raise ObserveFailed(f"GitHub: {exc}") from exc
+    try:
+        instances = ec2.observe_pool(ec2.client(cfg.ec2), cfg.ec2.pool)
+    except ec2.EC2Unavailable as exc:
+        raise ObserveFailed(f"EC2: {exc}") from exc
+    observed = Observed(prs, instances, store.assignments(), store.approvals())
+    return Observation(observed, {i.instance_id: i for i in instances}, client.stats)
+
+
+def _views(cfg: Config, store: Store, obs: Observation, plan: Plan, now: dt.datetime) -> dict[int, EnvView]:
+    envs = {}
+    for rec in store.environments():
+        asg = rec.assignment
+        inst = obs.instances.get(asg.instance_id)
+        url = cfg.url_for(inst.ansible_host, inst.url, asg.pr_number) if inst is not None else ""
+        envs[asg.pr_number] = Env(
+            asg.pr_number,
+            asg.instance_id,
+            asg.status,
+            asg.deployed_sha,
+            asg.since or rec.assigned_at,
+            url,
+            rec.db_schema,
+            asg.db_source,
+            rec.failed_task,
+            rec.message,
+        )
+    queued_since = {pr: since for pr, _, since in store.queue()}
+    return build_views(obs.observed.prs, plan, envs, queued_since, now, cfg.report.queue_positions)
+
+
+@contextmanager
+def _cancel_on_term() -> Iterator[Callable[[], bool]]:
+    """SIGTERM/SIGINT cancel the Ansible run cleanly; outcomes are still recorded."""
+    flag = {"cancel": False}
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        log.warning("signal %s: canceling the playbook run", signum)
+        flag["cancel"] = True
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield lambda: flag["cancel"]
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def _hands_over(plan: Plan) -> bool:
+    """Whether an instance a PR loses goes to another PR in this plan."""
+    taken = {a.instance_id for a in plan.of_type(Assign)}
+    return any(u.instance_id in taken for u in plan.of_type(Unassign))
+
+
+def plan_only(cfg: Config, store: Store, clock: Clock = utcnow) -> PassResult:
+    try:
+        client = github_client(cfg, store, clock)
+        obs = observe(cfg, store, client, clock)
+    except ObserveFailed as exc:
+        return PassResult(EXIT_FAILURES, None, problem=str(exc))
+    return PassResult(EXIT_OK, make_plan(obs.observed, cfg.planner, clock()), github=obs.github)
+
+
+def _report(
+    reporter: Reporter, cfg: Config, store: Store, obs: Observation, plan: Plan, clock: Clock, *, final: bool
+) -> ReportResult:
+    now = clock()
+    try:
+        views = _views(cfg, store, obs, plan, now)
+        result = reporter.report(views, plan, {pr.number for pr in obs.observed.prs}, final=final)
+    except Exception as exc:  # a broken template, the state DB: the pass's work is recorded already
+        log.exception("report failed; it is retried on the next pass")
+        return ReportResult(problem=f"report failed: {exc}")
+    if result.rate_limited_until is not None:
+        _note_rate_limit(store, result.rate_limited_until, result.problem, now)
+    return result
+
+
+def end_orphaned_runs(cfg: Config, store: Store, now: dt.datetime) -> None:
+    """End what is left of a playbook run whose pass died, before this pass does anything."""
+    root = Path(cfg.ansible.artifacts_dir)
+    if not root.is_dir():
+        return
+    for orphan in playbook_guard.end_orphaned_runs(p for p in root.iterdir() if p.is_dir()):
+        message = f"ended a playbook run left by a pass that died: {orphan.run_dir.name} (pids {orphan.pids})"
+        log.warning("%s", message)
+        store.add_event(now, "orphaned_run_ended", message)
+
+
+def reconcile(cfg: Config, store: Store, clock: Clock = utcnow) -> PassResult:
+    """Run one pass under the pass lock (raises LockHeld if another pass has it)."""
+    with pass_lock(store.engine, cfg.ec2.pool):
+        now = clock()
+        end_orphaned_runs(cfg, store, now)
+        try:
+            client = github_client(cfg, store, clock)
+            obs = observe(cfg, store, client, clock)
+        except ObserveFailed as exc:
+            log.debug("pass stopped before planning: %s", exc)  # the caller says it, once
+            store.add_event(now, "observe_failed", str(exc)[:2000])
+            return PassResult(EXIT_FAILURES, None, problem=str(exc))
+        reporter = Reporter(cfg, client, store, Renderer(cfg.report.templates_dir), clock)
+        try:
+            return _apply_and_report(cfg, store, obs, reporter, now, clock)
+        finally:
+            store.set_github_state(rate_facts(client.stats), clock())
+
+
+def _apply_and_report(
+    cfg: Config, store: Store, obs: Observation, reporter: Reporter, now: dt.datetime, clock: Clock
+) -> PassResult:
+    plan = make_plan(obs.observed, cfg.planner, now)
+    for note in plan.notes:
+        log.info("%s", note)
+    if not executor.needs_run(plan):
+        store.record_intent(plan, now, None)  # the queue may still have moved
+        report = _report(reporter, cfg, store, obs, plan, clock, final=True)
+        return PassResult(EXIT_OK, plan, github=obs.github, report=report)
+    ident = f"{now:%Y%m%dT%H%M%S.%f}-{uuid.uuid4().hex[:8]}"
+    artifacts = os.path.join(os.path.abspath(cfg.ansible.artifacts_dir), ident)
+    deployment_ids = store.record_intent(plan, now, artifacts)
+    # "In progress" goes to GitHub while Ansible starts up, not before it; except when an
+    # instance changes hands: the previous PR's "ready" is withdrawn before its URL can serve
+    # the next PR's commit, whatever happens to this pass afterwards.
+    early = threading.Thread(
+        target=_report, args=(reporter, cfg, store, obs, plan, clock), kwargs={"final": False}, daemon=True
+    )
+    early.start()
+    if _hands_over(plan):
+        early.join()
+    crashpoint.reached("before-run")
+    with _cancel_on_term() as cancel:
+        result = executor.apply(plan, obs.instances, cfg, now, ident, cancel)
+    early.join()
+    crashpoint.reached("after-run")
+    store.record_outcomes(result.outcomes, deployment_ids, clock())
+    for out in result.outcomes:
+        if not out.ok:
+            log.error(
+                "PR #%s on %s failed at %r: %s",
+                out.pr_number,
+                out.instance_id,
+                out.failed_task,
+                (out.message or "").splitlines()[0:1],
+            )
+    report = _report(reporter, cfg, store, obs, plan, clock, final=True)
+    failed = any(not o.ok for o in result.outcomes)
+    run_bad = result.run is not None and result.run.status != "successful"
+    if run_bad and not plan.of_type(Deploy):
+        store.add_event(clock(), "run_failed", result.run.explanation if result.run else "")
+    code = EXIT_FAILURES if failed or run_bad else EXIT_OK
+    return PassResult(code, plan, result.outcomes, github=obs.github, artifacts=artifacts, report=report)

@@ -1,0 +1,45 @@
+"""Which schema an environment's database is cloned from, and into. Pure: no I/O.
+
+Source, in order: a ``db:<schema>`` label naming an allowed schema, the PR author's
+development schema (``[database.authors]``), the default. A label naming anything else
+is refused with a note, never used. Target: the instance's ``pullrekun:db_schema`` tag,
+else the template with ``{instance}`` = the instance id with ``-`` as ``_``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pullrekun.core.model import Instance, PullRequest
+from pullrekun.core.validate import SCHEMA_RE
+
+
+@dataclass(frozen=True)
+class DatabasePolicy:
+    default_source: str
+    authors: tuple[tuple[str, str], ...] = ()
+    allowed: frozenset[str] = frozenset()
+    label_prefix: str = "db:"
+    reset_label: str = "db:reset"
+    schema_template: str = "stage_{instance}"
+    #: Drop an environment's schema when its PR closes (else it is kept until reassigned).
+    drop_on_close: bool = False
+
+    def source_for(self, pr: PullRequest) -> tuple[str, str | None]:
+        """(source schema, note about a refused label or None)."""
+        note = None
+        for label in pr.labels:
+            if not label.startswith(self.label_prefix) or label == self.reset_label:
+                continue
+            wanted = label[len(self.label_prefix) :]
+            if SCHEMA_RE.match(wanted) and wanted in self.allowed:
+                return wanted, None
+            note = f"PR #{pr.number}: label {label!r} names no allowed schema; ignored"
+        by_author = dict(self.authors).get(pr.author)
+        return (by_author or self.default_source), note
+
+    def target_for(self, inst: Instance) -> str:
+        return inst.db_schema or self.schema_template.format(instance=inst.instance_id.replace("-", "_"))
+
+    def wants_reset(self, pr: PullRequest) -> bool:
+        return self.reset_label in pr.labels

@@ -1,0 +1,262 @@
+"""The values a pass reasons about: what was observed, and what the planner decided.
+
+Everything here is a frozen dataclass built from validated data, so the planner can
+be a pure function and a plan can be printed, compared and replayed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass
+from typing import TypeVar
+
+from pullrekun.core.validate import check_instance_id, check_pr_number, check_sha
+
+
+class InstanceState(enum.StrEnum):
+    """EC2 instance states, as DescribeInstances reports them."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    SHUTTING_DOWN = "shutting-down"
+    TERMINATED = "terminated"
+
+
+#: States in which an instance is (or is becoming) up: no start needed.
+UP_STATES = frozenset({InstanceState.PENDING, InstanceState.RUNNING})
+#: States in which an instance can be given to a PR in this pass.
+ASSIGNABLE_STATES = frozenset({InstanceState.PENDING, InstanceState.RUNNING, InstanceState.STOPPED})
+
+
+class EnvStatus(enum.StrEnum):
+    """Where an environment stands, as recorded in the state DB."""
+
+    ASSIGNED = "assigned"  # slot given, nothing deployed yet
+    DEPLOYING = "deploying"  # a pass started deploying it (and may have died)
+    READY = "ready"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    """An open pull request, reduced to the fields pullrekun acts on.
+
+    The title and branch name are kept for display only; they never cross into
+    Ansible, a shell or SQL.
+    """
+
+    number: int
+    head_sha: str
+    created_at: dt.datetime
+    author: str = ""
+    title: str = ""
+    head_ref: str = ""
+    base_ref: str = "main"
+    draft: bool = False
+    from_fork: bool = False
+    labels: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        check_pr_number(self.number)
+        check_sha(self.head_sha)
+
+
+@dataclass(frozen=True)
+class Instance:
+    """A pool instance as EC2 describes it."""
+
+    instance_id: str
+    state: InstanceState
+    ansible_host: str
+    url: str = ""
+    db_schema: str = ""
+    tag_pr: int | None = None
+    tag_sha: str | None = None
+
+    def __post_init__(self) -> None:
+        check_instance_id(self.instance_id)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """A slot held by a PR, as the state DB records it."""
+
+    pr_number: int
+    instance_id: str
+    status: EnvStatus
+    deployed_sha: str | None = None
+    since: dt.datetime | None = None
+    #: Schema the environment's database was last cloned from (None: not cloned yet).
+    db_source: str | None = None
+    #: `pullrekun reset-db` asked for a fresh clone.
+    db_reset_requested: bool = False
+    #: The last clone answered the reset label; it stays "seen" until the label goes.
+    db_reset_seen: bool = False
+
+
+@dataclass(frozen=True)
+class Approval:
+    """A fork PR's approval label, recorded for the head commit it was first seen on."""
+
+    pr_number: int
+    sha: str
+
+
+@dataclass(frozen=True)
+class Observed:
+    """Everything one pass read before planning.
+
+    ``prs`` is the complete list of open PRs. A pass that could not read it must
+    not build an ``Observed`` at all (never an empty list in its place): an empty
+    tuple here means "GitHub said there are no open PRs".
+    """
+
+    prs: tuple[PullRequest, ...]
+    instances: tuple[Instance, ...]
+    assignments: tuple[Assignment, ...]
+    approvals: tuple[Approval, ...] = ()
+
+
+# --- Actions -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Assign:
+    """Record that ``pr_number`` holds the slot on ``instance_id``."""
+
+    pr_number: int
+    instance_id: str
+
+
+@dataclass(frozen=True)
+class Unassign:
+    """Drop an assignment whose PR closed (or whose instance vanished)."""
+
+    pr_number: int
+    instance_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class StartInstance:
+    instance_id: str
+
+
+@dataclass(frozen=True)
+class StopInstance:
+    """Stop the app (if reachable) and the instance; clear pullrekun's tags."""
+
+    instance_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Deploy:
+    """Bring ``instance_id`` to serve PR ``pr_number`` at ``sha``."""
+
+    pr_number: int
+    instance_id: str
+    sha: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CloneSchema:
+    """Replace the environment's schema with a copy of ``source`` (before its Deploy)."""
+
+    pr_number: int
+    instance_id: str
+    source: str
+    target: str
+    reason: str
+    reset_label: bool = False
+
+
+@dataclass(frozen=True)
+class DropSchema:
+    """Drop the schema of an environment whose PR closed (``on_close = "drop"``)."""
+
+    instance_id: str
+    schema: str
+
+
+@dataclass(frozen=True)
+class ForgetResetLabel:
+    """The reset label was removed: a later one asks for a new clone."""
+
+    pr_number: int
+
+
+@dataclass(frozen=True)
+class RecordApproval:
+    """A fork PR's approval label was seen: it approves ``sha`` (and nothing later)."""
+
+    pr_number: int
+    sha: str
+
+
+@dataclass(frozen=True)
+class RevokeApproval:
+    """A fork PR got new commits after its approval: remove ``label`` so a maintainer re-approves."""
+
+    pr_number: int
+    label: str
+
+
+@dataclass(frozen=True)
+class ForgetApproval:
+    """The approval label is gone (or the PR closed): drop the recorded approval."""
+
+    pr_number: int
+
+
+Action = (
+    Assign
+    | Unassign
+    | StartInstance
+    | StopInstance
+    | DropSchema
+    | CloneSchema
+    | Deploy
+    | ForgetResetLabel
+    | RecordApproval
+    | RevokeApproval
+    | ForgetApproval
+)
+_A = TypeVar("_A")
+
+
+@dataclass(frozen=True)
+class QueuedPR:
+    pr_number: int
+    position: int  # 1-based
+
+
+@dataclass(frozen=True)
+class SkippedPR:
+    """An open PR that gets no environment, and why (shown on the PR as a neutral status)."""
+
+    pr_number: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Ordered actions for one pass, plus the PRs left waiting or left out."""
+
+    actions: tuple[Action, ...] = ()
+    queue: tuple[QueuedPR, ...] = ()
+    notes: tuple[str, ...] = ()
+    skipped: tuple[SkippedPR, ...] = ()
+    #: Slots held once the plan is applied.
+    busy: int = 0
+
+    @property
+    def empty(self) -> bool:
+        return not self.actions
+
+    def of_type(self, kind: type[_A]) -> tuple[_A, ...]:
+        return tuple(a for a in self.actions if isinstance(a, kind))

@@ -1,0 +1,241 @@
+"""Decide what one pass must do. Pure: no I/O, no clock of its own, same input -> same plan.
+
+The planner is level-triggered: it compares the complete observed world (open PRs,
+pool instances, recorded assignments) with the desired one (every open PR on a slot
+running its head commit, oldest PRs first when slots are short, nothing running for
+nobody) and returns the difference as ordered, typed actions. Whether an event was
+missed never matters: the next pass sees the same world and plans the same fix.
+
+Import-linter forbids this module (and ``pullrekun.core.model``) from importing any I/O
+library; see ``[tool.importlinter]`` in pyproject.toml.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from pullrekun.core.dbpolicy import DatabasePolicy
+from pullrekun.core.model import (
+    ASSIGNABLE_STATES,
+    UP_STATES,
+    Action,
+    Assign,
+    Assignment,
+    CloneSchema,
+    Deploy,
+    DropSchema,
+    EnvStatus,
+    ForgetApproval,
+    ForgetResetLabel,
+    Instance,
+    InstanceState,
+    Observed,
+    Plan,
+    PullRequest,
+    QueuedPR,
+    RecordApproval,
+    RevokeApproval,
+    SkippedPR,
+    StartInstance,
+    StopInstance,
+    Unassign,
+)
+from pullrekun.core.trust import TrustPolicy
+
+
+@dataclass(frozen=True)
+class PlannerConfig:
+    """The few settings that change decisions (not how they are carried out)."""
+
+    #: How long a failed environment waits before the next deploy attempt.
+    failed_retry_after: dt.timedelta = dt.timedelta(0)
+    #: Per-environment databases; None: environments get no schema of their own.
+    database: DatabasePolicy | None = None
+    #: Which open PRs get an environment.
+    trust: TrustPolicy = field(default_factory=TrustPolicy)
+
+
+def _queue_key(pr: PullRequest) -> tuple[dt.datetime, int]:
+    return (pr.created_at, pr.number)
+
+
+def _free_key(inst: Instance) -> tuple[int, str]:
+    # Warm instances first (no start needed), then by id: deterministic.
+    return (0 if inst.state in UP_STATES else 1, inst.instance_id)
+
+
+def _deploy_reason(
+    asg: Assignment, pr: PullRequest, inst: Instance, config: PlannerConfig, now: dt.datetime
+) -> str | None:
+    """Why a kept slot needs a deploy this pass, or None if it is fine as it is."""
+    if inst.state == InstanceState.STOPPED:
+        return "instance was stopped"
+    if asg.deployed_sha != pr.head_sha:
+        return "new head commit" if asg.deployed_sha else "not deployed yet"
+    if asg.status == EnvStatus.FAILED:
+        since = asg.since or now
+        if now - since >= config.failed_retry_after:
+            return "retry after failure"
+        return None
+    if asg.status != EnvStatus.READY:
+        return "previous deploy did not finish"
+    if inst.tag_pr != pr.number or inst.tag_sha != pr.head_sha:
+        return "instance tags out of date"
+    return None
+
+
+def _clone_reason(asg: Assignment, pr: PullRequest, db: DatabasePolicy) -> str | None:
+    """Why a kept slot's schema must be cloned again (once per assignment, else on request)."""
+    if asg.db_source is None:
+        return "not cloned yet"
+    if asg.db_reset_requested:
+        return "reset requested"
+    if db.wants_reset(pr) and not asg.db_reset_seen:
+        return f"{db.reset_label} label"
+    return None
+
+
+def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
+    """Return the actions that bring the world to the desired state.
+
+    Order of the result: approvals, unassignments, stops, assignments, starts, schema clones,
+    deploys, forgotten reset labels; each group sorted by PR number or instance id. A clone
+    always comes with a deploy of the same environment (the app restarts on its fresh schema).
+
+    Guarantees (checked by property tests): no instance serves two PRs, a closed or
+    ineligible PR never keeps a slot, every open PR either holds a slot, has a queue
+    position or is skipped with a reason, and applying a plan successfully then planning
+    again yields an empty plan.
+    """
+    all_open = {pr.number: pr for pr in observed.prs}
+    approved = {a.pr_number: a.sha for a in observed.approvals}
+    approvals: list[Action] = [ForgetApproval(n) for n in sorted(approved) if n not in all_open]
+    skipped: list[SkippedPR] = []
+    open_prs: dict[int, PullRequest] = {}
+    for pr in sorted(observed.prs, key=lambda p: p.number):
+        verdict = config.trust.verdict(pr, approved.get(pr.number))
+        if verdict.record_approval:
+            approvals.append(RecordApproval(pr.number, pr.head_sha))
+        if verdict.revoke_approval:
+            approvals.append(RevokeApproval(pr.number, config.trust.approval_label))
+        elif pr.number in approved and config.trust.approval_label not in pr.labels:
+            approvals.append(ForgetApproval(pr.number))
+        if verdict.eligible:
+            open_prs[pr.number] = pr
+        else:
+            skipped.append(SkippedPR(pr.number, verdict.reason))
+
+    instances = {inst.instance_id: inst for inst in observed.instances}
+
+    unassign: list[Unassign] = []
+    kept: dict[int, Assignment] = {}
+    for asg in sorted(observed.assignments, key=lambda a: a.pr_number):
+        if asg.pr_number not in all_open:
+            unassign.append(Unassign(asg.pr_number, asg.instance_id, "pull request closed"))
+        elif asg.pr_number not in open_prs:
+            why = next(s.reason for s in skipped if s.pr_number == asg.pr_number)
+            unassign.append(Unassign(asg.pr_number, asg.instance_id, f"no longer eligible: {why}"))
+        elif asg.instance_id not in instances:
+            unassign.append(Unassign(asg.pr_number, asg.instance_id, "instance left the pool; PR requeued"))
+        elif asg.instance_id in {k.instance_id for k in kept.values()}:
+            # Cannot happen with the DB's unique constraint; never let it spread.
+            unassign.append(Unassign(asg.pr_number, asg.instance_id, "slot held twice"))
+        else:
+            kept[asg.pr_number] = asg
+
+    held = {asg.instance_id for asg in kept.values()}
+    free = sorted(
+        (i for i in observed.instances if i.instance_id not in held and i.state in ASSIGNABLE_STATES),
+        key=_free_key,
+    )
+    waiting = sorted((pr for pr in open_prs.values() if pr.number not in kept), key=_queue_key)
+
+    db = config.database
+    notes: list[str] = []
+    assign: list[Assign] = []
+    starts: list[StartInstance] = []
+    clones: list[CloneSchema] = []
+    deploys: list[Deploy] = []
+    forgets: list[ForgetResetLabel] = []
+
+    def clone(pr: PullRequest, inst: Instance, reason: str) -> None:
+        assert db is not None
+        source, note = db.source_for(pr)
+        if note:
+            notes.append(note)
+        clones.append(
+            CloneSchema(
+                pr.number,
+                inst.instance_id,
+                source,
+                db.target_for(inst),
+                reason,
+                reset_label=db.wants_reset(pr),
+            )
+        )
+
+    for pr, inst in zip(waiting, free, strict=False):
+        assign.append(Assign(pr.number, inst.instance_id))
+        if inst.state == InstanceState.STOPPED:
+            starts.append(StartInstance(inst.instance_id))
+        if db is not None:
+            clone(pr, inst, "new assignment")
+        deploys.append(Deploy(pr.number, inst.instance_id, pr.head_sha, "new assignment"))
+    queue = tuple(
+        QueuedPR(pr.number, position) for position, pr in enumerate(waiting[len(assign) :], start=1)
+    )
+
+    for number, asg in kept.items():
+        pr, inst = open_prs[number], instances[asg.instance_id]
+        if inst.state not in ASSIGNABLE_STATES:
+            notes.append(f"PR #{number}: instance {inst.instance_id} is {inst.state}; waiting")
+            continue
+        reason = _deploy_reason(asg, pr, inst, config, now)
+        if db is not None:
+            clone_reason = _clone_reason(asg, pr, db)
+            if clone_reason is not None:
+                clone(pr, inst, clone_reason)
+                reason = reason or "database cloned"
+            elif asg.db_reset_seen and not db.wants_reset(pr):
+                forgets.append(ForgetResetLabel(number))
+        if reason is None:
+            continue
+        if inst.state == InstanceState.STOPPED:
+            starts.append(StartInstance(inst.instance_id))
+        deploys.append(Deploy(number, inst.instance_id, pr.head_sha, reason))
+
+    in_use = held | {a.instance_id for a in assign}
+    drops: list[DropSchema] = []
+    if db is not None and db.drop_on_close:
+        for gone in unassign:
+            inst_gone = instances.get(gone.instance_id)
+            if gone.pr_number not in all_open and inst_gone is not None and gone.instance_id not in in_use:
+                drops.append(DropSchema(gone.instance_id, db.target_for(inst_gone)))
+    stops: list[StopInstance] = []
+    for inst in observed.instances:
+        if inst.instance_id in in_use:
+            continue
+        if inst.state in UP_STATES:
+            stops.append(StopInstance(inst.instance_id, "running but belongs to no open PR"))
+        elif inst.tag_pr is not None or inst.tag_sha is not None:
+            stops.append(StopInstance(inst.instance_id, "stale pullrekun tags"))
+
+    actions: list[Action] = [
+        *approvals,
+        *unassign,
+        *sorted(stops, key=lambda a: a.instance_id),
+        *sorted(drops, key=lambda a: a.instance_id),
+        *sorted(assign, key=lambda a: a.pr_number),
+        *sorted(starts, key=lambda a: a.instance_id),
+        *sorted(clones, key=lambda a: a.pr_number),
+        *sorted(deploys, key=lambda a: a.pr_number),
+        *sorted(forgets, key=lambda a: a.pr_number),
+    ]
+    return Plan(
+        actions=tuple(actions),
+        queue=queue,
+        notes=tuple(notes),
+        skipped=tuple(skipped),
+        busy=len(in_use),
+    )

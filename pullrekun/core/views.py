@@ -1,0 +1,176 @@
+"""What each open PR's environment looks like to the people on the PR. Pure: no I/O.
+
+Built after a pass recorded what it did (the plan, the state DB's environments) and
+read by every channel that reports it: the commit status or check run, the deployment,
+the PR comment and the chat notifications. Text that came from GitHub (title, branch,
+author) is carried as is; escaping is the renderer's job, where the target format is known.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from pullrekun.core.model import CloneSchema, EnvStatus, Plan, PullRequest, StartInstance
+
+#: What a non-developer can act on, in the order a deploy goes through them.
+STEPS = ("start", "checkout", "schema", "migrate", "restart", "health check")
+
+#: Task names (playbooks/reconcile.yml, roles/staging) -> the step they belong to.
+_TASK_STEPS = (
+    ("Start the instance", "start"),
+    ("Wait until the started instance answers", "start"),
+    ("Record on the instance which PR it serves", "start"),
+    ("host unreachable", "start"),
+    ("Clone the environment's database schema", "schema"),
+    ("Run the migrate command", "migrate"),
+    ("health check failed", "health check"),
+    ("Restart the app", "restart"),
+    ("stopping the app of", "checkout"),
+    ("release for the commit", "checkout"),
+    ("before-switch hook", "checkout"),
+    ("Point current at the release", "checkout"),
+    ("Deploy the release", "checkout"),
+)
+
+
+class Phase(enum.StrEnum):
+    QUEUED = "queued"
+    SKIPPED = "skipped"
+    DEPLOYING = "deploying"
+    READY = "ready"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Env:
+    """The assignment facts a view needs (from the state DB)."""
+
+    pr_number: int
+    instance_id: str
+    status: EnvStatus
+    deployed_sha: str | None
+    since: dt.datetime
+    url: str
+    schema: str | None = None
+    source: str | None = None
+    failed_task: str | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class EnvView:
+    pr: PullRequest
+    phase: Phase
+    #: One line: queue position, skip reason, step in progress, or what failed.
+    detail: str
+    since: dt.datetime
+    url: str = ""
+    deployed_sha: str | None = None
+    schema: str | None = None
+    source: str | None = None
+    failed_step: str | None = None
+    failed_task: str | None = None
+    failed_message: str = ""
+    output_tail: tuple[str, ...] = ()
+
+    @property
+    def sha(self) -> str:
+        return self.pr.head_sha
+
+
+def ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def failed_step(task: str | None, message: str | None) -> str:
+    """The step a failure belongs to, from the failing task's name and its message."""
+    text = f"{task or ''}\n{message or ''}"
+    # The role's rescue task names the task that broke first in its message.
+    for needle, step in _TASK_STEPS:
+        if needle in text:
+            return step
+    return "deploy"
+
+
+def _split_message(message: str | None) -> tuple[str, tuple[str, ...]]:
+    lines = [line for line in (message or "").splitlines() if line.strip()]
+    if not lines:
+        return "", ()
+    return lines[0], tuple(lines[1:][-15:])
+
+
+def queue_text(position: int, busy: int, shown: int) -> str:
+    slots = f"{busy} slot{'s' if busy != 1 else ''} busy"
+    if position > shown:
+        return f"waiting for a slot, behind {shown}+ others; {slots}"
+    return f"{ordinal(position)} in line, {slots}"
+
+
+def in_progress_step(plan: Plan, instance_id: str) -> str:
+    if any(a.instance_id == instance_id for a in plan.of_type(StartInstance)):
+        return "starting the instance"
+    if any(a.instance_id == instance_id for a in plan.of_type(CloneSchema)):
+        return "cloning the database"
+    return "checking out and restarting"
+
+
+def build_views(
+    prs: Iterable[PullRequest],
+    plan: Plan,
+    envs: Mapping[int, Env],
+    queued_since: Mapping[int, dt.datetime],
+    now: dt.datetime,
+    queue_positions: int = 10,
+) -> dict[int, EnvView]:
+    """One view per open PR: from its environment, its queue position or its skip reason."""
+    queue = {q.pr_number: q.position for q in plan.queue}
+    skipped = {s.pr_number: s.reason for s in plan.skipped}
+    views: dict[int, EnvView] = {}
+    for pr in prs:
+        env = envs.get(pr.number)
+        if pr.number in skipped:
+            views[pr.number] = EnvView(pr, Phase.SKIPPED, skipped[pr.number], now)
+        elif env is None:
+            position = queue.get(pr.number)
+            if position is None:
+                continue  # neither held nor queued: a pass that did not apply its plan
+            since = queued_since.get(pr.number, now)
+            views[pr.number] = EnvView(
+                pr, Phase.QUEUED, queue_text(position, plan.busy, queue_positions), since
+            )
+        else:
+            views[pr.number] = _env_view(pr, env, plan)
+    return views
+
+
+def _env_view(pr: PullRequest, env: Env, plan: Plan) -> EnvView:
+    base = EnvView(
+        pr,
+        Phase.DEPLOYING,
+        in_progress_step(plan, env.instance_id),
+        env.since,
+        url=env.url,
+        deployed_sha=env.deployed_sha,
+        schema=env.schema,
+        source=env.source,
+    )
+    if env.status == EnvStatus.READY and env.deployed_sha == pr.head_sha:
+        return dataclasses.replace(base, phase=Phase.READY, detail="ready")
+    if env.status == EnvStatus.FAILED:
+        step = failed_step(env.failed_task, env.message)
+        first, tail = _split_message(env.message)
+        return dataclasses.replace(
+            base,
+            phase=Phase.FAILED,
+            detail=f"failed at the {step} step",
+            failed_step=step,
+            failed_task=env.failed_task,
+            failed_message=first,
+            output_tail=tail,
+        )
+    return base

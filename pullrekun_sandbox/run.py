@@ -1,0 +1,132 @@
+"""``pullrekun sandbox``: the whole loop on this machine, no AWS or GitHub account needed.
+
+It opens four PRs on a pool of three instances, reconciles, pushes to one PR, closes
+another, reconciles again, and shows ``status`` with each URL checked over HTTP.
+Every step goes through the real CLI (``pullrekun --config ... reconcile``), the real
+playbooks and the real apps; only GitHub and EC2 are simulated.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from pullrekun.cli import main as cli_main
+
+
+def _step(text: str) -> None:
+    print(f"\n== {text}", flush=True)
+
+
+def _cli(sb_config: Path, *args: str) -> int:
+    code = cli_main(["--config", str(sb_config), *args])
+    sys.stdout.flush()
+    return code
+
+
+def _show_github(sb: Any, prs: dict[int, str]) -> bool:
+    """Print each open PR's status, deployment and comment; True if the deployed ones are green."""
+    ok = True
+    for number in sorted(sb.github.open_numbers()):
+        sha = sb.github.prs[number].head_sha
+        states = sb.github.status_states(sha)
+        state, text = states[-1] if states else ("none", "")
+        deployments = sb.github.deployments_of(number)
+        history = deployments[-1]["statuses"] if deployments else []
+        dep = history[-1]["state"] if history else "none"
+        comments = len(sb.github.comments_on(number))
+        print(f"  PR #{number}: status {state} ({text}); deployment {dep}; {comments} comment(s)")
+        if number in prs:
+            ok &= state == "success" and dep == "success" and comments == 1
+    return ok
+
+
+def main(directory: str, hosts: int, serve: bool) -> int:
+    try:
+        from pullrekun_sandbox.sandbox import Sandbox
+    except ImportError as exc:  # moto is the optional extra
+        print(
+            f"pullrekun sandbox needs the 'sandbox' extra (pip install 'pullrekun[sandbox]'): {exc}",
+            file=sys.stderr,
+        )
+        return 2
+    root = Path(directory).resolve()
+    if root.exists():
+        shutil.rmtree(root)
+    sb = Sandbox(root=root, hosts=max(1, hosts))
+    try:
+        sb.start()
+        print(
+            f"sandbox in {root}\n  GitHub simulator: {sb.github.url}\n  EC2 (moto):       {sb.ec2_url}\n"
+            f"  hosts:            {', '.join(sb.host_addrs)} (stopped pool instances)\n"
+            f"  config:           {sb.config_path}"
+        )
+        _step(f"Open {hosts + 1} pull requests on a pool of {hosts} instances")
+        prs = {}
+        for i in range(hosts + 1):
+            number, sha = sb.open_pr(
+                f"feature-{i + 1}",
+                f"hello from PR branch {i + 1}",
+                author=("alice", "bob", "carol", "dave")[i % 4],
+            )
+            prs[number] = sha
+            print(f"  PR #{number} at {sha[:12]}")
+        draft, _ = sb.open_pr("wip", "work in progress", author="erin", draft=True)
+        print(f"  PR #{draft} is a draft: it gets a neutral status, no slot")
+        _step("pullrekun plan")
+        _cli(sb.config_path, "plan")
+        _step("pullrekun reconcile")
+        codes = [_cli(sb.config_path, "reconcile")]
+        _cli(sb.config_path, "status")
+
+        first = min(prs)
+        _step(f"Push a new commit to PR #{first}, reconcile")
+        prs[first] = sb.commit(f"feature-{first}", "hello again, after a push")
+        sb.github.push(first, prs[first])
+        codes.append(_cli(sb.config_path, "reconcile"))
+
+        closing = first + 1
+        _step(f"Close PR #{closing}: its slot goes to the queued PR in the same pass")
+        sb.github.close(closing)
+        del prs[closing]
+        codes.append(_cli(sb.config_path, "reconcile"))
+
+        _step("pullrekun status")
+        _cli(sb.config_path, "status")
+
+        _step("Check every environment URL over HTTP")
+        ok = True
+        from pullrekun.adapters.state.store import Store
+
+        store = Store.open(sb.state_db_url)
+        try:
+            for env in store.environments():
+                asg = env.assignment
+                addr = sb.addr_of(asg.instance_id)
+                served = sb.served(addr)
+                good = served == prs.get(asg.pr_number)
+                ok &= good
+                mark = "ok " if good else "BAD"
+                print(
+                    f"  [{mark}] PR #{asg.pr_number}: http://{addr}:{sb.app_port}/ serves "
+                    f"{(served or 'nothing')[:12]} (head {prs.get(asg.pr_number, '?')[:12]})"
+                )
+        finally:
+            store.close()
+        _step("What each PR shows on GitHub (simulator)")
+        ok &= _show_github(sb, prs)
+        ok &= all(c == 0 for c in codes)
+        print("\nsandbox: every open PR serves its head commit" if ok else "\nsandbox: FAILED")
+        if serve and ok:
+            print("serving; press Ctrl-C to stop", flush=True)
+            done = threading.Event()
+            signal.signal(signal.SIGINT, lambda *_: done.set())
+            signal.signal(signal.SIGTERM, lambda *_: done.set())
+            done.wait()
+        return 0 if ok else 1
+    finally:
+        sb.stop()

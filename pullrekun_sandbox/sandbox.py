@@ -1,0 +1,372 @@
+"""A complete pullrekun world on one machine: GitHub simulator, moto's EC2 server,
+a git repository of a small app, and staging "hosts" on loopback addresses.
+
+Used by ``pullrekun sandbox`` and by the end-to-end tests. Hosts run the app for real
+(start-stop-daemon), each from its own directory and bound to its own 127.0.0.N
+address. ``connection="local"`` needs neither root nor sshd; the tests pass
+``connection="ssh"`` with loopback sshd hosts to prove the SSH path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from pullrekun_sandbox.github_sim import GitHubSimulator
+
+_IMAGE: str | None = None
+APP_SOURCE = Path(__file__).resolve().parent / "app" / "app.py"
+TOKEN = "ghp_sandbox_token_0123456789"
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Sandbox",
+    "GIT_AUTHOR_EMAIL": "sandbox@example.invalid",
+    "GIT_COMMITTER_NAME": "Sandbox",
+    "GIT_COMMITTER_EMAIL": "sandbox@example.invalid",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "HOME": "/nonexistent",
+}
+
+
+@dataclass
+class SSHSettings:
+    user: str
+    private_key: str
+    common_args: str = "-o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no"
+
+
+@dataclass
+class Sandbox:
+    root: Path
+    hosts: int = 3
+    connection: str = "local"
+    ssh: SSHSettings | None = None
+    state_url: str | None = None
+    app_port: int = 0  # 0: a port free on every host address
+    first_host: int = 2
+    #: The /24 of loopback the hosts live in: hosts are <net>.<first_host>, <net>.<first_host + 1>, ...
+    net: str = "127.0.0"
+    health_timeout: int = 30
+    extra_config: dict[str, Any] = field(default_factory=dict)
+    #: Authenticate as a GitHub App (check runs) instead of with a token (commit statuses).
+    github_app: bool = False
+
+    github: GitHubSimulator = field(init=False)
+    moto: Any = field(init=False, default=None)
+    instance_ids: list[str] = field(init=False, default_factory=list)
+    host_addrs: list[str] = field(init=False, default_factory=list)
+
+    # --- set-up ------------------------------------------------------------------
+
+    def start(self) -> Sandbox:
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.github = GitHubSimulator(tokens={TOKEN}).start()
+        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self.moto.start()
+        # moto keeps its backends per process: start every sandbox from an empty EC2.
+        urllib.request.urlopen(
+            urllib.request.Request(f"{self.ec2_url}/moto-api/reset", method="POST"), timeout=10
+        ).close()
+        if self.app_port == 0:
+            self.app_port = _free_port(self.first_host, self.hosts, self.net)
+        os.environ.update(
+            {
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "PULLREKUN_GITHUB_TOKEN": TOKEN,
+            }
+        )
+        os.environ.pop("AWS_PROFILE", None)
+        if self.github_app:
+            self._install_app()
+        self._init_repo()
+        self._create_pool()
+        self.write_config()
+        return self
+
+    APP_ID = 424242
+    INSTALLATION_ID = 31337
+
+    @property
+    def app_key_path(self) -> Path:
+        return self.root / "github-app.pem"
+
+    def _install_app(self) -> None:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+        self.app_key_path.write_bytes(pem)
+        self.app_key_path.chmod(0o600)
+        public = key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        self.github.install_app(self.APP_ID, self.INSTALLATION_ID, public.decode())
+
+    @property
+    def ec2_url(self) -> str:
+        host, port = self.moto.get_host_and_port()
+        return f"http://{host}:{port}"
+
+    def ec2(self) -> Any:
+        return boto3.client("ec2", region_name="us-east-1", endpoint_url=self.ec2_url)
+
+    @property
+    def origin(self) -> Path:
+        return self.root / "app-origin"
+
+    @property
+    def remote(self) -> Path:
+        return self.root / "app.git"
+
+    def git(self, *args: str, cwd: Path | None = None) -> str:
+        out = subprocess.run(
+            ["git", *args],
+            cwd=cwd or self.origin,
+            check=True,
+            text=True,
+            capture_output=True,
+            env={**os.environ, **GIT_ENV},
+        )
+        return out.stdout.strip()
+
+    def _init_repo(self) -> None:
+        if self.origin.exists():
+            shutil.rmtree(self.origin)
+        if self.remote.exists():
+            shutil.rmtree(self.remote)
+        self.origin.mkdir()
+        self.git("init", "-q", "-b", "main")
+        shutil.copy(APP_SOURCE, self.origin / "app.py")
+        shutil.copy(APP_SOURCE.parent / "migrate.py", self.origin / "migrate.py")
+        (self.origin / "GREETING").write_text("hello from main\n")
+        self.git("add", "-A")
+        self.git("commit", "-q", "-m", "The sandbox app")
+        self.git("init", "-q", "--bare", str(self.remote), cwd=self.root)
+        self.git("push", "-q", str(self.remote), "main")
+
+    def _create_pool(self) -> None:
+        ec2 = self.ec2()
+        image = self._image(ec2)
+        self.host_addrs = [f"{self.net}.{self.first_host + i}" for i in range(self.hosts)]
+        for addr in self.host_addrs:
+            self.add_instance(addr, image)
+        ec2.stop_instances(InstanceIds=self.instance_ids)
+
+    @staticmethod
+    def _image(ec2: Any) -> str:
+        """An image id moto knows (listing its ~1300 images takes a second: done once per process)."""
+        global _IMAGE
+        if _IMAGE is None:
+            _IMAGE = str(ec2.describe_images()["Images"][0]["ImageId"])
+        return _IMAGE
+
+    def add_instance(self, addr: str, image: str | None = None, pool: str = "default") -> str:
+        ec2 = self.ec2()
+        image = image or self._image(ec2)
+        tags = [
+            {"Key": "pullrekun:pool", "Value": pool},
+            {"Key": "pullrekun:ansible_host", "Value": addr},
+            {"Key": "Name", "Value": f"sandbox-{addr}"},
+        ]
+        res = ec2.run_instances(
+            ImageId=image,
+            MinCount=1,
+            MaxCount=1,
+            InstanceType="t3.micro",
+            TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
+        )
+        iid = str(res["Instances"][0]["InstanceId"])
+        self.instance_ids.append(iid)
+        return iid
+
+    @property
+    def state_db_url(self) -> str:
+        return self.state_url or f"sqlite:///{self.root / 'state.db'}"
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / "pullrekun.toml"
+
+    def config_dict(self) -> dict[str, Any]:
+        ansible: dict[str, Any] = {
+            "artifacts_dir": str(self.root / "artifacts"),
+            "connection": self.connection,
+            "forks": 20,
+            "timeout": 600,
+            "boot_timeout": 30,
+            "remote_python": "/usr/bin/python3",
+        }
+        if self.ssh is not None:
+            ansible.update(
+                ssh_user=self.ssh.user,
+                ssh_private_key=self.ssh.private_key,
+                ssh_common_args=self.ssh.common_args,
+            )
+        cfg: dict[str, Any] = {
+            "github": {
+                "repository": self.github.repository,
+                "api_url": self.github.url,
+                "retries": 2,
+                # One writer on a loopback simulator: no need to space writes out.
+                "write_interval_ms": 0,
+            },
+            "ec2": {"pool": "default", "region": "us-east-1", "endpoint_url": self.ec2_url},
+            "state": {"url": self.state_db_url},
+            "ansible": ansible,
+            "app": {
+                "repo_url": str(self.remote),
+                "deploy_root": str(self.root / "hosts" / "{host}" / "app"),
+                "service_manager": "start-stop-daemon",
+                "command": f"{sys.executable} app.py",
+                "port": self.app_port,
+                "health_timeout": self.health_timeout,
+                "revision_check": "header:X-Revision",
+                "url_template": "http://{host}:{port}/",
+            },
+        }
+        if self.github_app:
+            cfg["github"].update(
+                app_id=self.APP_ID,
+                installation_id=self.INSTALLATION_ID,
+                app_private_key_file=str(self.app_key_path),
+            )
+        for section, values in self.extra_config.items():
+            cfg.setdefault(section, {}).update(values)
+        return cfg
+
+    def write_config(self) -> Path:
+        self.config_path.write_text(_to_toml(self.config_dict()))
+        return self.config_path
+
+    # --- the story -------------------------------------------------------------------
+
+    def commit(self, branch: str, greeting: str) -> str:
+        """Commit a change on ``branch`` (created from main) and push it; returns the sha."""
+        existing = self.git("branch", "--list", branch)
+        self.git("checkout", "-q", branch if existing else "-b", *([] if existing else [branch]))
+        (self.origin / "GREETING").write_text(greeting + "\n")
+        self.git("commit", "-q", "-am", f"Greeting: {greeting}")
+        sha = self.git("rev-parse", "HEAD")
+        self.git("push", "-q", "-f", str(self.remote), branch)
+        self.git("checkout", "-q", "main")
+        return sha
+
+    def open_pr(self, branch: str, greeting: str, **kw: Any) -> tuple[int, str]:
+        sha = self.commit(branch, greeting)
+        return self.github.open_pr(sha, head_ref=branch, title=kw.pop("title", greeting), **kw), sha
+
+    def deploy_root(self, addr: str) -> Path:
+        return self.root / "hosts" / addr / "app"
+
+    def served(self, addr: str, timeout: float = 3) -> str | None:
+        """The revision the app on ``addr`` serves, or None if nothing answers."""
+        url = f"http://{addr}:{self.app_port}/"
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as resp:
+                for line in resp.read().decode().splitlines():
+                    if line.startswith("revision: "):
+                        return str(line.split(": ", 1)[1])
+        except OSError:
+            return None
+        return None
+
+    def instance_state(self, iid: str) -> str:
+        desc = self.ec2().describe_instances(InstanceIds=[iid])
+        return str(desc["Reservations"][0]["Instances"][0]["State"]["Name"])
+
+    def instance_tags(self, iid: str) -> dict[str, str]:
+        desc = self.ec2().describe_instances(InstanceIds=[iid])
+        return {t["Key"]: t["Value"] for t in desc["Reservations"][0]["Instances"][0].get("Tags", [])}
+
+    def addr_of(self, iid: str) -> str:
+        return self.host_addrs[self.instance_ids.index(iid)]
+
+    # --- tear-down -----------------------------------------------------------------
+
+    def stop_apps(self) -> None:
+        for addr in self.host_addrs:
+            appctl = self.deploy_root(addr) / "shared" / "appctl"
+            pidfile = self.deploy_root(addr) / "shared" / "app.pid"
+            if appctl.exists():
+                subprocess.run([str(appctl), "stop"], check=False, capture_output=True)
+            elif pidfile.exists():
+                subprocess.run(
+                    [
+                        "start-stop-daemon",
+                        "--stop",
+                        "--pidfile",
+                        str(pidfile),
+                        "--remove-pidfile",
+                        "--retry",
+                        "TERM/5/KILL/2",
+                        "--oknodo",
+                    ],
+                    check=False,
+                    capture_output=True,
+                )
+
+    def stop(self) -> None:
+        self.stop_apps()
+        with contextlib.suppress(Exception):
+            self.github.stop()
+        if self.moto is not None:
+            with contextlib.suppress(Exception):
+                self.moto.stop()
+
+
+def _free_port(first_host: int, hosts: int, net: str = "127.0.0") -> int:
+    """A TCP port that is free on all the sandbox's host addresses."""
+    import socket
+
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        try:
+            for n in range(first_host, first_host + hosts):
+                with socket.socket() as s:
+                    s.bind((f"{net}.{n}", port))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free port on the sandbox's host addresses")
+
+
+def _to_toml(data: dict[str, Any]) -> str:
+    """Just enough TOML for the sandbox's config (tables of strings and integers)."""
+    import json
+
+    lines: list[str] = []
+    for section, values in data.items():
+        lines.append(f"[{section}]")
+        for key, value in values.items():
+            if isinstance(value, dict):
+                rendered = "{ " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in value.items()) + " }"
+            elif isinstance(value, bool):
+                rendered = "true" if value else "false"
+            elif isinstance(value, int):
+                rendered = str(value)
+            else:
+                rendered = json.dumps(value)  # strings and lists of strings are valid TOML as JSON
+            lines.append(f"{key} = {rendered}")
+        lines.append("")
+    return "\n".join(lines)
