@@ -10,7 +10,6 @@ The package is layered (import-linter enforces it; see pyproject.toml):
 """
 
 
-
 def __getattr__(name: str) -> str:
     """``pullrekun.__version__``, read from the installed metadata when first asked for."""
     if name != "__version__":
