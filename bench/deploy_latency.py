@@ -141,7 +141,7 @@ def main() -> int:
                     text=True,
                     check=True,
                 ).stdout
-            )["slots"]
+            )["environments"]
             addr_of_pr = {s["pr"]: sb.addr_of(s["instance_id"]) for s in slots}
             first = min(prs)
             one, eight, base, ans1, ans8 = [], [], [], [], []

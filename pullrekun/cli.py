@@ -8,6 +8,7 @@ read: nothing was changed, the next pass retries); 2 bad configuration or input
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import logging
 import sys
@@ -19,7 +20,7 @@ from pullrekun import config as config_mod
 from pullrekun.adapters.playbook.apply import plan_to_json
 from pullrekun.adapters.state.lock import LockHeld
 from pullrekun.adapters.state.store import Store
-from pullrekun.app import status as status_mod
+from pullrekun.app.readmodel import Snapshot, snapshot
 from pullrekun.app.reconcile import (
     EXIT_BAD_INPUT,
     EXIT_FAILURES,
@@ -86,6 +87,47 @@ def _print_plan(plan_json: dict[str, object], as_json: bool) -> None:
         print(f"note: {n}")
 
 
+def _when(t: dt.datetime | None) -> str:
+    return t.isoformat(timespec="seconds") if t else "-"
+
+
+def status_table(snap: Snapshot) -> str:
+    """``pullrekun status``: one row per pool instance, then details, the queue and GitHub."""
+    envs = {e.instance_id: e for e in snap.environments}
+    headers = ["INSTANCE", "STATE", "PR", "SHA", "STATUS", "SINCE", "URL"]
+    rows = []
+    for inst in snap.instances:
+        env = envs.get(inst.instance_id)
+        if env is None:
+            rows.append([inst.instance_id, inst.state, "-", "-", "free", "-", "-"])
+            continue
+        sha = (env.sha or "-")[:12]
+        rows.append(
+            [inst.instance_id, inst.state, f"#{env.pr}", sha, env.status, _when(env.since), env.url or "-"]
+        )
+    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [headers, *rows]]
+    for env in snap.environments:
+        if env.db_schema:
+            db = f"{env.db_schema} cloned from {env.db_source} at {_when(env.db_cloned_at)}"
+            lines.append(f"  {env.instance_id} database {db}")
+        if env.status == "failed":
+            first = (env.message or "").splitlines()[:1]
+            where = f"the {env.failed_step} step ({env.failed_task!r})"
+            lines.append(f"  {env.instance_id} failed at {where}: {' '.join(first)}")
+    waiting = ", ".join(f"#{q.pr} ({q.position})" for q in snap.queue)
+    lines.append(f"queue: {waiting or 'empty'}")
+    if snap.ec2_problem:
+        lines.append(f"EC2 could not be read: {snap.ec2_problem}")
+    gh = snap.github
+    if gh.rate_remaining is not None:
+        left = f"{gh.rate_remaining}/{gh.rate_limit or '?'}"
+        lines.append(f"GitHub: {left} requests left, resets at {_when(gh.rate_reset)}")
+    if gh.backoff_until:
+        lines.append(f"GitHub: backing off until {_when(gh.backoff_until)} ({gh.backoff_reason})")
+    return "\n".join(lines)
+
+
 def _sandbox(directory: str, hosts: int, serve: bool) -> int:
     """Run ``pullrekun_sandbox`` through its entry point: the product never imports it."""
     found = metadata.entry_points(group="pullrekun.sandbox", name="run")
@@ -139,8 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, cfg: config_mod.Config, store: Store) -> int:
     if args.command == "status":
-        data = status_mod.collect(cfg, store)
-        print(json.dumps(data, indent=2) if args.json else status_mod.render_table(data))
+        snap = snapshot(cfg, store)
+        print(json.dumps(snap.to_json(), indent=2) if args.json else status_table(snap))
         return EXIT_OK
     if args.command == "reset-db":
         if cfg.database is None:

@@ -8,6 +8,7 @@ by skipping the real parts.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import socket
 import subprocess
@@ -16,15 +17,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from pullrekun import config as config_mod
 from pullrekun.adapters.state.store import Store
-from pullrekun.app import status as status_mod
+from pullrekun.app.readmodel import snapshot
 from pullrekun.app.reconcile import PassResult, reconcile
 from pullrekun_sandbox import mariadb as mariadb_mod
 from pullrekun_sandbox import sshd as sshd_mod
 from pullrekun_sandbox.sandbox import Sandbox, SSHSettings
+from tests.paths import REPO
 
 #: pytest-xdist's worker number (0 without xdist): each worker gets loopback addresses of its own.
 WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
@@ -114,12 +117,23 @@ def run_pass(sb: Sandbox) -> PassResult:
         store.close()
 
 
+STATUS_SCHEMA = json.loads((REPO / "pullrekun" / "app" / "status.schema.json").read_text())
+
+
+def valid_status(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` after checking it against the published schema of `pullrekun status --json`."""
+    validator = jsonschema.Draft202012Validator(STATUS_SCHEMA, format_checker=jsonschema.FormatChecker())
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(data)]
+    assert errors == [], errors
+    return data
+
+
 def status_of(sb: Sandbox) -> dict[str, Any]:
-    """What `pullrekun status --json` prints, read in this process."""
+    """What `pullrekun status --json` prints, read in this process (and checked against its schema)."""
     cfg = config_mod.load(sb.config_path)
     store = Store.open(cfg.state_url)
     try:
-        return status_mod.collect(cfg, store)
+        return valid_status(snapshot(cfg, store).to_json())
     finally:
         store.close()
 

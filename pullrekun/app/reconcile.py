@@ -35,12 +35,13 @@ from pullrekun.adapters.playbook import guard as playbook_guard
 from pullrekun.adapters.state.lock import pass_lock
 from pullrekun.adapters.state.store import DeployOutcome, Store
 from pullrekun.app import crashpoint
+from pullrekun.app.readmodel import environment_views
 from pullrekun.app.render import Renderer
 from pullrekun.app.reporting import Reporter, ReportResult
 from pullrekun.config import Config
 from pullrekun.core.model import Assign, Deploy, Instance, Observed, Plan, Unassign
 from pullrekun.core.planner import plan as make_plan
-from pullrekun.core.views import Env, EnvView, build_views
+from pullrekun.core.views import PullRequestView, build_views
 
 log = logging.getLogger(__name__)
 
@@ -121,24 +122,10 @@ def observe(cfg: Config, store: Store, client: GitHubClient, clock: Clock) -> Ob
     return Observation(observed, {i.instance_id: i for i in instances}, client.stats)
 
 
-def _views(cfg: Config, store: Store, obs: Observation, plan: Plan, now: dt.datetime) -> dict[int, EnvView]:
-    envs = {}
-    for rec in store.environments():
-        asg = rec.assignment
-        inst = obs.instances.get(asg.instance_id)
-        url = cfg.url_for(inst.ansible_host, inst.url, asg.pr_number) if inst is not None else ""
-        envs[asg.pr_number] = Env(
-            asg.pr_number,
-            asg.instance_id,
-            asg.status,
-            asg.deployed_sha,
-            asg.since or rec.assigned_at,
-            url,
-            rec.db_schema,
-            asg.db_source,
-            rec.failed_task,
-            rec.message,
-        )
+def _views(
+    cfg: Config, store: Store, obs: Observation, plan: Plan, now: dt.datetime
+) -> dict[int, PullRequestView]:
+    envs = environment_views(cfg, store.environments(), obs.instances)
     queued_since = {pr: since for pr, _, since in store.queue()}
     return build_views(obs.observed.prs, plan, envs, queued_since, now, cfg.report.queue_positions)
 

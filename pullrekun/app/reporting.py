@@ -30,7 +30,7 @@ from pullrekun.app import crashpoint
 from pullrekun.app.render import Renderer, safe_url
 from pullrekun.config import Config
 from pullrekun.core.model import Plan, RevokeApproval
-from pullrekun.core.views import EnvView, Phase
+from pullrekun.core.views import Phase, PullRequestView
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class Reporter:
     # --- one pass's report -------------------------------------------------------------
 
     def report(
-        self, views: Mapping[int, EnvView], plan: Plan, open_prs: Collection[int], *, final: bool
+        self, views: Mapping[int, PullRequestView], plan: Plan, open_prs: Collection[int], *, final: bool
     ) -> ReportResult:
         """Bring every channel in line with ``views``; ``final=False`` sends statuses and deployments only."""
         self._result = ReportResult()
@@ -145,7 +145,7 @@ class Reporter:
 
     # --- status: commit status (token) or check run (App) ----------------------------
 
-    def _status(self, view: EnvView, prev: Reported | None) -> None:
+    def _status(self, view: PullRequestView, prev: Reported | None) -> None:
         if self.client.app:
             self._check_run(view, prev)
             return
@@ -156,7 +156,7 @@ class Reporter:
         self.writer.commit_status(view.sha, state, description, target, self.cfg.report.context)
         self._save(view.pr.number, STATUS, fp, view.sha, None)
 
-    def _check_run(self, view: EnvView, prev: Reported | None) -> None:
+    def _check_run(self, view: PullRequestView, prev: Reported | None) -> None:
         body = self._check_body(view)
         completed = body["status"] == "completed"
         fp = ("c" if completed else "o") + fingerprint(body)[1:]
@@ -172,7 +172,7 @@ class Reporter:
             run_id = self.writer.create_check_run({"head_sha": view.sha, **body})
         self._save(view.pr.number, STATUS, fp, view.sha, run_id)
 
-    def _check_body(self, view: EnvView) -> dict[str, Any]:
+    def _check_body(self, view: PullRequestView) -> dict[str, Any]:
         url = safe_url(view.url)
         body: dict[str, Any] = {"name": self.cfg.report.context, "external_id": str(view.pr.number)}
         headline = _HEADLINES[view.phase][1]
@@ -194,7 +194,7 @@ class Reporter:
 
     # --- deployment ------------------------------------------------------------------
 
-    def _deployment(self, view: EnvView, prev: Reported | None) -> None:
+    def _deployment(self, view: PullRequestView, prev: Reported | None) -> None:
         state = {Phase.DEPLOYING: "in_progress", Phase.READY: "success", Phase.FAILED: "failure"}.get(
             view.phase
         )
@@ -219,7 +219,7 @@ class Reporter:
 
     # --- the comment -----------------------------------------------------------------
 
-    def _comment_body(self, view: EnvView | None, number: int) -> str:
+    def _comment_body(self, view: PullRequestView | None, number: int) -> str:
         reset = self.cfg.database.reset_label if self.cfg.database is not None else ""
         if view is None:
             return self.renderer.markdown("comment.md.j2", view=None, closed=True, number=number)
@@ -235,7 +235,7 @@ class Reporter:
             reset_label=reset,
         )
 
-    def _comment(self, view: EnvView, prev: Reported | None) -> None:
+    def _comment(self, view: PullRequestView, prev: Reported | None) -> None:
         if prev is None and view.phase == Phase.SKIPPED:
             return  # a PR that never had an environment gets its status, not a comment
         body = self._comment_body(view, view.pr.number)
@@ -254,7 +254,7 @@ class Reporter:
 
     # --- chat ------------------------------------------------------------------------
 
-    def _notify(self, view: EnvView, reported: Mapping[tuple[int, str], Reported]) -> None:
+    def _notify(self, view: PullRequestView, reported: Mapping[tuple[int, str], Reported]) -> None:
         if view.phase not in (Phase.READY, Phase.FAILED):
             return
         fp = fingerprint(view.sha, str(view.phase))
@@ -290,7 +290,7 @@ class Reporter:
         self.store.forget_reports(number)
 
 
-def _commit_status(view: EnvView) -> tuple[str, str, str | None]:
+def _commit_status(view: PullRequestView) -> tuple[str, str, str | None]:
     """(state, description, target URL) of the commit status for a view."""
     if view.phase == Phase.READY:
         url = safe_url(view.url)

@@ -46,23 +46,34 @@ class Phase(enum.StrEnum):
 
 
 @dataclass(frozen=True)
-class Env:
-    """The assignment facts a view needs (from the state DB)."""
+class EnvironmentView:
+    """One PR's environment as recorded (state DB) and observed (the pool): the read model's unit.
 
-    pr_number: int
+    Built in one place (``pullrekun.app.readmodel``) and read by ``status``, the reports and the
+    dashboard; its JSON shape is ``pullrekun/app/status.schema.json``.
+    """
+
+    pr: int
     instance_id: str
+    #: The instance's EC2 state; "gone" when it left the pool, "unknown" when EC2 was unreadable.
+    instance_state: str
     status: EnvStatus
-    deployed_sha: str | None
+    #: The commit the environment last served ready (None before its first deploy).
+    sha: str | None
     since: dt.datetime
-    url: str
-    schema: str | None = None
-    source: str | None = None
+    url: str = ""
+    failed_step: str | None = None
     failed_task: str | None = None
     message: str | None = None
+    db_schema: str | None = None
+    db_source: str | None = None
+    db_cloned_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
-class EnvView:
+class PullRequestView:
+    """What one open PR's people are told: its environment, queue position or skip reason."""
+
     pr: PullRequest
     phase: Phase
     #: One line: queue position, skip reason, step in progress, or what failed.
@@ -122,25 +133,25 @@ def in_progress_step(plan: Plan, instance_id: str) -> str:
 def build_views(
     prs: Iterable[PullRequest],
     plan: Plan,
-    envs: Mapping[int, Env],
+    envs: Mapping[int, EnvironmentView],
     queued_since: Mapping[int, dt.datetime],
     now: dt.datetime,
     queue_positions: int = 10,
-) -> dict[int, EnvView]:
+) -> dict[int, PullRequestView]:
     """One view per open PR: from its environment, its queue position or its skip reason."""
     queue = {q.pr_number: q.position for q in plan.queue}
     skipped = {s.pr_number: s.reason for s in plan.skipped}
-    views: dict[int, EnvView] = {}
+    views: dict[int, PullRequestView] = {}
     for pr in prs:
         env = envs.get(pr.number)
         if pr.number in skipped:
-            views[pr.number] = EnvView(pr, Phase.SKIPPED, skipped[pr.number], now)
+            views[pr.number] = PullRequestView(pr, Phase.SKIPPED, skipped[pr.number], now)
         elif env is None:
             position = queue.get(pr.number)
             if position is None:
                 continue  # neither held nor queued: a pass that did not apply its plan
             since = queued_since.get(pr.number, now)
-            views[pr.number] = EnvView(
+            views[pr.number] = PullRequestView(
                 pr, Phase.QUEUED, queue_text(position, plan.busy, queue_positions), since
             )
         else:
@@ -148,21 +159,21 @@ def build_views(
     return views
 
 
-def _env_view(pr: PullRequest, env: Env, plan: Plan) -> EnvView:
-    base = EnvView(
+def _env_view(pr: PullRequest, env: EnvironmentView, plan: Plan) -> PullRequestView:
+    base = PullRequestView(
         pr,
         Phase.DEPLOYING,
         in_progress_step(plan, env.instance_id),
         env.since,
         url=env.url,
-        deployed_sha=env.deployed_sha,
-        schema=env.schema,
-        source=env.source,
+        deployed_sha=env.sha,
+        schema=env.db_schema,
+        source=env.db_source,
     )
-    if env.status == EnvStatus.READY and env.deployed_sha == pr.head_sha:
+    if env.status == EnvStatus.READY and env.sha == pr.head_sha:
         return dataclasses.replace(base, phase=Phase.READY, detail="ready")
     if env.status == EnvStatus.FAILED:
-        step = failed_step(env.failed_task, env.message)
+        step = env.failed_step or failed_step(env.failed_task, env.message)
         first, tail = _split_message(env.message)
         return dataclasses.replace(
             base,

@@ -270,7 +270,7 @@ def _check_claims(w: CrashWorld) -> None:
 def _check_world(w: CrashWorld, expected: set[int]) -> None:
     sb = w.sb
     heads = {n: pr.head_sha for n, pr in sb.github.prs.items() if pr.state == "open"}
-    slots = {s["pr"]: s for s in status_of(sb)["slots"] if s["pr"] is not None}
+    slots = {s["pr"]: s for s in status_of(sb)["environments"] if s["pr"] is not None}
     assert set(slots) == expected, "every eligible PR holds a slot"
     held = {}
     for pr, slot in slots.items():

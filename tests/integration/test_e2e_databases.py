@@ -81,7 +81,7 @@ def notes(sb: Sandbox, addr: str, write: bool = False) -> int:
 
 
 def slots(sb: Sandbox) -> dict[int, dict[str, Any]]:
-    return {s["pr"]: s for s in status_of(sb)["slots"] if s["pr"]}
+    return {s["pr"]: s for s in status_of(sb)["environments"] if s["pr"]}
 
 
 def reconcile_ok(sb: Sandbox) -> None:

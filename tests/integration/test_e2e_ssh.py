@@ -22,7 +22,7 @@ def status(sb: Sandbox) -> dict[str, Any]:
 
 
 def slots_by_pr(sb: Sandbox) -> dict[int, dict[str, Any]]:
-    return {s["pr"]: s for s in status(sb)["slots"] if s["pr"] is not None}
+    return {s["pr"]: s for s in status(sb)["environments"] if s["pr"] is not None}
 
 
 def reconcile_ok(sb: Sandbox) -> None:

@@ -61,7 +61,7 @@ def test_an_unreadable_ec2_ends_the_pass_with_exit_1_and_nothing_changed(local_s
     assert sb.github.writes() == [], "nothing was reported"
     sb.extra_config = {}
     sb.write_config()
-    assert [s for s in status_of(sb)["slots"] if s["pr"] is not None] == []
+    assert [s for s in status_of(sb)["environments"] if s["pr"] is not None] == []
     assert all(sb.instance_state(i) == "stopped" for i in sb.instance_ids)
     assert not (sb.root / "artifacts").exists() or _runs(sb) == [], "no playbook ran"
 
@@ -134,7 +134,7 @@ def test_a_release_that_never_went_live_is_removed(local_sandbox: Sandbox) -> No
     sb.github.push(number, bad)
     result = run_pass(sb)
     assert result.exit_code == EXIT_FAILURES
-    (slot,) = [s for s in status_of(sb)["slots"] if s["pr"] == number]
+    (slot,) = [s for s in status_of(sb)["environments"] if s["pr"] == number]
     root = sb.deploy_root(sb.addr_of(slot["instance_id"]))
     assert not (root / "releases" / bad).exists()
     assert os.readlink(root / "current") == str(root / "releases" / good)
@@ -146,7 +146,7 @@ def test_the_cached_clone_is_used_when_it_has_the_commit(local_sandbox: Sandbox)
     sb = local_sandbox
     number, sha = sb.open_pr("c1", "cached")
     assert run_pass(sb).exit_code == EXIT_OK
-    (slot,) = [s for s in status_of(sb)["slots"] if s["pr"] == number]
+    (slot,) = [s for s in status_of(sb)["environments"] if s["pr"] == number]
     root = sb.deploy_root(sb.addr_of(slot["instance_id"]))
     # The release is lost and the origin is unreachable: only the cached clone can help.
     shutil.rmtree(root / "releases" / sha)

@@ -7,10 +7,19 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from pullrekun_sandbox.sandbox import Sandbox
-from tests.conftest import run_cli
+from tests.conftest import run_cli, valid_status
 from tests.paths import REPO
+
+
+def cli_environments(sb: Sandbox) -> list[dict[str, Any]]:
+    """The environments `pullrekun status --json` prints (checked against the published schema)."""
+    environments: list[dict[str, Any]] = valid_status(json.loads(run_cli(sb, "status", "--json").stdout))[
+        "environments"
+    ]
+    return environments
 
 
 def test_the_sandbox_command_runs_the_whole_loop(tmp_path: Path) -> None:
@@ -35,12 +44,17 @@ def test_plan_and_status_as_json(local_sandbox: Sandbox) -> None:
     types = [a["type"] for a in plan["actions"]]
     assert types == ["Assign", "StartInstance", "Deploy"]
     assert plan["actions"][2]["sha"] == sha
-    assert json.loads(run_cli(sb, "status", "--json").stdout)["slots"][0]["status"] == "free", (
-        "plan changes nothing"
-    )
+    before = valid_status(json.loads(run_cli(sb, "status", "--json").stdout))
+    assert before["environments"] == [], "plan changes nothing"
+    assert [i["pr"] for i in before["instances"]] == [None, None, None]
     assert run_cli(sb, "reconcile").returncode == 0
-    (slot,) = [s for s in json.loads(run_cli(sb, "status", "--json").stdout)["slots"] if s["pr"]]
-    assert (slot["pr"], slot["sha"], slot["status"], slot["state"]) == (number, sha, "ready", "running")
+    (slot,) = cli_environments(sb)
+    assert (slot["pr"], slot["sha"], slot["status"], slot["instance_state"]) == (
+        number,
+        sha,
+        "ready",
+        "running",
+    )
     assert slot["url"] == f"http://{sb.addr_of(slot['instance_id'])}:{sb.app_port}/"
     assert sb.served(sb.addr_of(slot["instance_id"])) == sha
     table = run_cli(sb, "status").stdout
@@ -58,7 +72,7 @@ def test_redeploying_the_same_commit_changes_nothing(local_sandbox: Sandbox) -> 
     sb = local_sandbox
     sb.open_pr("same", "same")
     assert run_cli(sb, "reconcile").returncode == 0
-    (slot,) = [s for s in json.loads(run_cli(sb, "status", "--json").stdout)["slots"] if s["pr"]]
+    (slot,) = cli_environments(sb)
     root = sb.deploy_root(sb.addr_of(slot["instance_id"]))
     pid = (root / "shared" / "app.pid").read_text()
     # Forget the deploy in the state DB: the next pass deploys the same sha again.
@@ -88,7 +102,7 @@ def test_a_host_whose_app_never_gets_healthy_fails_with_the_task_named(local_san
     sb.open_pr("sick", "sick")
     out = run_cli(sb, "reconcile")
     assert out.returncode == 1
-    (slot,) = [s for s in json.loads(run_cli(sb, "status", "--json").stdout)["slots"] if s["pr"]]
+    (slot,) = cli_environments(sb)
     assert slot["status"] == "failed"
     assert "prove it answers as this release" in slot["failed_task"]
     assert "health check failed" in slot["message"]
@@ -99,11 +113,11 @@ def test_a_vanished_instance_requeues_its_pr_onto_another_slot(local_sandbox: Sa
     sb = local_sandbox
     number, sha = sb.open_pr("v1", "vanishing")
     assert run_cli(sb, "reconcile").returncode == 0
-    (slot,) = [s for s in json.loads(run_cli(sb, "status", "--json").stdout)["slots"] if s["pr"]]
+    (slot,) = cli_environments(sb)
     sb.stop_apps()
     sb.ec2().terminate_instances(InstanceIds=[slot["instance_id"]])
     assert run_cli(sb, "reconcile").returncode == 0
-    (moved,) = [s for s in json.loads(run_cli(sb, "status", "--json").stdout)["slots"] if s["pr"]]
+    (moved,) = cli_environments(sb)
     assert moved["instance_id"] != slot["instance_id"]
     assert (moved["pr"], moved["status"]) == (number, "ready")
     assert sb.served(sb.addr_of(moved["instance_id"])) == sha
@@ -166,7 +180,7 @@ def test_the_before_switch_hook_runs_in_the_new_release_before_it_goes_live(loca
     second = sb.commit("h1", "hooked again")
     sb.github.push(number, second)
     assert run_cli(sb, "reconcile").returncode == 0
-    (slot,) = [s for s in json.loads(run_cli(sb, "status", "--json").stdout)["slots"] if s["pr"]]
+    (slot,) = cli_environments(sb)
     root = sb.deploy_root(sb.addr_of(slot["instance_id"]))
     saw = (root / "releases" / second / "HOOK_SAW_CURRENT").read_text().strip()
     assert saw == str(root / "releases" / first), "the hook ran while the previous release was live"

@@ -12,15 +12,17 @@ from hypothesis import strategies as st
 from pullrekun.adapters.github.publish import COMMENT_MARKER
 from pullrekun.app.render import Renderer, chat_escape, md_escape, safe_url
 from pullrekun.core.model import PullRequest
-from pullrekun.core.views import EnvView, Phase
+from pullrekun.core.views import Phase, PullRequestView
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 HOSTILE = f"{COMMENT_MARKER} [x](javascript:alert(1)) <img src=x> @org/everyone `rm -rf` | *b* \n# h"
 
 
-def view(title: str = HOSTILE, head_ref: str = "evil/`$(id)`|x", phase: Phase = Phase.FAILED) -> EnvView:
+def view(
+    title: str = HOSTILE, head_ref: str = "evil/`$(id)`|x", phase: Phase = Phase.FAILED
+) -> PullRequestView:
     pr = PullRequest(5, "a" * 40, NOW, author="eve", title=title, head_ref=head_ref)
-    return EnvView(
+    return PullRequestView(
         pr,
         phase,
         "failed at the health check step",
@@ -35,7 +37,7 @@ def view(title: str = HOSTILE, head_ref: str = "evil/`$(id)`|x", phase: Phase = 
     )
 
 
-def render_comment(v: EnvView, renderer: Renderer | None = None) -> str:
+def render_comment(v: PullRequestView, renderer: Renderer | None = None) -> str:
     return (renderer or Renderer()).markdown(
         "comment.md.j2",
         view=v,

@@ -9,7 +9,7 @@ import pytest
 from pullrekun.adapters.github.client import _parse_reset
 from pullrekun.adapters.github.publish import cap
 from pullrekun.core.model import EnvStatus, Plan, PullRequest, QueuedPR, SkippedPR, StartInstance
-from pullrekun.core.views import Env, build_views, failed_step, ordinal, queue_text
+from pullrekun.core.views import EnvironmentView, build_views, failed_step, ordinal, queue_text
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 
@@ -67,11 +67,11 @@ def test_queue_wording_uses_ordinals_and_stops_counting_far_back() -> None:
 
 def test_views_cover_queued_skipped_deploying_ready_and_failed() -> None:
     envs = {
-        1: Env(1, "i-00000001", EnvStatus.READY, "a" * 40, NOW, "http://h/"),
-        2: Env(2, "i-00000002", EnvStatus.DEPLOYING, None, NOW, "http://h2/"),
-        3: Env(3, "i-00000003", EnvStatus.FAILED, None, NOW, "", failed_task="Start the instance.",
-               message="first line\nout 1\nout 2"),
-        6: Env(6, "i-00000006", EnvStatus.READY, "b" * 40, NOW, "http://h6/"),
+        1: EnvironmentView(1, "i-00000001", "running", EnvStatus.READY, "a" * 40, NOW, "http://h/"),
+        2: EnvironmentView(2, "i-00000002", "running", EnvStatus.DEPLOYING, None, NOW, "http://h2/"),
+        3: EnvironmentView(3, "i-00000003", "running", EnvStatus.FAILED, None, NOW, "",
+                           failed_task="Start the instance.", message="first line\nout 1\nout 2"),
+        6: EnvironmentView(6, "i-00000006", "running", EnvStatus.READY, "b" * 40, NOW, "http://h6/"),
     }  # fmt: skip
     plan = Plan(
         actions=(StartInstance("i-00000002"),),

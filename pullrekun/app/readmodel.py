@@ -1,0 +1,160 @@
+"""The read model: what every environment and every pool instance looks like now.
+
+Built in one place from the state DB (assignments, recorded outcomes, the queue, GitHub's
+rate facts) and the pool as EC2 describes it, without running a pass. ``status`` prints it,
+the reports build their per-PR views on it, and the dashboard reads it. ``Snapshot.to_json``
+is the documented shape of ``pullrekun status --json``: ``status.schema.json`` next to this
+module, versioned by :data:`SCHEMA_VERSION`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pullrekun.adapters import ec2
+from pullrekun.adapters.github.client import backoff_until
+from pullrekun.adapters.state.store import EnvironmentRecord, Store
+from pullrekun.config import Config
+from pullrekun.core.model import Instance
+from pullrekun.core.views import EnvironmentView, failed_step
+
+#: Bumped on any change to the JSON shape that is not a new optional field.
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class InstanceView:
+    """One pool instance: its EC2 state and the PR whose environment it holds, if any."""
+
+    instance_id: str
+    state: str
+    pr: int | None
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    pr: int
+    position: int
+    since: dt.datetime
+
+
+@dataclass(frozen=True)
+class GitHubFacts:
+    """The rate limit as the last pass saw it, and a back-off GitHub asked for, while it lasts."""
+
+    rate_remaining: int | None = None
+    rate_limit: int | None = None
+    rate_reset: dt.datetime | None = None
+    backoff_until: dt.datetime | None = None
+    backoff_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    pool: str
+    environments: tuple[EnvironmentView, ...]
+    instances: tuple[InstanceView, ...]
+    queue: tuple[QueueEntry, ...]
+    github: GitHubFacts
+    #: Why EC2 could not be read (instances are then "unknown"); None when it was.
+    ec2_problem: str | None = None
+
+    def environment(self, pr: int) -> EnvironmentView | None:
+        return next((e for e in self.environments if e.pr == pr), None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema_version": SCHEMA_VERSION, **_plain(dataclasses.asdict(self))}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dt.datetime):
+        return value.isoformat(timespec="seconds")
+    if isinstance(value, str):  # StrEnum members become plain strings
+        return str(value)
+    return value
+
+
+def environment_views(
+    cfg: Config, records: Iterable[EnvironmentRecord], instances: Mapping[str, Instance] | None
+) -> dict[int, EnvironmentView]:
+    """Every environment by PR; ``instances`` None means EC2 could not be read."""
+    views = {}
+    for rec in records:
+        asg = rec.assignment
+        inst = instances.get(asg.instance_id) if instances is not None else None
+        state = str(inst.state) if inst is not None else ("unknown" if instances is None else "gone")
+        views[asg.pr_number] = EnvironmentView(
+            pr=asg.pr_number,
+            instance_id=asg.instance_id,
+            instance_state=state,
+            status=asg.status,
+            sha=asg.deployed_sha,
+            since=asg.since or rec.assigned_at,
+            url=cfg.url_for(inst.ansible_host, inst.url, asg.pr_number) if inst is not None else "",
+            failed_step=failed_step(rec.failed_task, rec.message) if rec.failed_task else None,
+            failed_task=rec.failed_task,
+            message=rec.message,
+            db_schema=rec.db_schema,
+            db_source=asg.db_source,
+            db_cloned_at=rec.db_cloned_at,
+        )
+    return views
+
+
+def github_facts(store: Store, now: dt.datetime) -> GitHubFacts:
+    facts = store.github_state()
+    until = backoff_until(facts, now)
+    if not facts.get("rate_remaining", "").isdigit():
+        return GitHubFacts(backoff_until=until, backoff_reason=facts.get("backoff_reason") if until else None)
+    reset = facts.get("rate_reset", "")
+    return GitHubFacts(
+        rate_remaining=int(facts["rate_remaining"]),
+        rate_limit=int(facts["rate_limit"]) if facts.get("rate_limit", "").isdigit() else None,
+        rate_reset=dt.datetime.fromtimestamp(int(reset), dt.UTC) if reset.isdigit() else None,
+        backoff_until=until,
+        backoff_reason=facts.get("backoff_reason") if until else None,
+    )
+
+
+def snapshot(
+    cfg: Config,
+    store: Store,
+    now: dt.datetime | None = None,
+    instances: Mapping[str, Instance] | None = None,
+) -> Snapshot:
+    """The read model now. The pool is read from EC2 unless ``instances`` is given."""
+    problem = None
+    if instances is None:
+        try:
+            instances = {i.instance_id: i for i in ec2.observe_pool(ec2.client(cfg.ec2), cfg.ec2.pool)}
+        except ec2.EC2Unavailable as exc:
+            problem = str(exc)
+    envs = environment_views(cfg, store.environments(), instances)
+    by_instance = {e.instance_id: e.pr for e in envs.values()}
+    seen = set(instances or ()) | set(by_instance)
+    pool = tuple(
+        InstanceView(
+            iid,
+            str(instances[iid].state)
+            if instances and iid in instances
+            else ("unknown" if problem else "gone"),
+            by_instance.get(iid),
+        )
+        for iid in sorted(seen)
+    )
+    return Snapshot(
+        pool=cfg.ec2.pool,
+        environments=tuple(envs[pr] for pr in sorted(envs)),
+        instances=pool,
+        queue=tuple(QueueEntry(pr, pos, since) for pr, pos, since in store.queue()),
+        github=github_facts(store, now or dt.datetime.now(dt.UTC)),
+        ec2_problem=problem,
+    )
