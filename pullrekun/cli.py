@@ -11,9 +11,12 @@ import argparse
 import datetime as dt
 import json
 import logging
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from importlib import metadata
+from types import FrameType
 
 from pullrekun import __version__
 from pullrekun import config as config_mod
@@ -21,19 +24,44 @@ from pullrekun.adapters.playbook.apply import plan_to_json
 from pullrekun.adapters.state.lock import LockHeld
 from pullrekun.adapters.state.store import Store
 from pullrekun.app.readmodel import Snapshot, snapshot
-from pullrekun.app.reconcile import (
-    EXIT_BAD_INPUT,
-    EXIT_FAILURES,
-    EXIT_LOCKED,
-    EXIT_OK,
-    plan_only,
-    reconcile,
-    utcnow,
-)
+from pullrekun.app.reconcile import Cancel, PassOutcome, PassResult, plan_only, reconcile, utcnow
 from pullrekun.app.render import check_overrides
 from pullrekun.core.validate import InvalidInput
 
 log = logging.getLogger("pullrekun")
+
+EXIT_OK = 0
+EXIT_FAILURES = 1
+EXIT_BAD_INPUT = 2
+EXIT_LOCKED = 3
+#: The exit code of each way a pass can end.
+EXIT_CODES = {
+    PassOutcome.CLEAN: EXIT_OK,
+    PassOutcome.FAILURES: EXIT_FAILURES,
+    PassOutcome.NOT_OBSERVED: EXIT_FAILURES,
+}
+
+
+@contextmanager
+def _cancel_on_signals() -> Iterator[Cancel]:
+    """SIGTERM/SIGINT cancel the pass's playbook run; its outcomes are still recorded."""
+    cancel = Cancel()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        log.warning("signal %s: canceling the playbook run", signum)
+        cancel.cancel()
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield cancel
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def _reconcile(cfg: config_mod.Config, store: Store) -> PassResult:
+    with _cancel_on_signals() as cancel:
+        return reconcile(cfg, store, cancel=cancel)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -193,7 +221,7 @@ def _run(args: argparse.Namespace, cfg: config_mod.Config, store: Store) -> int:
             return EXIT_BAD_INPUT
         print(f"PR #{args.pr}: its schema will be cloned afresh on the next pass")
         return EXIT_OK
-    result = plan_only(cfg, store) if args.command == "plan" else reconcile(cfg, store)
+    result = plan_only(cfg, store) if args.command == "plan" else _reconcile(cfg, store)
     if result.plan is None:
         print(f"pullrekun: {result.problem}; nothing changed", file=sys.stderr)
         return EXIT_FAILURES
@@ -208,4 +236,4 @@ def _run(args: argparse.Namespace, cfg: config_mod.Config, store: Store) -> int:
     )
     for o in failed:
         print(f"  PR #{o.pr_number} ({o.instance_id}) failed at {o.failed_task!r}")
-    return result.exit_code
+    return EXIT_CODES[result.outcome]

@@ -9,7 +9,7 @@ module: pullrekun_schema_clone
 short_description: Replace a schema with a verified copy of another (pullrekun's environment databases).
 description:
   - Runs on the pullrekun controller (C(delegate_to: localhost)) under the Python that has
-    pullrekun installed; the work is done by C(pullrekun.dbclone).
+    pullrekun installed; the work is done by C(pullrekun.adapters.schema_clone).
   - On the same server the copy is server-side (C(SHOW CREATE TABLE), C(INSERT ... SELECT),
     tables in parallel); from another server it is a streamed C(mariadb-dump | mariadb).
   - The copy is built under C(<target>__prk_new), checked with C(CHECKSUM TABLE), and swapped
@@ -119,8 +119,15 @@ def main() -> None:
         supports_check_mode=True,
     )
     try:
-        from pullrekun.dbclone import CloneError, Server, clone_schema, drop_schema, schema_exists, session
-        from pullrekun.validate import InvalidInput, check_schema
+        from pullrekun.adapters.schema_clone import (
+            CloneError,
+            Server,
+            clone_schema,
+            drop_schema,
+            schema_exists,
+            session,
+        )
+        from pullrekun.core.validate import InvalidInput, check_schema
     except ImportError as exc:
         module.fail_json(msg=f"pullrekun must be importable by the controller's Python: {exc}")
     p = module.params

@@ -8,16 +8,14 @@ unreadable PR list is never taken to mean "no open PRs".
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import logging
 import os
-import signal
 import threading
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 
 from pullrekun.adapters import ec2
 from pullrekun.adapters.github.client import (
@@ -45,11 +43,6 @@ from pullrekun.core.views import PullRequestView, build_views
 
 log = logging.getLogger(__name__)
 
-EXIT_OK = 0
-EXIT_FAILURES = 1
-EXIT_BAD_INPUT = 2
-EXIT_LOCKED = 3
-
 Clock = Callable[[], dt.datetime]
 
 
@@ -68,15 +61,46 @@ class Observation:
     github: RequestStats
 
 
+class PassOutcome(enum.StrEnum):
+    """How a pass ended; the CLI turns it into an exit code, a long-lived process into a log line."""
+
+    #: The plan was applied and every environment it deployed is ready (or there was nothing to do).
+    CLEAN = "clean"
+    #: The plan was applied, but an environment or the playbook run failed (recorded, retried later).
+    FAILURES = "failures"
+    #: GitHub or EC2 could not be read completely: nothing was planned or changed.
+    NOT_OBSERVED = "not_observed"
+
+
+class Cancel:
+    """A cancellation token: whoever holds it (a signal handler, a server shutting down) cancels the
+    pass's playbook run; outcomes are still recorded. Safe to set from any thread."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    def __call__(self) -> bool:
+        return self._event.is_set()
+
+
 @dataclass(frozen=True)
 class PassResult:
-    exit_code: int
+    outcome: PassOutcome
     plan: Plan | None
     outcomes: tuple[DeployOutcome, ...] = ()
     problem: str = ""
     github: RequestStats | None = None
     artifacts: str | None = None
     report: ReportResult | None = None
+    #: The playbook run's end (successful, failed, timeout, canceled, ...); None without a run.
+    run_status: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is PassOutcome.CLEAN
 
 
 def _note_rate_limit(
@@ -130,23 +154,6 @@ def _views(
     return build_views(obs.observed.prs, plan, envs, queued_since, now, cfg.report.queue_positions)
 
 
-@contextmanager
-def _cancel_on_term() -> Iterator[Callable[[], bool]]:
-    """SIGTERM/SIGINT cancel the Ansible run cleanly; outcomes are still recorded."""
-    flag = {"cancel": False}
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        log.warning("signal %s: canceling the playbook run", signum)
-        flag["cancel"] = True
-
-    old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield lambda: flag["cancel"]
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-
-
 def _hands_over(plan: Plan) -> bool:
     """Whether an instance a PR loses goes to another PR in this plan."""
     taken = {a.instance_id for a in plan.of_type(Assign)}
@@ -158,8 +165,8 @@ def plan_only(cfg: Config, store: Store, clock: Clock = utcnow) -> PassResult:
         client = github_client(cfg, store, clock)
         obs = observe(cfg, store, client, clock)
     except ObserveFailed as exc:
-        return PassResult(EXIT_FAILURES, None, problem=str(exc))
-    return PassResult(EXIT_OK, make_plan(obs.observed, cfg.planner, clock()), github=obs.github)
+        return PassResult(PassOutcome.NOT_OBSERVED, None, problem=str(exc))
+    return PassResult(PassOutcome.CLEAN, make_plan(obs.observed, cfg.planner, clock()), github=obs.github)
 
 
 def _report(
@@ -188,8 +195,12 @@ def end_orphaned_runs(cfg: Config, store: Store, now: dt.datetime) -> None:
         store.add_event(now, "orphaned_run_ended", message)
 
 
-def reconcile(cfg: Config, store: Store, clock: Clock = utcnow) -> PassResult:
-    """Run one pass under the pass lock (raises LockHeld if another pass has it)."""
+def reconcile(cfg: Config, store: Store, clock: Clock = utcnow, cancel: Cancel | None = None) -> PassResult:
+    """Run one pass under the pass lock (raises LockHeld if another pass has it).
+
+    Callable from any thread of a long-lived process: it installs no signal handler and never
+    exits; ``cancel`` stops its playbook run, whoever sets it.
+    """
     with pass_lock(store.engine, cfg.ec2.pool):
         now = clock()
         end_orphaned_runs(cfg, store, now)
@@ -199,16 +210,22 @@ def reconcile(cfg: Config, store: Store, clock: Clock = utcnow) -> PassResult:
         except ObserveFailed as exc:
             log.debug("pass stopped before planning: %s", exc)  # the caller says it, once
             store.add_event(now, "observe_failed", str(exc)[:2000])
-            return PassResult(EXIT_FAILURES, None, problem=str(exc))
+            return PassResult(PassOutcome.NOT_OBSERVED, None, problem=str(exc))
         reporter = Reporter(cfg, client, store, Renderer(cfg.report.templates_dir), clock)
         try:
-            return _apply_and_report(cfg, store, obs, reporter, now, clock)
+            return _apply_and_report(cfg, store, obs, reporter, now, clock, cancel or Cancel())
         finally:
             store.set_github_state(rate_facts(client.stats), clock())
 
 
 def _apply_and_report(
-    cfg: Config, store: Store, obs: Observation, reporter: Reporter, now: dt.datetime, clock: Clock
+    cfg: Config,
+    store: Store,
+    obs: Observation,
+    reporter: Reporter,
+    now: dt.datetime,
+    clock: Clock,
+    cancel: Cancel,
 ) -> PassResult:
     plan = make_plan(obs.observed, cfg.planner, now)
     for note in plan.notes:
@@ -216,7 +233,7 @@ def _apply_and_report(
     if not executor.needs_run(plan):
         store.record_intent(plan, now, None)  # the queue may still have moved
         report = _report(reporter, cfg, store, obs, plan, clock, final=True)
-        return PassResult(EXIT_OK, plan, github=obs.github, report=report)
+        return PassResult(PassOutcome.CLEAN, plan, github=obs.github, report=report)
     ident = f"{now:%Y%m%dT%H%M%S.%f}-{uuid.uuid4().hex[:8]}"
     artifacts = os.path.join(os.path.abspath(cfg.ansible.artifacts_dir), ident)
     deployment_ids = store.record_intent(plan, now, artifacts)
@@ -230,8 +247,7 @@ def _apply_and_report(
     if _hands_over(plan):
         early.join()
     crashpoint.reached("before-run")
-    with _cancel_on_term() as cancel:
-        result = executor.apply(plan, obs.instances, cfg, now, ident, cancel)
+    result = executor.apply(plan, obs.instances, cfg, now, ident, cancel)
     early.join()
     crashpoint.reached("after-run")
     store.record_outcomes(result.outcomes, deployment_ids, clock())
@@ -249,5 +265,13 @@ def _apply_and_report(
     run_bad = result.run is not None and result.run.status != "successful"
     if run_bad and not plan.of_type(Deploy):
         store.add_event(clock(), "run_failed", result.run.explanation if result.run else "")
-    code = EXIT_FAILURES if failed or run_bad else EXIT_OK
-    return PassResult(code, plan, result.outcomes, github=obs.github, artifacts=artifacts, report=report)
+    outcome = PassOutcome.FAILURES if failed or run_bad else PassOutcome.CLEAN
+    return PassResult(
+        outcome,
+        plan,
+        result.outcomes,
+        github=obs.github,
+        artifacts=artifacts,
+        report=report,
+        run_status=result.run.status if result.run is not None else None,
+    )

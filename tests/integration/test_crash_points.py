@@ -121,7 +121,7 @@ class CrashWorld:
 
     def pass_ok(self) -> None:
         result = run_pass(self.sb)
-        assert result.exit_code == 0, (result.problem, result.outcomes)
+        assert result.ok, (result.problem, result.outcomes)
 
 
 @pytest.fixture(scope="module")

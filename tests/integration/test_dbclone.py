@@ -71,7 +71,7 @@ def make_source(server: Server, name: str, ddl: list[str] = SOURCE_DDL) -> None:
 @pytest.fixture
 def names(server: Server) -> tuple[str, str]:
     n = next(_n)
-    return f"dev_alice_{n}", f"stage_{n}"
+    return f"dev_alice_{n}", f"clonetest_stage_{n}"  # apart from the e2e tests' stage_N_* schemas
 
 
 def structure(server: Server, schema: str) -> dict[str, str]:

@@ -86,7 +86,7 @@ def slots(sb: Sandbox) -> dict[int, dict[str, Any]]:
 
 def reconcile_ok(sb: Sandbox) -> None:
     result = run_pass(sb)
-    assert result.exit_code == 0, (result.problem, result.outcomes)
+    assert result.ok, (result.problem, result.outcomes)
 
 
 def test_each_environment_gets_its_own_clone_kept_across_pushes_and_reset_on_request(

@@ -20,7 +20,8 @@ import pytest
 from pullrekun import config as config_mod
 from pullrekun.adapters.github.publish import COMMENT_MARKER
 from pullrekun.adapters.state.store import Store
-from pullrekun.app.reconcile import EXIT_FAILURES, EXIT_OK, PassResult
+from pullrekun.app.reconcile import PassOutcome, PassResult
+from pullrekun.cli import EXIT_FAILURES, EXIT_OK
 from pullrekun_sandbox.github_sim import Fault, GitHubSimulator
 from pullrekun_sandbox.sandbox import Sandbox
 from tests import openapi
@@ -29,7 +30,7 @@ from tests.conftest import LOCAL_FIRST_HOST, need, run_cli, run_pass
 
 def ok_pass(sb: Sandbox) -> PassResult:
     result = run_pass(sb)
-    assert result.exit_code == EXIT_OK, (result.problem, result.outcomes)
+    assert result.outcome is PassOutcome.CLEAN, (result.problem, result.outcomes)
     assert result.report is not None
     assert result.report.problem == "", result.report
     return result
@@ -104,7 +105,7 @@ def test_a_failing_health_check_names_the_step_and_the_task(local_sandbox: Sandb
     sb.write_config()
     number, sha = sb.open_pr("broken", "crash on start")
     result = run_pass(sb)
-    assert result.exit_code == EXIT_FAILURES
+    assert result.outcome is PassOutcome.FAILURES
     state, description = sb.github.status_states(sha)[-1]
     assert state == "failure"
     assert description.startswith("Preview failed at the health check step (")
@@ -426,7 +427,7 @@ def test_a_template_that_fails_to_render_loses_no_work(local_sandbox: Sandbox, t
     sb.write_config()
     number, sha = sb.open_pr("t", "hello")
     result = run_pass(sb)
-    assert result.exit_code == EXIT_OK
+    assert result.outcome is PassOutcome.CLEAN
     assert result.report is not None
     assert "no_such_variable" in result.report.problem
     assert any(sb.served(a) == sha for a in sb.host_addrs)

@@ -27,7 +27,7 @@ def slots_by_pr(sb: Sandbox) -> dict[int, dict[str, Any]]:
 
 def reconcile_ok(sb: Sandbox) -> None:
     result = run_pass(sb)
-    assert result.exit_code == 0, (result.problem, result.outcomes)
+    assert result.ok, (result.problem, result.outcomes)
 
 
 def app_pid(sb: Sandbox, addr: str) -> str:

@@ -20,7 +20,8 @@ import pytest
 from pullrekun import config as config_mod
 from pullrekun.adapters.github.client import GitHubClient, GitHubUnavailable, RateLimited
 from pullrekun.adapters.state.store import Store
-from pullrekun.app.reconcile import EXIT_FAILURES, EXIT_OK
+from pullrekun.app.reconcile import PassOutcome
+from pullrekun.cli import EXIT_FAILURES
 from pullrekun_sandbox.github_sim import Fault
 from pullrekun_sandbox.sandbox import Sandbox
 from tests.conftest import LOCAL_FIRST_HOST, run_pass, status_of
@@ -75,7 +76,7 @@ def test_a_refused_report_item_is_logged_and_the_others_still_go(local_sandbox: 
         Fault(422, times=100, method="POST", path_prefix=f"/repos/{repo}/statuses/{refused_sha}")
     )
     result = run_pass(sb)
-    assert result.exit_code == EXIT_OK
+    assert result.outcome is PassOutcome.CLEAN
     assert sb.github.status_states(refused_sha) == []
     assert sb.github.status_states(fine_sha)[-1][0] == "success"
     assert sb.github.comments_on(refused), "the refused PR's other channels still went"
@@ -129,11 +130,11 @@ def test_a_release_that_never_went_live_is_removed(local_sandbox: Sandbox) -> No
     sb.extra_config = {"app": {"before_switch_hook": str(hook)}}
     sb.write_config()
     number, good = sb.open_pr("n1", "good")
-    assert run_pass(sb).exit_code == EXIT_OK
+    assert run_pass(sb).outcome is PassOutcome.CLEAN
     bad = sb.commit("n1", "fail the hook")
     sb.github.push(number, bad)
     result = run_pass(sb)
-    assert result.exit_code == EXIT_FAILURES
+    assert result.outcome is PassOutcome.FAILURES
     (slot,) = [s for s in status_of(sb)["environments"] if s["pr"] == number]
     root = sb.deploy_root(sb.addr_of(slot["instance_id"]))
     assert not (root / "releases" / bad).exists()
@@ -145,7 +146,7 @@ def test_a_release_that_never_went_live_is_removed(local_sandbox: Sandbox) -> No
 def test_the_cached_clone_is_used_when_it_has_the_commit(local_sandbox: Sandbox) -> None:
     sb = local_sandbox
     number, sha = sb.open_pr("c1", "cached")
-    assert run_pass(sb).exit_code == EXIT_OK
+    assert run_pass(sb).outcome is PassOutcome.CLEAN
     (slot,) = [s for s in status_of(sb)["environments"] if s["pr"] == number]
     root = sb.deploy_root(sb.addr_of(slot["instance_id"]))
     # The release is lost and the origin is unreachable: only the cached clone can help.
@@ -160,7 +161,7 @@ def test_the_cached_clone_is_used_when_it_has_the_commit(local_sandbox: Sandbox)
             conn.execute(text("UPDATE assignments SET status = 'deploying'"))
     finally:
         store.close()
-    assert run_pass(sb).exit_code == EXIT_OK
+    assert run_pass(sb).outcome is PassOutcome.CLEAN
     assert sb.served(sb.addr_of(slot["instance_id"])) == sha
     (events,) = [
         json.loads(p.read_text())
@@ -177,9 +178,9 @@ def test_old_run_directories_are_pruned_to_keep_artifacts(local_sandbox: Sandbox
     sb.write_config()
     number, _ = sb.open_pr("k1", "keep 0")
     for i in range(1, 3):
-        assert run_pass(sb).exit_code == EXIT_OK
+        assert run_pass(sb).outcome is PassOutcome.CLEAN
         sb.github.push(number, sb.commit("k1", f"keep {i}"))
-    assert run_pass(sb).exit_code == EXIT_OK
+    assert run_pass(sb).outcome is PassOutcome.CLEAN
     runs = _runs(sb)
     assert len(runs) == 2
     newest = json.loads((runs[-1] / "plan.json").read_text())
