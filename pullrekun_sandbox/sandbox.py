@@ -22,6 +22,7 @@ from typing import Any
 
 import boto3
 
+from pullrekun.core import tags as tag
 from pullrekun_sandbox.github_sim import GitHubSimulator
 
 _IMAGE: str | None = None
@@ -183,8 +184,8 @@ class Sandbox:
         ec2 = self.ec2()
         image = image or self._image(ec2)
         tags = [
-            {"Key": "pullrekun:pool", "Value": pool},
-            {"Key": "pullrekun:ansible_host", "Value": addr},
+            {"Key": tag.POOL, "Value": pool},
+            {"Key": tag.ANSIBLE_HOST, "Value": addr},
             {"Key": "Name", "Value": f"sandbox-{addr}"},
         ]
         res = ec2.run_instances(

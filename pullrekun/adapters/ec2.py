@@ -10,17 +10,11 @@ import botocore.exceptions
 from botocore.config import Config as BotoConfig
 
 from pullrekun.config import EC2Config
+from pullrekun.core import tags as tag
 from pullrekun.core.model import Instance, InstanceState
 from pullrekun.core.validate import InvalidInput, check_host, check_schema, check_sha
 
 log = logging.getLogger(__name__)
-
-TAG_POOL = "pullrekun:pool"
-TAG_URL = "pullrekun:url"
-TAG_SCHEMA = "pullrekun:db_schema"
-TAG_HOST = "pullrekun:ansible_host"
-TAG_PR = "pullrekun:pr"
-TAG_SHA = "pullrekun:sha"
 
 
 class EC2Unavailable(RuntimeError):
@@ -45,14 +39,14 @@ def instance_from_description(desc: dict[str, Any]) -> Instance | None:
     """One DescribeInstances entry -> Instance; None (with a warning) if it is unusable."""
     tags = {t["Key"]: t["Value"] for t in desc.get("Tags", [])}
     iid = desc["InstanceId"]
-    host = tags.get(TAG_HOST) or desc.get("PrivateIpAddress") or ""
+    host = tags.get(tag.ANSIBLE_HOST) or desc.get("PrivateIpAddress") or ""
     try:
         check_host(host)
-        schema = tags.get(TAG_SCHEMA, "")
+        schema = tags.get(tag.DB_SCHEMA, "")
         if schema:
             check_schema(schema)
-        tag_pr = int(tags[TAG_PR]) if tags.get(TAG_PR, "").isdigit() else None
-        tag_sha = tags.get(TAG_SHA) or None
+        tag_pr = int(tags[tag.PR]) if tags.get(tag.PR, "").isdigit() else None
+        tag_sha = tags.get(tag.SHA) or None
         if tag_sha is not None:
             try:
                 check_sha(tag_sha)
@@ -62,7 +56,7 @@ def instance_from_description(desc: dict[str, Any]) -> Instance | None:
             instance_id=iid,
             state=InstanceState(desc["State"]["Name"]),
             ansible_host=host,
-            url=tags.get(TAG_URL, ""),
+            url=tags.get(tag.URL, ""),
             db_schema=schema,
             tag_pr=tag_pr,
             tag_sha=tag_sha,
@@ -75,7 +69,7 @@ def instance_from_description(desc: dict[str, Any]) -> Instance | None:
 def observe_pool(ec2: Any, pool: str) -> tuple[Instance, ...]:
     """Every non-terminated instance tagged ``pullrekun:pool=<pool>``, sorted by id."""
     filters = [
-        {"Name": f"tag:{TAG_POOL}", "Values": [pool]},
+        {"Name": f"tag:{tag.POOL}", "Values": [pool]},
         {
             "Name": "instance-state-name",
             "Values": ["pending", "running", "stopping", "stopped", "shutting-down"],

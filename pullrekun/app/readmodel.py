@@ -20,7 +20,8 @@ from pullrekun.adapters.github.client import backoff_until
 from pullrekun.adapters.state.store import EnvironmentRecord, Store
 from pullrekun.config import Config
 from pullrekun.core.model import Instance
-from pullrekun.core.views import EnvironmentView, failed_step
+from pullrekun.core.steps import Step
+from pullrekun.core.views import EnvironmentView
 
 #: Bumped on any change to the JSON shape that is not a new optional field.
 SCHEMA_VERSION = 1
@@ -99,7 +100,8 @@ def environment_views(
             sha=asg.deployed_sha,
             since=asg.since or rec.assigned_at,
             url=cfg.url_for(inst.ansible_host, inst.url, asg.pr_number) if inst is not None else "",
-            failed_step=failed_step(rec.failed_task, rec.message) if rec.failed_task else None,
+            # Rows from before step ids were recorded name no step: the whole deploy.
+            failed_step=rec.failed_step or (Step.DEPLOY if rec.failed_task else None),
             failed_task=rec.failed_task,
             message=rec.message,
             db_schema=rec.db_schema,

@@ -15,26 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from pullrekun.core.model import CloneSchema, EnvStatus, Plan, PullRequest, StartInstance
-
-#: What a non-developer can act on, in the order a deploy goes through them.
-STEPS = ("start", "checkout", "schema", "migrate", "restart", "health check")
-
-#: Task names (playbooks/reconcile.yml, roles/staging) -> the step they belong to.
-_TASK_STEPS = (
-    ("Start the instance", "start"),
-    ("Wait until the started instance answers", "start"),
-    ("Record on the instance which PR it serves", "start"),
-    ("host unreachable", "start"),
-    ("Clone the environment's database schema", "schema"),
-    ("Run the migrate command", "migrate"),
-    ("health check failed", "health check"),
-    ("Restart the app", "restart"),
-    ("stopping the app of", "checkout"),
-    ("release for the commit", "checkout"),
-    ("before-switch hook", "checkout"),
-    ("Point current at the release", "checkout"),
-    ("Deploy the release", "checkout"),
-)
+from pullrekun.core.steps import Step
 
 
 class Phase(enum.StrEnum):
@@ -96,16 +77,6 @@ class PullRequestView:
 def ordinal(n: int) -> str:
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
-
-
-def failed_step(task: str | None, message: str | None) -> str:
-    """The step a failure belongs to, from the failing task's name and its message."""
-    text = f"{task or ''}\n{message or ''}"
-    # The role's rescue task names the task that broke first in its message.
-    for needle, step in _TASK_STEPS:
-        if needle in text:
-            return step
-    return "deploy"
 
 
 def _split_message(message: str | None) -> tuple[str, tuple[str, ...]]:
@@ -173,7 +144,7 @@ def _env_view(pr: PullRequest, env: EnvironmentView, plan: Plan) -> PullRequestV
     if env.status == EnvStatus.READY and env.sha == pr.head_sha:
         return dataclasses.replace(base, phase=Phase.READY, detail="ready")
     if env.status == EnvStatus.FAILED:
-        step = env.failed_step or failed_step(env.failed_task, env.message)
+        step = env.failed_step or Step.DEPLOY
         first, tail = _split_message(env.message)
         return dataclasses.replace(
             base,

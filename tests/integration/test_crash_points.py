@@ -53,9 +53,7 @@ CLONE = "Clone the environment's database schema."
 DURING_MIGRATE = "during-migrate"
 MIGRATE = "Run the migrate command in the new release (once per release and schema)."
 SWITCH = "Point current at the release, which makes it live."
-RESTART = (
-    "Restart the app unless it runs this release with these settings, and prove it answers as this release."
-)
+RESTART = "Restart the app unless it runs this release with these settings."
 SHA_TAG = "Record on the instance which commit it serves."
 
 #: Round kinds, from the resting state (PR X and PR Y hold instances, the third is stopped):

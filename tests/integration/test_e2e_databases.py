@@ -168,6 +168,7 @@ def test_a_failed_clone_fails_only_that_environment_with_the_reason(db_sandbox: 
     state = slots(sb)
     assert state[bad]["status"] == "failed"
     assert state[bad]["failed_task"] == "Clone the environment's database schema."
+    assert state[bad]["failed_step"] == "schema"
     assert "unknown source schema" in state[bad]["message"]
     assert state[good]["status"] == "ready"
 

@@ -111,6 +111,7 @@ def test_one_unreachable_host_fails_only_its_environment(ssh_sandbox: Sandbox) -
     bad = [s for s in slots.values() if s["instance_id"] == sb.instance_ids[0]]
     assert len(bad) == 1
     assert bad[0]["status"] == "failed"
+    assert bad[0]["failed_step"] == "start", "a host that does not answer fails at the start step"
     assert "127.0.0.99" in (bad[0]["message"] or ""), "the failure names the host it could not reach"
     good = [pr for pr, s in slots.items() if s["instance_id"] != sb.instance_ids[0]]
     assert len(good) == 2

@@ -141,6 +141,7 @@ def test_a_release_that_never_went_live_is_removed(local_sandbox: Sandbox) -> No
     assert os.readlink(root / "current") == str(root / "releases" / good)
     assert sb.served(sb.addr_of(slot["instance_id"])) == good
     assert slot["failed_task"] == "Refuse releases whose greeting says so."
+    assert slot["failed_step"] == "checkout", "a before-switch hook fails the checkout step"
 
 
 def test_the_cached_clone_is_used_when_it_has_the_commit(local_sandbox: Sandbox) -> None:

@@ -95,7 +95,7 @@ def test_redeploying_the_same_commit_changes_nothing(local_sandbox: Sandbox) -> 
     assert (root / "shared" / "app.pid").read_text() == pid, "the app was not restarted"
 
 
-def test_a_host_whose_app_never_gets_healthy_fails_with_the_task_named(local_sandbox: Sandbox) -> None:
+def test_a_host_whose_app_never_gets_healthy_fails_at_the_health_check_step(local_sandbox: Sandbox) -> None:
     sb = local_sandbox
     sb.extra_config = {"app": {"command": "/bin/false", "health_timeout": 2}}
     sb.write_config()
@@ -104,7 +104,8 @@ def test_a_host_whose_app_never_gets_healthy_fails_with_the_task_named(local_san
     assert out.returncode == 1
     (slot,) = cli_environments(sb)
     assert slot["status"] == "failed"
-    assert "prove it answers as this release" in slot["failed_task"]
+    assert slot["failed_step"] == "health check"  # from the task's step tag
+    assert slot["failed_task"] == "Prove the app answers as this release."
     assert "health check failed" in slot["message"]
     assert "Connection refused" in slot["message"]
 

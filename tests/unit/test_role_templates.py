@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from typing import Any
 
@@ -9,6 +10,8 @@ import pytest
 from ansible.template import Templar, trust_as_template
 
 from pullrekun.config import parse
+from pullrekun.core import tags
+from pullrekun.core.steps import Step
 from tests.paths import REPO
 
 ROLES = REPO / "roles"
@@ -93,3 +96,21 @@ def test_the_staging_unit_runs_the_control_script_and_is_not_started_at_boot() -
     )
     assert "ExecStart=/bin/sh /srv/app/shared/appctl run" in out
     assert "[Install]" not in out, "no WantedBy: pullrekun starts the app after checking its claim"
+
+
+def test_the_dynamic_inventory_names_only_tag_keys_pullrekun_defines() -> None:
+    text = (REPO / "inventory" / "aws_ec2.yml").read_text()
+    named = set(re.findall(r"pullrekun:[a-z_]+", text))
+    assert named, "the inventory names pullrekun's tags"
+    assert named <= set(tags.ALL), named - set(tags.ALL)
+
+
+def test_no_playbook_or_role_writes_a_tag_key_or_matches_a_task_by_name() -> None:
+    """Tag keys reach the playbooks as pullrekun_tags; steps are task tags, not task names."""
+    for path in [*(REPO / "playbooks").rglob("*.yml"), *(REPO / "roles").rglob("*.yml")]:
+        code = "\n".join(line for line in path.read_text().splitlines() if not line.lstrip().startswith("#"))
+        assert not [k for k in tags.ALL if k in code], path
+    steps_tagged = set()
+    for path in [*(REPO / "playbooks").rglob("*.yml"), *(REPO / "roles" / "staging").rglob("*.yml")]:
+        steps_tagged |= set(re.findall(r"\bstep_[a-z_]+", path.read_text()))
+    assert steps_tagged == {s.tag for s in Step if s is not Step.DEPLOY}

@@ -9,7 +9,8 @@ import pytest
 from pullrekun.adapters.github.client import _parse_reset
 from pullrekun.adapters.github.publish import cap
 from pullrekun.core.model import EnvStatus, Plan, PullRequest, QueuedPR, SkippedPR, StartInstance
-from pullrekun.core.views import EnvironmentView, build_views, failed_step, ordinal, queue_text
+from pullrekun.core.steps import Step, step_of
+from pullrekun.core.views import EnvironmentView, build_views, ordinal, queue_text
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 
@@ -19,37 +20,26 @@ def pr(n: int, sha: str = "a") -> PullRequest:
 
 
 @pytest.mark.parametrize(
-    ("task", "message", "step"),
+    ("tags", "unreachable", "step"),
     [
-        ("Start the instance.", "boom", "start"),
-        ("Wait until the started instance answers.", "timeout", "start"),
-        ("Deploy the commit.", "host unreachable: ssh: connect refused", "start"),
-        ("Clone the environment's database schema.", "unknown schema", "schema"),
-        (
-            "Fail with the task that broke the deploy.",
-            "Run the migrate command in the new release.: rc 1",
-            "migrate",
-        ),
-        (
-            "Fail with the task that broke the deploy.",
-            "Restart the app if the release or its settings changed, and wait ...: health check failed: x",
-            "health check",
-        ),
-        (
-            "Fail with the task that broke the deploy.",
-            "Restart the app's service on the new release: no",
-            "restart",
-        ),
-        (
-            "Fail with the task that broke the deploy.",
-            "Ensure the release for the commit is present (cached clone...): unknown revision",
-            "checkout",
-        ),
-        ("(run)", "timeout", "deploy"),
+        (["step_start"], False, Step.START),
+        (["always", "step_migrate"], False, Step.MIGRATE),
+        (["step_health_check"], False, Step.HEALTH_CHECK),
+        (["step_schema"], True, Step.START),  # a host that does not answer: the start step
+        ([], False, Step.DEPLOY),
+        (["step_no_such_step"], False, Step.DEPLOY),
     ],
 )
-def test_a_failure_is_named_by_the_step_a_person_can_act_on(task: str, message: str, step: str) -> None:
-    assert failed_step(task, message) == step
+def test_a_failure_is_named_by_its_tasks_step_tag(tags: list[str], unreachable: bool, step: Step) -> None:
+    assert step_of(tags, unreachable=unreachable) is step
+
+
+def test_every_step_has_a_tag_and_the_tags_round_trip() -> None:
+    assert [s.tag for s in Step] == [
+        "step_start", "step_checkout", "step_schema", "step_migrate", "step_restart", "step_health_check",
+        "step_deploy",
+    ]  # fmt: skip
+    assert all(step_of([s.tag]) is s for s in Step)
 
 
 def test_queue_wording_uses_ordinals_and_stops_counting_far_back() -> None:
@@ -70,7 +60,8 @@ def test_views_cover_queued_skipped_deploying_ready_and_failed() -> None:
         1: EnvironmentView(1, "i-00000001", "running", EnvStatus.READY, "a" * 40, NOW, "http://h/"),
         2: EnvironmentView(2, "i-00000002", "running", EnvStatus.DEPLOYING, None, NOW, "http://h2/"),
         3: EnvironmentView(3, "i-00000003", "running", EnvStatus.FAILED, None, NOW, "",
-                           failed_task="Start the instance.", message="first line\nout 1\nout 2"),
+                           failed_task="Start the instance.", failed_step=Step.START,
+                           message="first line\nout 1\nout 2"),
         6: EnvironmentView(6, "i-00000006", "running", EnvStatus.READY, "b" * 40, NOW, "http://h6/"),
     }  # fmt: skip
     plan = Plan(

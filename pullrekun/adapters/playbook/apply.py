@@ -23,6 +23,7 @@ from pullrekun.adapters.playbook.runner import RunResult, Unsafe, ansible_env, r
 from pullrekun.adapters.project import project_dir
 from pullrekun.adapters.state.store import DeployOutcome
 from pullrekun.config import Config
+from pullrekun.core import tags
 from pullrekun.core.model import (
     UP_STATES,
     CloneSchema,
@@ -33,10 +34,9 @@ from pullrekun.core.model import (
     StartInstance,
     StopInstance,
 )
+from pullrekun.core.steps import Step
 
 PLAYBOOK = "playbooks/reconcile.yml"
-#: The name of the clone task in the playbook: its per-host success is read from events.
-CLONE_TASK = "Clone the environment's database schema."
 
 
 @dataclass(frozen=True)
@@ -206,6 +206,7 @@ def apply(
         playbook=PLAYBOOK,
         inventory=build_inventory(plan, instances, cfg),
         extra_vars={
+            "pullrekun_tags": tags.playbook_vars(),
             "pullrekun_ec2_region": cfg.ec2.region,
             "pullrekun_ec2_endpoint_url": cfg.ec2.endpoint_url,
         },
@@ -220,7 +221,7 @@ def apply(
     outcomes = []
     for d in deploys:
         clone = clones.get(d.instance_id)
-        cloned = clone if clone is not None and CLONE_TASK in run.ok_tasks.get(d.instance_id, ()) else None
+        cloned = clone if clone is not None and Step.SCHEMA in run.done_steps.get(d.instance_id, ()) else None
         if run.host_ok(d.instance_id):
             outcomes.append(
                 DeployOutcome(
@@ -236,7 +237,10 @@ def apply(
                 message += "\n" + "\n".join(failure.output_tail)
         else:
             task, message = "(run)", "\n".join([run.explanation, *run.output_tail])
+        step = run.failed_steps.get(d.instance_id, Step.DEPLOY)
         outcomes.append(
-            DeployOutcome(d.pr_number, d.instance_id, d.sha, False, task, message, run.artifacts_dir, cloned)
+            DeployOutcome(
+                d.pr_number, d.instance_id, d.sha, False, task, message, run.artifacts_dir, cloned, step
+            )
         )
     return ApplyResult(tuple(outcomes), run)

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from pullrekun.adapters.playbook.guard import RECORD_NAME
+from pullrekun.core.steps import Step, step_of
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,10 @@ class RunResult:
     failed_hosts: frozenset[str] = frozenset()
     ok_hosts: frozenset[str] = frozenset()
     output_tail: tuple[str, ...] = ()
-    ok_tasks: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    #: Per host, the step of the first task that failed there (from the tasks' step tags).
+    failed_steps: Mapping[str, Step] = field(default_factory=dict)
+    #: Per host, the steps whose tagged tasks finished there.
+    done_steps: Mapping[str, frozenset[Step]] = field(default_factory=dict)
 
     @property
     def explanation(self) -> str:
@@ -93,13 +97,10 @@ class _Events:
 
     def __init__(self) -> None:
         self.failures: dict[str, HostFailure] = {}
-        self.ok_tasks: dict[str, set[str]] = {}
 
     def __call__(self, event: dict[str, Any]) -> bool:
         kind = event.get("event")
         data = event.get("event_data", {})
-        if kind == "runner_on_ok" and data.get("host"):
-            self.ok_tasks.setdefault(str(data["host"]), set()).add(str(data.get("task", "")))
         if kind not in {"runner_on_failed", "runner_on_unreachable"} or data.get("ignore_errors"):
             return True  # True: runner keeps the event in the artifacts (and computes stats)
         host = data.get("host")
@@ -121,15 +122,41 @@ class _Events:
         return True
 
 
+STEPS_FILE = "steps.jsonl"
+
+
+def read_steps(path: Path) -> tuple[dict[str, Step], dict[str, frozenset[Step]]]:
+    """The steps file the ``pullrekun_steps`` callback wrote: first failed step, finished steps."""
+    failed: dict[str, Step] = {}
+    done: dict[str, set[Step]] = {}
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    for line in lines:
+        try:
+            rec = json.loads(line)
+            host, event, tags = str(rec["host"]), str(rec["event"]), [str(t) for t in rec["steps"]]
+        except (ValueError, KeyError, TypeError):
+            continue  # a line cut short by a killed run
+        if event == "ok":
+            done.setdefault(host, set()).add(step_of(tags))
+        elif host not in failed:
+            failed[host] = step_of(tags, unreachable=event == "unreachable")
+    return failed, {h: frozenset(s) for h, s in done.items()}
+
+
 def ansible_env(project_dir: Path, state_dir: Path, forks: int, ssh_common_args: str) -> dict[str, str]:
     """Settings for every run: fast SSH (pipelining + ControlPersist), files kept out of ~."""
     bindir = str(Path(sys.executable).parent)
+    callbacks = str(project_dir / "playbooks" / "callback_plugins")
     control_dir = Path(tempfile.gettempdir()) / f"pullrekun-cp-{os.getuid()}"
     control_dir.mkdir(mode=0o700, exist_ok=True)
     ssh_args = "-o ControlMaster=auto -o ControlPersist=60s -o ServerAliveInterval=15"
     return {
         "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}",
         "ANSIBLE_ROLES_PATH": str(project_dir / "roles"),
+        # The pullrekun_steps callback (after any the environment names: the tests' crash_at).
+        "ANSIBLE_CALLBACK_PLUGINS": os.pathsep.join(
+            filter(None, (os.environ.get("ANSIBLE_CALLBACK_PLUGINS"), callbacks))
+        ),
         "ANSIBLE_HOME": str(state_dir / "ansible-home"),
         "ANSIBLE_LOCAL_TEMP": str(state_dir / "ansible-tmp"),
         "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control_dir),
@@ -188,7 +215,7 @@ def run_playbook(
             cmdline=shlex.join(guard),
             inventory=str(private / "inventory"),
             extravars=dict(extra_vars),
-            envvars=dict(env),
+            envvars={**env, "PULLREKUN_STEPS_FILE": str(private / STEPS_FILE)},
             artifact_dir=str(artifacts),
             ident=ident,
             timeout=timeout,
@@ -206,6 +233,7 @@ def run_playbook(
     if r.status != "successful" and stdout_file.exists():
         lines = [ln for ln in stdout_file.read_text(errors="replace").splitlines() if ln.strip()]
         tail = tuple(lines[-15:])
+    failed_steps, done_steps = read_steps(private / STEPS_FILE)
     failed = set(stats.get("failures", {})) | set(stats.get("dark", {}))
     seen = set(stats.get("processed", {}))
     return RunResult(
@@ -218,5 +246,6 @@ def run_playbook(
         failed_hosts=frozenset(failed),
         ok_hosts=frozenset(seen - failed),
         output_tail=tail,
-        ok_tasks={host: frozenset(tasks) for host, tasks in events.ok_tasks.items()},
+        failed_steps=failed_steps,
+        done_steps=done_steps,
     )

@@ -45,6 +45,7 @@ class AssignmentRow(Base):
     assigned_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     since: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     failed_task: Mapped[str | None] = mapped_column(Text)
+    failed_step: Mapped[str | None] = mapped_column(String(32))
     message: Mapped[str | None] = mapped_column(Text)
     artifacts: Mapped[str | None] = mapped_column(Text)
     db_schema: Mapped[str | None] = mapped_column(String(64))
@@ -68,6 +69,7 @@ class DeploymentRow(Base):
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     failed_task: Mapped[str | None] = mapped_column(Text)
+    failed_step: Mapped[str | None] = mapped_column(String(32))
     message: Mapped[str | None] = mapped_column(Text)
     artifacts: Mapped[str | None] = mapped_column(Text)
 

@@ -42,7 +42,7 @@ from pullrekun.core.model import (
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 #: The newest Alembic revision; a test checks it against the migrations folder.
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,8 @@ class DeployOutcome:
     artifacts: str | None = None
     #: The schema clone planned with this deploy, when it succeeded.
     cloned: CloneSchema | None = None
+    #: The step that failed (``pullrekun.core.steps.Step``), from the failing task's step tag.
+    failed_step: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ class EnvironmentRecord:
     artifacts: str | None
     db_schema: str | None = None
     db_cloned_at: dt.datetime | None = None
+    failed_step: str | None = None
 
 
 @dataclass(frozen=True)
@@ -179,6 +182,7 @@ class Store:
                     r.artifacts,
                     r.db_schema,
                     r.db_cloned_at,
+                    r.failed_step,
                 )
                 for r in rows
             )
@@ -274,6 +278,7 @@ class Store:
                     row.since = now
                     row.deployed_sha = out.sha if out.ok else row.deployed_sha
                     row.failed_task, row.message = out.failed_task, out.message
+                    row.failed_step = out.failed_step
                     row.artifacts = out.artifacts
                     if out.cloned is not None:
                         row.db_schema, row.db_source = out.cloned.target, out.cloned.source
@@ -295,6 +300,7 @@ class Store:
                     dep.status = "success" if out.ok else "failed"
                     dep.finished_at = now
                     dep.failed_task, dep.message = out.failed_task, out.message
+                    dep.failed_step = out.failed_step
                 if not out.ok:
                     s.add(
                         _event(

@@ -1,0 +1,29 @@
+"""The EC2 tag keys pullrekun reads and writes: the one list.
+
+Python uses these names; the playbook gets them as the extra var ``pullrekun_tags`` (a dict
+from :func:`playbook_vars`), so no tag key is written in a playbook. The dynamic inventory
+(``inventory/aws_ec2.yml``) cannot take variables: a test checks every key it names is here.
+"""
+
+from __future__ import annotations
+
+PREFIX = "pullrekun:"
+#: Pool membership: ``pullrekun:pool=<pool name>`` (written by whoever registers the instance).
+POOL = f"{PREFIX}pool"
+#: Where Ansible reaches the instance, when not its private address.
+ANSIBLE_HOST = f"{PREFIX}ansible_host"
+#: The environment's URL, when not the config's url_template.
+URL = f"{PREFIX}url"
+#: The database schema the instance's environment uses, when not the config's schema_template.
+DB_SCHEMA = f"{PREFIX}db_schema"
+#: The PR the instance serves (written by pullrekun).
+PR = f"{PREFIX}pr"
+#: The commit the instance serves (written by pullrekun).
+SHA = f"{PREFIX}sha"
+
+ALL = (POOL, ANSIBLE_HOST, URL, DB_SCHEMA, PR, SHA)
+
+
+def playbook_vars() -> dict[str, str]:
+    """``pullrekun_tags`` for the playbook: ``{"pr": "pullrekun:pr", ...}``."""
+    return {key.removeprefix(PREFIX): key for key in ALL}
