@@ -85,6 +85,19 @@ def local_sandbox(tmp_path: Path) -> Iterator[Sandbox]:
     sb.stop()
 
 
+@pytest.fixture(scope="session")
+def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """pullrekun's wheel, built from this checkout as a user would (pip wheel, build isolation)."""
+    dist = tmp_path_factory.mktemp("dist")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(dist), str(REPO)],
+        check=True,
+        timeout=300,
+    )
+    (built,) = dist.glob("pullrekun-*.whl")
+    return built
+
+
 def ssh_world(sshd_hosts: sshd_mod.SshdHosts, root: Path, **kw: Any) -> Sandbox:
     """A Sandbox whose hosts are the loopback sshd hosts, reached over SSH (not started yet)."""
     return Sandbox(

@@ -1,0 +1,100 @@
+"""`molecule test -s controller`: roles/controller installs the built wheel and its config on a
+loopback sshd host; the installed pullrekun then plans against the test world with the
+installed config, as its systemd service would (no systemd runs here: units are written only).
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pullrekun_sandbox.sandbox import TOKEN, Sandbox
+from pullrekun_sandbox.sshd import SshdHosts
+from tests.conftest import LOCAL_FIRST_HOST
+from tests.paths import REPO
+
+USER = "pullrekun-molecule"
+
+
+@pytest.fixture
+def controller_home() -> Iterator[Path]:
+    """Outside pytest's private tmp (mode 0700): the controller's user must reach it."""
+    home = Path("/var/tmp") / f"pullrekun-controller-{uuid.uuid4().hex[:8]}"
+    existed = _user_exists()
+    yield home
+    shutil.rmtree(home, ignore_errors=True)
+    if not existed and _user_exists():
+        subprocess.run(["userdel", USER], check=False, capture_output=True)
+
+
+def _user_exists() -> bool:
+    try:
+        pwd.getpwnam(USER)
+    except KeyError:
+        return False
+    return True
+
+
+def test_molecule_controller_installs_the_wheel_and_the_installed_pullrekun_plans(
+    tmp_path: Path, sshd_hosts: SshdHosts, built_wheel: Path, controller_home: Path
+) -> None:
+    sb = Sandbox(root=tmp_path / "world", hosts=2, first_host=LOCAL_FIRST_HOST).start()
+    try:
+        _, sha = sb.open_pr("ctl", "planned by the installed controller")
+        config = sb.config_dict()
+        config["state"] = {"url": f"sqlite:///{controller_home}/state/pullrekun.db"}
+        config["ansible"]["artifacts_dir"] = str(controller_home / "state" / "artifacts")
+        inventory = tmp_path / "inventory.yml"
+        host = {
+            "ansible_host": sshd_hosts.addrs[0],
+            "ansible_user": sshd_hosts.user,
+            "ansible_ssh_private_key_file": str(sshd_hosts.private_key),
+            "ansible_become_method": "su",
+        }
+        variables = {
+            "controller_user": USER,
+            "controller_home": str(controller_home),
+            "controller_wheel": str(built_wheel),
+            "controller_config": config,
+            "controller_environment": {
+                "PULLREKUN_GITHUB_TOKEN": TOKEN,
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+            },
+            "controller_start_timer": False,
+            "controller_systemd_dir": str(tmp_path / "systemd"),
+            "verify_expected_sha": sha,
+        }
+        inventory.write_text(yaml.safe_dump({"all": {"hosts": {"controller": host}, "vars": variables}}))
+        (tmp_path / "systemd").mkdir()
+        env = {
+            **os.environ,
+            "MOLECULE_PULLREKUN_INVENTORY": str(inventory),
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            "ANSIBLE_HOME": str(tmp_path / "ansible-home"),
+            "ANSIBLE_LOCAL_TEMP": str(tmp_path / "tmp"),
+            "MOLECULE_NO_LOG": "false",
+            "NO_COLOR": "1",
+        }
+        out = subprocess.run(
+            ["molecule", "test", "-s", "controller"],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False,
+        )  # fmt: skip
+        log = out.stdout + out.stderr
+        assert out.returncode == 0, log[-6000:]
+        for step in ("converge", "idempotence", "verify"):
+            assert f"[controller > {step}] Executed: Successful" in log, f"molecule step {step} did not pass"
+        installed = controller_home / "venv" / "bin" / "pullrekun"
+        version = subprocess.run([str(installed), "--version"], capture_output=True, text=True, check=True)
+        assert built_wheel.name.split("-")[1] in version.stdout, "the venv runs the wheel that was built"
+    finally:
+        sb.stop()
