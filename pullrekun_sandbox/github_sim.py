@@ -25,7 +25,6 @@ import hashlib
 import itertools
 import json
 import re
-import secrets
 import threading
 import time
 import urllib.parse
@@ -35,6 +34,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from pullrekun_sandbox import github_payloads as P
+from pullrekun_sandbox.github_reads import ReadEndpoints
+from pullrekun_sandbox.github_writes import WriteEndpoints
 
 RATE_LIMIT = 5000
 
@@ -93,7 +94,7 @@ class Served:
     at: float = field(default_factory=time.monotonic)
 
 
-class GitHubSimulator:
+class GitHubSimulator(ReadEndpoints, WriteEndpoints):
     """Holds one repository's PRs and serves them over HTTP on 127.0.0.1."""
 
     def __init__(
@@ -245,44 +246,6 @@ class GitHubSimulator:
         assert self._server is not None, "simulator not started"
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
-
-    def _repo_json(self, full_name: str | None = None) -> dict[str, Any]:
-        full_name = full_name or self.repository
-        owner_login = full_name.split("/")[0]
-        owner = P.user(self.url, self.url, owner_login, 1 + sum(map(ord, owner_login)))
-        rid = 500 + sum(map(ord, full_name))
-        return P.repository(self.url, self.url, full_name, rid, owner, dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
-
-    def _pr_json(self, pr: SimPR) -> dict[str, Any]:
-        base_repo = self._repo_json()
-        head_repo = (
-            self._repo_json(f"{pr.fork_owner}/{self.repository.split('/')[1]}")
-            if pr.fork_owner
-            else base_repo
-        )
-        labels = [P.label(self.url, self.repository, name, 7000 + i) for i, name in enumerate(pr.labels)]
-        return P.pull_request_simple(
-            api=self.url,
-            web=self.url,
-            full_name=self.repository,
-            number=pr.number,
-            pid=100000 + pr.number,
-            title=pr.title,
-            body=pr.body,
-            author=P.user(self.url, self.url, pr.author, 2000 + sum(map(ord, pr.author))),
-            head_ref=pr.head_ref,
-            head_sha=pr.head_sha,
-            head_repo=head_repo,
-            base_ref=pr.base_ref,
-            base_sha="0" * 40,
-            base_repo=base_repo,
-            created=pr.created,
-            updated=pr.updated,
-            draft=pr.draft,
-            labels=labels,
-        )
-
-    # --- HTTP ----------------------------------------------------------------------
 
     def start(self) -> GitHubSimulator:
         sim = self
@@ -452,269 +415,6 @@ class GitHubSimulator:
         remaining = max(0, remaining - 1)
         self._remaining[key] = remaining
         self._send(h, 200, body, {**headers, **rate_headers(remaining)}, route, True)
-
-    # --- the App -------------------------------------------------------------------
-
-    def _installation_of(self, cred: str | None) -> int | None:
-        app = self.app
-        if app is None or cred is None or cred not in app.issued:
-            return None
-        if app.issued[cred] <= dt.datetime.now(dt.UTC):
-            return None  # expired: GitHub answers 401
-        return app.installation_id
-
-    def _access_token(self, h: BaseHTTPRequestHandler, path: str, headers: dict[str, str]) -> None:
-        import jwt
-
-        app = self.app
-        assert app is not None
-        route = "/app/installations/{installation_id}/access_tokens"
-        wanted = f"/app/installations/{app.installation_id}/access_tokens"
-        auth = h.headers.get("Authorization", "")
-        try:
-            claims = jwt.decode(
-                auth.removeprefix("Bearer ").strip(), app.public_key_pem, algorithms=["RS256"]
-            )
-        except jwt.PyJWTError as exc:
-            body = self._error(401, f"A JSON web token could not be decoded: {exc}")
-            self._send(h, 401, body, headers, route, True)
-            return
-        if str(claims.get("iss")) != str(app.app_id):
-            self._send(
-                h, 401, self._error(401, "'Issuer' claim ('iss') must be an Integer"), headers, route, True
-            )
-            return
-        if h.command != "POST" or path != wanted:
-            self._send(h, 404, self._error(404, "Not Found"), headers, route, True)
-            return
-        token = "ghs_" + secrets.token_hex(18)
-        expires = dt.datetime.now(dt.UTC).replace(microsecond=0) + app.token_lifetime
-        app.issued[token] = expires
-        self._send(h, 201, P.installation_token(token, expires), headers, route, True)
-
-    # --- writes --------------------------------------------------------------------
-
-    def _bot(self, installation: int | None) -> dict[str, Any]:
-        login = "pullrekun[bot]" if installation else "pullrekun-operator"
-        u = P.user(self.url, self.url, login, 900001 if installation else 900002)
-        if installation:
-            u["type"] = "Bot"
-        return u
-
-    def _write(self, method: str, path: str, body: Any, installation: int | None) -> tuple[int, Any, str]:
-        base = re.escape(f"/repos/{self.repository}")
-        fields = body if isinstance(body, dict) else {}
-        now = self._tick()
-        bot = self._bot(installation)
-
-        def invalid(message: str) -> tuple[int, Any, str]:
-            return 422, {**self._error(422, "Validation Failed"), "errors": [{"message": message}]}, "error"
-
-        if method == "POST" and (m := re.fullmatch(rf"{base}/statuses/([0-9a-f]{{40}})", path)):
-            route = "/repos/{owner}/{repo}/statuses/{sha}"
-            if fields.get("state") not in ("error", "failure", "pending", "success"):
-                return invalid("state is not included in the list")
-            if len(fields.get("description") or "") > 140:
-                return invalid("description is too long (maximum is 140 characters)")
-            sha = m.group(1)
-            sid = next(self._ids)
-            status = P.commit_status(
-                self.url,
-                self.repository,
-                sid,
-                sha,
-                fields["state"],
-                fields.get("description"),
-                fields.get("target_url"),
-                fields.get("context", "default"),
-                bot,
-                now,
-            )
-            self.statuses.setdefault(sha, []).append(status)
-            return 201, status, route
-        if method in ("POST", "PATCH") and (m := re.fullmatch(rf"{base}/check-runs(?:/(\d+))?", path)):
-            route = "/repos/{owner}/{repo}/check-runs" + ("/{check_run_id}" if m.group(1) else "")
-            if installation is None:
-                return 403, self._error(403, "Resource not accessible by personal access token"), route
-            if method == "PATCH":
-                run_id = int(m.group(1) or 0)
-                if run_id not in self.check_runs:
-                    return 404, self._error(404, "Not Found"), "error"
-                old = self.check_runs[run_id]
-                fields = {**old, **fields, "output": {**old["output"], **(fields.get("output") or {})}}
-                if fields.get("status") != "completed":
-                    fields["conclusion"] = None
-            elif method == "POST" and m.group(1) is None:
-                run_id = next(self._ids)
-                if not re.fullmatch(r"[0-9a-f]{40}", str(fields.get("head_sha", ""))) or not fields.get(
-                    "name"
-                ):
-                    return invalid("head_sha and name are required")
-            else:
-                return 404, self._error(404, "Not Found"), "error"
-            if fields.get("conclusion") and fields.get("status") != "completed":
-                fields["status"] = "completed"  # GitHub: a conclusion completes the run
-            if fields.get("status") == "completed" and not fields.get("conclusion"):
-                return invalid("conclusion is required when status is completed")
-            old_run = self.check_runs.get(run_id)
-            started = (
-                dt.datetime.fromisoformat(old_run["started_at"].replace("Z", "+00:00")) if old_run else now
-            )
-            run = P.check_run(
-                self.url,
-                self.url,
-                self.repository,
-                run_id,
-                fields,
-                P.integration(self.url, self.url, 424242, P.user(self.url, self.url, "acme", 4242)),
-                5000 + run_id,
-                started,
-                now if fields.get("status") == "completed" else None,
-            )
-            self.check_runs[run_id] = run
-            return (201 if method == "POST" else 200), run, route
-        if method == "POST" and path == f"/repos/{self.repository}/deployments":
-            route = "/repos/{owner}/{repo}/deployments"
-            ref = str(fields.get("ref", ""))
-            if not ref:
-                return invalid("ref is required")
-            if len(fields.get("description") or "") > 140:
-                return invalid("description is too long (maximum is 140 characters)")
-            if "required_contexts" not in fields:
-                bad = [st for st in self.statuses.get(ref, []) if st["state"] != "success"]
-                if bad:
-                    msg = "Conflict: Commit status checks failed for " + ref
-                    return 409, self._error(409, msg), route
-            did = next(self._ids)
-            dep = P.deployment(self.url, self.repository, did, {**fields, "ref": ref}, bot, now)
-            self.deployments[did] = dep
-            self.deployment_statuses[did] = []
-            return 201, dep, route
-        if method == "POST" and (m := re.fullmatch(rf"{base}/deployments/(\d+)/statuses", path)):
-            route = "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses"
-            did = int(m.group(1))
-            if did not in self.deployments:
-                return 404, self._error(404, "Not Found"), "error"
-            states = ("error", "failure", "inactive", "in_progress", "queued", "pending", "success")
-            if fields.get("state") not in states:
-                return invalid("state is not included in the list")
-            if len(fields.get("description") or "") > 140:
-                return invalid("description is too long (maximum is 140 characters)")
-            environment = self.deployments[did]["environment"]
-            st = P.deployment_status(
-                self.url, self.repository, did, next(self._ids), fields, environment, bot, now
-            )
-            self.deployment_statuses[did].append(st)
-            if fields["state"] == "success" and fields.get("auto_inactive", True):
-                for other, dep in self.deployments.items():
-                    history = self.deployment_statuses[other]
-                    if (
-                        other != did
-                        and dep["environment"] == environment
-                        and history
-                        and history[-1]["state"] == "success"
-                    ):
-                        inactive = {"state": "inactive", "description": "superseded"}
-                        history.append(
-                            P.deployment_status(
-                                self.url,
-                                self.repository,
-                                other,
-                                next(self._ids),
-                                inactive,
-                                environment,
-                                bot,
-                                now,
-                            )
-                        )
-            return 201, st, route
-        if method == "POST" and (m := re.fullmatch(rf"{base}/issues/(\d+)/comments", path)):
-            route = "/repos/{owner}/{repo}/issues/{issue_number}/comments"
-            number = int(m.group(1))
-            if number not in self.prs:
-                return 404, self._error(404, "Not Found"), "error"
-            if not isinstance(fields.get("body"), str) or len(fields["body"]) > 65536:
-                return invalid("body is missing or too long (maximum is 65536 characters)")
-            cid = next(self._ids)
-            comment = P.issue_comment(
-                self.url, self.url, self.repository, cid, number, fields["body"], bot, now, now
-            )
-            self.comments[cid] = comment
-            self.prs[number].updated = now  # a comment moves the PR's updated_at
-            return 201, comment, route
-        if method == "PATCH" and (m := re.fullmatch(rf"{base}/issues/comments/(\d+)", path)):
-            route = "/repos/{owner}/{repo}/issues/comments/{comment_id}"
-            cid = int(m.group(1))
-            if cid not in self.comments:
-                return 404, self._error(404, "Not Found"), "error"
-            if not isinstance(fields.get("body"), str) or len(fields["body"]) > 65536:
-                return invalid("body is missing or too long (maximum is 65536 characters)")
-            old = self.comments[cid]
-            number = int(old["issue_url"].rsplit("/", 1)[1])
-            created = dt.datetime.fromisoformat(old["created_at"].replace("Z", "+00:00"))
-            comment = P.issue_comment(
-                self.url, self.url, self.repository, cid, number, fields["body"], old["user"], created, now
-            )
-            self.comments[cid] = comment
-            self.prs[number].updated = now
-            return 200, comment, route
-        if method == "DELETE" and (m := re.fullmatch(rf"{base}/issues/(\d+)/labels/([^/]+)", path)):
-            route = "/repos/{owner}/{repo}/issues/{issue_number}/labels/{name}"
-            number, name = int(m.group(1)), urllib.parse.unquote(m.group(2))
-            pr = self.prs.get(number)
-            if pr is None or name not in pr.labels:
-                return 404, self._error(404, "Label does not exist"), route
-            pr.labels.remove(name)
-            pr.updated = now
-            labels = [P.label(self.url, self.repository, n, 7000 + i) for i, n in enumerate(pr.labels)]
-            return 200, labels, route
-        return 404, self._error(404, "Not Found"), "error"
-
-    def user_comment(self, number: int, body: str, login: str = "reviewer") -> int:
-        """What a person commenting on the PR in the UI does; returns the comment id."""
-        with self._lock:
-            now = self._tick()
-            cid = next(self._ids)
-            person = P.user(self.url, self.url, login, 3000 + sum(map(ord, login)))
-            self.comments[cid] = P.issue_comment(
-                self.url, self.url, self.repository, cid, number, body, person, now, now
-            )
-            self.prs[number].updated = now
-            return cid
-
-    def delete_comment(self, comment_id: int) -> None:
-        """What a person deleting pullrekun's comment in the UI does."""
-        with self._lock:
-            del self.comments[comment_id]
-
-    def _page(self, path: str, query: dict[str, str], items: list[Any]) -> tuple[list[Any], str]:
-        """One page of ``items`` (``per_page``, ``page``) and its ``Link`` header value."""
-        per_page = max(1, min(100, int(query.get("per_page", "30"))))
-        page = max(1, int(query.get("page", "1")))
-        last = max(1, -(-len(items) // per_page))
-
-        def link(n: int) -> str:
-            q = dict(query, page=str(n), per_page=str(per_page))
-            return f"<{self.url}{path}?{urllib.parse.urlencode(q)}>"
-
-        rels = []
-        if page > 1:
-            rels += [f'{link(page - 1)}; rel="prev"', f'{link(1)}; rel="first"']
-        if page < last:
-            rels += [f'{link(page + 1)}; rel="next"', f'{link(last)}; rel="last"']
-        return items[(page - 1) * per_page : page * per_page], ", ".join(rels)
-
-    def _pulls_page(self, path: str, query: dict[str, str]) -> tuple[list[Any], str]:
-        state = query.get("state", "open")
-        sort = query.get("sort", "created")
-        direction = query.get("direction", "desc")  # GitHub's default for every sort
-        prs = [p for p in self.prs.values() if state == "all" or p.state == state]
-        by_updated = sort == "updated"
-        prs.sort(
-            key=lambda p: (p.updated if by_updated else p.created, p.number), reverse=direction == "desc"
-        )
-        chunk, links = self._page(path, query, prs)
-        return [self._pr_json(p) for p in chunk], links
 
     def open_numbers(self) -> Iterator[int]:
         return (n for n, p in self.prs.items() if p.state == "open")

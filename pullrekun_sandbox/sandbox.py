@@ -81,7 +81,7 @@ class Sandbox:
             urllib.request.Request(f"{self.ec2_url}/moto-api/reset", method="POST"), timeout=10
         ).close()
         if self.app_port == 0:
-            self.app_port = _free_port(self.first_host, self.hosts, self.net)
+            self.app_port = free_port(self.first_host, self.hosts, self.net)
         os.environ.update(
             {
                 "AWS_ACCESS_KEY_ID": "testing",
@@ -334,7 +334,7 @@ class Sandbox:
                 self.moto.stop()
 
 
-def _free_port(first_host: int, hosts: int, net: str = "127.0.0") -> int:
+def free_port(first_host: int, hosts: int, net: str = "127.0.0") -> int:
     """A TCP port that is free on all the sandbox's host addresses."""
     import socket
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from pullrekun_sandbox.sandbox import GIT_ENV, _free_port
+from pullrekun_sandbox.sandbox import GIT_ENV, free_port
 from pullrekun_sandbox.sshd import SshdHosts
 from tests.paths import REPO
 
@@ -38,7 +38,7 @@ def test_molecule_converge_idempotence_verify(tmp_path: Path, sshd_hosts: SshdHo
     bare, sha = _repo(tmp_path)
     addrs = sshd_hosts.addrs[:2]
     net, first = addrs[0].rsplit(".", 1)
-    port = _free_port(int(first), len(addrs), net)
+    port = free_port(int(first), len(addrs), net)
     hosts = {
         name: {"ansible_host": addr, "staging_deploy_root": str(tmp_path / "hosts" / addr)}
         for name, addr in zip(["staging-a", "staging-b"], addrs, strict=True)
