@@ -75,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("reconcile", help="run one pass: observe, plan, apply, record")
     for name, text in (
         ("plan", "print what a pass would do, without doing it"),
-        ("status", "show every slot and the queue"),
+        ("status", "show every pool instance, every environment and the queue"),
     ):
         sp = sub.add_parser(name, help=text)
         sp.add_argument("--json", action="store_true", help="machine-readable output")

@@ -34,7 +34,7 @@ ASSIGNABLE_STATES = frozenset({InstanceState.PENDING, InstanceState.RUNNING, Ins
 class EnvStatus(enum.StrEnum):
     """Where an environment stands, as recorded in the state DB."""
 
-    ASSIGNED = "assigned"  # slot given, nothing deployed yet
+    ASSIGNED = "assigned"  # instance assigned, nothing deployed yet
     DEPLOYING = "deploying"  # a pass started deploying it (and may have died)
     READY = "ready"
     FAILED = "failed"
@@ -82,7 +82,7 @@ class Instance:
 
 @dataclass(frozen=True)
 class Assignment:
-    """A slot held by a PR, as the state DB records it."""
+    """A PR's hold on a pool instance (its environment), as the state DB records it."""
 
     pr_number: int
     instance_id: str
@@ -125,7 +125,7 @@ class Observed:
 
 @dataclass(frozen=True)
 class Assign:
-    """Record that ``pr_number`` holds the slot on ``instance_id``."""
+    """Record that ``pr_number`` holds ``instance_id``."""
 
     pr_number: int
     instance_id: str
@@ -251,7 +251,7 @@ class Plan:
     queue: tuple[QueuedPR, ...] = ()
     notes: tuple[str, ...] = ()
     skipped: tuple[SkippedPR, ...] = ()
-    #: Slots held once the plan is applied.
+    #: Instances held once the plan is applied.
     busy: int = 0
 
     @property

@@ -1,8 +1,8 @@
 """Decide what one pass must do. Pure: no I/O, no clock of its own, same input -> same plan.
 
 The planner is level-triggered: it compares the complete observed world (open PRs,
-pool instances, recorded assignments) with the desired one (every open PR on a slot
-running its head commit, oldest PRs first when slots are short, nothing running for
+pool instances, recorded assignments) with the desired one (every open PR on an instance
+running its head commit, oldest PRs first when instances are short, nothing running for
 nobody) and returns the difference as ordered, typed actions. Whether an event was
 missed never matters: the next pass sees the same world and plans the same fix.
 
@@ -68,7 +68,7 @@ def _free_key(inst: Instance) -> tuple[int, str]:
 def _deploy_reason(
     asg: Assignment, pr: PullRequest, inst: Instance, config: PlannerConfig, now: dt.datetime
 ) -> str | None:
-    """Why a kept slot needs a deploy this pass, or None if it is fine as it is."""
+    """Why a kept environment needs a deploy this pass, or None if it is fine as it is."""
     if inst.state == InstanceState.STOPPED:
         return "instance was stopped"
     if asg.deployed_sha != pr.head_sha:
@@ -86,7 +86,7 @@ def _deploy_reason(
 
 
 def _clone_reason(asg: Assignment, pr: PullRequest, db: DatabasePolicy) -> str | None:
-    """Why a kept slot's schema must be cloned again (once per assignment, else on request)."""
+    """Why a kept environment's schema must be cloned again (once per assignment, else on request)."""
     if asg.db_source is None:
         return "not cloned yet"
     if asg.db_reset_requested:
@@ -104,7 +104,7 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
     always comes with a deploy of the same environment (the app restarts on its fresh schema).
 
     Guarantees (checked by property tests): no instance serves two PRs, a closed or
-    ineligible PR never keeps a slot, every open PR either holds a slot, has a queue
+    ineligible PR never keeps an instance, every open PR either holds an instance, has a queue
     position or is skipped with a reason, and applying a plan successfully then planning
     again yields an empty plan.
     """
@@ -140,7 +140,7 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
             unassign.append(Unassign(asg.pr_number, asg.instance_id, "instance left the pool; PR requeued"))
         elif asg.instance_id in {k.instance_id for k in kept.values()}:
             # Cannot happen with the DB's unique constraint; never let it spread.
-            unassign.append(Unassign(asg.pr_number, asg.instance_id, "slot held twice"))
+            unassign.append(Unassign(asg.pr_number, asg.instance_id, "instance held twice"))
         else:
             kept[asg.pr_number] = asg
 

@@ -87,10 +87,10 @@ def _split_message(message: str | None) -> tuple[str, tuple[str, ...]]:
 
 
 def queue_text(position: int, busy: int, shown: int) -> str:
-    slots = f"{busy} slot{'s' if busy != 1 else ''} busy"
+    busy_text = f"{busy} instance{'s' if busy != 1 else ''} busy"
     if position > shown:
-        return f"waiting for a slot, behind {shown}+ others; {slots}"
-    return f"{ordinal(position)} in line, {slots}"
+        return f"waiting for an instance, behind {shown}+ others; {busy_text}"
+    return f"{ordinal(position)} in line, {busy_text}"
 
 
 def in_progress_step(plan: Plan, instance_id: str) -> str:

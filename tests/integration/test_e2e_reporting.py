@@ -65,7 +65,7 @@ def test_the_life_of_a_pr_queued_deploying_ready_then_closed(local_sandbox: Sand
     ready = next(st for st in sim.statuses[prs[first]] if st["state"] == "success")
     assert ready["target_url"].startswith("http://127.0.0.")
     assert ready["target_url"].endswith(f":{sb.app_port}/")
-    assert sim.status_states(prs[last]) == [("pending", "Preview queued: 1st in line, 3 slots busy")]
+    assert sim.status_states(prs[last]) == [("pending", "Preview queued: 1st in line, 3 instances busy")]
     assert deployment_states(sim, first) == [["in_progress", "success"]]
     dep = sim.deployments_of(first)[0]
     assert dep["environment"] == f"preview/pr-{first}"
@@ -320,7 +320,7 @@ def test_app_auth_reports_check_runs_and_keeps_its_token_between_passes(app_sand
     assert run_a["details_url"].startswith("http://127.0.0.")
     (run_c,) = sim.check_runs_for(sha_c)
     assert run_c["status"] == "queued"
-    assert "1st in line, 2 slots busy" in run_c["output"]["title"]
+    assert "1st in line, 2 instances busy" in run_c["output"]["title"]
     (run_d,) = sim.check_runs_for(sha_d)
     assert run_d["conclusion"] == "neutral"
     assert "draft" in run_d["output"]["title"]

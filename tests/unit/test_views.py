@@ -46,12 +46,12 @@ def test_queue_wording_uses_ordinals_and_stops_counting_far_back() -> None:
     assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 101)] == [
         "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st",
     ]  # fmt: skip
-    assert queue_text(3, 4, 10) == "3rd in line, 4 slots busy"
-    assert queue_text(1, 1, 10) == "1st in line, 1 slot busy"
+    assert queue_text(3, 4, 10) == "3rd in line, 4 instances busy"
+    assert queue_text(1, 1, 10) == "1st in line, 1 instance busy"
     assert (
         queue_text(11, 4, 10)
         == queue_text(250, 4, 10)
-        == "waiting for a slot, behind 10+ others; 4 slots busy"
+        == "waiting for an instance, behind 10+ others; 4 instances busy"
     )
 
 
@@ -77,7 +77,7 @@ def test_views_cover_queued_skipped_deploying_ready_and_failed() -> None:
     assert views[2].detail == "starting the instance"
     assert views[3].failed_step == "start"
     assert (views[3].failed_message, views[3].output_tail) == ("first line", ("out 1", "out 2"))
-    assert views[4].detail == "1st in line, 4 slots busy"
+    assert views[4].detail == "1st in line, 4 instances busy"
     assert views[4].since == NOW - dt.timedelta(minutes=5)
     assert views[6].deployed_sha == "b" * 40  # ready on an older commit: the new one is on its way
 

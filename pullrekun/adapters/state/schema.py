@@ -34,7 +34,7 @@ class Base(DeclarativeBase):
 
 
 class AssignmentRow(Base):
-    """One slot held by one PR. The unique instance_id is what makes double-booking impossible."""
+    """One pool instance held by one PR (its environment); the unique instance_id rules out double-booking."""
 
     __tablename__ = "assignments"
 

@@ -229,7 +229,7 @@ class Store:
                         since=now,
                     )
                 )
-                s.add(_event(now, "assigned", "slot assigned", assign.pr_number, assign.instance_id))
+                s.add(_event(now, "assigned", "instance assigned", assign.pr_number, assign.instance_id))
             s.flush()
             for deploy in plan.of_type(Deploy):
                 row = s.get(AssignmentRow, deploy.pr_number)
@@ -313,7 +313,7 @@ class Store:
                     )
 
     def request_reset(self, pr_number: int, now: dt.datetime) -> bool:
-        """Ask the next pass for a fresh clone of the PR's schema; False if it holds no slot."""
+        """Ask the next pass for a fresh clone of the PR's schema; False if it holds no instance."""
         with self.session() as s, s.begin():
             row = s.get(AssignmentRow, pr_number)
             if row is None:
