@@ -11,12 +11,10 @@ import datetime as dt
 import secrets
 import urllib.parse
 from http.server import BaseHTTPRequestHandler
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pullrekun_sandbox import github_payloads as P
-
-if TYPE_CHECKING:
-    from pullrekun_sandbox.github_sim import SimApp, SimPR
+from pullrekun_sandbox.github_records import SimApp, SimPR
 
 
 class ReadEndpoints:

@@ -12,12 +12,10 @@ import itertools
 import re
 import threading
 import urllib.parse
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pullrekun_sandbox import github_payloads as P
-
-if TYPE_CHECKING:
-    from pullrekun_sandbox.github_sim import SimPR
+from pullrekun_sandbox.github_records import SimPR
 
 
 class WriteEndpoints:

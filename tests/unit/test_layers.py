@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import grimp
 import pytest
 
 from tests.paths import REPO
@@ -65,3 +66,14 @@ def test_a_deliberate_violation_breaks_its_contract(
     assert out.returncode == 1, out.stdout + out.stderr
     broken = [ln for ln in out.stdout.splitlines() if ln.endswith(" BROKEN")]
     assert [b for b in broken if b.startswith(contract)], out.stdout
+
+
+def test_no_module_imports_itself_back() -> None:
+    graph = grimp.build_graph("pullrekun", "pullrekun_sandbox")
+    cycles = {
+        tuple(sorted((module, imported)))
+        for module in graph.modules
+        for imported in graph.find_modules_directly_imported_by(module)
+        if graph.chain_exists(importer=imported, imported=module)
+    }
+    assert cycles == set()
