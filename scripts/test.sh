@@ -11,6 +11,8 @@ need_pkgs=()
 command -v mariadb >/dev/null || need_pkgs+=(mariadb-client)
 command -v git >/dev/null || need_pkgs+=(git)
 command -v npm >/dev/null || need_pkgs+=(npm)
+# The wheel test and the controller role's Molecule scenario create fresh venvs.
+python3 -c 'import ensurepip' 2>/dev/null || need_pkgs+=(python3-venv)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing packages: ${need_pkgs[*]} (install them as root: apt-get install ${need_pkgs[*]})" >&2
