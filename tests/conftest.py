@@ -160,3 +160,25 @@ def run_cli(sb: Sandbox, *args: str, timeout: float = 300) -> subprocess.Complet
         timeout=timeout,
         check=False,
     )
+
+
+def run_molecule(scenario: str, inventory: Path, tmp_path: Path) -> str:
+    """`molecule test -s SCENARIO` with the inventory the test wrote; its log, once every step passed."""
+    env = {
+        **os.environ,
+        "MOLECULE_PULLREKUN_INVENTORY": str(inventory),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "ANSIBLE_HOME": str(tmp_path / "ansible-home"),
+        "ANSIBLE_LOCAL_TEMP": str(tmp_path / "tmp"),
+        "MOLECULE_NO_LOG": "false",
+        "NO_COLOR": "1",
+    }
+    out = subprocess.run(
+        ["molecule", "test", "-s", scenario],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    log = out.stdout + out.stderr
+    assert out.returncode == 0, log[-6000:]
+    for step in ("converge", "idempotence", "verify"):
+        assert f"[{scenario} > {step}] Executed: Successful" in log, f"molecule step {step} did not pass"
+    return log

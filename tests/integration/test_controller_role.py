@@ -5,11 +5,9 @@ installed config, as its systemd service would (no systemd runs here: units are 
 
 from __future__ import annotations
 
-import os
 import pwd
 import shutil
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,8 +17,7 @@ import yaml
 
 from pullrekun_sandbox.sandbox import TOKEN, Sandbox
 from pullrekun_sandbox.sshd import SshdHosts
-from tests.conftest import LOCAL_FIRST_HOST
-from tests.paths import REPO
+from tests.conftest import LOCAL_FIRST_HOST, run_molecule
 
 USER = "pullrekun-molecule"
 
@@ -76,23 +73,7 @@ def test_molecule_controller_installs_the_wheel_and_the_installed_pullrekun_plan
         }
         inventory.write_text(yaml.safe_dump({"all": {"hosts": {"controller": host}, "vars": variables}}))
         (tmp_path / "systemd").mkdir()
-        env = {
-            **os.environ,
-            "MOLECULE_PULLREKUN_INVENTORY": str(inventory),
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-            "ANSIBLE_HOME": str(tmp_path / "ansible-home"),
-            "ANSIBLE_LOCAL_TEMP": str(tmp_path / "tmp"),
-            "MOLECULE_NO_LOG": "false",
-            "NO_COLOR": "1",
-        }
-        out = subprocess.run(
-            ["molecule", "test", "-s", "controller"],
-            cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False,
-        )  # fmt: skip
-        log = out.stdout + out.stderr
-        assert out.returncode == 0, log[-6000:]
-        for step in ("converge", "idempotence", "verify"):
-            assert f"[controller > {step}] Executed: Successful" in log, f"molecule step {step} did not pass"
+        run_molecule("controller", inventory, tmp_path)
         installed = controller_home / "venv" / "bin" / "pullrekun"
         version = subprocess.run([str(installed), "--version"], capture_output=True, text=True, check=True)
         assert built_wheel.name.split("-")[1] in version.stdout, "the venv runs the wheel that was built"

@@ -11,6 +11,7 @@ import yaml
 
 from pullrekun_sandbox.sandbox import GIT_ENV, free_port
 from pullrekun_sandbox.sshd import SshdHosts
+from tests.conftest import run_molecule
 from tests.paths import REPO
 
 APP = REPO / "pullrekun_sandbox" / "app" / "app.py"
@@ -69,29 +70,8 @@ def test_molecule_converge_idempotence_verify(tmp_path: Path, sshd_hosts: SshdHo
             }
         )
     )
-    env = {
-        **os.environ,
-        "MOLECULE_PULLREKUN_INVENTORY": str(inventory),
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "ANSIBLE_HOME": str(tmp_path / "ansible-home"),
-        "ANSIBLE_LOCAL_TEMP": str(tmp_path / "tmp"),
-        "MOLECULE_NO_LOG": "false",
-        "NO_COLOR": "1",
-    }
     try:
-        out = subprocess.run(
-            ["molecule", "test", "-s", "default"],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        assert out.returncode == 0, (out.stdout + out.stderr)[-6000:]
-        log = out.stdout + out.stderr
-        for step in ("converge", "idempotence", "verify"):
-            assert f"[default > {step}] Executed: Successful" in log, f"molecule step {step} did not pass"
+        run_molecule("default", inventory, tmp_path)
     finally:
         for addr in addrs:
             appctl = tmp_path / "hosts" / addr / "shared" / "appctl"
