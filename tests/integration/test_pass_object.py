@@ -10,6 +10,7 @@ import threading
 
 from pullrekun import config as config_mod
 from pullrekun.adapters.state.store import Store
+from pullrekun.app.readmodel import snapshot
 from pullrekun.app.reconcile import Cancel, PassOutcome, PassResult, reconcile
 from pullrekun.cli import EXIT_CODES, EXIT_FAILURES, EXIT_OK
 from pullrekun_sandbox.sandbox import Sandbox
@@ -48,6 +49,16 @@ def test_a_pass_runs_on_a_worker_thread(local_sandbox: Sandbox) -> None:
     (env,) = status_of(sb)["environments"]
     assert (env["pr"], env["sha"], env["status"]) == (number, sha, "ready")
     assert sb.served(sb.addr_of(env["instance_id"])) == sha
+    # What a dashboard asks without running a pass: one PR's environment, from the read model.
+    cfg = config_mod.load(sb.config_path)
+    store = Store.open(cfg.state_url)
+    try:
+        view = snapshot(cfg, store).environment(number)
+        assert snapshot(cfg, store).environment(number + 100) is None
+    finally:
+        store.close()
+    assert view is not None
+    assert (view.sha, view.status, view.instance_state, view.url) == (sha, "ready", "running", env["url"])
 
 
 def test_a_cancelled_pass_records_its_outcome_and_the_next_pass_finishes(local_sandbox: Sandbox) -> None:
