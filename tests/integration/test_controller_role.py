@@ -50,6 +50,12 @@ def test_molecule_controller_installs_the_wheel_and_the_installed_pullrekun_plan
         config = sb.config_dict()
         config["state"] = {"url": f"sqlite:///{controller_home}/state/pullrekun.db"}
         config["ansible"]["artifacts_dir"] = str(controller_home / "state" / "artifacts")
+        # A top-level key and a map: the shapes a template of `key = value | to_json` lines broke.
+        config["failed_retry_after"] = 600
+        config["database"] = {
+            "default_source": "dev_shared",
+            "authors": {"alice": "dev_alice", "bob": "dev_bob"},
+        }
         inventory = tmp_path / "inventory.yml"
         host = {
             "ansible_host": sshd_hosts.addrs[0],
