@@ -260,6 +260,8 @@ def _module(args: dict[str, Any], check: bool = False) -> subprocess.CompletedPr
     cmd = [
         "ansible",
         "localhost",
+        "-i",
+        "localhost,",
         "-c",
         "local",
         "-e",

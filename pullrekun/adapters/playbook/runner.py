@@ -202,6 +202,10 @@ def run_playbook(
         "-m", "pullrekun.adapters.playbook.guard", str(private / RECORD_NAME), str(os.getpid()), "--",
         "ansible-playbook", str(project_dir / playbook),
     ]  # fmt: skip
+    # The run's settings are the environment's (ansible_env): no ansible.cfg in the working
+    # directory, the home directory or /etc/ansible changes what a pass does.
+    config = private / "ansible.cfg"
+    config.write_text("# Empty on purpose: pullrekun passes its settings as environment variables.\n")
     # Enough to replay by hand: ansible-playbook -i <run>/inventory <playbook> -e @<run>/extravars.json
     (private / "extravars.json").write_text(json.dumps(dict(extra_vars), indent=2))
     (private / "command.json").write_text(
@@ -215,7 +219,7 @@ def run_playbook(
             cmdline=shlex.join(guard),
             inventory=str(private / "inventory"),
             extravars=dict(extra_vars),
-            envvars={**env, "PULLREKUN_STEPS_FILE": str(private / STEPS_FILE)},
+            envvars={**env, "PULLREKUN_STEPS_FILE": str(private / STEPS_FILE), "ANSIBLE_CONFIG": str(config)},
             artifact_dir=str(artifacts),
             ident=ident,
             timeout=timeout,
