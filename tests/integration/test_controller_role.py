@@ -33,6 +33,12 @@ def controller_home() -> Iterator[Path]:
         subprocess.run(["userdel", USER], check=False, capture_output=True)
 
 
+def _host_key(hosts: SshdHosts) -> str:
+    """One of the sshd hosts' public host keys ("<type> <base64>")."""
+    kind, key = (hosts.root / "host_ed25519.pub").read_text().split()[:2]
+    return f"{kind} {key}"
+
+
 def _user_exists() -> bool:
     try:
         pwd.getpwnam(USER)
@@ -74,6 +80,8 @@ def test_molecule_controller_installs_the_wheel_and_the_installed_pullrekun_plan
                 "AWS_SECRET_ACCESS_KEY": "testing",
             },
             "controller_start_timer": False,
+            "controller_ssh_private_key": sshd_hosts.private_key.read_text(),
+            "controller_known_hosts": [f"{sshd_hosts.addrs[1]} {_host_key(sshd_hosts)}"],
             "controller_systemd_dir": str(tmp_path / "systemd"),
             "verify_expected_sha": sha,
         }
