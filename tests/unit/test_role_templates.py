@@ -7,6 +7,7 @@ import tomllib
 from typing import Any
 
 import pytest
+from ansible.plugins.loader import add_all_plugin_dirs
 from ansible.template import Templar, trust_as_template
 
 from pullrekun.config import parse
@@ -19,6 +20,7 @@ ROLES = REPO / "roles"
 
 def render(role: str, name: str, variables: dict[str, Any]) -> str:
     text = (ROLES / role / "templates" / name).read_text()
+    add_all_plugin_dirs(str(ROLES / role))  # the role's own filters (to_toml), as a play would
     templar = Templar(loader=None, variables={"ansible_managed": "Ansible managed", **variables})
     out = templar.template(trust_as_template(text))
     assert isinstance(out, str)
@@ -37,9 +39,9 @@ def test_controller_config_template_renders_a_config_pullrekun_accepts() -> None
         },
         "failed_retry_after": 30,
     }
-    sections = {k: v for k, v in config.items() if isinstance(v, dict)}
-    text = render("controller", "pullrekun.toml.j2", {"controller_config": sections})
+    text = render("controller", "pullrekun.toml.j2", {"controller_config": config})
     cfg = parse(tomllib.loads(text))
+    assert cfg.failed_retry_after == 30  # a top-level key, written before the tables
     assert cfg.github.api_url == "https://ghe.example.com/api/v3"
     assert cfg.app.port == 8080
     assert cfg.app.url_template.endswith('"quoted" \\ backslash')
