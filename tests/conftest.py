@@ -7,9 +7,13 @@ by skipping the real parts.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
+import pwd
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -182,3 +186,26 @@ def run_molecule(scenario: str, inventory: Path, tmp_path: Path) -> str:
     for step in ("converge", "idempotence", "verify"):
         assert f"[{scenario} > {step}] Executed: Successful" in log, f"molecule step {step} did not pass"
     return log
+
+
+@contextlib.contextmanager
+def controller_account(user: str) -> Iterator[Path]:
+    """A controller home outside pytest's private tmp (mode 0700, which the controller user could
+    not enter), one per user so a rerun does not move the user's home. Afterwards the processes
+    the test's passes left running as that user (SSH ControlPersist masters) are ended by PID,
+    and the home and the user go."""
+    home = Path("/var/tmp") / f"pullrekun-controller-{user}"
+    shutil.rmtree(home, ignore_errors=True)
+    try:
+        yield home
+    finally:
+        pids = subprocess.run(
+            ["pgrep", "-u", user], capture_output=True, text=True, check=False
+        ).stdout.split()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGTERM)
+        shutil.rmtree(home, ignore_errors=True)
+        with contextlib.suppress(KeyError):
+            pwd.getpwnam(user)
+            subprocess.run(["userdel", user], check=False, capture_output=True)

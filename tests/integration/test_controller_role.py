@@ -5,10 +5,7 @@ installed config, as its systemd service would (no systemd runs here: units are 
 
 from __future__ import annotations
 
-import pwd
-import shutil
 import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,34 +14,21 @@ import yaml
 
 from pullrekun_sandbox.sandbox import TOKEN, Sandbox
 from pullrekun_sandbox.sshd import SshdHosts
-from tests.conftest import LOCAL_FIRST_HOST, run_molecule
+from tests.conftest import LOCAL_FIRST_HOST, controller_account, run_molecule
 
 USER = "pullrekun-molecule"
 
 
 @pytest.fixture
 def controller_home() -> Iterator[Path]:
-    """Outside pytest's private tmp (mode 0700): the controller's user must reach it."""
-    home = Path("/var/tmp") / f"pullrekun-controller-{uuid.uuid4().hex[:8]}"
-    existed = _user_exists()
-    yield home
-    shutil.rmtree(home, ignore_errors=True)
-    if not existed and _user_exists():
-        subprocess.run(["userdel", USER], check=False, capture_output=True)
+    with controller_account(USER) as home:
+        yield home
 
 
 def _host_key(hosts: SshdHosts) -> str:
     """One of the sshd hosts' public host keys ("<type> <base64>")."""
     kind, key = (hosts.root / "host_ed25519.pub").read_text().split()[:2]
     return f"{kind} {key}"
-
-
-def _user_exists() -> bool:
-    try:
-        pwd.getpwnam(USER)
-    except KeyError:
-        return False
-    return True
 
 
 def test_molecule_controller_installs_the_wheel_and_the_installed_pullrekun_plans(
