@@ -162,3 +162,19 @@ def test_a_broken_template_override_is_a_config_error(tmp_path: Path) -> None:
     (tmp_path / "comment.md.j2").write_text("{% if %}")
     with pytest.raises(ConfigError, match=r"report.templates_dir: template .*comment.md.j2"):
         check_overrides(parse({**GOOD, "report": {"templates_dir": str(tmp_path)}}).report.templates_dir)
+
+
+def test_the_examples_parse_as_configs() -> None:
+    """examples/pullrekun.toml and the controller_config of examples/controller-vars.yml."""
+    import tomllib
+
+    import yaml
+
+    from tests.paths import REPO
+
+    cfg = parse(tomllib.loads((REPO / "examples" / "pullrekun.toml").read_text()))
+    assert cfg.github.repository == "acme/webapp"
+    assert cfg.failed_retry_after == 600
+    variables = yaml.safe_load((REPO / "examples" / "controller-vars.yml").read_text())
+    controller = parse(variables["controller_config"])
+    assert controller.app.command == cfg.app.command
