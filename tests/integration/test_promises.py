@@ -266,3 +266,19 @@ def test_a_pass_sends_nothing_to_github_once_its_budget_is_spent(local_sandbox: 
         assert len(sb.github.served) == served
     finally:
         store.close()
+
+
+def test_a_pass_reads_no_ansible_cfg(
+    local_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each run points ANSIBLE_CONFIG at an empty file of its own: an ansible.cfg the controller's
+    environment names (or a checkout's) changes nothing, even a broken one."""
+    sb = local_sandbox
+    broken = tmp_path / "ansible.cfg"
+    broken.write_text("[defaults]\nstrategy = no_such_strategy\n")  # no play runs with this
+    monkeypatch.setenv("ANSIBLE_CONFIG", str(broken))
+    number, sha = sb.open_pr("cfg", "no ansible.cfg read")
+    result = run_pass(sb)
+    assert result.ok, (result.problem, result.outcomes)
+    (env,) = [e for e in status_of(sb)["environments"] if e["pr"] == number]
+    assert sb.served(sb.addr_of(env["instance_id"])) == sha

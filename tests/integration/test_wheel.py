@@ -30,18 +30,13 @@ PACKAGED = [
 
 
 @pytest.fixture(scope="module")
-def wheel(built_wheel: Path) -> Path:
-    return built_wheel
-
-
-@pytest.fixture(scope="module")
-def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def installed(built_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh venv (not the test's own) with the wheel and its sandbox extra: its bin dir."""
     venv = tmp_path_factory.mktemp("venv") / "venv"
     subprocess.run([sys._base_executable, "-m", "venv", str(venv)], check=True, timeout=120)  # type: ignore[attr-defined]
     subprocess.run(
         [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         f"{wheel}[sandbox]"],
+         f"{built_wheel}[sandbox]"],
         check=True,
         timeout=600,
     )  # fmt: skip
@@ -55,8 +50,8 @@ def _clean_env() -> dict[str, str]:
     return env
 
 
-def test_the_wheel_carries_the_ansible_project_and_templates(wheel: Path) -> None:
-    names = set(zipfile.ZipFile(wheel).namelist())
+def test_the_wheel_carries_the_ansible_project_and_templates(built_wheel: Path) -> None:
+    names = set(zipfile.ZipFile(built_wheel).namelist())
     missing = [n for n in PACKAGED if n not in names]
     assert missing == []
     assert not [n for n in names if n.startswith("tests/")]
