@@ -11,9 +11,10 @@ import argparse
 import datetime as dt
 import json
 import logging
+import os
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import metadata
 from types import FrameType
@@ -62,6 +63,28 @@ def _cancel_on_signals() -> Iterator[Cancel]:
 def _reconcile(cfg: config_mod.Config, store: Store) -> PassResult:
     with _cancel_on_signals() as cancel:
         return reconcile(cfg, store, cancel=cancel)
+
+
+class _RedactingFilter(logging.Filter):
+    """Takes the controller's secret values out of every log line (exceptions' texts included)."""
+
+    def __init__(self, redact: Callable[[str], str]) -> None:
+        super().__init__()
+        self._redact = redact
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self._redact(record.exc_text)
+        record.msg, record.args = self._redact(message), ()
+        return True
+
+
+def _redact_logs(redact: Callable[[str], str]) -> None:
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_RedactingFilter(redact))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -147,6 +170,8 @@ def status_table(snap: Snapshot) -> str:
     lines.append(f"queue: {waiting or 'empty'}")
     if snap.ec2_problem:
         lines.append(f"EC2 could not be read: {snap.ec2_problem}")
+    for refusal in snap.refused:
+        lines.append(f"refused: {refusal.instance_id}: {refusal.reason} (pullrekun leaves it alone)")
     gh = snap.github
     if gh.rate_remaining is not None:
         left = f"{gh.rate_remaining}/{gh.rate_limit or '?'}"
@@ -190,10 +215,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except config_mod.ConfigError as exc:
         print(f"pullrekun: configuration error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    # What the controller writes (state file, run directories, logs) is readable by it alone.
+    os.umask(0o077)
+    redact = cfg.redactor()
+    _redact_logs(redact)
     try:
-        store = Store.open(cfg.state_url)
+        store = Store.open(cfg.state_url, redact)
     except Exception as exc:
-        print(f"pullrekun: cannot open the state DB: {exc}", file=sys.stderr)
+        print(f"pullrekun: cannot open the state DB: {redact(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
         return _run(args, cfg, store)

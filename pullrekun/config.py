@@ -8,18 +8,24 @@ instead of the file. Any problem raises :class:`ConfigError` naming the key.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import os
 import re
 import tomllib
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote, urlsplit
 
 from pullrekun.core.dbpolicy import DatabasePolicy
 from pullrekun.core.planner import PlannerConfig
+from pullrekun.core.redact import Redactor
+from pullrekun.core.tagpolicy import TagPolicy
 from pullrekun.core.trust import TrustPolicy
 from pullrekun.core.validate import POOL_RE, InvalidInput, check_schema
 
+#: The AWS credentials' variables: a playbook run gets them in memory only.
+AWS_SECRET_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 CONFIG_ENV = "PULLREKUN_CONFIG"
 DEFAULT_CONFIG = "pullrekun.toml"
 ENV_NAME_RE = re.compile(r"\A[A-Z_][A-Z0-9_]*\Z")
@@ -75,6 +81,9 @@ class ReportConfig:
     slack_webhook_env: str = ""
     google_chat_webhook_env: str = ""
     notify_timeout: int = 10
+    #: Show the failing task's last output lines on GitHub and in chat (redacted, capped).
+    #: Set false for public repositories: output comes from the PR's own code.
+    show_output: bool = True
 
 
 @dataclass(frozen=True)
@@ -82,6 +91,13 @@ class EC2Config:
     pool: str = "default"
     region: str = "us-east-1"
     endpoint_url: str = ""
+    #: Pool membership limited to these VPCs and subnets (empty: any).
+    vpc_ids: tuple[str, ...] = ()
+    subnet_ids: tuple[str, ...] = ()
+    #: A ``pullrekun:url`` tag counts only if its host matches one of these (``*.preview.example.com``).
+    url_hosts: tuple[str, ...] = ()
+    #: Networks a ``pullrekun:ansible_host`` tag may point into, besides the instance's own addresses.
+    ansible_host_networks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -104,6 +120,12 @@ class AnsibleConfig:
     boot_timeout: int = 300
     remote_python: str = "auto_silent"
     keep_artifacts: int = 50
+    #: More variables of the controller's environment the playbook run may see (names). It sees
+    #: only pullrekun's own settings, the locale, HOME, proxies and the non-secret AWS settings.
+    pass_env: tuple[str, ...] = ()
+    #: More secret variables the playbook run needs (names): handed to it in memory, never
+    #: written to its run directory, and redacted wherever pullrekun records or posts text.
+    secret_env: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -186,12 +208,47 @@ class Config:
         )
 
     @property
+    def tag_policy(self) -> TagPolicy:
+        db = self.database
+        protected: frozenset[str] = frozenset()
+        if db is not None:
+            protected = frozenset({db.default_source, *db.authors.values(), *db.allowed_sources})
+        return TagPolicy(
+            schema_template=db.schema_template if db is not None else None,
+            protected_schemas=protected,
+            url_hosts=self.ec2.url_hosts,
+            host_networks=self.ec2.ansible_host_networks,
+            vpc_ids=frozenset(self.ec2.vpc_ids),
+            subnet_ids=frozenset(self.ec2.subnet_ids),
+        )
+
+    @property
     def state_url(self) -> str:
         return os.environ.get(self.state.url_env) or self.state.url
 
     @property
     def github_token(self) -> str | None:
         return os.environ.get(self.github.token_env) or None
+
+    def secret_env_names(self) -> tuple[str, ...]:
+        """Environment variables whose values are secrets (known to be, or named so in the config)."""
+        names = [self.github.token_env, self.state.url_env, *AWS_SECRET_ENV, *self.ansible.secret_env]
+        names += [n for n in (self.report.slack_webhook_env, self.report.google_chat_webhook_env) if n]
+        if self.database is not None:
+            db = self.database
+            names += [db.admin_password_env, db.app_password_env, db.source_password_env]
+        return tuple(dict.fromkeys(names))
+
+    def secret_values(self) -> tuple[str, ...]:
+        """Every secret value this controller holds, in the spellings it may be printed in."""
+        values = {os.environ.get(name, "") for name in self.secret_env_names()}
+        password = urlsplit(self.state_url).password
+        values |= {password or "", unquote(password or "")}
+        values |= {quote(v, safe="") for v in set(values)}
+        return tuple(sorted(v for v in values if v))
+
+    def redactor(self, *more: str) -> Redactor:
+        return Redactor.of((*self.secret_values(), *more))
 
     def url_for(self, host: str, tag_url: str, pr_number: int | None) -> str:
         """The environment URL: the instance's ``pullrekun:url`` tag, else the template."""
@@ -261,10 +318,20 @@ def _check(cfg: Config) -> None:
         raise ConfigError("ec2.pool", f"must match {POOL_RE.pattern}")
     if cfg.ec2.endpoint_url and not cfg.ec2.endpoint_url.startswith(("http://", "https://")):
         raise ConfigError("ec2.endpoint_url", "must be an http(s) URL or empty")
+    for network in cfg.ec2.ansible_host_networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError("ec2.ansible_host_networks", f"{network!r} is not a network (CIDR)") from None
     if cfg.ansible.connection not in {"ssh", "local"}:
         raise ConfigError("ansible.connection", "must be 'ssh' or 'local'")
     if cfg.ansible.forks < 1:
         raise ConfigError("ansible.forks", "must be at least 1")
+    for key in ("pass_env", "secret_env"):
+        for name in getattr(cfg.ansible, key):
+            if not ENV_NAME_RE.match(name):
+                problem = f"{name!r} is not an environment variable name (A-Z, 0-9, _)"
+                raise ConfigError(f"ansible.{key}", problem)
     if (
         cfg.ansible.project_dir
         and not (Path(cfg.ansible.project_dir) / "playbooks" / "reconcile.yml").is_file()

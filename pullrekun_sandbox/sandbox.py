@@ -28,6 +28,9 @@ from pullrekun_sandbox.github_sim import GitHubSimulator
 _IMAGE: str | None = None
 APP_SOURCE = Path(__file__).resolve().parent / "app" / "app.py"
 TOKEN = "ghp_sandbox_token_0123456789"
+#: moto takes any credentials; these are long and odd enough to be searched for in what is written.
+AWS_ACCESS_KEY = "AKIASANDBOX000000042"
+AWS_SECRET_KEY = "sandbox/aws+secret-key-0123456789"
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Sandbox",
     "GIT_AUTHOR_EMAIL": "sandbox@example.invalid",
@@ -84,8 +87,8 @@ class Sandbox:
             self.app_port = free_port(self.first_host, self.hosts, self.net)
         os.environ.update(
             {
-                "AWS_ACCESS_KEY_ID": "testing",
-                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_ACCESS_KEY_ID": AWS_ACCESS_KEY,
+                "AWS_SECRET_ACCESS_KEY": AWS_SECRET_KEY,
                 "AWS_DEFAULT_REGION": "us-east-1",
                 "PULLREKUN_GITHUB_TOKEN": TOKEN,
             }
@@ -230,7 +233,13 @@ class Sandbox:
                 # One writer on a loopback simulator: no need to space writes out.
                 "write_interval_ms": 0,
             },
-            "ec2": {"pool": "default", "region": "us-east-1", "endpoint_url": self.ec2_url},
+            "ec2": {
+                "pool": "default",
+                "region": "us-east-1",
+                "endpoint_url": self.ec2_url,
+                # The hosts are loopback addresses, named by their pullrekun:ansible_host tags.
+                "ansible_host_networks": ["127.0.0.0/8"],
+            },
             "state": {"url": self.state_db_url},
             "ansible": ansible,
             "app": {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -12,6 +13,7 @@ from botocore.config import Config as BotoConfig
 from pullrekun.config import EC2Config
 from pullrekun.core import tags as tag
 from pullrekun.core.model import Instance, InstanceState
+from pullrekun.core.tagpolicy import Refusal
 from pullrekun.core.validate import InvalidInput, check_host, check_schema, check_sha
 
 log = logging.getLogger(__name__)
@@ -35,11 +37,21 @@ def client(cfg: EC2Config) -> Any:
     )
 
 
-def instance_from_description(desc: dict[str, Any]) -> Instance | None:
-    """One DescribeInstances entry -> Instance; None (with a warning) if it is unusable."""
+@dataclass(frozen=True)
+class PoolReading:
+    """The pool's instances, and those whose tags could not even be read (with the reason)."""
+
+    instances: tuple[Instance, ...]
+    refused: tuple[Refusal, ...] = ()
+
+
+def instance_from_description(desc: dict[str, Any]) -> Instance | Refusal:
+    """One DescribeInstances entry -> Instance, or a Refusal saying which tag is unusable."""
     tags = {t["Key"]: t["Value"] for t in desc.get("Tags", [])}
     iid = desc["InstanceId"]
-    host = tags.get(tag.ANSIBLE_HOST) or desc.get("PrivateIpAddress") or ""
+    private, public = desc.get("PrivateIpAddress") or "", desc.get("PublicIpAddress") or ""
+    tagged_host = tags.get(tag.ANSIBLE_HOST, "")
+    host = tagged_host or private
     try:
         check_host(host)
         schema = tags.get(tag.DB_SCHEMA, "")
@@ -60,13 +72,17 @@ def instance_from_description(desc: dict[str, Any]) -> Instance | None:
             db_schema=schema,
             tag_pr=tag_pr,
             tag_sha=tag_sha,
+            host_tagged=bool(tagged_host),
+            own_addresses=tuple(a for a in (private, public) if a),
+            vpc_id=desc.get("VpcId") or "",
+            subnet_id=desc.get("SubnetId") or "",
         )
     except (InvalidInput, ValueError) as exc:
-        log.warning("ignoring pool instance %s: %s", iid, exc)
-        return None
+        log.warning("refusing pool instance %s: %s", iid, exc)
+        return Refusal(str(iid)[:40], f"unusable tag: {exc}")
 
 
-def observe_pool(ec2: Any, pool: str) -> tuple[Instance, ...]:
+def observe_pool(ec2: Any, pool: str) -> PoolReading:
     """Every non-terminated instance tagged ``pullrekun:pool=<pool>``, sorted by id."""
     filters = [
         {"Name": f"tag:{tag.POOL}", "Values": [pool]},
@@ -76,13 +92,19 @@ def observe_pool(ec2: Any, pool: str) -> tuple[Instance, ...]:
         },
     ]
     found: list[Instance] = []
+    refused: list[Refusal] = []
     try:
         for page in ec2.get_paginator("describe_instances").paginate(Filters=filters):
             for reservation in page["Reservations"]:
                 for desc in reservation["Instances"]:
                     inst = instance_from_description(desc)
-                    if inst is not None:
+                    if isinstance(inst, Refusal):
+                        refused.append(inst)
+                    else:
                         found.append(inst)
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
         raise EC2Unavailable(f"describe_instances failed: {exc}") from exc
-    return tuple(sorted(found, key=lambda i: i.instance_id))
+    return PoolReading(
+        tuple(sorted(found, key=lambda i: i.instance_id)),
+        tuple(sorted(refused, key=lambda r: r.instance_id)),
+    )

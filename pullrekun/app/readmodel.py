@@ -18,9 +18,11 @@ from typing import Any
 from pullrekun.adapters import ec2
 from pullrekun.adapters.github.client import backoff_until
 from pullrekun.adapters.state.store import EnvironmentRecord, Store
+from pullrekun.app.pool import read_pool
 from pullrekun.config import Config
 from pullrekun.core.model import Instance
 from pullrekun.core.steps import Step
+from pullrekun.core.tagpolicy import Refusal
 from pullrekun.core.views import EnvironmentView
 
 #: Bumped on any change to the JSON shape that is not a new optional field.
@@ -63,6 +65,8 @@ class Snapshot:
     github: GitHubFacts
     #: Why EC2 could not be read (instances are then "unknown"); None when it was.
     ec2_problem: str | None = None
+    #: Instances tagged into the pool that pullrekun refuses to touch, and why (tag policy).
+    refused: tuple[Refusal, ...] = ()
 
     def environment(self, pr: int) -> EnvironmentView | None:
         return next((e for e in self.environments if e.pr == pr), None)
@@ -134,9 +138,11 @@ def snapshot(
 ) -> Snapshot:
     """The read model now. The pool is read from EC2 unless ``instances`` is given."""
     problem = None
+    refused: tuple[Refusal, ...] = ()
     if instances is None:
         try:
-            instances = {i.instance_id: i for i in ec2.observe_pool(ec2.client(cfg.ec2), cfg.ec2.pool)}
+            reading = read_pool(cfg)
+            instances, refused = reading.by_id(), reading.refused
         except ec2.EC2Unavailable as exc:
             problem = str(exc)
     envs = environment_views(cfg, store.environments(), instances)
@@ -159,4 +165,5 @@ def snapshot(
         queue=tuple(QueueEntry(pr, pos, since) for pr, pos, since in store.queue()),
         github=github_facts(store, now or dt.datetime.now(dt.UTC)),
         ec2_problem=problem,
+        refused=refused,
     )

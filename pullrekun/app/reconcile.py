@@ -33,6 +33,7 @@ from pullrekun.adapters.playbook import guard as playbook_guard
 from pullrekun.adapters.state.lock import pass_lock
 from pullrekun.adapters.state.store import DeployOutcome, Store
 from pullrekun.app import crashpoint
+from pullrekun.app.pool import read_pool
 from pullrekun.app.readmodel import environment_views
 from pullrekun.app.render import Renderer
 from pullrekun.app.reporting import Reporter, ReportResult
@@ -139,9 +140,12 @@ def observe(cfg: Config, store: Store, client: GitHubClient, clock: Clock) -> Ob
     except GitHubUnavailable as exc:
         raise ObserveFailed(f"GitHub: {exc}") from exc
     try:
-        instances = ec2.observe_pool(ec2.client(cfg.ec2), cfg.ec2.pool)
+        pool = read_pool(cfg)
     except ec2.EC2Unavailable as exc:
         raise ObserveFailed(f"EC2: {exc}") from exc
+    for refusal in pool.refused:
+        log.warning("refusing pool instance %s: %s", refusal.instance_id, refusal.reason)
+    instances = pool.instances
     observed = Observed(prs, instances, store.assignments(), store.approvals())
     return Observation(observed, {i.instance_id: i for i in instances}, client.stats)
 
@@ -151,7 +155,9 @@ def _views(
 ) -> dict[int, PullRequestView]:
     envs = environment_views(cfg, store.environments(), obs.instances)
     queued_since = {pr: since for pr, _, since in store.queue()}
-    return build_views(obs.observed.prs, plan, envs, queued_since, now, cfg.report.queue_positions)
+    return build_views(
+        obs.observed.prs, plan, envs, queued_since, now, cfg.report.queue_positions, cfg.report.show_output
+    )
 
 
 def _hands_over(plan: Plan) -> bool:
@@ -193,14 +199,21 @@ def end_orphaned_runs(cfg: Config, store: Store, now: dt.datetime) -> None:
         message = f"ended a playbook run left by a pass that died: {orphan.run_dir.name} (pids {orphan.pids})"
         log.warning("%s", message)
         store.add_event(now, "orphaned_run_ended", message)
+    # Events a killed run left half-read: ansible-runner removes them as it reads them, and their
+    # data was not yet redacted.
+    for partial in root.glob("*/artifacts/*/job_events/*-partial.json*"):
+        partial.unlink(missing_ok=True)
 
 
 def reconcile(cfg: Config, store: Store, clock: Clock = utcnow, cancel: Cancel | None = None) -> PassResult:
     """Run one pass under the pass lock (raises LockHeld if another pass has it).
 
     Callable from any thread of a long-lived process: it installs no signal handler and never
-    exits; ``cancel`` stops its playbook run, whoever sets it.
+    exits; ``cancel`` stops its playbook run, whoever sets it. Every message the pass records or
+    returns has the controller's secret values taken out (:meth:`Config.redactor`).
     """
+    redact = cfg.redactor()
+    store = store.redacting(redact)
     with pass_lock(store.engine, cfg.ec2.pool):
         now = clock()
         end_orphaned_runs(cfg, store, now)
@@ -213,7 +226,7 @@ def reconcile(cfg: Config, store: Store, clock: Clock = utcnow, cancel: Cancel |
             return PassResult(PassOutcome.NOT_OBSERVED, None, problem=str(exc))
         reporter = Reporter(cfg, client, store, Renderer(cfg.report.templates_dir), clock)
         try:
-            return _apply_and_report(cfg, store, obs, reporter, now, clock, cancel or Cancel())
+            return _apply_and_report(cfg, store, obs, reporter, now, clock, cancel or Cancel(), redact)
         finally:
             store.set_github_state(rate_facts(client.stats), clock())
 
@@ -226,6 +239,7 @@ def _apply_and_report(
     now: dt.datetime,
     clock: Clock,
     cancel: Cancel,
+    redact: Callable[[str], str],
 ) -> PassResult:
     plan = make_plan(obs.observed, cfg.planner, now)
     for note in plan.notes:
@@ -248,10 +262,11 @@ def _apply_and_report(
         early.join()
     crashpoint.reached("before-run")
     result = executor.apply(plan, obs.instances, cfg, now, ident, cancel)
+    outcomes = tuple(o.redacted(redact) for o in result.outcomes)
     early.join()
     crashpoint.reached("after-run")
-    store.record_outcomes(result.outcomes, deployment_ids, clock())
-    for out in result.outcomes:
+    store.record_outcomes(outcomes, deployment_ids, clock())
+    for out in outcomes:
         if not out.ok:
             log.error(
                 "PR #%s on %s failed at %r: %s",
@@ -261,7 +276,7 @@ def _apply_and_report(
                 (out.message or "").splitlines()[0:1],
             )
     report = _report(reporter, cfg, store, obs, plan, clock, final=True)
-    failed = any(not o.ok for o in result.outcomes)
+    failed = any(not o.ok for o in outcomes)
     run_bad = result.run is not None and result.run.status != "successful"
     if run_bad and not plan.of_type(Deploy):
         store.add_event(clock(), "run_failed", result.run.explanation if result.run else "")
@@ -269,7 +284,7 @@ def _apply_and_report(
     return PassResult(
         outcome,
         plan,
-        result.outcomes,
+        outcomes,
         github=obs.github,
         artifacts=artifacts,
         report=report,

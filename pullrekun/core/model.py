@@ -75,6 +75,12 @@ class Instance:
     db_schema: str = ""
     tag_pr: int | None = None
     tag_sha: str | None = None
+    #: ``ansible_host`` came from the ``pullrekun:ansible_host`` tag (not the private IP).
+    host_tagged: bool = False
+    #: The instance's own private and public addresses.
+    own_addresses: tuple[str, ...] = ()
+    vpc_id: str = ""
+    subnet_id: str = ""
 
     def __post_init__(self) -> None:
         check_instance_id(self.instance_id)

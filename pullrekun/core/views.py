@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from pullrekun.core.model import CloneSchema, EnvStatus, Plan, PullRequest, StartInstance
+from pullrekun.core.redact import cap_line, cap_output
 from pullrekun.core.steps import Step
 
 
@@ -79,11 +80,18 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def _split_message(message: str | None) -> tuple[str, tuple[str, ...]]:
+#: What a failure says where its output is not shown (``report.show_output = false``).
+OUTPUT_HIDDEN = "its output is not shown here (report.show_output is off); the controller's run log has it"
+
+
+def _split_message(message: str | None, show_output: bool) -> tuple[str, tuple[str, ...]]:
+    """The failure's first line and the last lines of output, cut to a size a comment can carry."""
+    if not show_output:
+        return OUTPUT_HIDDEN, ()
     lines = [line for line in (message or "").splitlines() if line.strip()]
     if not lines:
         return "", ()
-    return lines[0], tuple(lines[1:][-15:])
+    return cap_line(lines[0]), cap_output(lines[1:][-15:])
 
 
 def queue_text(position: int, busy: int, shown: int) -> str:
@@ -108,6 +116,7 @@ def build_views(
     queued_since: Mapping[int, dt.datetime],
     now: dt.datetime,
     queue_positions: int = 10,
+    show_output: bool = True,
 ) -> dict[int, PullRequestView]:
     """One view per open PR: from its environment, its queue position or its skip reason."""
     queue = {q.pr_number: q.position for q in plan.queue}
@@ -126,11 +135,11 @@ def build_views(
                 pr, Phase.QUEUED, queue_text(position, plan.busy, queue_positions), since
             )
         else:
-            views[pr.number] = _env_view(pr, env, plan)
+            views[pr.number] = _env_view(pr, env, plan, show_output)
     return views
 
 
-def _env_view(pr: PullRequest, env: EnvironmentView, plan: Plan) -> PullRequestView:
+def _env_view(pr: PullRequest, env: EnvironmentView, plan: Plan, show_output: bool) -> PullRequestView:
     base = PullRequestView(
         pr,
         Phase.DEPLOYING,
@@ -145,7 +154,7 @@ def _env_view(pr: PullRequest, env: EnvironmentView, plan: Plan) -> PullRequestV
         return dataclasses.replace(base, phase=Phase.READY, detail="ready")
     if env.status == EnvStatus.FAILED:
         step = env.failed_step or Step.DEPLOY
-        first, tail = _split_message(env.message)
+        first, tail = _split_message(env.message, show_output)
         return dataclasses.replace(
             base,
             phase=Phase.FAILED,

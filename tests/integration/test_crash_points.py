@@ -176,6 +176,8 @@ def _world(
         state_url=state_url,
         extra_config={
             "app": {"before_switch_hook": str(hook)},
+            # The crash_at callback runs in the playbook, which sees only what it is given.
+            "ansible": {"pass_env": CRASH_ENV},
             "database": {
                 "host": "127.0.0.1",
                 "port": mariadb.port,
@@ -201,6 +203,12 @@ def _world(
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+#: What the crash_at callback reads in the playbook run (which sees only what it is given).
+CRASH_ENV = [
+    "PULLREKUN_CRASH_AT", "PULLREKUN_CRASH_MARKER", "PULLREKUN_CRASH_MODE", "ANSIBLE_CALLBACKS_ENABLED",
+]  # fmt: skip
 
 
 def _killed_pass(w: CrashWorld, point: str, mode: str) -> None:

@@ -8,12 +8,8 @@ description at the end of each test.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -26,6 +22,7 @@ from pullrekun_sandbox.github_sim import Fault, GitHubSimulator
 from pullrekun_sandbox.sandbox import Sandbox
 from tests import openapi
 from tests.conftest import LOCAL_FIRST_HOST, need, run_cli, run_pass
+from tests.receiver import Receiver
 
 
 def ok_pass(sb: Sandbox) -> PassResult:
@@ -340,34 +337,6 @@ def test_app_auth_reports_check_runs_and_keeps_its_token_between_passes(app_sand
     assert sim.counters()["counted"] - before["counted"] <= 1  # at most the list after the comment edit
     assert len([s for s in sim.served if s.route.startswith("/app/")]) == 1  # same token
     check_openapi(sim)
-
-
-class Receiver:
-    """A local stand-in for a chat webhook: records every JSON body posted to it."""
-
-    def __init__(self) -> None:
-        self.posts: list[dict[str, Any]] = []
-        #: Answer this status (a webhook that is down answers 5xx).
-        self.status = 200
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                outer.posts.append({"path": self.path, **json.loads(body)})
-                self.send_response(outer.status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
 
 
 def test_chat_notifications_say_ready_and_failed_once(

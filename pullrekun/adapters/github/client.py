@@ -6,13 +6,15 @@ with ``Retry-After``, or an exhausted limit) into :class:`RateLimited` with the 
 wait until. 5xx answers to reads are retried here (urllib3, honouring ``Retry-After``);
 writes are not retried within a pass (the next pass re-sends what was not recorded).
 
-App auth: the installation token is cached in the state DB until five minutes before it
-expires, so passes in the same hour present the same credential and their conditional
-requests stay free (GitHub ties ETags to the credential).
+App auth: the installation token is cached in the state DB (encrypted with a key derived from
+the App's private key) until five minutes before it expires, so passes in the same hour
+present the same credential and their conditional requests stay free (GitHub ties ETags to
+the credential).
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import email.utils
 import hashlib
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from cryptography.fernet import Fernet, InvalidToken
 from github import Auth, Github, GithubException, GithubIntegration
 from urllib3.util.retry import Retry
 
@@ -115,14 +118,27 @@ def _short(exc: BaseException) -> str:
     return text[:200]
 
 
+def _sealer(private_key: str) -> Fernet:
+    """A key for the installation token at rest, derived from the App's private key: the state
+    DB alone (a backup, a read-only user, ``status``) does not give the token away."""
+    digest = hashlib.sha256(b"pullrekun installation token\0" + private_key.encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(digest))
+
+
 def _installation_token(cfg: GitHubConfig, facts: GitHubFacts, now: dt.datetime) -> str:
     key = f"{cfg.app_id}:{cfg.installation_id}"
+    private_key = Path(cfg.app_private_key_file).read_text(encoding="ascii")
+    sealer = _sealer(private_key)
     known = facts.github_state()
-    if known.get("app_token_for") == key and "app_token" in known:
+    if "app_token" in known:  # written in the clear by pullrekun before 0.2: forget it
+        facts.set_github_state({"app_token": None}, now)
+    if known.get("app_token_for") == key and "app_token_sealed" in known:
         expires = dt.datetime.fromisoformat(known["app_token_expires"])
         if expires - TOKEN_MARGIN > now:
-            return known["app_token"]
-    private_key = Path(cfg.app_private_key_file).read_text(encoding="ascii")
+            try:
+                return sealer.decrypt(known["app_token_sealed"].encode()).decode()
+            except InvalidToken:
+                log.info("GitHub App: the cached installation token was sealed with another key")
     integration = GithubIntegration(
         auth=Auth.AppAuth(cfg.app_id, private_key),
         base_url=cfg.api_url.rstrip("/"),
@@ -134,8 +150,9 @@ def _installation_token(cfg: GitHubConfig, facts: GitHubFacts, now: dt.datetime)
     except (GithubException, OSError) as exc:
         raise GitHubUnavailable(f"GitHub App installation token: {exc}") from exc
     expires_at = grant.expires_at.astimezone(dt.UTC) if grant.expires_at else now + dt.timedelta(hours=1)
+    sealed = sealer.encrypt(grant.token.encode()).decode()
     facts.set_github_state(
-        {"app_token": grant.token, "app_token_expires": expires_at.isoformat(), "app_token_for": key}, now
+        {"app_token_sealed": sealed, "app_token_expires": expires_at.isoformat(), "app_token_for": key}, now
     )
     log.info("GitHub App: new installation token, valid until %s", expires_at.isoformat(timespec="seconds"))
     return str(grant.token)

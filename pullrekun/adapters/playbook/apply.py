@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
 import shutil
 import sys
 from collections.abc import Callable, Mapping
@@ -22,7 +23,7 @@ from typing import Any
 from pullrekun.adapters.playbook.runner import RunResult, Unsafe, ansible_env, run_playbook
 from pullrekun.adapters.project import project_dir
 from pullrekun.adapters.state.store import DeployOutcome
-from pullrekun.config import Config
+from pullrekun.config import AWS_SECRET_ENV, Config
 from pullrekun.core import tags
 from pullrekun.core.model import (
     UP_STATES,
@@ -34,6 +35,7 @@ from pullrekun.core.model import (
     StartInstance,
     StopInstance,
 )
+from pullrekun.core.redact import cap_output
 from pullrekun.core.steps import Step
 
 PLAYBOOK = "playbooks/reconcile.yml"
@@ -167,6 +169,15 @@ def build_inventory(plan: Plan, instances: Mapping[str, Instance], cfg: Config) 
     }
 
 
+def run_secrets(cfg: Config) -> dict[str, str]:
+    """The secrets the playbook needs (AWS keys, database passwords): handed over in memory."""
+    names = [*AWS_SECRET_ENV, *cfg.ansible.secret_env]
+    if cfg.database is not None:
+        db = cfg.database
+        names += [db.admin_password_env, db.app_password_env, db.source_password_env]
+    return {name: os.environ[name] for name in dict.fromkeys(names) if os.environ.get(name)}
+
+
 def prune_artifacts(root: Path, keep: int) -> list[Path]:
     """Remove the oldest run directories beyond ``keep`` (run ids sort by time)."""
     runs = sorted(p for p in root.iterdir() if (p / "plan.json").is_file())
@@ -216,6 +227,9 @@ def apply(
         timeout=cfg.ansible.timeout,
         files={"plan.json": json.dumps({"at": now.isoformat(), **plan_to_json(plan)}, indent=2)},
         cancel=cancel,
+        secrets=run_secrets(cfg),
+        pass_env=frozenset(cfg.ansible.pass_env),
+        redact=cfg.redactor(),
     )
     prune_artifacts(artifacts_root, cfg.ansible.keep_artifacts)
     outcomes = []
@@ -234,7 +248,7 @@ def apply(
             task = failure.task
             message = ("host unreachable: " if failure.unreachable else "") + failure.message
             if failure.output_tail:
-                message += "\n" + "\n".join(failure.output_tail)
+                message += "\n" + "\n".join(cap_output(failure.output_tail))
         else:
             task, message = "(run)", "\n".join([run.explanation, *run.output_tail])
         step = run.failed_steps.get(d.instance_id, Step.DEPLOY)

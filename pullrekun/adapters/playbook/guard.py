@@ -9,6 +9,9 @@ run going on the staging hosts while the next pass takes the lock. Two guards cl
   (``PR_SET_PDEATHSIG``), records its pid and start time in the run directory, runs
   ansible-playbook as its child, and when the pass dies ends the whole session: the
   playbook, its forks and their ssh clients.
+- The playbook's secrets (AWS keys, database passwords) never pass through a file or argv: the
+  guard asks for each on its terminal (``pullrekun-secret NAME:``), ansible-runner answers as it
+  answers SSH password prompts, and the guard puts them in ansible-playbook's environment.
 - The next pass, before anything else, looks for records of runs whose guard did not get to
   clean up (:func:`end_orphaned_runs`) and ends whatever is left of them.
 
@@ -17,12 +20,14 @@ Only the standard library: this module is imported by a process started once per
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import ctypes
 import os
 import signal
 import subprocess
 import sys
+import termios
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -30,6 +35,9 @@ from pathlib import Path
 
 #: The file a guard leaves in its run directory while it runs.
 RECORD_NAME = "playbook.pid"
+#: The names of the secrets the guard asks for (comma-separated; the values never are in the environment).
+SECRET_NAMES_ENV = "PULLREKUN_SECRET_NAMES"  # noqa: S105 - a variable's name
+SECRET_PROMPT = "pullrekun-secret {name}:"  # noqa: S105 - a prompt
 _PR_SET_PDEATHSIG = 1
 #: How long the playbook gets to stop on SIGTERM before the session is killed.
 GRACE_SECONDS = 3.0
@@ -122,6 +130,39 @@ def _end_session(child: subprocess.Popen[bytes], grace: float) -> None:
     os.killpg(0, signal.SIGKILL)
 
 
+def _read_line(fd: int) -> bytes:
+    line = bytearray()
+    while not line.endswith(b"\n"):
+        chunk = os.read(fd, 1)
+        if not chunk:
+            raise EOFError("the terminal closed before the answer")
+        line += chunk
+    return bytes(line).strip()
+
+
+def receive_secrets(names: Sequence[str], fd: int = 0) -> dict[str, str]:
+    """Ask for each secret on the terminal; the answers are base64 (see the runner)."""
+    if not names:
+        return {}
+    saved = termios.tcgetattr(fd) if os.isatty(fd) else None
+    if saved is not None:
+        quiet = termios.tcgetattr(fd)
+        quiet[3] &= ~(termios.ECHO | termios.ICANON)  # no echo, no line-length limit
+        quiet[6][termios.VMIN], quiet[6][termios.VTIME] = 1, 0
+        termios.tcsetattr(fd, termios.TCSANOW, quiet)
+    values = {}
+    try:
+        for name in names:
+            sys.stdout.write(SECRET_PROMPT.format(name=name))
+            sys.stdout.flush()
+            values[name] = base64.b64decode(_read_line(fd), validate=True).decode()
+            sys.stdout.write("\n")
+    finally:
+        if saved is not None:
+            termios.tcsetattr(fd, termios.TCSANOW, saved)
+    return values
+
+
 def main(argv: Sequence[str]) -> int:
     if len(argv) < 4 or argv[2] != "--":
         sys.stderr.write(
@@ -142,7 +183,14 @@ def main(argv: Sequence[str]) -> int:
     assert own is not None
     tmp.write_text(f"{os.getpid()} {own[1]}\n")
     tmp.replace(record)
-    child = subprocess.Popen(command)
+    names = [n for n in os.environ.pop(SECRET_NAMES_ENV, "").split(",") if n]
+    try:
+        secrets = receive_secrets(names)
+    except (EOFError, OSError, ValueError) as exc:
+        sys.stderr.write(f"playbook guard: could not receive the run's secrets: {exc}\n")
+        record.unlink(missing_ok=True)
+        return 2
+    child = subprocess.Popen(command, env={**os.environ, **secrets})
     dying = {"signal": 0}
 
     def on_signal(signum: int, _frame: object) -> None:

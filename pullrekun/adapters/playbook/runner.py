@@ -9,20 +9,24 @@ status becomes a typed :class:`RunResult` that says what happened in words.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
+import re
 import shlex
 import sys
 import tempfile
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import yaml
 
-from pullrekun.adapters.playbook.guard import RECORD_NAME
+from pullrekun.adapters.playbook.guard import RECORD_NAME, SECRET_NAMES_ENV, SECRET_PROMPT
+from pullrekun.core.redact import cap_line, cap_output
 from pullrekun.core.steps import Step, step_of
 
 log = logging.getLogger(__name__)
@@ -92,13 +96,37 @@ class RunResult:
         return host in self.ok_hosts and host not in self.failed_hosts
 
 
-class _Events:
-    """Keeps the first real failure per host; ignores ignored errors."""
+def _scrub(data: Any, redact: Callable[[str], str]) -> Any:
+    """``data`` (an event, as ansible-runner will write it) with every string passed through ``redact``."""
+    if isinstance(data, str):
+        return redact(data)
+    if isinstance(data, dict):
+        for key, value in data.items():
+            data[key] = _scrub(value, redact)
+    elif isinstance(data, list):
+        data[:] = [_scrub(value, redact) for value in data]
+    return data
 
-    def __init__(self) -> None:
+
+class _Events:
+    """Sees every event before ansible-runner writes it: takes the controller's secrets out of it,
+    appends its text to the run's ``stdout`` file, and keeps the first real failure per host."""
+
+    def __init__(self, redact: Callable[[str], str], stdout: IO[str]) -> None:
         self.failures: dict[str, HostFailure] = {}
+        self.tail: deque[str] = deque(maxlen=15)
+        self._redact = redact
+        self._stdout = stdout
 
     def __call__(self, event: dict[str, Any]) -> bool:
+        _scrub(event, self._redact)
+        text = str(event.get("stdout") or "")
+        if text:
+            self._stdout.write(text + "\n")
+            self._stdout.flush()
+            self.tail.extend(
+                ln for ln in text.splitlines() if ln.strip() and not ln.startswith(_PROMPT_START)
+            )
         kind = event.get("event")
         data = event.get("event_data", {})
         if kind not in {"runner_on_failed", "runner_on_unreachable"} or data.get("ignore_errors"):
@@ -111,13 +139,14 @@ class _Events:
         stderr = str(res.get("stderr") or "").strip()
         if stderr and stderr not in msg:
             msg = f"{msg}: {stderr.splitlines()[-1]}"  # e.g. "non-zero return code: health check failed: ..."
+        msg = cap_line(msg.strip().splitlines()[0] if msg.strip() else "failed", 2000)
         tail = [*(res.get("stdout_lines") or [])[-10:], *(res.get("stderr_lines") or [])[-10:]]
         self.failures[host] = HostFailure(
             host=host,
             task=str(data.get("task") or "?"),
-            message=msg.strip()[:2000],
+            message=msg,
             unreachable=kind == "runner_on_unreachable",
-            output_tail=tuple(str(line) for line in tail),
+            output_tail=cap_output([str(line) for line in tail]),
         )
         return True
 
@@ -172,6 +201,63 @@ def ansible_env(project_dir: Path, state_dir: Path, forks: int, ssh_common_args:
     }
 
 
+#: What a playbook run may take from the controller's environment besides pullrekun's settings:
+#: nothing else reaches it, and nothing secret is among these (they are in its run directory).
+PASSED_ENV = frozenset(
+    {
+        "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "SSH_AUTH_SOCK",
+        "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+        "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE", "AWS_CONFIG_FILE",
+        "AWS_SHARED_CREDENTIALS_FILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EC2", "AWS_CA_BUNDLE",
+        "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME", "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_STS_REGIONAL_ENDPOINTS", "AWS_EC2_METADATA_DISABLED", "AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    }
+)  # fmt: skip
+
+
+def run_environment(
+    runner_env: Mapping[str, str], own: Mapping[str, str], pass_env: frozenset[str]
+) -> dict[str, str]:
+    """The run's whole environment: pullrekun's settings (``own``), what ansible-runner adds for its
+    callbacks, and only the named variables of the controller's environment.
+
+    ansible-runner starts from a copy of ``os.environ`` and records what it hands the run in
+    ``artifacts/<id>/command``; without this, every secret of the controller would be on disk.
+    """
+    parent = os.environ
+    allowed = PASSED_ENV | pass_env
+    env = {}
+    for key, value in runner_env.items():
+        inherited = key in parent and parent[key] == value and key not in own
+        if not inherited or key in allowed or key.startswith("LC_"):
+            env[key] = value
+    return env
+
+
+_PROMPT_START = SECRET_PROMPT.split(" ", 1)[0]
+
+
+def _secret_answers(secrets: Mapping[str, str]) -> dict[str, str]:
+    """ansible-runner's answers to the guard's prompts (it answers them as it does SSH and vault
+    password prompts): each secret base64-encoded, so no byte of it means anything to the pty."""
+    return {
+        re.escape(SECRET_PROMPT.format(name=name)): base64.b64encode(value.encode()).decode()
+        for name, value in secrets.items()
+    }
+
+
+def _private_dir(path: Path) -> None:
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+
+
+def _private_file(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
 def run_playbook(
     *,
     project_dir: Path,
@@ -185,17 +271,25 @@ def run_playbook(
     files: Mapping[str, str] | None = None,
     cancel: Callable[[], bool] | None = None,
     quiet: bool = True,
+    secrets: Mapping[str, str] | None = None,
+    pass_env: frozenset[str] = frozenset(),
+    redact: Callable[[str], str] = str,
 ) -> RunResult:
-    """Run one playbook; never raises for playbook failures (they are in the result)."""
-    private = artifacts_root / ident
-    (private / "inventory").mkdir(parents=True, exist_ok=False)
-    (private / "inventory" / "hosts.yml").write_text(dump_inventory(inventory))
-    for name, content in (files or {}).items():
-        (private / name).write_text(content)
-    import ansible_runner  # imported here: `plan` and `status` never need it
+    """Run one playbook; never raises for playbook failures (they are in the result).
 
-    events = _Events()
-    artifacts = private / "artifacts"
+    ``secrets`` (name -> value) reach ansible-playbook's environment in memory only: the guard
+    asks for each on its terminal and ansible-runner answers. The run directory (mode 0700, its
+    files 0600) holds names, never values; every event and the ``stdout`` file are written through
+    ``redact``.
+    """
+    private = artifacts_root / ident
+    _private_dir(artifacts_root)
+    private.mkdir(mode=0o700)
+    (private / "inventory").mkdir(mode=0o700)
+    (private / "artifacts").mkdir(mode=0o700)
+    _private_file(private / "inventory" / "hosts.yml", dump_inventory(inventory))
+    for name, content in (files or {}).items():
+        _private_file(private / name, content)
     cmd = ("ansible-playbook", "-i", str(private / "inventory"), str(project_dir / playbook))
     # ansible-playbook runs under a guard that ends it (and its forks) if this process dies.
     guard = [
@@ -205,38 +299,74 @@ def run_playbook(
     # The run's settings are the environment's (ansible_env): no ansible.cfg in the working
     # directory, the home directory or /etc/ansible changes what a pass does.
     config = private / "ansible.cfg"
-    config.write_text("# Empty on purpose: pullrekun passes its settings as environment variables.\n")
+    _private_file(config, "# Empty on purpose: pullrekun passes its settings as environment variables.\n")
     # Enough to replay by hand: ansible-playbook -i <run>/inventory <playbook> -e @<run>/extravars.json
-    (private / "extravars.json").write_text(json.dumps(dict(extra_vars), indent=2))
-    (private / "command.json").write_text(
-        json.dumps({"command": cmd, "extra_vars": dict(extra_vars)}, indent=2, default=str)
+    _private_file(private / "extravars.json", json.dumps(dict(extra_vars), indent=2))
+    _private_file(
+        private / "command.json",
+        json.dumps({"command": cmd, "extra_vars": dict(extra_vars)}, indent=2, default=str),
     )
+    own = {
+        **env,
+        "PULLREKUN_STEPS_FILE": str(private / STEPS_FILE),
+        "ANSIBLE_CONFIG": str(config),
+        SECRET_NAMES_ENV: ",".join(secrets or {}),
+    }
+    artifacts = private / "artifacts"
+    (artifacts / ident).mkdir(mode=0o700)
+    stdout_fd = os.open(artifacts / ident / "stdout", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(stdout_fd, "w", encoding="utf-8") as stdout:
+        return _run(
+            private, project_dir, guard, cmd, own, secrets or {}, pass_env, timeout, quiet, cancel,
+            _Events(redact, stdout), ident, extra_vars,
+        )  # fmt: skip
+
+
+def _run(
+    private: Path,
+    project_dir: Path,
+    guard: list[str],
+    cmd: tuple[str, ...],
+    own: Mapping[str, str],
+    secrets: Mapping[str, str],
+    pass_env: frozenset[str],
+    timeout: int,
+    quiet: bool,
+    cancel: Callable[[], bool] | None,
+    events: _Events,
+    ident: str,
+    extra_vars: Mapping[str, Any],
+) -> RunResult:
+    from ansible_runner.interface import init_runner  # imported here: `plan` and `status` never need it
+
+    artifacts = private / "artifacts"
     try:
-        r = ansible_runner.run(
+        r = init_runner(
             private_data_dir=str(private),
             project_dir=str(project_dir),
             binary=sys.executable,
             cmdline=shlex.join(guard),
             inventory=str(private / "inventory"),
             extravars=dict(extra_vars),
-            envvars={**env, "PULLREKUN_STEPS_FILE": str(private / STEPS_FILE), "ANSIBLE_CONFIG": str(config)},
+            envvars=dict(own),
+            passwords=_secret_answers(secrets),
             artifact_dir=str(artifacts),
             ident=ident,
             timeout=timeout,
             suppress_env_files=True,
+            # The events' text goes to artifacts/<id>/stdout through the handler, redacted.
+            suppress_output_file=True,
             quiet=quiet,
             event_handler=events,
             cancel_callback=cancel or (lambda: False),
         )
+        r.config.env = run_environment(r.config.env, own, pass_env)
+        r.run()
     except Exception as exc:  # runner set-up errors: report, never crash the pass
         log.exception("ansible-runner failed to start")
         return RunResult("error: " + str(exc)[:200], None, str(private), str(artifacts), cmd)
     stats: dict[str, dict[str, int]] = r.stats or {}
-    tail: tuple[str, ...] = ()
-    stdout_file = artifacts / ident / "stdout"
-    if r.status != "successful" and stdout_file.exists():
-        lines = [ln for ln in stdout_file.read_text(errors="replace").splitlines() if ln.strip()]
-        tail = tuple(lines[-15:])
+    tail = tuple(events.tail) if r.status != "successful" else ()
     failed_steps, done_steps = read_steps(private / STEPS_FILE)
     failed = set(stats.get("failures", {})) | set(stats.get("dark", {}))
     seen = set(stats.get("processed", {}))

@@ -7,8 +7,10 @@ pass dies at, the next pass observes a world the planner knows how to finish.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Mapping
+import os
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +61,11 @@ class DeployOutcome:
     #: The step that failed (``pullrekun.core.steps.Step``), from the failing task's step tag.
     failed_step: str | None = None
 
+    def redacted(self, redact: Callable[[str], str]) -> DeployOutcome:
+        if self.message is None:
+            return self
+        return dataclasses.replace(self, message=fit(redact(self.message)))
+
 
 @dataclass(frozen=True)
 class EnvironmentRecord:
@@ -92,15 +99,34 @@ class CachedPage:
     next_url: str | None
 
 
+#: The longest message kept (MySQL's TEXT holds 64 KiB; one line of a PR's output can be longer).
+MESSAGE_LIMIT = 16000
+
+
+def fit(message: str) -> str:
+    """A message cut to what a row keeps; the end (where the failure is) is kept."""
+    if len(message) <= MESSAGE_LIMIT:
+        return message
+    return f"… ({len(message) - MESSAGE_LIMIT} characters left out)\n{message[-MESSAGE_LIMIT:]}"
+
+
 def _event(
     now: dt.datetime, kind: str, message: str, pr_number: int | None = None, instance_id: str | None = None
 ) -> EventRow:
-    return EventRow(at=now, kind=kind, pr_number=pr_number, instance_id=instance_id, message=message)
+    return EventRow(at=now, kind=kind, pr_number=pr_number, instance_id=instance_id, message=fit(message))
+
+
+def _private_sqlite_file(database: str | None) -> None:
+    """An SQLite state file is created 0600: it holds what pullrekun knows about every environment."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))
 
 
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        _private_sqlite_file(parsed.database)
         engine = create_engine(url, connect_args={"timeout": 30})
 
         @event.listens_for(engine, "connect")
@@ -139,16 +165,28 @@ def migrate(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
+def _unchanged(text: str) -> str:
+    return text
+
+
 class Store:
-    def __init__(self, engine: Engine) -> None:
+    """``redact`` is applied to every message the store writes (failures, events): what a failed
+    task printed may hold a secret, and the state DB is read by ``status``, pages and reports."""
+
+    def __init__(self, engine: Engine, redact: Callable[[str], str] = _unchanged) -> None:
         self.engine = engine
+        self.redact = redact
         self._session = sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
-    def open(cls, url: str) -> Store:
+    def open(cls, url: str, redact: Callable[[str], str] = _unchanged) -> Store:
         engine = make_engine(url)
         migrate(engine)
-        return cls(engine)
+        return cls(engine, redact)
+
+    def redacting(self, redact: Callable[[str], str]) -> Store:
+        """This store (same engine), writing its messages through ``redact``."""
+        return Store(self.engine, redact)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -271,7 +309,7 @@ class Store:
         self, outcomes: Iterable[DeployOutcome], deployment_ids: Mapping[int, int], now: dt.datetime
     ) -> None:
         with self.session() as s, s.begin():
-            for out in outcomes:
+            for out in (o.redacted(self.redact) for o in outcomes):
                 row = s.get(AssignmentRow, out.pr_number)
                 if row is not None and row.instance_id == out.instance_id:
                     row.status = EnvStatus.READY if out.ok else EnvStatus.FAILED
@@ -331,7 +369,7 @@ class Store:
         instance_id: str | None = None,
     ) -> None:
         with self.session() as s, s.begin():
-            s.add(_event(now, kind, message, pr_number, instance_id))
+            s.add(_event(now, kind, self.redact(message), pr_number, instance_id))
 
     # --- conditional-request cache ------------------------------------------------
 

@@ -1,0 +1,70 @@
+"""Secrets out of everything pullrekun writes down or posts, and output cut to a readable size.
+
+A failing task's output comes from code in the pull request (its migrations, its health
+check): it may print the database password on purpose or by accident, and one huge line
+would make every comment update fail. What pullrekun records (state DB, logs) and posts
+(GitHub, chat) passes through a :class:`Redactor` that knows the controller's secret values.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+REDACTED = "[redacted]"
+#: Shorter values cannot be told apart from ordinary text (and replacing them would garble it).
+MIN_SECRET_LENGTH = 4
+#: At most this many characters of one output line are kept ...
+LINE_LIMIT = 300
+#: ... and this many characters of output in all (the last lines win).
+TOTAL_LIMIT = 3000
+
+
+@dataclass(frozen=True)
+class Redactor:
+    """Replaces every known secret value with ``[redacted]`` (callers add other spellings of a
+    value, such as its URL-quoted form, as values of their own)."""
+
+    secrets: tuple[str, ...] = ()
+    _pattern: re.Pattern[str] | None = field(init=False, repr=False, compare=False, default=None)
+
+    def __post_init__(self) -> None:
+        forms = {s for s in self.secrets if len(s) >= MIN_SECRET_LENGTH}
+        if forms:
+            # Longest first: a secret that contains another is replaced whole.
+            alternatives = sorted(forms, key=len, reverse=True)
+            object.__setattr__(self, "_pattern", re.compile("|".join(map(re.escape, alternatives))))
+
+    @classmethod
+    def of(cls, values: Iterable[str | None]) -> Redactor:
+        return cls(tuple(sorted({v for v in values if v})))
+
+    def __call__(self, text: str) -> str:
+        if self._pattern is None or not text:
+            return text
+        return self._pattern.sub(REDACTED, text)
+
+    def lines(self, lines: Iterable[str]) -> tuple[str, ...]:
+        return tuple(self(line) for line in lines)
+
+
+def cap_line(line: str, limit: int = LINE_LIMIT) -> str:
+    if len(line) <= limit:
+        return line
+    return f"{line[:limit]}… ({len(line) - limit} more characters)"
+
+
+def cap_output(
+    lines: Sequence[str], line_limit: int = LINE_LIMIT, total: int = TOTAL_LIMIT
+) -> tuple[str, ...]:
+    """The last lines that fit in ``total`` characters, each cut to ``line_limit``."""
+    kept: list[str] = []
+    used = 0
+    for line in reversed([cap_line(ln, line_limit) for ln in lines]):
+        if used + len(line) + 1 > total:
+            kept.append(f"… ({len(lines) - len(kept)} earlier lines left out)")
+            break
+        kept.append(line)
+        used += len(line) + 1
+    return tuple(reversed(kept))
