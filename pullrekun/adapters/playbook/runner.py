@@ -26,7 +26,7 @@ from typing import IO, Any
 import yaml
 
 from pullrekun.adapters.playbook.guard import RECORD_NAME, SECRET_NAMES_ENV, SECRET_PROMPT
-from pullrekun.core.redact import cap_line, cap_output
+from pullrekun.core.redact import cap_output
 from pullrekun.core.steps import Step, step_of
 
 log = logging.getLogger(__name__)
@@ -139,7 +139,8 @@ class _Events:
         stderr = str(res.get("stderr") or "").strip()
         if stderr and stderr not in msg:
             msg = f"{msg}: {stderr.splitlines()[-1]}"  # e.g. "non-zero return code: health check failed: ..."
-        msg = cap_line(msg.strip().splitlines()[0] if msg.strip() else "failed", 2000)
+        # A task's own message may carry lines of output (the health check's does): each is cut.
+        msg = "\n".join(cap_output(msg.strip().splitlines())) or "failed"
         tail = [*(res.get("stdout_lines") or [])[-10:], *(res.get("stderr_lines") or [])[-10:]]
         self.failures[host] = HostFailure(
             host=host,
