@@ -234,6 +234,26 @@ def pull_request_simple(
     }
 
 
+def pull_request(simple: dict[str, Any], state: str, closed: dt.datetime | None) -> dict[str, Any]:
+    """``GET /repos/{owner}/{repo}/pulls/{number}``: the list's shape plus the counters."""
+    return {
+        **simple,
+        "state": state,
+        "closed_at": iso(closed) if closed else None,
+        "merged": False,
+        "mergeable": True if state == "open" else None,
+        "mergeable_state": "clean" if state == "open" else "unknown",
+        "merged_by": None,
+        "comments": 0,
+        "review_comments": 0,
+        "maintainer_can_modify": False,
+        "commits": 1,
+        "additions": 1,
+        "deletions": 1,
+        "changed_files": 1,
+    }
+
+
 def commit_status(
     api: str,
     full_name: str,

@@ -27,7 +27,7 @@ import json
 import re
 import threading
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -68,6 +68,9 @@ class GitHubSimulator(ReadEndpoints, WriteEndpoints):
         self.deployments: dict[int, dict[str, Any]] = {}
         self.deployment_statuses: dict[int, list[dict[str, Any]]] = {}
         self.comments: dict[int, dict[str, Any]] = {}
+        #: Called with the page number before a page of the PR list is served (a test closes a PR
+        #: there to reproduce a list that shifts between two page reads).
+        self.before_pulls_page: Callable[[int], None] | None = None
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -335,12 +338,20 @@ class GitHubSimulator(ReadEndpoints, WriteEndpoints):
         base = f"/repos/{self.repository}"
         links = ""
         comments = re.fullmatch(rf"{re.escape(base)}/issues/(\d+)/comments", parsed.path)
+        one_pull = re.fullmatch(rf"{re.escape(base)}/pulls/(\d+)", parsed.path)
         if parsed.path == base:
             body: Any = P.full_repository(self._repo_json())
             route = "/repos/{owner}/{repo}"
         elif parsed.path == f"{base}/pulls":
+            if self.before_pulls_page is not None:
+                self.before_pulls_page(int(query.get("page", "1")))
             body, links = self._pulls_page(parsed.path, query)
             route = "/repos/{owner}/{repo}/pulls"
+        elif one_pull is not None and int(one_pull.group(1)) in self.prs:
+            pr = self.prs[int(one_pull.group(1))]
+            closed = pr.updated if pr.state == "closed" else None
+            body = P.pull_request(self._pr_json(pr), pr.state, closed)
+            route = "/repos/{owner}/{repo}/pulls/{pull_number}"
         elif comments is not None:
             items = self.comments_on(int(comments.group(1)))
             body, links = self._page(parsed.path, query, items)

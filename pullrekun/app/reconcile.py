@@ -133,7 +133,7 @@ def github_client(cfg: Config, store: Store, clock: Clock) -> GitHubClient:
 def observe(cfg: Config, store: Store, client: GitHubClient, clock: Clock) -> Observation:
     source = PullRequestSource(client, store, clock)
     try:
-        prs = source.open_pull_requests()
+        prs = source.open_pull_requests(held=(a.pr_number for a in store.assignments()))
     except RateLimited as exc:
         _note_rate_limit(store, exc.until, str(exc), clock(), said=False)
         raise ObserveFailed(f"GitHub: {exc}") from exc

@@ -5,7 +5,10 @@ ETag of its last answer (``If-None-Match``); a 304 costs no rate limit and means
 cached page still holds. ETags are cached per credential, as GitHub ties them to it.
 
 Errors never turn into "no PRs": any failure raises :class:`GitHubUnavailable`, and
-the pass that called us stops before planning.
+the pass that called us stops before planning. Pages are read by offset, so a PR that closes
+between two page reads shifts the next page and hides an open PR: a PR that holds an
+environment and is missing from the list is asked for on its own (``GET /pulls/{n}``) before
+it is taken for closed.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from pullrekun.adapters.github.client import GitHubClient, GitHubUnavailable, RequestStats, next_link
@@ -86,7 +89,26 @@ class PullRequestSource:
             self._cache.store_page(key, CachedPage(etag, body, next_url), self._clock())
         return items, next_url
 
-    def open_pull_requests(self) -> tuple[PullRequest, ...]:
+    def _confirm(self, number: int) -> PullRequest | None:
+        """The PR if it is still open (the list hid it), None if it is closed or gone."""
+        url = f"/repos/{self._repository}/pulls/{number}"
+        status, _, item = self._client.request("GET", url)
+        if status in (404, 410):
+            return None
+        if status >= 300 or not isinstance(item, dict):
+            raise GitHubUnavailable(f"GET {url} answered {status}: {str(item)[:200]}")
+        if item.get("state") != "open":
+            return None
+        try:
+            pr = pull_request_from_json(item)
+        except (KeyError, TypeError, ValueError, InvalidInput) as exc:
+            raise GitHubUnavailable(f"malformed pull request {number}: {exc}") from exc
+        log.info("PR #%s is open but was missing from the list (it shifted while it was read)", number)
+        return pr
+
+    def open_pull_requests(self, held: Iterable[int] = ()) -> tuple[PullRequest, ...]:
+        """Every open PR. ``held``: PRs holding an environment, each confirmed closed on its own
+        before it may be missing from the answer."""
         url: str | None = (
             f"/repos/{self._repository}/pulls?state=open&sort=created&direction=asc&per_page={self._per_page}"
         )
@@ -104,4 +126,8 @@ class PullRequestSource:
                     # Skipping it would read as "closed" and tear its environment down.
                     raise GitHubUnavailable(f"malformed pull request in list: {exc}") from exc
                 prs[pr.number] = pr
+        for number in sorted(set(held) - set(prs)):
+            found = self._confirm(number)
+            if found is not None:
+                prs[number] = found
         return tuple(sorted(prs.values(), key=lambda p: p.number))
