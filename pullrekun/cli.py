@@ -2,7 +2,9 @@
 
 Exit codes: 0 done; 1 done but some environments failed (or GitHub/EC2 could not be
 read: nothing was changed, the next pass retries); 2 bad configuration or input
-(nothing changed); 3 another pass holds the lock (nothing done).
+(nothing changed); 3 another pass holds the lock (nothing done); 4 an error: the state DB
+could not be reached, the pass lost its lock, or pullrekun crashed (the next pass finishes
+from what it observes).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from types import FrameType
 from pullrekun import __version__
 from pullrekun import config as config_mod
 from pullrekun.adapters.playbook.apply import plan_to_json
-from pullrekun.adapters.state.lock import LockHeld
+from pullrekun.adapters.state.lock import LockHeld, LockLost
 from pullrekun.adapters.state.store import Store
 from pullrekun.app.readmodel import Snapshot, snapshot
 from pullrekun.app.reconcile import Cancel, PassOutcome, PassResult, plan_only, reconcile, utcnow
@@ -35,6 +37,7 @@ EXIT_OK = 0
 EXIT_FAILURES = 1
 EXIT_BAD_INPUT = 2
 EXIT_LOCKED = 3
+EXIT_ERROR = 4
 #: The exit code of each way a pass can end.
 EXIT_CODES = {
     PassOutcome.CLEAN: EXIT_OK,
@@ -221,17 +224,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     _redact_logs(redact)
     try:
         store = Store.open(cfg.state_url, redact)
-    except Exception as exc:
+    except Exception as exc:  # an outage, not bad configuration: the next pass tries again
         print(f"pullrekun: cannot open the state DB: {redact(str(exc))}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return EXIT_ERROR
     try:
         return _run(args, cfg, store)
     except LockHeld as exc:
         print(f"pullrekun: {exc}; nothing done", file=sys.stderr)
         return EXIT_LOCKED
+    except LockLost as exc:
+        print(f"pullrekun: {exc}; outcomes not recorded, the next pass finishes", file=sys.stderr)
+        return EXIT_ERROR
     except InvalidInput as exc:
         print(f"pullrekun: invalid input: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except Exception:  # a crash has its own exit code: 1 means "done, some environments failed"
+        log.exception("pullrekun crashed; the next pass finishes from what it observes")
+        return EXIT_ERROR
     finally:
         store.close()
 

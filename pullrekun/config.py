@@ -7,6 +7,7 @@ instead of the file. Any problem raises :class:`ConfigError` naming the key.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import ipaddress
 import os
@@ -198,6 +199,9 @@ class Config:
     database: DatabaseConfig | None = None
     failed_retry_after: int = 0
     source: str = "<defaults>"
+    #: The config file's directory: a relative SQLite path in the state URL is taken from here,
+    #: so a pass started from another directory finds the same state.
+    base_dir: str = ""
 
     @property
     def planner(self) -> PlannerConfig:
@@ -224,7 +228,12 @@ class Config:
 
     @property
     def state_url(self) -> str:
-        return os.environ.get(self.state.url_env) or self.state.url
+        url = os.environ.get(self.state.url_env) or self.state.url
+        prefix = "sqlite:///"
+        path = url[len(prefix) :] if url.startswith(prefix) else ""
+        if path and self.base_dir and not path.startswith(("/", ":memory:", "file:")):
+            return prefix + str(Path(self.base_dir) / path)
+        return url
 
     @property
     def github_token(self) -> str | None:
@@ -464,4 +473,4 @@ def load(path: Path) -> Config:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("--config", f"{path} is not valid TOML: {exc}") from None
-    return parse(raw, source=str(path))
+    return dataclasses.replace(parse(raw, source=str(path)), base_dir=str(path.resolve().parent))

@@ -30,7 +30,7 @@ from pullrekun.adapters.github.client import (
 from pullrekun.adapters.github.pulls import PullRequestSource
 from pullrekun.adapters.playbook import apply as executor
 from pullrekun.adapters.playbook import guard as playbook_guard
-from pullrekun.adapters.state.lock import pass_lock
+from pullrekun.adapters.state.lock import PassLock, pass_lock
 from pullrekun.adapters.state.store import DeployOutcome, Store
 from pullrekun.app import crashpoint
 from pullrekun.app.pool import read_pool
@@ -214,7 +214,7 @@ def reconcile(cfg: Config, store: Store, clock: Clock = utcnow, cancel: Cancel |
     """
     redact = cfg.redactor()
     store = store.redacting(redact)
-    with pass_lock(store.engine, cfg.ec2.pool):
+    with pass_lock(store.engine) as lock:
         now = clock()
         end_orphaned_runs(cfg, store, now)
         try:
@@ -226,7 +226,7 @@ def reconcile(cfg: Config, store: Store, clock: Clock = utcnow, cancel: Cancel |
             return PassResult(PassOutcome.NOT_OBSERVED, None, problem=str(exc))
         reporter = Reporter(cfg, client, store, Renderer(cfg.report.templates_dir), clock)
         try:
-            return _apply_and_report(cfg, store, obs, reporter, now, clock, cancel or Cancel(), redact)
+            return _apply_and_report(cfg, store, obs, reporter, now, clock, cancel or Cancel(), redact, lock)
         finally:
             store.set_github_state(rate_facts(client.stats), clock())
 
@@ -240,6 +240,7 @@ def _apply_and_report(
     clock: Clock,
     cancel: Cancel,
     redact: Callable[[str], str],
+    lock: PassLock,
 ) -> PassResult:
     plan = make_plan(obs.observed, cfg.planner, now)
     for note in plan.notes:
@@ -265,6 +266,9 @@ def _apply_and_report(
     outcomes = tuple(o.redacted(redact) for o in result.outcomes)
     early.join()
     crashpoint.reached("after-run")
+    # A pass that lost its lock (its MySQL connection dropped during a long run) records nothing:
+    # another pass may be acting; the next one judges from what it observes.
+    lock.check()
     store.record_outcomes(outcomes, deployment_ids, clock())
     for out in outcomes:
         if not out.ok:

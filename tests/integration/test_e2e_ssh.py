@@ -132,7 +132,7 @@ def test_a_second_pass_while_one_holds_the_lock_exits_3(ssh_sandbox: Sandbox) ->
     sb.open_pr("l1", "l 1")
     store = Store.open(sb.state_db_url)
     try:
-        with pass_lock(store.engine, "default"):
+        with pass_lock(store.engine):
             out = run_cli(sb, "reconcile")
             assert out.returncode == 3, out.stderr
             assert "another pass" in out.stderr

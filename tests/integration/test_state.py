@@ -91,16 +91,16 @@ def test_one_instance_can_never_be_held_twice(store: Store) -> None:
 
 
 def test_the_pass_lock_excludes_a_second_holder(store: Store, db_url: str) -> None:
-    with pass_lock(store.engine, "default"):
+    """One lock per state DB: a controller of another pool on the same state DB waits too."""
+    with pass_lock(store.engine) as held:
+        held.check()
         other = Store.open(db_url)
         try:
-            with pytest.raises(LockHeld), pass_lock(other.engine, "default"):
-                pass
-            with pass_lock(other.engine, "another-pool"):
+            with pytest.raises(LockHeld), pass_lock(other.engine):
                 pass
         finally:
             other.close()
-    with pass_lock(store.engine, "default"):
+    with pass_lock(store.engine):
         pass
 
 
@@ -110,7 +110,7 @@ def test_the_lock_dies_with_its_holder(db_url: str) -> None:
         "from pullrekun.adapters.state.store import Store\n"
         "from pullrekun.adapters.state.lock import pass_lock\n"
         f"s = Store.open({db_url!r})\n"
-        "with pass_lock(s.engine, 'default'):\n"
+        "with pass_lock(s.engine):\n"
         "    print('held', flush=True); sys.stdin.readline()\n"
     )
     holder = subprocess.Popen(
@@ -120,13 +120,13 @@ def test_the_lock_dies_with_its_holder(db_url: str) -> None:
     assert holder.stdout.readline().strip() == "held"
     store = Store.open(db_url)
     try:
-        with pytest.raises(LockHeld), pass_lock(store.engine, "default"):
+        with pytest.raises(LockHeld), pass_lock(store.engine):
             pass
         holder.kill()  # SIGKILL: no cleanup runs in the holder
         holder.wait()
         for _ in range(50):
             try:
-                with pass_lock(store.engine, "default"):
+                with pass_lock(store.engine):
                     break
             except LockHeld:
                 import time
