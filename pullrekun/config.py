@@ -316,7 +316,30 @@ def _build(section: str, cls: type, raw: object) -> Any:
     return cls(**kwargs)
 
 
+#: Settings that must be at least this much (seconds, counts), by dotted key.
+_MINIMUMS = {
+    "github.timeout": 1, "github.retries": 0, "github.write_interval_ms": 0,
+    "report.notify_timeout": 1,
+    "ansible.timeout": 1, "ansible.boot_timeout": 1, "ansible.keep_artifacts": 1,
+    "app.health_timeout": 1, "app.keep_releases": 1,
+}  # fmt: skip
+SERVICE_NAME_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}\Z")
+
+
+def _check_ranges(cfg: Config) -> None:
+    for key, least in _MINIMUMS.items():
+        section, name = key.split(".")
+        if getattr(getattr(cfg, section), name) < least:
+            raise ConfigError(key, f"must be at least {least}")
+    if cfg.database is not None and not 0 < cfg.database.source_port < 65536:
+        raise ConfigError("database.source_port", "must be a TCP port")
+    # It is written into the staging hosts' sudoers rule and the unit's file name.
+    if not SERVICE_NAME_RE.match(cfg.app.service_name):
+        raise ConfigError("app.service_name", f"must match {SERVICE_NAME_RE.pattern} (a systemd unit name)")
+
+
 def _check(cfg: Config) -> None:
+    _check_ranges(cfg)
     if not REPO_RE.match(cfg.github.repository):
         raise ConfigError("github.repository", f"must be 'owner/name', got {cfg.github.repository!r}")
     if not cfg.github.api_url.startswith(("http://", "https://")):

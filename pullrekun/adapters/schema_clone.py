@@ -23,7 +23,6 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -195,19 +194,27 @@ def schema_exists(s: _Session, schema: str) -> bool:
     return bool(s.run("SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME=%s", (schema,)))
 
 
-def _option_file(server: Server, directory: str) -> str:
-    """A [client] option file (0600) so no password ever appears on a command line."""
-    path = os.path.join(directory, "client.cnf")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    lines = ["[client]", f"user={server.user}", f"password={server.password}"]
+def option_value(value: str) -> str:
+    """A value for a MySQL option file: quoted, with its backslashes, quotes and breaks escaped."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + escaped.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t") + '"'
+
+
+def _option_pipe(server: Server) -> int:
+    """A [client] option file in a pipe (its read end): the password is on no command line and
+    in no file; the tool reads it as ``--defaults-extra-file=/dev/fd/<fd>``."""
+    lines = ["[client]", f"user={option_value(server.user)}", f"password={option_value(server.password)}"]
     lines += (
-        [f"socket={server.unix_socket}"]
+        [f"socket={option_value(server.unix_socket)}"]
         if server.unix_socket
-        else [f"host={server.host}", f"port={server.port}"]
+        else [f"host={option_value(server.host)}", f"port={int(server.port)}"]
     )
-    with os.fdopen(fd, "w") as fh:
-        fh.write("\n".join(lines) + "\n")
-    return path
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, ("\n".join(lines) + "\n").encode())
+    finally:
+        os.close(write_end)
+    return read_end
 
 
 def _dump_load(source_server: Server, server: Server, source: str, tmp: str, tables: list[str]) -> None:
@@ -216,31 +223,37 @@ def _dump_load(source_server: Server, server: Server, source: str, tmp: str, tab
         return
     dump_bin = shutil.which("mariadb-dump") or "mysqldump"
     load_bin = shutil.which("mariadb") or "mysql"
-    with (
-        tempfile.TemporaryDirectory(prefix="pullrekun-dump-") as d_src,
-        tempfile.TemporaryDirectory() as d_dst,
-    ):
-        src_cnf, dst_cnf = _option_file(source_server, d_src), _option_file(server, d_dst)
+    src_cnf, dst_cnf = _option_pipe(source_server), _option_pipe(server)
+    try:
         dump = subprocess.Popen(
             [
                 dump_bin,
-                f"--defaults-extra-file={src_cnf}",
+                f"--defaults-extra-file=/dev/fd/{src_cnf}",
                 "--single-transaction",
                 "--skip-triggers",
                 "--no-create-db",
                 "--hex-blob",
                 "--default-character-set=utf8mb4",
+                "--",  # names from the source schema are never taken for options
                 source,
                 *tables,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            pass_fds=(src_cnf,),
         )
         load = subprocess.run(
-            [load_bin, f"--defaults-extra-file={dst_cnf}", "--default-character-set=utf8mb4", tmp],
+            [
+                load_bin,
+                f"--defaults-extra-file=/dev/fd/{dst_cnf}",
+                "--default-character-set=utf8mb4",
+                "--",
+                tmp,
+            ],
             stdin=dump.stdout,
             capture_output=True,
             check=False,
+            pass_fds=(dst_cnf,),
         )
         assert dump.stdout is not None
         assert dump.stderr is not None
@@ -252,6 +265,9 @@ def _dump_load(source_server: Server, server: Server, source: str, tmp: str, tab
             raise CloneError(
                 f"load into {tmp!r} failed: {load.stderr.decode(errors='replace').strip()[-500:]}"
             )
+    finally:
+        os.close(src_cnf)
+        os.close(dst_cnf)
 
 
 def _checksums(server: Server, schema: str, tables: list[str]) -> dict[str, Any]:

@@ -237,12 +237,16 @@ def test_across_servers_a_streamed_dump_arrives_identical(
     assert run(remote, "SELECT post_count(1)", target)[0][0] > 0
 
 
-def test_the_dump_credentials_go_through_a_private_option_file(tmp_path: Path) -> None:
-    from pullrekun.adapters.schema_clone import _option_file
+def test_the_dump_credentials_go_through_a_pipe_quoted() -> None:
+    from pullrekun.adapters.schema_clone import _option_pipe
 
-    path = _option_file(Server(user="u", password="hunter2"), str(tmp_path))
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    assert "password=hunter2" in Path(path).read_text()
+    fd = _option_pipe(Server(user="u", password=' hunter2 "#\\\n'))
+    try:
+        assert stat.S_ISFIFO(os.fstat(fd).st_mode), "a pipe, not a file"
+        text = os.read(fd, 4096).decode()
+    finally:
+        os.close(fd)
+    assert 'password=" hunter2 \\"#\\\\\\n"' in text, text
 
 
 def _module(args: dict[str, Any], check: bool = False) -> subprocess.CompletedProcess[str]:
@@ -343,11 +347,14 @@ def test_no_password_is_ever_on_a_command_line(
     """The streamed dump and load read their credentials from 0600 option files, not argv."""
     source, target = names
     make_source(server, source)
+    # Quotes, a comment sign, a backslash and spaces at both ends: the option file must quote them.
+    password = ' argv "s3cret" #\\x '
+    sql_password = password.replace("\\", "\\\\").replace("'", "\\'")
     other_mariadb.sql(
-        "CREATE USER IF NOT EXISTS 'argv'@'127.0.0.1' IDENTIFIED BY 'argv-s3cret'; "
+        f"CREATE USER IF NOT EXISTS 'argv'@'127.0.0.1' IDENTIFIED BY '{sql_password}'; "
         "GRANT ALL ON *.* TO 'argv'@'127.0.0.1' WITH GRANT OPTION"
     )
-    remote = Server(host="127.0.0.1", port=other_mariadb.port, user="argv", password="argv-s3cret")
+    remote = Server(host="127.0.0.1", port=other_mariadb.port, user="argv", password=password)
     seen: list[list[str]] = []
     real_popen, real_run = subprocess.Popen, subprocess.run
 
@@ -364,4 +371,4 @@ def test_no_password_is_ever_on_a_command_line(
     clone_schema(remote, source, target, source_server=server)
     monkeypatch.undo()
     assert any("mariadb-dump" in " ".join(argv) or "mysqldump" in " ".join(argv) for argv in seen), seen
-    assert all("argv-s3cret" not in arg for argv in seen for arg in argv)
+    assert all("s3cret" not in arg for argv in seen for arg in argv)
