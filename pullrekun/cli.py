@@ -29,6 +29,7 @@ from pullrekun.adapters.state.store import Store
 from pullrekun.app.readmodel import Snapshot, snapshot
 from pullrekun.app.reconcile import Cancel, PassOutcome, PassResult, plan_only, reconcile, utcnow
 from pullrekun.app.render import check_overrides
+from pullrekun.core.text import neutralise
 from pullrekun.core.validate import InvalidInput
 
 log = logging.getLogger("pullrekun")
@@ -181,7 +182,8 @@ def status_table(snap: Snapshot) -> str:
         lines.append(f"GitHub: {left} requests left, resets at {_when(gh.rate_reset)}")
     if gh.backoff_until:
         lines.append(f"GitHub: backing off until {_when(gh.backoff_until)} ({gh.backoff_reason})")
-    return "\n".join(lines)
+    # Messages, reasons and URLs come from task output and EC2 tags: nothing may drive the terminal.
+    return "\n".join(neutralise(line).replace("\n", " ") for line in lines)
 
 
 def _sandbox(directory: str, hosts: int, serve: bool) -> int:

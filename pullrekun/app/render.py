@@ -26,22 +26,24 @@ from markupsafe import Markup
 from pullrekun.adapters.github.publish import COMMENT_MARKER
 from pullrekun.adapters.project import templates_dir
 from pullrekun.config import ConfigError
+from pullrekun.core.text import neutralise
 
 #: Marks pullrekun's comment on a PR; it is found again by this, never by position.
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~:])")
+# `$` too: GitHub renders $...$ as math.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~:$])")
 _SAFE_URL = re.compile(r"\Ahttps?://[A-Za-z0-9.:\[\]_~%/?#=&+,;@!$'*-]+\Z")
 
 
 def md_escape(value: object) -> str:
-    text = " ".join(str(value).split())  # no line breaks: one line stays one line
+    text = " ".join(neutralise(str(value)).split())  # no line breaks: one line stays one line
     text = _MD_SPECIAL.sub(r"\\\1", text)
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return text.replace("@", "@\u2060")  # a word joiner: "@team" is no longer a mention
 
 
 def chat_escape(value: object) -> str:
-    text = " ".join(str(value).split())
+    text = " ".join(neutralise(str(value)).split())
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
@@ -69,7 +71,7 @@ def _codeblock(lines: object) -> Markup:
     Inside a fence Markdown, HTML and mentions are inert, so the text is kept verbatim.
     """
     items = [lines] if isinstance(lines, str) else list(lines)  # type: ignore[call-overload]
-    text = "\n".join(str(line).replace("\r", "") for line in items)
+    text = "\n".join(neutralise(str(line)).replace("\r", "") for line in items)
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
     return Markup(f"{fence}text\n{text}\n{fence}")  # noqa: S704 - fenced: inert in Markdown

@@ -35,7 +35,8 @@ class DatabasePolicy:
             if SCHEMA_RE.match(wanted) and wanted in self.allowed:
                 return wanted, None
             note = f"PR #{pr.number}: label {label!r} names no allowed schema; ignored"
-        by_author = dict(self.authors).get(pr.author)
+        # GitHub logins are case-insensitive: "Bob" is bob.
+        by_author = {login.lower(): schema for login, schema in self.authors}.get(pr.author.lower())
         return (by_author or self.default_source), note
 
     def target_for(self, inst: Instance) -> str:

@@ -369,6 +369,11 @@ def test_a_new_environment_gets_the_authors_schema_before_its_deploy() -> None:
     )
 
 
+def test_authors_are_matched_case_insensitively_as_github_logins_are() -> None:
+    (c,) = plan(world([dpr(7, "Bob")], [inst(1)], []), CFG_DB, NOW).of_type(CloneSchema)
+    assert c.source == "dev_bob"
+
+
 def test_the_schema_tag_names_the_target_and_unknown_authors_get_the_default() -> None:
     tagged = dataclasses.replace(inst(1), db_schema="stage_1")
     (c,) = plan(world([dpr(7, "mallory")], [tagged], []), CFG_DB, NOW).of_type(CloneSchema)

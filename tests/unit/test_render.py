@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -112,3 +113,56 @@ def test_an_undefined_variable_in_a_template_is_an_error(tmp_path: Path) -> None
     (tmp_path / "comment.md.j2").write_text("{{ nonsense }}")
     with pytest.raises(jinja2.UndefinedError):
         render_comment(view(), Renderer(str(tmp_path)))
+
+
+SPOOF = "Fix login\u202egnp.exe\u200b $x^2$ \x1b[2J"
+
+
+def test_bidi_zero_width_and_control_characters_are_shown_not_obeyed() -> None:
+    for out in (md_escape(SPOOF), chat_escape(SPOOF)):
+        assert "\u202e" not in out
+        assert "\u200b" not in out
+        assert "\x1b" not in out
+        assert "202E" in out, "shown as <U+202E>"
+    assert "\\$x^2\\$" in md_escape(SPOOF), "no $...$ math on GitHub"
+    comment = render_comment(view(title=SPOOF, head_ref="main\u2066evil"))
+    assert "\u202e" not in comment
+    assert "\u2066" not in comment
+    fenced = render_comment(dataclasses.replace(view(), output_tail=("out\u202eput", "\x07bell")))
+    assert "out<U+202E>put" in fenced
+    assert "\x07" not in fenced
+
+
+@given(st.text())
+def test_no_spoofing_or_control_character_survives_escaping(text: str) -> None:
+    for out in (md_escape(text), chat_escape(text)):
+        assert not any(
+            c in out for c in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200b\u200e\u200f"
+        )
+        assert not any(ord(c) < 32 or 0x7F <= ord(c) <= 0x9F for c in out)
+
+
+def test_status_prints_no_control_characters_from_task_output_or_tags() -> None:
+    from pullrekun.app.readmodel import GitHubFacts, InstanceView, Snapshot
+    from pullrekun.cli import status_table
+    from pullrekun.core.model import EnvStatus
+    from pullrekun.core.tagpolicy import Refusal
+    from pullrekun.core.views import EnvironmentView
+
+    env = EnvironmentView(
+        7, "i-00000007", "running", EnvStatus.FAILED, None, NOW, "http://h/\x1b]8;;x",
+        failed_step="migrate", failed_task="Migrate.", message="boom \x1b[2J\x1b[H\u202eevil\nmore",
+    )  # fmt: skip
+    snap = Snapshot(
+        pool="default",
+        environments=(env,),
+        instances=(InstanceView("i-00000007", "running", 7),),
+        queue=(),
+        github=GitHubFacts(),
+        refused=(Refusal("i-00000008", "pullrekun:url=\x1b[31mred does not name a host"),),
+    )
+    out = status_table(snap)
+    assert "\x1b" not in out
+    assert "\u202e" not in out
+    assert "boom [2J[H<U+202E>evil" in out
+    assert "refused: i-00000008: pullrekun:url=[31mred" in out
