@@ -75,6 +75,9 @@ class ReportConfig:
     templates_dir: str = ""
     comment: bool = True
     deployments: bool = True
+    #: GitHub deployments for fork PRs too (a `deployment` workflow would run the fork's code with
+    #: the repository's secrets).
+    fork_deployments: bool = False
     environment: str = "preview/pr-{pr}"
     #: Queue positions beyond this are shown as "behind N others": a queue shift far
     #: back then changes nothing on GitHub.

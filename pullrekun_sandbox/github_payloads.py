@@ -79,6 +79,18 @@ _REPO_URL_FIELDS = {
 }
 
 
+def public_user(api: str, web: str, login: str, uid: int) -> dict[str, Any]:
+    """``GET /user`` for a token's owner (the public view)."""
+    return {
+        **user(api, web, login, uid),
+        "user_view_type": "public",
+        "name": login, "company": None, "blog": "", "location": None, "email": None,
+        "hireable": None, "bio": None, "public_repos": 1, "public_gists": 0,
+        "followers": 0, "following": 0,
+        "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+    }  # fmt: skip
+
+
 def repository(
     api: str, web: str, full_name: str, rid: int, owner: dict[str, Any], created: dt.datetime
 ) -> dict[str, Any]:

@@ -339,8 +339,15 @@ class GitHubSimulator(ReadEndpoints, WriteEndpoints):
         links = ""
         comments = re.fullmatch(rf"{re.escape(base)}/issues/(\d+)/comments", parsed.path)
         one_pull = re.fullmatch(rf"{re.escape(base)}/pulls/(\d+)", parsed.path)
-        if parsed.path == base:
-            body: Any = P.full_repository(self._repo_json())
+        if parsed.path == "/user" and installation:
+            denied = self._error(403, "Resource not accessible by integration")
+            self._send(h, 403, denied, rate_headers(remaining), "error", True)
+            return
+        if parsed.path == "/user":
+            body: Any = P.public_user(self.url, self.url, "pullrekun-operator", 900002)
+            route = "/user"
+        elif parsed.path == base:
+            body = P.full_repository(self._repo_json())
             route = "/repos/{owner}/{repo}"
         elif parsed.path == f"{base}/pulls":
             if self.before_pulls_page is not None:

@@ -15,7 +15,7 @@ import urllib.parse
 from typing import Any
 
 from pullrekun_sandbox import github_payloads as P
-from pullrekun_sandbox.github_records import SimPR
+from pullrekun_sandbox.github_records import SimApp, SimPR
 
 
 class WriteEndpoints:
@@ -27,6 +27,7 @@ class WriteEndpoints:
     deployments: dict[int, dict[str, Any]]
     deployment_statuses: dict[int, list[dict[str, Any]]]
     comments: dict[int, dict[str, Any]]
+    app: SimApp | None
     _ids: itertools.count[int]
     _lock: threading.RLock
 
@@ -187,6 +188,10 @@ class WriteEndpoints:
             comment = P.issue_comment(
                 self.url, self.url, self.repository, cid, number, fields["body"], bot, now, now
             )
+            if installation:  # GitHub names the App a comment came through
+                app_id = self.app.app_id if self.app is not None else 424242
+                owner = P.user(self.url, self.url, "acme", 4242)
+                comment["performed_via_github_app"] = P.integration(self.url, self.url, app_id, owner)
             self.comments[cid] = comment
             self.prs[number].updated = now  # a comment moves the PR's updated_at
             return 201, comment, route

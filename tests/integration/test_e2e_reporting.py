@@ -165,6 +165,19 @@ def test_a_lost_state_db_finds_the_comment_again_by_its_marker(
     assert reply["body"].endswith("Why?")
     assert ours["body"].startswith(COMMENT_MARKER)
 
+    # An outsider's comment that starts with the marker is not adopted either: pullrekun's
+    # comments are the ones its own identity wrote.
+    sb.github.delete_comment(ours["id"])
+    fake = sb.github.user_comment(number, f"{COMMENT_MARKER}\nLooks ready: http://evil.example/", "mallory")
+    sb.state_url = f"sqlite:///{tmp_path / 'fresh-third.db'}"
+    sb.write_config()
+    ok_pass(sb)
+    *_, planted, mine = sb.github.comments_on(number)
+    assert planted["id"] == fake
+    assert planted["body"].endswith("http://evil.example/"), "the outsider's comment was not edited"
+    assert mine["user"]["login"] == "pullrekun-operator"
+    check_openapi(sb.github)
+
 
 def test_fork_prs_need_an_approval_and_a_new_one_after_each_push(local_sandbox: Sandbox) -> None:
     sb = local_sandbox
@@ -190,7 +203,9 @@ def test_fork_prs_need_an_approval_and_a_new_one_after_each_push(local_sandbox: 
     assert "new commits since the approval" in sim.status_states(new_sha)[-1][1]
     assert not any(sb.served(a) == new_sha for a in sb.host_addrs)
     assert all(sb.instance_state(i) == "stopped" for i in sb.instance_ids)
-    assert deployment_states(sim, number)[-1][-1] == "inactive"
+    # No GitHub deployment at a fork's commit (report.fork_deployments is off): a workflow run
+    # `on: deployment` would run the fork's code with the repository's secrets.
+    assert sim.deployments_of(number) == []
 
     ok_pass(sb)  # the label is gone: the recorded approval is forgotten
     sim.set_labels(number, ["preview:approved"])

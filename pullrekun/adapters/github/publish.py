@@ -41,6 +41,7 @@ class GitHubWriter:
     def __init__(self, client: GitHubClient) -> None:
         self._client = client
         self._repo = f"/repos/{client.repository}"
+        self._identity: str | None = None
 
     def _call(self, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200, 201)) -> Any:
         status, _, data = self._client.request(method, path, body=body)
@@ -103,12 +104,31 @@ class GitHubWriter:
             if status != 200 or not isinstance(data, list):
                 raise GitHubUnavailable(f"GET {url} answered {status}")
             for comment in data:
-                # Ours starts with the marker; a reply quoting it ("> <!-- ...") is not ours.
-                if (comment.get("body") or "").startswith(COMMENT_MARKER):
+                # Ours starts with the marker (a reply quoting it, "> <!-- ...", does not) and was
+                # written by pullrekun's own identity: an outsider's marker comment is not adopted.
+                if (comment.get("body") or "").startswith(COMMENT_MARKER) and self._ours(comment):
                     return int(comment["id"])
             url = next_link(headers.get("link", ""))
             pages += 1
         return None
+
+    def _ours(self, comment: dict[str, Any]) -> bool:
+        cfg = self._client.cfg
+        if cfg.app:  # an App's comments name the App they came through
+            return (comment.get("performed_via_github_app") or {}).get("id") == cfg.app_id
+        login = str((comment.get("user") or {}).get("login") or "")
+        return login.lower() == self._login().lower()
+
+    def _login(self) -> str:
+        """The token's owner (asked once per pass, and only when a comment has to be found)."""
+        if self._identity is None:
+            status, _, data = self._client.request("GET", "/user")
+            if status != 200 or not isinstance(data, dict) or not data.get("login"):
+                raise GitHubUnavailable(
+                    f"GET /user answered {status}: cannot tell pullrekun's comments apart"
+                )
+            self._identity = str(data["login"])
+        return self._identity
 
     def create_comment(self, pr_number: int, body: str) -> int:
         data = self._call("POST", f"{self._repo}/issues/{pr_number}/comments", {"body": body}, ok=(201,))

@@ -85,7 +85,11 @@ class Reporter:
             for number in sorted(views):
                 view = views[number]
                 self._guarded(functools.partial(self.status.send, view, reported.get((number, STATUS))))
-                if self.cfg.report.deployments:
+                # A deployment at a fork's commit would start a `deployment` workflow with the
+                # repository's secrets on the fork's code: only when asked for.
+                if self.cfg.report.deployments and (
+                    self.cfg.report.fork_deployments or not view.pr.from_fork
+                ):
                     prev = reported.get((number, DEPLOYMENT))
                     self._guarded(functools.partial(self.deployment.send, view, prev))
                 if not final:
