@@ -1,0 +1,73 @@
+"""The IAM policy the README publishes allows exactly the EC2 calls pullrekun makes.
+
+moto records every request of two passes (deploy a PR, then close it): its actions must be the
+policy's actions, and its tag writes must touch only pullrekun:pr and pullrekun:sha, which the
+policy's condition allows.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from pullrekun.core import tags as tag
+from pullrekun_sandbox.sandbox import Sandbox
+from tests.conftest import run_pass
+from tests.paths import REPO
+
+
+def _moto(sb: Sandbox, action: str, method: str = "POST") -> str:
+    request = urllib.request.Request(f"{sb.ec2_url}/moto-api/recorder/{action}", method=method)
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return str(answer.read().decode())
+
+
+def _calls(recording: str) -> list[dict[str, list[str]]]:
+    calls = []
+    for line in recording.splitlines():
+        entry = json.loads(line)
+        body = entry.get("body") or ""
+        if entry.get("body_encoded"):
+            body = base64.b64decode(body).decode()
+        form = urllib.parse.parse_qs(body) if entry["method"] == "POST" else {}
+        if "Action" in form:  # EC2's query API; the rest is moto's own
+            calls.append(form)
+    return calls
+
+
+def test_the_published_policy_allows_exactly_what_a_pass_does(local_sandbox: Sandbox, tmp_path: Path) -> None:
+    from moto.moto_api import recorder
+
+    sb = local_sandbox
+    recorder._location = str(tmp_path / "moto-recording")  # type: ignore[attr-defined]
+    _moto(sb, "reset-recording")
+    _moto(sb, "start-recording")
+    try:
+        number, _ = sb.open_pr("iam", "iam")
+        assert run_pass(sb).ok
+        sb.github.close(number)
+        assert run_pass(sb).ok
+    finally:
+        _moto(sb, "stop-recording")
+    calls = _calls(_moto(sb, "download-recording", "GET"))
+    used = {f"ec2:{c['Action'][0]}" for c in calls}
+    policy: dict[str, Any] = json.loads((REPO / "examples" / "iam-policy.json").read_text())
+    allowed = set()
+    for statement in policy["Statement"]:
+        actions = statement["Action"]
+        allowed |= {actions} if isinstance(actions, str) else set(actions)
+    assert used == allowed, f"used {sorted(used)}, allowed {sorted(allowed)}"
+    written = {
+        value[0]
+        for c in calls
+        if c["Action"][0] in {"CreateTags", "DeleteTags"}
+        for key, value in c.items()
+        if key.startswith("Tag.") and key.endswith(".Key")
+    }
+    assert written == {tag.PR, tag.SHA}
+    (keys,) = [s for s in policy["Statement"] if "ec2:CreateTags" in s["Action"]]
+    assert set(keys["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"]) == written
