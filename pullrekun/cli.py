@@ -23,14 +23,15 @@ from types import FrameType
 
 from pullrekun import __version__
 from pullrekun import config as config_mod
-from pullrekun.adapters.playbook.apply import plan_to_json
+from pullrekun.adapters import known_hosts
+from pullrekun.adapters.playbook.apply import known_hosts_file, plan_to_json
 from pullrekun.adapters.state.lock import LockHeld, LockLost
 from pullrekun.adapters.state.store import Store
 from pullrekun.app.readmodel import Snapshot, snapshot
 from pullrekun.app.reconcile import Cancel, PassOutcome, PassResult, plan_only, reconcile, utcnow
 from pullrekun.app.render import check_overrides
 from pullrekun.core.text import neutralise
-from pullrekun.core.validate import InvalidInput
+from pullrekun.core.validate import InvalidInput, check_instance_id
 
 log = logging.getLogger("pullrekun")
 
@@ -108,6 +109,10 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--json", action="store_true", help="machine-readable output")
     rd = sub.add_parser("reset-db", help="give a PR's environment a fresh copy of its source schema")
     rd.add_argument("pr", type=int, help="pull request number")
+    ak = sub.add_parser(
+        "accept-host-key", help="forget an instance's pinned SSH host key: the next pass learns its new one"
+    )
+    ak.add_argument("instance", help="EC2 instance id (i-...)")
     sb = sub.add_parser("sandbox", help="run the whole loop locally (GitHub simulator, moto EC2)")
     sb.add_argument("--dir", default="sandbox-run", help="work directory (default: ./sandbox-run)")
     sb.add_argument("--hosts", type=int, default=3, help="number of staging hosts (default 3)")
@@ -251,6 +256,17 @@ def _run(args: argparse.Namespace, cfg: config_mod.Config, store: Store) -> int:
     if args.command == "status":
         snap = snapshot(cfg, store)
         print(json.dumps(snap.to_json(), indent=2) if args.json else status_table(snap))
+        return EXIT_OK
+    if args.command == "accept-host-key":
+        iid = check_instance_id(args.instance)
+        removed = known_hosts.forget(known_hosts_file(cfg), iid)
+        if not removed:
+            print(f"pullrekun: no host key is pinned for {iid}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        store.add_event(
+            utcnow(), "host_key_forgotten", f"{iid}: the next pass learns its new host key", None, iid
+        )
+        print(f"{iid}: its old host key is forgotten; the next pass learns the new one")
         return EXIT_OK
     if args.command == "reset-db":
         if cfg.database is None:

@@ -124,6 +124,9 @@ class AnsibleConfig:
     boot_timeout: int = 300
     remote_python: str = "auto_silent"
     keep_artifacts: int = 50
+    #: pullrekun's own known_hosts file: staging hosts' keys, pinned by instance id (empty:
+    #: ``<artifacts_dir>/known_hosts``).
+    known_hosts: str = ""
     #: More variables of the controller's environment the playbook run may see (names). It sees
     #: only pullrekun's own settings, the locale, HOME, proxies and the non-secret AWS settings.
     pass_env: tuple[str, ...] = ()

@@ -45,7 +45,8 @@ GIT_ENV = {
 class SSHSettings:
     user: str
     private_key: str
-    common_args: str = "-o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no"
+    #: Nothing about host keys: pullrekun pins them in its own known_hosts, by instance id.
+    common_args: str = ""
 
 
 @dataclass

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from pullrekun.adapters.state.lock import pass_lock
+from pullrekun.adapters.state.lock import mysql_lock_name, pass_lock
 from pullrekun.adapters.state.store import Store
 from pullrekun_sandbox.github_sim import Fault
 from pullrekun_sandbox.sandbox import Sandbox
@@ -145,7 +145,8 @@ def test_a_second_pass_while_one_holds_the_lock_exits_3(ssh_sandbox: Sandbox) ->
     store = Store.open(sb.state_db_url)
     try:
         with store.engine.connect() as conn:  # wait until the first pass holds the lock
-            while conn.execute(text("SELECT IS_USED_LOCK('pullrekun:default')")).scalar() is None:
+            name = mysql_lock_name(store.engine)
+            while conn.execute(text("SELECT IS_USED_LOCK(:n)"), {"n": name}).scalar() is None:
                 assert first.poll() is None, first.communicate()
                 conn.execute(text("DO SLEEP(0.02)"))
     finally:
@@ -217,7 +218,7 @@ def test_dynamic_inventory_reaches_an_environment_by_pr_group(ssh_sandbox: Sandb
             sb.ssh.user,
             "--private-key",
             sb.ssh.private_key,
-            f"--ssh-common-args={sb.ssh.common_args}",
+            "--ssh-common-args=-o UserKnownHostsFile=/dev/null",  # an ad hoc command of the test
             "-m",
             "ansible.builtin.command",
             "-a",

@@ -43,7 +43,7 @@ def test_the_published_policy_allows_exactly_what_a_pass_does(local_sandbox: San
     from moto.moto_api import recorder
 
     sb = local_sandbox
-    recorder._location = str(tmp_path / "moto-recording")  # type: ignore[attr-defined]
+    recorder._location = str(tmp_path / "moto-recording")
     _moto(sb, "reset-recording")
     _moto(sb, "start-recording")
     try:

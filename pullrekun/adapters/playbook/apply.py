@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import sys
 from collections.abc import Callable, Mapping
@@ -39,6 +40,7 @@ from pullrekun.core.redact import cap_output
 from pullrekun.core.steps import Step
 
 PLAYBOOK = "playbooks/reconcile.yml"
+_HOST_KEY_CHANGED = re.compile(r"REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed")
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,8 @@ def _connection_vars(cfg: Config, inst: Instance) -> dict[str, Any]:
         "pullrekun_instance_id": inst.instance_id,
         "staging_app_bind": inst.ansible_host,
         "staging_deploy_root": Unsafe(cfg.app.deploy_root.format(host=inst.ansible_host)),
+        # The host key is pinned per instance, whatever address the instance has today.
+        "ansible_ssh_extra_args": f"-o HostKeyAlias={inst.instance_id}",
     }
     if cfg.ansible.connection == "local":
         host_vars["ansible_connection"] = "local"
@@ -169,6 +173,11 @@ def build_inventory(plan: Plan, instances: Mapping[str, Instance], cfg: Config) 
     }
 
 
+def known_hosts_file(cfg: Config) -> Path:
+    """Where pullrekun pins the staging hosts' keys, by instance id."""
+    return Path(cfg.ansible.known_hosts or Path(cfg.ansible.artifacts_dir) / "known_hosts").resolve()
+
+
 def run_secrets(cfg: Config) -> dict[str, str]:
     """The secrets the playbook needs (AWS keys, database passwords): handed over in memory."""
     names = [*AWS_SECRET_ENV, *cfg.ansible.secret_env]
@@ -212,6 +221,8 @@ def apply(
     artifacts_root = Path(cfg.ansible.artifacts_dir).resolve()
     artifacts_root.mkdir(parents=True, exist_ok=True)
     project = project_dir(cfg.ansible.project_dir)
+    known_hosts = known_hosts_file(cfg)
+    os.close(os.open(known_hosts, os.O_WRONLY | os.O_CREAT, 0o600))  # ssh appends to it
     run = run_playbook(
         project_dir=project,
         playbook=PLAYBOOK,
@@ -223,7 +234,7 @@ def apply(
         },
         artifacts_root=artifacts_root,
         ident=ident,
-        env=ansible_env(project, artifacts_root, cfg.ansible.forks, cfg.ansible.ssh_common_args),
+        env=ansible_env(project, artifacts_root, cfg.ansible.forks, cfg.ansible.ssh_common_args, known_hosts),
         timeout=cfg.ansible.timeout,
         files={"plan.json": json.dumps({"at": now.isoformat(), **plan_to_json(plan)}, indent=2)},
         cancel=cancel,
@@ -247,6 +258,13 @@ def apply(
         if failure is not None:
             task = failure.task
             message = ("host unreachable: " if failure.unreachable else "") + failure.message
+            if failure.unreachable and _HOST_KEY_CHANGED.search(failure.message):
+                message = (
+                    f"the host key of {d.instance_id} is not the one pullrekun learned before (a "
+                    "re-imaged instance, or someone in between): nothing was deployed. Once you know "
+                    f"why, `pullrekun accept-host-key {d.instance_id}` lets the next pass learn the new "
+                    f"key.\n{failure.message}"
+                )
             if failure.output_tail:
                 message += "\n" + "\n".join(cap_output(failure.output_tail))
         else:

@@ -10,6 +10,7 @@ status becomes a typed :class:`RunResult` that says what happened in words.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
 import os
@@ -173,13 +174,31 @@ def read_steps(path: Path) -> tuple[dict[str, Step], dict[str, frozenset[Step]]]
     return failed, {h: frozenset(s) for h, s in done.items()}
 
 
-def ansible_env(project_dir: Path, state_dir: Path, forks: int, ssh_common_args: str) -> dict[str, str]:
-    """Settings for every run: fast SSH (pipelining + ControlPersist), files kept out of ~."""
+def ssh_control_dir(state_dir: Path) -> Path:
+    """Where the SSH masters of one state directory live (short: socket paths are limited to 108)."""
+    digest = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:10]
+    return Path(tempfile.gettempdir()) / f"pullrekun-cp-{os.getuid()}-{digest}"
+
+
+def ansible_env(
+    project_dir: Path, state_dir: Path, forks: int, ssh_common_args: str, known_hosts: Path | None = None
+) -> dict[str, str]:
+    """Settings for every run: fast SSH (pipelining + ControlPersist), files kept out of ~.
+
+    Host keys are pinned in ``known_hosts`` (pullrekun's own file): each host is checked under
+    the alias its inventory gives it (the instance id), its key learned on first contact and
+    required from then on. These options come first, so none in ``ssh_common_args`` wins.
+    """
     bindir = str(Path(sys.executable).parent)
     callbacks = str(project_dir / "playbooks" / "callback_plugins")
-    control_dir = Path(tempfile.gettempdir()) / f"pullrekun-cp-{os.getuid()}"
+    control_dir = ssh_control_dir(state_dir)
     control_dir.mkdir(mode=0o700, exist_ok=True)
     ssh_args = "-o ControlMaster=auto -o ControlPersist=60s -o ServerAliveInterval=15"
+    if known_hosts is not None:
+        ssh_args = (
+            f"-o UserKnownHostsFile={known_hosts} -o GlobalKnownHostsFile=/dev/null "
+            f"-o StrictHostKeyChecking=accept-new -o HashKnownHosts=no {ssh_args}"
+        )
     return {
         "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}",
         "ANSIBLE_ROLES_PATH": str(project_dir / "roles"),
@@ -192,7 +211,8 @@ def ansible_env(project_dir: Path, state_dir: Path, forks: int, ssh_common_args:
         "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control_dir),
         "ANSIBLE_PIPELINING": "True",
         "ANSIBLE_SSH_ARGS": f"{ssh_args} {ssh_common_args}".strip(),
-        "ANSIBLE_HOST_KEY_CHECKING": "False",
+        # Checked by ssh itself (StrictHostKeyChecking above): Ansible must not add "=no".
+        "ANSIBLE_HOST_KEY_CHECKING": "True" if known_hosts is not None else "False",
         "ANSIBLE_FORKS": str(forks),
         "ANSIBLE_TIMEOUT": "20",
         "ANSIBLE_RETRY_FILES_ENABLED": "False",

@@ -114,10 +114,14 @@ def _flock(path: Path) -> Iterator[PassLock]:
         os.close(fd)
 
 
+def mysql_lock_name(engine: Engine) -> str:
+    """Lock names are server-wide: the state DB's name keeps two state DBs on one server apart."""
+    return f"pullrekun:{engine.url.database or ''}"[:64]
+
+
 @contextlib.contextmanager
 def _mysql_lock(engine: Engine) -> Iterator[PassLock]:
-    # Lock names are server-wide: the state DB's name keeps two state DBs on one server apart.
-    key = f"pullrekun:{engine.url.database or ''}"[:64]
+    key = mysql_lock_name(engine)
     with engine.connect() as conn:
         got = conn.execute(text("SELECT GET_LOCK(:k, 0)"), {"k": key}).scalar()
         if got != 1:
