@@ -266,6 +266,52 @@ def pull_request(simple: dict[str, Any], state: str, closed: dt.datetime | None)
     }
 
 
+def label_event(
+    api: str, full_name: str, eid: int, event: str, name: str, actor: dict[str, Any], at: dt.datetime
+) -> dict[str, Any]:
+    """One ``labeled``/``unlabeled`` entry of ``GET /repos/{owner}/{repo}/issues/{n}/events``."""
+    return {
+        "id": eid,
+        "node_id": node_id("LabeledEvent", eid),
+        "url": f"{api}/repos/{full_name}/issues/events/{eid}",
+        "actor": actor,
+        "event": event,
+        "commit_id": None,
+        "commit_url": None,
+        "created_at": iso(at),
+        "performed_via_github_app": None,
+        "label": {"name": name, "color": "ededed"},
+    }
+
+
+def collaborator_permission(user_: dict[str, Any], role: str) -> dict[str, Any]:
+    """``GET /repos/{owner}/{repo}/collaborators/{username}/permission``."""
+    permission = {"maintain": "write", "triage": "read"}.get(role, role)
+    return {"permission": permission, "role_name": role, "user": {**user_, "role_name": role}}
+
+
+def review(
+    api: str, web: str, full_name: str, rid: int, number: int, user_: dict[str, Any], state: str,
+    commit_id: str, at: dt.datetime,
+) -> dict[str, Any]:  # fmt: skip
+    """One entry of ``GET /repos/{owner}/{repo}/pulls/{n}/reviews``."""
+    html = f"{web}/{full_name}/pull/{number}#pullrequestreview-{rid}"
+    pr_api = f"{api}/repos/{full_name}/pulls/{number}"
+    return {
+        "id": rid,
+        "node_id": node_id("PullRequestReview", rid),
+        "user": user_,
+        "body": "",
+        "state": state,
+        "commit_id": commit_id,
+        "html_url": html,
+        "pull_request_url": pr_api,
+        "_links": {"html": {"href": html}, "pull_request": {"href": pr_api}},
+        "author_association": "MEMBER",
+        "submitted_at": iso(at),
+    }
+
+
 def commit_status(
     api: str,
     full_name: str,

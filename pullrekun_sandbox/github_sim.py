@@ -68,6 +68,11 @@ class GitHubSimulator(ReadEndpoints, WriteEndpoints):
         self.deployments: dict[int, dict[str, Any]] = {}
         self.deployment_statuses: dict[int, list[dict[str, Any]]] = {}
         self.comments: dict[int, dict[str, Any]] = {}
+        #: Labels added and removed, per PR (``GET .../issues/{n}/events``).
+        self.issue_events: dict[int, list[dict[str, Any]]] = {}
+        #: Each person's role on the repository (the rest read it, as on a public repository).
+        self.roles: dict[str, str] = {"acme": "admin", "maintainer": "write", "triager": "triage"}
+        self.reviews: dict[int, list[dict[str, Any]]] = {}
         #: Called with the page number before a page of the PR list is served (a test closes a PR
         #: there to reproduce a list that shifts between two page reads).
         self.before_pulls_page: Callable[[int], None] | None = None
@@ -110,6 +115,8 @@ class GitHubSimulator(ReadEndpoints, WriteEndpoints):
                 fork_owner,
                 list(labels or []),
             )
+            for name in labels or []:  # labels given when the PR is opened are its author's
+                self.label_event(number, "labeled", name, author, now)
             return number
 
     def push(self, number: int, head_sha: str) -> None:
@@ -133,10 +140,35 @@ class GitHubSimulator(ReadEndpoints, WriteEndpoints):
             posted = [st for st in self.statuses.get(sha, []) if st["context"] == context]
             return dict(posted[-1]) if posted else None
 
-    def set_labels(self, number: int, labels: list[str]) -> None:
+    def set_labels(self, number: int, labels: list[str], actor: str = "maintainer") -> None:
+        """What ``actor`` does in the web UI: the PR's labels become ``labels`` (events recorded)."""
         with self._lock:
             pr = self.prs[number]
-            pr.labels, pr.updated = list(labels), self._tick()
+            now = self._tick()
+            for name in sorted(set(labels) - set(pr.labels)):
+                self.label_event(number, "labeled", name, actor, now)
+            for name in sorted(set(pr.labels) - set(labels)):
+                self.label_event(number, "unlabeled", name, actor, now)
+            pr.labels, pr.updated = list(labels), now
+
+    def label_event(self, number: int, event: str, name: str, actor: str, at: dt.datetime) -> None:
+        person = P.user(self.url, self.url, actor, 3000 + sum(map(ord, actor)))
+        entry = P.label_event(self.url, self.repository, next(self._ids), event, name, person, at)
+        self.issue_events.setdefault(number, []).append(entry)
+
+    def add_review(
+        self, number: int, login: str, state: str = "APPROVED", commit_id: str | None = None
+    ) -> None:
+        """A review by ``login`` on ``commit_id`` (the PR's head by default)."""
+        with self._lock:
+            pr = self.prs[number]
+            person = P.user(self.url, self.url, login, 3000 + sum(map(ord, login)))
+            rid = next(self._ids)
+            entry = P.review(
+                self.url, self.url, self.repository, rid, number, person, state,
+                commit_id or pr.head_sha, self._tick(),
+            )  # fmt: skip
+            self.reviews.setdefault(number, []).append(entry)
 
     def inject(self, fault: Fault) -> None:
         with self._lock:
@@ -339,6 +371,9 @@ class GitHubSimulator(ReadEndpoints, WriteEndpoints):
         links = ""
         comments = re.fullmatch(rf"{re.escape(base)}/issues/(\d+)/comments", parsed.path)
         one_pull = re.fullmatch(rf"{re.escape(base)}/pulls/(\d+)", parsed.path)
+        events = re.fullmatch(rf"{re.escape(base)}/issues/(\d+)/events", parsed.path)
+        reviews = re.fullmatch(rf"{re.escape(base)}/pulls/(\d+)/reviews", parsed.path)
+        permission = re.fullmatch(rf"{re.escape(base)}/collaborators/([^/]+)/permission", parsed.path)
         if parsed.path == "/user" and installation:
             denied = self._error(403, "Resource not accessible by integration")
             self._send(h, 403, denied, rate_headers(remaining), "error", True)
@@ -354,6 +389,17 @@ class GitHubSimulator(ReadEndpoints, WriteEndpoints):
                 self.before_pulls_page(int(query.get("page", "1")))
             body, links = self._pulls_page(parsed.path, query)
             route = "/repos/{owner}/{repo}/pulls"
+        elif events is not None and int(events.group(1)) in self.prs:
+            body, links = self._page(parsed.path, query, self.issue_events.get(int(events.group(1)), []))
+            route = "/repos/{owner}/{repo}/issues/{issue_number}/events"
+        elif reviews is not None and int(reviews.group(1)) in self.prs:
+            body, links = self._page(parsed.path, query, self.reviews.get(int(reviews.group(1)), []))
+            route = "/repos/{owner}/{repo}/pulls/{pull_number}/reviews"
+        elif permission is not None:
+            login = urllib.parse.unquote(permission.group(1))
+            person = P.user(self.url, self.url, login, 3000 + sum(map(ord, login)))
+            body = P.collaborator_permission(person, self.roles.get(login, "read"))
+            route = "/repos/{owner}/{repo}/collaborators/{username}/permission"
         elif one_pull is not None and int(one_pull.group(1)) in self.prs:
             pr = self.prs[int(one_pull.group(1))]
             closed = pr.updated if pr.state == "closed" else None

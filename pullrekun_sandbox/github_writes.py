@@ -38,6 +38,9 @@ class WriteEndpoints:
     def _tick(self) -> dt.datetime:
         raise NotImplementedError
 
+    def label_event(self, number: int, event: str, name: str, actor: str, at: dt.datetime) -> None:
+        raise NotImplementedError
+
     def _error(self, status: int, message: str) -> dict[str, Any]:
         raise NotImplementedError
 
@@ -219,6 +222,7 @@ class WriteEndpoints:
                 return 404, self._error(404, "Label does not exist"), route
             pr.labels.remove(name)
             pr.updated = now
+            self.label_event(number, "unlabeled", name, bot["login"], now)
             labels = [P.label(self.url, self.repository, n, 7000 + i) for i, n in enumerate(pr.labels)]
             return 200, labels, route
         return 404, self._error(404, "Not Found"), "error"

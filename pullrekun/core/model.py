@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from pullrekun.core.validate import check_instance_id, check_pr_number, check_sha
@@ -112,6 +113,25 @@ class Approval:
 
 
 @dataclass(frozen=True)
+class ApprovalEvidence:
+    """What GitHub says about who approved a fork PR, and when (read for fork PRs only).
+
+    A label proves nothing by itself (anyone with triage access can add one, the author among
+    them, and a push can follow it within a second), so it is weighed with who added it and
+    when: see :meth:`pullrekun.core.trust.TrustPolicy.verdict`.
+    """
+
+    #: Who added the approval label last, when, and whether they may write to the repository.
+    label_by: str | None = None
+    label_at: dt.datetime | None = None
+    label_by_writer: bool = False
+    #: When pullrekun first saw the PR's current head commit.
+    head_seen_at: dt.datetime | None = None
+    #: Commits an APPROVED review by someone with write access (not the author) was made on.
+    reviewed_commits: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class Observed:
     """Everything one pass read before planning.
 
@@ -124,6 +144,8 @@ class Observed:
     instances: tuple[Instance, ...]
     assignments: tuple[Assignment, ...]
     approvals: tuple[Approval, ...] = ()
+    #: Per fork PR: who approved it and when (PRs from the same repository need none).
+    evidence: Mapping[int, ApprovalEvidence] = field(default_factory=dict)
 
 
 # --- Actions -------------------------------------------------------------------------

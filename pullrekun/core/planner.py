@@ -114,7 +114,7 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
     skipped: list[SkippedPR] = []
     open_prs: dict[int, PullRequest] = {}
     for pr in sorted(observed.prs, key=lambda p: p.number):
-        verdict = config.trust.verdict(pr, approved.get(pr.number))
+        verdict = config.trust.verdict(pr, approved.get(pr.number), observed.evidence.get(pr.number))
         if verdict.record_approval:
             approvals.append(RecordApproval(pr.number, pr.head_sha))
         if verdict.revoke_approval:

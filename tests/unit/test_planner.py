@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from pullrekun.core.dbpolicy import DatabasePolicy
 from pullrekun.core.model import (
     Approval,
+    ApprovalEvidence,
     Assign,
     Assignment,
     CloneSchema,
@@ -469,7 +470,20 @@ APPROVE = "preview:approved"
 
 
 def fork(number: int, head: int | None = None, labels: tuple[str, ...] = ()) -> PullRequest:
-    return dataclasses.replace(pr(number, head), from_fork=True, labels=labels)
+    return dataclasses.replace(pr(number, head), from_fork=True, labels=labels, author="stranger")
+
+
+#: A maintainer added the label a minute after pullrekun saw the head.
+LABELLED = ApprovalEvidence(
+    label_by="maintainer",
+    label_at=NOW - dt.timedelta(minutes=1),
+    label_by_writer=True,
+    head_seen_at=NOW - dt.timedelta(minutes=2),
+)
+
+
+def forks(prs: list[PullRequest], insts: list[Instance], evidence: ApprovalEvidence = LABELLED) -> Observed:
+    return Observed(tuple(prs), tuple(insts), (), evidence={p.number: evidence for p in prs})
 
 
 def test_a_fork_pr_without_approval_gets_no_slot_and_a_reason() -> None:
@@ -481,9 +495,40 @@ def test_a_fork_pr_without_approval_gets_no_slot_and_a_reason() -> None:
 
 
 def test_the_approval_label_deploys_a_fork_pr_and_is_bound_to_its_head() -> None:
-    p = plan(world([fork(1, labels=(APPROVE,))], [inst(1)], []), CFG, NOW)
+    p = plan(forks([fork(1, labels=(APPROVE,))], [inst(1)]), CFG, NOW)
     assert p.of_type(RecordApproval) == (RecordApproval(1, sha(1)),)
     assert p.of_type(Assign) == (Assign(1, "i-00000001"),)
+
+
+@pytest.mark.parametrize(
+    ("evidence", "words"),
+    [
+        (ApprovalEvidence(), "no record of who added"),
+        (dataclasses.replace(LABELLED, label_by="Stranger"), "added by the PR's author"),
+        (
+            dataclasses.replace(LABELLED, label_by="triager", label_by_writer=False),
+            "triager, who has no write",
+        ),
+        # Labelled, then a push within the same second: the label predates the head pullrekun saw.
+        (dataclasses.replace(LABELLED, head_seen_at=NOW - dt.timedelta(seconds=59)), "older than commit"),
+        (dataclasses.replace(LABELLED, head_seen_at=None), "older than commit"),
+    ],
+)
+def test_a_label_approves_only_when_a_writer_other_than_the_author_added_it_after_the_head(
+    evidence: ApprovalEvidence, words: str
+) -> None:
+    p = plan(forks([fork(1, labels=(APPROVE,))], [inst(1)], evidence), CFG, NOW)
+    assert not p.of_type(RecordApproval)
+    assert not p.of_type(Assign)
+    assert words in p.skipped[0].reason
+
+
+def test_an_approving_review_approves_exactly_the_commit_it_was_made_on() -> None:
+    reviewed = ApprovalEvidence(reviewed_commits=frozenset({sha(1)}))
+    assert plan(forks([fork(1)], [inst(1)], reviewed), CFG, NOW).of_type(Assign) == (Assign(1, "i-00000001"),)
+    pushed = plan(forks([fork(1, head=2)], [inst(1)], reviewed), CFG, NOW)
+    assert not pushed.of_type(Assign)
+    assert "approve its head commit" in pushed.skipped[0].reason
 
 
 def test_a_push_to_an_approved_fork_pr_needs_approval_again() -> None:
@@ -498,13 +543,13 @@ def test_a_push_to_an_approved_fork_pr_needs_approval_again() -> None:
     # Once the label is gone the approval is forgotten; a new label approves the new head.
     gone = Observed((fork(1, head=2),), (inst(1),), (), (Approval(1, sha(1)),))
     assert plan(gone, CFG, NOW).of_type(ForgetApproval) == (ForgetApproval(1),)
-    again = Observed((fork(1, head=2, labels=(APPROVE,)),), (inst(1),), (), ())
+    again = forks([fork(1, head=2, labels=(APPROVE,))], [inst(1)])
     assert plan(again, CFG, NOW).of_type(RecordApproval) == (RecordApproval(1, sha(2)),)
 
 
 def test_an_approval_seen_on_a_draft_binds_to_that_head() -> None:
     draft = dataclasses.replace(fork(1, labels=(APPROVE,)), draft=True)
-    p = plan(world([draft], [inst(1)], []), CFG, NOW)
+    p = plan(forks([draft], [inst(1)]), CFG, NOW)
     assert p.of_type(RecordApproval) == (RecordApproval(1, sha(1)),)
     assert not p.of_type(Assign)
 
