@@ -21,6 +21,7 @@ checked against GitHub's OpenAPI description in
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 import hashlib
 import itertools
 import json
@@ -238,6 +239,10 @@ class GitHubSimulator(ReadEndpoints, WriteEndpoints):
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
+
+            def date_time_string(self, timestamp: float | None = None) -> str:
+                # The simulator's clock: label events, reviews and Date headers agree, as GitHub's do.
+                return email.utils.format_datetime(sim._clock, usegmt=True)
 
             def do_GET(self) -> None:
                 sim._handle(self)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pullrekun.adapters import ec2
+from pullrekun.adapters.github.approvals import ApprovalReader
 from pullrekun.adapters.github.client import (
     GitHubClient,
     GitHubUnavailable,
@@ -38,7 +39,16 @@ from pullrekun.app.readmodel import environment_views
 from pullrekun.app.render import Renderer
 from pullrekun.app.reporting import Reporter, ReportResult
 from pullrekun.config import Config
-from pullrekun.core.model import Assign, Deploy, Instance, Observed, Plan, Unassign
+from pullrekun.core.model import (
+    ApprovalEvidence,
+    Assign,
+    Deploy,
+    Instance,
+    Observed,
+    Plan,
+    PullRequest,
+    Unassign,
+)
 from pullrekun.core.planner import plan as make_plan
 from pullrekun.core.views import PullRequestView, build_views
 
@@ -146,8 +156,27 @@ def observe(cfg: Config, store: Store, client: GitHubClient, clock: Clock) -> Ob
     for refusal in pool.refused:
         log.warning("refusing pool instance %s: %s", refusal.instance_id, refusal.reason)
     instances = pool.instances
-    observed = Observed(prs, instances, store.assignments(), store.approvals())
+    try:
+        # The heads' first sighting in GitHub's time (the list's Date), not this machine's.
+        evidence = _approval_evidence(cfg, store, source, prs, source.listed_at or clock())
+    except RateLimited as exc:
+        _note_rate_limit(store, exc.until, str(exc), clock(), said=False)
+        raise ObserveFailed(f"GitHub: {exc}") from exc
+    except GitHubUnavailable as exc:
+        raise ObserveFailed(f"GitHub: {exc}") from exc
+    observed = Observed(prs, instances, store.assignments(), store.approvals(), evidence)
     return Observation(observed, {i.instance_id: i for i in instances}, client.stats)
+
+
+def _approval_evidence(
+    cfg: Config, store: Store, source: PullRequestSource, prs: tuple[PullRequest, ...], now: dt.datetime
+) -> dict[int, ApprovalEvidence]:
+    """Who approved each fork PR and when; PRs from the repository itself need no approval."""
+    forks = [pr for pr in prs if pr.from_fork]
+    seen = store.note_heads({pr.number: pr.head_sha for pr in forks}, now)
+    reader = ApprovalReader(source)
+    label = cfg.trust.approval_label
+    return {pr.number: reader.evidence(pr, label, seen[pr.number]) for pr in forks}
 
 
 def _views(

@@ -185,7 +185,11 @@ def test_fork_prs_need_an_approval_and_a_new_one_after_each_push(local_sandbox: 
     number, sha = sb.open_pr("fork-feature", "from a fork", fork_owner="stranger")
     ok_pass(sb)
     assert sim.status_states(sha) == [
-        ("success", "No preview: from a fork: a maintainer must add the preview:approved label to approve")
+        (
+            "success",
+            "No preview: from a fork: a maintainer must approve its head commit (a review, or the "
+            "preview:approved label)",
+        )
     ]
     assert sim.deployments_of(number) == []
     assert sim.comments_on(number) == []

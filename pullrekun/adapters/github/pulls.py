@@ -14,6 +14,7 @@ it is taken for closed.
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 import json
 import logging
 from collections.abc import Callable, Iterable
@@ -66,16 +67,51 @@ class PullRequestSource:
         self._cache = cache
         self._per_page = client.cfg.per_page
         self._clock = clock
+        #: GitHub's time (its ``Date`` header) when the PR list was last read: a head in that
+        #: list was there then. An approval must be given after it (GitHub's clock on both sides).
+        self.listed_at: dt.datetime | None = None
+        self._last_date = ""
 
     @property
     def stats(self) -> RequestStats:
         return self._client.stats
+
+    @property
+    def repository(self) -> str:
+        return self._repository
+
+    def _note_date(self, value: str) -> None:
+        try:
+            at = email.utils.parsedate_to_datetime(value).astimezone(dt.UTC)
+        except (TypeError, ValueError):
+            return
+        self.listed_at = max(self.listed_at or at, at)
+
+    def get_page(self, url: str) -> tuple[list[Any], str | None]:
+        """One page of a list, asked for with the ETag of its last answer (a 304 is free)."""
+        return self._get(url)
+
+    def get_object(self, url: str) -> tuple[int, Any]:
+        """One object, asked for with the ETag of its last answer (a 304 is free)."""
+        key = f"{self._client.cache_prefix}:{url}"[:191]
+        cached = self._cache.cached_page(key)
+        headers = {"If-None-Match": cached.etag} if cached else {}
+        status, low, data = self._client.request("GET", url, headers=headers)
+        if status == 304 and cached is not None:
+            return 200, json.loads(cached.body)
+        etag = low.get("etag")
+        if status == 200 and etag:
+            self._cache.store_page(
+                key, CachedPage(etag, json.dumps(data, separators=(",", ":")), None), self._clock()
+            )
+        return status, data
 
     def _get(self, url: str) -> tuple[list[Any], str | None]:
         key = f"{self._client.cache_prefix}:{url}"[:191]
         cached = self._cache.cached_page(key)
         headers = {"If-None-Match": cached.etag} if cached else {}
         status, low, items = self._client.request("GET", url, headers=headers)
+        self._last_date = low.get("date", "")
         if status == 304 and cached is not None:
             return json.loads(cached.body), cached.next_url
         if status >= 300:
@@ -119,6 +155,7 @@ class PullRequestSource:
                 raise GitHubUnavailable(f"pagination loops at {url}")
             seen.add(url)
             items, url = self._get(url)
+            self._note_date(self._last_date)
             for item in items:
                 try:
                     pr = pull_request_from_json(item)

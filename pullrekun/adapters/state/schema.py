@@ -119,6 +119,16 @@ class ApprovalRow(Base):
     approved_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
+class PRHeadRow(Base):
+    """When pullrekun first saw a fork PR's head commit."""
+
+    __tablename__ = "pr_heads"
+
+    pr_number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    sha: Mapped[str] = mapped_column(String(40))
+    seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
 class ReportRow(Base):
     """What was last told to one channel (status, deployment, comment, notify) about one PR.
 

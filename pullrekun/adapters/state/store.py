@@ -25,6 +25,7 @@ from pullrekun.adapters.state.schema import (
     EventRow,
     GitHubStateRow,
     HttpCacheRow,
+    PRHeadRow,
     QueueRow,
     ReportRow,
 )
@@ -44,7 +45,7 @@ from pullrekun.core.model import (
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 #: The newest Alembic revision; a test checks it against the migrations folder.
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 
 
 @dataclass(frozen=True)
@@ -229,6 +230,24 @@ class Store:
         with self.session() as s:
             rows = s.scalars(select(ApprovalRow).order_by(ApprovalRow.pr_number)).all()
             return tuple(Approval(r.pr_number, r.sha) for r in rows)
+
+    def note_heads(self, heads: Mapping[int, str], now: dt.datetime) -> dict[int, dt.datetime]:
+        """When each PR's current head was first seen (now, for a head not seen before); PRs not
+        in ``heads`` are forgotten."""
+        seen: dict[int, dt.datetime] = {}
+        with self.session() as s, s.begin():
+            rows = {r.pr_number: r for r in s.scalars(select(PRHeadRow)).all()}
+            for number, gone in rows.items():
+                if number not in heads:
+                    s.delete(gone)
+            for number, sha in heads.items():
+                row = rows.get(number)
+                if row is None:
+                    s.add(PRHeadRow(pr_number=number, sha=sha, seen_at=now))
+                elif row.sha != sha:
+                    row.sha, row.seen_at = sha, now
+                seen[number] = now if row is None else row.seen_at
+        return seen
 
     def queue(self) -> tuple[tuple[int, int, dt.datetime], ...]:
         with self.session() as s:
