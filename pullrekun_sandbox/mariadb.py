@@ -95,14 +95,22 @@ class MariaDB:
             check=False,
         )
 
+    @staticmethod
+    def user_statements(user: str, password: str, on: str, grant_option: bool = False) -> list[str]:
+        """SQL for ``user`` (from 127.0.0.1 and localhost) with every right on ``on`` (e.g. ``db.*``)."""
+        secret = password.replace("\\", "\\\\").replace("'", "\\'")
+        statements = []
+        for host in ("127.0.0.1", "localhost"):
+            statements += [
+                f"CREATE USER IF NOT EXISTS '{user}'@'{host}' IDENTIFIED BY '{secret}'",
+                f"GRANT ALL ON {on} TO '{user}'@'{host}'" + (" WITH GRANT OPTION" if grant_option else ""),
+            ]
+        return statements
+
     def create_database(self, name: str, user: str = "pullrekun", password: str = "pw") -> str:
         """A fresh database and a user for it; returns a SQLAlchemy URL."""
         statements = [f"DROP DATABASE IF EXISTS `{name}`", f"CREATE DATABASE `{name}`"]
-        for host in ("127.0.0.1", "localhost"):
-            statements += [
-                f"CREATE USER IF NOT EXISTS '{user}'@'{host}' IDENTIFIED BY '{password}'",
-                f"GRANT ALL ON `{name}`.* TO '{user}'@'{host}'",
-            ]
+        statements += self.user_statements(user, password, f"`{name}`.*")
         out = self.sql("; ".join(statements))
         if out.returncode != 0:
             raise RuntimeError(out.stderr)

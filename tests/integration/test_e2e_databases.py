@@ -17,7 +17,6 @@ from pullrekun_sandbox.sshd import SshdHosts
 from tests.conftest import _db_names, run_cli, run_pass, ssh_world, status_of
 
 APP_PASSWORD = "app pw; with 'quotes'"
-SQL_PASSWORD = APP_PASSWORD.replace("'", "''")
 
 
 @pytest.fixture
@@ -35,11 +34,7 @@ def db_sandbox(
             f"CREATE TABLE {schema}.notes (id INT AUTO_INCREMENT PRIMARY KEY, body VARCHAR(100))",
             *(f"INSERT INTO {schema}.notes (body) VALUES ('row {i}')" for i in range(rows)),
         ]
-    for host in ("127.0.0.1", "localhost"):
-        statements += [
-            f"CREATE USER IF NOT EXISTS 'app'@'{host}' IDENTIFIED BY '{SQL_PASSWORD}'",
-            f"GRANT ALL ON `stage\\_%`.* TO 'app'@'{host}'",
-        ]
+    statements += mariadb.user_statements("app", APP_PASSWORD, "`stage\\_%`.*")
     out = mariadb.sql("; ".join(statements))
     assert out.returncode == 0, out.stderr
     monkeypatch.setenv("PULLREKUN_DB_ADMIN_PASSWORD", "")

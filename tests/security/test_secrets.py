@@ -62,23 +62,17 @@ def secret_world(
 ) -> Iterator[tuple[Sandbox, Receiver, dict[str, str]]]:
     n = next(_db_names)
     state_url = mariadb.create_database(
-        f"pullrekun_sec_{n}", user=f"sec_state_{n}", password=STATE_PASSWORD.replace("'", "''")
+        f"pullrekun_sec_{n}", user=f"sec_state_{n}", password=STATE_PASSWORD
     ).replace(STATE_PASSWORD, quote(STATE_PASSWORD, safe=""))
     source = f"dev_sec_{n}"
-    sql_admin, sql_app = (p.replace("'", "''") for p in (ADMIN_PASSWORD, APP_PASSWORD))
     statements = [
         f"DROP DATABASE IF EXISTS {source}",
         f"CREATE DATABASE {source}",
         f"CREATE TABLE {source}.notes (id INT PRIMARY KEY, body VARCHAR(100))",
         f"INSERT INTO {source}.notes VALUES (1, 'hello')",
     ]
-    for host in ("127.0.0.1", "localhost"):
-        statements += [
-            f"CREATE USER IF NOT EXISTS 'sec_admin'@'{host}' IDENTIFIED BY '{sql_admin}'",
-            f"GRANT ALL ON *.* TO 'sec_admin'@'{host}' WITH GRANT OPTION",
-            f"CREATE USER IF NOT EXISTS 'sec_app'@'{host}' IDENTIFIED BY '{sql_app}'",
-            f"GRANT ALL ON `sec\\_%`.* TO 'sec_app'@'{host}'",
-        ]
+    statements += mariadb.user_statements("sec_admin", ADMIN_PASSWORD, "*.*", grant_option=True)
+    statements += mariadb.user_statements("sec_app", APP_PASSWORD, "`sec\\_%`.*")
     out = mariadb.sql("; ".join(statements))
     assert out.returncode == 0, out.stderr
     hook = Receiver()
