@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import re
+import shlex
+import subprocess
+import sys
 import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -116,3 +120,22 @@ def test_no_playbook_or_role_writes_a_tag_key_or_matches_a_task_by_name() -> Non
     for path in [*(REPO / "playbooks").rglob("*.yml"), *(REPO / "roles" / "staging").rglob("*.yml")]:
         steps_tagged |= set(re.findall(r"\bstep_[a-z_]+", path.read_text()))
     assert steps_tagged == {s.tag for s in Step if s is not Step.DEPLOY}
+
+
+def test_the_staging_hosts_redact_script_hides_the_apps_password_in_what_a_command_prints(
+    tmp_path: Path,
+) -> None:
+    """What the PR's code prints leaves the host with the password taken out, before the controller
+    (which redacts again) sees it; the command's exit code and both streams are kept."""
+    script = tmp_path / "redact"
+    script.write_text(render("staging", "redact.py.j2", {}))
+    script.chmod(0o755)
+    password = "it's a s3cret pw"
+    (tmp_path / "app.env").write_text(f"DB_USER=app\nDB_PASSWORD={shlex.quote(password)}\n")
+    leak = f"import sys; print('pw=' + {password!r}); print({password!r} * 2, file=sys.stderr); sys.exit(3)"
+    out = subprocess.run(
+        [sys.executable, str(script), sys.executable, "-c", leak], capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 3
+    assert out.stdout == "pw=[redacted]\n"
+    assert out.stderr == "[redacted][redacted]\n"
