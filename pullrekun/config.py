@@ -245,13 +245,18 @@ class Config:
     def github_token(self) -> str | None:
         return os.environ.get(self.github.token_env) or None
 
-    def secret_env_names(self) -> tuple[str, ...]:
-        """Environment variables whose values are secrets (known to be, or named so in the config)."""
-        names = [self.github.token_env, self.state.url_env, *AWS_SECRET_ENV, *self.ansible.secret_env]
-        names += [n for n in (self.report.slack_webhook_env, self.report.google_chat_webhook_env) if n]
+    def playbook_secret_env_names(self) -> tuple[str, ...]:
+        """The secret variables a playbook run needs (handed over in memory): AWS, databases."""
+        names = [*AWS_SECRET_ENV, *self.ansible.secret_env]
         if self.database is not None:
             db = self.database
             names += [db.admin_password_env, db.app_password_env, db.source_password_env]
+        return tuple(dict.fromkeys(names))
+
+    def secret_env_names(self) -> tuple[str, ...]:
+        """Environment variables whose values are secrets (known to be, or named so in the config)."""
+        names = [self.github.token_env, self.state.url_env, *self.playbook_secret_env_names()]
+        names += [n for n in (self.report.slack_webhook_env, self.report.google_chat_webhook_env) if n]
         return tuple(dict.fromkeys(names))
 
     def secret_values(self) -> tuple[str, ...]:

@@ -19,11 +19,3 @@ def forget(path: Path, alias: str) -> int:
         f.writelines(kept)
     tmp.replace(path)
     return len(lines) - len(kept)
-
-
-def known(path: Path, alias: str) -> bool:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        return False
-    return any(alias in (ln.split(maxsplit=1) or [""])[0].split(",") for ln in lines)

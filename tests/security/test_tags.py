@@ -41,8 +41,10 @@ def test_hostile_tags_keep_an_instance_out_of_every_pass(local_sandbox: Sandbox)
     ec2 = sb.ec2()
     vpc = ec2.create_vpc(CidrBlock="10.77.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.77.1.0/24")["Subnet"]["SubnetId"]
+    # A loopback address outside the networks allowed below: never a connection target here.
+    stray = "127.0.0.254"
     hostile = {
-        _instance(sb, {**pool, tag.ANSIBLE_HOST: "192.0.2.7"}): "pullrekun:ansible_host=192.0.2.7 is neither",
+        _instance(sb, {**pool, tag.ANSIBLE_HOST: stray}): f"pullrekun:ansible_host={stray} is neither",
         _instance(sb, {**pool, tag.URL: "https://evil.example/login"}): "pullrekun:url=https://evil.example",
         _instance(sb, pool, SubnetId=subnet): f"its VPC {vpc} is not in ec2.vpc_ids",
     }
@@ -50,7 +52,8 @@ def test_hostile_tags_keep_an_instance_out_of_every_pass(local_sandbox: Sandbox)
     # Only the first sandbox host stays a pool member: the others are not needed.
     for iid in sb.instance_ids[1:]:
         ec2.delete_tags(Resources=[iid], Tags=[{"Key": tag.POOL}])
-    sb.extra_config = {"ec2": {"vpc_ids": [default_vpc]}}
+    allowed = [f"{addr}/32" for addr in sb.host_addrs]
+    sb.extra_config = {"ec2": {"vpc_ids": [default_vpc], "ansible_host_networks": allowed}}
     sb.write_config()
     for i in range(3):
         sb.open_pr(f"t{i}", f"tags {i}")

@@ -24,7 +24,7 @@ from typing import Any
 from pullrekun.adapters.playbook.runner import RunResult, Unsafe, ansible_env, run_playbook
 from pullrekun.adapters.project import project_dir
 from pullrekun.adapters.state.store import DeployOutcome
-from pullrekun.config import AWS_SECRET_ENV, Config
+from pullrekun.config import Config
 from pullrekun.core import tags
 from pullrekun.core.model import (
     UP_STATES,
@@ -180,11 +180,7 @@ def known_hosts_file(cfg: Config) -> Path:
 
 def run_secrets(cfg: Config) -> dict[str, str]:
     """The secrets the playbook needs (AWS keys, database passwords): handed over in memory."""
-    names = [*AWS_SECRET_ENV, *cfg.ansible.secret_env]
-    if cfg.database is not None:
-        db = cfg.database
-        names += [db.admin_password_env, db.app_password_env, db.source_password_env]
-    return {name: os.environ[name] for name in dict.fromkeys(names) if os.environ.get(name)}
+    return {name: os.environ[name] for name in cfg.playbook_secret_env_names() if os.environ.get(name)}
 
 
 def prune_artifacts(root: Path, keep: int) -> list[Path]:
