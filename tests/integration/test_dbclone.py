@@ -225,8 +225,12 @@ def test_across_servers_a_streamed_dump_arrives_identical(
     )
     remote = Server(host="127.0.0.1", port=other_mariadb.port, user="cloner", password="s3cr;et pw")
     make_source(remote, target, ["CREATE TABLE old_stuff (id INT PRIMARY KEY)"])
+    # A table named like an option: the dump takes it for a table ("--" ends its options).
+    run(server, "CREATE TABLE `--xml` (id INT PRIMARY KEY)", source)
+    run(server, "INSERT INTO `--xml` VALUES (7)", source)
     result = clone_schema(remote, source, target, source_server=server)
-    assert result.rows == 3 + 1990
+    assert run(remote, "SELECT id FROM `--xml`", target) == [(7,)]
+    assert result.rows == 3 + 1990 + 1
     assert structure(remote, target) == structure(server, source)
     assert checksums(remote, target) == checksums(server, source)
     assert run(remote, "SELECT COUNT(*) FROM bob_titles", target) == run(
