@@ -13,12 +13,14 @@ import ipaddress
 import os
 import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from pullrekun.core.dbpolicy import DatabasePolicy
+from pullrekun.core.dbusers import env_password
 from pullrekun.core.planner import PlannerConfig
 from pullrekun.core.redact import Redactor
 from pullrekun.core.tagpolicy import TagPolicy
@@ -152,6 +154,9 @@ class AppConfig:
     url_template: str = "http://{host}:{port}/"
     before_switch_hook: str = ""
     keep_releases: int = 3
+    #: The user the PR's code (the app, its migrate command) runs as on the staging hosts; it
+    #: may write shared/data/ only. Empty, or the user pullrekun logs in as: no separation.
+    run_user: str = "app"
 
 
 @dataclass(frozen=True)
@@ -164,6 +169,12 @@ class DatabaseConfig:
     unix_socket: str = ""
     admin_user: str = "pullrekun"
     admin_password_env: str = "PULLREKUN_DB_ADMIN_PASSWORD"  # noqa: S105 - a variable's name
+    #: Each environment connects as a user of its own (``pr_<hash>``, rights on its schema only),
+    #: whose password is derived from the secret in ``app_password_env``. False: every
+    #: environment connects as ``app_user`` with that secret as its password.
+    env_users: bool = True
+    #: The host part of the environment users (where the staging hosts connect from).
+    env_user_host: str = "%"
     app_user: str = "app"
     app_password_env: str = "PULLREKUN_DB_APP_PASSWORD"  # noqa: S105 - a variable's name
     #: Where the source schemas live when that is another server (empty: the same server).
@@ -267,6 +278,14 @@ class Config:
         values |= {quote(v, safe="") for v in set(values)}
         return tuple(sorted(v for v in values if v))
 
+    def env_db_passwords(self, schemas: Iterable[str]) -> tuple[str, ...]:
+        """The passwords of these schemas' environment users (secrets the redactor must know)."""
+        db = self.database
+        secret = os.environ.get(db.app_password_env, "") if db is not None else ""
+        if db is None or not db.env_users or not secret:
+            return ()
+        return tuple(sorted({env_password(secret, schema) for schema in schemas if schema}))
+
     def redactor(self, *more: str) -> Redactor:
         return Redactor.of((*self.secret_values(), *more))
 
@@ -334,6 +353,7 @@ _MINIMUMS = {
     "ansible.timeout": 1, "ansible.boot_timeout": 1, "ansible.keep_artifacts": 1,
     "app.health_timeout": 1, "app.keep_releases": 1,
 }  # fmt: skip
+USER_NAME_RE = re.compile(r"\A[a-z_][a-z0-9_-]{0,31}\Z")
 SERVICE_NAME_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}\Z")
 
 
@@ -347,6 +367,8 @@ def _check_ranges(cfg: Config) -> None:
     # It is written into the staging hosts' sudoers rule and the unit's file name.
     if not SERVICE_NAME_RE.match(cfg.app.service_name):
         raise ConfigError("app.service_name", f"must match {SERVICE_NAME_RE.pattern} (a systemd unit name)")
+    if cfg.app.run_user and not USER_NAME_RE.match(cfg.app.run_user):
+        raise ConfigError("app.run_user", f"must match {USER_NAME_RE.pattern} (a Unix user name) or be empty")
 
 
 def _check(cfg: Config) -> None:

@@ -252,6 +252,9 @@ class Sandbox:
                 "health_timeout": self.health_timeout,
                 "revision_check": "header:X-Revision",
                 "url_template": "http://{host}:{port}/",
+                # The sandbox's hosts are directories of this machine, made by whoever runs it:
+                # the PR's code runs as the user pullrekun logs in as (no separation).
+                "run_user": "",
             },
         }
         if self.github_app:

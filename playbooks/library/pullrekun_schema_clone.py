@@ -14,14 +14,30 @@ description:
     tables in parallel); from another server it is a streamed C(mariadb-dump | mariadb).
   - The copy is built under C(<target>__prk_new), checked with C(CHECKSUM TABLE), and swapped
     in with one C(RENAME TABLE); a failed clone leaves the target as it was.
+  - With I(user_name), the environment's own account is kept too - every right on I(target),
+    none elsewhere - and cloned triggers, views and routines get it as their definer.
   - Always reports C(changed) when it clones (a clone replaces the target's data); in check
     mode it only validates the names and that the source exists.
 options:
   state:
-    description: C(present) replaces I(target) with a copy of I(source); C(absent) drops I(target).
+    description:
+      - C(present) replaces I(target) with a copy of I(source); C(absent) drops I(target) (and the
+        user I(user_name)); C(user) only ensures the user I(user_name) of I(target).
     type: str
-    choices: [present, absent]
+    choices: [present, absent, user]
     default: present
+  user_name:
+    description: The environment's database user (empty - none; the objects' definer is then the login user).
+    type: str
+    default: ""
+  user_host:
+    description: Host part of the environment's user.
+    type: str
+    default: "%"
+  user_password:
+    description: The environment user's password (never logged).
+    type: str
+    default: ""
   source:
     description: Schema to copy (letters, digits, underscore); required when I(state=present).
     type: str
@@ -103,7 +119,7 @@ from ansible.module_utils.basic import AnsibleModule
 def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
-            state=dict(type="str", choices=["present", "absent"], default="present"),
+            state=dict(type="str", choices=["present", "absent", "user"], default="present"),
             source=dict(type="str", default=""),
             target=dict(type="str", required=True),
             login_host=dict(type="str", default="127.0.0.1"),
@@ -115,15 +131,21 @@ def main() -> None:
             source_port=dict(type="int", default=3306),
             source_user=dict(type="str", default=""),
             source_password=dict(type="str", default="", no_log=True),
+            user_name=dict(type="str", default=""),
+            user_host=dict(type="str", default="%"),
+            user_password=dict(type="str", default="", no_log=True),
         ),
+        required_if=[("state", "user", ["user_name"])],
         supports_check_mode=True,
     )
     try:
         from pullrekun.adapters.schema_clone import (
             CloneError,
+            EnvUser,
             Server,
             clone_schema,
             drop_schema,
+            ensure_env_user,
             schema_exists,
             session,
         )
@@ -146,21 +168,30 @@ def main() -> None:
             user=p["source_user"] or p["login_user"],
             password=p["source_password"] or p["login_password"],
         )
+    user = None
+    if p["user_name"]:
+        if p["state"] != "absent" and not p["user_password"]:
+            module.fail_json(msg=f"the environment user {p['user_name']!r} needs a password (none was given)")
+        user = EnvUser(p["user_name"], p["user_host"], p["user_password"])
     try:
         check_schema(p["target"])
+        if p["state"] == "user":
+            if module.check_mode:
+                module.exit_json(changed=False)
+            module.exit_json(changed=ensure_env_user(target_server, p["target"], user))
         if p["state"] == "absent":
             with session(target_server) as s:
                 present = schema_exists(s, p["target"])
-            if present and not module.check_mode:
-                drop_schema(target_server, p["target"])
-            module.exit_json(changed=present)
+            if module.check_mode:
+                module.exit_json(changed=present)
+            module.exit_json(changed=drop_schema(target_server, p["target"], user))
         check_schema(p["source"])
         if module.check_mode:
             with session(source_server or target_server) as s:
                 if not schema_exists(s, p["source"]):
                     module.fail_json(msg=f"unknown source schema {p['source']!r}")
             module.exit_json(changed=True)
-        result = clone_schema(target_server, p["source"], p["target"], source_server=source_server)
+        result = clone_schema(target_server, p["source"], p["target"], source_server=source_server, user=user)
     except (InvalidInput, CloneError) as exc:
         module.fail_json(msg=str(exc))
     except Exception as exc:  # database errors: report, with the target untouched

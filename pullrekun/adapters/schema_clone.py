@@ -14,6 +14,10 @@ MariaDB refuses to move a table that has triggers to another schema, so the targ
 triggers are dropped just before the swap and re-created if the swap fails: the only
 moment the old schema is not whole is between those two statements.
 
+Each environment has a user of its own (:func:`ensure_env_user`) with every right on its
+schema and none elsewhere; cloned triggers, views and routines get that user as their definer,
+so they never run with the admin's rights. Dropping the schema drops the user.
+
 Schema names must match ``pullrekun.core.validate.SCHEMA_RE`` and are always backquoted.
 """
 
@@ -27,17 +31,19 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pymysql
 
+from pullrekun.core.dbusers import grant_pattern
 from pullrekun.core.validate import check_schema
 
 NEW_SUFFIX = "__prk_new"
 OLD_SUFFIX = "__prk_old"
 MAX_TARGET_LEN = 64 - max(len(NEW_SUFFIX), len(OLD_SUFFIX))
 _DEFINER = re.compile(r"DEFINER\s*=\s*(`[^`]*`|'[^']*'|\S+)@(`[^`]*`|'[^']*'|\S+)\s*", re.IGNORECASE)
+_CREATE = re.compile(r"\A\s*CREATE\s+", re.IGNORECASE)
 
 
 class CloneError(RuntimeError):
@@ -65,6 +71,19 @@ class Server:
 
 
 @dataclass(frozen=True)
+class EnvUser:
+    """An environment's own database account (see :mod:`pullrekun.core.dbusers`)."""
+
+    name: str
+    host: str
+    password: str = field(repr=False)
+
+    @property
+    def definer(self) -> str:
+        return f"{q(self.name)}@{q(self.host)}"
+
+
+@dataclass(frozen=True)
 class CloneResult:
     source: str
     target: str
@@ -81,9 +100,16 @@ def q(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-def repoint(sql: str, source: str, target: str) -> str:
-    """Drop the DEFINER clause and point ``source``-qualified names at ``target``."""
-    return _DEFINER.sub("", sql).replace(f"{q(source)}.", f"{q(target)}.")
+def repoint(sql: str, source: str, target: str, definer: str | None = None) -> str:
+    """Point ``source``-qualified names at ``target`` and make ``definer`` the object's definer
+    (None: drop the DEFINER clause, so the creating user becomes the definer)."""
+    if definer is None:
+        sql = _DEFINER.sub("", sql)
+    elif _DEFINER.search(sql):
+        sql = _DEFINER.sub(lambda _m: f"DEFINER={definer} ", sql, count=1)
+    else:
+        sql = _CREATE.sub(f"CREATE DEFINER={definer} ", sql, count=1)
+    return sql.replace(f"{q(source)}.", f"{q(target)}.")
 
 
 class _Session:
@@ -309,12 +335,14 @@ def clone_schema(
     source_server: Server | None = None,
     on_step: Callable[[str], None] | None = None,
     workers: int = 4,
+    user: EnvUser | None = None,
 ) -> CloneResult:
     """Replace ``target`` on ``server`` with a verified copy of ``source``.
 
     ``source_server`` (default: the same server) holds the source. On the same server the
     copy is server-side; across servers it is a streamed dump and load of the base tables.
-    Triggers, views and routines are re-created from the source's definitions either way.
+    Triggers, views and routines are re-created from the source's definitions either way, with
+    ``user`` (the environment's own account, ensured here) as their definer.
     """
     check_schema(source)
     check_schema(target)
@@ -372,6 +400,10 @@ def clone_schema(
             raise CloneError(f"swap failed, target left as it was: {exc}") from exc
 
         step("objects")
+        definer = None
+        if user is not None:
+            _ensure_env_user(s, target, user)
+            definer = user.definer
         for name in s.names("SELECT TABLE_NAME FROM information_schema.VIEWS WHERE TABLE_SCHEMA=%s", target):
             s.run(f"DROP VIEW {q(target)}.{q(name)}")
         for name, kind in s.run(
@@ -381,10 +413,10 @@ def clone_schema(
             s.run(f"DROP {kind} {q(target)}.{q(str(name))}")
         s.run(f"USE {q(target)}")
         for sql in src["routines"]:
-            s.run(repoint(sql, source, target))
+            s.run(repoint(sql, source, target, definer))
         for sql in src["triggers"]:
-            s.run(repoint(sql, source, target))
-        _create_views(s, [repoint(sql, source, target) for sql in src["views"]])
+            s.run(repoint(sql, source, target, definer))
+        _create_views(s, [repoint(sql, source, target, definer) for sql in src["views"]])
 
         step("cleanup")
         s.run(f"DROP DATABASE IF EXISTS {q(old)}")
@@ -401,12 +433,69 @@ def clone_schema(
     )
 
 
-def drop_schema(server: Server, schema: str) -> bool:
-    """Drop ``schema`` and any clone leftovers beside it; True if anything was dropped."""
+def drop_schema(server: Server, schema: str, user: EnvUser | None = None) -> bool:
+    """Drop ``schema``, any clone leftovers beside it and its ``user``; True if anything was dropped."""
     check_schema(schema)
     with session(server) as s:
         names = [schema, schema + NEW_SUFFIX, schema + OLD_SUFFIX]
         present = [n for n in names if schema_exists(s, n)]
         for name in present:
             s.run(f"DROP DATABASE {q(name)}")
-        return bool(present)
+        dropped_user = False
+        if user is not None and _user_exists(s, user):
+            s.run("DROP USER %s@%s", (user.name, user.host))
+            dropped_user = True
+        return bool(present) or dropped_user
+
+
+def _user_exists(s: _Session, user: EnvUser) -> bool:
+    return bool(s.run("SELECT 1 FROM mysql.user WHERE User=%s AND Host=%s", (user.name, user.host)))
+
+
+def _grants(s: _Session, user: EnvUser) -> tuple[set[str], set[str]]:
+    """(global privileges other than USAGE, database patterns with any grant) of ``user``."""
+    grantee = f"'{user.name}'@'{user.host}'"
+    globals_ = {
+        str(r[0])
+        for r in s.run(
+            "SELECT PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES WHERE GRANTEE=%s", (grantee,)
+        )
+    } - {"USAGE"}
+    patterns = {
+        str(r[0])
+        for r in s.run(
+            "SELECT DISTINCT TABLE_SCHEMA FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE=%s",
+            (grantee,),
+        )
+    }
+    return globals_, patterns
+
+
+def _ensure_env_user(s: _Session, schema: str, user: EnvUser) -> bool:
+    """``user`` exists with its password and every right on ``schema``, and none elsewhere
+    (rights granted by hand are revoked). Returns whether anything had to change."""
+    changed = not _user_exists(s, user)
+    if changed:
+        s.run("CREATE USER %s@%s IDENTIFIED BY %s", (user.name, user.host, user.password))
+    else:
+        # The password follows the secret it is derived from (cheap, and existing sessions stay).
+        s.run("ALTER USER %s@%s IDENTIFIED BY %s", (user.name, user.host, user.password))
+    pattern = grant_pattern(schema)
+    globals_, patterns = _grants(s, user)
+    if globals_:
+        s.run("REVOKE ALL PRIVILEGES, GRANT OPTION FROM %s@%s", (user.name, user.host))
+        patterns, changed = set(), True
+    for other in sorted(patterns - {pattern}):
+        s.run(f"REVOKE ALL PRIVILEGES ON {q(other)}.* FROM %s@%s", (user.name, user.host))
+        changed = True
+    if pattern not in patterns:
+        s.run(f"GRANT ALL PRIVILEGES ON {q(pattern)}.* TO %s@%s", (user.name, user.host))
+        changed = True
+    return changed
+
+
+def ensure_env_user(server: Server, schema: str, user: EnvUser) -> bool:
+    """Make ``user`` the account of ``schema`` (see :func:`_ensure_env_user`); True if it changed."""
+    check_schema(schema)
+    with session(server) as s:
+        return _ensure_env_user(s, schema, user)

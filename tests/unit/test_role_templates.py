@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -11,12 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from ansible.plugins.loader import add_all_plugin_dirs
 from ansible.template import Templar, trust_as_template
 
 from pullrekun.config import parse
 from pullrekun.core import tags
 from pullrekun.core.steps import Step
+from tests.conftest import need
 from tests.paths import REPO
 
 ROLES = REPO / "roles"
@@ -71,12 +75,70 @@ def test_controller_secrets_are_shell_quoted() -> None:
     assert "PULLREKUN_GITHUB_TOKEN='a b'\"'\"'$x'" in out
 
 
-def test_staging_sudoers_allows_only_the_units_verbs() -> None:
-    out = render("staging", "sudoers.j2", {"staging_app_user": "app", "staging_service_name": "web"})
-    rules = [ln for ln in out.splitlines() if ln and not ln.startswith("#")]
-    assert rules == [
-        f"app ALL=(root) NOPASSWD: /usr/bin/systemctl {v} web.service" for v in ("start", "stop", "restart")
+def role_vars(role: str, **overrides: Any) -> dict[str, Any]:
+    """The role's defaults and vars, then ``overrides``: templated lazily, as in a play."""
+    merged: dict[str, Any] = {}
+    for part in ("defaults", "vars"):
+        merged.update(yaml.safe_load((ROLES / role / part / "main.yml").read_text()) or {})
+    merged.update(overrides)
+    return {k: trust_as_template(v) if isinstance(v, str) else v for k, v in merged.items()}
+
+
+VERBS = ("start", "stop", "restart")
+
+
+def rules_of(sudoers: str) -> list[str]:
+    return [ln for ln in sudoers.splitlines() if ln and not ln.startswith("#")]
+
+
+def test_staging_sudoers_allows_the_deploy_user_the_units_verbs_and_the_apps_user_only() -> None:
+    systemd = role_vars(
+        "staging", staging_app_user="app", staging_deploy_user="deploy", staging_service_name="web"
+    )
+    assert rules_of(render("staging", "sudoers.j2", systemd)) == [
+        *(
+            f"deploy ALL=(root) NOPASSWD: /usr/bin/systemctl {v} web.service"
+            for v in ("start", "stop", "restart")
+        ),
+        "deploy ALL=(app) NOPASSWD:SETENV: ALL",
     ]
+    ssd = {**systemd, "staging_service_manager": "start-stop-daemon"}
+    assert rules_of(render("staging", "sudoers.j2", ssd)) == ["deploy ALL=(app) NOPASSWD:SETENV: ALL"]
+    one_user = {**ssd, "staging_app_user": "deploy"}
+    assert rules_of(render("staging", "sudoers.j2", one_user)) == []
+    no_app_user = {**systemd, "staging_app_user": ""}
+    assert all("(root)" in rule for rule in rules_of(render("staging", "sudoers.j2", no_app_user)))
+
+
+def test_as_app_runs_the_command_as_the_apps_user_who_cannot_write_the_deploy_users_files(
+    tmp_path: Path,
+) -> None:
+    """The PR's code goes through shared/as-app: from root it becomes the app's user, keeps the
+    environment (app.env's DB_* variables), and no setuid program can raise it again."""
+    need(None if os.getuid() == 0 else "switching users needs root (CI runs as root)")
+    script = tmp_path / "as-app"
+    script.write_text(render("staging", "as-app.sh.j2", {"staging_app_user": "nobody"}))
+    owned = tmp_path / "owned"
+    owned.mkdir(mode=0o755)
+    tmp_path.chmod(0o755)
+    probe = (
+        'id -un; echo "db=$DB_NAME"; grep NoNewPrivs /proc/self/status;'
+        f" if touch {owned}/planted 2>/dev/null; then echo written; else echo denied; fi"
+    )
+    out = subprocess.run(
+        ["/bin/sh", str(script), "/bin/sh", "-c", probe],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DB_NAME": "stage_1"},
+        check=True,
+    ).stdout.split("\n")
+    assert out[:4] == ["nobody", "db=stage_1", "NoNewPrivs:\t1", "denied"], out
+    assert not (owned / "planted").exists()
+    same = render("staging", "as-app.sh.j2", {"staging_app_user": ""})
+    script.write_text(same)
+    assert (
+        subprocess.run(["/bin/sh", str(script), "id", "-u"], capture_output=True, text=True).stdout == "0\n"
+    )
 
 
 def test_an_undefined_variable_is_an_error() -> None:
@@ -102,6 +164,38 @@ def test_the_staging_unit_runs_the_control_script_and_is_not_started_at_boot() -
     )
     assert "ExecStart=/bin/sh /srv/app/shared/appctl run" in out
     assert "[Install]" not in out, "no WantedBy: pullrekun starts the app after checking its claim"
+
+
+def test_the_staging_unit_is_hardened_and_systemd_accepts_it(tmp_path: Path) -> None:
+    """The app runs as the app's user, may write shared/data/ only, cannot gain privileges; the
+    record of the running process is written with systemd's rights (ExecStartPost=+)."""
+    root = tmp_path / "srv"
+    (root / "shared" / "data").mkdir(parents=True)
+    out = render(
+        "staging",
+        "app.service.j2",
+        role_vars(
+            "staging", staging_deploy_root=str(root), staging_app_user="daemon", staging_service_name="web"
+        ),
+    )
+    settings = dict(
+        line.split("=", 1) for line in out.splitlines() if "=" in line and not line.startswith("#")
+    )
+    assert settings["User"] == "daemon"
+    assert settings["NoNewPrivileges"] == "yes"
+    assert settings["ProtectSystem"] == "strict"
+    assert settings["ReadWritePaths"] == f"{root}/shared/data"
+    assert settings["ExecStartPost"] == f"+/bin/sh {root}/shared/appctl record $MAINPID"
+    assert settings["EnvironmentFile"] == f"-{root}/shared/app.env"
+    need(None if shutil.which("systemd-analyze") else "systemd-analyze is missing (apt-get install systemd)")
+    unit = tmp_path / "web.service"
+    unit.write_text(out)
+    verify = subprocess.run(
+        ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, cwd=tmp_path, timeout=60
+    )
+    # verify exits 0 even for unknown keys; what it says is the verdict.
+    assert verify.returncode == 0
+    assert not verify.stdout + verify.stderr, verify.stdout + verify.stderr
 
 
 def test_the_dynamic_inventory_names_only_tag_keys_pullrekun_defines() -> None:

@@ -40,6 +40,8 @@ from pullrekun.core.redact import cap_output
 from pullrekun.core.steps import Step
 
 PLAYBOOK = "playbooks/reconcile.yml"
+#: The template deriving an environment user's password in the playbook (not a password itself).
+_DERIVED_PASSWORD = "{{ pullrekun_db_env_secret | pullrekun_env_password(staging_db_name) }}"  # noqa: S105
 _HOST_KEY_CHANGED = re.compile(r"REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed")
 
 
@@ -144,14 +146,28 @@ def build_inventory(plan: Plan, instances: Mapping[str, Instance], cfg: Config) 
             # Secrets stay in the controller's environment; only the variable names are written.
             pullrekun_db_source_password=_env_lookup(db.source_password_env),
             pullrekun_db_admin_password=_env_lookup(db.admin_password_env),
-            staging_db_password=_env_lookup(db.app_password_env),
             staging_db_host=Unsafe(db.host),
             staging_db_port=db.port,
-            staging_db_user=Unsafe(db.app_user),
             staging_migrate_command=Unsafe(db.migrate_command),
+            pullrekun_db_env_users=db.env_users,
         )
+        if db.env_users:
+            # Derived in the playbook (playbooks/filter_plugins) from the secret, per schema.
+            group_vars.update(
+                pullrekun_db_user_host=Unsafe(db.env_user_host),
+                pullrekun_db_env_secret=_env_lookup(db.app_password_env),
+                staging_db_user="{{ staging_db_name | pullrekun_env_user }}",
+                staging_db_password=_DERIVED_PASSWORD,
+            )
+        else:
+            group_vars.update(
+                staging_db_user=Unsafe(db.app_user),
+                staging_db_password=_env_lookup(db.app_password_env),
+            )
     # Empty settings fall back to the role's defaults (and an empty !unsafe reads as null).
     group_vars = {k: v for k, v in group_vars.items() if v != ""}
+    # Empty is a setting of its own here (the PR's code runs as the deploy user): kept as "".
+    group_vars["staging_app_user"] = app.run_user  # checked against config.USER_NAME_RE
     if cfg.ansible.connection == "ssh" and cfg.ansible.ssh_user:
         group_vars["ansible_user"] = Unsafe(cfg.ansible.ssh_user)
     if cfg.ansible.ssh_private_key:
@@ -171,6 +187,13 @@ def build_inventory(plan: Plan, instances: Mapping[str, Instance], cfg: Config) 
             },
         }
     }
+
+
+def _schemas(inventory: dict[str, Any]) -> set[str]:
+    """The database schemas a run works on (their environment users' passwords are secrets)."""
+    groups = inventory["all"]["children"].values()
+    hosts = [h for g in groups for h in g["hosts"].values()]
+    return {str(h.get("staging_db_name") or h.get("pullrekun_drop_schema") or "") for h in hosts} - {""}
 
 
 def known_hosts_file(cfg: Config) -> Path:
@@ -219,10 +242,11 @@ def apply(
     project = project_dir(cfg.ansible.project_dir)
     known_hosts = known_hosts_file(cfg)
     os.close(os.open(known_hosts, os.O_WRONLY | os.O_CREAT, 0o600))  # ssh appends to it
+    inventory = build_inventory(plan, instances, cfg)
     run = run_playbook(
         project_dir=project,
         playbook=PLAYBOOK,
-        inventory=build_inventory(plan, instances, cfg),
+        inventory=inventory,
         extra_vars={
             "pullrekun_tags": tags.playbook_vars(),
             "pullrekun_ec2_region": cfg.ec2.region,
@@ -236,7 +260,7 @@ def apply(
         cancel=cancel,
         secrets=run_secrets(cfg),
         pass_env=frozenset(cfg.ansible.pass_env),
-        redact=cfg.redactor(),
+        redact=cfg.redactor(*cfg.env_db_passwords(_schemas(inventory))),
     )
     prune_artifacts(artifacts_root, cfg.ansible.keep_artifacts)
     outcomes = []

@@ -19,8 +19,19 @@ description:
   - Reports whether the migrate command already ran for this release on the environment's
     schema (a marker under C(shared/migrated/), written by C(shared/migrate) after it succeeds),
     after forgetting the markers of a schema that is about to be cloned afresh.
+  - Trusts a present release only after checking it is as exported - C(REVISION) names the
+    commit, and every entry belongs to the deploying user and is writable by it alone; a release
+    that fails the check (say, one the app's user could write into) is removed and exported again,
+    its app stopped first if it ran from it.
+  - Keeps C(shared/data), the one directory the app's user (I(app_user)) may write.
   - Deploying a commit whose release is present reports C(changed=false).
 options:
+  app_user:
+    description:
+      - The user the app runs as; C(shared/data) is made its own when the module runs as root.
+        Empty - the deploying user.
+    type: str
+    default: ""
   repo:
     description: URL of the repository (anything git clone understands).
     type: str
@@ -129,6 +140,10 @@ shared_changed:
   type: list
   elements: str
   returned: always
+reexported:
+  description: Why a present release was not trusted and exported again (empty - it was trusted).
+  type: str
+  returned: always
 pruned:
   description: Release directories removed.
   type: list
@@ -137,8 +152,10 @@ pruned:
 """
 
 import os
+import pwd
 import re
 import shutil
+import stat
 import subprocess
 
 from ansible.module_utils.basic import AnsibleModule
@@ -178,8 +195,13 @@ def _export(module, cache, sha, release):
     partial = release + ".partial"
     shutil.rmtree(partial, ignore_errors=True)
     os.makedirs(partial)
-    archive = subprocess.Popen(["git", "--git-dir=" + cache, "archive", sha], stdout=subprocess.PIPE)
-    tar = subprocess.run(["tar", "-x", "-C", partial], stdin=archive.stdout, capture_output=True)
+    # Files 0644 and directories 0755 whatever git's default umask, owned by the deploying user.
+    archive = subprocess.Popen(
+        ["git", "-c", "tar.umask=0022", "--git-dir=" + cache, "archive", sha], stdout=subprocess.PIPE
+    )
+    tar = subprocess.run(
+        ["tar", "-x", "--no-same-owner", "-C", partial], stdin=archive.stdout, capture_output=True
+    )
     archive.stdout.close()
     if archive.wait() != 0 or tar.returncode != 0:
         shutil.rmtree(partial, ignore_errors=True)
@@ -187,6 +209,47 @@ def _export(module, cache, sha, release):
     with open(os.path.join(partial, "REVISION"), "w") as fh:
         fh.write(sha + "\n")
     os.rename(partial, release)
+
+
+def _untrusted(release, sha):
+    """Why the present release cannot be trusted as the export of ``sha`` (empty: it can)."""
+    try:
+        with open(os.path.join(release, "REVISION")) as fh:
+            if fh.read().strip() != sha:
+                return "its REVISION names another commit"
+    except OSError as exc:
+        return f"its REVISION cannot be read ({exc.strerror})"
+    me = os.getuid()
+    for top, dirs, files in os.walk(release):
+        for name in ["", *dirs, *files]:
+            path = os.path.join(top, name) if name else top
+            st = os.lstat(path)
+            if st.st_uid != me:
+                where = os.path.relpath(path, release)
+                return f"{where} belongs to uid {st.st_uid}, not the deploying user"
+            if not stat.S_ISLNK(st.st_mode) and st.st_mode & 0o022:
+                where = os.path.relpath(path, release)
+                return f"{where} is writable by others than the deploying user"
+    return ""
+
+
+def _data_dir(module, shared, app_user, check):
+    """Ensure shared/data, the one directory the app may write (the app user's when we are root)."""
+    data = os.path.join(shared, "data")
+    changed = not os.path.isdir(data)
+    if changed and not check:
+        os.makedirs(data, mode=0o750, exist_ok=True)
+    if app_user and os.getuid() == 0:
+        try:
+            entry = pwd.getpwnam(app_user)
+        except KeyError:
+            module.fail_json(msg=f"the app's user {app_user!r} does not exist: run the bootstrap")
+        st = os.lstat(data) if os.path.lexists(data) else None
+        if st is None or (st.st_uid, st.st_gid) != (entry.pw_uid, entry.pw_gid):
+            changed = True
+            if not check:
+                os.lchown(data, entry.pw_uid, entry.pw_gid)
+    return changed
 
 
 def _prune(root, releases, keep, release, check):
@@ -286,6 +349,20 @@ def _claim(module, root, environment, check):
     return True, previous
 
 
+def _retire(module, root, release):
+    """Remove an untrusted release, after stopping its app if the app runs from it."""
+    appctl = os.path.join(root, "shared", "appctl")
+    live = os.path.realpath(os.path.join(root, "current")) == os.path.realpath(release)
+    if live and os.path.exists(appctl):
+        rc, out, err = module.run_command([appctl, "stop"])
+        if rc != 0:
+            module.fail_json(msg="stopping the app of an untrusted release failed: " + (err or out).strip())
+    doomed = release + ".untrusted"
+    shutil.rmtree(doomed, ignore_errors=True)
+    os.rename(release, doomed)
+    shutil.rmtree(doomed, ignore_errors=True)
+
+
 def _migrated(module, shared, key, sha, forget, check):
     """Whether releases/<sha> was migrated on schema ``key`` (after forgetting ``key`` if asked)."""
     if not key:
@@ -312,6 +389,7 @@ def main():
             environment=dict(type="str", default=""),
             migrate_key=dict(type="str", default=""),
             forget_migrations=dict(type="bool", default=False),
+            app_user=dict(type="str", default=""),
             shared_files=dict(
                 type="list",
                 elements="dict",
@@ -351,12 +429,18 @@ def main():
         claimed=False,
         previous_environment="",
         migrated=False,
+        reexported="",
     )
 
     missing_dirs = [d for d in (root, releases, os.path.join(root, "shared")) if not os.path.isdir(d)]
     present = os.path.isfile(os.path.join(release, "REVISION"))
     if module.check_mode:
         result["shared_changed"] = _shared_files(module, shared, p["shared_files"], True)
+        if present:
+            result["reexported"] = _untrusted(release, sha)
+            present = not result["reexported"]
+        if not missing_dirs and _data_dir(module, shared, p["app_user"], True):
+            result["shared_changed"].append("data")
         if p["environment"] and not missing_dirs:
             result["claimed"], result["previous_environment"] = _claim(module, root, p["environment"], True)
         result["migrated"] = _migrated(module, shared, p["migrate_key"], sha, p["forget_migrations"], True)
@@ -374,12 +458,17 @@ def main():
 
     for d in missing_dirs:
         os.makedirs(d, mode=0o755, exist_ok=True)
-    result["changed"] = bool(missing_dirs)
+    result["changed"] = bool(missing_dirs) | _data_dir(module, shared, p["app_user"], False)
     # The control script first: the claim below stops the app with it.
     result["shared_changed"] = _shared_files(module, shared, p["shared_files"], False)
     if p["environment"]:
         result["claimed"], result["previous_environment"] = _claim(module, root, p["environment"], False)
     result["migrated"] = _migrated(module, shared, p["migrate_key"], sha, p["forget_migrations"], False)
+    if present:
+        result["reexported"] = _untrusted(release, sha)
+        if result["reexported"]:
+            _retire(module, root, release)
+            present = result["migrated"] = False
     if not present:
         if not _has_commit(module, cache, sha):
             _fetch(module, p["repo"], cache, sha, p["refspec"])
