@@ -289,7 +289,7 @@ class Sandbox:
         return self.github.open_pr(sha, head_ref=branch, title=kw.pop("title", greeting), **kw), sha
 
     def deploy_root(self, addr: str) -> Path:
-        return self.root / "hosts" / addr / "app"
+        return Path(str(self.config_dict()["app"]["deploy_root"]).format(host=addr))
 
     def served(self, addr: str, timeout: float = 3) -> str | None:
         """The revision the app on ``addr`` serves, or None if nothing answers."""

@@ -109,7 +109,9 @@ def repoint(sql: str, source: str, target: str, definer: str | None = None) -> s
         sql = _DEFINER.sub(lambda _m: f"DEFINER={definer} ", sql, count=1)
     else:
         sql = _CREATE.sub(f"CREATE DEFINER={definer} ", sql, count=1)
-    return sql.replace(f"{q(source)}.", f"{q(target)}.")
+    sql = sql.replace(f"{q(source)}.", f"{q(target)}.")
+    # A trigger's definition is kept as it was typed: its names may be qualified unquoted.
+    return re.sub(rf"(?<![\w$`.]){re.escape(source)}\.", f"{q(target)}.", sql)
 
 
 class _Session:
