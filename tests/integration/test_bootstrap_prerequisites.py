@@ -29,6 +29,7 @@ def _bootstrap(tmp_path: Path, path: str) -> subprocess.CompletedProcess[str]:
         "staging_deploy_root": str(tmp_path / "root"),
         "staging_service_manager": "start-stop-daemon",
         "staging_app_user": "root",
+        "staging_deploy_user": "root",
         "staging_packages": [],
     }
     (tmp_path / "inventory.yml").write_text(yaml.safe_dump({"all": {"hosts": {"h1": host}}}))

@@ -61,6 +61,7 @@ def test_molecule_converge_idempotence_verify(tmp_path: Path, sshd_hosts: SshdHo
                         "staging_health_timeout": 20,
                         "staging_packages": [],
                         "staging_app_user": "root",
+                        "staging_deploy_user": "root",
                         "staging_environment": "molecule",
                         "staging_revision_check": "header:X-Revision",
                         # Counts its runs: the idempotence step must not run it again.

@@ -107,7 +107,10 @@ def test_the_production_walkthrough_reaches_ready_environments(
                 "staging_repo_url": cfg["app"]["repo_url"],
                 "staging_app_command": cfg["app"]["command"],
                 "staging_app_port": cfg["app"]["port"],
+                # The hosts are directories under pytest's private tmp: one user (the sandbox's
+                # run_user is empty too). tests/security/test_staging_isolation.py splits them.
                 "staging_app_user": sshd_hosts.user,
+                "staging_deploy_user": sshd_hosts.user,
                 "staging_deploy_root": str(sb.root / "hosts") + "/{{ ansible_host }}/app",
                 "staging_service_manager": "start-stop-daemon",
                 "staging_packages": [],

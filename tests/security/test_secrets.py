@@ -1,11 +1,12 @@
 """No secret value in any file pullrekun writes, in argv, in its logs or in what it posts.
 
 One world holds every kind of secret pullrekun sees: the GitHub token, AWS keys and a session
-token, the state DB's password (in its URL), the database admin and app passwords and a chat
-webhook URL. A pass deploys one PR and fails another whose migration prints the app's database
-password and one enormous line, as a hostile or careless PR would. Then every file under the run
-directories, every row of the state DB, the pass's and `status`'s output, every body posted to
-GitHub and every chat message are searched for every secret, in the spellings it could take.
+token, the state DB's password (in its URL), the database admin password, the secret every
+environment's database password is derived from and those passwords, and a chat webhook URL.
+A pass deploys one PR and fails another whose migration prints its database password and one
+enormous line, as a hostile or careless PR would. Then every file under the run directories,
+every row of the state DB, the pass's and `status`'s output, every body posted to GitHub and
+every chat message are searched for every secret, in the spellings it could take.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sqlalchemy import MetaData, select
 from pullrekun.adapters.github.publish import COMMENT_MARKER
 from pullrekun.adapters.state.store import Store, make_engine
 from pullrekun.cli import EXIT_FAILURES
+from pullrekun.core.dbusers import env_password, env_user
 from pullrekun_sandbox.mariadb import MariaDB
 from pullrekun_sandbox.sandbox import Sandbox
 from pullrekun_sandbox.sshd import SshdHosts
@@ -72,7 +74,6 @@ def secret_world(
         f"INSERT INTO {source}.notes VALUES (1, 'hello')",
     ]
     statements += mariadb.user_statements("sec_admin", ADMIN_PASSWORD, "*.*", grant_option=True)
-    statements += mariadb.user_statements("sec_app", APP_PASSWORD, "`sec\\_%`.*")
     out = mariadb.sql("; ".join(statements))
     assert out.returncode == 0, out.stderr
     hook = Receiver()
@@ -90,7 +91,6 @@ def secret_world(
                 "host": "127.0.0.1",
                 "port": mariadb.port,
                 "admin_user": "sec_admin",
-                "app_user": "sec_app",
                 "default_source": source,
                 "schema_template": f"sec_{n}_{{instance}}",
                 "migrate_command": f"{sys.executable} migrate.py",
@@ -104,7 +104,7 @@ def secret_world(
         "AWS session token": SESSION_TOKEN,
         "state DB password": STATE_PASSWORD,
         "DB admin password": ADMIN_PASSWORD,
-        "DB app password": APP_PASSWORD,
+        "DB app secret": APP_PASSWORD,
         "chat webhook": HOOK_SECRET,
     }
     try:
@@ -154,7 +154,11 @@ def test_no_secret_is_written_logged_or_posted(
 
     # The failure still says what went wrong, with the password taken out and the line cut.
     (comment,) = [c for c in sb.github.comments_on(leaky) if c["body"].startswith(COMMENT_MARKER)]
-    assert "connecting as sec_app with [redacted]" in comment["body"]
+    user = env_user(envs[leaky]["db_schema"])
+    assert f"connecting as {user} with [redacted]" in comment["body"]
+    # Each environment's own database password (derived from the app secret) is a secret too.
+    for pr in (good, leaky):
+        secrets[f"PR {pr}'s DB password"] = env_password(APP_PASSWORD, envs[pr]["db_schema"])
     assert "more characters)" in comment["body"]
     assert len(comment["body"]) < 8000
 
