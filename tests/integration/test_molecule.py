@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import yaml
@@ -15,6 +15,7 @@ from tests.conftest import run_molecule
 from tests.paths import REPO
 
 APP = REPO / "pullrekun_sandbox" / "app" / "app.py"
+APP_USER = "prk-molecule"
 
 
 def _repo(root: Path) -> tuple[Path, str]:
@@ -40,8 +41,13 @@ def test_molecule_converge_idempotence_verify(tmp_path: Path, sshd_hosts: SshdHo
     addrs = sshd_hosts.addrs[:2]
     net, first = addrs[0].rsplit(".", 1)
     port = free_port(int(first), len(addrs), net)
+    # Deploy roots the app's user can reach (pytest's tmp is 0700).
+    base = Path(f"/var/tmp/pullrekun-molecule-{os.getpid()}")
+    shutil.rmtree(base, ignore_errors=True)
+    base.mkdir(mode=0o755)
+    base.chmod(0o755)
     hosts = {
-        name: {"ansible_host": addr, "staging_deploy_root": str(tmp_path / "hosts" / addr)}
+        name: {"ansible_host": addr, "staging_deploy_root": str(base / addr)}
         for name, addr in zip(["staging-a", "staging-b"], addrs, strict=True)
     }
     inventory = tmp_path / "inventory.yml"
@@ -56,16 +62,18 @@ def test_molecule_converge_idempotence_verify(tmp_path: Path, sshd_hosts: SshdHo
                         "staging_repo_url": str(bare),
                         "staging_sha": sha,
                         "staging_service_manager": "start-stop-daemon",
-                        "staging_app_command": f"{sys.executable} app.py",
+                        # Debian's python: the app's user cannot enter root's home (the venv's).
+                        "staging_app_command": "/usr/bin/python3 app.py",
                         "staging_app_port": port,
                         "staging_health_timeout": 20,
                         "staging_packages": [],
-                        "staging_app_user": "root",
+                        # Bootstrap creates the app's user; the deploy user logs in as root.
+                        "staging_app_user": APP_USER,
                         "staging_deploy_user": "root",
                         "staging_environment": "molecule",
                         "staging_revision_check": "header:X-Revision",
                         # Counts its runs: the idempotence step must not run it again.
-                        "staging_migrate_command": "echo run >> ../../shared/migrate-runs",
+                        "staging_migrate_command": "echo run >> ../../shared/data/migrate-runs",
                     },
                 }
             }
@@ -75,6 +83,8 @@ def test_molecule_converge_idempotence_verify(tmp_path: Path, sshd_hosts: SshdHo
         run_molecule("default", inventory, tmp_path)
     finally:
         for addr in addrs:
-            appctl = tmp_path / "hosts" / addr / "shared" / "appctl"
+            appctl = base / addr / "shared" / "appctl"
             if appctl.exists():
                 subprocess.run([str(appctl), "stop"], check=False, capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+        subprocess.run(["userdel", "--remove", APP_USER], check=False, capture_output=True)
