@@ -113,6 +113,9 @@ def _parser() -> argparse.ArgumentParser:
         "accept-host-key", help="forget an instance's pinned SSH host key: the next pass learns its new one"
     )
     ak.add_argument("instance", help="EC2 instance id (i-...)")
+    sv = sub.add_parser("serve", help="answer GitHub's webhooks with passes, and run one on a timer anyway")
+    sv.add_argument("--bind", help="address to listen on (default: serve.bind)")
+    sv.add_argument("--port", type=int, help="port to listen on (default: serve.port)")
     sb = sub.add_parser("sandbox", help="run the whole loop locally (GitHub simulator, moto EC2)")
     sb.add_argument("--dir", default="sandbox-run", help="work directory (default: ./sandbox-run)")
     sb.add_argument("--hosts", type=int, default=3, help="number of staging hosts (default 3)")
@@ -120,6 +123,22 @@ def _parser() -> argparse.ArgumentParser:
         "--serve", action="store_true", help="keep the environments and simulators up until Ctrl-C"
     )
     return p
+
+
+def _serve(args: argparse.Namespace, cfg: config_mod.Config, store: Store) -> int:
+    from pullrekun.web.serve import Service  # the web stack loads only for `serve`
+
+    secret = os.environ.get(cfg.serve.webhook_secret_env, "")
+    if not secret:
+        print(
+            f"pullrekun: serve needs the webhook secret in ${cfg.serve.webhook_secret_env} "
+            "(the secret set on GitHub's webhook)",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    service = Service(cfg, store, secret, bind=args.bind, port=args.port)
+    service.run(on_ready=lambda url: print(f"pullrekun serve: listening on {url}", flush=True))
+    return EXIT_OK
 
 
 def _print_plan(plan_json: dict[str, object], as_json: bool) -> None:
@@ -268,6 +287,8 @@ def _run(args: argparse.Namespace, cfg: config_mod.Config, store: Store) -> int:
         )
         print(f"{iid}: its old host key is forgotten; the next pass learns the new one")
         return EXIT_OK
+    if args.command == "serve":
+        return _serve(args, cfg, store)
     if args.command == "reset-db":
         if cfg.database is None:
             print("pullrekun: reset-db needs a [database] section in the config", file=sys.stderr)

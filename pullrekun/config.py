@@ -93,6 +93,22 @@ class ReportConfig:
 
 
 @dataclass(frozen=True)
+class ServeConfig:
+    """`pullrekun serve`: webhooks in, passes out, the timer as a safety net."""
+
+    bind: str = "127.0.0.1"
+    port: int = 8080
+    #: The environment variable holding the webhook secret (the one set on GitHub's webhook).
+    webhook_secret_env: str = "PULLREKUN_WEBHOOK_SECRET"  # noqa: S105 - a variable's name
+    #: Seconds without a webhook after which a pass runs anyway.
+    interval: int = 300
+    #: Milliseconds a pass waits after the first delivery of a burst, so the rest ride along.
+    settle_ms: int = 200
+    #: Larger deliveries are refused (413); GitHub's own cap is 25 MB.
+    max_body_kb: int = 2048
+
+
+@dataclass(frozen=True)
 class EC2Config:
     pool: str = "default"
     region: str = "us-east-1"
@@ -214,6 +230,7 @@ class Config:
     trust: TrustPolicy = field(default_factory=TrustPolicy)
     report: ReportConfig = ReportConfig()
     database: DatabaseConfig | None = None
+    serve: ServeConfig = ServeConfig()
     failed_retry_after: int = 0
     source: str = "<defaults>"
     #: The config file's directory: a relative SQLite path in the state URL is taken from here,
@@ -268,6 +285,7 @@ class Config:
         """Environment variables whose values are secrets (known to be, or named so in the config)."""
         names = [self.github.token_env, self.state.url_env, *self.playbook_secret_env_names()]
         names += [n for n in (self.report.slack_webhook_env, self.report.google_chat_webhook_env) if n]
+        names.append(self.serve.webhook_secret_env)
         return tuple(dict.fromkeys(names))
 
     def secret_values(self) -> tuple[str, ...]:
@@ -304,6 +322,7 @@ _SECTIONS: dict[str, type] = {
     "app": AppConfig,
     "trust": TrustPolicy,
     "report": ReportConfig,
+    "serve": ServeConfig,
 }
 #: Sections that switch a feature on by being present (absent: the field stays None).
 _OPTIONAL_SECTIONS: dict[str, type] = {"database": DatabaseConfig}
@@ -352,6 +371,7 @@ _MINIMUMS = {
     "report.notify_timeout": 1,
     "ansible.timeout": 1, "ansible.boot_timeout": 1, "ansible.keep_artifacts": 1,
     "app.health_timeout": 1, "app.keep_releases": 1,
+    "serve.interval": 10, "serve.settle_ms": 0, "serve.max_body_kb": 64, "serve.port": 1,
 }  # fmt: skip
 USER_NAME_RE = re.compile(r"\A[a-z_][a-z0-9_-]{0,31}\Z")
 SERVICE_NAME_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}\Z")

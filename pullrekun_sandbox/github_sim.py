@@ -33,6 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from pullrekun_sandbox import github_payloads as P
+from pullrekun_sandbox.github_hooks import WebhookSender, pull_request_payload
 from pullrekun_sandbox.github_reads import ReadEndpoints
 from pullrekun_sandbox.github_records import Fault, Served, SimApp, SimPR
 from pullrekun_sandbox.github_writes import WriteEndpoints
@@ -79,6 +80,15 @@ class GitHubSimulator(ReadEndpoints, WriteEndpoints):
         self.before_pulls_page: Callable[[int], None] | None = None
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        #: Where the repository's webhook delivers (None: no webhook is configured).
+        self.webhook: WebhookSender | None = None
+
+    def _notify(self, action: str, number: int, sender: str) -> None:
+        """Deliver a pull_request event (outside the lock: the receiver may read this simulator)."""
+        if self.webhook is not None:
+            with self._lock:
+                payload = pull_request_payload(self.repository, action, self.prs[number], sender)
+            self.webhook.deliver("pull_request", payload)
 
     # --- the world -----------------------------------------------------------------
 
@@ -118,22 +128,26 @@ class GitHubSimulator(ReadEndpoints, WriteEndpoints):
             )
             for name in labels or []:  # labels given when the PR is opened are its author's
                 self.label_event(number, "labeled", name, author, now)
-            return number
+        self._notify("opened", number, author)
+        return number
 
     def push(self, number: int, head_sha: str) -> None:
         with self._lock:
             pr = self.prs[number]
             pr.head_sha, pr.updated = head_sha, self._tick()
+        self._notify("synchronize", number, pr.author)
 
     def close(self, number: int) -> None:
         with self._lock:
             pr = self.prs[number]
             pr.state, pr.updated = "closed", self._tick()
+        self._notify("closed", number, pr.author)
 
     def set_draft(self, number: int, draft: bool) -> None:
         with self._lock:
             pr = self.prs[number]
             pr.draft, pr.updated = draft, self._tick()
+        self._notify("converted_to_draft" if draft else "ready_for_review", number, pr.author)
 
     def last_status(self, sha: str, context: str = "pullrekun") -> dict[str, Any] | None:
         """The newest commit status posted for ``sha`` in ``context`` (what GitHub shows)."""
@@ -151,6 +165,7 @@ class GitHubSimulator(ReadEndpoints, WriteEndpoints):
             for name in sorted(set(pr.labels) - set(labels)):
                 self.label_event(number, "unlabeled", name, actor, now)
             pr.labels, pr.updated = list(labels), now
+        self._notify("labeled", number, actor)
 
     def label_event(self, number: int, event: str, name: str, actor: str, at: dt.datetime) -> None:
         person = P.user(self.url, self.url, actor, 3000 + sum(map(ord, actor)))

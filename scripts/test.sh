@@ -29,6 +29,8 @@ echo "== Python environment"
 bash scripts/setup.sh dev
 echo "== GitHub's OpenAPI description"
 bash scripts/fetch-openapi.sh
+echo "== GitHub's webhook examples"
+bash scripts/fetch-webhook-examples.sh
 export PATH="$PWD/.venv/bin:$PATH"
 
 echo "== ruff";          ruff check .

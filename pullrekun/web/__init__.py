@@ -1,0 +1,1 @@
+"""`pullrekun serve`: the long-running surface (webhooks, health, metrics; the dashboard next)."""

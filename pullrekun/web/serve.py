@@ -1,0 +1,129 @@
+"""`pullrekun serve`: one process that answers GitHub's webhooks and runs the passes they ask for.
+
+The HTTP side (uvicorn, one event loop) only checks deliveries and pokes the trigger; passes
+run one at a time on a worker thread, under the same lock as `pullrekun reconcile` (a timer on
+another controller and this process take turns). On SIGTERM or SIGINT uvicorn stops taking
+requests, then the pass in progress is cancelled (its playbook run stops, its outcomes are
+recorded) and the process exits; after a kill -9 the next pass converges, as after a crash of
+the CLI.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+import uvicorn
+
+from pullrekun.adapters.state.lock import LockHeld, LockLost
+from pullrekun.adapters.state.store import Store
+from pullrekun.app.reconcile import Cancel, reconcile
+from pullrekun.app.trigger import PassRun, PassTrigger
+from pullrekun.config import Config
+from pullrekun.web.server import create_app
+
+log = logging.getLogger(__name__)
+
+
+class Service:
+    def __init__(
+        self,
+        cfg: Config,
+        store: Store,
+        webhook_secret: str,
+        *,
+        bind: str | None = None,
+        port: int | None = None,
+        run_pass: PassRun | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.store = store
+        self.cancel = Cancel()
+        self.trigger = PassTrigger(
+            run_pass or self._pass,
+            interval=float(cfg.serve.interval),
+            settle=cfg.serve.settle_ms / 1000,
+        )
+        self.app = create_app(cfg, self.trigger, webhook_secret.encode())
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                self.app,
+                host=bind or cfg.serve.bind,
+                port=cfg.serve.port if port is None else port,
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+                # GitHub waits at most 10 s for an answer; nothing here takes long.
+                timeout_graceful_shutdown=5,
+            )
+        )
+        self._worker = threading.Thread(target=self.trigger.run_forever, name="pullrekun-passes", daemon=True)
+
+    def _pass(self) -> str:
+        try:
+            result = reconcile(self.cfg, self.store, cancel=self.cancel)
+        except LockHeld as exc:
+            log.info("pass skipped: %s", exc)
+            return "busy"
+        except LockLost as exc:
+            log.error("pass lost its lock (%s): outcomes not recorded, the next pass finishes", exc)
+            return "lock_lost"
+        failed = sum(1 for o in result.outcomes if not o.ok)
+        log.info(
+            "pass %s: %d deployed, %d failed%s",
+            result.outcome.value,
+            len(result.outcomes) - failed,
+            failed,
+            f" ({result.problem})" if result.problem else "",
+        )
+        return result.outcome.value
+
+    @property
+    def url(self) -> str:
+        """Where it listens (the port the system chose, once started, if port 0 was asked for)."""
+        config = self.server.config
+        port = config.port
+        if self.server.started and self.server.servers and self.server.servers[0].sockets:
+            port = self.server.servers[0].sockets[0].getsockname()[1]
+        return f"http://{config.host}:{port}"
+
+    def run(self, on_ready: Callable[[str], None] | None = None) -> None:
+        """Serve until SIGTERM/SIGINT (call from the main thread), then stop the passes."""
+        self._worker.start()
+        self.trigger.poke("start")  # converge after a restart, whatever happened while down
+        if on_ready is not None:
+            threading.Thread(target=self._announce, args=(on_ready,), daemon=True).start()
+        try:
+            self.server.run()
+        finally:
+            self.shutdown()
+
+    def start_background(self, timeout: float = 10.0) -> None:
+        """Serve from a thread of this process (tests, the sandbox); :meth:`shutdown` ends it."""
+        self._worker.start()
+        self._http = threading.Thread(target=self.server.run, name="pullrekun-http", daemon=True)
+        self._http.start()
+        ready = threading.Event()
+        self._announce(lambda _url: ready.set(), timeout)
+        if not ready.is_set():
+            raise RuntimeError(f"pullrekun serve did not start listening on {self.url}")
+
+    def _announce(self, on_ready: Callable[[str], None], timeout: float = 10.0) -> None:
+        waited = threading.Event()
+        for _ in range(int(timeout / 0.02)):
+            if self.server.started:
+                on_ready(self.url)
+                return
+            waited.wait(0.02)
+
+    def shutdown(self) -> None:
+        """Stop taking requests, cancel the pass in progress (its outcomes are recorded), wait."""
+        self.server.should_exit = True
+        self.trigger.stop()
+        self.cancel.cancel()
+        http = getattr(self, "_http", None)
+        if http is not None:
+            http.join(timeout=10)
+        if self._worker.is_alive():
+            self._worker.join(timeout=120)
