@@ -88,6 +88,17 @@ class PassTrigger:
     def pending(self) -> int:
         return self._pending.count
 
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no pass runs and none is pending; False if that took over ``timeout``."""
+        deadline = self.clock() + timeout
+        with self._cond:
+            while self._running or self._pending.count:
+                left = deadline - self.clock()
+                if left <= 0:
+                    return False
+                self._cond.wait(min(left, 0.05))
+        return True
+
     def run_forever(self) -> None:
         """The worker loop: wait for a poke or the interval, then run one pass; until stopped."""
         last_end = self.clock()
@@ -123,6 +134,7 @@ class PassTrigger:
                     PassRecord(reason, pending.count, pending.first_at, started, finished, result)
                 )
                 del self.history[: -self.history_limit]
+                self._cond.notify_all()
             last_end = finished
             if result == "busy":
                 self._retry_later()

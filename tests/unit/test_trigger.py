@@ -43,7 +43,7 @@ def idle(trigger: PassTrigger, passes: int) -> None:
     """Wait until ``passes`` passes have ended and nothing is pending."""
     done = threading.Event()
     for _ in range(1000):
-        if len(trigger.history) >= passes and not trigger.running and trigger.pending == 0:
+        if len(trigger.history) >= passes and trigger.wait_idle(10):
             return
         done.wait(0.01)
     raise AssertionError(f"{len(trigger.history)} passes ended, wanted {passes}")
