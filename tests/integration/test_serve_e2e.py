@@ -1,0 +1,72 @@
+"""End to end: the GitHub simulator's signed webhooks drive `pullrekun serve`, with no timer pass.
+
+The sandbox's world (moto's EC2, the GitHub simulator, local staging hosts, SQLite state) and
+the real pass: a PR opened and then pushed to is served at each head within one webhook each.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from pullrekun import config as config_mod
+from pullrekun.adapters.state.store import Store
+from pullrekun.config import ServeConfig
+from pullrekun.web.serve import Service
+from pullrekun_sandbox.github_hooks import WebhookSender
+from pullrekun_sandbox.sandbox import Sandbox
+from tests.conftest import status_of
+
+SECRET = "sandbox webhook secret"
+
+
+@pytest.fixture
+def served(local_sandbox: Sandbox) -> Iterator[tuple[Sandbox, Service]]:
+    sb = local_sandbox
+    cfg = config_mod.load(sb.config_path)
+    # The timer would run a pass only after an hour: every pass here is a webhook's.
+    cfg = dataclasses.replace(cfg, serve=ServeConfig(interval=3600))
+    store = Store.open(cfg.state_url)
+    service = Service(cfg, store, SECRET, bind="127.0.0.1", port=0)
+    service.start_background()
+    sb.github.webhook = WebhookSender(f"{service.url}/webhooks/github", SECRET)
+    try:
+        yield sb, service
+    finally:
+        sb.github.webhook = None
+        service.shutdown()
+        store.close()
+
+
+def served_by(sb: Sandbox, pr: int, sha: str, timeout: float = 120) -> str:
+    """Wait until ``pr``'s environment serves ``sha``; its address."""
+    waited = threading.Event()
+    for _ in range(int(timeout / 0.1)):
+        envs = {e["pr"]: e for e in status_of(sb)["environments"]}
+        env = envs.get(pr)
+        if env is not None and env["status"] == "ready" and env["sha"] == sha:
+            addr = sb.addr_of(env["instance_id"])
+            if sb.served(addr) == sha:
+                return addr
+        waited.wait(0.1)
+    raise AssertionError(f"PR #{pr} is not served at {sha[:12]} after {timeout} s: {status_of(sb)}")
+
+
+def test_a_push_is_live_after_its_webhook_with_no_timer_pass(served: tuple[Sandbox, Service]) -> None:
+    sb, service = served
+    pr, first = sb.open_pr("hooked", "first version")
+    addr = served_by(sb, pr, first)
+    head = sb.commit("hooked", "second version")
+    sb.github.push(pr, head)
+    assert served_by(sb, pr, head) == addr, "the push redeploys the same environment"
+    assert service.trigger.wait_idle(60)
+    reasons = [r.reason for r in service.trigger.history]
+    assert reasons, "no pass ran"
+    assert set(reasons) == {"webhook"}, reasons
+    assert [d[:3] for d in sb.github.webhook.delivered] == [  # type: ignore[union-attr]
+        ("pull_request", "opened", 202),
+        ("pull_request", "synchronize", 202),
+    ]
