@@ -8,10 +8,12 @@ playbooks and the real apps; only GitHub and EC2 are simulated.
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -122,11 +124,52 @@ def main(directory: str, hosts: int, serve: bool) -> int:
         ok &= all(c == 0 for c in codes)
         print("\nsandbox: every open PR serves its head commit" if ok else "\nsandbox: FAILED")
         if serve and ok:
-            print("serving; press Ctrl-C to stop", flush=True)
-            done = threading.Event()
-            signal.signal(signal.SIGINT, lambda *_: done.set())
-            signal.signal(signal.SIGTERM, lambda *_: done.set())
-            done.wait()
+            ok = _serve(sb, prs)
         return 0 if ok else 1
     finally:
         sb.stop()
+
+
+def _serve(sb: Any, prs: dict[int, str]) -> bool:
+    """`pullrekun serve` on the sandbox: the simulator's webhooks start passes, until Ctrl-C."""
+    from pullrekun import config as config_mod
+    from pullrekun.adapters.state.store import Store
+    from pullrekun.web.serve import Service
+    from pullrekun_sandbox.github_hooks import WebhookSender
+
+    cfg = config_mod.load(sb.config_path)
+    secret = secrets.token_urlsafe(24)
+    store = Store.open(cfg.state_url)
+    service = Service(cfg, store, secret, bind="127.0.0.1", port=0)
+    try:
+        service.start_background()
+        sb.github.webhook = WebhookSender(f"{service.url}/webhooks/github", secret)
+        _step("pullrekun serve: the simulator's webhooks start passes")
+        print(f"  serve: {service.url} (/healthz, /metrics; GitHub's webhooks at /webhooks/github)")
+        first = min(prs)
+        prs[first] = sb.commit(f"feature-{first}", "hello, live after a webhook")
+        pushed = time.monotonic()
+        sb.github.push(first, prs[first])
+        addr = None
+        while time.monotonic() - pushed < 120 and addr is None:
+            addr = next((a for a in sb.host_addrs if sb.served(a, timeout=1) == prs[first]), None)
+            if addr is None:
+                threading.Event().wait(0.1)
+        if addr is None:
+            print(f"  PR #{first}: {prs[first][:12]} was not served 120 s after its webhook")
+            return False
+        print(
+            f"  PR #{first}: pushed {prs[first][:12]}; http://{addr}:{sb.app_port}/ served it "
+            f"{time.monotonic() - pushed:.1f} s after the webhook"
+        )
+        service.trigger.wait_idle(60)  # the pass also reports to GitHub after the deploy
+        print("serving; press Ctrl-C to stop", flush=True)
+        done = threading.Event()
+        signal.signal(signal.SIGINT, lambda *_: done.set())
+        signal.signal(signal.SIGTERM, lambda *_: done.set())
+        done.wait()
+        return True
+    finally:
+        sb.github.webhook = None
+        service.shutdown()
+        store.close()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +24,43 @@ def cli_environments(sb: Sandbox) -> list[dict[str, Any]]:
     return environments
 
 
-def test_the_sandbox_command_runs_the_whole_loop(tmp_path: Path) -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "pullrekun", "sandbox", "--dir", str(tmp_path / "sb")],
-        capture_output=True,
+def test_the_sandbox_command_runs_the_whole_loop_then_serves_webhooks(tmp_path: Path) -> None:
+    """`pullrekun sandbox --serve`: the demo, then `pullrekun serve` taking the simulator's
+    webhooks (a push goes live with no timer pass), until SIGTERM ends it cleanly."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pullrekun", "sandbox", "--serve", "--dir", str(tmp_path / "sb")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
-        timeout=300,
-        check=False,
     )
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert "sandbox: every open PR serves its head commit" in out.stdout
-    checks = [line for line in out.stdout.splitlines() if line.strip().startswith("[")]
-    assert len(checks) == 3
-    assert all("[ok ]" in line for line in checks)
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line.rstrip("\n"))
+            if line.startswith("serving; press Ctrl-C") or line.startswith("sandbox: FAILED"):
+                break
+        out = "\n".join(lines)
+        assert "sandbox: every open PR serves its head commit" in out, out[-4000:]
+        checks = [line for line in lines if line.strip().startswith("[")]
+        assert len(checks) == 3
+        assert all("[ok ]" in line for line in checks)
+        assert lines[-1].startswith("serving; press Ctrl-C"), out[-4000:]
+        (serve_line,) = [line for line in lines if line.startswith("  serve: http://")]
+        url = serve_line.split()[1]
+        with urllib.request.urlopen(f"{url}/healthz", timeout=10) as resp:
+            health = json.loads(resp.read())
+        assert health["status"] == "ok"
+        assert health["last_pass"]["reason"] == "webhook", health
+        assert any("after the webhook" in line and "served it" in line for line in lines), out[-2000:]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            rest = proc.communicate(timeout=120)[0]
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            rest = proc.communicate()[0]
+    assert proc.returncode == 0, rest[-3000:]
 
 
 def test_plan_and_status_as_json(local_sandbox: Sandbox) -> None:
