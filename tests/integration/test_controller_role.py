@@ -79,5 +79,10 @@ def test_molecule_controller_installs_the_wheel_and_the_installed_pullrekun_plan
         installed = controller_home / "venv" / "bin" / "pullrekun"
         version = subprocess.run([str(installed), "--version"], capture_output=True, text=True, check=True)
         assert built_wheel.name.split("-")[1] in version.stdout, "the venv runs the wheel that was built"
+        # `pullrekun serve` is installed with its web stack, and its unit is written beside the timer's.
+        python = controller_home / "venv" / "bin" / "python"
+        subprocess.run([str(python), "-c", "import pullrekun.web.serve"], check=True, capture_output=True)
+        unit = (tmp_path / "systemd" / "pullrekun-serve.service").read_text()
+        assert f"ExecStart={installed} serve" in unit
     finally:
         sb.stop()

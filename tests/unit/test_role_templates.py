@@ -68,6 +68,26 @@ def test_controller_units_run_reconcile_with_the_config_and_secrets() -> None:
     assert "OnUnitInactiveSec=1min" in render("controller", "pullrekun.timer.j2", variables)
 
 
+def test_controller_serve_unit_runs_serve_and_systemd_accepts_it(tmp_path: Path) -> None:
+    home = tmp_path / "opt"
+    (home / "state").mkdir(parents=True)
+    (home / "venv" / "bin").mkdir(parents=True)
+    (home / "venv" / "bin" / "pullrekun").write_text("#!/bin/sh\n")
+    (home / "venv" / "bin" / "pullrekun").chmod(0o755)
+    variables = {"controller_user": "daemon", "controller_home": str(home)}
+    unit = render("controller", "pullrekun-serve.service.j2", variables)
+    assert f"ExecStart={home}/venv/bin/pullrekun serve" in unit
+    assert "KillSignal=SIGTERM" in unit
+    need(None if shutil.which("systemd-analyze") else "systemd-analyze is missing (apt-get install systemd)")
+    path = tmp_path / "pullrekun-serve.service"
+    path.write_text(unit)
+    verify = subprocess.run(
+        ["systemd-analyze", "verify", str(path)], capture_output=True, text=True, cwd=tmp_path, timeout=60
+    )
+    assert verify.returncode == 0, verify.stderr
+    assert not verify.stdout + verify.stderr, verify.stdout + verify.stderr
+
+
 def test_controller_secrets_are_shell_quoted() -> None:
     out = render(
         "controller", "environment.j2", {"controller_environment": {"PULLREKUN_GITHUB_TOKEN": "a b'$x"}}
