@@ -11,6 +11,7 @@ the CLI.
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 from collections.abc import Callable
 
@@ -89,15 +90,24 @@ class Service:
         return f"http://{config.host}:{port}"
 
     def run(self, on_ready: Callable[[str], None] | None = None) -> None:
-        """Serve until SIGTERM/SIGINT (call from the main thread), then stop the passes."""
-        self._worker.start()
-        self.trigger.poke("start")  # converge after a restart, whatever happened while down
-        if on_ready is not None:
-            threading.Thread(target=self._announce, args=(on_ready,), daemon=True).start()
+        """Serve until SIGTERM/SIGINT (call from the main thread), then stop the passes.
+
+        The HTTP server runs on a thread of its own and the signals are this method's: uvicorn
+        would re-raise a captured SIGTERM when it stops, ending the process before the pass in
+        progress is cancelled and recorded."""
+        stop = threading.Event()
+        previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
-            self.server.run()
+            self.start_background()
+            self.trigger.poke("start")  # converge after a restart, whatever happened while down
+            if on_ready is not None:
+                on_ready(self.url)
+            stop.wait()
+            log.info("stopping: no more webhooks; cancelling the pass in progress")
         finally:
             self.shutdown()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     def start_background(self, timeout: float = 10.0) -> None:
         """Serve from a thread of this process (tests, the sandbox); :meth:`shutdown` ends it."""
