@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import getpass
 import json
 import logging
 import os
@@ -109,6 +110,8 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--json", action="store_true", help="machine-readable output")
     rd = sub.add_parser("reset-db", help="give a PR's environment a fresh copy of its source schema")
     rd.add_argument("pr", type=int, help="pull request number")
+    rp = sub.add_parser("redeploy", help="deploy a PR's commit again on the next pass")
+    rp.add_argument("pr", type=int, help="pull request number")
     ak = sub.add_parser(
         "accept-host-key", help="forget an instance's pinned SSH host key: the next pass learns its new one"
     )
@@ -123,6 +126,11 @@ def _parser() -> argparse.ArgumentParser:
         "--serve", action="store_true", help="keep the environments and simulators up until Ctrl-C"
     )
     return p
+
+
+def _cli_actor() -> str:
+    """Who asked, in the events table: the Unix user running the command."""
+    return f"cli:{getpass.getuser()}"
 
 
 def _serve(args: argparse.Namespace, cfg: config_mod.Config, store: Store) -> int:
@@ -293,10 +301,16 @@ def _run(args: argparse.Namespace, cfg: config_mod.Config, store: Store) -> int:
         if cfg.database is None:
             print("pullrekun: reset-db needs a [database] section in the config", file=sys.stderr)
             return EXIT_BAD_INPUT
-        if not store.request_reset(args.pr, utcnow()):
+        if not store.request_reset(args.pr, utcnow(), actor=_cli_actor()):
             print(f"pullrekun: PR #{args.pr} holds no environment", file=sys.stderr)
             return EXIT_BAD_INPUT
         print(f"PR #{args.pr}: its schema will be cloned afresh on the next pass")
+        return EXIT_OK
+    if args.command == "redeploy":
+        if not store.request_redeploy(args.pr, utcnow(), actor=_cli_actor()):
+            print(f"pullrekun: PR #{args.pr} holds no environment", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        print(f"PR #{args.pr}: its commit will be deployed again on the next pass")
         return EXIT_OK
     result = plan_only(cfg, store) if args.command == "plan" else _reconcile(cfg, store)
     if result.plan is None:

@@ -106,6 +106,15 @@ class ServeConfig:
     settle_ms: int = 200
     #: Larger deliveries are refused (413); GitHub's own cap is 25 MB.
     max_body_kb: int = 2048
+    #: Local dashboard accounts, login -> argon2 hash (`pullrekun hash-password`): admins may act
+    #: (redeploy, reset a database), viewers may look.
+    admins: dict[str, str] = field(default_factory=dict)
+    viewers: dict[str, str] = field(default_factory=dict)
+    #: The variable holding the key that signs session cookies (unset: derived from the webhook
+    #: secret, so changing that signs everyone out).
+    session_secret_env: str = "PULLREKUN_SESSION_SECRET"  # noqa: S105 - a variable's name
+    #: Session cookies only over HTTPS (set false only for a dashboard on loopback, like the sandbox).
+    secure_cookies: bool = True
 
 
 @dataclass(frozen=True)
@@ -285,7 +294,7 @@ class Config:
         """Environment variables whose values are secrets (known to be, or named so in the config)."""
         names = [self.github.token_env, self.state.url_env, *self.playbook_secret_env_names()]
         names += [n for n in (self.report.slack_webhook_env, self.report.google_chat_webhook_env) if n]
-        names.append(self.serve.webhook_secret_env)
+        names += [self.serve.webhook_secret_env, self.serve.session_secret_env]
         return tuple(dict.fromkeys(names))
 
     def secret_values(self) -> tuple[str, ...]:

@@ -135,11 +135,13 @@ def snapshot(
     store: Store,
     now: dt.datetime | None = None,
     instances: Mapping[str, Instance] | None = None,
+    pool_problem: str | None = None,
 ) -> Snapshot:
-    """The read model now. The pool is read from EC2 unless ``instances`` is given."""
-    problem = None
+    """The read model now. The pool is read from EC2 unless ``instances`` is given, or
+    ``pool_problem`` says why it could not be read (a caller that reads the pool itself)."""
+    problem = pool_problem
     refused: tuple[Refusal, ...] = ()
-    if instances is None:
+    if instances is None and problem is None:
         try:
             reading = read_pool(cfg)
             instances, refused = reading.by_id(), reading.refused

@@ -102,6 +102,8 @@ class Assignment:
     db_reset_requested: bool = False
     #: The last clone answered the reset label; it stays "seen" until the label goes.
     db_reset_seen: bool = False
+    #: Someone asked for the same commit to be deployed again (the dashboard).
+    redeploy_requested: bool = False
 
 
 @dataclass(frozen=True)

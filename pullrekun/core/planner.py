@@ -71,6 +71,8 @@ def _deploy_reason(
     """Why a kept environment needs a deploy this pass, or None if it is fine as it is."""
     if inst.state == InstanceState.STOPPED:
         return "instance was stopped"
+    if asg.redeploy_requested:
+        return "redeploy requested"
     if asg.deployed_sha != pr.head_sha:
         return "new head commit" if asg.deployed_sha else "not deployed yet"
     if asg.status == EnvStatus.FAILED:

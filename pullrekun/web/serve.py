@@ -11,6 +11,7 @@ the CLI.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -22,6 +23,8 @@ from pullrekun.adapters.state.store import Store
 from pullrekun.app.reconcile import Cancel, reconcile
 from pullrekun.app.trigger import PassRun, PassTrigger
 from pullrekun.config import Config
+from pullrekun.web import dashboard
+from pullrekun.web.auth import Accounts, session_key
 from pullrekun.web.server import create_app
 
 log = logging.getLogger(__name__)
@@ -47,6 +50,10 @@ class Service:
             settle=cfg.serve.settle_ms / 1000,
         )
         self.app = create_app(cfg, self.trigger, webhook_secret.encode())
+        secret = os.environ.get(cfg.serve.session_secret_env, "")
+        dashboard.install(
+            self.app, cfg, store, self.trigger, Accounts(cfg.serve), session_key(secret, webhook_secret)
+        )
         self.server = uvicorn.Server(
             uvicorn.Config(
                 self.app,

@@ -158,7 +158,7 @@ def test_the_commented_sample_documents_every_key_with_its_default() -> None:
     uncommented = "".join(ln.removeprefix("# ") + "\n" for ln in table.splitlines())
     raw = tomllib.loads(head + "[database]\n" + uncommented)
     cfg = parse(raw)
-    for section in ("github", "ec2", "state", "ansible", "app", "trust", "report", "database"):
+    for section in ("github", "ec2", "state", "ansible", "app", "trust", "report", "serve", "database"):
         documented = raw[section]
         for f in dataclasses.fields(getattr(cfg, section)):
             if f.name == "project_dir":

@@ -222,7 +222,9 @@ def apply_success(observed: Observed, p: Plan) -> Observed:
                 asgs[n] = dataclasses.replace(asgs[n], db_reset_seen=False)
             case Deploy(pr_number=n, instance_id=i, sha=s):
                 assert s == heads[n]
-                asgs[n] = dataclasses.replace(asgs[n], status=EnvStatus.READY, deployed_sha=s, since=NOW)
+                asgs[n] = dataclasses.replace(
+                    asgs[n], status=EnvStatus.READY, deployed_sha=s, since=NOW, redeploy_requested=False
+                )
                 insts[i] = dataclasses.replace(insts[i], state=S.RUNNING, tag_pr=n, tag_sha=s)
     return Observed(
         tuple(prs.values()), tuple(insts.values()), tuple(asgs.values()), tuple(approvals.values())
@@ -410,6 +412,13 @@ def test_reset_label_reclones_once_and_is_forgotten_when_removed() -> None:
     seen = dataclasses.replace(asg, db_reset_seen=True)
     assert plan(world([labelled], [up(1, 3)], [seen]), CFG_DB, NOW).empty, "not again while the label stays"
     assert plan(world([dpr(3, "alice")], [up(1, 3)], [seen]), CFG_DB, NOW).actions == (ForgetResetLabel(3),)
+
+
+def test_a_redeploy_request_deploys_a_ready_environment_once() -> None:
+    asg = dataclasses.replace(ready(3, 1), redeploy_requested=True)
+    (d,) = plan(world([pr(3)], [up(1, 3)], [asg]), CFG, NOW).of_type(Deploy)
+    assert (d.pr_number, d.reason) == (3, "redeploy requested")
+    assert plan(world([pr(3)], [up(1, 3)], [ready(3, 1)]), CFG, NOW).empty, "answered: nothing more"
 
 
 def test_reset_db_command_reclones() -> None:

@@ -53,6 +53,8 @@ class AssignmentRow(Base):
     db_cloned_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     db_reset_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     db_reset_seen: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: Someone asked for a deploy of the same commit (the dashboard's "redeploy").
+    redeploy_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class DeploymentRow(Base):
@@ -85,6 +87,8 @@ class EventRow(Base):
     pr_number: Mapped[int | None] = mapped_column(Integer)
     instance_id: Mapped[str | None] = mapped_column(String(32))
     message: Mapped[str] = mapped_column(Text)
+    #: Who asked for it ("local:alice", "github:bob", "cli:root"); None: pullrekun itself.
+    actor: Mapped[str | None] = mapped_column(String(100))
 
 
 class QueueRow(Base):

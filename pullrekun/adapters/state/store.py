@@ -112,9 +112,21 @@ def fit(message: str) -> str:
 
 
 def _event(
-    now: dt.datetime, kind: str, message: str, pr_number: int | None = None, instance_id: str | None = None
+    now: dt.datetime,
+    kind: str,
+    message: str,
+    pr_number: int | None = None,
+    instance_id: str | None = None,
+    actor: str | None = None,
 ) -> EventRow:
-    return EventRow(at=now, kind=kind, pr_number=pr_number, instance_id=instance_id, message=fit(message))
+    return EventRow(
+        at=now,
+        kind=kind,
+        pr_number=pr_number,
+        instance_id=instance_id,
+        message=fit(message),
+        actor=None if actor is None else actor[:100],
+    )
 
 
 def _private_sqlite_file(database: str | None) -> None:
@@ -213,6 +225,7 @@ class Store:
                         r.since,
                         db_source=r.db_source,
                         db_reset_requested=bool(r.db_reset_requested),
+                        redeploy_requested=bool(r.redeploy_requested),
                         db_reset_seen=bool(r.db_reset_seen),
                     ),
                     r.assigned_at,
@@ -337,6 +350,7 @@ class Store:
                     row.failed_task, row.message = out.failed_task, out.message
                     row.failed_step = out.failed_step
                     row.artifacts = out.artifacts
+                    row.redeploy_requested = False  # answered, whatever came of it
                     if out.cloned is not None:
                         row.db_schema, row.db_source = out.cloned.target, out.cloned.source
                         row.db_cloned_at = now
@@ -369,14 +383,25 @@ class Store:
                         )
                     )
 
-    def request_reset(self, pr_number: int, now: dt.datetime) -> bool:
+    def request_reset(self, pr_number: int, now: dt.datetime, actor: str | None = None) -> bool:
         """Ask the next pass for a fresh clone of the PR's schema; False if it holds no instance."""
         with self.session() as s, s.begin():
             row = s.get(AssignmentRow, pr_number)
             if row is None:
                 return False
             row.db_reset_requested = True
-            s.add(_event(now, "reset_requested", "pullrekun reset-db", pr_number, row.instance_id))
+            message = "fresh copy of the schema"
+            s.add(_event(now, "reset_requested", message, pr_number, row.instance_id, actor))
+            return True
+
+    def request_redeploy(self, pr_number: int, now: dt.datetime, actor: str | None = None) -> bool:
+        """Ask the next pass to deploy the PR's commit again; False if it holds no instance."""
+        with self.session() as s, s.begin():
+            row = s.get(AssignmentRow, pr_number)
+            if row is None:
+                return False
+            row.redeploy_requested = True
+            s.add(_event(now, "redeploy_requested", "deploy again", pr_number, row.instance_id, actor))
             return True
 
     def add_event(

@@ -1,0 +1,210 @@
+"""The dashboard: every environment, the pool, the queue, GitHub's rate limit and who did what.
+
+Server-rendered pages that read without JavaScript; with JavaScript a small script
+(``templates/web/static/live.js``) refreshes each environment's row from ``/api/v1/status``.
+An action never runs Ansible: it records a request in the state DB, with who asked, and
+pokes the trigger; the next pass's planner decides (pullrekun.core.planner).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from fastapi import FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.middleware.sessions import SessionMiddleware
+
+from pullrekun.adapters import ec2
+from pullrekun.adapters.project import templates_dir
+from pullrekun.adapters.state.store import Store
+from pullrekun.app.pool import read_pool
+from pullrekun.app.readmodel import Snapshot, snapshot
+from pullrekun.app.trigger import PassTrigger
+from pullrekun.config import Config
+from pullrekun.core.model import Instance
+from pullrekun.web.auth import CSRF_FIELD, Accounts, Person, csrf_ok, csrf_token, sign_in, signed_in
+
+STATIC = {"app.css": "text/css; charset=utf-8", "live.js": "text/javascript; charset=utf-8"}
+SECURITY_HEADERS = {
+    # Scripts and styles from this server only: nothing a PR author wrote can run here.
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+
+
+class PoolCache:
+    """The pool as EC2 last said, read at most every ``ttl`` seconds (pages poll; EC2 is not free)."""
+
+    def __init__(self, cfg: Config, ttl: float = 15.0) -> None:
+        self._cfg = cfg
+        self._ttl = ttl
+        self._lock = threading.Lock()
+        self._at = -ttl
+        self._value: tuple[Mapping[str, Instance] | None, str | None] = (None, None)
+
+    def get(self) -> tuple[Mapping[str, Instance] | None, str | None]:
+        with self._lock:
+            if time.monotonic() - self._at >= self._ttl:
+                try:
+                    self._value = (read_pool(self._cfg).by_id(), None)
+                except ec2.EC2Unavailable as exc:
+                    self._value = (None, str(exc))
+                self._at = time.monotonic()
+            return self._value
+
+
+def github_web_url(api_url: str) -> str:
+    """github.com for api.github.com; https://ghe.example.com for https://ghe.example.com/api/v3."""
+    if api_url.rstrip("/") == "https://api.github.com":
+        return "https://github.com"
+    return api_url.rstrip("/").removesuffix("/api/v3")
+
+
+def install(
+    app: FastAPI,
+    cfg: Config,
+    store: Store,
+    trigger: PassTrigger,
+    accounts: Accounts,
+    session_key: str,
+    pool: PoolCache | None = None,
+) -> None:
+    """Add the dashboard's routes (and its session middleware) to ``app``."""
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=session_key,
+        session_cookie="pullrekun_session",
+        max_age=12 * 3600,
+        same_site="lax",
+        https_only=cfg.serve.secure_cookies,
+    )
+    pool = pool or PoolCache(cfg)
+    pages = Environment(
+        loader=FileSystemLoader(str(templates_dir() / "web")),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+    )
+    web = github_web_url(cfg.github.api_url)
+
+    def pr_url(number: int) -> str:
+        return f"{web}/{cfg.github.repository}/pull/{number}"
+
+    def read() -> Snapshot:
+        instances, problem = pool.get()
+        return snapshot(cfg, store, instances=instances, pool_problem=problem)
+
+    def page(request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
+        html = pages.get_template(name).render(
+            repository=cfg.github.repository,
+            person=signed_in(request),
+            csrf=csrf_token(request),
+            flash=request.session.pop("flash", None),
+            pr_url=pr_url,
+            **values,
+        )
+        return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+    def to_login() -> RedirectResponse:
+        return RedirectResponse("/login", status_code=303)
+
+    @app.get("/login", response_class=HTMLResponse)
+    def login_form(request: Request) -> Response:
+        return page(request, "login.html.j2", error=None)
+
+    @app.post("/login", response_class=HTMLResponse)
+    def login(
+        request: Request,
+        login: str = Form(""),
+        password: str = Form(""),
+        csrf_token_sent: str = Form("", alias=CSRF_FIELD),
+    ) -> Response:
+        if not csrf_ok(request, csrf_token_sent):
+            return page(request, "login.html.j2", status=403, error="The form expired: sign in again.")
+        person = accounts.verify(login, password)
+        if person is None:
+            return page(request, "login.html.j2", status=401, error="Wrong login or password.")
+        sign_in(request, person)
+        return RedirectResponse("/", status_code=303)
+
+    @app.post("/logout")
+    def logout(request: Request, csrf_token_sent: str = Form("", alias=CSRF_FIELD)) -> Response:
+        if csrf_ok(request, csrf_token_sent):
+            request.session.clear()
+        return to_login()
+
+    @app.get("/", response_class=HTMLResponse)
+    def environments(request: Request) -> Response:
+        person = signed_in(request)
+        if person is None:
+            return to_login()
+        return page(
+            request,
+            "environments.html.j2",
+            snap=read(),
+            events=store.events(limit=30),
+            has_database=cfg.database is not None,
+        )
+
+    @app.get("/api/v1/status")
+    def status(request: Request) -> Response:
+        if signed_in(request) is None:
+            return JSONResponse({"error": "sign in first"}, status_code=401)
+        # The read model's JSON: the same schema as `status --json` (app/status.schema.json).
+        return JSONResponse(read().to_json(), headers={"Cache-Control": "no-store"})
+
+    @app.get("/static/{name}")
+    def static(name: str) -> Response:
+        if name not in STATIC:
+            return Response(status_code=404)
+        return Response((templates_dir() / "web" / "static" / name).read_bytes(), media_type=STATIC[name])
+
+    def action(
+        verb: str, record: Callable[[int, dt.datetime, str], bool], done: str
+    ) -> Callable[[Request, int, str], Response]:
+        def handle(request: Request, pr: int, csrf_token_sent: str) -> Response:
+            person = signed_in(request)
+            if person is None:
+                return to_login()
+            refused = _refusal(request, person, csrf_token_sent)
+            if refused is not None:
+                return refused
+            if not record(pr, dt.datetime.now(dt.UTC), person.actor):
+                request.session["flash"] = f"PR #{pr} holds no environment."
+            else:
+                trigger.poke("request")
+                request.session["flash"] = f"PR #{pr}: {done}"
+            return RedirectResponse("/", status_code=303)
+
+        handle.__name__ = f"environment_{verb.replace('-', '_')}"
+        return handle
+
+    redeploy = action("redeploy", store.request_redeploy, "its commit will be deployed again.")
+    reset = action("reset-db", store.request_reset, "its database will be copied afresh.")
+
+    @app.post("/environments/{pr}/redeploy")
+    def environment_redeploy(
+        request: Request, pr: int, csrf_token_sent: str = Form("", alias=CSRF_FIELD)
+    ) -> Response:
+        return redeploy(request, pr, csrf_token_sent)
+
+    @app.post("/environments/{pr}/reset-db")
+    def environment_reset_db(
+        request: Request, pr: int, csrf_token_sent: str = Form("", alias=CSRF_FIELD)
+    ) -> Response:
+        if cfg.database is None:
+            return Response("this pullrekun has no [database] section", status_code=404)
+        return reset(request, pr, csrf_token_sent)
+
+
+def _refusal(request: Request, person: Person, sent: str) -> Response | None:
+    if not csrf_ok(request, sent):
+        return Response("refused: the form's CSRF token is missing or wrong", status_code=403)
+    if not person.may_act:
+        return Response(f"refused: {person.name} may look but not act", status_code=403)
+    return None

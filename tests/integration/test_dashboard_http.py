@@ -1,0 +1,177 @@
+"""The dashboard over HTTP: sign-in, sessions, CSRF, roles, and actions that only record requests.
+
+The sandbox's world (moto, the GitHub simulator, local hosts, SQLite state) with one deployed
+environment, and `pullrekun serve` on loopback; the pass is a counter here, so an action is
+seen for what it does: a request recorded with who asked, and a poke.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import http.cookiejar
+import json
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from pullrekun import config as config_mod
+from pullrekun.adapters.state.store import Store
+from pullrekun.config import ServeConfig
+from pullrekun.web.auth import hash_password
+from pullrekun.web.serve import Service
+from pullrekun_sandbox.sandbox import Sandbox
+from tests.conftest import LOCAL_FIRST_HOST, run_pass, valid_status
+
+ADMIN, VIEWER = ("ada", "admin password 1"), ("vic", "viewer password 2")
+
+
+@dataclass
+class World:
+    sb: Sandbox
+    service: Service
+    store: Store
+    pr: int
+    pokes: list[int]
+
+
+class Browser:
+    """A cookie-keeping HTTP client that does not follow redirects (so they can be checked)."""
+
+    class _NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: object, **kwargs: object) -> None:
+            return None
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(self.jar), self._NoRedirect()
+        )
+
+    def request(self, path: str, form: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
+        data = urllib.parse.urlencode(form).encode() if form is not None else None
+        try:
+            with self.opener.open(f"{self.base}{path}", data=data, timeout=10) as resp:
+                return resp.status, dict(resp.headers), resp.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, dict(exc.headers), exc.read().decode()
+
+    def csrf(self, path: str = "/") -> str:
+        status, _, html = self.request(path)
+        assert status == 200, (status, html[:500])
+        match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+        assert match, html[:1000]
+        return match.group(1)
+
+    def sign_in(self, login: str, password: str) -> tuple[int, dict[str, str], str]:
+        token = self.csrf("/login")
+        return self.request("/login", {"login": login, "password": password, "csrf_token": token})
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """One world for the module (its tests read in file order: the refusals before the action)."""
+    sb = Sandbox(root=tmp_path_factory.mktemp("dashboard") / "world", hosts=1, first_host=LOCAL_FIRST_HOST)
+    sb.start()
+    pr, _ = sb.open_pr("dash", "on the dashboard")
+    assert run_pass(sb).ok
+    cfg = config_mod.load(sb.config_path)
+    serve = ServeConfig(
+        interval=3600,
+        admins={ADMIN[0]: hash_password(ADMIN[1])},
+        viewers={VIEWER[0]: hash_password(VIEWER[1])},
+        secure_cookies=False,  # plain http on loopback
+    )
+    cfg = dataclasses.replace(cfg, serve=serve)
+    store = Store.open(cfg.state_url)
+    pokes: list[int] = []
+
+    def count() -> str:
+        pokes.append(1)
+        return "clean"
+
+    service = Service(cfg, store, "hook secret", bind="127.0.0.1", port=0, run_pass=count)
+    service.start_background()
+    try:
+        yield World(sb, service, store, pr, pokes)
+    finally:
+        service.shutdown()
+        store.close()
+        sb.stop()
+
+
+def test_pages_need_a_sign_in_and_a_wrong_password_is_refused(world: World) -> None:
+    b = Browser(world.service.url)
+    status, headers, _ = b.request("/")
+    assert (status, headers["location"]) == (303, "/login")
+    assert b.request("/api/v1/status")[0] == 401
+    assert b.sign_in(ADMIN[0], "not the password")[0] == 401
+    assert b.sign_in("nobody", ADMIN[1])[0] == 401
+    token = b.csrf("/login")
+    forged = b.request("/login", {"login": ADMIN[0], "password": ADMIN[1], "csrf_token": token + "x"})
+    assert forged[0] == 403, "a login form without its CSRF token is refused"
+
+
+def test_the_session_cookie_is_signed_http_only_and_same_site(world: World) -> None:
+    b = Browser(world.service.url)
+    status, headers, _ = b.sign_in(*ADMIN)
+    assert (status, headers["location"]) == (303, "/")
+    cookie = headers["set-cookie"]
+    assert cookie.startswith("pullrekun_session=")
+    assert "httponly" in cookie.lower()
+    assert "samesite=lax" in cookie.lower()
+    (jar_cookie,) = list(b.jar)
+    assert jar_cookie.value
+    jar_cookie.value = jar_cookie.value[:-4] + "AAAA"  # tampered: the signature no longer matches
+    assert b.request("/")[0] == 303
+
+
+def test_the_environments_page_shows_every_environment_with_its_url(world: World) -> None:
+    b = Browser(world.service.url)
+    b.sign_in(*VIEWER)
+    status, headers, html = b.request("/")
+    assert status == 200
+    assert "default-src 'self'" in headers["content-security-policy"]
+    env = valid_status(json.loads(b.request("/api/v1/status")[2]))["environments"][0]
+    assert env["pr"] == world.pr
+    assert f'href="{env["url"]}"' in html
+    assert f'<tr data-pr="{world.pr}">' in html
+    assert ">ready<" in html
+    assert "Redeploy" not in html, "a viewer gets no action buttons"
+
+
+def test_actions_without_the_csrf_token_or_by_a_viewer_are_refused_and_change_nothing(world: World) -> None:
+    admin = Browser(world.service.url)
+    admin.sign_in(*ADMIN)
+    assert admin.request(f"/environments/{world.pr}/redeploy", {})[0] == 403
+    assert admin.request(f"/environments/{world.pr}/redeploy", {"csrf_token": "guessed"})[0] == 403
+    viewer = Browser(world.service.url)
+    viewer.sign_in(*VIEWER)
+    token = viewer.csrf()
+    status, _, body = viewer.request(f"/environments/{world.pr}/redeploy", {"csrf_token": token})
+    assert status == 403
+    assert "vic may look but not act" in body
+    (asg,) = world.store.assignments()
+    assert not asg.redeploy_requested
+    assert all(e.kind != "redeploy_requested" for e in world.store.events())
+    assert world.pokes == []
+
+
+def test_an_admins_action_records_who_asked_and_pokes_a_pass(world: World) -> None:
+    b = Browser(world.service.url)
+    b.sign_in(*ADMIN)
+    token = b.csrf()
+    status, headers, _ = b.request(f"/environments/{world.pr}/redeploy", {"csrf_token": token})
+    assert (status, headers["location"]) == (303, "/")
+    (asg,) = world.store.assignments()
+    assert asg.redeploy_requested
+    event = world.store.events(limit=1)[0]
+    assert (event.kind, event.pr_number, event.actor) == ("redeploy_requested", world.pr, "local:ada")
+    assert world.service.trigger.wait_idle(30)
+    assert world.pokes, "the request poked a pass"
+    assert "its commit will be deployed again" in b.request("/")[2]
