@@ -119,6 +119,10 @@ def _parser() -> argparse.ArgumentParser:
     sv = sub.add_parser("serve", help="answer GitHub's webhooks with passes, and run one on a timer anyway")
     sv.add_argument("--bind", help="address to listen on (default: serve.bind)")
     sv.add_argument("--port", type=int, help="port to listen on (default: serve.port)")
+    sub.add_parser(
+        "hash-password",
+        help="read a dashboard password on stdin, print its argon2 hash for serve.admins/viewers",
+    )
     sb = sub.add_parser("sandbox", help="run the whole loop locally (GitHub simulator, moto EC2)")
     sb.add_argument("--dir", default="sandbox-run", help="work directory (default: ./sandbox-run)")
     sb.add_argument("--hosts", type=int, default=3, help="number of staging hosts (default 3)")
@@ -126,6 +130,17 @@ def _parser() -> argparse.ArgumentParser:
         "--serve", action="store_true", help="keep the environments and simulators up until Ctrl-C"
     )
     return p
+
+
+def _hash_password() -> int:
+    from pullrekun.web.auth import hash_password
+
+    password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    if len(password) < 12:
+        print("pullrekun: a dashboard password needs at least 12 characters", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(hash_password(password))
+    return EXIT_OK
 
 
 def _cli_actor() -> str:
@@ -246,6 +261,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("urllib3").setLevel(logging.ERROR)
     if args.command == "sandbox":
         return _sandbox(args.dir, args.hosts, args.serve)
+    if args.command == "hash-password":
+        return _hash_password()
     try:
         cfg = config_mod.load(config_mod.config_path(args.config))
         check_overrides(cfg.report.templates_dir)

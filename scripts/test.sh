@@ -13,6 +13,8 @@ command -v git >/dev/null || need_pkgs+=(git)
 command -v npm >/dev/null || need_pkgs+=(npm)
 # The staging unit is checked with systemd-analyze verify (no systemd needs to run).
 command -v systemd-analyze >/dev/null || need_pkgs+=(systemd)
+# The dashboard's browser tests drive Debian's Chromium through Playwright (no browser download).
+[ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
 # The wheel test and the controller role's Molecule scenario create fresh venvs.
 python3 -c 'import ensurepip' 2>/dev/null || need_pkgs+=(python3-venv)
 if [ ${#need_pkgs[@]} -gt 0 ]; then

@@ -8,9 +8,12 @@ seen for what it does: a request recorded with who asked, and a poke.
 from __future__ import annotations
 
 import dataclasses
+import getpass
 import http.cookiejar
 import json
 import re
+import subprocess
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -21,11 +24,12 @@ import pytest
 
 from pullrekun import config as config_mod
 from pullrekun.adapters.state.store import Store
+from pullrekun.cli import EXIT_BAD_INPUT
 from pullrekun.config import ServeConfig
-from pullrekun.web.auth import hash_password
+from pullrekun.web.auth import Accounts, hash_password
 from pullrekun.web.serve import Service
 from pullrekun_sandbox.sandbox import Sandbox
-from tests.conftest import LOCAL_FIRST_HOST, run_pass, valid_status
+from tests.conftest import LOCAL_FIRST_HOST, run_cli, run_pass, valid_status
 
 ADMIN, VIEWER = ("ada", "admin password 1"), ("vic", "viewer password 2")
 
@@ -175,3 +179,29 @@ def test_an_admins_action_records_who_asked_and_pokes_a_pass(world: World) -> No
     assert world.service.trigger.wait_idle(30)
     assert world.pokes, "the request poked a pass"
     assert "its commit will be deployed again" in b.request("/")[2]
+
+
+def test_the_cli_records_requests_with_who_asked_too(world: World) -> None:
+    out = run_cli(world.sb, "redeploy", str(world.pr))
+    assert out.returncode == 0, out.stderr
+    assert "will be deployed again on the next pass" in out.stdout
+    event = world.store.events(limit=1)[0]
+    assert (event.kind, event.actor) == ("redeploy_requested", f"cli:{getpass.getuser()}")
+    missing = run_cli(world.sb, "redeploy", "999")
+    assert missing.returncode == EXIT_BAD_INPUT
+    assert "PR #999 holds no environment" in missing.stderr
+
+
+def test_hash_password_prints_a_hash_the_dashboard_accepts() -> None:
+    password = "correct horse battery"
+    command = [sys.executable, "-m", "pullrekun", "hash-password"]
+    out = subprocess.run(command, input=password + "\n", capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    digest = out.stdout.strip()
+    assert digest.startswith("$argon2id$")
+    accounts = Accounts(ServeConfig(admins={"ada": digest}))
+    assert accounts.verify("ada", password) is not None
+    assert accounts.verify("ada", password + "!") is None
+    short = subprocess.run(command, input="short\n", capture_output=True, text=True, check=False)
+    assert short.returncode == EXIT_BAD_INPUT
+    assert "at least 12 characters" in short.stderr

@@ -1,0 +1,206 @@
+"""The dashboard in a real browser: Playwright driving Debian's Chromium (no browser download).
+
+The sandbox's world with per-environment databases on the test MariaDB, and `pullrekun serve`
+with the real pass. A person signs in, sees every environment with its URL, presses Redeploy
+and Reset database, and watches the state change without reloading; a viewer gets no buttons
+and is refused when posting anyway; a form without its CSRF token is refused. Screenshots of
+each page go to .cache/screenshots/ (the README's picture is one of them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pullrekun import config as config_mod
+from pullrekun.adapters.state.store import Store
+from pullrekun.config import ServeConfig
+from pullrekun.web.auth import hash_password
+from pullrekun.web.serve import Service
+from pullrekun_sandbox.mariadb import MariaDB
+from pullrekun_sandbox.sandbox import Sandbox
+from tests.conftest import LOCAL_FIRST_HOST, _db_names, need, run_pass
+from tests.paths import REPO
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = REPO / ".cache" / "screenshots"
+ADMIN, VIEWER = ("ada", "admin password 1"), ("vic", "viewer password 2")
+
+
+@dataclass
+class World:
+    sb: Sandbox
+    service: Service
+    store: Store
+    prs: list[int]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory, mariadb: MariaDB) -> Iterator[World]:
+    n = next(_db_names)
+    source = f"dev_browser_{n}"
+    out = mariadb.sql(
+        f"DROP DATABASE IF EXISTS {source}; CREATE DATABASE {source}; "
+        f"CREATE TABLE {source}.notes (id INT AUTO_INCREMENT PRIMARY KEY, body VARCHAR(100)); "
+        f"INSERT INTO {source}.notes (body) VALUES ('from the source')"
+    )
+    assert out.returncode == 0, out.stderr
+    os.environ["PULLREKUN_DB_ADMIN_PASSWORD"] = ""
+    os.environ["PULLREKUN_DB_APP_PASSWORD"] = "browser test secret"
+    sb = Sandbox(
+        root=tmp_path_factory.mktemp("browser") / "world",
+        hosts=2,
+        first_host=LOCAL_FIRST_HOST,
+        extra_config={
+            "database": {
+                "host": "127.0.0.1",
+                "port": mariadb.port,
+                "unix_socket": str(mariadb.socket),
+                "admin_user": "root",
+                "default_source": source,
+                "schema_template": f"browser_{n}_{{instance}}",
+            }
+        },
+    ).start()
+    prs = [sb.open_pr(f"b{i}", f"browser {i}", author="alice")[0] for i in (1, 2)]
+    assert run_pass(sb).ok
+    cfg = config_mod.load(sb.config_path)
+    serve = ServeConfig(
+        interval=3600,
+        settle_ms=0,
+        admins={ADMIN[0]: hash_password(ADMIN[1])},
+        viewers={VIEWER[0]: hash_password(VIEWER[1])},
+        secure_cookies=False,  # plain http on loopback
+    )
+    cfg = dataclasses.replace(cfg, serve=serve)
+    store = Store.open(cfg.state_url)
+    service = Service(cfg, store, "hook secret", bind="127.0.0.1", port=0)
+    service.start_background()
+    try:
+        yield World(sb, service, store, prs)
+    finally:
+        service.shutdown()
+        store.close()
+        sb.stop()
+        for name in ("PULLREKUN_DB_ADMIN_PASSWORD", "PULLREKUN_DB_APP_PASSWORD"):
+            os.environ.pop(name, None)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    need(None if Path(CHROMIUM).exists() else "Chromium is missing (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        need("playwright is missing (pip install playwright)")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        # --no-sandbox: the tests run as root, where Chromium's own sandbox cannot start.
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+def signed_in(browser: Any, world: World, who: tuple[str, str], shot: str | None = None) -> Any:
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(f"{world.service.url}/")
+    assert page.url.endswith("/login"), "a page needs a sign-in"
+    if shot:
+        page.screenshot(path=str(SHOTS / shot), full_page=True)
+    page.fill("input[name=login]", who[0])
+    page.fill("input[name=password]", who[1])
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{world.service.url}/")
+    return page
+
+
+def cloned_at(world: World, pr: int) -> Any:
+    return next(e.db_cloned_at for e in world.store.environments() if e.assignment.pr_number == pr)
+
+
+def test_an_admin_sees_every_environment_and_redeploys_and_resets_without_reloading(
+    browser: Any, world: World
+) -> None:
+    page = signed_in(browser, world, ADMIN, shot="login.png")
+    rows = page.locator("#environments tbody tr[data-pr]")
+    assert rows.count() == 2
+    for env in world.store.environments():
+        pr = env.assignment.pr_number
+        row = page.locator(f'tr[data-pr="{pr}"]')
+        assert row.locator(".status .value").inner_text() == "ready"
+        url = row.locator("a.url").get_attribute("href")
+        assert url is not None
+        assert url.startswith("http://127.0.0."), url
+    page.screenshot(path=str(SHOTS / "environments.png"), full_page=True)
+
+    # A push GitHub did not announce (no webhook here): Redeploy deploys the PR's head.
+    first = world.prs[0]
+    head = world.sb.commit("b1", "pushed, then redeployed from the dashboard")
+    world.sb.github.push(first, head)
+    page.locator(f'tr[data-pr="{first}"] form[action$="/redeploy"] button').click()
+    page.wait_for_url(f"{world.service.url}/")
+    assert f"PR #{first}: its commit will be deployed again." in page.inner_text(".flash")
+    page.evaluate("window.__notReloaded = true")
+    page.locator(f'tr[data-pr="{first}"] .sha code').filter(has_text=head[:12]).wait_for(timeout=120_000)
+    assert page.evaluate("window.__notReloaded") is True, "the row changed without a reload"
+    page.locator(f'tr[data-pr="{first}"] .status .value').filter(has_text="ready").wait_for(timeout=60_000)
+
+    # Reset database: a fresh copy of the source, recorded with who asked.
+    second = world.prs[1]
+    cloned_before = next(
+        e.db_cloned_at for e in world.store.environments() if e.assignment.pr_number == second
+    )
+    page.locator(f'tr[data-pr="{second}"] form[action$="/reset-db"] button').click()
+    page.wait_for_url(f"{world.service.url}/")
+    assert world.service.trigger.wait_idle(120)
+    cloned_after = next(
+        e.db_cloned_at for e in world.store.environments() if e.assignment.pr_number == second
+    )
+    assert cloned_before is not None
+    assert cloned_after is not None
+    assert cloned_after > cloned_before
+    page.reload()
+    activity = page.inner_text("#activity")
+    assert "reset_requested" in activity
+    assert "local:ada" in activity
+    page.screenshot(path=str(SHOTS / "environments-after-actions.png"), full_page=True)
+
+    # A form posted without its CSRF token is refused (as a forged cross-site form would be).
+    status = page.evaluate(
+        f"""fetch('/environments/{first}/redeploy', {{method: 'POST',
+               headers: {{'Content-Type': 'application/x-www-form-urlencoded'}}, body: ''}})
+             .then(r => r.status)"""
+    )
+    assert status == 403
+    page.close()
+
+
+def test_a_viewer_sees_no_buttons_and_is_refused_when_posting_anyway(browser: Any, world: World) -> None:
+    page = signed_in(browser, world, VIEWER)
+    assert page.locator("#environments tbody tr[data-pr]").count() == 2
+    assert page.locator("form[action$='/redeploy']").count() == 0
+    page.screenshot(path=str(SHOTS / "environments-viewer.png"), full_page=True)
+    token = page.locator("form[action='/logout'] input[name=csrf_token]").get_attribute("value")
+    status = page.evaluate(
+        f"""fetch('/environments/{world.prs[0]}/redeploy', {{method: 'POST',
+               headers: {{'Content-Type': 'application/x-www-form-urlencoded'}},
+               body: 'csrf_token={token}'}}).then(r => r.status)"""
+    )
+    assert status == 403
+    assert all(e.actor != "local:vic" for e in world.store.events(limit=200))
+    page.close()
+
+
+def test_the_readme_picture_is_a_screenshot_of_the_environments_page() -> None:
+    picture = REPO / "docs" / "dashboard.png"
+    assert picture.is_file(), "docs/dashboard.png is missing"
+    assert "docs/dashboard.png" in (REPO / "README.md").read_text()
+    if (SHOTS / "environments.png").is_file() and os.environ.get("PULLREKUN_UPDATE_PICTURES") == "1":
+        shutil.copy(SHOTS / "environments.png", picture)
