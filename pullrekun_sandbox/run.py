@@ -8,6 +8,7 @@ playbooks and the real apps; only GitHub and EC2 are simulated.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import shutil
 import signal
@@ -134,10 +135,15 @@ def _serve(sb: Any, prs: dict[int, str]) -> bool:
     """`pullrekun serve` on the sandbox: the simulator's webhooks start passes, until Ctrl-C."""
     from pullrekun import config as config_mod
     from pullrekun.adapters.state.store import Store
+    from pullrekun.web.auth import hash_password
     from pullrekun.web.serve import Service
     from pullrekun_sandbox.github_hooks import WebhookSender
 
+    password = secrets.token_urlsafe(12)
     cfg = config_mod.load(sb.config_path)
+    # A local admin for the dashboard, made up for this run; plain http on loopback.
+    serve = dataclasses.replace(cfg.serve, admins={"admin": hash_password(password)}, secure_cookies=False)
+    cfg = dataclasses.replace(cfg, serve=serve)
     secret = secrets.token_urlsafe(24)
     store = Store.open(cfg.state_url)
     service = Service(cfg, store, secret, bind="127.0.0.1", port=0)
@@ -146,6 +152,7 @@ def _serve(sb: Any, prs: dict[int, str]) -> bool:
         sb.github.webhook = WebhookSender(f"{service.url}/webhooks/github", secret)
         _step("pullrekun serve: the simulator's webhooks start passes")
         print(f"  serve: {service.url} (/healthz, /metrics; GitHub's webhooks at /webhooks/github)")
+        print(f"  dashboard: {service.url}/  sign in as admin, password {password}")
         first = min(prs)
         prs[first] = sb.commit(f"feature-{first}", "hello, live after a webhook")
         pushed = time.monotonic()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -53,6 +56,19 @@ def test_the_sandbox_command_runs_the_whole_loop_then_serves_webhooks(tmp_path: 
         assert health["status"] == "ok"
         assert health["last_pass"]["reason"] == "webhook", health
         assert any("after the webhook" in line and "served it" in line for line in lines), out[-2000:]
+        # The dashboard, with the admin login the sandbox printed.
+        (dash_line,) = [line for line in lines if line.startswith("  dashboard: http://")]
+        password = dash_line.rsplit(" ", 1)[1]
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        with opener.open(f"{url}/login", timeout=10) as resp:
+            token = re.search(r'name="csrf_token" value="([^"]+)"', resp.read().decode())
+        assert token is not None
+        form = urllib.parse.urlencode({"login": "admin", "password": password, "csrf_token": token.group(1)})
+        with opener.open(f"{url}/login", data=form.encode(), timeout=10) as resp:
+            page = resp.read().decode()  # the redirect to / is followed
+        assert "<h1>Environments</h1>" in page
+        assert page.count("<tr data-pr=") == 3
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
