@@ -40,6 +40,7 @@ class Service:
         bind: str | None = None,
         port: int | None = None,
         run_pass: PassRun | None = None,
+        pool: dashboard.PoolCache | None = None,
     ) -> None:
         self.cfg = cfg
         self.store = store
@@ -52,7 +53,7 @@ class Service:
         self.app = create_app(cfg, self.trigger, webhook_secret.encode())
         secret = os.environ.get(cfg.serve.session_secret_env, "")
         dashboard.install(
-            self.app, cfg, store, self.trigger, Accounts(cfg.serve), session_key(secret, webhook_secret)
+            self.app, cfg, store, self.trigger, Accounts(cfg.serve), session_key(secret, webhook_secret), pool
         )
         self.server = uvicorn.Server(
             uvicorn.Config(
