@@ -111,6 +111,7 @@ def environment_views(
             db_schema=rec.db_schema,
             db_source=asg.db_source,
             db_cloned_at=rec.db_cloned_at,
+            asleep=asg.asleep,
         )
     return views
 

@@ -104,6 +104,8 @@ class Assignment:
     db_reset_seen: bool = False
     #: Someone asked for the same commit to be deployed again (the dashboard).
     redeploy_requested: bool = False
+    #: Stopped on request: the instance stays this PR's, stopped, until someone wakes it.
+    asleep: bool = False
 
 
 @dataclass(frozen=True)

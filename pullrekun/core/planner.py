@@ -188,8 +188,14 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
         QueuedPR(pr.number, position) for position, pr in enumerate(waiting[len(assign) :], start=1)
     )
 
+    stops: list[StopInstance] = []
     for number, asg in kept.items():
         pr, inst = open_prs[number], instances[asg.instance_id]
+        if asg.asleep:
+            # Stopped on request: the instance stays the PR's, stopped, until someone wakes it.
+            if inst.state in UP_STATES or inst.tag_pr is not None or inst.tag_sha is not None:
+                stops.append(StopInstance(inst.instance_id, f"PR #{number} asleep: stopped on request"))
+            continue
         if inst.state not in ASSIGNABLE_STATES:
             notes.append(f"PR #{number}: instance {inst.instance_id} is {inst.state}; waiting")
             continue
@@ -214,7 +220,6 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
             inst_gone = instances.get(gone.instance_id)
             if gone.pr_number not in all_open and inst_gone is not None and gone.instance_id not in in_use:
                 drops.append(DropSchema(gone.instance_id, db.target_for(inst_gone)))
-    stops: list[StopInstance] = []
     for inst in observed.instances:
         if inst.instance_id in in_use:
             continue

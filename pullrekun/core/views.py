@@ -25,6 +25,8 @@ class Phase(enum.StrEnum):
     DEPLOYING = "deploying"
     READY = "ready"
     FAILED = "failed"
+    #: Stopped on request (the dashboard): the PR keeps its instance, stopped, until woken.
+    ASLEEP = "asleep"
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ class EnvironmentView:
     db_schema: str | None = None
     db_source: str | None = None
     db_cloned_at: dt.datetime | None = None
+    #: Stopped on request: the instance stays this PR's, stopped, until someone wakes it.
+    asleep: bool = False
 
 
 @dataclass(frozen=True)
@@ -150,6 +154,10 @@ def _env_view(pr: PullRequest, env: EnvironmentView, plan: Plan, show_output: bo
         schema=env.db_schema,
         source=env.db_source,
     )
+    if env.asleep:
+        return dataclasses.replace(
+            base, phase=Phase.ASLEEP, detail="stopped on request; wake it from the dashboard"
+        )
     if env.status == EnvStatus.READY and env.sha == pr.head_sha:
         return dataclasses.replace(base, phase=Phase.READY, detail="ready")
     if env.status == EnvStatus.FAILED:

@@ -186,6 +186,28 @@ def install(
 
     redeploy = action("redeploy", store.request_redeploy, "its commit will be deployed again.")
     reset = action("reset-db", store.request_reset, "its database will be copied afresh.")
+    sleep = action(
+        "stop",
+        lambda pr, now, actor: store.request_sleep(pr, True, now, actor),
+        "its instance will be stopped (it stays this PR's until woken).",
+    )
+    wake = action(
+        "wake",
+        lambda pr, now, actor: store.request_sleep(pr, False, now, actor),
+        "its instance will be started and the PR's head deployed.",
+    )
+
+    @app.post("/environments/{pr}/stop")
+    def environment_stop(
+        request: Request, pr: int, csrf_token_sent: str = Form("", alias=CSRF_FIELD)
+    ) -> Response:
+        return sleep(request, pr, csrf_token_sent)
+
+    @app.post("/environments/{pr}/wake")
+    def environment_wake(
+        request: Request, pr: int, csrf_token_sent: str = Form("", alias=CSRF_FIELD)
+    ) -> Response:
+        return wake(request, pr, csrf_token_sent)
 
     @app.post("/environments/{pr}/redeploy")
     def environment_redeploy(

@@ -172,6 +172,44 @@ def test_an_admin_sees_every_environment_and_redeploys_and_resets_without_reload
     assert "local:ada" in activity
     page.screenshot(path=str(SHOTS / "environments-after-actions.png"), full_page=True)
 
+    # Stop: the instance is stopped and stays the PR's; Wake: started, and the head deployed.
+    row = page.locator(f'tr[data-pr="{first}"]')
+    row.locator('form[action$="/stop"] button').click()
+    page.wait_for_url(f"{world.service.url}/")
+    page.evaluate("window.__notReloaded = true")
+    row.locator(".instance-state").filter(has_text="stopped").wait_for(timeout=120_000)
+    assert row.locator(".status .value").inner_text() == "asleep"
+    assert page.evaluate("window.__notReloaded") is True
+    page.screenshot(path=str(SHOTS / "environments-asleep.png"), full_page=True)
+    assert (
+        world.sb.instance_state(
+            next(
+                e.assignment.instance_id
+                for e in world.store.environments()
+                if e.assignment.pr_number == first
+            )
+        )
+        == "stopped"
+    )
+    row.locator('form[action$="/wake"] button').click()
+    page.wait_for_url(f"{world.service.url}/")
+    page.evaluate("window.__notReloaded = true")
+    row.locator(".status .value").filter(has_text="ready").wait_for(timeout=120_000)
+    row.locator(".instance-state").filter(has_text="running").wait_for(timeout=60_000)
+    assert page.evaluate("window.__notReloaded") is True
+    assert (
+        world.sb.served(
+            world.sb.addr_of(
+                next(
+                    e.assignment.instance_id
+                    for e in world.store.environments()
+                    if e.assignment.pr_number == first
+                )
+            )
+        )
+        == head
+    )
+
     # A form posted without its CSRF token is refused (as a forged cross-site form would be).
     status = page.evaluate(
         f"""fetch('/environments/{first}/redeploy', {{method: 'POST',

@@ -262,6 +262,8 @@ def worlds(draw: st.DrawFn) -> Observed:
             draw(st.sampled_from(list(EnvStatus))),
             draw(st.sampled_from([None, sha(p), sha(100 + p)])),
             NOW,
+            redeploy_requested=draw(st.booleans()),
+            asleep=draw(st.booleans()),
         )
         for p, i in zip(asg_prs, asg_insts, strict=False)
     ]
@@ -419,6 +421,22 @@ def test_a_redeploy_request_deploys_a_ready_environment_once() -> None:
     (d,) = plan(world([pr(3)], [up(1, 3)], [asg]), CFG, NOW).of_type(Deploy)
     assert (d.pr_number, d.reason) == (3, "redeploy requested")
     assert plan(world([pr(3)], [up(1, 3)], [ready(3, 1)]), CFG, NOW).empty, "answered: nothing more"
+
+
+def test_an_environment_put_to_sleep_is_stopped_kept_and_woken_on_request() -> None:
+    asleep = dataclasses.replace(ready(3, 1), asleep=True)
+    p = plan(world([pr(3, head=33)], [up(1, 3)], [asleep]), CFG, NOW)
+    assert p.actions == (StopInstance("i-00000001", "PR #3 asleep: stopped on request"),)
+    stopped = inst(1, S.STOPPED)
+    assert plan(world([pr(3, head=33)], [stopped], [asleep]), CFG, NOW).empty, "a push does not wake it"
+    other = plan(world([pr(3), pr(4)], [stopped], [asleep]), CFG, NOW)
+    assert other.of_type(Assign) == (), "its instance stays the PR's while it sleeps"
+    assert [q.pr_number for q in other.queue] == [4]
+    woken = plan(world([pr(3, head=33)], [stopped], [ready(3, 1)]), CFG, NOW)
+    assert woken.actions == (
+        StartInstance("i-00000001"),
+        Deploy(3, "i-00000001", sha(33), "instance was stopped"),
+    )
 
 
 def test_reset_db_command_reclones() -> None:

@@ -166,3 +166,27 @@ def test_status_prints_no_control_characters_from_task_output_or_tags() -> None:
     assert "\u202e" not in out
     assert "boom [2J[H<U+202E>evil" in out
     assert "refused: i-00000008: pullrekun:url=[31mred" in out
+
+
+def test_an_environment_asleep_is_reported_as_stopped_on_request_everywhere() -> None:
+    from pullrekun.app.reporting.status import commit_status
+    from pullrekun.core.model import EnvStatus, Plan
+    from pullrekun.core.views import EnvironmentView, build_views
+
+    pr = PullRequest(number=3, head_sha="a" * 40, created_at=dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
+    env = EnvironmentView(
+        pr=3,
+        instance_id="i-00000001",
+        instance_state="stopped",
+        status=EnvStatus.READY,
+        sha="a" * 40,
+        since=dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
+        url="http://127.0.0.2:8000/",
+        asleep=True,
+    )
+    (v,) = build_views([pr], Plan(actions=()), {3: env}, {}, queue_positions=10, now=env.since).values()
+    assert v.phase is Phase.ASLEEP
+    state, description, url = commit_status(v)
+    assert (state, url) == ("success", None), "no link to a URL that does not answer"
+    assert description == "Preview stopped on request: wake it from the dashboard"
+    assert "stopped on request" in render_comment(v)

@@ -55,6 +55,8 @@ class AssignmentRow(Base):
     db_reset_seen: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     #: Someone asked for a deploy of the same commit (the dashboard's "redeploy").
     redeploy_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: Stopped on request (the dashboard's "stop"): the instance stays the PR's, stopped, until woken.
+    asleep: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class DeploymentRow(Base):

@@ -226,6 +226,7 @@ class Store:
                         db_source=r.db_source,
                         db_reset_requested=bool(r.db_reset_requested),
                         redeploy_requested=bool(r.redeploy_requested),
+                        asleep=bool(r.asleep),
                         db_reset_seen=bool(r.db_reset_seen),
                     ),
                     r.assigned_at,
@@ -392,6 +393,20 @@ class Store:
             row.db_reset_requested = True
             message = "fresh copy of the schema"
             s.add(_event(now, "reset_requested", message, pr_number, row.instance_id, actor))
+            return True
+
+    def request_sleep(self, pr_number: int, asleep: bool, now: dt.datetime, actor: str | None = None) -> bool:
+        """Ask the next pass to stop the PR's instance and keep it stopped (or to wake it up);
+        False if the PR holds no instance."""
+        with self.session() as s, s.begin():
+            row = s.get(AssignmentRow, pr_number)
+            if row is None:
+                return False
+            row.asleep = asleep
+            kind, message = (
+                ("stop_requested", "stop until woken") if asleep else ("wake_requested", "wake up")
+            )
+            s.add(_event(now, kind, message, pr_number, row.instance_id, actor))
             return True
 
     def request_redeploy(self, pr_number: int, now: dt.datetime, actor: str | None = None) -> bool:

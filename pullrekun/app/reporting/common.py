@@ -26,6 +26,7 @@ HEADLINES = {
     Phase.DEPLOYING: ("🚀", "deploying"),
     Phase.READY: ("✅", "ready"),
     Phase.FAILED: ("❌", "failed"),
+    Phase.ASLEEP: ("💤", "stopped on request"),
 }
 
 

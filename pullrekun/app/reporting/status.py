@@ -77,4 +77,6 @@ def commit_status(view: PullRequestView) -> tuple[str, str, str | None]:
         return "success", f"No preview: {view.detail}", None
     if view.phase == Phase.QUEUED:
         return "pending", f"Preview queued: {view.detail}", None
+    if view.phase == Phase.ASLEEP:
+        return "success", "Preview stopped on request: wake it from the dashboard", None
     return "pending", f"Preview deploying: {view.detail}", None

@@ -12,9 +12,10 @@
       known[String(env.pr)] = true;
       var row = document.querySelector('tr[data-pr="' + env.pr + '"]');
       if (!row) { document.body.dataset.stale = "new environment"; return; }
+      var shown = env.asleep ? "asleep" : env.status;
       var cell = row.querySelector(".status");
-      cell.className = "status status-" + env.status;
-      text(row, ".status .value", env.status);
+      cell.className = "status status-" + shown;
+      text(row, ".status .value", shown);
       text(row, ".status .failure", env.failed_step ? "at " + env.failed_step + ": " + (env.failed_task || "") : "");
       text(row, ".status .message", env.message || "");
       text(row, ".sha code", (env.sha || "").slice(0, 12));

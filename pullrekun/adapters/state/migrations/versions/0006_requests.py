@@ -1,4 +1,4 @@
-"""Requests from people (the dashboard, the CLI): a redeploy flag, and who did what in events.
+"""Requests from people (the dashboard, the CLI): redeploy and sleep flags, who did what in events.
 
 Revision ID: 0006
 Revises: 0005
@@ -21,6 +21,7 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("redeploy_requested", sa.Boolean(), nullable=False, server_default=sa.false())
         )
+        batch.add_column(sa.Column("asleep", sa.Boolean(), nullable=False, server_default=sa.false()))
     with op.batch_alter_table("events") as batch:
         batch.add_column(sa.Column("actor", sa.String(100), nullable=True))
 
@@ -29,4 +30,5 @@ def downgrade() -> None:
     with op.batch_alter_table("events") as batch:
         batch.drop_column("actor")
     with op.batch_alter_table("assignments") as batch:
+        batch.drop_column("asleep")
         batch.drop_column("redeploy_requested")
