@@ -23,6 +23,7 @@ from pullrekun import config as config_mod
 from pullrekun.adapters.state.store import Store
 from pullrekun.config import ServeConfig
 from pullrekun.web.auth import hash_password
+from pullrekun.web.dashboard import PoolCache
 from pullrekun.web.serve import Service
 from pullrekun_sandbox.mariadb import MariaDB
 from pullrekun_sandbox.sandbox import Sandbox
@@ -56,7 +57,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, mariadb: MariaDB) -> Iterato
     os.environ["PULLREKUN_DB_APP_PASSWORD"] = "browser test secret"
     sb = Sandbox(
         root=tmp_path_factory.mktemp("browser") / "world",
-        hosts=2,
+        hosts=1,
         first_host=LOCAL_FIRST_HOST,
         extra_config={
             "database": {
@@ -69,7 +70,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, mariadb: MariaDB) -> Iterato
             }
         },
     ).start()
-    prs = [sb.open_pr(f"b{i}", f"browser {i}", author="alice")[0] for i in (1, 2)]
+    prs = [sb.open_pr("b1", "browser 1", author="alice")[0]]
     assert run_pass(sb).ok
     cfg = config_mod.load(sb.config_path)
     serve = ServeConfig(
@@ -81,7 +82,9 @@ def world(tmp_path_factory: pytest.TempPathFactory, mariadb: MariaDB) -> Iterato
     )
     cfg = dataclasses.replace(cfg, serve=serve)
     store = Store.open(cfg.state_url)
-    service = Service(cfg, store, "hook secret", bind="127.0.0.1", port=0)
+    # The pool as EC2 says is re-read every second here (15 s in production).
+    pool = PoolCache(cfg, ttl=1.0)
+    service = Service(cfg, store, "hook secret", bind="127.0.0.1", port=0, pool=pool)
     service.start_background()
     try:
         yield World(sb, service, store, prs)
@@ -130,7 +133,7 @@ def test_an_admin_sees_every_environment_and_redeploys_and_resets_without_reload
 ) -> None:
     page = signed_in(browser, world, ADMIN, shot="login.png")
     rows = page.locator("#environments tbody tr[data-pr]")
-    assert rows.count() == 2
+    assert rows.count() == len(world.prs)
     for env in world.store.environments():
         pr = env.assignment.pr_number
         row = page.locator(f'tr[data-pr="{pr}"]')
@@ -153,16 +156,13 @@ def test_an_admin_sees_every_environment_and_redeploys_and_resets_without_reload
     page.locator(f'tr[data-pr="{first}"] .status .value').filter(has_text="ready").wait_for(timeout=60_000)
 
     # Reset database: a fresh copy of the source, recorded with who asked.
-    second = world.prs[1]
     cloned_before = next(
-        e.db_cloned_at for e in world.store.environments() if e.assignment.pr_number == second
+        e.db_cloned_at for e in world.store.environments() if e.assignment.pr_number == first
     )
-    page.locator(f'tr[data-pr="{second}"] form[action$="/reset-db"] button').click()
+    page.locator(f'tr[data-pr="{first}"] form[action$="/reset-db"] button').click()
     page.wait_for_url(f"{world.service.url}/")
     assert world.service.trigger.wait_idle(120)
-    cloned_after = next(
-        e.db_cloned_at for e in world.store.environments() if e.assignment.pr_number == second
-    )
+    cloned_after = next(e.db_cloned_at for e in world.store.environments() if e.assignment.pr_number == first)
     assert cloned_before is not None
     assert cloned_after is not None
     assert cloned_after > cloned_before
@@ -194,8 +194,9 @@ def test_an_admin_sees_every_environment_and_redeploys_and_resets_without_reload
     row.locator('form[action$="/wake"] button').click()
     page.wait_for_url(f"{world.service.url}/")
     page.evaluate("window.__notReloaded = true")
-    row.locator(".status .value").filter(has_text="ready").wait_for(timeout=120_000)
-    row.locator(".instance-state").filter(has_text="running").wait_for(timeout=60_000)
+    row.locator(".instance-state").filter(has_text="running").wait_for(timeout=120_000)
+    assert world.service.trigger.wait_idle(120)  # the wake's pass: start, deploy, report
+    row.locator(".status .value").filter(has_text="ready").wait_for(timeout=60_000)
     assert page.evaluate("window.__notReloaded") is True
     assert (
         world.sb.served(
@@ -222,7 +223,7 @@ def test_an_admin_sees_every_environment_and_redeploys_and_resets_without_reload
 
 def test_a_viewer_sees_no_buttons_and_is_refused_when_posting_anyway(browser: Any, world: World) -> None:
     page = signed_in(browser, world, VIEWER)
-    assert page.locator("#environments tbody tr[data-pr]").count() == 2
+    assert page.locator("#environments tbody tr[data-pr]").count() == len(world.prs)
     assert page.locator("form[action$='/redeploy']").count() == 0
     page.screenshot(path=str(SHOTS / "environments-viewer.png"), full_page=True)
     token = page.locator("form[action='/logout'] input[name=csrf_token]").get_attribute("value")
