@@ -64,6 +64,8 @@ def test_only_news_about_our_repository_triggers() -> None:
     assert not judge("issues", payload(action="opened"), "acme/webapp").trigger
     assert not judge("ping", payload(), "acme/webapp").trigger
     assert judge("installation", b'{"action": "created"}', "acme/webapp").trigger
+    review = judge("pull_request_review", payload(action="submitted", number=4), "acme/webapp")
+    assert (review.trigger, review.reason) == (True, "pull_request_review.submitted #4")
 
 
 @pytest.mark.parametrize("body", [b"", b"not json", b"[1, 2]", b"\xff\xfe"])
