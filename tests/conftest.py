@@ -8,6 +8,7 @@ by skipping the real parts.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import itertools
 import json
 import os
@@ -91,13 +92,22 @@ def local_sandbox(tmp_path: Path) -> Iterator[Sandbox]:
 
 @pytest.fixture(scope="session")
 def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """pullrekun's wheel, built from this checkout as a user would (pip wheel, build isolation)."""
-    dist = tmp_path_factory.mktemp("dist")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(dist), str(REPO)],
-        check=True,
-        timeout=300,
-    )
+    """pullrekun's wheel, built from this checkout as a user would (pip wheel, build isolation).
+
+    Under xdist the workers share one build (the run's temporary directory, under a lock)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = tmp_path_factory.getbasetemp().parent  # this run's, shared by its workers
+    else:
+        shared = tmp_path_factory.mktemp("wheel")
+    dist = shared / "pullrekun-dist"
+    with open(shared / "pullrekun-dist.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not list(dist.glob("pullrekun-*.whl")):
+            subprocess.run(
+                [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(dist), str(REPO)],
+                check=True,
+                timeout=300,
+            )
     (built,) = dist.glob("pullrekun-*.whl")
     return built
 
