@@ -67,6 +67,16 @@ class GitHubConfig:
     def app(self) -> bool:
         return bool(self.app_id)
 
+    @property
+    def web_url(self) -> str:
+        """github.com for api.github.com; https://ghe.example.com for https://ghe.example.com/api/v3."""
+        api = self.api_url.rstrip("/")
+        return "https://github.com" if api == "https://api.github.com" else api.removesuffix("/api/v3")
+
+    def pr_url(self, number: int) -> str:
+        """Where people read pull request ``number`` on GitHub."""
+        return f"{self.web_url}/{self.repository}/pull/{number}"
+
 
 @dataclass(frozen=True)
 class ReportConfig:

@@ -60,13 +60,6 @@ class PoolCache:
             return self._value
 
 
-def github_web_url(api_url: str) -> str:
-    """github.com for api.github.com; https://ghe.example.com for https://ghe.example.com/api/v3."""
-    if api_url.rstrip("/") == "https://api.github.com":
-        return "https://github.com"
-    return api_url.rstrip("/").removesuffix("/api/v3")
-
-
 def install(
     app: FastAPI,
     cfg: Config,
@@ -90,10 +83,6 @@ def install(
         loader=FileSystemLoader(str(templates_dir() / "web")),
         autoescape=select_autoescape(default=True, default_for_string=True),
     )
-    web = github_web_url(cfg.github.api_url)
-
-    def pr_url(number: int) -> str:
-        return f"{web}/{cfg.github.repository}/pull/{number}"
 
     def read() -> Snapshot:
         instances, problem = pool.get()
@@ -105,7 +94,7 @@ def install(
             person=signed_in(request),
             csrf=csrf_token(request),
             flash=request.session.pop("flash", None),
-            pr_url=pr_url,
+            pr_url=cfg.github.pr_url,
             **values,
         )
         return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
@@ -164,64 +153,40 @@ def install(
             return Response(status_code=404)
         return Response((templates_dir() / "web" / "static" / name).read_bytes(), media_type=STATIC[name])
 
-    def action(
-        verb: str, record: Callable[[int, dt.datetime, str], bool], done: str
-    ) -> Callable[[Request, int, str], Response]:
-        def handle(request: Request, pr: int, csrf_token_sent: str) -> Response:
-            person = signed_in(request)
-            if person is None:
-                return to_login()
-            refused = _refusal(request, person, csrf_token_sent)
-            if refused is not None:
-                return refused
-            if not record(pr, dt.datetime.now(dt.UTC), person.actor):
-                request.session["flash"] = f"PR #{pr} holds no environment."
-            else:
-                trigger.poke("request")
-                request.session["flash"] = f"PR #{pr}: {done}"
-            return RedirectResponse("/", status_code=303)
+    # What each action records (with who asked), and what the page then says.
+    requests: dict[str, tuple[Callable[[int, dt.datetime, str], bool], str]] = {
+        "redeploy": (store.request_redeploy, "its commit will be deployed again."),
+        "stop": (
+            lambda pr, now, actor: store.request_sleep(pr, True, now, actor),
+            "its instance will be stopped (it stays this PR's until woken).",
+        ),
+        "wake": (
+            lambda pr, now, actor: store.request_sleep(pr, False, now, actor),
+            "its instance will be started and the PR's head deployed.",
+        ),
+    }
+    if cfg.database is not None:
+        requests["reset-db"] = (store.request_reset, "its database will be copied afresh.")
 
-        handle.__name__ = f"environment_{verb.replace('-', '_')}"
-        return handle
-
-    redeploy = action("redeploy", store.request_redeploy, "its commit will be deployed again.")
-    reset = action("reset-db", store.request_reset, "its database will be copied afresh.")
-    sleep = action(
-        "stop",
-        lambda pr, now, actor: store.request_sleep(pr, True, now, actor),
-        "its instance will be stopped (it stays this PR's until woken).",
-    )
-    wake = action(
-        "wake",
-        lambda pr, now, actor: store.request_sleep(pr, False, now, actor),
-        "its instance will be started and the PR's head deployed.",
-    )
-
-    @app.post("/environments/{pr}/stop")
-    def environment_stop(
-        request: Request, pr: int, csrf_token_sent: str = Form("", alias=CSRF_FIELD)
+    @app.post("/environments/{pr}/{verb}")
+    def environment_action(
+        request: Request, pr: int, verb: str, csrf_token_sent: str = Form("", alias=CSRF_FIELD)
     ) -> Response:
-        return sleep(request, pr, csrf_token_sent)
-
-    @app.post("/environments/{pr}/wake")
-    def environment_wake(
-        request: Request, pr: int, csrf_token_sent: str = Form("", alias=CSRF_FIELD)
-    ) -> Response:
-        return wake(request, pr, csrf_token_sent)
-
-    @app.post("/environments/{pr}/redeploy")
-    def environment_redeploy(
-        request: Request, pr: int, csrf_token_sent: str = Form("", alias=CSRF_FIELD)
-    ) -> Response:
-        return redeploy(request, pr, csrf_token_sent)
-
-    @app.post("/environments/{pr}/reset-db")
-    def environment_reset_db(
-        request: Request, pr: int, csrf_token_sent: str = Form("", alias=CSRF_FIELD)
-    ) -> Response:
-        if cfg.database is None:
-            return Response("this pullrekun has no [database] section", status_code=404)
-        return reset(request, pr, csrf_token_sent)
+        if verb not in requests:
+            return Response(f"no such action: {verb}", status_code=404)
+        person = signed_in(request)
+        if person is None:
+            return to_login()
+        refused = _refusal(request, person, csrf_token_sent)
+        if refused is not None:
+            return refused
+        record, done = requests[verb]
+        if not record(pr, dt.datetime.now(dt.UTC), person.actor):
+            request.session["flash"] = f"PR #{pr} holds no environment."
+        else:
+            trigger.poke("request")
+            request.session["flash"] = f"PR #{pr}: {done}"
+        return RedirectResponse("/", status_code=303)
 
 
 def _refusal(request: Request, person: Person, sent: str) -> Response | None:

@@ -153,6 +153,10 @@ def test_actions_without_the_csrf_token_or_by_a_viewer_are_refused_and_change_no
     admin = Browser(world.service.url)
     admin.sign_in(*ADMIN)
     assert admin.request(f"/environments/{world.pr}/redeploy", {})[0] == 403
+    token = admin.csrf()
+    # This world has no [database]: no reset-db; and no action that does not exist.
+    assert admin.request(f"/environments/{world.pr}/reset-db", {"csrf_token": token})[0] == 404
+    assert admin.request(f"/environments/{world.pr}/delete", {"csrf_token": token})[0] == 404
     assert admin.request(f"/environments/{world.pr}/redeploy", {"csrf_token": "guessed"})[0] == 403
     viewer = Browser(world.service.url)
     viewer.sign_in(*VIEWER)

@@ -184,3 +184,6 @@ def test_health_and_metrics_answer(served: Served) -> None:
         metrics = resp.read().decode()
     assert 'pullrekun_webhook_deliveries_total{outcome="triggered"} 1.0' in metrics
     assert 'pullrekun_webhook_deliveries_total{outcome="bad_signature"} 1.0' in metrics
+    assert f"pullrekun_passes {float(len(served.passes))}" in metrics
+    assert "pullrekun_pass_pending_pokes 0.0" in metrics
+    assert "pullrekun_pass_last_duration_seconds " in metrics

@@ -24,6 +24,11 @@ PACKAGED = [
     "pullrekun/_project/roles/controller/tasks/main.yml",
     "pullrekun/_project/inventory/aws_ec2.yml",
     "pullrekun/_project/templates/comment.md.j2",
+    "pullrekun/_project/templates/web/environments.html.j2",
+    "pullrekun/_project/templates/web/static/live.js",
+    "pullrekun/_project/playbooks/filter_plugins/pullrekun_db.py",
+    "pullrekun/_project/roles/staging/templates/as-app.sh.j2",
+    "pullrekun/_project/roles/controller/templates/pullrekun-serve.service.j2",
     "pullrekun/adapters/state/migrations/versions/0001_initial.py",
     "pullrekun_sandbox/app/app.py",
 ]

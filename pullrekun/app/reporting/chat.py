@@ -31,7 +31,10 @@ class ChatChannel:
             if (prev is not None and prev.fingerprint == fp) or hook.channel in self.dead:
                 continue
             text = self.out.renderer.chat(
-                "notify.txt.j2", view=view, url=safe_url(view.url), pr_url=self._pr_url(view.pr.number)
+                "notify.txt.j2",
+                view=view,
+                url=safe_url(view.url),
+                pr_url=self.out.cfg.github.pr_url(view.pr.number),
             )
             try:
                 hook.post(text.strip())
@@ -40,9 +43,3 @@ class ChatChannel:
                 self.dead.add(hook.channel)
                 continue
             self.out.save(view.pr.number, hook.channel, fp, view.sha, None)
-
-    def _pr_url(self, number: int) -> str:
-        gh = self.out.cfg.github
-        api = gh.api_url.rstrip("/")
-        web = "https://github.com" if api == "https://api.github.com" else api.removesuffix("/api/v3")
-        return f"{web}/{gh.repository}/pull/{number}"
