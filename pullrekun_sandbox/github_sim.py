@@ -273,7 +273,9 @@ class GitHubSimulator(ReadEndpoints, WriteEndpoints):
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="github-sim")
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True, name="github-sim"
+        )
         self._thread.start()
         return self
 

@@ -26,6 +26,9 @@ from pullrekun.core import tags as tag
 from pullrekun_sandbox.github_sim import GitHubSimulator
 
 _IMAGE: str | None = None
+#: moto keeps its EC2 backends per process, so one server per process serves every sandbox
+#: (each starts from a reset EC2); stopping a werkzeug server costs half a second.
+_MOTO: Any = None
 APP_SOURCE = Path(__file__).resolve().parent / "app" / "app.py"
 TOKEN = "ghp_sandbox_token_0123456789"
 #: moto takes any credentials; these are long and odd enough to be searched for in what is written.
@@ -73,13 +76,9 @@ class Sandbox:
     # --- set-up ------------------------------------------------------------------
 
     def start(self) -> Sandbox:
-        from moto.server import ThreadedMotoServer
-
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log
         self.root.mkdir(parents=True, exist_ok=True)
         self.github = GitHubSimulator(tokens={TOKEN}).start()
-        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        self.moto.start()
+        self.moto = _moto_server()
         # moto keeps its backends per process: start every sandbox from an empty EC2.
         urllib.request.urlopen(
             urllib.request.Request(f"{self.ec2_url}/moto-api/reset", method="POST"), timeout=10
@@ -342,9 +341,18 @@ class Sandbox:
         self.stop_apps()
         with contextlib.suppress(Exception):
             self.github.stop()
-        if self.moto is not None:
-            with contextlib.suppress(Exception):
-                self.moto.stop()
+
+
+def _moto_server() -> Any:
+    """This process's moto EC2 server, started on first use and left running."""
+    global _MOTO
+    if _MOTO is None:
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log
+        _MOTO = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        _MOTO.start()
+    return _MOTO
 
 
 def free_port(first_host: int, hosts: int, net: str = "127.0.0") -> int:
