@@ -13,13 +13,13 @@ import ipaddress
 import os
 import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-from pullrekun.core.dbpolicy import DatabasePolicy
+from pullrekun.core.dbpolicy import DatabasePolicy, effective_authors
 from pullrekun.core.dbusers import env_password
 from pullrekun.core.planner import PlannerConfig
 from pullrekun.core.redact import Redactor
@@ -255,6 +255,13 @@ class Config:
     #: The config file's directory: a relative SQLite path in the state URL is taken from here,
     #: so a pass started from another directory finds the same state.
     base_dir: str = ""
+
+    def with_edited_authors(self, edited: Mapping[str, str]) -> Config:
+        """This config with the dashboard's edits of ``[database.authors]`` over the file's."""
+        if self.database is None or not edited:
+            return self
+        authors = effective_authors(self.database.authors, edited)
+        return dataclasses.replace(self, database=dataclasses.replace(self.database, authors=authors))
 
     @property
     def planner(self) -> PlannerConfig:

@@ -1,4 +1,7 @@
-"""Observe the pool with boto3. Acting on instances is Ansible's job (playbooks/reconcile.yml)."""
+"""Observe the pool with boto3, and tag an instance into it or out of it when people ask.
+
+Starting, stopping and deploying instances is Ansible's job (playbooks/reconcile.yml).
+"""
 
 from __future__ import annotations
 
@@ -108,3 +111,57 @@ def observe_pool(ec2: Any, pool: str) -> PoolReading:
         tuple(sorted(found, key=lambda i: i.instance_id)),
         tuple(sorted(refused, key=lambda r: r.instance_id)),
     )
+
+
+class PoolChangeRefused(RuntimeError):
+    """A registration or retirement that must not happen (the reason is said to whoever asked)."""
+
+
+def _describe_one(ec2: Any, instance_id: str) -> dict[str, Any]:
+    try:
+        reservations = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+    except botocore.exceptions.ClientError as exc:
+        if exc.response.get("Error", {}).get("Code", "").startswith("InvalidInstanceID"):
+            raise PoolChangeRefused(f"EC2 knows no instance {instance_id}") from exc
+        raise EC2Unavailable(f"describe_instances failed: {exc}") from exc
+    except botocore.exceptions.BotoCoreError as exc:
+        raise EC2Unavailable(f"describe_instances failed: {exc}") from exc
+    found: list[dict[str, Any]] = [
+        d for r in reservations for d in r["Instances"] if d.get("InstanceId") == instance_id
+    ]
+    if not found:
+        raise PoolChangeRefused(f"EC2 knows no instance {instance_id}")
+    return found[0]
+
+
+def _tags(desc: dict[str, Any]) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in desc.get("Tags", [])}
+
+
+def register(ec2: Any, instance_id: str, pool: str) -> None:
+    """Tag a live instance into ``pool``; refused if it is gone or already in another pool."""
+    desc = _describe_one(ec2, instance_id)
+    state = desc.get("State", {}).get("Name", "")
+    if state in {"terminated", "shutting-down"}:
+        raise PoolChangeRefused(f"{instance_id} is {state}")
+    current = _tags(desc).get(tag.POOL)
+    if current not in (None, pool):
+        raise PoolChangeRefused(f"{instance_id} belongs to pool {current!r}")
+    try:
+        ec2.create_tags(Resources=[instance_id], Tags=[{"Key": tag.POOL, "Value": pool}])
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        raise EC2Unavailable(f"create_tags failed: {exc}") from exc
+
+
+def retire(ec2: Any, instance_id: str, pool: str) -> None:
+    """Take a stopped instance of ``pool`` out of it (its pool, PR and commit tags)."""
+    desc = _describe_one(ec2, instance_id)
+    if _tags(desc).get(tag.POOL) != pool:
+        raise PoolChangeRefused(f"{instance_id} is not in pool {pool!r}")
+    state = desc.get("State", {}).get("Name", "")
+    if state != "stopped":
+        raise PoolChangeRefused(f"{instance_id} is {state}, not stopped")
+    try:
+        ec2.delete_tags(Resources=[instance_id], Tags=[{"Key": k} for k in (tag.POOL, tag.PR, tag.SHA)])
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        raise EC2Unavailable(f"delete_tags failed: {exc}") from exc

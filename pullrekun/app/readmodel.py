@@ -20,7 +20,7 @@ from pullrekun.adapters.github.client import backoff_until
 from pullrekun.adapters.state.store import EnvironmentRecord, Store
 from pullrekun.app.pool import read_pool
 from pullrekun.config import Config
-from pullrekun.core.model import Instance
+from pullrekun.core.model import Instance, InstanceWish
 from pullrekun.core.steps import Step
 from pullrekun.core.tagpolicy import Refusal
 from pullrekun.core.views import EnvironmentView
@@ -36,6 +36,9 @@ class InstanceView:
     instance_id: str
     state: str
     pr: int | None
+    #: What someone asked of it ("running": kept running while free; "retire"), and who.
+    wish: str | None = None
+    wished_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,8 @@ class Snapshot:
     ec2_problem: str | None = None
     #: Instances tagged into the pool that pullrekun refuses to touch, and why (tag policy).
     refused: tuple[Refusal, ...] = ()
+    #: Instances someone asked to tag into the pool (the next pass does it).
+    registering: tuple[str, ...] = ()
 
     def environment(self, pr: int) -> EnvironmentView | None:
         return next((e for e in self.environments if e.pr == pr), None)
@@ -151,6 +156,7 @@ def snapshot(
     envs = environment_views(cfg, store.environments(), instances)
     by_instance = {e.instance_id: e.pr for e in envs.values()}
     seen = set(instances or ()) | set(by_instance)
+    wishes = {r.instance_id: r for r in store.instance_requests()}
     pool = tuple(
         InstanceView(
             iid,
@@ -158,8 +164,13 @@ def snapshot(
             if instances and iid in instances
             else ("unknown" if problem else "gone"),
             by_instance.get(iid),
+            wishes[iid].wish.value if iid in wishes else None,
+            wishes[iid].actor if iid in wishes else None,
         )
         for iid in sorted(seen)
+    )
+    registering = tuple(
+        iid for iid, r in sorted(wishes.items()) if r.wish == InstanceWish.REGISTER and iid not in seen
     )
     return Snapshot(
         pool=cfg.ec2.pool,
@@ -169,4 +180,5 @@ def snapshot(
         github=github_facts(store, now or dt.datetime.now(dt.UTC)),
         ec2_problem=problem,
         refused=refused,
+        registering=registering,
     )

@@ -35,6 +35,7 @@ from pullrekun.adapters.state.lock import PassLock, pass_lock
 from pullrekun.adapters.state.store import DeployOutcome, Store
 from pullrekun.app import crashpoint
 from pullrekun.app.pool import read_pool
+from pullrekun.app.poolchanges import apply_pool_changes
 from pullrekun.app.readmodel import environment_views
 from pullrekun.app.render import Renderer
 from pullrekun.app.reporting import Reporter, ReportResult
@@ -164,7 +165,14 @@ def observe(cfg: Config, store: Store, client: GitHubClient, clock: Clock) -> Ob
         raise ObserveFailed(f"GitHub: {exc}") from exc
     except GitHubUnavailable as exc:
         raise ObserveFailed(f"GitHub: {exc}") from exc
-    observed = Observed(prs, instances, store.assignments(), store.approvals(), evidence)
+    observed = Observed(
+        prs,
+        instances,
+        store.assignments(),
+        store.approvals(),
+        evidence,
+        instance_requests=store.instance_requests(),
+    )
     return Observation(observed, {i.instance_id: i for i in instances}, client.stats)
 
 
@@ -196,6 +204,7 @@ def _hands_over(plan: Plan) -> bool:
 
 
 def plan_only(cfg: Config, store: Store, clock: Clock = utcnow) -> PassResult:
+    cfg = cfg.with_edited_authors({login: schema for login, schema, _, _ in store.schema_sources()})
     try:
         client = github_client(cfg, store, clock)
         obs = observe(cfg, store, client, clock)
@@ -245,6 +254,7 @@ def reconcile(cfg: Config, store: Store, clock: Clock = utcnow, cancel: Cancel |
     store = store.redacting(redact)
     with pass_lock(store.engine) as lock:
         now = clock()
+        cfg = cfg.with_edited_authors({login: schema for login, schema, _, _ in store.schema_sources()})
         end_orphaned_runs(cfg, store, now)
         try:
             client = github_client(cfg, store, clock)
@@ -276,11 +286,13 @@ def _apply_and_report(
         log.info("%s", note)
     if not executor.needs_run(plan):
         store.record_intent(plan, now, None)  # the queue may still have moved
+        apply_pool_changes(cfg, store, plan, now)
         report = _report(reporter, cfg, store, obs, plan, clock, final=True)
         return PassResult(PassOutcome.CLEAN, plan, github=obs.github, report=report)
     ident = f"{now:%Y%m%dT%H%M%S.%f}-{uuid.uuid4().hex[:8]}"
     artifacts = os.path.join(os.path.abspath(cfg.ansible.artifacts_dir), ident)
     deployment_ids = store.record_intent(plan, now, artifacts)
+    apply_pool_changes(cfg, store, plan, now)
     # "In progress" goes to GitHub while Ansible starts up, not before it; except when an
     # instance changes hands: the previous PR's "ready" is withdrawn before its URL can serve
     # the next PR's commit, whatever happens to this pass afterwards.

@@ -8,6 +8,7 @@ else the template with ``{instance}`` = the instance id with ``-`` as ``_``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pullrekun.core.model import Instance, PullRequest
@@ -44,3 +45,16 @@ class DatabasePolicy:
 
     def wants_reset(self, pr: PullRequest) -> bool:
         return self.reset_label in pr.labels
+
+    def could_be_target(self, schema: str) -> bool:
+        """Whether ``schema`` has the shape of an environment's schema (never a source)."""
+        prefix, _, suffix = self.schema_template.partition("{instance}")
+        return schema.startswith(prefix) and schema.endswith(suffix) and len(schema) > len(prefix + suffix)
+
+
+def effective_authors(configured: Mapping[str, str], edited: Mapping[str, str]) -> dict[str, str]:
+    """The developer -> schema table: the config's, with the dashboard's edits over it (by
+    lower-cased login; GitHub logins are case-insensitive)."""
+    table = {login.lower(): schema for login, schema in configured.items()}
+    table.update((login.lower(), schema) for login, schema in edited.items())
+    return table

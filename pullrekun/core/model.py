@@ -135,6 +135,27 @@ class ApprovalEvidence:
     reviewed_commits: frozenset[str] = frozenset()
 
 
+class InstanceWish(enum.StrEnum):
+    """What someone asked of one instance (the dashboard's pool table, the API)."""
+
+    #: Keep this free instance running (until it is given to a PR, or a stop is asked).
+    RUNNING = "running"
+    #: Take this instance out of the pool: its environment is requeued, it is stopped, then untagged.
+    RETIRE = "retire"
+    #: Tag this instance (not in the pool yet) into the pool.
+    REGISTER = "register"
+
+
+@dataclass(frozen=True)
+class InstanceRequest:
+    instance_id: str
+    wish: InstanceWish
+    actor: str | None = None
+
+    def __post_init__(self) -> None:
+        check_instance_id(self.instance_id)
+
+
 @dataclass(frozen=True)
 class Observed:
     """Everything one pass read before planning.
@@ -150,6 +171,8 @@ class Observed:
     approvals: tuple[Approval, ...] = ()
     #: Per fork PR: who approved it and when (PRs from the same repository need none).
     evidence: Mapping[int, ApprovalEvidence] = field(default_factory=dict)
+    #: What people asked of instances, one wish per instance.
+    instance_requests: tuple[InstanceRequest, ...] = ()
 
 
 # --- Actions -------------------------------------------------------------------------
@@ -245,6 +268,31 @@ class ForgetApproval:
     pr_number: int
 
 
+@dataclass(frozen=True)
+class RegisterInstance:
+    """Tag ``instance_id`` into the pool (asked by someone; it is checked by the pool's tag policy
+    on the next pass like any other member)."""
+
+    instance_id: str
+    actor: str | None = None
+
+
+@dataclass(frozen=True)
+class RetireInstance:
+    """Remove a stopped, free instance from the pool (its pullrekun tags)."""
+
+    instance_id: str
+    actor: str | None = None
+
+
+@dataclass(frozen=True)
+class ForgetInstanceRequest:
+    """A wish is answered, or moot (the instance went to a PR, left the pool, was already in it)."""
+
+    instance_id: str
+    reason: str
+
+
 Action = (
     Assign
     | Unassign
@@ -257,6 +305,9 @@ Action = (
     | RecordApproval
     | RevokeApproval
     | ForgetApproval
+    | RegisterInstance
+    | RetireInstance
+    | ForgetInstanceRequest
 )
 _A = TypeVar("_A")
 

@@ -27,14 +27,18 @@ from pullrekun.core.model import (
     DropSchema,
     EnvStatus,
     ForgetApproval,
+    ForgetInstanceRequest,
     ForgetResetLabel,
     Instance,
     InstanceState,
+    InstanceWish,
     Observed,
     Plan,
     PullRequest,
     QueuedPR,
     RecordApproval,
+    RegisterInstance,
+    RetireInstance,
     RevokeApproval,
     SkippedPR,
     StartInstance,
@@ -102,7 +106,8 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
     """Return the actions that bring the world to the desired state.
 
     Order of the result: approvals, unassignments, stops, assignments, starts, schema clones,
-    deploys, forgotten reset labels; each group sorted by PR number or instance id. A clone
+    deploys, forgotten reset labels, then the pool's changes asked by people (registrations,
+    retirements, answered wishes); each group sorted by PR number or instance id. A clone
     always comes with a deploy of the same environment (the app restarts on its fresh schema).
 
     Guarantees (checked by property tests): no instance serves two PRs, a closed or
@@ -129,6 +134,8 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
             skipped.append(SkippedPR(pr.number, verdict.reason))
 
     instances = {inst.instance_id: inst for inst in observed.instances}
+    wishes = {r.instance_id: r for r in observed.instance_requests}
+    retiring = {iid for iid, r in wishes.items() if r.wish == InstanceWish.RETIRE and iid in instances}
 
     unassign: list[Unassign] = []
     kept: dict[int, Assignment] = {}
@@ -140,6 +147,10 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
             unassign.append(Unassign(asg.pr_number, asg.instance_id, f"no longer eligible: {why}"))
         elif asg.instance_id not in instances:
             unassign.append(Unassign(asg.pr_number, asg.instance_id, "instance left the pool; PR requeued"))
+        elif asg.instance_id in retiring:
+            unassign.append(
+                Unassign(asg.pr_number, asg.instance_id, "instance retired on request; PR requeued")
+            )
         elif asg.instance_id in {k.instance_id for k in kept.values()}:
             # Cannot happen with the DB's unique constraint; never let it spread.
             unassign.append(Unassign(asg.pr_number, asg.instance_id, "instance held twice"))
@@ -148,7 +159,11 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
 
     held = {asg.instance_id for asg in kept.values()}
     free = sorted(
-        (i for i in observed.instances if i.instance_id not in held and i.state in ASSIGNABLE_STATES),
+        (
+            i
+            for i in observed.instances
+            if i.instance_id not in held and i.instance_id not in retiring and i.state in ASSIGNABLE_STATES
+        ),
         key=_free_key,
     )
     waiting = sorted((pr for pr in open_prs.values() if pr.number not in kept), key=_queue_key)
@@ -220,13 +235,39 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
             inst_gone = instances.get(gone.instance_id)
             if gone.pr_number not in all_open and inst_gone is not None and gone.instance_id not in in_use:
                 drops.append(DropSchema(gone.instance_id, db.target_for(inst_gone)))
+    holders = {a.instance_id: a.pr_number for a in kept.values()}
+    holders.update((a.instance_id, a.pr_number) for a in assign)
+    pool_changes: list[Action] = []
     for inst in observed.instances:
+        wish = wishes[inst.instance_id].wish if inst.instance_id in wishes else None
         if inst.instance_id in in_use:
+            if wish == InstanceWish.RUNNING:
+                given = f"given to PR #{holders[inst.instance_id]}"
+                pool_changes.append(ForgetInstanceRequest(inst.instance_id, given))
+            continue
+        stale = inst.tag_pr is not None or inst.tag_sha is not None
+        if wish == InstanceWish.RUNNING and not stale:
+            # Kept running on request (someone works on it): started if need be, never stopped.
+            if inst.state == InstanceState.STOPPED:
+                starts.append(StartInstance(inst.instance_id))
             continue
         if inst.state in UP_STATES:
-            stops.append(StopInstance(inst.instance_id, "running but belongs to no open PR"))
-        elif inst.tag_pr is not None or inst.tag_sha is not None:
+            why = "retired on request" if wish == InstanceWish.RETIRE else "running but belongs to no open PR"
+            stops.append(StopInstance(inst.instance_id, why))
+        elif stale:
             stops.append(StopInstance(inst.instance_id, "stale pullrekun tags"))
+        elif wish == InstanceWish.RETIRE and inst.state == InstanceState.STOPPED:
+            pool_changes.append(RetireInstance(inst.instance_id, wishes[inst.instance_id].actor))
+        elif wish == InstanceWish.RETIRE:
+            notes.append(f"instance {inst.instance_id} is {inst.state}; retired once stopped")
+    for iid, request in sorted(wishes.items()):
+        if iid in instances:
+            if request.wish == InstanceWish.REGISTER:
+                pool_changes.append(ForgetInstanceRequest(iid, "already in the pool"))
+        elif request.wish == InstanceWish.REGISTER:
+            pool_changes.append(RegisterInstance(iid, request.actor))
+        else:
+            pool_changes.append(ForgetInstanceRequest(iid, "not in the pool"))
 
     actions: list[Action] = [
         *approvals,
@@ -238,6 +279,7 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
         *sorted(clones, key=lambda a: a.pr_number),
         *sorted(deploys, key=lambda a: a.pr_number),
         *sorted(forgets, key=lambda a: a.pr_number),
+        *pool_changes,
     ]
     return Plan(
         actions=tuple(actions),

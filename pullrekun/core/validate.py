@@ -13,6 +13,8 @@ SHA_RE = re.compile(r"\A[0-9a-f]{40}\Z")
 INSTANCE_ID_RE = re.compile(r"\Ai-[0-9a-f]{8,17}\Z")
 SCHEMA_RE = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
 POOL_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")
+#: A GitHub login: letters, digits and single hyphens, at most 39 characters.
+LOGIN_RE = re.compile(r"\A[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}\Z")
 HOST_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9.:-]{0,252}\Z")
 MAX_PR_NUMBER = 2**31 - 1
 
@@ -42,6 +44,14 @@ def check_instance_id(value: object) -> str:
 def check_schema(value: object) -> str:
     if not isinstance(value, str) or not SCHEMA_RE.match(value):
         raise InvalidInput(f"schema name must match {SCHEMA_RE.pattern} (letters, digits, _), got {value!r}")
+    return value
+
+
+def check_login(value: object) -> str:
+    if not isinstance(value, str) or not LOGIN_RE.match(value):
+        raise InvalidInput(
+            f"a GitHub login is letters, digits and single hyphens (39 at most), got {value!r}"
+        )
     return value
 
 

@@ -8,7 +8,6 @@ pokes the trigger; the next pass's planner decides (pullrekun.core.planner).
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -27,6 +26,7 @@ from pullrekun.app.readmodel import Snapshot, snapshot
 from pullrekun.app.trigger import PassTrigger
 from pullrekun.config import Config
 from pullrekun.core.model import Instance
+from pullrekun.web.actions import INSTANCE_VERBS, Actions, Answer
 from pullrekun.web.auth import CSRF_FIELD, Accounts, Person, csrf_ok, csrf_token, sign_in, signed_in
 
 STATIC = {"app.css": "text/css; charset=utf-8", "live.js": "text/javascript; charset=utf-8"}
@@ -59,6 +59,11 @@ class PoolCache:
                 self._at = time.monotonic()
             return self._value
 
+    def invalidate(self) -> None:
+        """Read EC2 again on the next request (a pass has just changed the pool)."""
+        with self._lock:
+            self._at = -self._ttl
+
 
 def install(
     app: FastAPI,
@@ -79,6 +84,7 @@ def install(
         https_only=cfg.serve.secure_cookies,
     )
     pool = pool or PoolCache(cfg)
+    actions = Actions(cfg, store, trigger, lambda: pool.get()[0])
     pages = Environment(
         loader=FileSystemLoader(str(templates_dir() / "web")),
         autoescape=select_autoescape(default=True, default_for_string=True),
@@ -95,6 +101,7 @@ def install(
             csrf=csrf_token(request),
             flash=request.session.pop("flash", None),
             pr_url=cfg.github.pr_url,
+            has_database=cfg.database is not None,
             **values,
         )
         return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
@@ -137,7 +144,7 @@ def install(
             "environments.html.j2",
             snap=read(),
             events=store.events(limit=30),
-            has_database=cfg.database is not None,
+            verbs=actions.environment_verbs(),
         )
 
     @app.get("/api/v1/status")
@@ -153,40 +160,80 @@ def install(
             return Response(status_code=404)
         return Response((templates_dir() / "web" / "static" / name).read_bytes(), media_type=STATIC[name])
 
-    # What each action records (with who asked), and what the page then says.
-    requests: dict[str, tuple[Callable[[int, dt.datetime, str], bool], str]] = {
-        "redeploy": (store.request_redeploy, "its commit will be deployed again."),
-        "stop": (
-            lambda pr, now, actor: store.request_sleep(pr, True, now, actor),
-            "its instance will be stopped (it stays this PR's until woken).",
-        ),
-        "wake": (
-            lambda pr, now, actor: store.request_sleep(pr, False, now, actor),
-            "its instance will be started and the PR's head deployed.",
-        ),
-    }
-    if cfg.database is not None:
-        requests["reset-db"] = (store.request_reset, "its database will be copied afresh.")
+    def act(request: Request, sent: str, do: Callable[[Person], Answer], back: str = "/") -> Response:
+        person = signed_in(request)
+        if person is None:
+            return to_login()
+        refused = _refusal(request, person, sent)
+        if refused is not None:
+            return refused
+        answer = do(person)
+        request.session["flash"] = answer.message
+        return RedirectResponse(back, status_code=303)
 
     @app.post("/environments/{pr}/{verb}")
     def environment_action(
         request: Request, pr: int, verb: str, csrf_token_sent: str = Form("", alias=CSRF_FIELD)
     ) -> Response:
-        if verb not in requests:
+        if verb not in actions.environment_verbs():
             return Response(f"no such action: {verb}", status_code=404)
-        person = signed_in(request)
-        if person is None:
+        return act(request, csrf_token_sent, lambda person: actions.environment(pr, verb, person.actor))
+
+    @app.post("/instances/{instance_id}/{verb}")
+    def instance_action(
+        request: Request, instance_id: str, verb: str, csrf_token_sent: str = Form("", alias=CSRF_FIELD)
+    ) -> Response:
+        if verb not in INSTANCE_VERBS:
+            return Response(f"no such action: {verb}", status_code=404)
+        return act(request, csrf_token_sent, lambda person: actions.instance(instance_id, verb, person.actor))
+
+    @app.post("/instances")
+    def register_instance(
+        request: Request, instance_id: str = Form(""), csrf_token_sent: str = Form("", alias=CSRF_FIELD)
+    ) -> Response:
+        return act(
+            request, csrf_token_sent, lambda person: actions.register(instance_id.strip(), person.actor)
+        )
+
+    @app.get("/schemas", response_class=HTMLResponse)
+    def schemas(request: Request) -> Response:
+        if signed_in(request) is None:
             return to_login()
-        refused = _refusal(request, person, csrf_token_sent)
-        if refused is not None:
-            return refused
-        record, done = requests[verb]
-        if not record(pr, dt.datetime.now(dt.UTC), person.actor):
-            request.session["flash"] = f"PR #{pr} holds no environment."
-        else:
-            trigger.poke("request")
-            request.session["flash"] = f"PR #{pr}: {done}"
-        return RedirectResponse("/", status_code=303)
+        if cfg.database is None:
+            return Response(
+                "environments have no databases here ([database] is not configured)", status_code=404
+            )
+        return page(
+            request,
+            "schemas.html.j2",
+            table=actions.schema_table(),
+            default_source=cfg.database.default_source,
+        )
+
+    @app.post("/schemas")
+    def set_schema(
+        request: Request,
+        login: str = Form(""),
+        schema_name: str = Form("", alias="schema"),
+        csrf_token_sent: str = Form("", alias=CSRF_FIELD),
+    ) -> Response:
+        return act(
+            request,
+            csrf_token_sent,
+            lambda person: actions.set_schema(login.strip(), schema_name.strip(), person.actor),
+            back="/schemas",
+        )
+
+    @app.post("/schemas/{login}/reset")
+    def reset_schema(
+        request: Request, login: str, csrf_token_sent: str = Form("", alias=CSRF_FIELD)
+    ) -> Response:
+        return act(
+            request,
+            csrf_token_sent,
+            lambda person: actions.reset_schema(login, person.actor),
+            back="/schemas",
+        )
 
 
 def _refusal(request: Request, person: Person, sent: str) -> Response | None:

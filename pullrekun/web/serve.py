@@ -52,8 +52,15 @@ class Service:
         )
         self.app = create_app(cfg, self.trigger, webhook_secret.encode())
         secret = os.environ.get(cfg.serve.session_secret_env, "")
+        self.pool = pool or dashboard.PoolCache(cfg)
         dashboard.install(
-            self.app, cfg, store, self.trigger, Accounts(cfg.serve), session_key(secret, webhook_secret), pool
+            self.app,
+            cfg,
+            store,
+            self.trigger,
+            Accounts(cfg.serve),
+            session_key(secret, webhook_secret),
+            self.pool,
         )
         self.server = uvicorn.Server(
             uvicorn.Config(
@@ -72,6 +79,7 @@ class Service:
     def _pass(self) -> str:
         try:
             result = reconcile(self.cfg, self.store, cancel=self.cancel)
+            self.pool.invalidate()  # the page shows what the pass did, not a 15 s old reading
         except LockHeld as exc:
             log.info("pass skipped: %s", exc)
             return "busy"

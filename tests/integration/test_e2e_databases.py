@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 import urllib.request
@@ -11,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from pullrekun import config as config_mod
+from pullrekun.adapters.state.store import Store
 from pullrekun_sandbox.mariadb import MariaDB
 from pullrekun_sandbox.sandbox import Sandbox
 from pullrekun_sandbox.sshd import SshdHosts
@@ -140,6 +143,24 @@ def test_author_map_and_labels_choose_the_source_and_hostile_labels_are_refused(
     addr = {pr: sb.addr_of(s["instance_id"]) for pr, s in slots(sb).items()}
     assert notes(sb, addr[bobs]) == 5, "bob's schema, from the author map"
     assert notes(sb, addr[hostile]) == 2, "the default source; the label was refused"
+
+    # The dashboard's schema table overrides the config's: bob's next copy comes from alice's.
+    db = config_mod.load(sb.config_path).database
+    assert db is not None
+    alices = db.default_source
+    store = Store.open(sb.state_db_url)
+    try:
+        store.set_schema_source("Bob", alices, dt.datetime.now(dt.UTC), "local:ada")
+        assert run_cli(sb, "reset-db", str(bobs)).returncode == 0
+        reconcile_ok(sb)
+        assert notes(sb, addr[bobs]) == 2, "cloned from the edited table's schema"
+        assert slots(sb)[bobs]["db_source"] == alices
+        store.set_schema_source("bob", None, dt.datetime.now(dt.UTC), "local:ada")
+        assert run_cli(sb, "reset-db", str(bobs)).returncode == 0
+        reconcile_ok(sb)
+        assert notes(sb, addr[bobs]) == 5, "back to the config's schema"
+    finally:
+        store.close()
 
 
 def test_the_app_env_file_is_private(db_sandbox: Sandbox) -> None:

@@ -20,13 +20,18 @@ from pullrekun.core.model import (
     DropSchema,
     EnvStatus,
     ForgetApproval,
+    ForgetInstanceRequest,
     ForgetResetLabel,
     Instance,
+    InstanceRequest,
     InstanceState,
+    InstanceWish,
     Observed,
     Plan,
     PullRequest,
     RecordApproval,
+    RegisterInstance,
+    RetireInstance,
     RevokeApproval,
     StartInstance,
     StopInstance,
@@ -178,6 +183,69 @@ def test_stale_tags_on_a_stopped_free_instance_are_cleared() -> None:
     assert p.actions == (StopInstance("i-00000001", "stale pullrekun tags"),)
 
 
+def wish(n: int, what: InstanceWish) -> InstanceRequest:
+    return InstanceRequest(f"i-{n:08x}", what, "local:ann")
+
+
+def test_a_free_instance_kept_running_on_request_is_started_and_never_stopped() -> None:
+    observed = dataclasses.replace(
+        world([], [inst(1, S.STOPPED), inst(2, S.RUNNING)], []),
+        instance_requests=(wish(1, InstanceWish.RUNNING), wish(2, InstanceWish.RUNNING)),
+    )
+    assert plan(observed, CFG, NOW).actions == (StartInstance("i-00000001"),)
+
+
+def test_a_kept_running_instance_given_to_a_pr_forgets_the_wish() -> None:
+    observed = dataclasses.replace(
+        world([pr(5)], [inst(1, S.RUNNING)], []), instance_requests=(wish(1, InstanceWish.RUNNING),)
+    )
+    p = plan(observed, CFG, NOW)
+    assert p.of_type(Assign) == (Assign(5, "i-00000001"),)
+    assert p.of_type(ForgetInstanceRequest) == (ForgetInstanceRequest("i-00000001", "given to PR #5"),)
+
+
+def test_retiring_a_held_instance_requeues_its_pr_stops_it_then_untags_it() -> None:
+    observed = dataclasses.replace(
+        world([pr(3)], [inst(1, S.RUNNING, 3, sha(3)), inst(2, S.STOPPED)], [ready(3, 1)]),
+        instance_requests=(wish(1, InstanceWish.RETIRE),),
+    )
+    first = plan(observed, CFG, NOW)
+    assert first.of_type(Unassign) == (Unassign(3, "i-00000001", "instance retired on request; PR requeued"),)
+    assert first.of_type(StopInstance) == (StopInstance("i-00000001", "retired on request"),)
+    assert first.of_type(Assign) == (Assign(3, "i-00000002"),)
+    assert not first.of_type(RetireInstance)
+    second = plan(apply_success(observed, first), CFG, NOW)
+    assert second.actions == (RetireInstance("i-00000001", "local:ann"),)
+
+
+def test_a_retiring_instance_is_never_given_out() -> None:
+    observed = dataclasses.replace(
+        world([pr(3)], [inst(1, S.STOPPED)], []), instance_requests=(wish(1, InstanceWish.RETIRE),)
+    )
+    p = plan(observed, CFG, NOW)
+    assert p.actions == (RetireInstance("i-00000001", "local:ann"),)
+    assert [q.pr_number for q in p.queue] == [3]
+
+
+def test_registration_is_planned_once_and_forgotten_when_the_instance_is_in_the_pool() -> None:
+    observed = dataclasses.replace(
+        world([], [inst(1)], []), instance_requests=(wish(7, InstanceWish.REGISTER),)
+    )
+    assert plan(observed, CFG, NOW).actions == (RegisterInstance("i-00000007", "local:ann"),)
+    joined = dataclasses.replace(observed, instances=(inst(1), inst(7)))
+    assert plan(joined, CFG, NOW).actions == (ForgetInstanceRequest("i-00000007", "already in the pool"),)
+
+
+def test_wishes_for_instances_outside_the_pool_are_forgotten() -> None:
+    observed = dataclasses.replace(
+        world([], [], []), instance_requests=(wish(4, InstanceWish.RUNNING), wish(5, InstanceWish.RETIRE))
+    )
+    assert plan(observed, CFG, NOW).actions == (
+        ForgetInstanceRequest("i-00000004", "not in the pool"),
+        ForgetInstanceRequest("i-00000005", "not in the pool"),
+    )
+
+
 def test_same_input_gives_the_same_plan_whatever_the_input_order() -> None:
     prs = [pr(n) for n in range(1, 6)]
     insts = [inst(n) for n in range(1, 4)]
@@ -196,8 +264,17 @@ def apply_success(observed: Observed, p: Plan) -> Observed:
     heads = {x.number: x.head_sha for x in observed.prs}
     prs = {x.number: x for x in observed.prs}
     approvals = {a.pr_number: a for a in observed.approvals}
+    wishes = {r.instance_id: r for r in observed.instance_requests}
     for action in p.actions:
         match action:
+            case RegisterInstance(instance_id=i):
+                insts[i] = inst(int(i[2:], 16))
+                del wishes[i]
+            case RetireInstance(instance_id=i):
+                del insts[i]
+                del wishes[i]
+            case ForgetInstanceRequest(instance_id=i):
+                del wishes[i]
             case RecordApproval(pr_number=n, sha=s):
                 approvals[n] = Approval(n, s)
             case ForgetApproval(pr_number=n):
@@ -227,7 +304,11 @@ def apply_success(observed: Observed, p: Plan) -> Observed:
                 )
                 insts[i] = dataclasses.replace(insts[i], state=S.RUNNING, tag_pr=n, tag_sha=s)
     return Observed(
-        tuple(prs.values()), tuple(insts.values()), tuple(asgs.values()), tuple(approvals.values())
+        tuple(prs.values()),
+        tuple(insts.values()),
+        tuple(asgs.values()),
+        tuple(approvals.values()),
+        instance_requests=tuple(wishes.values()),
     )
 
 
@@ -267,7 +348,12 @@ def worlds(draw: st.DrawFn) -> Observed:
         )
         for p, i in zip(asg_prs, asg_insts, strict=False)
     ]
-    return Observed(tuple(prs), tuple(insts), tuple(asgs), tuple(approvals))
+    # Wishes may name pool instances and others (i-00000009 is never in the pool).
+    wished = draw(st.lists(st.integers(1, 9), unique=True, max_size=3))
+    wishes = [
+        InstanceRequest(f"i-{i:08x}", draw(st.sampled_from(list(InstanceWish))), "local:ann") for i in wished
+    ]
+    return Observed(tuple(prs), tuple(insts), tuple(asgs), tuple(approvals), instance_requests=tuple(wishes))
 
 
 def _final_holders(observed: Observed, p: Plan) -> dict[str, int]:
@@ -296,6 +382,14 @@ def test_replanning_after_a_successful_apply_has_nothing_to_do(observed: Observe
         after = apply_success(after, second)
         second = plan(after, CFG, NOW)
     transitional = {S.STOPPING, S.SHUTTING_DOWN}
+    # Two requests take a second pass by design: a retired instance that was running is untagged
+    # once seen stopped, and a registered instance is given out once seen in the pool.
+    stopped_first = {a.instance_id for a in first.of_type(StopInstance)}
+    assert {a.instance_id for a in second.of_type(RetireInstance)} <= stopped_first
+    registered, retired = bool(first.of_type(RegisterInstance)), bool(second.of_type(RetireInstance))
+    if registered or retired:
+        after = apply_success(after, second)
+        second = plan(after, CFG, NOW)
     if not any(i.state in transitional for i in observed.instances):
         assert second.actions == ()
     else:
@@ -333,9 +427,10 @@ def test_no_instance_is_left_running_for_nobody(observed: Observed) -> None:
     p = plan(observed, CFG, NOW)
     after = apply_success(observed, p)
     held = {a.instance_id for a in after.assignments}
+    kept_running = {r.instance_id for r in observed.instance_requests if r.wish == InstanceWish.RUNNING}
     for i in after.instances:
         if i.state in {S.RUNNING, S.PENDING}:
-            assert i.instance_id in held
+            assert i.instance_id in held or i.instance_id in kept_running
 
 
 @pytest.mark.parametrize("bad", ["", "abc", "A" * 40, "g" * 40, "0" * 39, "0" * 40 + "\n"])

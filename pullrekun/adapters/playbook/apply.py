@@ -111,6 +111,10 @@ def build_inventory(plan: Plan, instances: Mapping[str, Instance], cfg: Config) 
         }
         for s in plan.of_type(StopInstance)
     }
+    # Free instances started on request (no deploy): started and left running.
+    start_hosts = {
+        iid: {**_connection_vars(cfg, instances[iid])} for iid in sorted(starts - set(deploy_hosts))
+    }
     for drop in plan.of_type(DropSchema):
         host = stop_hosts.setdefault(
             drop.instance_id,
@@ -183,6 +187,7 @@ def build_inventory(plan: Plan, instances: Mapping[str, Instance], cfg: Config) 
             },
             "children": {
                 "pullrekun_stop": {"hosts": stop_hosts},
+                "pullrekun_start": {"hosts": start_hosts},
                 "pullrekun_deploy": {"hosts": deploy_hosts},
             },
         }

@@ -160,3 +160,26 @@ class GitHubStateRow(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class InstanceRequestRow(Base):
+    """What someone asked of one instance (keep it running, retire it, register it): one wish each."""
+
+    __tablename__ = "instance_requests"
+
+    instance_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    wish: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str | None] = mapped_column(String(100))
+    requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class SchemaSourceRow(Base):
+    """A developer's schema as edited on the dashboard; it overrides ``[database.authors]``."""
+
+    __tablename__ = "schema_sources"
+
+    #: The GitHub login, lower-cased (logins are case-insensitive).
+    login: Mapped[str] = mapped_column(String(39), primary_key=True)
+    schema_name: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str | None] = mapped_column(String(100))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -25,9 +25,11 @@ from pullrekun.adapters.state.schema import (
     EventRow,
     GitHubStateRow,
     HttpCacheRow,
+    InstanceRequestRow,
     PRHeadRow,
     QueueRow,
     ReportRow,
+    SchemaSourceRow,
 )
 from pullrekun.core.model import (
     Approval,
@@ -37,7 +39,10 @@ from pullrekun.core.model import (
     Deploy,
     EnvStatus,
     ForgetApproval,
+    ForgetInstanceRequest,
     ForgetResetLabel,
+    InstanceRequest,
+    InstanceWish,
     Plan,
     RecordApproval,
     Unassign,
@@ -45,7 +50,7 @@ from pullrekun.core.model import (
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 #: The newest Alembic revision; a test checks it against the migrations folder.
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0007"
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,13 @@ def _event(
         message=fit(message),
         actor=None if actor is None else actor[:100],
     )
+
+
+_WISH_TEXT = {
+    InstanceWish.RUNNING: "keep running while free",
+    InstanceWish.RETIRE: "take out of the pool",
+    InstanceWish.REGISTER: "tag into the pool",
+}
 
 
 def _private_sqlite_file(database: str | None) -> None:
@@ -324,6 +336,11 @@ class Store:
                 s.add(_event(now, "approved", f"fork PR approved at {approval.sha}", approval.pr_number))
             for gone in plan.of_type(ForgetApproval):
                 s.execute(delete(ApprovalRow).where(ApprovalRow.pr_number == gone.pr_number))
+            for answered in plan.of_type(ForgetInstanceRequest):
+                s.execute(
+                    delete(InstanceRequestRow).where(InstanceRequestRow.instance_id == answered.instance_id)
+                )
+                s.add(_event(now, "request_closed", answered.reason, None, answered.instance_id))
             for forget in plan.of_type(ForgetResetLabel):
                 row = s.get(AssignmentRow, forget.pr_number)
                 if row is not None:
@@ -418,6 +435,63 @@ class Store:
             row.redeploy_requested = True
             s.add(_event(now, "redeploy_requested", "deploy again", pr_number, row.instance_id, actor))
             return True
+
+    # --- the pool and the schema table, as people asked -----------------------------
+
+    def instance_requests(self) -> tuple[InstanceRequest, ...]:
+        with self.session() as s:
+            rows = s.scalars(select(InstanceRequestRow).order_by(InstanceRequestRow.instance_id))
+            return tuple(InstanceRequest(r.instance_id, InstanceWish(r.wish), r.actor) for r in rows)
+
+    def request_instance(
+        self, instance_id: str, wish: InstanceWish | None, now: dt.datetime, actor: str | None = None
+    ) -> None:
+        """Record what ``actor`` wants of an instance (None: no wish any more, e.g. let a free
+        instance be stopped); the next pass's planner decides what that takes."""
+        with self.session() as s, s.begin():
+            row = s.get(InstanceRequestRow, instance_id)
+            if wish is None:
+                if row is not None:
+                    s.delete(row)
+                s.add(_event(now, "stop_requested", "no longer kept running", None, instance_id, actor))
+                return
+            if row is None:
+                row = InstanceRequestRow(instance_id=instance_id)
+                s.add(row)
+            row.wish, row.actor, row.requested_at = wish.value, actor, now
+            s.add(_event(now, f"{wish.value}_requested", _WISH_TEXT[wish], None, instance_id, actor))
+
+    def close_instance_request(
+        self, instance_id: str, kind: str, message: str, now: dt.datetime, actor: str | None = None
+    ) -> None:
+        """A pass carried out (or gave up on) a registration or retirement: say so, forget the wish."""
+        with self.session() as s, s.begin():
+            s.execute(delete(InstanceRequestRow).where(InstanceRequestRow.instance_id == instance_id))
+            s.add(_event(now, kind, self.redact(message), None, instance_id, actor))
+
+    def schema_sources(self) -> tuple[tuple[str, str, str | None, dt.datetime], ...]:
+        """The dashboard's edits of the developer -> schema table: (login, schema, who, when)."""
+        with self.session() as s:
+            rows = s.scalars(select(SchemaSourceRow).order_by(SchemaSourceRow.login))
+            return tuple((r.login, r.schema_name, r.actor, r.updated_at) for r in rows)
+
+    def set_schema_source(
+        self, login: str, schema: str | None, now: dt.datetime, actor: str | None = None
+    ) -> None:
+        """Set a developer's schema (None: back to the config's value, if any)."""
+        key = login.lower()
+        with self.session() as s, s.begin():
+            row = s.get(SchemaSourceRow, key)
+            if schema is None:
+                if row is not None:
+                    s.delete(row)
+                s.add(_event(now, "schema_table", f"{key}: back to the config's schema", actor=actor))
+                return
+            if row is None:
+                row = SchemaSourceRow(login=key)
+                s.add(row)
+            row.schema_name, row.actor, row.updated_at = schema, actor, now
+            s.add(_event(now, "schema_table", f"{key} -> {schema}", actor=actor))
 
     def add_event(
         self,

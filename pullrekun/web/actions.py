@@ -1,0 +1,157 @@
+"""What people may ask of pullrekun from the dashboard or the API, checked and recorded.
+
+Nothing here runs Ansible or writes to EC2: each action records a request in the state DB
+with who asked and pokes the trigger; the next pass's planner decides what it takes
+(pullrekun.core.planner). The HTML forms and the JSON API call the same methods, so they
+answer the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from pullrekun.adapters.state.store import Store
+from pullrekun.app.trigger import PassTrigger
+from pullrekun.config import Config
+from pullrekun.core.model import Instance, InstanceWish
+from pullrekun.core.validate import InvalidInput, check_instance_id, check_login, check_schema
+
+
+@dataclass(frozen=True)
+class Answer:
+    """``status``: 202 recorded, 404 nothing to act on, 409 not now, 422 refused input."""
+
+    status: int
+    message: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 202
+
+
+#: Per environment verb: what it records, and what the answer says will happen.
+ENVIRONMENT_VERBS = ("redeploy", "stop", "wake", "reset-db")
+INSTANCE_VERBS = ("start", "stop", "retire")
+
+
+class Actions:
+    def __init__(
+        self,
+        cfg: Config,
+        store: Store,
+        trigger: PassTrigger,
+        pool: Callable[[], Mapping[str, Instance] | None],
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self._cfg = cfg
+        self._store = store
+        self._trigger = trigger
+        self._pool = pool
+        self._clock = clock
+
+    def _recorded(self, message: str) -> Answer:
+        self._trigger.poke("request")
+        return Answer(202, message)
+
+    # --- environments --------------------------------------------------------------
+
+    def environment_verbs(self) -> tuple[str, ...]:
+        return tuple(v for v in ENVIRONMENT_VERBS if v != "reset-db" or self._cfg.database is not None)
+
+    def environment(self, pr: int, verb: str, actor: str) -> Answer:
+        if verb not in self.environment_verbs():
+            return Answer(404, f"no such action: {verb}")
+        now, store = self._clock(), self._store
+        record: dict[str, tuple[Callable[[], bool], str]] = {
+            "redeploy": (
+                lambda: store.request_redeploy(pr, now, actor),
+                "its commit will be deployed again.",
+            ),
+            "stop": (
+                lambda: store.request_sleep(pr, True, now, actor),
+                "its instance will be stopped (it stays this PR's until woken).",
+            ),
+            "wake": (
+                lambda: store.request_sleep(pr, False, now, actor),
+                "its instance will be started and the PR's head deployed.",
+            ),
+            "reset-db": (lambda: store.request_reset(pr, now, actor), "its database will be copied afresh."),
+        }
+        done, said = record[verb]
+        if not done():
+            return Answer(404, f"PR #{pr} holds no environment.")
+        return self._recorded(f"PR #{pr}: {said}")
+
+    # --- the pool ------------------------------------------------------------------
+
+    def _holder(self, instance_id: str) -> int | None:
+        return next((a.pr_number for a in self._store.assignments() if a.instance_id == instance_id), None)
+
+    def instance(self, instance_id: str, verb: str, actor: str) -> Answer:
+        if verb not in INSTANCE_VERBS:
+            return Answer(404, f"no such action: {verb}")
+        pool = self._pool()
+        if pool is None:
+            return Answer(409, "EC2 could not be read; try again in a moment.")
+        if instance_id not in pool:
+            return Answer(404, f"{instance_id} is not in pool {self._cfg.ec2.pool}.")
+        holder = self._holder(instance_id)
+        now = self._clock()
+        if verb == "retire":
+            self._store.request_instance(instance_id, InstanceWish.RETIRE, now, actor)
+            requeued = f" PR #{holder} gets another instance." if holder is not None else ""
+            return self._recorded(f"{instance_id} will be stopped and taken out of the pool.{requeued}")
+        if holder is not None:
+            return Answer(409, f"{instance_id} holds PR #{holder}'s environment: stop or wake that instead.")
+        if verb == "start":
+            self._store.request_instance(instance_id, InstanceWish.RUNNING, now, actor)
+            return self._recorded(f"{instance_id} will be started and kept running until a PR needs it.")
+        self._store.request_instance(instance_id, None, now, actor)
+        return self._recorded(f"{instance_id} will be stopped.")
+
+    def register(self, instance_id: str, actor: str) -> Answer:
+        try:
+            check_instance_id(instance_id)
+        except InvalidInput as exc:
+            return Answer(422, str(exc))
+        pool = self._pool()
+        if pool is not None and instance_id in pool:
+            return Answer(409, f"{instance_id} is already in pool {self._cfg.ec2.pool}.")
+        self._store.request_instance(instance_id, InstanceWish.REGISTER, self._clock(), actor)
+        return self._recorded(f"{instance_id} will be tagged into pool {self._cfg.ec2.pool}.")
+
+    # --- the developer -> schema table ------------------------------------------------
+
+    def schema_table(self) -> list[tuple[str, str, str, str | None, dt.datetime | None]]:
+        """Every developer's schema: (login, schema, "config" | "edited", who, when)."""
+        db = self._cfg.database
+        table: dict[str, tuple[str, str, str | None, dt.datetime | None]] = {}
+        if db is not None:
+            table = {login.lower(): (schema, "config", None, None) for login, schema in db.authors.items()}
+        for login, schema, who, when in self._store.schema_sources():
+            table[login] = (schema, "edited", who, when)
+        return [(login, *row) for login, row in sorted(table.items())]
+
+    def set_schema(self, login: str, schema: str, actor: str) -> Answer:
+        db = self._cfg.database
+        if db is None:
+            return Answer(404, "environments have no databases here ([database] is not configured).")
+        try:
+            check_login(login)
+            check_schema(schema)
+        except InvalidInput as exc:
+            return Answer(422, str(exc))
+        if db.policy.could_be_target(schema):
+            return Answer(422, f"{schema} has the shape of an environment's schema ({db.schema_template}).")
+        self._store.set_schema_source(login, schema, self._clock(), actor)
+        return Answer(202, f"{login.lower()}'s next environments are cloned from {schema}.")
+
+    def reset_schema(self, login: str, actor: str) -> Answer:
+        if self._cfg.database is None:
+            return Answer(404, "environments have no databases here ([database] is not configured).")
+        if login.lower() not in {row[0] for row in self._store.schema_sources()}:
+            return Answer(404, f"{login} has no edited schema.")
+        self._store.set_schema_source(login, None, self._clock(), actor)
+        return Answer(202, f"{login.lower()} is back to the config's schema.")
