@@ -183,14 +183,16 @@ class Sandbox:
             _IMAGE = str(ec2.describe_images()["Images"][0]["ImageId"])
         return _IMAGE
 
-    def add_instance(self, addr: str, image: str | None = None, pool: str = "default") -> str:
+    def add_instance(self, addr: str, image: str | None = None, pool: str | None = "default") -> str:
+        """A new instance whose host is ``addr``, tagged into ``pool`` (None: into no pool)."""
         ec2 = self.ec2()
         image = image or self._image(ec2)
         tags = [
-            {"Key": tag.POOL, "Value": pool},
             {"Key": tag.ANSIBLE_HOST, "Value": addr},
             {"Key": "Name", "Value": f"sandbox-{addr}"},
         ]
+        if pool is not None:
+            tags.append({"Key": tag.POOL, "Value": pool})
         res = ec2.run_instances(
             ImageId=image,
             MinCount=1,

@@ -209,3 +209,48 @@ def test_hash_password_prints_a_hash_the_dashboard_accepts() -> None:
     short = subprocess.run(command, input="short\n", capture_output=True, text=True, check=False)
     assert short.returncode == EXIT_BAD_INPUT
     assert "at least 12 characters" in short.stderr
+
+
+def test_instance_actions_are_checked_then_recorded_with_who_asked(world: World) -> None:
+    b = Browser(world.service.url)
+    b.sign_in(*ADMIN)
+    token = b.csrf()
+    (held,) = [a.instance_id for a in world.store.assignments()]
+
+    def ask(path: str, **form: str) -> str:
+        status, headers, _ = b.request(path, {"csrf_token": token, **form})
+        assert (status, headers["location"]) == (303, "/")
+        flash = re.search(r'<p class="flash" role="status">([^<]*)</p>', b.request("/")[2])
+        assert flash, "the page says what came of it"
+        return flash.group(1)
+
+    assert "holds PR #" in ask(f"/instances/{held}/start"), "a held instance is the environment's"
+    assert "is not in pool" in ask("/instances/i-0123456789abcdef0/start")
+    assert "must look like i-0123abcd" in ask("/instances", instance_id="i-x; rm -rf /")
+    assert "already in pool" in ask("/instances", instance_id=held)
+    assert b.request(f"/instances/{held}/explode", {"csrf_token": token})[0] == 404
+    assert world.store.instance_requests() == ()
+
+    said = ask("/instances", instance_id="i-0123456789abcdef0")
+    assert "will be tagged into pool default" in said
+    (wish,) = world.store.instance_requests()
+    assert (wish.instance_id, wish.wish, wish.actor) == ("i-0123456789abcdef0", "register", "local:ada")
+    assert "i-0123456789abcdef0" in b.request("/")[2]
+    event = world.store.events(limit=1)[0]
+    assert (event.kind, event.actor) == ("register_requested", "local:ada")
+
+    viewer = Browser(world.service.url)
+    viewer.sign_in(*VIEWER)
+    status, _, body = viewer.request(f"/instances/{held}/retire", {"csrf_token": viewer.csrf()})
+    assert (status, "vic may look but not act" in body) == (403, True)
+    assert b.request(f"/instances/{held}/retire", {})[0] == 403, "no CSRF token"
+    assert len(world.store.instance_requests()) == 1
+
+
+def test_the_schema_table_needs_a_database_section(world: World) -> None:
+    b = Browser(world.service.url)
+    b.sign_in(*ADMIN)
+    assert b.request("/schemas")[0] == 404
+    status, _, _ = b.request("/schemas", {"csrf_token": b.csrf(), "login": "bob", "schema": "dev_bob"})
+    assert status == 303
+    assert world.store.schema_sources() == ()

@@ -1,0 +1,87 @@
+"""The dashboard's and the API's checks before a request is recorded (a real SQLite state DB)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pullrekun.adapters.state.store import Store
+from pullrekun.config import AppConfig, Config, DatabaseConfig, GitHubConfig
+from pullrekun.web.actions import Actions
+
+CFG = Config(
+    github=GitHubConfig(repository="acme/shop"),
+    app=AppConfig(repo_url="https://example.invalid/shop.git", command="./run"),
+    database=DatabaseConfig(default_source="dev_shared", authors={"Alice": "dev_alice"}),
+)
+
+
+class Pokes:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def poke(self, reason: str) -> None:
+        self.count += 1
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store.open(f"sqlite:///{tmp_path / 'state.db'}")
+    yield s
+    s.close()
+
+
+def actions(store: Store, cfg: Config = CFG) -> Actions:
+    return Actions(cfg, store, Pokes(), lambda: {})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("login", "schema", "said"),
+    [
+        ("bob", "dev_bob`; DROP DATABASE x", "schema name must match"),
+        ("bob", "stage_i_0123456789abcdef0", "has the shape of an environment's schema"),
+        ("bob", "", "schema name must match"),
+        ("-bob", "dev_bob", "GitHub login"),
+        ("bob--x", "dev_bob", "GitHub login"),
+        ("b" * 40, "dev_bob", "GitHub login"),
+        ("bob\n", "dev_bob", "GitHub login"),
+    ],
+)
+def test_hostile_schema_table_edits_are_refused_and_change_nothing(
+    store: Store, login: str, schema: str, said: str
+) -> None:
+    answer = actions(store).set_schema(login, schema, "local:ada")
+    assert (answer.status, said in answer.message) == (422, True), answer
+    assert store.schema_sources() == ()
+
+
+def test_an_edit_overrides_the_config_and_back_to_the_config_removes_it(store: Store) -> None:
+    a = actions(store)
+    assert a.schema_table() == [("alice", "dev_alice", "config", None, None)]
+    assert a.set_schema("ALICE", "dev_alice2", "local:ada").ok
+    assert a.set_schema("bob", "dev_bob", "github:ann").ok
+    table = {row[0]: row[1:4] for row in a.schema_table()}
+    assert table == {
+        "alice": ("dev_alice2", "edited", "local:ada"),
+        "bob": ("dev_bob", "edited", "github:ann"),
+    }
+    effective = CFG.with_edited_authors({login: schema for login, schema, _, _ in store.schema_sources()})
+    assert effective.database is not None
+    assert effective.database.authors == {"alice": "dev_alice2", "bob": "dev_bob"}
+    assert "dev_alice2" in effective.tag_policy.protected_schemas, (
+        "an edited source is never a clone's target"
+    )
+    assert a.reset_schema("Alice", "local:ada").ok
+    assert a.reset_schema("carol", "local:ada").status == 404
+    assert a.schema_table()[0] == ("alice", "dev_alice", "config", None, None)
+    kinds = [(e.kind, e.actor) for e in store.events()]
+    assert kinds.count(("schema_table", "local:ada")) == 2
+
+
+def test_without_a_database_section_there_is_no_schema_table(store: Store) -> None:
+    a = actions(store, dataclasses.replace(CFG, database=None))
+    assert a.set_schema("bob", "dev_bob", "local:ada").status == 404
+    assert "reset-db" not in a.environment_verbs()
