@@ -159,6 +159,13 @@ def _serve(args: argparse.Namespace, cfg: config_mod.Config, store: Store) -> in
             file=sys.stderr,
         )
         return EXIT_BAD_INPUT
+    if cfg.serve.oauth_client_id and not os.environ.get(cfg.serve.oauth_client_secret_env):
+        print(
+            f"pullrekun: serve.oauth_client_id is set, so the OAuth app's client secret must be in "
+            f"${cfg.serve.oauth_client_secret_env}",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
     service = Service(cfg, store, secret, bind=args.bind, port=args.port)
     service.run(on_ready=lambda url: print(f"pullrekun serve: listening on {url}", flush=True))
     return EXIT_OK

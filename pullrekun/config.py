@@ -62,20 +62,25 @@ class GitHubConfig:
     rate_reserve: int = 100
     #: Pause between writes (GitHub asks for one second to stay clear of secondary limits).
     write_interval_ms: int = 1000
+    #: GitHub's web address (pull request links, the dashboard's sign-in). Empty: derived from
+    #: ``api_url`` (https://github.com; https://ghe.example.com for .../api/v3).
+    web_url: str = ""
 
     @property
     def app(self) -> bool:
         return bool(self.app_id)
 
     @property
-    def web_url(self) -> str:
-        """github.com for api.github.com; https://ghe.example.com for https://ghe.example.com/api/v3."""
+    def site(self) -> str:
+        """GitHub's web address, without a trailing slash."""
+        if self.web_url:
+            return self.web_url.rstrip("/")
         api = self.api_url.rstrip("/")
         return "https://github.com" if api == "https://api.github.com" else api.removesuffix("/api/v3")
 
     def pr_url(self, number: int) -> str:
         """Where people read pull request ``number`` on GitHub."""
-        return f"{self.web_url}/{self.repository}/pull/{number}"
+        return f"{self.site}/{self.repository}/pull/{number}"
 
 
 @dataclass(frozen=True)
@@ -125,6 +130,20 @@ class ServeConfig:
     session_secret_env: str = "PULLREKUN_SESSION_SECRET"  # noqa: S105 - a variable's name
     #: Session cookies only over HTTPS (set false only for a dashboard on loopback, like the sandbox).
     secure_cookies: bool = True
+    #: Sign in with GitHub: the OAuth app's client id (empty: local accounts only). Its secret is
+    #: read from ``oauth_client_secret_env``. Anyone who may read the repository may look; write,
+    #: maintain, admin or triage access may act (asked of GitHub with pullrekun's own credentials).
+    oauth_client_id: str = ""
+    oauth_client_secret_env: str = "PULLREKUN_OAUTH_CLIENT_SECRET"  # noqa: S105 - a variable's name
+    #: Seconds a person's repository access, as GitHub said it, is trusted before asking again.
+    access_cache_seconds: int = 60
+    #: The dashboard's address as people reach it (GitHub sends them back to <public_url>/auth/github);
+    #: empty: the address of the request, right unless a proxy rewrites it.
+    public_url: str = ""
+    #: API tokens, name -> SHA-256 of the token (`pullrekun api-token NAME` makes one): admin
+    #: tokens may act, viewer tokens read. Sent as ``Authorization: Bearer <token>``.
+    admin_tokens: dict[str, str] = field(default_factory=dict)
+    viewer_tokens: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -312,6 +331,7 @@ class Config:
         names = [self.github.token_env, self.state.url_env, *self.playbook_secret_env_names()]
         names += [n for n in (self.report.slack_webhook_env, self.report.google_chat_webhook_env) if n]
         names += [self.serve.webhook_secret_env, self.serve.session_secret_env]
+        names += [self.serve.oauth_client_secret_env]
         return tuple(dict.fromkeys(names))
 
     def secret_values(self) -> tuple[str, ...]:
@@ -398,7 +418,9 @@ _MINIMUMS = {
     "ansible.timeout": 1, "ansible.boot_timeout": 1, "ansible.keep_artifacts": 1,
     "app.health_timeout": 1, "app.keep_releases": 1,
     "serve.interval": 10, "serve.settle_ms": 0, "serve.max_body_kb": 64, "serve.port": 1,
+    "serve.access_cache_seconds": 0,
 }  # fmt: skip
+TOKEN_HASH_RE = re.compile(r"\A[0-9a-f]{64}\Z")
 USER_NAME_RE = re.compile(r"\A[a-z_][a-z0-9_-]{0,31}\Z")
 SERVICE_NAME_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}\Z")
 
@@ -417,12 +439,27 @@ def _check_ranges(cfg: Config) -> None:
         raise ConfigError("app.run_user", f"must match {USER_NAME_RE.pattern} (a Unix user name) or be empty")
 
 
+def _check_serve(serve: ServeConfig) -> None:
+    if serve.public_url and not serve.public_url.startswith(("http://", "https://")):
+        raise ConfigError("serve.public_url", "must be an http(s) URL or empty")
+    for key in ("webhook_secret_env", "session_secret_env", "oauth_client_secret_env"):
+        if not ENV_NAME_RE.match(getattr(serve, key)):
+            raise ConfigError(f"serve.{key}", "must be an environment variable name (A-Z, 0-9, _)")
+    for key in ("admin_tokens", "viewer_tokens"):
+        for name, digest in getattr(serve, key).items():
+            if not TOKEN_HASH_RE.match(digest):
+                raise ConfigError(f"serve.{key}.{name}", "must be a token's SHA-256 (`pullrekun api-token`)")
+
+
 def _check(cfg: Config) -> None:
     _check_ranges(cfg)
     if not REPO_RE.match(cfg.github.repository):
         raise ConfigError("github.repository", f"must be 'owner/name', got {cfg.github.repository!r}")
     if not cfg.github.api_url.startswith(("http://", "https://")):
         raise ConfigError("github.api_url", "must be an http(s) URL")
+    if cfg.github.web_url and not cfg.github.web_url.startswith(("http://", "https://")):
+        raise ConfigError("github.web_url", "must be an http(s) URL")
+    _check_serve(cfg.serve)
     if not 1 <= cfg.github.per_page <= 100:
         raise ConfigError("github.per_page", "must be between 1 and 100")
     if not POOL_RE.match(cfg.ec2.pool):

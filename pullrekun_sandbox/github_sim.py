@@ -3,8 +3,9 @@
 Served: ``GET /repos/{o}/{r}``, ``GET /repos/{o}/{r}/pulls`` (state, sort, direction,
 per_page, page; ``Link`` headers), ``GET /rate_limit``, commit statuses, check runs,
 deployments and their statuses, issue comments (list, create, edit), label removal,
-and App installation tokens (``POST /app/installations/{id}/access_tokens`` with an
-RS256 JWT checked against the App's public key).
+App installation tokens (``POST /app/installations/{id}/access_tokens`` with an
+RS256 JWT checked against the App's public key), and the OAuth web flow on its web address
+(github_oauth.py; ``GET /user`` with a user token is that person).
 
 Behaviours kept from GitHub: ETags tied to the credential, ``If-None-Match`` -> 304
 that does not count against the rate limit, ``X-RateLimit-*`` headers (one limit per
@@ -34,6 +35,7 @@ from typing import Any
 
 from pullrekun_sandbox import github_payloads as P
 from pullrekun_sandbox.github_hooks import WebhookSender, pull_request_payload
+from pullrekun_sandbox.github_oauth import OAuthApp, OAuthEndpoints
 from pullrekun_sandbox.github_reads import ReadEndpoints
 from pullrekun_sandbox.github_records import Fault, Served, SimApp, SimPR
 from pullrekun_sandbox.github_writes import WriteEndpoints
@@ -44,7 +46,7 @@ RATE_LIMIT = 5000
 __all__ = ["RATE_LIMIT", "Fault", "GitHubSimulator", "Served", "SimApp", "SimPR"]
 
 
-class GitHubSimulator(ReadEndpoints, WriteEndpoints):
+class GitHubSimulator(ReadEndpoints, WriteEndpoints, OAuthEndpoints):
     """Holds one repository's PRs and serves them over HTTP on 127.0.0.1."""
 
     def __init__(
@@ -82,6 +84,10 @@ class GitHubSimulator(ReadEndpoints, WriteEndpoints):
         self._thread: threading.Thread | None = None
         #: Where the repository's webhook delivers (None: no webhook is configured).
         self.webhook: WebhookSender | None = None
+        self.oauth_apps: dict[str, OAuthApp] = {}
+        self.user_tokens: dict[str, str] = {}
+        self._codes = {}
+        self.oauth_login = "octocat"
 
     def _notify(self, action: str, number: int, sender: str) -> None:
         """Deliver a pull_request event (outside the lock: the receiver may read this simulator)."""
@@ -337,6 +343,9 @@ class GitHubSimulator(ReadEndpoints, WriteEndpoints):
         length = int(h.headers.get("Content-Length") or 0)
         raw = h.rfile.read(length) if length else b""
         with self._lock:
+            parsed = urllib.parse.urlsplit(h.path)
+            if self._oauth(h, parsed.path, dict(urllib.parse.parse_qsl(parsed.query)), raw):
+                return
             try:
                 self._request_body = json.loads(raw) if raw else None
             except json.JSONDecodeError:
@@ -366,7 +375,8 @@ class GitHubSimulator(ReadEndpoints, WriteEndpoints):
         if self.app is not None and parsed.path.startswith("/app/installations/"):
             self._access_token(h, parsed.path, rate_headers(remaining))
             return
-        if self.tokens and cred not in self.tokens and installation is None:
+        user_login = self.user_tokens.get(cred or "")
+        if self.tokens and cred not in self.tokens and installation is None and user_login is None:
             denied = {**self._error(401, "Bad credentials"), "status": "401"}
             self._send(h, 401, denied, rate_headers(remaining), "error", True)
             return
@@ -401,7 +411,10 @@ class GitHubSimulator(ReadEndpoints, WriteEndpoints):
             self._send(h, 403, denied, rate_headers(remaining), "error", True)
             return
         if parsed.path == "/user":
-            body: Any = P.public_user(self.url, self.url, "pullrekun-operator", 900002)
+            login = user_login or "pullrekun-operator"
+            body: Any = P.public_user(
+                self.url, self.url, login, 900002 if user_login is None else 3000 + sum(map(ord, login))
+            )
             route = "/user"
         elif parsed.path == base:
             body = P.full_repository(self._repo_json())
@@ -419,6 +432,9 @@ class GitHubSimulator(ReadEndpoints, WriteEndpoints):
             route = "/repos/{owner}/{repo}/pulls/{pull_number}/reviews"
         elif permission is not None:
             login = urllib.parse.unquote(permission.group(1))
+            if self.roles.get(login) == "none":  # not a collaborator of a private repository
+                self._send(h, 404, self._error(404, "Not Found"), rate_headers(remaining), "error", True)
+                return
             person = P.user(self.url, self.url, login, 3000 + sum(map(ord, login)))
             body = P.collaborator_permission(person, self.roles.get(login, "read"))
             route = "/repos/{owner}/{repo}/collaborators/{username}/permission"

@@ -8,9 +8,12 @@ pokes the trigger; the next pass's planner decides (pullrekun.core.planner).
 
 from __future__ import annotations
 
+import hmac
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Form, Request
@@ -19,6 +22,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.middleware.sessions import SessionMiddleware
 
 from pullrekun.adapters import ec2
+from pullrekun.adapters.github.client import GitHubUnavailable
 from pullrekun.adapters.project import templates_dir
 from pullrekun.adapters.state.store import Store
 from pullrekun.app.pool import read_pool
@@ -27,7 +31,10 @@ from pullrekun.app.trigger import PassTrigger
 from pullrekun.config import Config
 from pullrekun.core.model import Instance
 from pullrekun.web.actions import INSTANCE_VERBS, Actions, Answer
-from pullrekun.web.auth import CSRF_FIELD, Accounts, Person, csrf_ok, csrf_token, sign_in, signed_in
+from pullrekun.web.auth import CSRF_FIELD, Accounts, Person, Role, csrf_ok, csrf_token, sign_in, signed_in
+from pullrekun.web.oauth import GitHubSignIn, RepoAccess, SignInFailed
+
+log = logging.getLogger(__name__)
 
 STATIC = {"app.css": "text/css; charset=utf-8", "live.js": "text/javascript; charset=utf-8"}
 SECURITY_HEADERS = {
@@ -37,6 +44,14 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
+
+
+@dataclass(frozen=True)
+class GitHubAuth:
+    """Sign-in with GitHub, and the repository access that decides what a person may do."""
+
+    sign_in: GitHubSignIn
+    access: RepoAccess
 
 
 class PoolCache:
@@ -73,6 +88,7 @@ def install(
     accounts: Accounts,
     session_key: str,
     pool: PoolCache | None = None,
+    github: GitHubAuth | None = None,
 ) -> None:
     """Add the dashboard's routes (and its session middleware) to ``app``."""
     app.add_middleware(
@@ -94,10 +110,25 @@ def install(
         instances, problem = pool.get()
         return snapshot(cfg, store, instances=instances, pool_problem=problem)
 
+    def who(request: Request) -> Person | None:
+        """The signed-in person; for a GitHub sign-in, with the access GitHub gives them now."""
+        person = signed_in(request)
+        if person is None or github is None or not person.actor.startswith("github:"):
+            return person
+        try:
+            role = github.access.role(person.name)
+        except GitHubUnavailable as exc:
+            log.warning("GitHub could not confirm %s's access (%s): looking only", person.name, exc)
+            return Person(person.actor, Role.VIEWER)
+        if role is None:
+            request.session.clear()
+            return None
+        return Person(person.actor, role)
+
     def page(request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
         html = pages.get_template(name).render(
             repository=cfg.github.repository,
-            person=signed_in(request),
+            person=who(request),
             csrf=csrf_token(request),
             flash=request.session.pop("flash", None),
             pr_url=cfg.github.pr_url,
@@ -109,9 +140,48 @@ def install(
     def to_login() -> RedirectResponse:
         return RedirectResponse("/login", status_code=303)
 
+    def login_page(request: Request, status: int = 200, error: str | None = None) -> HTMLResponse:
+        return page(
+            request,
+            "login.html.j2",
+            status=status,
+            error=error,
+            local=bool(accounts),
+            github=github is not None,
+        )
+
     @app.get("/login", response_class=HTMLResponse)
     def login_form(request: Request) -> Response:
-        return page(request, "login.html.j2", error=None)
+        return login_page(request)
+
+    def callback_url(request: Request) -> str:
+        base = cfg.serve.public_url.rstrip("/") if cfg.serve.public_url else str(request.base_url).rstrip("/")
+        return f"{base}/auth/github"
+
+    @app.get("/auth/github/start")
+    def github_start(request: Request) -> Response:
+        if github is None:
+            return Response("sign-in with GitHub is not configured", status_code=404)
+        url, state = github.sign_in.authorize_url(callback_url(request))
+        request.session["oauth_state"] = state
+        return RedirectResponse(url, status_code=303)
+
+    @app.get("/auth/github")
+    def github_callback(request: Request, code: str = "", state: str = "") -> Response:
+        if github is None:
+            return Response("sign-in with GitHub is not configured", status_code=404)
+        expected = request.session.pop("oauth_state", None)
+        if not isinstance(expected, str) or not state or not hmac.compare_digest(expected, state):
+            return login_page(request, 403, "The sign-in expired or did not start here: sign in again.")
+        try:
+            login = github.sign_in.login_of(callback_url(request), code, state)
+            role = github.access.role(login)
+        except (SignInFailed, GitHubUnavailable) as exc:
+            return login_page(request, 502, str(exc))
+        if role is None:
+            return login_page(request, 403, f"{login} has no access to {cfg.github.repository}.")
+        sign_in(request, Person(f"github:{login}", role))
+        return RedirectResponse("/", status_code=303)
 
     @app.post("/login", response_class=HTMLResponse)
     def login(
@@ -121,10 +191,10 @@ def install(
         csrf_token_sent: str = Form("", alias=CSRF_FIELD),
     ) -> Response:
         if not csrf_ok(request, csrf_token_sent):
-            return page(request, "login.html.j2", status=403, error="The form expired: sign in again.")
+            return login_page(request, 403, "The form expired: sign in again.")
         person = accounts.verify(login, password)
         if person is None:
-            return page(request, "login.html.j2", status=401, error="Wrong login or password.")
+            return login_page(request, 401, "Wrong login or password.")
         sign_in(request, person)
         return RedirectResponse("/", status_code=303)
 
@@ -136,7 +206,7 @@ def install(
 
     @app.get("/", response_class=HTMLResponse)
     def environments(request: Request) -> Response:
-        person = signed_in(request)
+        person = who(request)
         if person is None:
             return to_login()
         return page(
@@ -149,7 +219,7 @@ def install(
 
     @app.get("/api/v1/status")
     def status(request: Request) -> Response:
-        if signed_in(request) is None:
+        if who(request) is None:
             return JSONResponse({"error": "sign in first"}, status_code=401)
         # The read model's JSON: the same schema as `status --json` (app/status.schema.json).
         return JSONResponse(read().to_json(), headers={"Cache-Control": "no-store"})
@@ -161,7 +231,7 @@ def install(
         return Response((templates_dir() / "web" / "static" / name).read_bytes(), media_type=STATIC[name])
 
     def act(request: Request, sent: str, do: Callable[[Person], Answer], back: str = "/") -> Response:
-        person = signed_in(request)
+        person = who(request)
         if person is None:
             return to_login()
         refused = _refusal(request, person, sent)
@@ -197,7 +267,7 @@ def install(
 
     @app.get("/schemas", response_class=HTMLResponse)
     def schemas(request: Request) -> Response:
-        if signed_in(request) is None:
+        if who(request) is None:
             return to_login()
         if cfg.database is None:
             return Response(

@@ -25,6 +25,7 @@ from pullrekun.app.trigger import PassRun, PassTrigger
 from pullrekun.config import Config
 from pullrekun.web import dashboard
 from pullrekun.web.auth import Accounts, session_key
+from pullrekun.web.oauth import GitHubSignIn, RepoAccess
 from pullrekun.web.server import create_app
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,12 @@ class Service:
         self.app = create_app(cfg, self.trigger, webhook_secret.encode())
         secret = os.environ.get(cfg.serve.session_secret_env, "")
         self.pool = pool or dashboard.PoolCache(cfg)
+        github = None
+        if cfg.serve.oauth_client_id:
+            github = dashboard.GitHubAuth(
+                GitHubSignIn(cfg, os.environ.get(cfg.serve.oauth_client_secret_env, "")),
+                RepoAccess(cfg, store, cfg.serve.access_cache_seconds),
+            )
         dashboard.install(
             self.app,
             cfg,
@@ -61,6 +68,7 @@ class Service:
             Accounts(cfg.serve),
             session_key(secret, webhook_secret),
             self.pool,
+            github,
         )
         self.server = uvicorn.Server(
             uvicorn.Config(

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import getpass
+import html
 import http.cookiejar
 import json
+import os
 import re
 import subprocess
 import sys
@@ -26,12 +28,14 @@ from pullrekun import config as config_mod
 from pullrekun.adapters.state.store import Store
 from pullrekun.cli import EXIT_BAD_INPUT
 from pullrekun.config import ServeConfig
-from pullrekun.web.auth import Accounts, hash_password
+from pullrekun.web.auth import Accounts, Role, hash_password
+from pullrekun.web.oauth import RepoAccess
 from pullrekun.web.serve import Service
 from pullrekun_sandbox.sandbox import Sandbox
 from tests.conftest import LOCAL_FIRST_HOST, run_cli, run_pass, valid_status
 
 ADMIN, VIEWER = ("ada", "admin password 1"), ("vic", "viewer password 2")
+OAUTH_CLIENT, OAUTH_SECRET = "Iv1.pullrekun0000", "oauth client secret 0123"
 
 
 @dataclass
@@ -61,9 +65,9 @@ class Browser:
         data = urllib.parse.urlencode(form).encode() if form is not None else None
         try:
             with self.opener.open(f"{self.base}{path}", data=data, timeout=10) as resp:
-                return resp.status, dict(resp.headers), resp.read().decode()
+                return resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read().decode()
         except urllib.error.HTTPError as exc:
-            return exc.code, dict(exc.headers), exc.read().decode()
+            return exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read().decode()
 
     def csrf(self, path: str = "/") -> str:
         status, _, html = self.request(path)
@@ -76,6 +80,24 @@ class Browser:
         token = self.csrf("/login")
         return self.request("/login", {"login": login, "password": password, "csrf_token": token})
 
+    def github_sign_in(self, login: str) -> tuple[int, dict[str, str], str]:
+        """Press "Sign in with GitHub", then "Authorize" on the simulator's page as ``login``."""
+        status, headers, _ = self.request("/auth/github/start")
+        assert status == 303, status
+        authorize = headers["location"]
+        with urllib.request.urlopen(authorize, timeout=10) as resp:
+            page = resp.read().decode()
+        form = {
+            name: html.unescape(value) for name, value in re.findall(r'name="(\w+)" value="([^"]*)"', page)
+        }
+        form["login"] = login
+        site = authorize.split("/login/oauth/", 1)[0]
+        status, headers, _ = Browser(site).request("/login/oauth/authorize", form)
+        assert status == 302, status
+        callback = headers["location"]
+        assert callback.startswith(f"{self.base}/auth/github?"), callback
+        return self.request(callback.removeprefix(self.base))
+
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
@@ -85,11 +107,17 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     pr, _ = sb.open_pr("dash", "on the dashboard")
     assert run_pass(sb).ok
     cfg = config_mod.load(sb.config_path)
+    # Sign in with GitHub against the simulator's OAuth app (any loopback callback is its own).
+    sb.github.register_oauth_app(OAUTH_CLIENT, OAUTH_SECRET, "http://127.0.0.1:")
+    sb.github.roles.update({"outsider": "none", "reader": "read"})
+    os.environ["PULLREKUN_OAUTH_CLIENT_SECRET"] = OAUTH_SECRET
     serve = ServeConfig(
         interval=3600,
         admins={ADMIN[0]: hash_password(ADMIN[1])},
         viewers={VIEWER[0]: hash_password(VIEWER[1])},
         secure_cookies=False,  # plain http on loopback
+        oauth_client_id=OAUTH_CLIENT,
+        access_cache_seconds=0,  # GitHub is asked on every request: a revoked access ends at once
     )
     cfg = dataclasses.replace(cfg, serve=serve)
     store = Store.open(cfg.state_url)
@@ -254,3 +282,71 @@ def test_the_schema_table_needs_a_database_section(world: World) -> None:
     status, _, _ = b.request("/schemas", {"csrf_token": b.csrf(), "login": "bob", "schema": "dev_bob"})
     assert status == 303
     assert world.store.schema_sources() == ()
+
+
+def test_sign_in_with_github_gives_each_person_the_access_github_says(world: World) -> None:
+    maintainer = Browser(world.service.url)
+    status, headers, body = maintainer.github_sign_in("maintainer")
+    assert (status, headers.get("location")) == (303, "/"), body
+    page = maintainer.request("/")[2]
+    assert "maintainer (admin)" in page
+    assert "Redeploy" in page, "write access may act"
+    triager = Browser(world.service.url)
+    triager.github_sign_in("triager")
+    assert "triager (admin)" in triager.request("/")[2], "triage may act"
+    reader = Browser(world.service.url)
+    reader.github_sign_in("reader")
+    token = reader.csrf()
+    status, _, body = reader.request(f"/environments/{world.pr}/redeploy", {"csrf_token": token})
+    assert (status, "reader may look but not act" in body) == (403, True)
+    outsider = Browser(world.service.url)
+    status, _, body = outsider.github_sign_in("outsider")
+    assert status == 403
+    assert "outsider has no access to acme/webapp" in body
+    assert outsider.request("/")[0] == 303
+
+
+def test_a_github_sign_in_is_refused_without_its_state_or_with_a_used_code(world: World) -> None:
+    b = Browser(world.service.url)
+    status, _, body = b.request("/auth/github?code=abc&state=forged")
+    assert status == 403
+    assert "did not start here" in body
+    assert b.github_sign_in("maintainer")[0] == 303
+    # The same callback again: the state was used up (and so was the code).
+    again = Browser(world.service.url)
+    start = again.request("/auth/github/start")[1]["location"]
+    state = urllib.parse.parse_qs(urllib.parse.urlsplit(start).query)["state"][0]
+    status, _, body = again.request(f"/auth/github?code=not-a-code&state={urllib.parse.quote(state)}")
+    assert status == 502
+    assert "GitHub refused the sign-in: bad_verification_code" in body
+    assert OAUTH_SECRET not in body
+
+
+def test_access_removed_on_github_ends_the_session(world: World) -> None:
+    b = Browser(world.service.url)
+    b.github_sign_in("leaver")
+    assert b.request("/")[0] == 200
+    world.sb.github.roles["leaver"] = "none"
+    try:
+        status, headers, _ = b.request("/")
+        assert (status, headers["location"]) == (303, "/login")
+    finally:
+        world.sb.github.roles.pop("leaver")
+
+
+def test_repository_access_is_asked_once_per_cache_period(world: World) -> None:
+    cfg = config_mod.load(world.sb.config_path)
+    route = "/repos/{owner}/{repo}/collaborators/{username}/permission"
+
+    def asked() -> int:
+        return sum(1 for s in world.sb.github.served if s.route == route)
+
+    cached = RepoAccess(cfg, world.store, ttl=3600)
+    before = asked()
+    assert cached.role("maintainer") is Role.ADMIN
+    assert cached.role("Maintainer") is Role.ADMIN
+    assert asked() == before + 1
+    fresh = RepoAccess(cfg, world.store, ttl=0)
+    fresh.role("reader")
+    fresh.role("reader")
+    assert asked() == before + 3
