@@ -15,6 +15,7 @@ import getpass
 import json
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -123,6 +124,12 @@ def _parser() -> argparse.ArgumentParser:
         "hash-password",
         help="read a dashboard password on stdin, print its argon2 hash for serve.admins/viewers",
     )
+    at = sub.add_parser(
+        "api-token",
+        help="make an API token: prints it once, and the line serve.admin_tokens/viewer_tokens need",
+    )
+    at.add_argument("name", help="what the token is for (its actions are recorded as token:<name>)")
+    at.add_argument("--viewer", action="store_true", help="a token that may read but not act")
     sb = sub.add_parser("sandbox", help="run the whole loop locally (GitHub simulator, moto EC2)")
     sb.add_argument("--dir", default="sandbox-run", help="work directory (default: ./sandbox-run)")
     sb.add_argument("--hosts", type=int, default=3, help="number of staging hosts (default 3)")
@@ -140,6 +147,20 @@ def _hash_password() -> int:
         print("pullrekun: a dashboard password needs at least 12 characters", file=sys.stderr)
         return EXIT_BAD_INPUT
     print(hash_password(password))
+    return EXIT_OK
+
+
+def _api_token(name: str, viewer: bool) -> int:
+    from pullrekun.web.api import new_token
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}", name):
+        print("pullrekun: a token's name is letters, digits, '.', '_' and '-' (40 at most)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    token, digest = new_token()
+    print(f"token (shown once; give it to the caller): {token}")
+    print("add to the config file (only this hash is kept there):")
+    print(f"[serve.{'viewer' if viewer else 'admin'}_tokens]")
+    print(f'{name} = "{digest}"')
     return EXIT_OK
 
 
@@ -270,6 +291,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _sandbox(args.dir, args.hosts, args.serve)
     if args.command == "hash-password":
         return _hash_password()
+    if args.command == "api-token":
+        return _api_token(args.name, args.viewer)
     try:
         cfg = config_mod.load(config_mod.config_path(args.config))
         check_overrides(cfg.report.templates_dir)

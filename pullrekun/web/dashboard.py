@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Form, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -30,6 +30,7 @@ from pullrekun.app.readmodel import Snapshot, snapshot
 from pullrekun.app.trigger import PassTrigger
 from pullrekun.config import Config
 from pullrekun.core.model import Instance
+from pullrekun.web import api
 from pullrekun.web.actions import INSTANCE_VERBS, Actions, Answer
 from pullrekun.web.auth import CSRF_FIELD, Accounts, Person, Role, csrf_ok, csrf_token, sign_in, signed_in
 from pullrekun.web.oauth import GitHubSignIn, RepoAccess, SignInFailed
@@ -101,6 +102,7 @@ def install(
     )
     pool = pool or PoolCache(cfg)
     actions = Actions(cfg, store, trigger, lambda: pool.get()[0])
+    tokens = api.Tokens(cfg.serve)
     pages = Environment(
         loader=FileSystemLoader(str(templates_dir() / "web")),
         autoescape=select_autoescape(default=True, default_for_string=True),
@@ -139,6 +141,8 @@ def install(
 
     def to_login() -> RedirectResponse:
         return RedirectResponse("/login", status_code=303)
+
+    api.install(app, store, actions, tokens, read, who)
 
     def login_page(request: Request, status: int = 200, error: str | None = None) -> HTMLResponse:
         return page(
@@ -216,13 +220,6 @@ def install(
             events=store.events(limit=30),
             verbs=actions.environment_verbs(),
         )
-
-    @app.get("/api/v1/status")
-    def status(request: Request) -> Response:
-        if who(request) is None:
-            return JSONResponse({"error": "sign in first"}, status_code=401)
-        # The read model's JSON: the same schema as `status --json` (app/status.schema.json).
-        return JSONResponse(read().to_json(), headers={"Cache-Control": "no-store"})
 
     @app.get("/static/{name}")
     def static(name: str) -> Response:

@@ -28,6 +28,7 @@ from pullrekun import config as config_mod
 from pullrekun.adapters.state.store import Store
 from pullrekun.cli import EXIT_BAD_INPUT
 from pullrekun.config import ServeConfig
+from pullrekun.web.api import new_token, token_digest
 from pullrekun.web.auth import Accounts, Role, hash_password
 from pullrekun.web.oauth import RepoAccess
 from pullrekun.web.serve import Service
@@ -36,6 +37,7 @@ from tests.conftest import LOCAL_FIRST_HOST, run_cli, run_pass, valid_status
 
 ADMIN, VIEWER = ("ada", "admin password 1"), ("vic", "viewer password 2")
 OAUTH_CLIENT, OAUTH_SECRET = "Iv1.pullrekun0000", "oauth client secret 0123"
+CI_TOKEN, WALL_TOKEN = new_token()[0], new_token()[0]
 
 
 @dataclass
@@ -117,6 +119,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         viewers={VIEWER[0]: hash_password(VIEWER[1])},
         secure_cookies=False,  # plain http on loopback
         oauth_client_id=OAUTH_CLIENT,
+        admin_tokens={"ci": token_digest(CI_TOKEN)},
+        viewer_tokens={"wallboard": token_digest(WALL_TOKEN)},
         access_cache_seconds=0,  # GitHub is asked on every request: a revoked access ends at once
     )
     cfg = dataclasses.replace(cfg, serve=serve)
@@ -350,3 +354,117 @@ def test_repository_access_is_asked_once_per_cache_period(world: World) -> None:
     fresh.role("reader")
     fresh.role("reader")
     assert asked() == before + 3
+
+
+def call(
+    world: World, method: str, path: str, token: str | None = None, body: object = None
+) -> tuple[int, object]:
+    request = urllib.request.Request(
+        f"{world.service.url}{path}",
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={
+            "Content-Type": "application/json",
+            **({"Authorization": f"Bearer {token}"} if token else {}),
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def described(world: World, method: str, path: str, status: int, answer: object) -> None:
+    """``answer`` is what the served OpenAPI document says this route answers with ``status``."""
+    from openapi_schema_validator import OAS31Validator
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    doc = json.loads(urllib.request.urlopen(f"{world.service.url}/openapi.json", timeout=10).read())
+    bare = path.split("?")[0]
+    (template,) = [t for t in doc["paths"] if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", t), bare)]
+    content = doc["paths"][template][method.lower()]["responses"][str(status)]["content"]
+    schema = json.loads(json.dumps(content["application/json"]["schema"]).replace('"#/', '"urn:doc#/'))
+    registry = Registry().with_resource("urn:doc", Resource.from_contents(doc, DRAFT202012))
+    OAS31Validator(schema, registry=registry).validate(answer)
+
+
+def test_the_openapi_document_is_valid_and_describes_the_api_only(world: World) -> None:
+    from openapi_spec_validator import validate
+
+    doc = json.loads(urllib.request.urlopen(f"{world.service.url}/openapi.json", timeout=10).read())
+    validate(doc)
+    assert doc["openapi"].startswith("3.1")
+    assert set(doc["paths"]) == {
+        "/healthz",
+        "/api/v1/status",
+        "/api/v1/events",
+        "/api/v1/environments/{pr}/{verb}",
+        "/api/v1/instances/{instance_id}/{verb}",
+        "/api/v1/instances",
+        "/api/v1/schemas",
+        "/api/v1/schemas/{login}",
+    }
+    assert doc["components"]["securitySchemes"]["token"]["scheme"] == "bearer"
+    assert "Status" in doc["components"]["schemas"], "the read model's schema, as status --json prints it"
+    assert not [name for name in doc["components"]["schemas"] if name.startswith("Body_")], "no page forms"
+
+
+def test_the_api_reads_with_any_token_and_acts_with_an_admin_token_only(world: World) -> None:
+    status, body = call(world, "GET", "/api/v1/status")
+    assert status == 401
+    status, body = call(world, "GET", "/api/v1/status", WALL_TOKEN)
+    assert status == 200
+    valid_status(body)  # type: ignore[arg-type]
+    described(world, "GET", "/api/v1/status", 200, body)
+    assert call(world, "GET", "/api/v1/status", CI_TOKEN + "x")[0] == 401
+
+    status, body = call(world, "POST", f"/api/v1/environments/{world.pr}/redeploy", WALL_TOKEN)
+    assert (status, body) == (403, {"message": "wallboard may read but not act"})
+    described(world, "POST", f"/api/v1/environments/{world.pr}/redeploy", 403, body)
+    status, body = call(world, "POST", f"/api/v1/environments/{world.pr}/redeploy")
+    assert status == 401, "a session or nothing: actions need a token"
+
+    status, body = call(world, "POST", f"/api/v1/environments/{world.pr}/redeploy", CI_TOKEN)
+    assert status == 202, body
+    described(world, "POST", f"/api/v1/environments/{world.pr}/redeploy", 202, body)
+    event = world.store.events(limit=1)[0]
+    assert (event.kind, event.actor) == ("redeploy_requested", "token:ci")
+    status, body = call(world, "GET", "/api/v1/events?limit=3", WALL_TOKEN)
+    assert status == 200
+    described(world, "GET", "/api/v1/events", 200, body)
+    assert body[0]["actor"] == "token:ci"  # type: ignore[index]
+
+    assert call(world, "POST", "/api/v1/environments/999/redeploy", CI_TOKEN)[0] == 404
+    status, body = call(world, "POST", "/api/v1/instances", CI_TOKEN, {"instance_id": "i-$(reboot)"})
+    assert status == 422
+    described(world, "POST", "/api/v1/instances", 422, body)
+    status, body = call(world, "POST", "/api/v1/instances", CI_TOKEN, {"instance": "i-0123456789abcdef0"})
+    assert (status, body) == (422, {"message": "instance_id: Field required"})
+    # This world has no [database]: no schema table.
+    status, body = call(world, "PUT", "/api/v1/schemas/bob", CI_TOKEN, {"schema_name": "dev_bob"})
+    assert status == 404
+    status, body = call(world, "GET", "/api/v1/schemas", WALL_TOKEN)
+    assert (status, body) == (200, [])
+    described(world, "GET", "/api/v1/schemas", 200, body)
+
+
+def test_api_token_prints_a_token_and_the_hash_the_config_keeps() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "pullrekun", "api-token", "deploy-bot"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    token = re.search(r"(prk_\S+)", out.stdout)
+    digest = re.search(r'deploy-bot = "([0-9a-f]{64})"', out.stdout)
+    assert token
+    assert digest
+    assert "[serve.admin_tokens]" in out.stdout
+    assert token_digest(token.group(1)) == digest.group(1)
+    bad = subprocess.run(
+        [sys.executable, "-m", "pullrekun", "api-token", "x y"], capture_output=True, text=True, check=False
+    )
+    assert bad.returncode == EXIT_BAD_INPUT
