@@ -133,6 +133,7 @@ def install(
             person=who(request),
             csrf=csrf_token(request),
             flash=request.session.pop("flash", None),
+            flash_refused=request.session.pop("flash_refused", False),
             pr_url=cfg.github.pr_url,
             has_database=cfg.database is not None,
             **values,
@@ -236,6 +237,7 @@ def install(
             return refused
         answer = do(person)
         request.session["flash"] = answer.message
+        request.session["flash_refused"] = not answer.ok
         return RedirectResponse(back, status_code=303)
 
     @app.post("/environments/{pr}/{verb}")

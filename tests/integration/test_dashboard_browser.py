@@ -73,12 +73,15 @@ def world(tmp_path_factory: pytest.TempPathFactory, mariadb: MariaDB) -> Iterato
     prs = [sb.open_pr("b1", "browser 1", author="alice")[0]]
     assert run_pass(sb).ok
     cfg = config_mod.load(sb.config_path)
+    sb.github.register_oauth_app("Iv1.browser", "browser oauth secret", "http://127.0.0.1:")
+    os.environ["PULLREKUN_OAUTH_CLIENT_SECRET"] = "browser oauth secret"
     serve = ServeConfig(
         interval=3600,
         settle_ms=0,
         admins={ADMIN[0]: hash_password(ADMIN[1])},
         viewers={VIEWER[0]: hash_password(VIEWER[1])},
         secure_cookies=False,  # plain http on loopback
+        oauth_client_id="Iv1.browser",
     )
     cfg = dataclasses.replace(cfg, serve=serve)
     store = Store.open(cfg.state_url)
@@ -92,7 +95,11 @@ def world(tmp_path_factory: pytest.TempPathFactory, mariadb: MariaDB) -> Iterato
         service.shutdown()
         store.close()
         sb.stop()
-        for name in ("PULLREKUN_DB_ADMIN_PASSWORD", "PULLREKUN_DB_APP_PASSWORD"):
+        for name in (
+            "PULLREKUN_DB_ADMIN_PASSWORD",
+            "PULLREKUN_DB_APP_PASSWORD",
+            "PULLREKUN_OAUTH_CLIENT_SECRET",
+        ):
             os.environ.pop(name, None)
 
 
@@ -234,6 +241,66 @@ def test_a_viewer_sees_no_buttons_and_is_refused_when_posting_anyway(browser: An
     )
     assert status == 403
     assert all(e.actor != "local:vic" for e in world.store.events(limit=200))
+    page.close()
+
+
+def test_sign_in_with_github_through_the_simulators_authorize_page(browser: Any, world: World) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(f"{world.service.url}/")
+    page.click("#sign-in-github")
+    page.wait_for_selector("#js-oauth-authorize-btn")
+    assert page.url.startswith(world.sb.github.url), "the browser is on GitHub's (the simulator's) page"
+    page.fill("input[name=login]", "maintainer")
+    page.screenshot(path=str(SHOTS / "github-authorize.png"), full_page=True)
+    page.click("#js-oauth-authorize-btn")
+    page.wait_for_url(f"{world.service.url}/")
+    assert "maintainer (admin)" in page.inner_text("header")
+    assert page.locator(f'tr[data-pr="{world.prs[0]}"] form[action$="/redeploy"]').count() == 1
+    page.close()
+
+
+def test_an_admin_edits_the_schema_table_then_registers_and_retires_an_instance(
+    browser: Any, world: World
+) -> None:
+    page = signed_in(browser, world, ADMIN)
+    page.click("nav a[href='/schemas']")
+    page.wait_for_url(f"{world.service.url}/schemas")
+    page.fill("form.schema-edit input[name=login]", "Bob")
+    page.fill("form.schema-edit input[name=schema]", "dev_bob_browser")
+    page.click("form.schema-edit button")
+    page.wait_for_url(f"{world.service.url}/schemas")
+    assert "bob's next environments are cloned from dev_bob_browser" in page.inner_text(".flash")
+    row = page.locator('#schemas tr[data-login="bob"]')
+    assert row.locator(".schema").inner_text() == "dev_bob_browser"
+    assert "local:ada" in row.inner_text()
+    page.fill("form.schema-edit input[name=login]", "carol")
+    page.fill("form.schema-edit input[name=schema]", world.store.environments()[0].db_schema or "x")
+    page.click("form.schema-edit button")
+    page.wait_for_url(f"{world.service.url}/schemas")
+    assert "has the shape of an environment's schema" in page.inner_text(".flash")
+    page.screenshot(path=str(SHOTS / "schemas.png"), full_page=True)
+    assert [s[:2] for s in world.store.schema_sources()] == [("bob", "dev_bob_browser")]
+
+    outside = world.sb.add_instance(f"127.0.0.{LOCAL_FIRST_HOST + 8}", pool=None)
+    world.sb.ec2().stop_instances(InstanceIds=[outside])
+    page.goto(f"{world.service.url}/")
+    page.fill("form.register input[name=instance_id]", outside)
+    page.click("form.register button")
+    page.wait_for_url(f"{world.service.url}/")
+    assert f"{outside} will be tagged into pool default" in page.inner_text(".flash")
+    assert world.service.trigger.wait_idle(120)
+    page.reload()
+    row = page.locator(f'#pool tr[data-instance="{outside}"]')
+    assert row.locator(".instance-state").inner_text() == "stopped"
+    page.screenshot(path=str(SHOTS / "pool.png"), full_page=True)
+    row.locator('form[action$="/retire"] button').click()
+    page.wait_for_url(f"{world.service.url}/")
+    assert world.service.trigger.wait_idle(120)
+    page.reload()
+    assert page.locator(f'#pool tr[data-instance="{outside}"]').count() == 0
+    activity = page.inner_text("#activity")
+    assert "retired" in activity
+    assert "registered" in activity
     page.close()
 
 

@@ -249,12 +249,13 @@ def test_instance_actions_are_checked_then_recorded_with_who_asked(world: World)
     token = b.csrf()
     (held,) = [a.instance_id for a in world.store.assignments()]
 
-    def ask(path: str, **form: str) -> str:
+    def ask(path: str, refused: bool = True, **form: str) -> str:
         status, headers, _ = b.request(path, {"csrf_token": token, **form})
         assert (status, headers["location"]) == (303, "/")
-        flash = re.search(r'<p class="flash" role="status">([^<]*)</p>', b.request("/")[2])
+        flash = re.search(r'<p class="flash( error)?" role="status">([^<]*)</p>', b.request("/")[2])
         assert flash, "the page says what came of it"
-        return flash.group(1)
+        assert bool(flash.group(1)) is refused, "a refusal is shown as one"
+        return flash.group(2)
 
     assert "holds PR #" in ask(f"/instances/{held}/start"), "a held instance is the environment's"
     assert "is not in pool" in ask("/instances/i-0123456789abcdef0/start")
@@ -263,7 +264,7 @@ def test_instance_actions_are_checked_then_recorded_with_who_asked(world: World)
     assert b.request(f"/instances/{held}/explode", {"csrf_token": token})[0] == 404
     assert world.store.instance_requests() == ()
 
-    said = ask("/instances", instance_id="i-0123456789abcdef0")
+    said = ask("/instances", refused=False, instance_id="i-0123456789abcdef0")
     assert "will be tagged into pool default" in said
     (wish,) = world.store.instance_requests()
     assert (wish.instance_id, wish.wish, wish.actor) == ("i-0123456789abcdef0", "register", "local:ada")
