@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from importlib import metadata
 from types import FrameType
 
-from pullrekun import __version__
+from pullrekun import __version__, logs
 from pullrekun import config as config_mod
 from pullrekun.adapters import known_hosts
 from pullrekun.adapters.playbook.apply import known_hosts_file, plan_to_json
@@ -100,6 +100,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--config", help="config file (default: $PULLREKUN_CONFIG, then ./pullrekun.toml)")
     p.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    p.add_argument(
+        "--log-format",
+        choices=logs.FORMATS,
+        default=os.environ.get("PULLREKUN_LOG_FORMAT", "text"),
+        help="text lines, or one JSON object per line (default: $PULLREKUN_LOG_FORMAT, then text)",
+    )
     p.add_argument("--version", action="version", version=f"pullrekun {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("reconcile", help="run one pass: observe, plan, apply, record")
@@ -278,11 +284,7 @@ def _sandbox(directory: str, hosts: int, serve: bool) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    logs.configure(logging.DEBUG if args.verbose else logging.INFO, args.log_format)
     for noisy in ("botocore", "github", "alembic", "werkzeug"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # urllib3 logs each retry; the pass says once, in one line, what finally failed.

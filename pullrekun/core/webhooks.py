@@ -99,6 +99,10 @@ def judge(event: str, body: bytes, repository: str) -> Verdict:
     if event in ("pull_request", "pull_request_review"):
         if event == "pull_request" and action not in PULL_REQUEST_ACTIONS:
             return Verdict(False, f"pull_request.{action} does not change environments")
+        changes = payload.get("changes")
+        if action == "edited" and not (isinstance(changes, dict) and "base" in changes):
+            # A new title or body changes nothing a pass decides; a new base branch may (trust).
+            return Verdict(False, "pull_request.edited without a base change")
         number = payload.get("number") or (payload.get("pull_request") or {}).get("number")
         return Verdict(True, f"{event}.{action} #{number}")
     return Verdict(True, event)

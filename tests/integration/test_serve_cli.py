@@ -35,7 +35,16 @@ def test_serve_passes_at_start_and_sigterm_cancels_the_pass_in_progress(local_sa
     sb.write_config()
     pr, _sha = sb.open_pr("hang", "crash on start")  # the sandbox app's way to never answer
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pullrekun", "--config", str(sb.config_path), "serve", "--port", "0"],
+        [
+            sys.executable,
+            "-m",
+            "pullrekun",
+            "--config",
+            str(sb.config_path),
+            *("--log-format", "json", "serve"),
+            "--port",
+            "0",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -63,6 +72,10 @@ def test_serve_passes_at_start_and_sigterm_cancels_the_pass_in_progress(local_sa
             proc.kill()
             proc.communicate()
     assert proc.returncode == 0, rest[-3000:]
+    # Structured logs (--log-format json): after the address line, one JSON object per line.
+    records = [json.loads(line) for line in rest.splitlines() if line.strip()]
+    assert all({"time", "level", "logger", "message"} <= set(r) for r in records)
+    assert any(r["level"] == "info" and r["message"].startswith("stopping:") for r in records), records
     env = _environment(sb, pr)
     assert env is not None
     assert env["status"] == "failed", env

@@ -39,7 +39,10 @@ def examples(*events: str) -> list[tuple[str, dict[str, Any]]]:
 
 def expected_trigger(event: str, payload: dict[str, Any]) -> bool:
     ours = payload.get("repository", {}).get("full_name", "").lower() == REPOSITORY.lower()
-    return ours and (event == "push" or payload.get("action") in PULL_REQUEST_ACTIONS)
+    action = payload.get("action")
+    if action == "edited" and "base" not in payload.get("changes", {}):
+        return False  # a new title or body changes nothing
+    return ours and (event == "push" or action in PULL_REQUEST_ACTIONS)
 
 
 class Served:

@@ -64,6 +64,12 @@ def test_only_news_about_our_repository_triggers() -> None:
     assert not judge("issues", payload(action="opened"), "acme/webapp").trigger
     assert not judge("ping", payload(), "acme/webapp").trigger
     assert judge("installation", b'{"action": "created"}', "acme/webapp").trigger
+    retitled = judge(
+        "pull_request", payload(action="edited", number=5, changes={"title": {"from": "x"}}), "acme/webapp"
+    )
+    assert (retitled.trigger, retitled.reason) == (False, "pull_request.edited without a base change")
+    rebased = payload(action="edited", number=5, changes={"base": {"ref": {"from": "main"}}})
+    assert judge("pull_request", rebased, "acme/webapp").trigger, "a new base branch may change trust"
     review = judge("pull_request_review", payload(action="submitted", number=4), "acme/webapp")
     assert (review.trigger, review.reason) == (True, "pull_request_review.submitted #4")
 
