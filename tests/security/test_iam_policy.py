@@ -71,3 +71,49 @@ def test_the_published_policy_allows_exactly_what_a_pass_does(local_sandbox: San
     assert written == {tag.PR, tag.SHA}
     (keys,) = [s for s in policy["Statement"] if "ec2:CreateTags" in s["Action"]]
     assert set(keys["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"]) == written
+
+
+def test_registering_and_retiring_need_only_the_pool_admin_policy(
+    local_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """With people's pool requests, the EC2 calls beyond the base policy are exactly those of
+    examples/iam-policy-pool-admin.json: the pool tag written on a registered instance, and the
+    pool, PR and commit tags removed from a retired one."""
+    import datetime as dt
+
+    from moto.moto_api import recorder
+
+    from pullrekun.adapters.state.store import Store
+    from pullrekun.core.model import InstanceWish
+
+    sb = local_sandbox
+    outside = sb.add_instance(sb.host_addrs[-1], pool=None)
+    sb.ec2().stop_instances(InstanceIds=[outside])
+    store = Store.open(sb.state_db_url)
+    recorder._location = str(tmp_path / "moto-recording")
+    _moto(sb, "reset-recording")
+    _moto(sb, "start-recording")
+    try:
+        store.request_instance(outside, InstanceWish.REGISTER, dt.datetime.now(dt.UTC), "local:ada")
+        assert run_pass(sb).ok
+        store.request_instance(outside, InstanceWish.RETIRE, dt.datetime.now(dt.UTC), "local:ada")
+        assert run_pass(sb).ok
+    finally:
+        _moto(sb, "stop-recording")
+        store.close()
+    assert tag.POOL not in sb.instance_tags(outside)
+    writes = [
+        c
+        for c in _calls(_moto(sb, "download-recording", "GET"))
+        if c["Action"][0] in {"CreateTags", "DeleteTags"}
+    ]
+    admin: dict[str, Any] = json.loads((REPO / "examples" / "iam-policy-pool-admin.json").read_text())
+    allowed = {s["Action"][0].removeprefix("ec2:"): s["Condition"] for s in admin["Statement"]}
+    assert {c["Action"][0] for c in writes} == set(allowed)
+    for call in writes:
+        condition = allowed[call["Action"][0]]
+        keys = {v[0] for k, v in call.items() if k.startswith("Tag.") and k.endswith(".Key")}
+        assert keys <= set(condition["ForAllValues:StringEquals"]["aws:TagKeys"]), call
+        if call["Action"][0] == "CreateTags":
+            values = {v[0] for k, v in call.items() if k.startswith("Tag.") and k.endswith(".Value")}
+            assert values == {condition["StringEquals"]["aws:RequestTag/pullrekun:pool"]}
