@@ -32,6 +32,7 @@ from pullrekun.web.api import new_token, token_digest
 from pullrekun.web.auth import Accounts, Role, hash_password
 from pullrekun.web.oauth import RepoAccess
 from pullrekun.web.serve import Service
+from pullrekun_sandbox.github_records import Fault
 from pullrekun_sandbox.sandbox import Sandbox
 from tests.conftest import LOCAL_FIRST_HOST, run_cli, run_pass, valid_status
 
@@ -337,6 +338,22 @@ def test_access_removed_on_github_ends_the_session(world: World) -> None:
         assert (status, headers["location"]) == (303, "/login")
     finally:
         world.sb.github.roles.pop("leaver")
+
+
+def test_when_github_cannot_say_a_signed_in_person_may_look_but_not_act(world: World) -> None:
+    b = Browser(world.service.url)
+    b.github_sign_in("maintainer")
+    token = b.csrf()
+    path = f"/repos/{world.sb.github.repository}/collaborators/"
+    world.sb.github.inject(Fault(502, times=100, path_prefix=path))
+    try:
+        page = b.request("/")[2]
+        assert "maintainer (viewer)" in page
+        status, _, body = b.request(f"/environments/{world.pr}/redeploy", {"csrf_token": token})
+        assert (status, "may look but not act" in body) == (403, True)
+    finally:
+        world.sb.github.faults.clear()
+    assert "maintainer (admin)" in b.request("/")[2]
 
 
 def test_repository_access_is_asked_once_per_cache_period(world: World) -> None:

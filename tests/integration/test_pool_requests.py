@@ -62,15 +62,24 @@ def test_registration_tags_an_instance_into_the_pool_once_and_refuses_unknown_on
     sb = local_sandbox
     outside = sb.add_instance(sb.host_addrs[-1], pool=None)
     sb.ec2().stop_instances(InstanceIds=[outside])
+    other_pool = sb.add_instance(sb.host_addrs[-1], pool="other")
+    gone = sb.add_instance(sb.host_addrs[-1], pool=None)
+    sb.ec2().terminate_instances(InstanceIds=[gone])
+    for iid in (other_pool, gone):
+        store.request_instance(iid, InstanceWish.REGISTER, NOW, "github:ann")
     store.request_instance(outside, InstanceWish.REGISTER, NOW, "github:ann")
     store.request_instance("i-0000000000000dead", InstanceWish.REGISTER, NOW, "github:ann")
-    assert sorted(status_of(sb)["registering"]) == sorted(["i-0000000000000dead", outside])
+    assert sorted(status_of(sb)["registering"]) == sorted(["i-0000000000000dead", outside, other_pool, gone])
     passes_clean(sb)
     assert sb.instance_tags(outside)[tag.POOL] == "default"
     assert ("registered", outside, "github:ann") in kinds(store)
-    refused = [e for e in store.events(limit=50) if e.kind == "register_refused"]
-    assert [(e.instance_id, e.actor) for e in refused] == [("i-0000000000000dead", "github:ann")]
-    assert "EC2 knows no instance" in refused[0].message
+    refused = {e.instance_id: e for e in store.events(limit=50) if e.kind == "register_refused"}
+    assert set(refused) == {"i-0000000000000dead", other_pool, gone}
+    assert {e.actor for e in refused.values()} == {"github:ann"}
+    assert "EC2 knows no instance" in refused["i-0000000000000dead"].message
+    assert "belongs to pool 'other'" in refused[other_pool].message
+    assert "is terminated" in refused[gone].message
+    assert sb.instance_tags(other_pool)[tag.POOL] == "other"
     assert store.instance_requests() == ()
     passes_clean(sb)
     assert outside in {i["instance_id"] for i in status_of(sb)["instances"]}
