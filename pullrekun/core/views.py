@@ -12,7 +12,7 @@ import dataclasses
 import datetime as dt
 import enum
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pullrekun.core.model import CloneSchema, EnvStatus, Plan, PullRequest, StartInstance
 from pullrekun.core.redact import cap_line, cap_output
@@ -54,6 +54,17 @@ class EnvironmentView:
     db_cloned_at: dt.datetime | None = None
     #: Stopped on request: the instance stays this PR's, stopped, until someone wakes it.
     asleep: bool = False
+    #: What people are shown: the status, except "asleep" (stopped on request) and "starting"
+    #: (recorded ready, but its instance is not up: woken, or stopped by hand; a pass starts it).
+    shown: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        shown = str(self.status)
+        if self.asleep:
+            shown = "asleep"
+        elif self.status == EnvStatus.READY and self.instance_state in ("stopped", "stopping", "pending"):
+            shown = "starting"
+        object.__setattr__(self, "shown", shown)
 
 
 @dataclass(frozen=True)

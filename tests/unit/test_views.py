@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -94,3 +95,22 @@ def test_retry_after_and_reset_headers_give_the_back_off_time() -> None:
         {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)}, NOW
     ) == NOW + dt.timedelta(minutes=7)
     assert _parse_reset({"x-ratelimit-remaining": "12"}, NOW) is None
+
+
+@pytest.mark.parametrize(
+    ("status", "instance_state", "asleep", "shown"),
+    [
+        (EnvStatus.READY, "running", False, "ready"),
+        (EnvStatus.READY, "stopped", False, "starting"),  # woken: the pass starts it and deploys
+        (EnvStatus.READY, "pending", False, "starting"),
+        (EnvStatus.READY, "stopped", True, "asleep"),
+        (EnvStatus.FAILED, "stopped", False, "failed"),
+        (EnvStatus.DEPLOYING, "pending", False, "deploying"),
+    ],
+)
+def test_what_people_are_shown_follows_the_instance(
+    status: EnvStatus, instance_state: str, asleep: bool, shown: str
+) -> None:
+    env = EnvironmentView(1, "i-00000001", instance_state, status, None, NOW, asleep=asleep)
+    assert env.shown == shown
+    assert dataclasses.replace(env, asleep=True).shown == "asleep", "a copy is shown afresh"

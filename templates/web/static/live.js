@@ -12,7 +12,7 @@
       known[String(env.pr)] = true;
       var row = document.querySelector('tr[data-pr="' + env.pr + '"]');
       if (!row) { document.body.dataset.stale = "new environment"; return; }
-      var shown = env.asleep ? "asleep" : env.status;
+      var shown = env.shown;
       var cell = row.querySelector(".status");
       cell.className = "status status-" + shown;
       text(row, ".status .value", shown);
