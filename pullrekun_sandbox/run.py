@@ -9,6 +9,7 @@ playbooks and the real apps; only GitHub and EC2 are simulated.
 from __future__ import annotations
 
 import dataclasses
+import os
 import secrets
 import shutil
 import signal
@@ -141,8 +142,17 @@ def _serve(sb: Any, prs: dict[int, str]) -> bool:
 
     password = secrets.token_urlsafe(12)
     cfg = config_mod.load(sb.config_path)
-    # A local admin for the dashboard, made up for this run; plain http on loopback.
-    serve = dataclasses.replace(cfg.serve, admins={"admin": hash_password(password)}, secure_cookies=False)
+    # A local admin for the dashboard, made up for this run, and "Sign in with GitHub" through
+    # the simulator's OAuth app (its authorize page asks which login you are); plain http.
+    oauth_secret = secrets.token_urlsafe(24)
+    sb.github.register_oauth_app("sandbox-dashboard", oauth_secret, "http://127.0.0.1:")
+    os.environ[cfg.serve.oauth_client_secret_env] = oauth_secret
+    serve = dataclasses.replace(
+        cfg.serve,
+        admins={"admin": hash_password(password)},
+        secure_cookies=False,
+        oauth_client_id="sandbox-dashboard",
+    )
     cfg = dataclasses.replace(cfg, serve=serve)
     secret = secrets.token_urlsafe(24)
     store = Store.open(cfg.state_url)
@@ -153,6 +163,7 @@ def _serve(sb: Any, prs: dict[int, str]) -> bool:
         _step("pullrekun serve: the simulator's webhooks start passes")
         print(f"  serve: {service.url} (/healthz, /metrics; GitHub's webhooks at /webhooks/github)")
         print(f"  dashboard: {service.url}/  sign in as admin, password {password}")
+        print("             or with GitHub (the simulator's): 'maintainer' may act, 'octocat' may look")
         first = min(prs)
         prs[first] = sb.commit(f"feature-{first}", "hello, live after a webhook")
         pushed = time.monotonic()

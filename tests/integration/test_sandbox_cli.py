@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import http.cookiejar
 import json
 import os
@@ -69,6 +70,17 @@ def test_the_sandbox_command_runs_the_whole_loop_then_serves_webhooks(tmp_path: 
             page = resp.read().decode()  # the redirect to / is followed
         assert "<h1>Environments</h1>" in page
         assert page.count("<tr data-pr=") == 3
+        # And "Sign in with GitHub" through the simulator, as the line under it says.
+        assert any("'maintainer' may act" in line for line in lines)
+        github = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        with github.open(f"{url}/auth/github/start", timeout=10) as resp:
+            authorize, authorize_url = resp.read().decode(), resp.url
+        fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', authorize))
+        fields["login"] = "maintainer"
+        site = authorize_url.split("/login/oauth/", 1)[0]
+        granted = urllib.parse.urlencode({k: html.unescape(v) for k, v in fields.items()}).encode()
+        with github.open(f"{site}/login/oauth/authorize", data=granted, timeout=10) as resp:
+            assert "maintainer (admin)" in resp.read().decode()
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
