@@ -35,4 +35,6 @@ def configure(level: int, fmt: str) -> None:
         handler.setFormatter(JSONFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=level, handlers=[handler], force=True)
+    # Not forced: a host that configured logging already (a test runner, an embedding program)
+    # keeps its handlers.
+    logging.basicConfig(level=level, handlers=[handler])

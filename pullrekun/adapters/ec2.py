@@ -5,6 +5,7 @@ Starting, stopping and deploying instances is Ansible's job (playbooks/reconcile
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -79,6 +80,7 @@ def instance_from_description(desc: dict[str, Any]) -> Instance | Refusal:
             own_addresses=tuple(a for a in (private, public) if a),
             vpc_id=desc.get("VpcId") or "",
             subnet_id=desc.get("SubnetId") or "",
+            launched_at=launched if isinstance(launched := desc.get("LaunchTime"), dt.datetime) else None,
         )
     except (InvalidInput, ValueError) as exc:
         log.warning("refusing pool instance %s: %s", iid, exc)

@@ -20,9 +20,10 @@ from pullrekun.adapters.github.client import backoff_until
 from pullrekun.adapters.state.store import EnvironmentRecord, Store
 from pullrekun.app.pool import read_pool
 from pullrekun.config import Config
-from pullrekun.core.model import Instance, InstanceWish
+from pullrekun.core.model import UP_STATES, Instance, InstanceWish
 from pullrekun.core.steps import Step
 from pullrekun.core.tagpolicy import Refusal
+from pullrekun.core.text import neutralise
 from pullrekun.core.views import EnvironmentView
 
 #: Bumped on any change to the JSON shape that is not a new optional field.
@@ -117,6 +118,9 @@ def environment_views(
             db_source=asg.db_source,
             db_cloned_at=rec.db_cloned_at,
             asleep=asg.asleep,
+            title=neutralise(rec.title or ""),
+            author=rec.author or "",
+            running_since=inst.launched_at if inst is not None and inst.state in UP_STATES else None,
         )
     return views
 

@@ -284,14 +284,17 @@ def _apply_and_report(
     plan = make_plan(obs.observed, cfg.planner, now)
     for note in plan.notes:
         log.info("%s", note)
+    details = {pr.number: (pr.title, pr.author) for pr in obs.observed.prs}
     if not executor.needs_run(plan):
         store.record_intent(plan, now, None)  # the queue may still have moved
+        store.note_pull_requests(details)
         apply_pool_changes(cfg, store, plan, now)
         report = _report(reporter, cfg, store, obs, plan, clock, final=True)
         return PassResult(PassOutcome.CLEAN, plan, github=obs.github, report=report)
     ident = f"{now:%Y%m%dT%H%M%S.%f}-{uuid.uuid4().hex[:8]}"
     artifacts = os.path.join(os.path.abspath(cfg.ansible.artifacts_dir), ident)
     deployment_ids = store.record_intent(plan, now, artifacts)
+    store.note_pull_requests(details)
     apply_pool_changes(cfg, store, plan, now)
     # "In progress" goes to GitHub while Ansible starts up, not before it; except when an
     # instance changes hands: the previous PR's "ready" is withdrawn before its URL can serve

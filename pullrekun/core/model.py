@@ -82,6 +82,8 @@ class Instance:
     own_addresses: tuple[str, ...] = ()
     vpc_id: str = ""
     subnet_id: str = ""
+    #: When EC2 last started it (LaunchTime): how long a running instance has been up.
+    launched_at: dt.datetime | None = None
 
     def __post_init__(self) -> None:
         check_instance_id(self.instance_id)

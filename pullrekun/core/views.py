@@ -54,6 +54,11 @@ class EnvironmentView:
     db_cloned_at: dt.datetime | None = None
     #: Stopped on request: the instance stays this PR's, stopped, until someone wakes it.
     asleep: bool = False
+    #: The PR's title and author as the last pass read them (shown escaped and neutralised).
+    title: str = ""
+    author: str = ""
+    #: When the instance was last started, while it runs (how long it has been up: its cost).
+    running_since: dt.datetime | None = None
     #: What people are shown: the status, except "asleep" (stopped on request) and "starting"
     #: (recorded ready, but its instance is not up: woken, or stopped by hand; a pass starts it).
     shown: str = field(init=False)

@@ -8,6 +8,7 @@ pokes the trigger; the next pass's planner decides (pullrekun.core.planner).
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import logging
 import threading
@@ -220,6 +221,7 @@ def install(
             snap=read(),
             events=store.events(limit=30),
             verbs=actions.environment_verbs(),
+            now=dt.datetime.now(dt.UTC),
         )
 
     @app.get("/static/{name}")

@@ -12,6 +12,7 @@ access removed on GitHub ends on the dashboard within that time.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 import time
@@ -58,9 +59,9 @@ class RepoAccess:
         return role
 
     def _ask(self, login: str) -> Role | None:
-        client = GitHubClient(
-            self._cfg.github, self._cfg.github_token, self._facts, lambda: dt.datetime.now(dt.UTC)
-        )
+        # A person waits for this answer: one try of at most 5 s, not a pass's retries.
+        quick = dataclasses.replace(self._cfg.github, retries=0, timeout=min(5, self._cfg.github.timeout))
+        client = GitHubClient(quick, self._cfg.github_token, self._facts, lambda: dt.datetime.now(dt.UTC))
         url = f"/repos/{self._cfg.github.repository}/collaborators/{quote(login, safe='')}/permission"
         status, _, data = client.request("GET", url)
         if status == 404:

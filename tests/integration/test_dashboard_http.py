@@ -39,6 +39,8 @@ from tests.conftest import LOCAL_FIRST_HOST, run_cli, run_pass, valid_status
 ADMIN, VIEWER = ("ada", "admin password 1"), ("vic", "viewer password 2")
 OAUTH_CLIENT, OAUTH_SECRET = "Iv1.pullrekun0000", "oauth client secret 0123"
 CI_TOKEN, WALL_TOKEN = new_token()[0], new_token()[0]
+#: A title written by the PR's author: markup, a right-to-left override, a control character.
+HOSTILE_TITLE = "<script>alert(1)</script> fix \u202egnp.exe\x07"
 
 
 @dataclass
@@ -107,7 +109,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """One world for the module (its tests read in file order: the refusals before the action)."""
     sb = Sandbox(root=tmp_path_factory.mktemp("dashboard") / "world", hosts=1, first_host=LOCAL_FIRST_HOST)
     sb.start()
-    pr, _ = sb.open_pr("dash", "on the dashboard")
+    pr, _ = sb.open_pr("dash", "on the dashboard", title=HOSTILE_TITLE, author="mallory")
     assert run_pass(sb).ok
     cfg = config_mod.load(sb.config_path)
     # Sign in with GitHub against the simulator's OAuth app (any loopback callback is its own).
@@ -179,6 +181,13 @@ def test_the_environments_page_shows_every_environment_with_its_url(world: World
     assert f'href="{env["url"]}"' in html
     assert f'<tr data-pr="{world.pr}">' in html
     assert ">ready<" in html
+    # The title and author, as the pass read them: escaped, spoofing shown, control dropped.
+    assert (env["title"], env["author"]) == ("<script>alert(1)</script> fix <U+202E>gnp.exe", "mallory")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; fix &lt;U+202E&gt;gnp.exe" in html
+    assert "<script>alert" not in html
+    assert "by mallory" in html
+    assert env["running_since"] is not None, "a running instance says since when"
+    assert re.search(r'<td class="running">\d+\.\d h</td>', html)
     assert "Redeploy" not in html, "a viewer gets no action buttons"
 
 

@@ -66,7 +66,7 @@ def _check(tmp_path: Path, app: _App, mode: str) -> subprocess.CompletedProcess[
         "healthcheck.py.j2",
         {
             "__staging_health_url": f"http://127.0.0.1:{app.port}/health",
-            "staging_health_timeout": 3,
+            "staging_health_timeout": 1,  # the failing checks wait it out
             "staging_revision_check": mode,
             "staging_deploy_root": str(tmp_path),
         },

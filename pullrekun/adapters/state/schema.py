@@ -57,6 +57,9 @@ class AssignmentRow(Base):
     redeploy_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     #: Stopped on request (the dashboard's "stop"): the instance stays the PR's, stopped, until woken.
     asleep: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: The PR's title and author as the last pass read them (shown on the dashboard; escaped there).
+    pr_title: Mapped[str | None] = mapped_column(String(256))
+    pr_author: Mapped[str | None] = mapped_column(String(39))
 
 
 class DeploymentRow(Base):

@@ -85,6 +85,8 @@ class EnvironmentRecord:
     db_schema: str | None = None
     db_cloned_at: dt.datetime | None = None
     failed_step: str | None = None
+    title: str | None = None
+    author: str | None = None
 
 
 @dataclass(frozen=True)
@@ -248,9 +250,20 @@ class Store:
                     r.db_schema,
                     r.db_cloned_at,
                     r.failed_step,
+                    r.pr_title,
+                    r.pr_author,
                 )
                 for r in rows
             )
+
+    def note_pull_requests(self, details: Mapping[int, tuple[str, str]]) -> None:
+        """Keep each held PR's (title, author) as GitHub last said, for the dashboard."""
+        with self.session() as s, s.begin():
+            for row in s.scalars(select(AssignmentRow).where(AssignmentRow.pr_number.in_(list(details)))):
+                title, author = details[row.pr_number]
+                title, author = title[:256], author[:39]
+                if (row.pr_title, row.pr_author) != (title, author):
+                    row.pr_title, row.pr_author = title, author
 
     def approvals(self) -> tuple[Approval, ...]:
         with self.session() as s:

@@ -1,4 +1,5 @@
-"""People's requests for pool instances, and the developer -> schema table edited on the dashboard.
+"""People's requests for pool instances, the developer -> schema table edited on the dashboard,
+and each environment's PR title and author (for the dashboard).
 
 Revision ID: 0007
 Revises: 0006
@@ -19,6 +20,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("assignments") as batch:
+        batch.add_column(sa.Column("pr_title", sa.String(256), nullable=True))
+        batch.add_column(sa.Column("pr_author", sa.String(39), nullable=True))
     op.create_table(
         "instance_requests",
         sa.Column("instance_id", sa.String(32), primary_key=True),
@@ -38,3 +42,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("schema_sources")
     op.drop_table("instance_requests")
+    with op.batch_alter_table("assignments") as batch:
+        batch.drop_column("pr_author")
+        batch.drop_column("pr_title")
