@@ -222,6 +222,7 @@ def install(
             events=store.events(limit=30),
             verbs=actions.environment_verbs(),
             now=dt.datetime.now(dt.UTC),
+            last_deploys=store.last_deployments(),
         )
 
     @app.get("/static/{name}")

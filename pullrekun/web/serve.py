@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 
 import uvicorn
@@ -51,7 +52,7 @@ class Service:
             interval=float(cfg.serve.interval),
             settle=cfg.serve.settle_ms / 1000,
         )
-        self.app = create_app(cfg, self.trigger, webhook_secret.encode())
+        self.app = create_app(cfg, self.trigger, webhook_secret.encode(), store)
         secret = os.environ.get(cfg.serve.session_secret_env, "")
         self.pool = pool or dashboard.PoolCache(cfg)
         github = None
@@ -85,8 +86,10 @@ class Service:
         self._worker = threading.Thread(target=self.trigger.run_forever, name="pullrekun-passes", daemon=True)
 
     def _pass(self) -> str:
+        started = time.monotonic()
         try:
             result = reconcile(self.cfg, self.store, cancel=self.cancel)
+            self.app.state.metrics.observe_pass(time.monotonic() - started, result.github)
             self.pool.invalidate()  # the page shows what the pass did, not a 15 s old reading
         except LockHeld as exc:
             log.info("pass skipped: %s", exc)

@@ -9,15 +9,21 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 
+from pullrekun.adapters.github.client import RequestStats
+from pullrekun.adapters.state.store import Store
 from pullrekun.app.trigger import PassTrigger
 from pullrekun.config import Config
+from pullrekun.core.model import EnvStatus
 from pullrekun.core.webhooks import (
     DELIVERY_HEADER,
     EVENT_HEADER,
@@ -52,7 +58,10 @@ async def _body(request: Request, limit: int) -> bytes:
 
 
 class Metrics:
-    def __init__(self, trigger: PassTrigger) -> None:
+    """Prometheus metrics: what this process did (deliveries, passes) and, read from the state
+    DB at each scrape, where things stand (environments by state, the queue, GitHub's limit)."""
+
+    def __init__(self, trigger: PassTrigger, store: Store) -> None:
         self.registry = CollectorRegistry()
         self.deliveries = Counter(
             "pullrekun_webhook_deliveries",
@@ -72,12 +81,54 @@ class Metrics:
         self.last_duration.set_function(
             lambda: (trigger.history[-1].finished - trigger.history[-1].started) if trigger.history else 0.0
         )
+        self.pass_duration = Histogram(
+            "pullrekun_pass_duration_seconds",
+            "How long passes took",
+            buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800),
+            registry=self.registry,
+        )
+        self.github_requests = Counter(
+            "pullrekun_github_requests", "GitHub requests made by passes", registry=self.registry
+        )
+        self.registry.register(_StateCollector(store))
+
+    def observe_pass(self, seconds: float, github: RequestStats | None) -> None:
+        self.pass_duration.observe(seconds)
+        if github is not None:
+            self.github_requests.inc(github.requests)
 
 
-def create_app(cfg: Config, trigger: PassTrigger, webhook_secret: bytes) -> FastAPI:
+class _StateCollector(Collector):
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def collect(self) -> Iterator[Metric]:
+        by_state = {state: 0 for state in (*(str(s) for s in EnvStatus), "asleep")}
+        for env in self._store.environments():
+            by_state["asleep" if env.assignment.asleep else str(env.assignment.status)] += 1
+        environments = GaugeMetricFamily(
+            "pullrekun_environments", "Environments by state (the state DB)", labels=["state"]
+        )
+        for state, count in sorted(by_state.items()):
+            environments.add_metric([state], count)
+        yield environments
+        yield GaugeMetricFamily(
+            "pullrekun_queue_length", "PRs waiting for an instance", value=len(self._store.queue())
+        )
+        remaining = self._store.github_state().get("rate_remaining", "")
+        if remaining.isdigit():
+            yield GaugeMetricFamily(
+                "pullrekun_github_rate_limit_remaining",
+                "GitHub requests left this hour, as the last pass saw",
+                value=int(remaining),
+            )
+
+
+def create_app(cfg: Config, trigger: PassTrigger, webhook_secret: bytes, store: Store) -> FastAPI:
     app = FastAPI(title="pullrekun", version="1", docs_url=None, redoc_url=None)
     deliveries = DeliveryLog()
-    metrics = Metrics(trigger)
+    metrics = Metrics(trigger, store)
+    app.state.metrics = metrics
     limit = cfg.serve.max_body_kb * 1024
     started = time.monotonic()
 

@@ -187,6 +187,9 @@ def test_the_environments_page_shows_every_environment_with_its_url(world: World
     assert "<script>alert" not in html
     assert "by mallory" in html
     assert env["running_since"] is not None, "a running instance says since when"
+    deployed = rf"#{world.pr} <code>{env['sha'][:12]}</code> success"
+    last = rf'<td class="last-deploy"><time [^>]+>[^<]+</time> {deployed}</td>'
+    assert re.search(last, html), "the pool table says each instance's last deploy"
     assert re.search(r'<td class="running">\d+\.\d h</td>', html)
     assert "Redeploy" not in html, "a viewer gets no action buttons"
 
@@ -495,3 +498,24 @@ def test_api_token_prints_a_token_and_the_hash_the_config_keeps() -> None:
         [sys.executable, "-m", "pullrekun", "api-token", "x y"], capture_output=True, text=True, check=False
     )
     assert bad.returncode == EXIT_BAD_INPUT
+
+
+def test_no_secret_is_rendered_into_a_page_or_an_answer(world: World) -> None:
+    from pullrekun_sandbox.sandbox import AWS_SECRET_KEY, TOKEN
+
+    b = Browser(world.service.url)
+    seen = [b.request("/login")[2]]
+    b.sign_in(*ADMIN)
+    seen += [b.request(path)[2] for path in ("/", "/schemas", "/api/v1/status", "/api/v1/events?limit=500")]
+    seen += [b.request(path)[2] for path in ("/openapi.json", "/metrics", "/healthz")]
+    secrets = {
+        "webhook": "hook secret",
+        "oauth client": OAUTH_SECRET,
+        "api token": CI_TOKEN,
+        "viewer token": WALL_TOKEN,
+        "github token": TOKEN,
+        "aws": AWS_SECRET_KEY,
+    }
+    found = [name for name, secret in secrets.items() for text in seen if secret in text]
+    assert found == []
+    assert all(len(text) > 0 for text in seen)

@@ -7,7 +7,9 @@ the real pass: a PR opened and then pushed to is served at each head within one 
 from __future__ import annotations
 
 import dataclasses
+import re
 import threading
+import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -70,3 +72,15 @@ def test_a_push_is_live_after_its_webhook_with_no_timer_pass(served: tuple[Sandb
         ("pull_request", "opened", 202),
         ("pull_request", "synchronize", 202),
     ]
+    # What Prometheus reads: the passes this process ran, and where things stand now.
+    with urllib.request.urlopen(f"{service.url}/metrics", timeout=5) as resp:
+        metrics = resp.read().decode()
+    passes = len(service.trigger.history)
+    assert f"pullrekun_pass_duration_seconds_count {float(passes)}" in metrics
+    requests = re.search(r"^pullrekun_github_requests_total (\d+)\.0$", metrics, re.MULTILINE)
+    assert requests is not None
+    assert int(requests.group(1)) > 0
+    assert 'pullrekun_environments{state="ready"} 1.0' in metrics
+    assert 'pullrekun_environments{state="failed"} 0.0' in metrics
+    assert "pullrekun_queue_length 0.0" in metrics
+    assert re.search(r"^pullrekun_github_rate_limit_remaining \d+\.0$", metrics, re.MULTILINE)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, delete, event, inspect, select, text
+from sqlalchemy import Engine, create_engine, delete, event, func, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -303,6 +303,13 @@ class Store:
             if pr_number is not None:
                 q = q.where(DeploymentRow.pr_number == pr_number)
             return tuple(s.scalars(q).all())
+
+    def last_deployments(self) -> dict[str, DeploymentRow]:
+        """Each instance's latest deployment (the pool table's "last deploy")."""
+        with self.session() as s:
+            latest = select(func.max(DeploymentRow.id)).group_by(DeploymentRow.instance_id)
+            rows = s.scalars(select(DeploymentRow).where(DeploymentRow.id.in_(latest))).all()
+            return {r.instance_id: r for r in rows}
 
     # --- writing ----------------------------------------------------------------
 
