@@ -43,7 +43,8 @@ echo "== ansible-lint";  ansible-lint
 
 echo "== pytest"
 export PULLREKUN_REQUIRE_WORLD=1
-# Two workers, one test file each at a time (a file's tests share its world). Measured on a
-# 2-core machine: 10 min with two workers; one process needed over 20 min (on a machine that
-# was also running other work). `-n 0` runs in one process.
-exec pytest -p no:cacheprovider -n 2 --dist loadfile "$@"
+# Three workers, one test file each at a time (a file's tests share its world). Measured on a
+# 2-core machine: one process needed over 20 min; two workers 909 s for the whole of .ci/run and
+# three 875 s (the tests wait on subprocesses and sockets: two workers left a third of the CPU
+# idle). `-n 0` runs in one process.
+exec pytest -p no:cacheprovider -n 3 --dist loadfile "$@"
