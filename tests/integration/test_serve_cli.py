@@ -80,3 +80,43 @@ def test_serve_passes_at_start_and_sigterm_cancels_the_pass_in_progress(local_sa
     assert env is not None
     assert env["status"] == "failed", env
     assert "canceled" in (env["message"] or ""), env
+
+
+def test_serve_killed_with_sigkill_mid_deploy_converges_on_the_next_pass(local_sandbox: Sandbox) -> None:
+    """kill -9 during a deploy (nothing runs to clean up): the guard ends the orphaned run and
+    the next pass, here a plain `reconcile`, finishes the environment at the PR's head."""
+    sb = local_sandbox
+    sb.extra_config = {"app": {"health_timeout": 300}}
+    sb.write_config()
+    pr, _ = sb.open_pr("killed", "crash on start")  # a deploy that hangs until it is killed
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pullrekun", "--config", str(sb.config_path), "serve", "--port", "0"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PULLREKUN_WEBHOOK_SECRET": "a secret"},
+    )
+    try:
+        waited = threading.Event()
+        for _ in range(600):
+            env = _environment(sb, pr)
+            if env is not None and env["status"] == "deploying":
+                break
+            waited.wait(0.1)
+        else:
+            raise AssertionError(f"the start-up pass never began deploying PR #{pr}: {status_of(sb)}")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    head = sb.commit("killed", "fixed")
+    sb.github.push(pr, head)
+    sb.extra_config = {}
+    sb.write_config()
+    out = run_cli(sb, "reconcile")
+    assert out.returncode == 0, out.stdout + out.stderr
+    env = _environment(sb, pr)
+    assert env is not None
+    assert (env["status"], env["sha"]) == ("ready", head), env
+    assert sb.served(sb.addr_of(env["instance_id"])) == head
