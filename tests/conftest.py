@@ -221,21 +221,34 @@ def controller_account(user: str) -> Iterator[Path]:
             subprocess.run(["userdel", user], check=False, capture_output=True)
 
 
-#: The longest test files, longest first (measured with --durations on CI). xdist hands files
-#: to workers in collection order (--dist loadfile), so starting these first keeps one worker
-#: from being left with a long file at the end while the other idles.
+#: The longest test files, longest first, by their tests' total time in a whole run
+#: (`--junitxml`, 3 workers; seconds in the comments). xdist hands files to workers in
+#: collection order (--dist loadfile), so the long ones start first and the short ones fill in
+#: at the end, instead of one worker being left with a long file while the others idle.
 SLOW_FIRST = (
-    "integration/test_crash_points.py",
-    "integration/test_sandbox_cli.py",
-    "integration/test_crash_points_mariadb.py",
-    "integration/test_e2e_reporting.py",
-    "integration/test_e2e_databases.py",
-    "integration/test_e2e_ssh.py",
-    "integration/test_readme_walkthrough.py",
-    "integration/test_controller_role.py",
-    "integration/test_wheel.py",
-    "integration/test_dashboard_browser.py",
-    "integration/test_molecule.py",
+    "integration/test_crash_points.py",  # 376
+    "integration/test_e2e_reporting.py",  # 266
+    "integration/test_sandbox_cli.py",  # 194
+    "integration/test_e2e_databases.py",  # 154
+    "integration/test_e2e_ssh.py",  # 126
+    "integration/test_promises.py",  # 123
+    "integration/test_crash_points_mariadb.py",  # 117
+    "integration/test_readme_walkthrough.py",  # 114
+    "integration/test_wheel.py",  # 93
+    "integration/test_controller_role.py",  # 70
+    "integration/test_dashboard_browser.py",  # 66
+    "security/test_paging_race.py",  # 43
+    "integration/test_dbclone.py",  # 38
+    "security/test_secrets.py",  # 36
+    "integration/test_dashboard_http.py",  # 32
+    "security/test_approvals.py",  # 32
+    "integration/test_pool_requests.py",  # 31
+    "security/test_state_scope.py",  # 27
+    "integration/test_pass_object.py",  # 26
+    "integration/test_github_waits.py",  # 25
+    "security/test_host_keys.py",  # 25
+    "integration/test_serve_cli.py",  # 24
+    "integration/test_molecule.py",  # 21
 )
 
 
