@@ -494,6 +494,13 @@ def test_api_token_prints_a_token_and_the_hash_the_config_keeps() -> None:
     assert digest
     assert "[serve.admin_tokens]" in out.stdout
     assert token_digest(token.group(1)) == digest.group(1)
+    viewer = subprocess.run(
+        [sys.executable, "-m", "pullrekun", "api-token", "wall", "--viewer"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "[serve.viewer_tokens]" in viewer.stdout
     bad = subprocess.run(
         [sys.executable, "-m", "pullrekun", "api-token", "x y"], capture_output=True, text=True, check=False
     )

@@ -108,3 +108,17 @@ def test_retiring_a_held_instance_moves_its_pr_then_takes_the_instance_out(
     assert ("retired", held, "local:ada") in kinds(store)
     assert store.instance_requests() == ()
     assert pr == env["pr"]
+
+
+def test_a_registered_instance_still_faces_the_tag_policy(local_sandbox: Sandbox, store: Store) -> None:
+    """Registration only writes the pool tag: an instance whose other tags break the policy (here
+    an ansible_host outside its own addresses and the allowed networks) is refused, not used."""
+    sb = local_sandbox
+    hostile = sb.add_instance("192.0.2.10", pool=None)
+    sb.ec2().stop_instances(InstanceIds=[hostile])
+    store.request_instance(hostile, InstanceWish.REGISTER, NOW, "local:ada")
+    passes_clean(sb)
+    assert sb.instance_tags(hostile)[tag.POOL] == "default"
+    status = status_of(sb)
+    assert hostile not in {i["instance_id"] for i in status["instances"]}
+    assert hostile in {r["instance_id"] for r in status["refused"]}
