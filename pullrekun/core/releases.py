@@ -1,0 +1,136 @@
+"""What moved to production, and what is waiting to: the release notices' decisions. Pure: no I/O.
+
+A release is judged from two shas (the last one reported, the one production runs now) and
+GitHub's comparison of them: ahead is a release, behind is a rollback, identical is nothing,
+diverged (production was reset to another line) is reported as a release of what the new sha
+has, with a note. The first sha ever seen is recorded without announcing history.
+
+The pull requests of a release are those associated with its commits: a merge commit, a squash
+and each rebased commit all name their PR. A PR counts once, in the order its first commit
+came. A revert commit (``This reverts commit <sha>.``) marks the PR that brought that commit as
+reverted.
+
+The risk notes are the section of a PR's body under a configurable heading (``## Release
+risk``), up to the next heading of the same or a higher level; a body without it has none.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+_REVERTS = re.compile(r"This reverts commit ([0-9a-f]{7,40})", re.IGNORECASE)
+_HEADING = re.compile(r"\A(#{1,6})\s+(.*?)\s*#*\s*\Z")
+#: A risk section is cut to this many characters (a chat message has limits of its own).
+RISK_LIMIT = 1500
+
+
+class Move(enum.StrEnum):
+    FIRST = "first"  # nothing reported yet: record, announce nothing
+    UNCHANGED = "unchanged"
+    RELEASE = "release"
+    ROLLBACK = "rollback"
+
+
+def judge_move(last_reported: str | None, current: str, comparison: str | None) -> Move:
+    """``comparison``: GitHub's compare status of ``last_reported...current`` (ahead, behind,
+    identical, diverged), or None when there is nothing to compare."""
+    if last_reported is None:
+        return Move.FIRST
+    if last_reported == current or comparison == "identical":
+        return Move.UNCHANGED
+    if comparison == "behind":
+        return Move.ROLLBACK
+    return Move.RELEASE
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    message: str
+
+
+@dataclass(frozen=True)
+class PullInfo:
+    number: int
+    title: str
+    author: str
+    body: str = ""
+    #: Merged into the base branch (a PR only associated with a commit, but closed unmerged, is not).
+    merged: bool = True
+
+
+@dataclass(frozen=True)
+class ReleasedPR:
+    number: int
+    title: str
+    author: str
+    risk: str | None = None
+    reverted: bool = False
+    #: This PR reverts an earlier one (its title usually says "Revert ...").
+    is_revert: bool = False
+
+
+def released_prs(
+    commits: Iterable[Commit],
+    pulls_by_commit: Mapping[str, Iterable[PullInfo]],
+    risk_heading: str = "",
+) -> tuple[ReleasedPR, ...]:
+    """The merged PRs a list of commits (oldest first) brought, each once, in that order."""
+    commits = list(commits)
+    by_sha: dict[str, int] = {}
+    found: dict[int, PullInfo] = {}
+    reverting: set[int] = set()
+    reverted_shas: list[str] = []
+    for commit in commits:
+        pulls = [p for p in pulls_by_commit.get(commit.sha, ()) if p.merged]
+        for pull in pulls:
+            found.setdefault(pull.number, pull)
+            by_sha.setdefault(commit.sha, pull.number)
+        shas = _REVERTS.findall(commit.message)
+        if shas and pulls:
+            reverting.update(p.number for p in pulls)
+        reverted_shas.extend(shas)
+    reverted = {
+        number
+        for short in reverted_shas
+        for sha, number in by_sha.items()
+        if sha.startswith(short.lower()) and number not in reverting
+    }
+    return tuple(
+        ReleasedPR(
+            number,
+            pull.title,
+            pull.author,
+            risk_section(pull.body, risk_heading) if risk_heading else None,
+            reverted=number in reverted,
+            is_revert=number in reverting,
+        )
+        for number, pull in found.items()
+    )
+
+
+def risk_section(body: str | None, heading: str) -> str | None:
+    """The text under ``heading`` (a Markdown heading, matched without regard to case or its
+    level's exact spelling), up to the next heading of the same or a higher level."""
+    if not body or not heading:
+        return None
+    wanted = _HEADING.match(heading.strip())
+    wanted_text = (wanted.group(2) if wanted else heading.strip()).casefold()
+    lines = body.replace("\r\n", "\n").split("\n")
+    level, taken = None, []
+    for line in lines:
+        head = _HEADING.match(line.strip())
+        if level is None:
+            if head and head.group(2).casefold() == wanted_text:
+                level = len(head.group(1))
+            continue
+        if head and len(head.group(1)) <= level:
+            break
+        taken.append(line)
+    text = "\n".join(taken).strip()
+    if not text:
+        return None
+    return text if len(text) <= RISK_LIMIT else text[: RISK_LIMIT - 1].rstrip() + "…"
