@@ -77,6 +77,12 @@ def _codeblock(lines: object) -> Markup:
     return Markup(f"{fence}text\n{text}\n{fence}")  # noqa: S704 - fenced: inert in Markdown
 
 
+def _quoted(text: object) -> Markup:
+    """Multi-line text as a chat quote, each line escaped (a risk section keeps its lines)."""
+    lines = str(text).replace("\r", "").split("\n")
+    return Markup("\n".join(f"> {chat_escape(line)}".rstrip() for line in lines))  # noqa: S704 - escaped
+
+
 def _when(value: dt.datetime) -> Markup:
     return Markup(value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"))  # noqa: S704 - our own digits
 
@@ -102,6 +108,7 @@ class Renderer:
         for env in self._envs.values():
             env.filters["when"] = _when
             env.filters["codeblock"] = _codeblock
+            env.filters["quoted"] = _quoted
             env.filters["short"] = lambda sha: Markup(str(sha)[:12]) if sha else ""  # noqa: S704 - hex
             env.globals["marker"] = Markup(COMMENT_MARKER)  # noqa: S704 - constant
 
@@ -116,6 +123,7 @@ class Renderer:
         for name in ("comment.md.j2", "check.md.j2"):
             self._envs["markdown"].get_template(name)
         self._envs["chat"].get_template("notify.txt.j2")
+        self._envs["chat"].get_template("release.txt.j2")
 
 
 def check_overrides(templates_dir: str) -> None:

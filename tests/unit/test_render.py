@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from pullrekun.adapters.github.publish import COMMENT_MARKER
 from pullrekun.app.render import Renderer, chat_escape, md_escape, safe_url
 from pullrekun.core.model import PullRequest
+from pullrekun.core.releases import ReleasedPR
 from pullrekun.core.views import Phase, PullRequestView
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
@@ -190,3 +191,45 @@ def test_an_environment_asleep_is_reported_as_stopped_on_request_everywhere() ->
     assert (state, url) == ("success", None), "no link to a URL that does not answer"
     assert description == "Preview stopped on request: wake it from the dashboard"
     assert "stopped on request" in render_comment(v)
+
+
+def _release(kind: str, prs: tuple[ReleasedPR, ...], previews: dict[int, str] | None = None) -> str:
+    return Renderer().chat(
+        "release.txt.j2",
+        kind=kind,
+        previous="a" * 40,
+        current="b" * 40,
+        prs=prs,
+        links={p.number: f"https://github.com/acme/shop/pull/{p.number}" for p in prs},
+        previews=previews or {},
+    )
+
+
+def test_the_released_notice_lists_each_pr_linked_with_its_risk_and_preview() -> None:
+    prs = (
+        ReleasedPR(7, "Cart", "alice", risk="Locks orders for\n5 minutes"),
+        ReleasedPR(8, "Search", "bob", reverted=True),
+    )
+    out = _release("release", prs, {7: "http://10.0.0.7:8000/"})
+    assert out.startswith("Released to production (bbbbbbbbbbbb): 2 pull requests:")
+    assert (
+        "- <https://github.com/acme/shop/pull/7|#7> Cart by alice, previewed at http://10.0.0.7:8000/" in out
+    )
+    assert "> Locks orders for\n> 5 minutes" in out
+    assert "#8> Search by bob (reverted)" in out
+
+
+def test_a_rollback_is_said_as_one_and_never_as_an_empty_release() -> None:
+    out = _release("rollback", ())
+    assert out.strip() == "Production rolled back from aaaaaaaaaaaa to bbbbbbbbbbbb."
+    assert "Released" not in out
+
+
+def test_hostile_titles_and_risk_notes_stay_inert_in_the_notice() -> None:
+    hostile = ReleasedPR(9, "<!channel> <https://evil.example|click>", "mallory", risk="<!here> & <@U123>")
+    out = _release("release", (hostile,))
+    assert "<!channel>" not in out
+    assert "<!here>" not in out
+    assert "<https://evil" not in out
+    assert "&lt;!channel&gt; &lt;https://evil.example|click&gt;" in out
+    assert "> &lt;!here&gt; &amp; &lt;@U123&gt;" in out
