@@ -197,3 +197,13 @@ def test_the_examples_parse_as_configs() -> None:
     variables = yaml.safe_load((REPO / "examples" / "controller-vars.yml").read_text())
     controller = parse(variables["controller_config"])
     assert controller.app.command == cfg.app.command
+
+
+def test_githubs_web_address_is_derived_from_the_api_unless_the_config_names_it() -> None:
+    from pullrekun.config import GitHubConfig
+
+    assert GitHubConfig("a/b").pr_url(3) == "https://github.com/a/b/pull/3"
+    enterprise = GitHubConfig("a/b", api_url="https://ghe.example.com/api/v3")
+    assert enterprise.site == "https://ghe.example.com"
+    named = GitHubConfig("a/b", api_url="http://127.0.0.1:9000", web_url="http://127.0.0.1:9001/")
+    assert named.pr_url(3) == "http://127.0.0.1:9001/a/b/pull/3"
