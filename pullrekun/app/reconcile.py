@@ -204,7 +204,7 @@ def _hands_over(plan: Plan) -> bool:
 
 
 def plan_only(cfg: Config, store: Store, clock: Clock = utcnow) -> PassResult:
-    cfg = cfg.with_edited_authors({login: schema for login, schema, _, _ in store.schema_sources()})
+    cfg = cfg.with_edited_authors(store.edited_authors())
     try:
         client = github_client(cfg, store, clock)
         obs = observe(cfg, store, client, clock)
@@ -254,7 +254,7 @@ def reconcile(cfg: Config, store: Store, clock: Clock = utcnow, cancel: Cancel |
     store = store.redacting(redact)
     with pass_lock(store.engine) as lock:
         now = clock()
-        cfg = cfg.with_edited_authors({login: schema for login, schema, _, _ in store.schema_sources()})
+        cfg = cfg.with_edited_authors(store.edited_authors())
         end_orphaned_runs(cfg, store, now)
         try:
             client = github_client(cfg, store, clock)

@@ -114,7 +114,14 @@ def install(
         return snapshot(cfg, store, instances=instances, pool_problem=problem)
 
     def who(request: Request) -> Person | None:
-        """The signed-in person; for a GitHub sign-in, with the access GitHub gives them now."""
+        """The signed-in person; for a GitHub sign-in, with the access GitHub gives them now.
+        Judged once per request (a route and the page it renders both ask)."""
+        if not hasattr(request.state, "person"):
+            request.state.person = _judge(request)
+        person: Person | None = request.state.person
+        return person
+
+    def _judge(request: Request) -> Person | None:
         person = signed_in(request)
         if person is None or github is None or not person.actor.startswith("github:"):
             return person

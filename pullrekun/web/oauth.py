@@ -16,7 +16,6 @@ import dataclasses
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable
 from urllib.parse import quote
 
 from authlib.common.errors import AuthlibBaseError
@@ -77,15 +76,12 @@ class RepoAccess:
 
 
 class GitHubSignIn:
-    def __init__(
-        self, cfg: Config, client_secret: str, session_factory: Callable[..., OAuth2Session] = OAuth2Session
-    ) -> None:
+    def __init__(self, cfg: Config, client_secret: str) -> None:
         self._cfg = cfg
         self._secret = client_secret
-        self._session = session_factory
 
     def _oauth(self, redirect_uri: str, state: str | None = None) -> OAuth2Session:
-        return self._session(
+        return OAuth2Session(
             self._cfg.serve.oauth_client_id,
             self._secret,
             redirect_uri=redirect_uri,

@@ -27,6 +27,16 @@ def _environment(sb: Sandbox, pr: int) -> dict[str, Any] | None:
     return next((e for e in status_of(sb)["environments"] if e["pr"] == pr), None)
 
 
+def _wait_until_deploying(sb: Sandbox, pr: int) -> None:
+    waited = threading.Event()
+    for _ in range(600):
+        env = _environment(sb, pr)
+        if env is not None and env["status"] == "deploying":
+            return
+        waited.wait(0.1)
+    raise AssertionError(f"the start-up pass never began deploying PR #{pr}: {status_of(sb)}")
+
+
 def test_serve_passes_at_start_and_sigterm_cancels_the_pass_in_progress(local_sandbox: Sandbox) -> None:
     """The start-up pass deploys a commit whose app never answers (its health check would wait
     300 s); SIGTERM cancels that pass: the process exits at once and the outcome is recorded."""
@@ -55,14 +65,7 @@ def test_serve_passes_at_start_and_sigterm_cancels_the_pass_in_progress(local_sa
         first = proc.stdout.readline()
         assert first.startswith("pullrekun serve: listening on http://127.0.0.1:"), first
         url = first.split()[-1]
-        waited = threading.Event()
-        for _ in range(600):
-            env = _environment(sb, pr)
-            if env is not None and env["status"] == "deploying":
-                break
-            waited.wait(0.1)
-        else:
-            raise AssertionError(f"the start-up pass never began deploying PR #{pr}: {status_of(sb)}")
+        _wait_until_deploying(sb, pr)
         with urllib.request.urlopen(f"{url}/healthz", timeout=5) as resp:
             assert json.loads(resp.read())["pass_running"] is True
         proc.send_signal(signal.SIGTERM)
@@ -96,14 +99,7 @@ def test_serve_killed_with_sigkill_mid_deploy_converges_on_the_next_pass(local_s
         env={**os.environ, "PULLREKUN_WEBHOOK_SECRET": "a secret"},
     )
     try:
-        waited = threading.Event()
-        for _ in range(600):
-            env = _environment(sb, pr)
-            if env is not None and env["status"] == "deploying":
-                break
-            waited.wait(0.1)
-        else:
-            raise AssertionError(f"the start-up pass never began deploying PR #{pr}: {status_of(sb)}")
+        _wait_until_deploying(sb, pr)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
     finally:

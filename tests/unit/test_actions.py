@@ -68,7 +68,7 @@ def test_an_edit_overrides_the_config_and_back_to_the_config_removes_it(store: S
         "alice": ("dev_alice2", "edited", "local:ada"),
         "bob": ("dev_bob", "edited", "github:ann"),
     }
-    effective = CFG.with_edited_authors({login: schema for login, schema, _, _ in store.schema_sources()})
+    effective = CFG.with_edited_authors(store.edited_authors())
     assert effective.database is not None
     assert effective.database.authors == {"alice": "dev_alice2", "bob": "dev_bob"}
     assert "dev_alice2" in effective.tag_policy.protected_schemas, (

@@ -210,10 +210,10 @@ def test_the_released_notice_lists_each_pr_linked_with_its_risk_and_preview() ->
         ReleasedPR(7, "Cart", "alice", risk="Locks orders for\n5 minutes"),
         ReleasedPR(8, "Search", "bob", reverted=True),
     )
-    out = _release("release", prs, {7: "http://10.0.0.7:8000/"})
+    out = _release("release", prs, {7: "http://127.0.0.7:8000/"})
     assert out.startswith("Released to production (bbbbbbbbbbbb): 2 pull requests:")
     assert (
-        "- <https://github.com/acme/shop/pull/7|#7> Cart by alice, previewed at http://10.0.0.7:8000/" in out
+        "- <https://github.com/acme/shop/pull/7|#7> Cart by alice, previewed at http://127.0.0.7:8000/" in out
     )
     assert "> Locks orders for\n> 5 minutes" in out
     assert "#8> Search by bob (reverted)" in out

@@ -495,6 +495,10 @@ class Store:
             rows = s.scalars(select(SchemaSourceRow).order_by(SchemaSourceRow.login))
             return tuple((r.login, r.schema_name, r.actor, r.updated_at) for r in rows)
 
+    def edited_authors(self) -> dict[str, str]:
+        """The dashboard's edits of the developer -> schema table, login -> schema."""
+        return {login: schema for login, schema, _, _ in self.schema_sources()}
+
     def set_schema_source(
         self, login: str, schema: str | None, now: dt.datetime, actor: str | None = None
     ) -> None:
