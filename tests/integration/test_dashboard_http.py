@@ -90,6 +90,7 @@ class Browser:
         status, headers, _ = self.request("/auth/github/start")
         assert status == 303, status
         authorize = headers["location"]
+        assert "scope=" not in authorize, "the sign-in asks for no scope"
         with urllib.request.urlopen(authorize, timeout=10) as resp:
             page = resp.read().decode()
         form = {
@@ -454,7 +455,17 @@ def test_the_api_reads_with_any_token_and_acts_with_an_admin_token_only(world: W
     assert (status, body) == (403, {"message": "wallboard may read but not act"})
     described(world, "POST", f"/api/v1/environments/{world.pr}/redeploy", 403, body)
     status, body = call(world, "POST", f"/api/v1/environments/{world.pr}/redeploy")
-    assert status == 401, "a session or nothing: actions need a token"
+    assert status == 401, "actions need a token"
+    admin = Browser(world.service.url)
+    admin.sign_in(*ADMIN)
+    status, _, text = admin.request(f"/api/v1/environments/{world.pr}/redeploy", {})
+    assert (status, "need an API token" in text) == (401, True), (
+        "a signed-in browser cannot act through the API"
+    )
+    (held,) = [a.instance_id for a in world.store.assignments()]
+    status, body = call(world, "POST", f"/api/v1/instances/{held}/start", CI_TOKEN)
+    assert status == 409, body
+    described(world, "POST", f"/api/v1/instances/{held}/start", 409, body)
 
     status, body = call(world, "POST", f"/api/v1/environments/{world.pr}/redeploy", CI_TOKEN)
     assert status == 202, body
