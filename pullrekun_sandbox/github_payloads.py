@@ -252,7 +252,7 @@ def pull_request(simple: dict[str, Any], state: str, closed: dt.datetime | None)
         **simple,
         "state": state,
         "closed_at": iso(closed) if closed else None,
-        "merged": False,
+        "merged": simple.get("merged_at") is not None,
         "mergeable": True if state == "open" else None,
         "mergeable_state": "clean" if state == "open" else "unknown",
         "merged_by": None,

@@ -56,7 +56,7 @@ class ReadEndpoints:
             else base_repo
         )
         labels = [P.label(self.url, self.repository, name, 7000 + i) for i, name in enumerate(pr.labels)]
-        return P.pull_request_simple(
+        simple = P.pull_request_simple(
             api=self.url,
             web=self.url,
             full_name=self.repository,
@@ -76,6 +76,11 @@ class ReadEndpoints:
             draft=pr.draft,
             labels=labels,
         )
+        if pr.state == "closed":
+            simple["state"], simple["closed_at"] = "closed", P.iso(pr.updated)
+        if pr.merged_at is not None:
+            simple["merged_at"], simple["merge_commit_sha"] = P.iso(pr.merged_at), pr.merge_commit_sha
+        return simple
 
     # --- HTTP ----------------------------------------------------------------------
 

@@ -23,6 +23,8 @@ class SimPR:
     fork_owner: str | None = None
     labels: list[str] = field(default_factory=list)
     state: str = "open"
+    merged_at: dt.datetime | None = None
+    merge_commit_sha: str | None = None
 
 
 @dataclass

@@ -34,6 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from pullrekun_sandbox import github_payloads as P
+from pullrekun_sandbox.github_history import History, HistoryEndpoints
 from pullrekun_sandbox.github_hooks import WebhookSender, pull_request_payload
 from pullrekun_sandbox.github_oauth import OAuthApp, OAuthEndpoints
 from pullrekun_sandbox.github_reads import ReadEndpoints
@@ -46,7 +47,7 @@ RATE_LIMIT = 5000
 __all__ = ["RATE_LIMIT", "Fault", "GitHubSimulator", "Served", "SimApp", "SimPR"]
 
 
-class GitHubSimulator(ReadEndpoints, WriteEndpoints, OAuthEndpoints):
+class GitHubSimulator(ReadEndpoints, WriteEndpoints, OAuthEndpoints, HistoryEndpoints):
     """Holds one repository's PRs and serves them over HTTP on 127.0.0.1."""
 
     def __init__(
@@ -88,6 +89,9 @@ class GitHubSimulator(ReadEndpoints, WriteEndpoints, OAuthEndpoints):
         self.user_tokens: dict[str, str] = {}
         self._codes = {}
         self.oauth_login = "octocat"
+        #: The repository's git history: ``main`` starts with one commit.
+        self.history = History()
+        self.commit("Initial commit", author="acme")
 
     def _notify(self, action: str, number: int, sender: str) -> None:
         """Deliver a pull_request event (outside the lock: the receiver may read this simulator)."""
@@ -447,6 +451,12 @@ class GitHubSimulator(ReadEndpoints, WriteEndpoints, OAuthEndpoints):
             items = self.comments_on(int(comments.group(1)))
             body, links = self._page(parsed.path, query, items)
             route = "/repos/{owner}/{repo}/issues/{issue_number}/comments"
+        elif (found := self._history_get(parsed.path, query)) is not None:
+            status, body, links, route = found
+            if status != 200:
+                error = self._error(status, body["message"])
+                self._send(h, status, error, rate_headers(remaining), "error", True)
+                return
         else:
             self._send(h, 404, self._error(404, "Not Found"), rate_headers(remaining), "error", True)
             return

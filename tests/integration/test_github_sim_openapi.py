@@ -63,3 +63,55 @@ def test_repository_and_error_payloads_match_the_openapi_schema(sim: GitHubSimul
     openapi.validate(repo.route, "get", 200, repo.body)
     err = next(s for s in sim.served if s.status == 422)
     openapi.validate("/repos/{owner}/{repo}/pulls", "get", 422, err.body)
+
+
+def test_history_reads_match_the_openapi_schema(sim: GitHubSimulator) -> None:
+    """compare (paged), a commit's pulls, refs, annotated tags, deployments and their statuses."""
+    import urllib.error
+    import urllib.request
+
+    start = sim.history.branches["main"]
+    styles = {"merge": 0, "squash": 0, "rebase": 0}
+    for style in styles:
+        styles[style] = sim.open_pr("f" * 40, title=f"{style} me", body="## Release risk\nnone")
+        sim.merge_pr(styles[style], style)
+    head = sim.history.branches["main"]
+    sim.tag("v1.0.0", start)
+    sim.tag("v1.1.0", head, annotated=True)
+    sim.deploy(start)
+    sim.deploy(head)
+
+    def get(path: str) -> None:
+        req = urllib.request.Request(sim.url + path, headers={"Authorization": "token t"})
+        with contextlib.suppress(urllib.error.HTTPError):
+            urllib.request.urlopen(req, timeout=5).read()
+
+    repo = f"/repos/{sim.repository}"
+    get(f"{repo}/compare/{start}...{head}?per_page=3&page=2")
+    get(f"{repo}/compare/{head}...{start}")
+    get(f"{repo}/compare/{start}...nosuchref")
+    merge_commit = sim.prs[styles["merge"]].merge_commit_sha
+    get(f"{repo}/commits/{merge_commit}/pulls")
+    get(f"{repo}/git/ref/heads/main")
+    get(f"{repo}/git/matching-refs/tags/v")
+    tag_object = sim.history.tags["v1.1.0"].object_sha
+    get(f"{repo}/git/tags/{tag_object}")
+    get(f"{repo}/deployments?environment=production")
+    newest = max(sim.deployments)
+    get(f"{repo}/deployments/{newest}/statuses?per_page=1")
+    checked = set()
+    for served in sim.served:
+        if served.route == "error":
+            continue
+        openapi.validate(served.route, "get", served.status, served.body)
+        checked.add(served.route)
+    assert len(checked) == 7, checked
+    compares = [s.body for s in sim.served if s.route.endswith("/compare/{basehead}")]
+    assert [c["status"] for c in compares] == ["ahead", "behind"]
+    assert compares[0]["total_commits"] == 3 + 1 + 2  # two commits and a merge, a squash, two rebased
+    assert len(compares[0]["commits"]) == 3
+    missing = next(s for s in sim.served if s.status == 404)
+    openapi.validate("/repos/{owner}/{repo}/compare/{basehead}", "get", 404, missing.body)
+    pulls = next(s.body for s in sim.served if s.route.endswith("/pulls") and "commits" in s.path)
+    assert [p["number"] for p in pulls] == [styles["merge"]]
+    assert pulls[0]["merged_at"]
