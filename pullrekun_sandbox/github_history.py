@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import re
 import threading
 import urllib.parse
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,7 +66,7 @@ class HistoryEndpoints:
     deployments: dict[int, dict[str, Any]]
     deployment_statuses: dict[int, list[dict[str, Any]]]
     _lock: threading.RLock
-    _ids: Iterator[int]
+    _ids: itertools.count[int]
 
     @property
     def url(self) -> str:
