@@ -26,11 +26,23 @@ from types import FrameType
 from pullrekun import __version__, logs
 from pullrekun import config as config_mod
 from pullrekun.adapters import known_hosts
+from pullrekun.adapters.github.client import GitHubUnavailable
+from pullrekun.adapters.github.history import ProductionUnreadable
 from pullrekun.adapters.playbook.apply import known_hosts_file, plan_to_json
-from pullrekun.adapters.state.lock import LockHeld, LockLost
+from pullrekun.adapters.state.lock import LockHeld, LockLost, pass_lock
+from pullrekun.adapters.state.notices import NoticeLedger
 from pullrekun.adapters.state.store import Store
 from pullrekun.app.readmodel import Snapshot, snapshot
-from pullrekun.app.reconcile import Cancel, PassOutcome, PassResult, plan_only, reconcile, utcnow
+from pullrekun.app.reconcile import (
+    Cancel,
+    ObserveFailed,
+    PassOutcome,
+    PassResult,
+    plan_only,
+    reconcile,
+    release_notices,
+    utcnow,
+)
 from pullrekun.app.render import check_overrides
 from pullrekun.core.text import neutralise
 from pullrekun.core.validate import InvalidInput, check_instance_id
@@ -123,6 +135,19 @@ def _parser() -> argparse.ArgumentParser:
         "accept-host-key", help="forget an instance's pinned SSH host key: the next pass learns its new one"
     )
     ak.add_argument("instance", help="EC2 instance id (i-...)")
+    rn = sub.add_parser(
+        "release-notes", help="release notices: the recent ones, or what is waiting for release"
+    )
+    what = rn.add_mutually_exclusive_group()
+    what.add_argument(
+        "--pending", action="store_true", help="print the merged PRs not in production, with their risk notes"
+    )
+    what.add_argument(
+        "--resend", type=int, metavar="ID", help="send again a notice whose delivery is unknown (see status)"
+    )
+    rn.add_argument(
+        "--post", action="store_true", help="with --pending: also post it to the release channels"
+    )
     sv = sub.add_parser("serve", help="answer GitHub's webhooks with passes, and run one on a timer anyway")
     sv.add_argument("--bind", help="address to listen on (default: serve.bind)")
     sv.add_argument("--port", type=int, help="port to listen on (default: serve.port)")
@@ -223,6 +248,41 @@ def _print_plan(plan_json: dict[str, object], as_json: bool) -> None:
         print(f"note: {n}")
 
 
+def _release_notes(args: argparse.Namespace, cfg: config_mod.Config, store: Store) -> int:
+    if cfg.release is None:
+        print("pullrekun: release-notes needs a [release] section in the config", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.post and not args.pending:
+        print("pullrekun: --post goes with --pending", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    ledger = NoticeLedger(store)
+    if args.resend is not None:
+        if not ledger.resend(args.resend, utcnow(), _cli_actor()):
+            print(f"pullrekun: notice {args.resend} has no send of unknown delivery", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        print(f"notice {args.resend}: sent again on the next pass")
+        return EXIT_OK
+    if not args.pending:
+        for notice in ledger.recent():
+            sends = ", ".join(f"{x.channel} {x.state}" for x in notice.sends) or "not announced"
+            sha = (notice.sha or "-")[:12]
+            print(
+                neutralise(f"{notice.id:>5}  {_when(notice.created_at)}  {notice.kind:<9} {sha:<12}  {sends}")
+            )
+        return EXIT_OK
+    try:
+        if args.post:
+            with pass_lock(store.engine):
+                _, text = release_notices(cfg, store).post_pending(_cli_actor())
+        else:
+            text = release_notices(cfg, store).pending_text()
+    except (ProductionUnreadable, GitHubUnavailable, ObserveFailed) as exc:
+        print(f"pullrekun: {exc}", file=sys.stderr)
+        return EXIT_FAILURES
+    print(neutralise(text))
+    return EXIT_OK
+
+
 def _when(t: dt.datetime | None) -> str:
     return t.isoformat(timespec="seconds") if t else "-"
 
@@ -263,6 +323,18 @@ def status_table(snap: Snapshot) -> str:
         lines.append(f"GitHub: {left} requests left, resets at {_when(gh.rate_reset)}")
     if gh.backoff_until:
         lines.append(f"GitHub: backing off until {_when(gh.backoff_until)} ({gh.backoff_reason})")
+    rel = snap.release
+    if rel is not None:
+        where = (rel.production_sha or "unknown")[:12]
+        lines.append(f"production: {where} (read {_when(rel.read_at)})")
+        if rel.problem:
+            lines.append(f"production could not be read: {rel.problem} (no notice until it can)")
+        if rel.last_move:
+            moved = f"{rel.last_move} {(rel.last_move_sha or '')[:12]}"
+            lines.append(f"last production move: {moved} at {_when(rel.last_move_at)}")
+        if rel.unsent:
+            lines.append(f"release notices waiting to be sent: {rel.unsent}")
+        lines.extend(f"uncertain: {text}" for text in rel.uncertain)
     # Messages, reasons and URLs come from task output and EC2 tags: nothing may drive the terminal.
     return "\n".join(neutralise(line).replace("\n", " ") for line in lines)
 
@@ -346,6 +418,8 @@ def _run(args: argparse.Namespace, cfg: config_mod.Config, store: Store) -> int:
         return EXIT_OK
     if args.command == "serve":
         return _serve(args, cfg, store)
+    if args.command == "release-notes":
+        return _release_notes(args, cfg, store)
     if args.command == "reset-db":
         if cfg.database is None:
             print("pullrekun: reset-db needs a [database] section in the config", file=sys.stderr)

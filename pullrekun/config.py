@@ -23,6 +23,7 @@ from pullrekun.core.dbpolicy import DatabasePolicy, effective_authors
 from pullrekun.core.dbusers import env_password
 from pullrekun.core.planner import PlannerConfig
 from pullrekun.core.redact import Redactor
+from pullrekun.core.releases import parse_slot
 from pullrekun.core.tagpolicy import TagPolicy
 from pullrekun.core.trust import TrustPolicy
 from pullrekun.core.validate import POOL_RE, InvalidInput, check_schema
@@ -105,6 +106,35 @@ class ReportConfig:
     #: Show the failing task's last output lines on GitHub and in chat (redacted, capped).
     #: Set false for public repositories: output comes from the PR's own code.
     show_output: bool = True
+
+
+@dataclass(frozen=True)
+class ReleaseConfig:
+    """Release notices (the ``[release]`` section; without it, none): where production is, and
+    what the team is told in chat when it moves."""
+
+    #: How production's sha is read: "url" (an address answering the sha, as plain text or in the
+    #: JSON field ``url_json_field``), "deployment" (the newest successful GitHub deployment to
+    #: ``environment``), "branch" (its head) or "tag" (the highest version matching ``tag_pattern``).
+    source: str = "url"
+    url: str = ""
+    #: A dotted path into the URL's JSON answer ("build.sha"); empty: the answer is the sha itself.
+    url_json_field: str = ""
+    url_timeout: int = 10
+    environment: str = "production"
+    branch: str = "production"
+    tag_pattern: str = "v*"
+    #: The branch pull requests merge into: what is on it and not in production is waiting.
+    base_branch: str = "main"
+    #: The Markdown heading of the PR body's risk notes (up to the next heading of its level).
+    risk_heading: str = "## Release risk"
+    #: The released notice quotes each PR's risk notes too (the waiting notice always does).
+    risk_in_released: bool = False
+    #: The variables holding the release channels' webhook URLs (empty: the ``[report]`` ones).
+    slack_webhook_env: str = ""
+    google_chat_webhook_env: str = ""
+    #: When the waiting-for-release notice is posted by itself, UTC: "09:30" or "Mon-Fri 09:30".
+    pending_schedule: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -268,6 +298,7 @@ class Config:
     trust: TrustPolicy = field(default_factory=TrustPolicy)
     report: ReportConfig = ReportConfig()
     database: DatabaseConfig | None = None
+    release: ReleaseConfig | None = None
     serve: ServeConfig = ServeConfig()
     failed_retry_after: int = 0
     source: str = "<defaults>"
@@ -330,6 +361,8 @@ class Config:
         """Environment variables whose values are secrets (known to be, or named so in the config)."""
         names = [self.github.token_env, self.state.url_env, *self.playbook_secret_env_names()]
         names += [n for n in (self.report.slack_webhook_env, self.report.google_chat_webhook_env) if n]
+        if self.release is not None:
+            names += [n for n in (self.release.slack_webhook_env, self.release.google_chat_webhook_env) if n]
         names += [self.serve.webhook_secret_env, self.serve.session_secret_env]
         names += [self.serve.oauth_client_secret_env]
         return tuple(dict.fromkeys(names))
@@ -371,7 +404,7 @@ _SECTIONS: dict[str, type] = {
     "serve": ServeConfig,
 }
 #: Sections that switch a feature on by being present (absent: the field stays None).
-_OPTIONAL_SECTIONS: dict[str, type] = {"database": DatabaseConfig}
+_OPTIONAL_SECTIONS: dict[str, type] = {"database": DatabaseConfig, "release": ReleaseConfig}
 _TOP_LEVEL = {"failed_retry_after": int}
 
 
@@ -509,6 +542,8 @@ def _check(cfg: Config) -> None:
     _check_report(cfg.report)
     if cfg.database is not None:
         _check_database(cfg.database)
+    if cfg.release is not None:
+        _check_release(cfg.release)
     if cfg.failed_retry_after < 0:
         raise ConfigError("failed_retry_after", "must not be negative")
 
@@ -551,6 +586,40 @@ def _check_report(rep: ReportConfig) -> None:
         raise ConfigError("report.queue_positions", "must be at least 1")
     if rep.templates_dir and not Path(rep.templates_dir).is_dir():
         raise ConfigError("report.templates_dir", f"no such directory: {rep.templates_dir}")
+
+
+RELEASE_SOURCES = ("url", "deployment", "branch", "tag")
+JSON_FIELD_RE = re.compile(r"\A[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\Z")
+#: A branch or environment name: git's ref rules, simplified (no spaces, "..", "~^:?*[\\", or a
+#: leading "-" or "/").
+REF_NAME_RE = re.compile(r"\A(?!-)(?!/)(?!.*\.\.)(?!.*//)[A-Za-z0-9._/-]{1,200}(?<!/)(?<!\.lock)\Z")
+
+
+def _check_release(rel: ReleaseConfig) -> None:
+    if rel.source not in RELEASE_SOURCES:
+        raise ConfigError("release.source", f"must be one of {', '.join(RELEASE_SOURCES)}")
+    if rel.source == "url" and not rel.url.startswith(("http://", "https://")):
+        raise ConfigError("release.url", "must be the http(s) address that answers production's sha")
+    if rel.url_json_field and not JSON_FIELD_RE.match(rel.url_json_field):
+        raise ConfigError("release.url_json_field", "must be a dotted path of field names, e.g. build.sha")
+    if not 1 <= rel.url_timeout <= 120:
+        raise ConfigError("release.url_timeout", "must be 1 to 120 seconds")
+    for key in ("branch", "base_branch", "environment"):
+        if not REF_NAME_RE.match(getattr(rel, key)):
+            raise ConfigError(f"release.{key}", f"{getattr(rel, key)!r} is not a valid name")
+    if not rel.tag_pattern or len(rel.tag_pattern) > 100 or any(c in rel.tag_pattern for c in " ~^:\\"):
+        raise ConfigError("release.tag_pattern", "must be a glob of tag names, e.g. v*")
+    if not rel.risk_heading.strip() or "\n" in rel.risk_heading:
+        raise ConfigError("release.risk_heading", "must be one line, e.g. '## Release risk'")
+    for key in ("slack_webhook_env", "google_chat_webhook_env"):
+        value = getattr(rel, key)
+        if value and not ENV_NAME_RE.match(value):
+            raise ConfigError(f"release.{key}", "must be an environment variable name (A-Z, 0-9, _)")
+    for entry in rel.pending_schedule:
+        try:
+            parse_slot(entry)
+        except ValueError as exc:
+            raise ConfigError("release.pending_schedule", str(exc)) from None
 
 
 def _check_database(db: DatabaseConfig) -> None:

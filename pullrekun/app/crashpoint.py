@@ -16,6 +16,8 @@ import signal
 
 #: The controller's own crash points, in the order a pass reaches them.
 POINTS = ("before-run", "after-run", "report")
+#: A release notice's send: marked sending, request about to go out; it went out, not yet marked sent.
+NOTICE_POINTS = ("notice-sending", "notice-sent")
 
 
 def reached(point: str) -> None:

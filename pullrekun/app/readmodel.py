@@ -17,7 +17,9 @@ from typing import Any
 
 from pullrekun.adapters import ec2
 from pullrekun.adapters.github.client import backoff_until
+from pullrekun.adapters.state.notices import NoticeLedger
 from pullrekun.adapters.state.store import EnvironmentRecord, Store
+from pullrekun.app.notices import PRODUCTION_PROBLEM, PRODUCTION_READ_AT, PRODUCTION_SHA
 from pullrekun.app.pool import read_pool
 from pullrekun.config import Config
 from pullrekun.core.model import UP_STATES, Instance, InstanceWish
@@ -61,6 +63,24 @@ class GitHubFacts:
 
 
 @dataclass(frozen=True)
+class ReleaseFacts:
+    """Where production is as the last pass read it, and what the release notices did."""
+
+    production_sha: str | None = None
+    read_at: dt.datetime | None = None
+    #: Why the last pass could not read production's sha (nothing was concluded), or None.
+    problem: str | None = None
+    #: The newest production move recorded: first, release, rollback or unlinked.
+    last_move: str | None = None
+    last_move_sha: str | None = None
+    last_move_at: dt.datetime | None = None
+    #: Sends waiting for a pass (a failed one is retried).
+    unsent: int = 0
+    #: Sends a pass died in the middle of, on a channel that cannot be asked twice (never resent).
+    uncertain: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Snapshot:
     pool: str
     environments: tuple[EnvironmentView, ...]
@@ -73,6 +93,8 @@ class Snapshot:
     refused: tuple[Refusal, ...] = ()
     #: Instances someone asked to tag into the pool (the next pass does it).
     registering: tuple[str, ...] = ()
+    #: Release notices (None without a ``[release]`` section).
+    release: ReleaseFacts | None = None
 
     def environment(self, pr: int) -> EnvironmentView | None:
         return next((e for e in self.environments if e.pr == pr), None)
@@ -140,6 +162,23 @@ def github_facts(store: Store, now: dt.datetime) -> GitHubFacts:
     )
 
 
+def release_facts(store: Store) -> ReleaseFacts:
+    facts = store.github_state()
+    ledger = NoticeLedger(store)
+    last = ledger.last_move()
+    read_at = facts.get(PRODUCTION_READ_AT)
+    return ReleaseFacts(
+        production_sha=facts.get(PRODUCTION_SHA),
+        read_at=dt.datetime.fromisoformat(read_at) if read_at else None,
+        problem=facts.get(PRODUCTION_PROBLEM),
+        last_move=last.kind if last else None,
+        last_move_sha=last.sha if last else None,
+        last_move_at=last.created_at if last else None,
+        unsent=len(ledger.unsent()),
+        uncertain=tuple(send.error or f"notice {n.id} to {send.channel}" for n, send in ledger.unknown()),
+    )
+
+
 def snapshot(
     cfg: Config,
     store: Store,
@@ -185,4 +224,5 @@ def snapshot(
         ec2_problem=problem,
         refused=refused,
         registering=registering,
+        release=release_facts(store) if cfg.release is not None else None,
     )

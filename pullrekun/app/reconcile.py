@@ -34,6 +34,7 @@ from pullrekun.adapters.playbook import guard as playbook_guard
 from pullrekun.adapters.state.lock import PassLock, pass_lock
 from pullrekun.adapters.state.store import DeployOutcome, Store
 from pullrekun.app import crashpoint
+from pullrekun.app.notices import NoticeResult, ReleaseNotices
 from pullrekun.app.pool import read_pool
 from pullrekun.app.poolchanges import apply_pool_changes
 from pullrekun.app.readmodel import environment_views
@@ -109,6 +110,8 @@ class PassResult:
     report: ReportResult | None = None
     #: The playbook run's end (successful, failed, timeout, canceled, ...); None without a run.
     run_status: str | None = None
+    #: The release notices' step (None without a ``[release]`` section).
+    notices: NoticeResult | None = None
 
     @property
     def ok(self) -> bool:
@@ -228,6 +231,27 @@ def _report(
     return result
 
 
+def release_notices(cfg: Config, store: Store, clock: Clock = utcnow) -> ReleaseNotices:
+    """Release notices outside a pass (the CLI); raises ObserveFailed while GitHub says wait."""
+    renderer = Renderer(cfg.report.templates_dir)
+    return ReleaseNotices(cfg, store, github_client(cfg, store, clock), renderer, clock)
+
+
+def _notices(
+    cfg: Config, store: Store, client: GitHubClient, obs: Observation, clock: Clock
+) -> NoticeResult | None:
+    """The release notices' step: after the report (the environments come first), never fatal."""
+    if cfg.release is None:
+        return None
+    try:
+        return ReleaseNotices(
+            cfg, store, client, Renderer(cfg.report.templates_dir), clock, obs.instances
+        ).watch()
+    except Exception as exc:  # a broken template, the state DB: the pass's own work is recorded already
+        log.exception("release notices failed; they are retried on the next pass")
+        return NoticeResult(problem=f"release notices failed: {exc}")
+
+
 def end_orphaned_runs(cfg: Config, store: Store, now: dt.datetime) -> None:
     """End what is left of a playbook run whose pass died, before this pass does anything."""
     root = Path(cfg.ansible.artifacts_dir)
@@ -290,7 +314,8 @@ def _apply_and_report(
         store.note_pull_requests(details)
         apply_pool_changes(cfg, store, plan, now)
         report = _report(reporter, cfg, store, obs, plan, clock, final=True)
-        return PassResult(PassOutcome.CLEAN, plan, github=obs.github, report=report)
+        notices = _notices(cfg, store, reporter.client, obs, clock)
+        return PassResult(PassOutcome.CLEAN, plan, github=obs.github, report=report, notices=notices)
     ident = f"{now:%Y%m%dT%H%M%S.%f}-{uuid.uuid4().hex[:8]}"
     artifacts = os.path.join(os.path.abspath(cfg.ansible.artifacts_dir), ident)
     deployment_ids = store.record_intent(plan, now, artifacts)
@@ -324,6 +349,7 @@ def _apply_and_report(
                 (out.message or "").splitlines()[0:1],
             )
     report = _report(reporter, cfg, store, obs, plan, clock, final=True)
+    notices = _notices(cfg, store, reporter.client, obs, clock)
     failed = any(not o.ok for o in outcomes)
     run_bad = result.run is not None and result.run.status != "successful"
     if run_bad and not plan.of_type(Deploy):
@@ -337,4 +363,5 @@ def _apply_and_report(
         artifacts=artifacts,
         report=report,
         run_status=result.run.status if result.run is not None else None,
+        notices=notices,
     )

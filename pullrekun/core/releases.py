@@ -16,6 +16,7 @@ risk``), up to the next heading of the same or a higher level; a body without it
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import re
 from collections.abc import Iterable, Mapping
@@ -134,3 +135,53 @@ def risk_section(body: str | None, heading: str) -> str | None:
     if not text:
         return None
     return text if len(text) <= RISK_LIMIT else text[: RISK_LIMIT - 1].rstrip() + "…"
+
+
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_SLOT = re.compile(r"\A(?:(?P<days>[A-Za-z]{3}(?:-[A-Za-z]{3})?(?:,[A-Za-z]{3}(?:-[A-Za-z]{3})?)*)\s+)?"
+                   r"(?P<hh>[01]\d|2[0-3]):(?P<mm>[0-5]\d)\Z")  # fmt: skip
+#: A scheduled notice whose time passed longer ago than this is skipped, not posted late.
+SCHEDULE_GRACE = dt.timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One scheduled time of the waiting-for-release notice (UTC), on some weekdays (0 = Monday)."""
+
+    days: frozenset[int]
+    hour: int
+    minute: int
+
+
+def parse_slot(text: str) -> Slot:
+    """``"09:30"`` (every day) or ``"Mon-Fri 09:30"`` / ``"Mon,Thu 16:00"``; raises ValueError."""
+    m = _SLOT.match(text.strip())
+    if not m:
+        raise ValueError(f"{text!r} is not 'HH:MM' or 'Mon-Fri HH:MM'")
+    days: set[int] = set()
+    for part in (m.group("days") or "mon-sun").lower().split(","):
+        first, _, last = part.partition("-")
+        if first not in _DAYS or (last and last not in _DAYS):
+            raise ValueError(f"{text!r}: unknown day in {part!r} (use {', '.join(_DAYS)})")
+        a, b = _DAYS.index(first), _DAYS.index(last or first)
+        days.update(range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)])
+    return Slot(frozenset(days), int(m.group("hh")), int(m.group("mm")))
+
+
+def due_slot(slots: Iterable[Slot], last_posted: dt.datetime | None, now: dt.datetime) -> dt.datetime | None:
+    """The scheduled time to post the waiting-for-release notice for now, if one is due: the
+    newest slot at or before ``now``, not posted yet, and at most SCHEDULE_GRACE old (a
+    controller that was down posts nothing late; a pass a few minutes after the slot posts it)."""
+    newest: dt.datetime | None = None
+    for slot in slots:
+        for back in range(8):
+            day = (now - dt.timedelta(days=back)).date()
+            at = dt.datetime(day.year, day.month, day.day, slot.hour, slot.minute, tzinfo=dt.UTC)
+            if at <= now and day.weekday() in slot.days:
+                newest = at if newest is None or at > newest else newest
+                break
+    if newest is None or now - newest > SCHEDULE_GRACE:
+        return None
+    if last_posted is not None and last_posted >= newest:
+        return None
+    return newest

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -158,18 +159,20 @@ def test_the_commented_sample_documents_every_key_with_its_default() -> None:
 
     text = (REPO / "pullrekun.sample.toml").read_text()
     assert "database" not in tomllib.loads(text), "the optional [database] table ships commented out"
-    # Uncommented as the sample says: the leading "# " goes from each line of the table.
+    assert "release" not in tomllib.loads(text), "the optional [release] table ships commented out"
+    # Uncommented as the sample says: the leading "# " goes from each line of the tables.
     head, _, table = text.partition("# [database]\n")
     uncommented = "".join(ln.removeprefix("# ") + "\n" for ln in table.splitlines())
     raw = tomllib.loads(head + "[database]\n" + uncommented)
     cfg = parse(raw)
-    for section in ("github", "ec2", "state", "ansible", "app", "trust", "report", "serve", "database"):
+    sections = ("github", "ec2", "state", "ansible", "app", "trust", "report", "serve", "database", "release")
+    for section in sections:
         documented = raw[section]
         for f in dataclasses.fields(getattr(cfg, section)):
             if f.name == "project_dir":
                 continue  # depends on the checkout; documented as a comment
             assert f.name in documented, f"{section}.{f.name} is not in the sample"
-            if f.name in {"default_source", "authors"}:
+            if f.name in {"default_source", "authors", "url"}:
                 continue  # examples, not defaults
             if f.default is not dataclasses.MISSING:
                 value = tuple(documented[f.name]) if isinstance(f.default, tuple) else documented[f.name]
@@ -207,3 +210,30 @@ def test_githubs_web_address_is_derived_from_the_api_unless_the_config_names_it(
     assert enterprise.site == "https://ghe.example.com"
     named = GitHubConfig("a/b", api_url="http://127.0.0.1:9000", web_url="http://127.0.0.1:9001/")
     assert named.pr_url(3) == "http://127.0.0.1:9001/a/b/pull/3"
+
+
+@pytest.mark.parametrize(
+    ("release", "key"),
+    [
+        ({"source": "ftp"}, "release.source"),
+        ({"source": "url"}, "release.url"),
+        ({"source": "url", "url": "file:///etc/passwd"}, "release.url"),
+        ({"source": "branch", "url_json_field": "a..b"}, "release.url_json_field"),
+        ({"source": "branch", "branch": "main; rm -rf /"}, "release.branch"),
+        ({"source": "branch", "base_branch": "../main"}, "release.base_branch"),
+        ({"source": "tag", "tag_pattern": "v* ~1"}, "release.tag_pattern"),
+        ({"source": "branch", "risk_heading": " "}, "release.risk_heading"),
+        ({"source": "branch", "slack_webhook_env": "https://hooks"}, "release.slack_webhook_env"),
+        ({"source": "branch", "pending_schedule": ["25:00"]}, "release.pending_schedule"),
+        ({"source": "branch", "url_timeout": 0}, "release.url_timeout"),
+    ],
+)
+def test_a_bad_release_section_names_its_key(release: dict[str, object], key: str) -> None:
+    with pytest.raises(ConfigError, match=rf"^{re.escape(key)}:"):
+        parse({**GOOD, "release": release})
+
+
+def test_release_webhook_variables_are_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REL_HOOK", "https://hooks.example/T0/B0/secret-part")
+    cfg = parse({**GOOD, "release": {"source": "branch", "slack_webhook_env": "REL_HOOK"}})
+    assert "https://hooks.example/T0/B0/secret-part" in cfg.secret_values()

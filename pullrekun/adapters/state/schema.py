@@ -186,3 +186,37 @@ class SchemaSourceRow(Base):
     schema_name: Mapped[str] = mapped_column(String(64))
     actor: Mapped[str | None] = mapped_column(String(100))
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class NoticeRow(Base):
+    """A release notice: a production move seen (first, release, rollback, unlinked) or a
+    waiting-for-release notice asked for (pending). Written before any send (see NoticeSendRow)."""
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    previous_sha: Mapped[str | None] = mapped_column(String(40))
+    sha: Mapped[str | None] = mapped_column(String(40))
+    #: The message as sent (every channel gets the same text); None until rendered.
+    text: Mapped[str | None] = mapped_column(LongText)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    #: Who asked (a pending notice from the dashboard, the CLI, the schedule); None for a pass's own.
+    actor: Mapped[str | None] = mapped_column(String(100))
+    #: The schedule's time a scheduled waiting-for-release notice is for.
+    slot: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class NoticeSendRow(Base):
+    """One notice to one chat channel: pending -> sending -> sent. A pass that dies while
+    ``sending`` leaves it so; the next one resends it only where a resend cannot duplicate it
+    (Google Chat's message id), else marks it ``unknown`` (said in ``status``, never resent)."""
+
+    __tablename__ = "notice_sends"
+
+    notice_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

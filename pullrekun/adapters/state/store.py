@@ -50,7 +50,7 @@ from pullrekun.core.model import (
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 #: The newest Alembic revision; a test checks it against the migrations folder.
-HEAD_REVISION = "0007"
+HEAD_REVISION = "0008"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,303 @@
+"""Release notices: tell the team in chat what reached production, and what is waiting to.
+
+Each pass (after its report) reads where production is and compares it with the last sha the
+ledger recorded. A move is judged (:func:`pullrekun.core.releases.judge_move`), its pull requests
+read from GitHub, its message rendered and recorded with one pending send per chat channel, and
+only then sent. The first sha ever read is recorded without announcing history. When production
+cannot be read, nothing is concluded: no notice, the pass goes on, ``status`` says why.
+
+The waiting-for-release notice lists the merged PRs on ``base_branch`` that production does not
+run, with each one's risk notes. It is asked for (``pullrekun release-notes --pending --post``,
+the dashboard, the API) or due by ``pending_schedule``; a pass renders and sends it.
+
+Sends are exactly once where the channel allows it: see :mod:`pullrekun.adapters.state.notices`.
+A send that surely failed (refused, an error answer) stays pending for the next pass; one whose
+answer never came is sent again only to Google Chat (its message id makes the repeat harmless),
+and on Slack is marked ``unknown``: never repeated, said in ``status``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from pullrekun.adapters.chat import GOOGLE_CHAT, SLACK, NotifyFailed, Webhook, webhooks_from
+from pullrekun.adapters.github.client import GitHubClient, GitHubUnavailable
+from pullrekun.adapters.github.history import HistoryReader, ProductionUnreadable
+from pullrekun.adapters.github.pulls import PullRequestSource
+from pullrekun.adapters.production import read_url_sha
+from pullrekun.adapters.state.notices import PENDING, SENDING, SENT, UNKNOWN, Notice, NoticeLedger
+from pullrekun.adapters.state.store import Store
+from pullrekun.app import crashpoint
+from pullrekun.app.render import Renderer, safe_url
+from pullrekun.config import Config, ReleaseConfig
+from pullrekun.core.model import EnvStatus, Instance
+from pullrekun.core.releases import Move, ReleasedPR, due_slot, judge_move, parse_slot, released_prs
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], dt.datetime]
+#: Keys of the state DB's facts table where the last production read is kept (for ``status``).
+PRODUCTION_SHA, PRODUCTION_READ_AT, PRODUCTION_PROBLEM = (
+    "production_sha",
+    "production_read_at",
+    "production_problem",
+)
+
+
+@dataclass
+class NoticeResult:
+    production_sha: str | None = None
+    #: Why production could not be read, or a send failed ("" when all went well).
+    problem: str = ""
+    recorded: tuple[int, ...] = ()
+    sent: int = 0
+
+
+def release_webhooks(cfg: Config) -> tuple[Webhook, ...]:
+    """The release channels: ``[release]``'s webhook variables, else ``[report]``'s."""
+    rel = cfg.release
+    slack = (rel.slack_webhook_env if rel else "") or cfg.report.slack_webhook_env
+    gchat = (rel.google_chat_webhook_env if rel else "") or cfg.report.google_chat_webhook_env
+    return webhooks_from(((SLACK, slack), (GOOGLE_CHAT, gchat)), cfg.report.notify_timeout)
+
+
+def _same(a: str, b: str) -> bool:
+    """Two shas name the same commit (a URL may answer a short one)."""
+    return a.startswith(b) or b.startswith(a)
+
+
+class ReleaseNotices:
+    def __init__(
+        self,
+        cfg: Config,
+        store: Store,
+        client: GitHubClient,
+        renderer: Renderer,
+        clock: Clock,
+        instances: Mapping[str, Instance] | None = None,
+    ) -> None:
+        assert cfg.release is not None, "no [release] section"
+        self.cfg = cfg
+        self.rel: ReleaseConfig = cfg.release
+        self.store = store
+        self.ledger = NoticeLedger(store)
+        self.renderer = renderer
+        self.clock = clock
+        self.hooks = release_webhooks(cfg)
+        self.history = HistoryReader(client, PullRequestSource(client, store, clock))
+        self.instances = instances or {}
+
+    # --- where production is ------------------------------------------------------------
+
+    def production(self) -> str:
+        """Production's sha now; raises ProductionUnreadable or GitHubUnavailable."""
+        if self.rel.source == "url":
+            return read_url_sha(self.rel.url, self.rel.url_json_field, self.rel.url_timeout)
+        return self.history.production_sha(self.rel)
+
+    def _note(self, sha: str | None, problem: str) -> None:
+        now = self.clock()
+        facts: dict[str, str | None] = {PRODUCTION_PROBLEM: problem[:500] or None}
+        if sha is not None:
+            facts |= {PRODUCTION_SHA: sha, PRODUCTION_READ_AT: now.isoformat()}
+        before = self.store.github_state().get(PRODUCTION_PROBLEM)
+        self.store.set_github_state(facts, now)
+        if problem and problem != before:  # said once, not every pass
+            self.store.add_event(now, "production_unreadable", problem)
+
+    # --- the pass's step ----------------------------------------------------------------
+
+    def watch(self) -> NoticeResult:
+        """Judge production's move (recording a notice before any send), then send what is unsent."""
+        result = NoticeResult()
+        try:
+            current = self.production()
+        except (ProductionUnreadable, GitHubUnavailable) as exc:
+            result.problem = f"production's sha: {exc}"
+            log.warning("release notices: %s", result.problem)
+            self._note(None, result.problem)
+        else:
+            result.production_sha = current
+            self._note(current, "")
+            try:
+                result.recorded = self._judge(current)
+                result.recorded += self._pending_requests(current)
+            except (ProductionUnreadable, GitHubUnavailable) as exc:
+                result.problem = f"release notice not written (tried again next pass): {exc}"
+                log.warning("%s", result.problem)
+        result.sent, problem = self.send_unsent()
+        result.problem = result.problem or problem
+        return result
+
+    def _judge(self, current: str) -> tuple[int, ...]:
+        last = self.ledger.last_move()
+        now = self.clock()
+        channels = [h.channel for h in self.hooks]
+        if last is None or last.sha is None:
+            notice = self.ledger.record(Move.FIRST, None, current, None, (), now)
+            log.info(
+                "release notices: production is at %s (recorded; history is not announced)", current[:12]
+            )
+            return (notice,)
+        if _same(last.sha, current):
+            return ()
+        try:
+            comparison = self.history.compare(last.sha, current)
+        except ProductionUnreadable as exc:
+            message = f"production moved from {last.sha[:12]} to {current[:12]}, not announced: {exc}"
+            self.store.add_event(now, "release_unlinked", message)
+            return (self.ledger.record("unlinked", last.sha, current, None, (), now),)
+        move = judge_move(last.sha, current, comparison.status)
+        if move is Move.UNCHANGED:  # the same commit, by another name (a short sha)
+            return ()
+        if move is Move.ROLLBACK:
+            comparison = self.history.compare(current, last.sha)  # what is no longer live
+        head = last.sha if move is Move.ROLLBACK else current
+        line = comparison.first_parent_line(
+            next((c.sha for c in comparison.commits if _same(c.sha, head)), head)
+        )
+        pulls = self.history.pulls_of(line)
+        heading = self.rel.risk_heading if self.rel.risk_in_released else ""
+        prs = released_prs(comparison.commits, pulls, heading)
+        text = self.render_released(move, last.sha, current, prs)
+        notice = self.ledger.record(str(move), last.sha, current, text, channels, now)
+        self.store.add_event(
+            now, f"production_{move}", f"production {move}: {last.sha[:12]} -> {current[:12]}, {len(prs)} PRs"
+        )
+        return (notice,)
+
+    def _pending_requests(self, production: str) -> tuple[int, ...]:
+        """Render the waiting-for-release notices asked for, and the schedule's, if one is due."""
+        asked = self.ledger.unrendered()
+        slots = [parse_slot(s) for s in self.rel.pending_schedule]
+        due = due_slot(slots, self.ledger.last_slot(), self.clock()) if slots else None
+        if not asked and due is None:
+            return ()
+        text = self.render_pending(production, self.waiting(production))
+        channels = [h.channel for h in self.hooks]
+        now = self.clock()
+        for notice in asked:
+            self.ledger.fill(notice.id, text, channels, now)
+        ids = tuple(n.id for n in asked)
+        if due is not None:
+            ids += (
+                self.ledger.record(
+                    "pending", None, production, text, channels, now, actor="schedule", slot=due
+                ),
+            )
+        return ids
+
+    # --- what is waiting -------------------------------------------------------------
+
+    def waiting(self, production: str) -> tuple[ReleasedPR, ...]:
+        """Merged PRs on ``base_branch`` that production does not run, with their risk notes."""
+        comparison = self.history.compare(production, self.rel.base_branch)
+        if not comparison.commits:
+            return ()
+        line = comparison.first_parent_line(comparison.commits[-1].sha)
+        return released_prs(comparison.commits, self.history.pulls_of(line), self.rel.risk_heading)
+
+    # --- messages ----------------------------------------------------------------------
+
+    def _previews(self, prs: tuple[ReleasedPR, ...]) -> dict[int, object]:
+        """Where each PR was last served ready, if its instance is still in the pool."""
+        found: dict[int, object] = {}
+        for pr in prs:
+            ready = [d for d in self.store.deployments(pr.number) if d.status == EnvStatus.READY]
+            inst = self.instances.get(ready[-1].instance_id) if ready else None
+            if inst is not None:
+                url = safe_url(self.cfg.url_for(inst.ansible_host, inst.url, pr.number))
+                if url is not None:
+                    found[pr.number] = url
+        return found
+
+    def _links(self, prs: tuple[ReleasedPR, ...]) -> dict[int, object]:
+        return {pr.number: safe_url(self.cfg.github.pr_url(pr.number)) for pr in prs}
+
+    def render_released(self, move: Move, previous: str, current: str, prs: tuple[ReleasedPR, ...]) -> str:
+        return self.renderer.chat(
+            "release.txt.j2",
+            kind=str(move),
+            previous=previous,
+            current=current,
+            prs=prs,
+            links=self._links(prs),
+            previews=self._previews(prs),
+        ).strip()
+
+    def render_pending(self, production: str, prs: tuple[ReleasedPR, ...]) -> str:
+        return self.renderer.chat(
+            "pending.txt.j2",
+            production=production,
+            base=self.rel.base_branch,
+            prs=prs,
+            links=self._links(prs),
+        ).strip()
+
+    def pending_text(self) -> str:
+        production = self.production()
+        return self.render_pending(production, self.waiting(production))
+
+    def post_pending(self, actor: str) -> tuple[int, str]:
+        """Record a waiting-for-release notice now and send it (the CLI's ``--post``)."""
+        production = self.production()
+        text = self.render_pending(production, self.waiting(production))
+        notice = self.ledger.record(
+            "pending", None, production, text, [h.channel for h in self.hooks], self.clock(), actor=actor
+        )
+        self.send_unsent()
+        return notice, text
+
+    # --- sending -----------------------------------------------------------------------
+
+    def send_unsent(self) -> tuple[int, str]:
+        """Send every pending send; returns (how many went out, the first problem or "")."""
+        hooks = {h.channel: h for h in self.hooks}
+        dead: set[str] = set()
+        sent, problem = 0, ""
+        for notice, send in self.ledger.unsent():
+            hook = hooks.get(send.channel)
+            if hook is None or send.channel in dead or notice.text is None:
+                continue  # a channel no longer configured keeps its send for when it is again
+            if send.state == SENDING and not hook.idempotent:
+                self._unknown(notice, send.channel)
+                continue
+            ok, failure = self._send(notice, hook)
+            if ok:
+                sent += 1
+            elif failure:
+                dead.add(send.channel)
+                problem = problem or failure
+        return sent, problem
+
+    def _send(self, notice: Notice, hook: Webhook) -> tuple[bool, str]:
+        self.ledger.mark(notice.id, hook.channel, SENDING, self.clock())
+        crashpoint.reached("notice-sending")
+        try:
+            hook.post(notice.text or "", message_id=f"notice-{notice.id}-{(notice.sha or '')[:12]}")
+        except NotifyFailed as exc:
+            if exc.maybe_delivered and not hook.idempotent:
+                self._unknown(notice, hook.channel, str(exc))
+                return False, str(exc)
+            self.ledger.mark(notice.id, hook.channel, PENDING, self.clock(), str(exc))
+            log.warning(
+                "release notice %s not sent to %s (retried next pass): %s", notice.id, hook.channel, exc
+            )
+            return False, str(exc)
+        crashpoint.reached("notice-sent")
+        self.ledger.mark(notice.id, hook.channel, SENT, self.clock())
+        return True, ""
+
+    def _unknown(self, notice: Notice, channel: str, why: str = "") -> None:
+        message = (
+            f"release notice {notice.id} may not have reached {channel}: "
+            + (why or "a pass stopped while sending it")
+            + "; not sent again (it may have arrived); "
+            + f"`pullrekun release-notes --resend {notice.id}` sends it"
+        )
+        self.ledger.mark(notice.id, channel, UNKNOWN, self.clock(), message)
+        self.store.add_event(self.clock(), "notice_unknown", message)
+        log.warning("%s", message)
