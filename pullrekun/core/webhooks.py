@@ -77,8 +77,12 @@ def check_headers(event: str | None, delivery: str | None) -> tuple[str, str]:
     return event, delivery
 
 
-def judge(event: str, body: bytes, repository: str) -> Verdict:
-    """What a signed delivery of ``event`` means for ``repository`` ("owner/name")."""
+def judge(event: str, body: bytes, repository: str, production_environment: str | None = None) -> Verdict:
+    """What a signed delivery of ``event`` means for ``repository`` ("owner/name").
+
+    ``production_environment``: production is where GitHub deployments to this environment are
+    (release notices): a successful ``deployment_status`` there moves it. Others (pullrekun's own
+    preview deployments among them) change nothing."""
     try:
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -87,6 +91,18 @@ def judge(event: str, body: bytes, repository: str) -> Verdict:
         raise BadDelivery("the body is not a JSON object")
     if event == "ping":
         return Verdict(False, "ping")
+    if event == "deployment_status" and production_environment:
+        deployment = payload.get("deployment")
+        environment = deployment.get("environment") if isinstance(deployment, dict) else None
+        status = payload.get("deployment_status")
+        state = status.get("state") if isinstance(status, dict) else None
+        repo = payload.get("repository")
+        name = repo.get("full_name") if isinstance(repo, dict) else None
+        if not isinstance(name, str) or name.lower() != repository.lower():
+            return Verdict(False, "deployment_status for another repository")
+        if environment == production_environment and state == "success":
+            return Verdict(True, f"deployment_status.success to {production_environment}")
+        return Verdict(False, "a deployment_status that does not move production")
     if event not in TRIGGERING_EVENTS:
         return Verdict(False, f"{event} events do not change environments")
     if event.startswith("installation"):

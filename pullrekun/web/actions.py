@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from pullrekun.adapters.state.notices import NoticeLedger
 from pullrekun.adapters.state.store import Store
 from pullrekun.app.trigger import PassTrigger
 from pullrekun.config import Config
@@ -121,6 +122,20 @@ class Actions:
             return Answer(409, f"{instance_id} is already in pool {self._cfg.ec2.pool}.")
         self._store.request_instance(instance_id, InstanceWish.REGISTER, self._clock(), actor)
         return self._recorded(f"{instance_id} will be tagged into pool {self._cfg.ec2.pool}.")
+
+    # --- release notices ----------------------------------------------------------------
+
+    def pending_notice(self, actor: str) -> Answer:
+        """Ask for the waiting-for-release notice: the next pass reads GitHub, renders and posts it."""
+        if self._cfg.release is None:
+            return Answer(404, "release notices are off here ([release] is not configured).")
+        ledger = NoticeLedger(self._store)
+        if ledger.unrendered():
+            return Answer(409, "the waiting-for-release notice is already asked for; the next pass posts it.")
+        now = self._clock()
+        ledger.record("pending", None, None, None, (), now, actor=actor)
+        self._store.add_event(now, "notice_requested", "the waiting-for-release notice", actor=actor)
+        return self._recorded("the waiting-for-release notice will be posted to the release channels.")
 
     # --- the developer -> schema table ------------------------------------------------
 

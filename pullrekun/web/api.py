@@ -182,6 +182,15 @@ def install(
     def register(request: Request, body: Registration) -> Any:
         return acting(request, lambda person: actions.register(body.instance_id, person.actor))
 
+    @api.post(
+        "/releases/pending",
+        summary="Post the waiting-for-release notice (merged PRs not in production) on the next pass",
+        status_code=202,
+        response_model=Message,
+    )
+    def pending_notice(request: Request) -> Any:
+        return acting(request, lambda person: actions.pending_notice(person.actor))
+
     @api.get("/schemas", summary="The developer -> schema table", response_model=list[SchemaRow])
     def schemas(request: Request) -> Any:
         if reader(request) is None:

@@ -274,6 +274,12 @@ def install(
             request, csrf_token_sent, lambda person: actions.register(instance_id.strip(), person.actor)
         )
 
+    @app.post("/releases/pending")
+    def pending_notice(request: Request, csrf_token_sent: str = Form("", alias=CSRF_FIELD)) -> Response:
+        return act(
+            request, csrf_token_sent, lambda person: actions.pending_notice(person.actor), back="/#releases"
+        )
+
     @app.get("/schemas", response_class=HTMLResponse)
     def schemas(request: Request) -> Response:
         if who(request) is None:

@@ -157,7 +157,9 @@ def create_app(cfg: Config, trigger: PassTrigger, webhook_secret: bytes, store: 
             event, delivery = check_headers(
                 request.headers.get(EVENT_HEADER), request.headers.get(DELIVERY_HEADER)
             )
-            verdict = judge(event, body, cfg.github.repository)
+            rel = cfg.release
+            production = rel.environment if rel is not None and rel.source == "deployment" else None
+            verdict = judge(event, body, cfg.github.repository, production)
         except BadDelivery as exc:
             return answer(400, "malformed", str(exc))
         if not deliveries.first_time(delivery):

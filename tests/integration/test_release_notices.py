@@ -260,6 +260,12 @@ def test_a_pass_killed_around_a_send_duplicates_nothing(
     assert len(texts(chat, "/slack")) == arrived, "never sent twice"
     (uncertain,) = status_of(sb)["release"]["uncertain"]
     assert "may not have reached slack" in uncertain
+    if point == "notice-sending":  # it had not gone out: whoever looks can have it sent again
+        ((notice, _),) = ledger(sb).unknown()
+        assert main(["--config", str(sb.config_path), "release-notes", "--resend", str(notice.id)]) == 0
+        run_pass(sb)
+        assert len(texts(chat, "/slack")) == 1
+        assert status_of(sb)["release"]["uncertain"] == []
     # Google Chat, the same kill: its message id makes the repeat safe.
     release(sb, source="url", url=production.url, slack_webhook_env="NO_SUCH_VARIABLE")
     merged(sb, "Another", "squash")
@@ -352,3 +358,70 @@ def test_waiting_for_release_prints_posts_and_is_scheduled(
     listing = capsys.readouterr().out
     assert "pending" in listing
     assert "slack sent" in listing
+
+
+def test_the_dashboard_button_and_the_api_ask_for_the_waiting_notice(
+    world: Sandbox, chat: Receiver, production: Production
+) -> None:
+    """Pressing the button records who asked; the next pass renders and posts it, once."""
+    import dataclasses
+
+    from pullrekun.config import ServeConfig
+    from pullrekun.web.api import new_token, token_digest
+    from pullrekun.web.auth import hash_password
+    from pullrekun.web.serve import Service
+    from tests.integration.test_dashboard_http import Browser
+
+    sb = world
+    run_pass(sb)
+    n = merged(sb, "Waiting on the page", "squash", body=f"{RISK}\nFlag day.")
+    token = new_token()[0]
+    serve = ServeConfig(
+        admins={"ada": hash_password("pw ada 1")},
+        viewers={"vic": hash_password("pw vic 2")},
+        secure_cookies=False,
+        admin_tokens={"ci": token_digest(token)},
+    )
+    cfg = dataclasses.replace(config_mod.load(sb.config_path), serve=serve)
+    store = Store.open(cfg.state_url)
+    service = Service(cfg, store, "hook secret", bind="127.0.0.1", port=0, run_pass=lambda: "clean")
+    service.start_background()
+    try:
+        viewer = Browser(service.url)
+        viewer.sign_in("vic", "pw vic 2")
+        assert "Post the waiting-for-release notice" not in viewer.request("/")[2]
+        assert viewer.request("/releases/pending", {"csrf_token": viewer.csrf()})[0] == 403
+        admin = Browser(service.url)
+        admin.sign_in("ada", "pw ada 1")
+        page = admin.request("/")[2]
+        assert f"Production runs <code>{production.sha[:12]}</code>" in page
+        assert admin.request("/releases/pending", {"csrf_token": "forged"})[0] == 403
+        assert admin.request("/releases/pending", {"csrf_token": admin.csrf()})[0] == 303
+        assert "will be posted to the release channels" in admin.request("/")[2]
+        assert chat.posts == [], "the page records; the pass posts"
+        run_pass(sb)
+        (text,) = texts(chat)
+        assert f"|#{n}> Waiting on the page" in text
+        assert "> Flag day." in text
+        (asked,) = [e for e in store.events() if e.kind == "notice_requested"]
+        assert asked.actor == "local:ada"
+        import urllib.request
+
+        def api() -> int:
+            req = urllib.request.Request(
+                f"{service.url}/api/v1/releases/pending", method="POST",
+                headers={"Authorization": f"Bearer {token}"},
+            )  # fmt: skip
+            try:
+                with urllib.request.urlopen(req, timeout=10) as resp:
+                    return int(resp.status)
+            except urllib.error.HTTPError as exc:
+                return int(exc.code)
+
+        assert api() == 202
+        assert api() == 409, "asked once until a pass posts it"
+        run_pass(sb)
+        assert len(texts(chat)) == 2
+    finally:
+        service.shutdown()
+        store.close()

@@ -78,3 +78,24 @@ def test_only_news_about_our_repository_triggers() -> None:
 def test_a_signed_body_that_is_not_a_json_object_is_malformed(body: bytes) -> None:
     with pytest.raises(BadDelivery):
         judge("push", body, "acme/webapp")
+
+
+def test_a_successful_deployment_to_production_wakes_a_pass_and_nothing_else_does() -> None:
+    def delivery(environment: str, state: str, repo: str = "acme/webapp") -> bytes:
+        return json.dumps(
+            {
+                "action": "created",
+                "deployment_status": {"state": state},
+                "deployment": {"environment": environment},
+                "repository": {"full_name": repo},
+            }
+        ).encode()
+
+    assert judge("deployment_status", delivery("production", "success"), "acme/webapp", "production").trigger
+    for body in (
+        delivery("production", "in_progress"),
+        delivery("preview/pr-7", "success"),  # pullrekun's own: a pass would wake itself
+        delivery("production", "success", "other/repo"),
+    ):
+        assert not judge("deployment_status", body, "acme/webapp", "production").trigger
+    assert not judge("deployment_status", delivery("production", "success"), "acme/webapp").trigger

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 
 from pullrekun.adapters.state.schema import NoticeRow, NoticeSendRow
-from pullrekun.adapters.state.store import Store, _event, fit
+from pullrekun.adapters.state.store import Store, fit
 
 PENDING, SENDING, SENT, UNKNOWN = "pending", "sending", "sent", "unknown"
 #: Kinds of notice that record where production was (the rest are waiting-for-release notices).
@@ -182,8 +182,8 @@ class NoticeLedger:
                 return False
             for row in rows:
                 row.state, row.updated_at = PENDING, now
-            s.add(_event(now, "notice_resend", f"notice {notice_id}: send again", actor=actor))
-            return True
+        self._store.add_event(now, "notice_resend", f"notice {notice_id}: send again", actor=actor)
+        return True
 
     def last_slot(self) -> dt.datetime | None:
         """The newest schedule time a waiting-for-release notice was recorded for."""

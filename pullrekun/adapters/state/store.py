@@ -524,9 +524,10 @@ class Store:
         message: str,
         pr_number: int | None = None,
         instance_id: str | None = None,
+        actor: str | None = None,
     ) -> None:
         with self.session() as s, s.begin():
-            s.add(_event(now, kind, self.redact(message), pr_number, instance_id))
+            s.add(_event(now, kind, self.redact(message), pr_number, instance_id, actor))
 
     # --- conditional-request cache ------------------------------------------------
 
