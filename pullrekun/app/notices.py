@@ -33,7 +33,7 @@ from pullrekun.adapters.state.store import Store
 from pullrekun.app import crashpoint
 from pullrekun.app.render import Renderer, safe_url
 from pullrekun.config import Config, ReleaseConfig
-from pullrekun.core.model import EnvStatus, Instance
+from pullrekun.core.model import Instance
 from pullrekun.core.releases import Move, ReleasedPR, due_slot, judge_move, parse_slot, released_prs
 
 log = logging.getLogger(__name__)
@@ -206,7 +206,7 @@ class ReleaseNotices:
         """Where each PR was last served ready, if its instance is still in the pool."""
         found: dict[int, object] = {}
         for pr in prs:
-            ready = [d for d in self.store.deployments(pr.number) if d.status == EnvStatus.READY]
+            ready = [d for d in self.store.deployments(pr.number) if d.status == "success"]
             inst = self.instances.get(ready[-1].instance_id) if ready else None
             if inst is not None:
                 url = safe_url(self.cfg.url_for(inst.ansible_host, inst.url, pr.number))

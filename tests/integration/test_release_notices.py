@@ -260,6 +260,9 @@ def test_a_pass_killed_around_a_send_duplicates_nothing(
     assert len(texts(chat, "/slack")) == arrived, "never sent twice"
     (uncertain,) = status_of(sb)["release"]["uncertain"]
     assert "may not have reached slack" in uncertain
+    store = Store.open(config_mod.load(sb.config_path).state_url)
+    assert [e.message for e in store.events() if e.kind == "notice_unknown"] == [uncertain]
+    store.close()
     if point == "notice-sending":  # it had not gone out: whoever looks can have it sent again
         ((notice, _),) = ledger(sb).unknown()
         assert main(["--config", str(sb.config_path), "release-notes", "--resend", str(notice.id)]) == 0
@@ -313,8 +316,8 @@ def test_production_read_from_github_costs_nothing_when_it_did_not_move(
     head = gh.history.branches["main"]
     gh.history.branches["production"] = head
     gh.tag("v1.10.0", head, annotated=True)  # after v1.9.0 by version, not by name
-    gh.deploy(head, state="failure")
     gh.deploy(head)
+    gh.deploy(start, state="failure")  # the newest deployment failed: production is still head
     run_pass(sb)
     (slack,) = texts(chat)
     assert f"|#{n}> Shipped" in slack
@@ -425,3 +428,47 @@ def test_the_dashboard_button_and_the_api_ask_for_the_waiting_notice(
     finally:
         service.shutdown()
         store.close()
+
+
+def test_a_sha_github_cannot_compare_is_recorded_not_announced(
+    world: Sandbox, chat: Receiver, production: Production
+) -> None:
+    sb = world
+    run_pass(sb)
+    production.sha = (
+        "0123456789abcdef0123456789abcdef01234567"  # history rewritten: GitHub has no such commit
+    )
+    result = run_pass(sb)
+    assert result.notices is not None
+    assert result.notices.problem == ""
+    assert chat.posts == []
+    assert status_of(sb)["release"]["last_move"] == "unlinked"
+    store = Store.open(config_mod.load(sb.config_path).state_url)
+    (said,) = [e.message for e in store.events() if e.kind == "release_unlinked"]
+    store.close()
+    assert "not announced" in said
+    n = merged(sb, "After the rewrite", "squash")
+    production.sha = sb.github.history.branches["main"]
+    run_pass(sb)
+    assert chat.posts == [], "still no compare base: recorded again, not announced"
+    n2 = merged(sb, "Next", "squash")
+    production.sha = sb.github.history.branches["main"]
+    run_pass(sb)
+    (text,) = texts(chat)
+    assert f"|#{n2}> Next" in text
+    assert f"|#{n}>" not in text, "only what this move brought"
+
+
+def test_a_released_pr_says_where_it_was_previewed(
+    world: Sandbox, chat: Receiver, production: Production
+) -> None:
+    sb = world
+    number, _ = sb.open_pr("previewed", "hello from the preview", title="Previewed change")
+    assert run_pass(sb).ok
+    url = status_of(sb)["environments"][0]["url"]
+    assert url.startswith("http://127.0.0.")
+    sb.github.merge_pr(number, "squash")
+    production.sha = sb.github.history.branches["main"]
+    run_pass(sb)  # the PR closed: its instance stops; production moved: announced
+    (text,) = texts(chat)
+    assert f"|#{number}> Previewed change by alice, previewed at {url}" in text

@@ -165,3 +165,40 @@ def test_clone_outcomes_and_reset_requests_are_recorded(store: Store) -> None:
     store.record_intent(Plan(actions=(ForgetResetLabel(5),)), NOW, None)
     assert not store.assignments()[0].db_reset_seen
     assert "schema_cloned" in {e.kind for e in store.events()}
+
+
+def test_the_notice_ledger_records_before_sending_and_tracks_each_send(store: Store) -> None:
+    from pullrekun.adapters.state.notices import PENDING, SENDING, SENT, UNKNOWN, NoticeLedger
+
+    ledger = NoticeLedger(store)
+    assert ledger.last_move() is None
+    first = ledger.record("first", None, "a" * 40, None, (), NOW)
+    move = ledger.record(
+        "release", "a" * 40, "b" * 40, "Released: " + "é" * 70000, ("slack", "google_chat"), NOW
+    )
+    assert ledger.last_move() is not None
+    assert ledger.last_move().id == move  # type: ignore[union-attr]
+    assert {(n.id, s.channel, s.state) for n, s in ledger.unsent()} == {
+        (move, "google_chat", PENDING), (move, "slack", PENDING)
+    }  # fmt: skip
+    assert len(ledger.unsent()[0][0].text or "") == 10 + 70000, "a long message is kept whole"
+    ledger.mark(move, "slack", SENDING, NOW)
+    ledger.mark(move, "slack", UNKNOWN, NOW, "a pass stopped while sending it")
+    ledger.mark(move, "google_chat", SENDING, NOW)
+    ledger.mark(move, "google_chat", SENT, NOW)
+    assert ledger.unsent() == ()
+    ((notice, send),) = ledger.unknown()
+    assert (notice.id, send.channel, send.attempts) == (move, "slack", 1)
+    assert ledger.resend(move, NOW, "cli:ops")
+    assert not ledger.resend(move, NOW, "cli:ops"), "only an unknown send is sent again"
+    assert [s.state for _, s in ledger.unsent()] == [PENDING]
+    asked = ledger.record("pending", None, None, None, (), NOW, actor="local:ada")
+    assert [n.id for n in ledger.unrendered()] == [asked]
+    ledger.fill(asked, "Waiting: nothing", ("slack",), NOW)
+    assert ledger.unrendered() == ()
+    assert ledger.last_move().id == move, "a waiting notice is not a production move"  # type: ignore[union-attr]
+    slot = NOW.replace(hour=9, minute=30)
+    ledger.record("pending", None, "b" * 40, "Waiting", ("slack",), NOW, actor="schedule", slot=slot)
+    assert ledger.last_slot() == slot
+    assert [n.kind for n in ledger.recent()][:2] == ["pending", "pending"]
+    assert first in [n.id for n in ledger.recent()]
