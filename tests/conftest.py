@@ -242,6 +242,7 @@ SLOW_FIRST = (
     "security/test_secrets.py",  # 36
     "integration/test_dashboard_http.py",  # 32
     "security/test_approvals.py",  # 32
+    "integration/test_release_notices.py",  # 35 (measured alone)
     "integration/test_pool_requests.py",  # 31
     "security/test_state_scope.py",  # 27
     "integration/test_pass_object.py",  # 26

@@ -29,6 +29,7 @@ from pullrekun_sandbox.mariadb import MariaDB
 from pullrekun_sandbox.sandbox import Sandbox
 from tests.conftest import LOCAL_FIRST_HOST, _db_names, need, run_pass
 from tests.paths import REPO
+from tests.receiver import Receiver
 
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = REPO / ".cache" / "screenshots"
@@ -41,6 +42,7 @@ class World:
     service: Service
     store: Store
     prs: list[int]
+    chat: Receiver
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +55,8 @@ def world(tmp_path_factory: pytest.TempPathFactory, mariadb: MariaDB) -> Iterato
         f"INSERT INTO {source}.notes (body) VALUES ('from the source')"
     )
     assert out.returncode == 0, out.stderr
+    chat = Receiver()
+    os.environ["BROWSER_RELEASE_HOOK"] = chat.url("/releases")
     os.environ["PULLREKUN_DB_ADMIN_PASSWORD"] = ""
     os.environ["PULLREKUN_DB_APP_PASSWORD"] = "browser test secret"
     sb = Sandbox(
@@ -67,9 +71,12 @@ def world(tmp_path_factory: pytest.TempPathFactory, mariadb: MariaDB) -> Iterato
                 "admin_user": "root",
                 "default_source": source,
                 "schema_template": f"browser_{n}_{{instance}}",
-            }
+            },
+            # Production is the simulator's `production` branch (set below, before the first pass).
+            "release": {"source": "branch", "slack_webhook_env": "BROWSER_RELEASE_HOOK"},
         },
     ).start()
+    sb.github.history.branches["production"] = sb.github.history.branches["main"]
     prs = [sb.open_pr("b1", "browser 1", author="alice")[0]]
     assert run_pass(sb).ok
     cfg = config_mod.load(sb.config_path)
@@ -90,8 +97,9 @@ def world(tmp_path_factory: pytest.TempPathFactory, mariadb: MariaDB) -> Iterato
     service = Service(cfg, store, "hook secret", bind="127.0.0.1", port=0, pool=pool)
     service.start_background()
     try:
-        yield World(sb, service, store, prs)
+        yield World(sb, service, store, prs, chat)
     finally:
+        chat.close()
         service.shutdown()
         store.close()
         sb.stop()
@@ -99,6 +107,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, mariadb: MariaDB) -> Iterato
             "PULLREKUN_DB_ADMIN_PASSWORD",
             "PULLREKUN_DB_APP_PASSWORD",
             "PULLREKUN_OAUTH_CLIENT_SECRET",
+            "BROWSER_RELEASE_HOOK",
         ):
             os.environ.pop(name, None)
 
@@ -232,6 +241,7 @@ def test_a_viewer_sees_no_buttons_and_is_refused_when_posting_anyway(browser: An
     page = signed_in(browser, world, VIEWER)
     assert page.locator("#environments tbody tr[data-pr]").count() == len(world.prs)
     assert page.locator("form[action$='/redeploy']").count() == 0
+    assert page.locator("form.pending-notice").count() == 0, "nor the release notice's"
     page.screenshot(path=str(SHOTS / "environments-viewer.png"), full_page=True)
     token = page.locator("form[action='/logout'] input[name=csrf_token]").get_attribute("value")
     status = page.evaluate(
@@ -301,6 +311,26 @@ def test_an_admin_edits_the_schema_table_then_registers_and_retires_an_instance(
     activity = page.inner_text("#activity")
     assert "retired" in activity
     assert "registered" in activity
+    page.close()
+
+
+def test_an_admin_posts_the_waiting_for_release_notice(browser: Any, world: World) -> None:
+    gh = world.sb.github
+    waiting = gh.open_pr("e" * 40, title="Ready to ship", author="bob", body="## Release risk\nFlag day.")
+    gh.merge_pr(waiting, "squash")
+    page = signed_in(browser, world, ADMIN)
+    production = gh.history.branches["production"]
+    assert f"Production runs {production[:12]}" in page.inner_text("#releases + p")
+    page.click("form.pending-notice button")
+    page.wait_for_url(f"{world.service.url}/#releases")
+    assert "will be posted to the release channels" in page.inner_text(".flash")
+    assert world.service.trigger.wait_idle(120)
+    (post,) = [p["text"] for p in world.chat.posts]
+    assert f"|#{waiting}> Ready to ship by bob" in post
+    assert "> Flag day." in post
+    page.reload()
+    assert "notice_requested" in page.inner_text("#activity")
+    page.screenshot(path=str(SHOTS / "releases.png"), full_page=True)
     page.close()
 
 
