@@ -130,6 +130,9 @@ class ReleaseConfig:
     risk_heading: str = "## Release risk"
     #: The released notice quotes each PR's risk notes too (the waiting notice always does).
     risk_in_released: bool = False
+    #: The preview comment of each released (or rolled back) PR says so: one comment lookup and
+    #: one edit per PR that had a preview (with ``report.comment``).
+    comment_released: bool = True
     #: The variables holding the release channels' webhook URLs (empty: the ``[report]`` ones).
     slack_webhook_env: str = ""
     google_chat_webhook_env: str = ""

@@ -26,17 +26,30 @@ from dataclasses import dataclass
 from pullrekun.adapters.chat import GOOGLE_CHAT, SLACK, NotifyFailed, Webhook, webhooks_from
 from pullrekun.adapters.github.client import GitHubClient, GitHubUnavailable
 from pullrekun.adapters.github.history import HistoryReader, ProductionUnreadable
+from pullrekun.adapters.github.publish import GitHubRefused, GitHubWriter
 from pullrekun.adapters.github.pulls import PullRequestSource
 from pullrekun.adapters.production import read_url_sha
-from pullrekun.adapters.state.notices import PENDING, SENDING, SENT, UNKNOWN, Notice, NoticeLedger
+from pullrekun.adapters.state.notices import (
+    PENDING,
+    PR_CHANNEL,
+    REFUSED,
+    SENDING,
+    SENT,
+    UNKNOWN,
+    Notice,
+    NoticeLedger,
+)
 from pullrekun.adapters.state.store import Store
 from pullrekun.app import crashpoint
 from pullrekun.app.render import Renderer, safe_url
+from pullrekun.app.reporting.comment import closed_comment
 from pullrekun.config import Config, ReleaseConfig
 from pullrekun.core.model import Instance
 from pullrekun.core.releases import Move, ReleasedPR, due_slot, judge_move, parse_slot, released_prs
 
 log = logging.getLogger(__name__)
+#: Sends to GitHub (PR comments) stop together when GitHub fails, like a dead webhook.
+GITHUB = "github"
 
 Clock = Callable[[], dt.datetime]
 #: Keys of the state DB's facts table where the last production read is kept (for ``status``).
@@ -88,6 +101,7 @@ class ReleaseNotices:
         self.clock = clock
         self.hooks = release_webhooks(cfg)
         self.history = HistoryReader(client, PullRequestSource(client, store, clock))
+        self.writer = GitHubWriter(client)
         self.instances = instances or {}
 
     # --- where production is ------------------------------------------------------------
@@ -163,11 +177,17 @@ class ReleaseNotices:
         heading = self.rel.risk_heading if self.rel.risk_in_released else ""
         prs = released_prs(comparison.commits, pulls, heading)
         text = self.render_released(move, last.sha, current, prs)
-        notice = self.ledger.record(str(move), last.sha, current, text, channels, now)
+        notice = self.ledger.record(str(move), last.sha, current, text, channels + self._comments(prs), now)
         self.store.add_event(
             now, f"production_{move}", f"production {move}: {last.sha[:12]} -> {current[:12]}, {len(prs)} PRs"
         )
         return (notice,)
+
+    def _comments(self, prs: tuple[ReleasedPR, ...]) -> list[str]:
+        """The preview comments to tell (PRs pullrekun deployed), as send channels."""
+        if not (self.rel.comment_released and self.cfg.report.comment):
+            return []
+        return [f"{PR_CHANNEL}{pr.number}" for pr in prs if self.store.deployments(pr.number)]
 
     def _pending_requests(self, production: str) -> tuple[int, ...]:
         """Render the waiting-for-release notices asked for, and the schedule's, if one is due."""
@@ -259,6 +279,14 @@ class ReleaseNotices:
         dead: set[str] = set()
         sent, problem = 0, ""
         for notice, send in self.ledger.unsent():
+            if send.channel.startswith(PR_CHANNEL):
+                if GITHUB not in dead:
+                    done, failure = self._comment(notice, int(send.channel.removeprefix(PR_CHANNEL)))
+                    sent += done
+                    if failure:
+                        dead.add(GITHUB)
+                        problem = problem or failure
+                continue
             hook = hooks.get(send.channel)
             if hook is None or send.channel in dead or notice.text is None:
                 continue  # a channel no longer configured keeps its send for when it is again
@@ -289,6 +317,25 @@ class ReleaseNotices:
             return False, str(exc)
         crashpoint.reached("notice-sent")
         self.ledger.mark(notice.id, hook.channel, SENT, self.clock())
+        return True, ""
+
+    def _comment(self, notice: Notice, number: int) -> tuple[bool, str]:
+        """Say the release (or rollback) in PR ``number``'s preview comment. An edit to the same
+        text changes nothing, so a send a pass died in is simply made again."""
+        channel = f"{PR_CHANNEL}{number}"
+        self.ledger.mark(notice.id, channel, SENDING, self.clock())
+        try:
+            comment_id = self.writer.find_comment(number)
+            if comment_id is not None:
+                self.writer.edit_comment(comment_id, closed_comment(self.renderer, number, notice))
+        except GitHubRefused as exc:
+            self.ledger.mark(notice.id, channel, REFUSED, self.clock(), str(exc))
+            self.store.add_event(self.clock(), "report_refused", str(exc), pr_number=number)
+            return False, ""
+        except GitHubUnavailable as exc:
+            self.ledger.mark(notice.id, channel, PENDING, self.clock(), str(exc))
+            return False, f"PR #{number}'s comment not updated (retried next pass): {exc}"
+        self.ledger.mark(notice.id, channel, SENT, self.clock())
         return True, ""
 
     def _unknown(self, notice: Notice, channel: str, why: str = "") -> None:

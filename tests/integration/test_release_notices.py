@@ -21,6 +21,7 @@ from pullrekun.adapters.state.notices import NoticeLedger
 from pullrekun.adapters.state.store import Store
 from pullrekun.app.reconcile import PassOutcome
 from pullrekun.cli import main
+from pullrekun_sandbox.github_records import Fault
 from pullrekun_sandbox.sandbox import Sandbox
 from tests.conftest import LOCAL_FIRST_HOST, run_pass, status_of
 from tests.receiver import Receiver
@@ -459,16 +460,36 @@ def test_a_sha_github_cannot_compare_is_recorded_not_announced(
     assert f"|#{n}>" not in text, "only what this move brought"
 
 
-def test_a_released_pr_says_where_it_was_previewed(
+def test_a_released_pr_says_where_it_was_previewed_and_its_comment_says_released(
     world: Sandbox, chat: Receiver, production: Production
 ) -> None:
     sb = world
+    before = production.sha
     number, _ = sb.open_pr("previewed", "hello from the preview", title="Previewed change")
     assert run_pass(sb).ok
     url = status_of(sb)["environments"][0]["url"]
     assert url.startswith("http://127.0.0.")
     sb.github.merge_pr(number, "squash")
     production.sha = sb.github.history.branches["main"]
-    run_pass(sb)  # the PR closed: its instance stops; production moved: announced
+    # GitHub fails the comment edits of this pass (the report's "stopped", the release's line).
+    sb.github.inject(Fault(502, times=2, path_prefix="/repos/acme/webapp/issues/comments/", method="PATCH"))
+    result = run_pass(sb)  # the PR closed: its instance stops; production moved: announced
+    assert result.notices is not None
+    assert "not updated (retried next pass)" in result.notices.problem
     (text,) = texts(chat)
     assert f"|#{number}> Previewed change by alice, previewed at {url}" in text
+    (comment,) = sb.github.comments_on(number)
+    assert "Preview environment: ready" in comment["body"], "not edited yet"
+    run_pass(sb)
+    released = sb.github.history.branches["main"]
+    (comment,) = sb.github.comments_on(number)
+    assert "Preview environment: stopped" in comment["body"]
+    assert f"**Released** to production in `{released[:12]}`" in comment["body"]
+    production.sha = before
+    run_pass(sb)
+    (comment,) = sb.github.comments_on(number)
+    assert f"**Rolled back:** production went back to `{before[:12]}`" in comment["body"]
+    assert "**Released**" not in comment["body"]
+    edits = len(sb.github.writes())
+    run_pass(sb)
+    assert len(sb.github.writes()) == edits, "said once"

@@ -18,7 +18,9 @@ from sqlalchemy import select, update
 from pullrekun.adapters.state.schema import NoticeRow, NoticeSendRow
 from pullrekun.adapters.state.store import Store, fit
 
-PENDING, SENDING, SENT, UNKNOWN = "pending", "sending", "sent", "unknown"
+PENDING, SENDING, SENT, UNKNOWN, REFUSED = "pending", "sending", "sent", "unknown", "refused"
+#: A send to a PR's preview comment is tracked as channel "pr-<number>".
+PR_CHANNEL = "pr-"
 #: Kinds of notice that record where production was (the rest are waiting-for-release notices).
 MOVES = ("first", "release", "rollback", "unlinked")
 
@@ -169,6 +171,18 @@ class NoticeLedger:
                 .order_by(NoticeRow.id)
             ).all()
             return tuple((_notice(n), _notice(n, [send]).sends[0]) for n, send in rows)
+
+    def last_for_pr(self, number: int) -> Notice | None:
+        """The newest release or rollback that named PR ``number`` (its comment says so)."""
+        with self._store.session() as s:
+            row = s.scalars(
+                select(NoticeRow)
+                .join(NoticeSendRow, NoticeSendRow.notice_id == NoticeRow.id)
+                .where(NoticeSendRow.channel == f"{PR_CHANNEL}{number}")
+                .order_by(NoticeRow.id.desc())
+                .limit(1)
+            ).first()
+            return None if row is None else _notice(row)
 
     def resend(self, notice_id: int, now: dt.datetime, actor: str | None) -> bool:
         """Someone asks to send again what may not have arrived (``unknown``): pending again."""

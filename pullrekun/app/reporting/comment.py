@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from pullrekun.adapters.state.notices import Notice, NoticeLedger
 from pullrekun.adapters.state.store import Reported
-from pullrekun.app.render import safe_url
+from pullrekun.app.render import Renderer, safe_url
 from pullrekun.app.reporting.common import COMMENT, HEADLINES, Outbox, fingerprint
 from pullrekun.core.views import Phase, PullRequestView
+
+
+def closed_comment(renderer: Renderer, number: int, released: Notice | None) -> str:
+    """A closed PR's comment: stopped, and released (or rolled back) when production says so."""
+    return renderer.markdown("comment.md.j2", view=None, closed=True, number=number, released=released)
 
 
 class CommentChannel:
@@ -16,7 +22,8 @@ class CommentChannel:
         db = self.out.cfg.database
         render = self.out.renderer.markdown
         if view is None:
-            return render("comment.md.j2", view=None, closed=True, number=number)
+            released = NoticeLedger(self.out.store).last_for_pr(number)
+            return closed_comment(self.out.renderer, number, released)
         icon, headline = HEADLINES[view.phase]
         return render(
             "comment.md.j2",
