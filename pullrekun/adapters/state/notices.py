@@ -128,11 +128,14 @@ class NoticeLedger:
 
     def unsent(self) -> tuple[tuple[Notice, Send], ...]:
         """Sends ``pending`` or left ``sending``, oldest notice first."""
+        return self._sends(PENDING, SENDING)
+
+    def _sends(self, *states: str) -> tuple[tuple[Notice, Send], ...]:
         with self._store.session() as s:
             rows = s.execute(
                 select(NoticeRow, NoticeSendRow)
                 .join(NoticeSendRow, NoticeSendRow.notice_id == NoticeRow.id)
-                .where(NoticeSendRow.state.in_((PENDING, SENDING)))
+                .where(NoticeSendRow.state.in_(states))
                 .order_by(NoticeRow.id, NoticeSendRow.channel)
             ).all()
             return tuple((_notice(n), _notice(n, [send]).sends[0]) for n, send in rows)
@@ -163,14 +166,7 @@ class NoticeLedger:
 
     def unknown(self) -> tuple[tuple[Notice, Send], ...]:
         """Sends a pass died in the middle of, on a channel that cannot be asked again safely."""
-        with self._store.session() as s:
-            rows = s.execute(
-                select(NoticeRow, NoticeSendRow)
-                .join(NoticeSendRow, NoticeSendRow.notice_id == NoticeRow.id)
-                .where(NoticeSendRow.state == UNKNOWN)
-                .order_by(NoticeRow.id)
-            ).all()
-            return tuple((_notice(n), _notice(n, [send]).sends[0]) for n, send in rows)
+        return self._sends(UNKNOWN)
 
     def last_for_pr(self, number: int) -> Notice | None:
         """The newest release or rollback that named PR ``number`` (its comment says so)."""
