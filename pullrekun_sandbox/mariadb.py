@@ -53,6 +53,10 @@ class MariaDB:
                 check=True,
                 capture_output=True,
             )
+        # Its own directory for temporary tables: servers sharing /tmp have had one's temporary
+        # table file vanish under it (a test failed with "Error on delete of /tmp/#sql-temptable").
+        tmp = self.root / "tmp"
+        tmp.mkdir(exist_ok=True)
         log = self._log()
         self.proc = subprocess.Popen(
             [
@@ -67,6 +71,7 @@ class MariaDB:
                 "--skip-name-resolve",
                 "--innodb-flush-log-at-trx-commit=2",
                 "--skip-log-bin",
+                f"--tmpdir={tmp}",
                 *self.extra_args,
             ],
             stdout=subprocess.DEVNULL,

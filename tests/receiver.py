@@ -1,8 +1,9 @@
 """A local stand-in for a chat webhook: records every JSON body posted to it.
 
 Like Google Chat, a post with a ``messageId`` query parameter already used is refused with 409
-(``ALREADY_EXISTS``) and not recorded again. ``fail`` answers that many posts with 503 (a
-webhook that is down) before answering as ``status`` says.
+(``ALREADY_EXISTS``) and not recorded again. Every other post is recorded, whatever ``status``
+answers it. ``fail`` answers that many posts with 503 first, without recording them (a webhook
+that is down: they never arrived).
 """
 
 from __future__ import annotations
@@ -40,14 +41,12 @@ class Receiver:
                     outer.fail -= 1
                     self._answer(503, b"down")
                     return
-                status = outer.status
                 message_id = query.get("messageId")
                 if message_id and any(p.get("messageId") == message_id for p in outer.posts):
                     self._answer(409, b'{"error": {"code": 409, "status": "ALREADY_EXISTS"}}')
                     return
-                if status == 200:
-                    outer.posts.append({"path": self.path, **json.loads(body), "messageId": message_id})
-                self._answer(status, b"ok")
+                outer.posts.append({"path": self.path, **json.loads(body), "messageId": message_id})
+                self._answer(outer.status, b"ok")
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
