@@ -177,15 +177,18 @@ def test_old_run_directories_are_pruned_to_keep_artifacts(local_sandbox: Sandbox
     sb = local_sandbox
     sb.extra_config = {"ansible": {"keep_artifacts": 2}}
     sb.write_config()
+    # Three earlier passes' run directories (ids sort by time; the day is long past).
+    old = [sb.root / "artifacts" / f"20260101T00000{i}.000000-0000000{i}" for i in range(3)]
+    for run in old:
+        run.mkdir(parents=True)
+        (run / "plan.json").write_text('{"actions": []}')
     number, _ = sb.open_pr("k1", "keep 0")
-    for i in range(1, 3):
-        assert run_pass(sb).outcome is PassOutcome.CLEAN
-        sb.github.push(number, sb.commit("k1", f"keep {i}"))
     assert run_pass(sb).outcome is PassOutcome.CLEAN
     runs = _runs(sb)
+    assert runs[0] == old[-1], "the newest earlier run is kept, the two before it go"
     assert len(runs) == 2
     newest = json.loads((runs[-1] / "plan.json").read_text())
-    assert newest["actions"][0]["sha"] == sb.github.prs[number].head_sha
+    assert newest["actions"][-1]["sha"] == sb.github.prs[number].head_sha
 
 
 def test_no_secret_is_on_the_playbooks_command_line(local_sandbox: Sandbox) -> None:
