@@ -55,5 +55,6 @@ export PULLREKUN_REQUIRE_WORLD=1
 # Three workers, one test file each at a time (a file's tests share its world). Measured on a
 # 2-core machine: one process needed over 20 min; two workers 909 s for the whole of .ci/run and
 # three 875 s (the tests wait on subprocesses and sockets: two workers left a third of the CPU
-# idle). `-n 0` runs in one process.
-exec pytest -p no:cacheprovider -n 3 --dist loadfile "$@"
+# idle). Files go out longest first (tests/conftest.py SLOW_FIRST); xdist's own reordering by
+# test count would undo that. `-n 0` runs in one process.
+exec pytest -p no:cacheprovider -n 3 --dist loadfile --no-loadscope-reorder "$@"

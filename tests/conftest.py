@@ -234,26 +234,38 @@ def controller_account(user: str) -> Iterator[Path]:
 
 #: The longest test files, longest first, by their tests' total time in a whole run
 #: (`--junitxml`, 3 workers; seconds in the comments). xdist hands files to workers in
-#: collection order (--dist loadfile), so the long ones start first and the short ones fill in
-#: at the end, instead of one worker being left with a long file while the others idle.
+#: collection order (--dist loadfile with --no-loadscope-reorder: by default it reorders files by
+#: their number of tests, which ignored this order), so the long ones start first and the short
+#: ones fill in at the end, instead of one worker being left with a long file while others idle.
 SLOW_FIRST = (
-    "integration/test_crash_points.py",  # 376
-    "integration/test_e2e_reporting.py",  # 266
-    "integration/test_sandbox_cli.py",  # 194
-    "integration/test_e2e_databases.py",  # 154
-    "integration/test_e2e_ssh.py",  # 126
-    "integration/test_promises.py",  # 123
-    "integration/test_crash_points_mariadb.py",  # 117
-    "integration/test_readme_walkthrough.py",  # 114
-    "integration/test_wheel.py",  # 93
+    "integration/test_crash_points.py",  # 330
+    "integration/test_e2e_reporting.py",  # 262
+    "integration/test_sandbox_cli.py",  # 226
+    "integration/test_e2e_databases.py",  # 162
+    "integration/test_e2e_ssh.py",  # 145
+    "integration/test_readme_walkthrough.py",  # 108
+    "integration/test_promises.py",  # 104
     "integration/test_controller_role.py",  # 70
-    "integration/test_dashboard_browser.py",  # 66
-    "security/test_paging_race.py",  # 43
-    "integration/test_dbclone.py",  # 38
-    "security/test_secrets.py",  # 36
-    "integration/test_dashboard_http.py",  # 32
-    "security/test_approvals.py",  # 32
-    "integration/test_release_notices.py",  # 35 (measured alone)
+    "integration/test_crash_points_mariadb.py",  # 64
+    "integration/test_dashboard_browser.py",  # 63
+    "integration/test_release_notices.py",  # 58
+    "integration/test_wheel.py",  # 48
+    "integration/test_dashboard_http.py",  # 48
+    "integration/test_molecule.py",  # 45
+    "security/test_secrets.py",  # 45
+    "integration/test_pool_requests.py",  # 42
+    "integration/test_github_waits.py",  # 39
+    "security/test_paging_race.py",  # 38
+    "integration/test_dbclone.py",  # 34
+    "security/test_state_scope.py",  # 34
+    "integration/test_serve_cli.py",  # 32
+    "security/test_approvals.py",  # 31
+    "security/test_host_keys.py",  # 30
+    "integration/test_troubleshooting.py",  # 29
+    "security/test_tags.py",  # 27
+    "integration/test_serve_e2e.py",  # 23
+    "integration/test_pass_object.py",  # 19
+)
     "integration/test_pool_requests.py",  # 31
     "security/test_state_scope.py",  # 27
     "integration/test_pass_object.py",  # 26
