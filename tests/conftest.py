@@ -266,14 +266,6 @@ SLOW_FIRST = (
     "integration/test_serve_e2e.py",  # 23
     "integration/test_pass_object.py",  # 19
 )
-    "integration/test_pool_requests.py",  # 31
-    "security/test_state_scope.py",  # 27
-    "integration/test_pass_object.py",  # 26
-    "integration/test_github_waits.py",  # 25
-    "security/test_host_keys.py",  # 25
-    "integration/test_serve_cli.py",  # 24
-    "integration/test_molecule.py",  # 21
-)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
