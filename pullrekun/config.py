@@ -133,6 +133,12 @@ class ReleaseConfig:
     #: The preview comment of each released (or rolled back) PR says so: one comment lookup and
     #: one edit per PR that had a preview (with ``report.comment``).
     comment_released: bool = True
+    #: Keep a draft GitHub Release named ``draft_name`` holding the waiting-for-release notes,
+    #: so whoever cuts the release starts from it (the token needs contents: write). Its tag,
+    #: ``draft_tag``, is a placeholder until someone publishes it.
+    draft_release: bool = False
+    draft_name: str = "Next release"
+    draft_tag: str = "next"
     #: The variables holding the release channels' webhook URLs (empty: the ``[report]`` ones).
     slack_webhook_env: str = ""
     google_chat_webhook_env: str = ""
@@ -612,6 +618,10 @@ def _check_release(rel: ReleaseConfig) -> None:
             raise ConfigError(f"release.{key}", f"{getattr(rel, key)!r} is not a valid name")
     if not rel.tag_pattern or len(rel.tag_pattern) > 100 or any(c in rel.tag_pattern for c in " ~^:\\"):
         raise ConfigError("release.tag_pattern", "must be a glob of tag names, e.g. v*")
+    if not rel.draft_name.strip() or len(rel.draft_name) > 100 or "\n" in rel.draft_name:
+        raise ConfigError("release.draft_name", "must be one line of 1 to 100 characters")
+    if not REF_NAME_RE.match(rel.draft_tag):
+        raise ConfigError("release.draft_tag", f"{rel.draft_tag!r} is not a valid tag name")
     if not rel.risk_heading.strip() or "\n" in rel.risk_heading:
         raise ConfigError("release.risk_heading", "must be one line, e.g. '## Release risk'")
     for key in ("slack_webhook_env", "google_chat_webhook_env"):

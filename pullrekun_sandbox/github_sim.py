@@ -39,6 +39,7 @@ from pullrekun_sandbox.github_hooks import WebhookSender, pull_request_payload
 from pullrekun_sandbox.github_oauth import OAuthApp, OAuthEndpoints
 from pullrekun_sandbox.github_reads import ReadEndpoints
 from pullrekun_sandbox.github_records import Fault, Served, SimApp, SimPR
+from pullrekun_sandbox.github_releases import ReleaseEndpoints
 from pullrekun_sandbox.github_writes import WriteEndpoints
 
 RATE_LIMIT = 5000
@@ -47,7 +48,7 @@ RATE_LIMIT = 5000
 __all__ = ["RATE_LIMIT", "Fault", "GitHubSimulator", "Served", "SimApp", "SimPR"]
 
 
-class GitHubSimulator(ReadEndpoints, WriteEndpoints, OAuthEndpoints, HistoryEndpoints):
+class GitHubSimulator(ReadEndpoints, ReleaseEndpoints, WriteEndpoints, OAuthEndpoints, HistoryEndpoints):
     """Holds one repository's PRs and serves them over HTTP on 127.0.0.1."""
 
     def __init__(
@@ -91,6 +92,7 @@ class GitHubSimulator(ReadEndpoints, WriteEndpoints, OAuthEndpoints, HistoryEndp
         self.oauth_login = "octocat"
         #: The repository's git history: ``main`` starts with one commit.
         self.history = History()
+        self.releases: dict[int, dict[str, Any]] = {}
         self.commit("Initial commit", author="acme")
 
     def _notify(self, action: str, number: int, sender: str) -> None:
@@ -451,7 +453,9 @@ class GitHubSimulator(ReadEndpoints, WriteEndpoints, OAuthEndpoints, HistoryEndp
             items = self.comments_on(int(comments.group(1)))
             body, links = self._page(parsed.path, query, items)
             route = "/repos/{owner}/{repo}/issues/{issue_number}/comments"
-        elif (found := self._history_get(parsed.path, query)) is not None:
+        elif (
+            found := self._history_get(parsed.path, query) or self._release_read(parsed.path, query)
+        ) is not None:
             status, body, links, route = found
             if status != 200:
                 error = self._error(status, body["message"])

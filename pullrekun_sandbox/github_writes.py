@@ -41,6 +41,11 @@ class WriteEndpoints:
     def label_event(self, number: int, event: str, name: str, actor: str, at: dt.datetime) -> None:
         raise NotImplementedError
 
+    def _release_write(
+        self, method: str, path: str, fields: dict[str, Any], author: dict[str, Any]
+    ) -> tuple[int, Any, str] | None:
+        raise NotImplementedError
+
     def _error(self, status: int, message: str) -> dict[str, Any]:
         raise NotImplementedError
 
@@ -62,6 +67,8 @@ class WriteEndpoints:
         def invalid(message: str) -> tuple[int, Any, str]:
             return 422, {**self._error(422, "Validation Failed"), "errors": [{"message": message}]}, "error"
 
+        if (release := self._release_write(method, path, fields, bot)) is not None:
+            return release
         if method == "POST" and (m := re.fullmatch(rf"{base}/statuses/([0-9a-f]{{40}})", path)):
             route = "/repos/{owner}/{repo}/statuses/{sha}"
             if fields.get("state") not in ("error", "failure", "pending", "success"):

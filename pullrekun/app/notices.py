@@ -58,6 +58,8 @@ PRODUCTION_SHA, PRODUCTION_READ_AT, PRODUCTION_PROBLEM = (
     "production_read_at",
     "production_problem",
 )
+#: What the draft release was last written from ("<production>...<base head>"), and its id.
+DRAFT_KEY, DRAFT_ID = "release_draft_key", "release_draft_id"
 
 
 @dataclass
@@ -142,6 +144,8 @@ class ReleaseNotices:
             except (ProductionUnreadable, GitHubUnavailable) as exc:
                 result.problem = f"release notice not written (tried again next pass): {exc}"
                 log.warning("%s", result.problem)
+            if self.rel.draft_release and not result.problem:
+                result.problem = self._draft(current)
         result.sent, problem = self.send_unsent()
         result.problem = result.problem or problem
         return result
@@ -209,6 +213,42 @@ class ReleaseNotices:
                 ),
             )
         return ids
+
+    def _draft(self, production: str) -> str:
+        """Keep the draft release's body the waiting notes; returns a problem, or "". Asked only
+        when production or the base branch moved (the branch head is read with its ETag); a
+        refusal (the token may not write releases) is said once per move, not every pass."""
+        try:
+            head = self.history.branch_head(self.rel.base_branch)
+            facts = self.store.github_state()
+            key = f"{production}...{head}"
+            if facts.get(DRAFT_KEY) == key:
+                return ""
+            prs = self.waiting(production)
+            body = self.renderer.markdown(
+                "draft-release.md.j2",
+                production=production,
+                base=self.rel.base_branch,
+                prs=prs,
+                links=self._links(prs),
+            )
+            known = facts.get(DRAFT_ID)
+            draft = self.writer.put_draft_release(
+                int(known) if known else None,
+                self.rel.draft_name,
+                self.rel.draft_tag,
+                self.rel.base_branch,
+                body,
+            )
+        except GitHubRefused as exc:
+            message = f"the draft release is not kept (GitHub refused: {exc})"
+            self.store.add_event(self.clock(), "draft_release_refused", message)
+            self.store.set_github_state({DRAFT_KEY: key}, self.clock())
+            return message
+        except (ProductionUnreadable, GitHubUnavailable) as exc:
+            return f"the draft release is not updated (tried again next pass): {exc}"
+        self.store.set_github_state({DRAFT_KEY: key, DRAFT_ID: str(draft)}, self.clock())
+        return ""
 
     # --- what is waiting -------------------------------------------------------------
 

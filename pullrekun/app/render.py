@@ -120,7 +120,7 @@ class Renderer:
 
     def check(self) -> None:
         """Load every template once (a broken override fails at start-up, not mid-pass)."""
-        for name in ("comment.md.j2", "check.md.j2"):
+        for name in ("comment.md.j2", "check.md.j2", "draft-release.md.j2"):
             self._envs["markdown"].get_template(name)
         self._envs["chat"].get_template("notify.txt.j2")
         self._envs["chat"].get_template("release.txt.j2")

@@ -115,3 +115,29 @@ def test_history_reads_match_the_openapi_schema(sim: GitHubSimulator) -> None:
     pulls = next(s.body for s in sim.served if s.route.endswith("/pulls") and "commits" in s.path)
     assert [p["number"] for p in pulls] == [styles["merge"]]
     assert pulls[0]["merged_at"]
+
+
+def test_release_payloads_match_the_openapi_schema(sim: GitHubSimulator) -> None:
+    import json
+    import urllib.request
+
+    def call(method: str, path: str, body: object = None) -> None:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(
+            sim.url + path, data=data, method=method, headers={"Authorization": "token t"}
+        )
+        urllib.request.urlopen(req, timeout=5).read()
+
+    repo = f"/repos/{sim.repository}"
+    call("POST", f"{repo}/releases", {"tag_name": "next", "name": "Next release", "body": "b", "draft": True})
+    (rid,) = sim.releases
+    call("PATCH", f"{repo}/releases/{rid}", {"body": "waiting: #1"})
+    sim.publish_release(rid)
+    call("GET", f"{repo}/releases?per_page=100")
+    call("GET", f"{repo}/releases/{rid}")
+    methods = {"POST": "post", "PATCH": "patch", "GET": "get"}
+    for served in sim.served:
+        openapi.validate(served.route, methods[served.method], served.status, served.body)
+    assert [s.status for s in sim.served] == [201, 200, 200, 200]
+    assert sim.served[-1].body["draft"] is False
+    assert sim.served[-1].body["body"] == "waiting: #1"

@@ -493,3 +493,59 @@ def test_a_released_pr_says_where_it_was_previewed_and_its_comment_says_released
     edits = len(sb.github.writes())
     run_pass(sb)
     assert len(sb.github.writes()) == edits, "said once"
+
+
+def test_a_draft_release_keeps_the_waiting_notes_for_whoever_cuts_the_release(
+    world: Sandbox, chat: Receiver, production: Production
+) -> None:
+    sb, gh = world, world.github
+    release(sb, source="url", url=production.url, draft_release=True)
+    run_pass(sb)
+    (draft,) = gh.releases.values()
+    assert (draft["draft"], draft["name"], draft["tag_name"]) == (True, "Next release", "next")
+    assert "Nothing is waiting" in draft["body"]
+    n = merged(sb, "Ship [me](https://evil.example) @team", "squash", body=f"{RISK}\nCareful <b>now</b>.")
+    run_pass(sb)
+    (draft,) = gh.releases.values()
+    body = draft["body"]
+    assert (
+        f"[#{n}]({gh.url}/acme/webapp/pull/{n}) Ship \\[me\\]\\(https\\://evil\\.example\\) @\u2060team"
+        in body
+    )
+    assert "> Careful &lt;b&gt;now&lt;/b&gt;\\." in body
+    counted, writes = gh.counters()["counted"], len(gh.writes())
+    run_pass(sb)
+    assert gh.counters()["counted"] == counted, "an idle pass reads the branch head with its ETag: free"
+    assert len(gh.writes()) == writes
+    gh.publish_release(draft["id"])  # someone cut the release from it
+    production.sha = gh.history.branches["main"]
+    run_pass(sb)
+    published, fresh = sorted(gh.releases.values(), key=lambda r: r["id"])
+    assert not published["draft"]
+    assert published["body"] == body, "a published release is left alone"
+    assert fresh["draft"]
+    assert "Nothing is waiting" in fresh["body"]
+    assert len(texts(chat)) == 1, "and the release was announced"
+
+
+def test_a_token_that_may_not_write_releases_is_said_once_per_move(
+    world: Sandbox, chat: Receiver, production: Production
+) -> None:
+    sb, gh = world, world.github
+    release(sb, source="url", url=production.url, draft_release=True)
+    message = "Resource not accessible by integration"
+    # A permission refusal, not a rate limit: the limit is far from spent.
+    left = {"X-RateLimit-Remaining": "4000"}
+    gh.inject(Fault(403, 10, "/repos/acme/webapp/releases", left, message, method="POST"))
+    result = run_pass(sb)
+    assert result.outcome is PassOutcome.CLEAN
+    assert result.notices is not None
+    assert message in result.notices.problem
+    posts = [s for s in gh.served if s.method == "POST" and "/releases" in s.path]
+    run_pass(sb)
+    assert [s for s in gh.served if s.method == "POST" and "/releases" in s.path] == posts, "not every pass"
+    store = Store.open(config_mod.load(sb.config_path).state_url)
+    refused = [e for e in store.events() if e.kind == "draft_release_refused"]
+    store.close()
+    assert len(refused) == 1
+    assert gh.releases == {}

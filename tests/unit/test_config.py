@@ -226,6 +226,8 @@ def test_githubs_web_address_is_derived_from_the_api_unless_the_config_names_it(
         ({"source": "branch", "slack_webhook_env": "https://hooks"}, "release.slack_webhook_env"),
         ({"source": "branch", "pending_schedule": ["25:00"]}, "release.pending_schedule"),
         ({"source": "branch", "url_timeout": 0}, "release.url_timeout"),
+        ({"source": "branch", "draft_name": "two\nlines"}, "release.draft_name"),
+        ({"source": "branch", "draft_tag": "next release"}, "release.draft_tag"),
     ],
 )
 def test_a_bad_release_section_names_its_key(release: dict[str, object], key: str) -> None:

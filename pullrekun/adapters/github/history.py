@@ -74,13 +74,17 @@ class HistoryReader:
         """The sha production runs, by the configured GitHub source (not "url"); raises
         ProductionUnreadable or GitHubUnavailable."""
         if cfg.source == "branch":
-            ref = self._object(f"{self._repo}/git/ref/heads/{urllib.parse.quote(cfg.branch)}")
-            return self._commit_of(ref, f"branch {cfg.branch}")
+            return self.branch_head(cfg.branch)
         if cfg.source == "tag":
             return self._newest_tag(cfg.tag_pattern)
         if cfg.source == "deployment":
             return self._deployed(cfg.environment)
         raise ProductionUnreadable(f"release.source {cfg.source!r} is not read from GitHub")
+
+    def branch_head(self, branch: str) -> str:
+        """The sha at the head of ``branch`` (asked with the last answer's ETag)."""
+        ref = self._object(f"{self._repo}/git/ref/heads/{urllib.parse.quote(branch)}")
+        return self._commit_of(ref, f"branch {branch}")
 
     def _object(self, url: str) -> Any:
         status, data = self._source.get_object(url)

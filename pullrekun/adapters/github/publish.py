@@ -150,3 +150,28 @@ class GitHubWriter:
     def remove_label(self, pr_number: int, label: str) -> None:
         path = f"{self._repo}/issues/{pr_number}/labels/{urllib.parse.quote(label, safe='')}"
         self._call("DELETE", path, ok=(200, 404))  # 404: already removed
+
+    # --- the draft release (release notices) -------------------------------------------
+
+    def put_draft_release(self, known_id: int | None, name: str, tag: str, target: str, body: str) -> int:
+        """Make the draft release named ``name`` say ``body``; returns its id. A release someone
+        published meanwhile is left alone and a new draft is started; so is one deleted."""
+        release_id: int | None = None
+        current: dict[str, Any] | None = None
+        if known_id is not None:
+            status, _, data = self._client.request("GET", f"{self._repo}/releases/{known_id}")
+            if status == 200 and isinstance(data, dict) and data.get("draft"):
+                release_id, current = known_id, data
+            elif status not in (200, 404):
+                raise _failure("GET", f"release {known_id}", status, data)
+        if release_id is None:
+            listed = self._call("GET", f"{self._repo}/releases?per_page=100", ok=(200,))
+            found = [r for r in listed or [] if r.get("draft") and r.get("name") == name]
+            if found:
+                release_id, current = int(found[0]["id"]), found[0]
+        if release_id is None:
+            fields = {"tag_name": tag, "name": name, "body": body, "draft": True, "target_commitish": target}
+            return int(self._call("POST", f"{self._repo}/releases", fields, ok=(201,))["id"])
+        if current is None or current.get("body") != body:
+            self._call("PATCH", f"{self._repo}/releases/{release_id}", {"body": body}, ok=(200,))
+        return release_id
