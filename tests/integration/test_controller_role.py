@@ -32,7 +32,7 @@ def _host_key(hosts: SshdHosts) -> str:
 
 
 def test_molecule_controller_installs_the_wheel_and_the_installed_pullrekun_plans(
-    tmp_path: Path, sshd_hosts: SshdHosts, built_wheel: Path, controller_home: Path
+    tmp_path: Path, sshd_hosts: SshdHosts, built_wheel: Path, controller_home: Path, wheelhouse: Path
 ) -> None:
     sb = Sandbox(root=tmp_path / "world", hosts=2, first_host=LOCAL_FIRST_HOST).start()
     try:
@@ -66,8 +66,9 @@ def test_molecule_controller_installs_the_wheel_and_the_installed_pullrekun_plan
             "controller_start_timer": False,
             # This machine has no sudo and no network for apt: become goes through su (host vars).
             "controller_packages": [],
-            # Tests skip byte-compiling the venv (ansible's 30,000 files): a third of the time.
-            "controller_pip_extra_args": ["--no-compile"],
+            # Tests skip byte-compiling the venv (ansible's 30,000 files): a third of the time;
+            # the dependencies come from the run's wheelhouse (the user's pip has no cache).
+            "controller_pip_extra_args": ["--no-compile", "--no-index", "--find-links", str(wheelhouse)],
             "controller_ssh_private_key": sshd_hosts.private_key.read_text(),
             "controller_known_hosts": [f"{sshd_hosts.addrs[1]} {_host_key(sshd_hosts)}"],
             "controller_systemd_dir": str(tmp_path / "systemd"),

@@ -74,6 +74,7 @@ def test_the_production_walkthrough_reaches_ready_environments(
     tmp_path: Path,
     sshd_hosts: SshdHosts,
     controller_home: Path,
+    wheelhouse: Path,
 ) -> None:
     bootstrap, install = readme_blocks()
     assert bootstrap == "ansible-playbook playbooks/staging.yml -e @staging-vars.yml"
@@ -142,8 +143,9 @@ def test_the_production_walkthrough_reaches_ready_environments(
                 "controller_start_timer": False,
                 # This machine has no sudo and no network for apt: become goes through su (host vars).
                 "controller_packages": [],
-                # Tests skip byte-compiling the venv (ansible's 30,000 files): a third of the time.
-                "controller_pip_extra_args": ["--no-compile"],
+                # Tests skip byte-compiling the venv (ansible's 30,000 files): a third of the time;
+                # the dependencies come from the run's wheelhouse (the user's pip has no cache).
+                "controller_pip_extra_args": ["--no-compile", "--no-index", "--find-links", str(wheelhouse)],
                 "controller_systemd_dir": str(tmp_path / "systemd"),
             },
         )
