@@ -275,7 +275,8 @@ def _release_notes(args: argparse.Namespace, cfg: config_mod.Config, store: Stor
             with pass_lock(store.engine):
                 _, text = release_notices(cfg, store).post_pending(_cli_actor())
         else:
-            text = release_notices(cfg, store).pending_text()
+            notices = release_notices(cfg, store)
+            text = notices.waiting_text(notices.production())
     except (ProductionUnreadable, GitHubUnavailable, ObserveFailed) as exc:
         print(f"pullrekun: {exc}", file=sys.stderr)
         return EXIT_FAILURES

@@ -200,7 +200,7 @@ class ReleaseNotices:
         due = due_slot(slots, self.ledger.last_slot(), self.clock()) if slots else None
         if not asked and due is None:
             return ()
-        text = self.render_pending(production, self.waiting(production))
+        text = self.waiting_text(production)
         channels = [h.channel for h in self.hooks]
         now = self.clock()
         for notice in asked:
@@ -297,14 +297,14 @@ class ReleaseNotices:
             links=self._links(prs),
         ).strip()
 
-    def pending_text(self) -> str:
-        production = self.production()
+    def waiting_text(self, production: str) -> str:
+        """The waiting-for-release notice as it reads now."""
         return self.render_pending(production, self.waiting(production))
 
     def post_pending(self, actor: str) -> tuple[int, str]:
         """Record a waiting-for-release notice now and send it (the CLI's ``--post``)."""
         production = self.production()
-        text = self.render_pending(production, self.waiting(production))
+        text = self.waiting_text(production)
         notice = self.ledger.record(
             "pending", None, production, text, [h.channel for h in self.hooks], self.clock(), actor=actor
         )

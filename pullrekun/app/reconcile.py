@@ -238,14 +238,15 @@ def release_notices(cfg: Config, store: Store, clock: Clock = utcnow) -> Release
 
 
 def _notices(
-    cfg: Config, store: Store, client: GitHubClient, obs: Observation, clock: Clock
+    cfg: Config, store: Store, reporter: Reporter, obs: Observation, clock: Clock
 ) -> NoticeResult | None:
-    """The release notices' step: after the report (the environments come first), never fatal."""
+    """The release notices' step: after the report (the environments come first), never fatal.
+    It shares the report's GitHub client and templates."""
     if cfg.release is None:
         return None
     try:
         return ReleaseNotices(
-            cfg, store, client, Renderer(cfg.report.templates_dir), clock, obs.instances
+            cfg, store, reporter.client, reporter.out.renderer, clock, obs.instances
         ).watch()
     except Exception as exc:  # a broken template, the state DB: the pass's own work is recorded already
         log.exception("release notices failed; they are retried on the next pass")
@@ -314,7 +315,7 @@ def _apply_and_report(
         store.note_pull_requests(details)
         apply_pool_changes(cfg, store, plan, now)
         report = _report(reporter, cfg, store, obs, plan, clock, final=True)
-        notices = _notices(cfg, store, reporter.client, obs, clock)
+        notices = _notices(cfg, store, reporter, obs, clock)
         return PassResult(PassOutcome.CLEAN, plan, github=obs.github, report=report, notices=notices)
     ident = f"{now:%Y%m%dT%H%M%S.%f}-{uuid.uuid4().hex[:8]}"
     artifacts = os.path.join(os.path.abspath(cfg.ansible.artifacts_dir), ident)
@@ -349,7 +350,7 @@ def _apply_and_report(
                 (out.message or "").splitlines()[0:1],
             )
     report = _report(reporter, cfg, store, obs, plan, clock, final=True)
-    notices = _notices(cfg, store, reporter.client, obs, clock)
+    notices = _notices(cfg, store, reporter, obs, clock)
     failed = any(not o.ok for o in outcomes)
     run_bad = result.run is not None and result.run.status != "successful"
     if run_bad and not plan.of_type(Deploy):

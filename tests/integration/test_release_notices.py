@@ -4,6 +4,7 @@ that, like Google Chat, refuses a message id twice."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -27,6 +28,7 @@ from tests.conftest import LOCAL_FIRST_HOST, run_pass, status_of
 from tests.receiver import Receiver
 
 RISK = "## Release risk"
+NOW = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)
 
 
 class Production:
@@ -350,8 +352,6 @@ def test_waiting_for_release_prints_posts_and_is_scheduled(
     assert len(texts(chat)) == 1
     assert texts(chat)[0].startswith("Waiting for release: 2")
     # The schedule: a slot that just passed posts once.
-    import datetime as dt
-
     now = dt.datetime.now(dt.UTC)
     slot = f"{now:%H:%M}"
     release(sb, source="url", url=production.url, pending_schedule=[slot])
@@ -399,6 +399,15 @@ def test_the_dashboard_button_and_the_api_ask_for_the_waiting_notice(
         admin.sign_in("ada", "pw ada 1")
         page = admin.request("/")[2]
         assert f"Production runs <code>{production.sha[:12]}</code>" in page
+        # A send a pass died in, on Slack: the page says it may not have arrived.
+        ledger = NoticeLedger(store)
+        lost = ledger.record("release", production.sha, production.sha, "text", ("slack",), NOW)
+        ledger.mark(lost, "slack", "unknown", NOW, f"release notice {lost} may not have reached slack")
+        assert (
+            f'<p class="error">release notice {lost} may not have reached slack</p>' in admin.request("/")[2]
+        )
+        assert ledger.resend(lost, NOW, "test")
+        ledger.mark(lost, "slack", "sent", NOW)
         assert admin.request("/releases/pending", {"csrf_token": "forged"})[0] == 403
         assert admin.request("/releases/pending", {"csrf_token": admin.csrf()})[0] == 303
         assert "will be posted to the release channels" in admin.request("/")[2]
@@ -549,3 +558,30 @@ def test_a_token_that_may_not_write_releases_is_said_once_per_move(
     store.close()
     assert len(refused) == 1
     assert gh.releases == {}
+
+
+@pytest.mark.parametrize("comment_released", [True, False])
+def test_comment_released_decides_whether_a_deployed_prs_comment_is_told(
+    world: Sandbox, chat: Receiver, production: Production, comment_released: bool
+) -> None:
+    """A PR pullrekun deployed gets its comment told of the release unless comment_released is
+    false; a PR it never deployed never does (its deployment row is written here: no playbook)."""
+    from pullrekun.adapters.state.schema import DeploymentRow
+
+    sb = world
+    release(sb, source="url", url=production.url, comment_released=comment_released)
+    run_pass(sb)
+    deployed = merged(sb, "Previewed once", "squash")
+    never = merged(sb, "Never previewed", "squash")
+    store = Store.open(config_mod.load(sb.config_path).state_url)
+    with store.session() as s, s.begin():
+        now = dt.datetime.now(dt.UTC)
+        s.add(DeploymentRow(pr_number=deployed, instance_id="i-00000001", sha="a" * 40, reason="r",
+                            status="success", started_at=now, finished_at=now))  # fmt: skip
+    production.sha = sb.github.history.branches["main"]
+    run_pass(sb)
+    (notice,) = [n for n in NoticeLedger(store).recent() if n.kind == "release"]
+    store.close()
+    told = {x.channel for x in notice.sends if x.channel.startswith("pr-")}
+    assert told == ({f"pr-{deployed}"} if comment_released else set())
+    assert f"pr-{never}" not in told

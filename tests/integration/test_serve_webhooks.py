@@ -190,3 +190,37 @@ def test_health_and_metrics_answer(served: Served) -> None:
     assert f"pullrekun_passes {float(len(served.passes))}" in metrics
     assert "pullrekun_pass_pending_pokes 0.0" in metrics
     assert "pullrekun_pass_last_duration_seconds " in metrics
+
+
+@pytest.mark.parametrize("source", ["deployment", "branch"])
+def test_a_deployment_to_production_wakes_serve_when_production_is_read_from_deployments(
+    tmp_path: Path, source: str
+) -> None:
+    """GitHub's deployment_status examples: successful ones to `production` start a pass when
+    [release] reads production from deployments; the github-pages one never; without that source,
+    none (pullrekun's own preview deployments send these too)."""
+    cfg = parse(
+        {
+            "github": {"repository": REPOSITORY},
+            "app": {"repo_url": "unused", "command": "unused"},
+            "serve": {"settle_ms": 0},
+            "release": {"source": source, "environment": "production"},
+        }
+    )
+    store = Store.open(f"sqlite:///{tmp_path / 'state.db'}")
+    service = Service(cfg, store, SECRET, bind="127.0.0.1", port=0, run_pass=lambda: "clean")
+    service.start_background()
+    try:
+        served = Served(service, [])
+        cases = examples("deployment_status")
+        assert len(cases) == 4
+        answers = []
+        for event, payload in cases:
+            status, answer = served.post(event, json.dumps(payload).encode())
+            assert status == 202
+            answers.append(answer)
+        woke = [p["deployment"]["environment"] == "production" and source == "deployment" for _, p in cases]
+        assert [a["outcome"] == "triggered" for a in answers] == woke, answers
+    finally:
+        service.shutdown()
+        store.close()

@@ -48,10 +48,14 @@ class Notice:
     sends: tuple[Send, ...] = ()
 
 
+def _send(row: NoticeSendRow) -> Send:
+    return Send(row.notice_id, row.channel, row.state, row.attempts, row.error, row.updated_at)
+
+
 def _notice(row: NoticeRow, sends: Iterable[NoticeSendRow] = ()) -> Notice:
     return Notice(
         row.id, row.kind, row.previous_sha, row.sha, row.text, row.created_at, row.actor, row.slot,
-        tuple(Send(s.notice_id, s.channel, s.state, s.attempts, s.error, s.updated_at) for s in sends),
+        tuple(_send(s) for s in sends),
     )  # fmt: skip
 
 
@@ -138,7 +142,7 @@ class NoticeLedger:
                 .where(NoticeSendRow.state.in_(states))
                 .order_by(NoticeRow.id, NoticeSendRow.channel)
             ).all()
-            return tuple((_notice(n), _notice(n, [send]).sends[0]) for n, send in rows)
+            return tuple((_notice(n), _send(send)) for n, send in rows)
 
     def mark(
         self, notice_id: int, channel: str, state: str, now: dt.datetime, error: str | None = None
