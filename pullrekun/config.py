@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from pullrekun.core.dbpolicy import DatabasePolicy, effective_authors
+from pullrekun.core.dbsources import SourceRule, pattern_problem
 from pullrekun.core.dbusers import env_password
 from pullrekun.core.planner import PlannerConfig
 from pullrekun.core.redact import Redactor
@@ -277,6 +278,8 @@ class DatabaseConfig:
     source_password_env: str = "PULLREKUN_DB_SOURCE_PASSWORD"  # noqa: S105 - a variable's name
     authors: dict[str, str] = field(default_factory=dict)
     allowed_sources: tuple[str, ...] = ()
+    #: Globs of further schemas a developer's schema may be (the dashboard's table): ``dev_*``.
+    source_patterns: tuple[str, ...] = ()
     label_prefix: str = "db:"
     reset_label: str = "db:reset"
     schema_template: str = "stage_{instance}"
@@ -316,17 +319,45 @@ class Config:
     base_dir: str = ""
 
     def with_edited_authors(self, edited: Mapping[str, str]) -> Config:
-        """This config with the dashboard's edits of ``[database.authors]`` over the file's."""
+        """This config with the dashboard's edits of ``[database.authors]`` over the file's; an
+        edit naming a source the file's rule does not allow (see :attr:`source_rule`) is left out,
+        whatever the state DB holds."""
         if self.database is None or not edited:
             return self
-        authors = effective_authors(self.database.authors, edited)
+        rule = self.source_rule
+        allowed = {login: schema for login, schema in edited.items() if rule.problem(schema) is None}
+        authors = effective_authors(self.database.authors, allowed)
         return dataclasses.replace(self, database=dataclasses.replace(self.database, authors=authors))
 
     @property
+    def state_schema(self) -> str:
+        """The state DB's schema on a MySQL server ("" for SQLite): never a clone's source."""
+        url = self.state_url
+        if not url.startswith("mysql"):
+            return ""
+        return urlsplit(url).path.lstrip("/").split("/", 1)[0]
+
+    @property
+    def source_rule(self) -> SourceRule:
+        """Which schemas environments may be cloned from (pullrekun.core.dbsources)."""
+        db = self.database
+        if db is None:
+            return SourceRule()
+        return SourceRule(
+            named=frozenset({db.default_source, *db.authors.values(), *db.allowed_sources}),
+            patterns=db.source_patterns,
+            forbidden=frozenset({self.state_schema} - {""}),
+            target_template=db.schema_template,
+        )
+
+    @property
     def planner(self) -> PlannerConfig:
+        policy = None
+        if self.database is not None:
+            policy = dataclasses.replace(self.database.policy, sources=self.source_rule)
         return PlannerConfig(
             failed_retry_after=dt.timedelta(seconds=self.failed_retry_after),
-            database=self.database.policy if self.database else None,
+            database=policy,
             trust=self.trust,
         )
 
@@ -384,13 +415,14 @@ class Config:
         values |= {quote(v, safe="") for v in set(values)}
         return tuple(sorted(v for v in values if v))
 
-    def env_db_passwords(self, schemas: Iterable[str]) -> tuple[str, ...]:
-        """The passwords of these schemas' environment users (secrets the redactor must know)."""
+    def env_db_passwords(self, owners: Iterable[tuple[str, str]]) -> tuple[str, ...]:
+        """The passwords of these (schema, owner nonce) environment users (secrets the redactor
+        must know)."""
         db = self.database
         secret = os.environ.get(db.app_password_env, "") if db is not None else ""
         if db is None or not db.env_users or not secret:
             return ()
-        return tuple(sorted({env_password(secret, schema) for schema in schemas if schema}))
+        return tuple(sorted({env_password(secret, schema, nonce) for schema, nonce in owners if schema}))
 
     def redactor(self, *more: str) -> Redactor:
         return Redactor.of((*self.secret_values(), *more))
@@ -551,6 +583,7 @@ def _check(cfg: Config) -> None:
     _check_report(cfg.report)
     if cfg.database is not None:
         _check_database(cfg.database)
+        _check_sources(cfg)
     if cfg.release is not None:
         _check_release(cfg.release)
     if cfg.failed_retry_after < 0:
@@ -633,6 +666,25 @@ def _check_release(rel: ReleaseConfig) -> None:
             parse_slot(entry)
         except ValueError as exc:
             raise ConfigError("release.pending_schedule", str(exc)) from None
+
+
+def _check_sources(cfg: Config) -> None:
+    """Every source the config names is one a clone may copy (not a system schema, the state DB,
+    an environment's schema); every pattern is a glob of names."""
+    db = cfg.database
+    assert db is not None
+    for pattern in db.source_patterns:
+        problem = pattern_problem(pattern)
+        if problem is not None:
+            raise ConfigError("database.source_patterns", f"{pattern!r} {problem}")
+    rule = cfg.source_rule
+    named = [("database.default_source", db.default_source)]
+    named += [(f"database.authors.{login}", schema) for login, schema in db.authors.items()]
+    named += [("database.allowed_sources", schema) for schema in db.allowed_sources]
+    for key, schema in named:
+        problem = rule.problem(schema)
+        if problem is not None:
+            raise ConfigError(key, f"cannot be a source: {problem}")
 
 
 def _check_database(db: DatabaseConfig) -> None:

@@ -72,6 +72,8 @@ class Sandbox:
     moto: Any = field(init=False, default=None)
     instance_ids: list[str] = field(init=False, default_factory=list)
     host_addrs: list[str] = field(init=False, default_factory=list)
+    #: moto's default VPC, where the sandbox's instances are: the pool is limited to it.
+    vpc_id: str = field(init=False, default="")
 
     # --- set-up ------------------------------------------------------------------
 
@@ -97,6 +99,8 @@ class Sandbox:
         if self.github_app:
             self._install_app()
         self._init_repo()
+        vpcs = self.ec2().describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"]
+        self.vpc_id = str(vpcs[0]["VpcId"])
         self._create_pool()
         self.write_config()
         return self
@@ -241,6 +245,8 @@ class Sandbox:
                 "endpoint_url": self.ec2_url,
                 # The hosts are loopback addresses, named by their pullrekun:ansible_host tags.
                 "ansible_host_networks": ["127.0.0.0/8"],
+                # Only instances of the sandbox's VPC may join the pool (and be registered).
+                "vpc_ids": [self.vpc_id],
             },
             "state": {"url": self.state_db_url},
             "ansible": ansible,

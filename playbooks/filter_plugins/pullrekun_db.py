@@ -1,7 +1,7 @@
 """Filters for each environment's own database user (pullrekun.core.dbusers does the work).
 
 {{ staging_db_name | pullrekun_env_user }}                      -> pr_<16 hex>
-{{ secret | pullrekun_env_password(staging_db_name) }}          -> its password
+{{ secret | pullrekun_env_password(staging_db_name, nonce) }}   -> its password (for that owner)
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ def pullrekun_env_user(schema: str) -> str:
         raise AnsibleFilterError(str(exc)) from exc
 
 
-def pullrekun_env_password(secret: str, schema: str) -> str:
+def pullrekun_env_password(secret: str, schema: str, nonce: str = "") -> str:
     try:
-        return env_password(str(secret), str(schema))
+        return env_password(str(secret), str(schema), str(nonce or ""))
     except ValueError as exc:
         raise AnsibleFilterError(str(exc)) from exc
 

@@ -84,6 +84,32 @@ options:
     default: ""
     no_log: true
     description: Password on the source server.
+  source_rule:
+    description:
+      - The operator's allow-list of sources (C(pullrekun.core.dbsources.SourceRule)); a I(source)
+        it does not allow is refused before anything is read. The server's own schemas are
+        refused whether it is given or not.
+    type: dict
+    suboptions:
+      named:
+        description: Schemas the config names (default, authors, allowed_sources).
+        type: list
+        elements: str
+        default: []
+      patterns:
+        description: Globs of further allowed names (C(dev_*)).
+        type: list
+        elements: str
+        default: []
+      forbidden:
+        description: Schemas never copied (the state DB's).
+        type: list
+        elements: str
+        default: []
+      target_template:
+        description: The environments' schema template; no name of its shape is a source.
+        type: str
+        default: "stage_{instance}"
 author: pullrekun
 """
 
@@ -134,6 +160,15 @@ def main() -> None:
             user_name=dict(type="str", default=""),
             user_host=dict(type="str", default="%"),
             user_password=dict(type="str", default="", no_log=True),
+            source_rule=dict(
+                type="dict",
+                options=dict(
+                    named=dict(type="list", elements="str", default=[]),
+                    patterns=dict(type="list", elements="str", default=[]),
+                    forbidden=dict(type="list", elements="str", default=[]),
+                    target_template=dict(type="str", default="stage_{instance}"),
+                ),
+            ),
         ),
         required_if=[("state", "user", ["user_name"])],
         supports_check_mode=True,
@@ -149,6 +184,7 @@ def main() -> None:
             schema_exists,
             session,
         )
+        from pullrekun.core.dbsources import SourceRule
         from pullrekun.core.validate import InvalidInput, check_schema
     except ImportError as exc:
         module.fail_json(msg=f"pullrekun must be importable by the controller's Python: {exc}")
@@ -167,6 +203,15 @@ def main() -> None:
             port=p["source_port"],
             user=p["source_user"] or p["login_user"],
             password=p["source_password"] or p["login_password"],
+        )
+    rule = None
+    if p["source_rule"] is not None:
+        r = p["source_rule"]
+        rule = SourceRule(
+            named=frozenset(r["named"]),
+            patterns=tuple(r["patterns"]),
+            forbidden=frozenset(r["forbidden"]),
+            target_template=r["target_template"],
         )
     user = None
     if p["user_name"]:
@@ -191,7 +236,9 @@ def main() -> None:
                 if not schema_exists(s, p["source"]):
                     module.fail_json(msg=f"unknown source schema {p['source']!r}")
             module.exit_json(changed=True)
-        result = clone_schema(target_server, p["source"], p["target"], source_server=source_server, user=user)
+        result = clone_schema(
+            target_server, p["source"], p["target"], source_server=source_server, user=user, rule=rule
+        )
     except (InvalidInput, CloneError) as exc:
         module.fail_json(msg=str(exc))
     except Exception as exc:  # database errors: report, with the target untouched

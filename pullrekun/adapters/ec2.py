@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,12 +141,28 @@ def _tags(desc: dict[str, Any]) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in desc.get("Tags", [])}
 
 
-def register(ec2: Any, instance_id: str, pool: str) -> None:
-    """Tag a live instance into ``pool``; refused if it is gone or already in another pool."""
+def register(
+    ec2: Any,
+    instance_id: str,
+    pool: str,
+    vpc_ids: Collection[str] = (),
+    subnet_ids: Collection[str] = (),
+) -> str:
+    """Tag a live instance into ``pool``; returns its state. Refused if it is gone, already in
+    another pool, or outside the VPCs and subnets the pool is limited to (and refused outright
+    when it is limited to none: any instance of the account could be pulled in)."""
+    if not vpc_ids and not subnet_ids:
+        raise PoolChangeRefused(
+            "registration needs ec2.vpc_ids or ec2.subnet_ids, so only instances there can join the pool"
+        )
     desc = _describe_one(ec2, instance_id)
-    state = desc.get("State", {}).get("Name", "")
+    state = str(desc.get("State", {}).get("Name", ""))
     if state in {"terminated", "shutting-down"}:
         raise PoolChangeRefused(f"{instance_id} is {state}")
+    if vpc_ids and desc.get("VpcId") not in vpc_ids:
+        raise PoolChangeRefused(f"{instance_id} is in VPC {desc.get('VpcId')!r}, not in ec2.vpc_ids")
+    if subnet_ids and desc.get("SubnetId") not in subnet_ids:
+        raise PoolChangeRefused(f"{instance_id} is in subnet {desc.get('SubnetId')!r}, not in ec2.subnet_ids")
     current = _tags(desc).get(tag.POOL)
     if current not in (None, pool):
         raise PoolChangeRefused(f"{instance_id} belongs to pool {current!r}")
@@ -153,6 +170,7 @@ def register(ec2: Any, instance_id: str, pool: str) -> None:
         ec2.create_tags(Resources=[instance_id], Tags=[{"Key": tag.POOL, "Value": pool}])
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
         raise EC2Unavailable(f"create_tags failed: {exc}") from exc
+    return state
 
 
 def retire(ec2: Any, instance_id: str, pool: str) -> None:

@@ -1,22 +1,24 @@
-"""Clone a MySQL/MariaDB schema into another on the same server, server-side and atomically.
+"""Clone a MySQL/MariaDB schema into another on the same server, server-side and verified.
 
 The copy is built in ``<target>__prk_new`` (tables from ``SHOW CREATE TABLE`` so foreign
 keys, indexes, generated columns and AUTO_INCREMENT counters survive; data by
 ``INSERT ... SELECT`` with foreign key and unique checks off, several tables at once on
-their own connections, biggest first), verified table by table with ``CHECKSUM TABLE``
-against the source, and only then swapped in: one ``RENAME TABLE``
-statement moves the target's tables out to ``<target>__prk_old`` and the new ones in.
-Triggers, views (re-pointed at the target) and stored routines are created after the
-data. Until the swap the target is never touched, so a failed or killed clone leaves the
-previous schema as it was; the next clone drops the leftovers first.
+their own connections, biggest first) and verified table by table with ``CHECKSUM TABLE``
+against the source. Until then the target is never touched, so a failed or killed copy
+leaves the previous schema as it was; the next clone drops the leftovers first.
 
-MariaDB refuses to move a table that has triggers to another schema, so the target's own
-triggers are dropped just before the swap and re-created if the swap fails: the only
-moment the old schema is not whole is between those two statements.
+Then the target is replaced whole: it is dropped (with whatever its last owner left in it:
+events, routines, triggers, views, sequences, tables) and created again, one ``RENAME TABLE``
+moves the new tables in, and triggers, views (re-pointed at the target) and stored routines
+are created from the source's definitions. Events are not copied: a source's scheduled jobs
+would run in every environment.
 
 Each environment has a user of its own (:func:`ensure_env_user`) with every right on its
 schema and none elsewhere; cloned triggers, views and routines get that user as their definer,
-so they never run with the admin's rights. Dropping the schema drops the user.
+so they never run with the admin's rights. A clone gives the user the password it was given
+(a new one for each owner of the schema: pullrekun.core.dbusers) and ends the sessions opened
+with the old one before any of the new copy is in place. Dropping the schema drops the user
+and ends its sessions.
 
 Schema names must match ``pullrekun.core.validate.SCHEMA_RE`` and are always backquoted.
 """
@@ -36,6 +38,7 @@ from typing import Any
 
 import pymysql
 
+from pullrekun.core.dbsources import SYSTEM_SCHEMAS, SourceRule
 from pullrekun.core.dbusers import grant_pattern
 from pullrekun.core.validate import check_schema
 
@@ -43,6 +46,8 @@ NEW_SUFFIX = "__prk_new"
 OLD_SUFFIX = "__prk_old"
 MAX_TARGET_LEN = 64 - max(len(NEW_SUFFIX), len(OLD_SUFFIX))
 _DEFINER = re.compile(r"DEFINER\s*=\s*(`[^`]*`|'[^']*'|\S+)@(`[^`]*`|'[^']*'|\S+)\s*", re.IGNORECASE)
+#: ER_NO_SUCH_THREAD: the session to kill is gone already.
+_UNKNOWN_THREAD = 1094
 _CREATE = re.compile(r"\A\s*CREATE\s+", re.IGNORECASE)
 
 
@@ -338,6 +343,7 @@ def clone_schema(
     on_step: Callable[[str], None] | None = None,
     workers: int = 4,
     user: EnvUser | None = None,
+    rule: SourceRule | None = None,
 ) -> CloneResult:
     """Replace ``target`` on ``server`` with a verified copy of ``source``.
 
@@ -345,9 +351,17 @@ def clone_schema(
     copy is server-side; across servers it is a streamed dump and load of the base tables.
     Triggers, views and routines are re-created from the source's definitions either way, with
     ``user`` (the environment's own account, ensured here) as their definer.
+
+    ``rule`` is the operator's allow-list of sources: a source it does not allow is refused
+    before anything is read, whatever the caller was told (the server's own schemas always are).
     """
     check_schema(source)
     check_schema(target)
+    refused = rule.problem(source) if rule is not None else None
+    if refused is None and source.lower() in SYSTEM_SCHEMAS:
+        refused = f"{source} is one of the server's own schemas"
+    if refused is not None:
+        raise CloneError(f"refused to copy {source!r}: {refused}")
     if len(target) > MAX_TARGET_LEN:
         raise CloneError(f"target schema name {target!r} is longer than {MAX_TARGET_LEN} characters")
     remote = source_server is not None and source_server != server
@@ -370,6 +384,11 @@ def clone_schema(
         s.run("SET SESSION sql_mode='NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'")
 
         step("prepare")
+        if user is not None:
+            # New credentials before anything of the new copy exists: the schema's previous
+            # owner can neither log in again nor keep a session open into the new data.
+            _ensure_env_user(s, target, user)
+            end_sessions(s, user)
         s.run(f"DROP DATABASE IF EXISTS {q(tmp)}")
         s.run(f"CREATE DATABASE {q(tmp)} CHARACTER SET {charset} COLLATE {collation}")
         s.run(f"USE {q(tmp)}")
@@ -380,39 +399,18 @@ def clone_schema(
             rows = _copy_here(s, server, source, tmp, src["tables"], workers)
 
         step("swap")
-        s.run(f"CREATE DATABASE IF NOT EXISTS {q(target)} CHARACTER SET {charset} COLLATE {collation}")
-        s.run(f"ALTER DATABASE {q(target)} CHARACTER SET {charset} COLLATE {collation}")
-        s.run(f"DROP DATABASE IF EXISTS {q(old)}")
-        s.run(f"CREATE DATABASE {q(old)}")
-        mine = _objects(s, target)
-        trigger_names = s.names(
-            "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA=%s", target
-        )
-        for name in trigger_names:
-            s.run(f"DROP TRIGGER {q(target)}.{q(name)}")
-        moves = [f"{q(target)}.{q(t)} TO {q(old)}.{q(t)}" for t in mine["tables"]]
-        moves += [f"{q(tmp)}.{q(t)} TO {q(target)}.{q(t)}" for t in src["tables"]]
-        try:
-            if moves:
-                s.run("RENAME TABLE " + ", ".join(moves))
-        except pymysql.MySQLError as exc:
-            s.run(f"USE {q(target)}")
-            for sql in mine["triggers"]:
-                s.run(sql)
-            raise CloneError(f"swap failed, target left as it was: {exc}") from exc
+        # The target is replaced whole: whatever its last owner left there (events, routines,
+        # triggers, views, sequences, tables the source lacks) goes with the schema, and the
+        # verified copy moves in. Until here the target was not touched.
+        s.run(f"DROP DATABASE IF EXISTS {q(target)}")
+        s.run(f"CREATE DATABASE {q(target)} CHARACTER SET {charset} COLLATE {collation}")
+        if src["tables"]:
+            s.run(
+                "RENAME TABLE " + ", ".join(f"{q(tmp)}.{q(t)} TO {q(target)}.{q(t)}" for t in src["tables"])
+            )
 
         step("objects")
-        definer = None
-        if user is not None:
-            _ensure_env_user(s, target, user)
-            definer = user.definer
-        for name in s.names("SELECT TABLE_NAME FROM information_schema.VIEWS WHERE TABLE_SCHEMA=%s", target):
-            s.run(f"DROP VIEW {q(target)}.{q(name)}")
-        for name, kind in s.run(
-            "SELECT ROUTINE_NAME, ROUTINE_TYPE FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA=%s",
-            (target,),
-        ):
-            s.run(f"DROP {kind} {q(target)}.{q(str(name))}")
+        definer = user.definer if user is not None else None
         s.run(f"USE {q(target)}")
         for sql in src["routines"]:
             s.run(repoint(sql, source, target, definer))
@@ -447,11 +445,28 @@ def drop_schema(server: Server, schema: str, user: EnvUser | None = None) -> boo
         if user is not None and _user_exists(s, user):
             s.run("DROP USER %s@%s", (user.name, user.host))
             dropped_user = True
+        if user is not None:
+            end_sessions(s, user)  # DROP USER leaves the user's open sessions running
         return bool(present) or dropped_user
 
 
 def _user_exists(s: _Session, user: EnvUser) -> bool:
     return bool(s.run("SELECT 1 FROM mysql.user WHERE User=%s AND Host=%s", (user.name, user.host)))
+
+
+def end_sessions(s: _Session, user: EnvUser) -> int:
+    """End every session of ``user`` (``KILL CONNECTION``; a changed password or a dropped user
+    leaves open sessions running). Returns how many were ended."""
+    ended = 0
+    for (pid,) in s.run("SELECT ID FROM information_schema.PROCESSLIST WHERE USER=%s", (user.name,)):
+        try:
+            s.run(f"KILL CONNECTION {int(pid)}")
+            ended += 1
+        except pymysql.MySQLError as exc:
+            if exc.args and exc.args[0] == _UNKNOWN_THREAD:  # it ended on its own meanwhile
+                continue
+            raise
+    return ended
 
 
 def _grants(s: _Session, user: EnvUser) -> tuple[set[str], set[str]]:
@@ -480,7 +495,8 @@ def _ensure_env_user(s: _Session, schema: str, user: EnvUser) -> bool:
     if changed:
         s.run("CREATE USER %s@%s IDENTIFIED BY %s", (user.name, user.host, user.password))
     else:
-        # The password follows the secret it is derived from (cheap, and existing sessions stay).
+        # The password follows the secret and the assignment it is derived from (a clone ends the
+        # sessions opened with an earlier one: see clone_schema).
         s.run("ALTER USER %s@%s IDENTIFIED BY %s", (user.name, user.host, user.password))
     pattern = grant_pattern(schema)
     globals_, patterns = _grants(s, user)

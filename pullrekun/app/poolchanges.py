@@ -14,7 +14,7 @@ import logging
 from pullrekun.adapters import ec2
 from pullrekun.adapters.state.store import Store
 from pullrekun.config import Config
-from pullrekun.core.model import Plan, RegisterInstance, RetireInstance
+from pullrekun.core.model import InstanceWish, Plan, RegisterInstance, RetireInstance
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +31,10 @@ def apply_pool_changes(cfg: Config, store: Store, plan: Plan, now: dt.datetime) 
     for change in changes:
         iid = change.instance_id
         registering = isinstance(change, RegisterInstance)
+        state = ""
         try:
             if registering:
-                ec2.register(client, iid, pool)
+                state = ec2.register(client, iid, pool, cfg.ec2.vpc_ids, cfg.ec2.subnet_ids)
             else:
                 ec2.retire(client, iid, pool)
         except ec2.PoolChangeRefused as exc:
@@ -53,3 +54,7 @@ def apply_pool_changes(cfg: Config, store: Store, plan: Plan, now: dt.datetime) 
             )
             store.close_instance_request(iid, kind, said, now, change.actor)
             log.info("instance %s %s", iid, said)
+            if registering and state in {"pending", "running"}:
+                # Someone may be working on it: it stays running for nobody until someone acts
+                # (stops it, or a PR needs it), and the pool table says so.
+                store.request_instance(iid, InstanceWish.RUNNING, now, change.actor)

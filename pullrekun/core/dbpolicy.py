@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from pullrekun.core.dbsources import SourceRule
 from pullrekun.core.model import Instance, PullRequest
 from pullrekun.core.validate import SCHEMA_RE
 
@@ -25,6 +26,8 @@ class DatabasePolicy:
     schema_template: str = "stage_{instance}"
     #: Drop an environment's schema when its PR closes (else it is kept until reassigned).
     drop_on_close: bool = False
+    #: The operator's allow-list of sources (None: every name is taken as given).
+    sources: SourceRule | None = None
 
     def source_for(self, pr: PullRequest) -> tuple[str, str | None]:
         """(source schema, note about a refused label or None)."""
@@ -38,6 +41,12 @@ class DatabasePolicy:
             note = f"PR #{pr.number}: label {label!r} names no allowed schema; ignored"
         # GitHub logins are case-insensitive: "Bob" is bob.
         by_author = {login.lower(): schema for login, schema in self.authors}.get(pr.author.lower())
+        refused = by_author and self.sources is not None and self.sources.problem(by_author)
+        if refused:
+            return (
+                self.default_source,
+                f"PR #{pr.number}: {pr.author}'s schema refused ({refused}); default used",
+            )
         return (by_author or self.default_source), note
 
     def target_for(self, inst: Instance) -> str:
@@ -48,8 +57,9 @@ class DatabasePolicy:
 
     def could_be_target(self, schema: str) -> bool:
         """Whether ``schema`` has the shape of an environment's schema (never a source)."""
-        prefix, _, suffix = self.schema_template.partition("{instance}")
-        return schema.startswith(prefix) and schema.endswith(suffix) and len(schema) > len(prefix + suffix)
+        prefix, _, suffix = self.schema_template.lower().partition("{instance}")
+        name = schema.lower()  # servers with lower_case_table_names=1 take STAGE_x for stage_x
+        return name.startswith(prefix) and name.endswith(suffix) and len(name) > len(prefix + suffix)
 
 
 def effective_authors(configured: Mapping[str, str], edited: Mapping[str, str]) -> dict[str, str]:

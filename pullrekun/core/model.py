@@ -108,6 +108,9 @@ class Assignment:
     redeploy_requested: bool = False
     #: Stopped on request: the instance stays this PR's, stopped, until someone wakes it.
     asleep: bool = False
+    #: The nonce the environment's database password derives from (pullrekun.core.dbusers),
+    #: picked by the clone that gave this PR its schema; None: none yet (or cloned before nonces).
+    db_nonce: str | None = None
 
 
 @dataclass(frozen=True)
@@ -204,10 +207,12 @@ class StartInstance:
 
 @dataclass(frozen=True)
 class StopInstance:
-    """Stop the app (if reachable) and the instance; clear pullrekun's tags."""
+    """Stop the app (if reachable) and the instance; clear pullrekun's tags. ``wipe``: the
+    instance serves no PR any more, so what the last one's code left on it goes too."""
 
     instance_id: str
     reason: str
+    wipe: bool = True
 
 
 @dataclass(frozen=True)
@@ -218,11 +223,17 @@ class Deploy:
     instance_id: str
     sha: str
     reason: str
+    #: The nonce the environment's database password derives from (its clone's, or the one
+    #: recorded for the environment); "" without per-environment users or before any clone.
+    db_nonce: str = ""
+    #: The PR is not trusted by default (from a fork): the host is marked as having run it.
+    untrusted: bool = False
 
 
 @dataclass(frozen=True)
 class CloneSchema:
-    """Replace the environment's schema with a copy of ``source`` (before its Deploy)."""
+    """Replace the environment's schema with a copy of ``source`` (before its Deploy), under
+    new database credentials: the schema's owner from now on is ``pr_number`` (``nonce``)."""
 
     pr_number: int
     instance_id: str
@@ -230,6 +241,7 @@ class CloneSchema:
     target: str
     reason: str
     reset_label: bool = False
+    nonce: str = ""
 
 
 @dataclass(frozen=True)

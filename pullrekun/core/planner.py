@@ -16,6 +16,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from pullrekun.core.dbpolicy import DatabasePolicy
+from pullrekun.core.dbusers import owner_nonce
 from pullrekun.core.model import (
     ASSIGNABLE_STATES,
     UP_STATES,
@@ -176,11 +177,13 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
     deploys: list[Deploy] = []
     forgets: list[ForgetResetLabel] = []
 
-    def clone(pr: PullRequest, inst: Instance, reason: str) -> None:
+    def clone(pr: PullRequest, inst: Instance, reason: str) -> str:
+        """Plan a clone for ``pr`` on ``inst``; returns the new owner's nonce."""
         assert db is not None
         source, note = db.source_for(pr)
         if note:
             notes.append(note)
+        nonce = owner_nonce(pr.number, now)
         clones.append(
             CloneSchema(
                 pr.number,
@@ -189,16 +192,19 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
                 db.target_for(inst),
                 reason,
                 reset_label=db.wants_reset(pr),
+                nonce=nonce,
             )
         )
+        return nonce
 
     for pr, inst in zip(waiting, free, strict=False):
         assign.append(Assign(pr.number, inst.instance_id))
         if inst.state == InstanceState.STOPPED:
             starts.append(StartInstance(inst.instance_id))
-        if db is not None:
-            clone(pr, inst, "new assignment")
-        deploys.append(Deploy(pr.number, inst.instance_id, pr.head_sha, "new assignment"))
+        nonce = clone(pr, inst, "new assignment") if db is not None else ""
+        deploys.append(
+            Deploy(pr.number, inst.instance_id, pr.head_sha, "new assignment", nonce, pr.from_fork)
+        )
     queue = tuple(
         QueuedPR(pr.number, position) for position, pr in enumerate(waiting[len(assign) :], start=1)
     )
@@ -209,16 +215,19 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
         if asg.asleep:
             # Stopped on request: the instance stays the PR's, stopped, until someone wakes it.
             if inst.state in UP_STATES or inst.tag_pr is not None or inst.tag_sha is not None:
-                stops.append(StopInstance(inst.instance_id, f"PR #{number} asleep: stopped on request"))
+                stops.append(
+                    StopInstance(inst.instance_id, f"PR #{number} asleep: stopped on request", wipe=False)
+                )
             continue
         if inst.state not in ASSIGNABLE_STATES:
             notes.append(f"PR #{number}: instance {inst.instance_id} is {inst.state}; waiting")
             continue
         reason = _deploy_reason(asg, pr, inst, config, now)
+        nonce = asg.db_nonce or ""
         if db is not None:
             clone_reason = _clone_reason(asg, pr, db)
             if clone_reason is not None:
-                clone(pr, inst, clone_reason)
+                nonce = clone(pr, inst, clone_reason)
                 reason = reason or "database cloned"
             elif asg.db_reset_seen and not db.wants_reset(pr):
                 forgets.append(ForgetResetLabel(number))
@@ -226,7 +235,7 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
             continue
         if inst.state == InstanceState.STOPPED:
             starts.append(StartInstance(inst.instance_id))
-        deploys.append(Deploy(number, inst.instance_id, pr.head_sha, reason))
+        deploys.append(Deploy(number, inst.instance_id, pr.head_sha, reason, nonce, pr.from_fork))
 
     in_use = held | {a.instance_id for a in assign}
     drops: list[DropSchema] = []

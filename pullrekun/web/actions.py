@@ -117,6 +117,12 @@ class Actions:
             check_instance_id(instance_id)
         except InvalidInput as exc:
             return Answer(422, str(exc))
+        if not self._cfg.ec2.vpc_ids and not self._cfg.ec2.subnet_ids:
+            return Answer(
+                409,
+                "registration is off: set ec2.vpc_ids or ec2.subnet_ids in the config, so only "
+                "instances there can be pulled into the pool.",
+            )
         pool = self._pool()
         if pool is not None and instance_id in pool:
             return Answer(409, f"{instance_id} is already in pool {self._cfg.ec2.pool}.")
@@ -158,8 +164,9 @@ class Actions:
             check_schema(schema)
         except InvalidInput as exc:
             return Answer(422, str(exc))
-        if db.policy.could_be_target(schema):
-            return Answer(422, f"{schema} has the shape of an environment's schema ({db.schema_template}).")
+        problem = self._cfg.source_rule.problem(schema)
+        if problem is not None:
+            return Answer(422, f"refused: {problem}.")
         self._store.set_schema_source(login, schema, self._clock(), actor)
         return Answer(202, f"{login.lower()}'s next environments are cloned from {schema}.")
 

@@ -70,6 +70,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, mariadb: MariaDB) -> Iterato
                 "unix_socket": str(mariadb.socket),
                 "admin_user": "root",
                 "default_source": source,
+                "source_patterns": ["dev_*"],
                 "schema_template": f"browser_{n}_{{instance}}",
             },
             # Production is the simulator's `production` branch (set below, before the first pass).
@@ -288,6 +289,11 @@ def test_an_admin_edits_the_schema_table_then_registers_and_retires_an_instance(
     page.click("form.schema-edit button")
     page.wait_for_url(f"{world.service.url}/schemas")
     assert "has the shape of an environment's schema" in page.inner_text(".flash")
+    page.fill("form.schema-edit input[name=login]", "carol")
+    page.fill("form.schema-edit input[name=schema]", "mysql")
+    page.click("form.schema-edit button")
+    page.wait_for_url(f"{world.service.url}/schemas")
+    assert "mysql is one of the server's own schemas" in page.inner_text(".flash")
     page.screenshot(path=str(SHOTS / "schemas.png"), full_page=True)
     assert [s[:2] for s in world.store.schema_sources()] == [("bob", "dev_bob_browser")]
 

@@ -23,10 +23,12 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import MetaData, select
 
+from pullrekun import config as config_mod
 from pullrekun.adapters.github.publish import COMMENT_MARKER
 from pullrekun.adapters.state.store import Store, make_engine
 from pullrekun.cli import EXIT_FAILURES
 from pullrekun.core.dbusers import env_password, env_user
+from pullrekun.core.model import Assignment
 from pullrekun_sandbox.mariadb import MariaDB
 from pullrekun_sandbox.sandbox import Sandbox
 from pullrekun_sandbox.sshd import SshdHosts
@@ -137,6 +139,19 @@ def _state_db_text(url: str) -> str:
     return "\n".join(rows)
 
 
+def _assignments(sb: Sandbox) -> tuple[Assignment, ...]:
+    store = Store.open(config_mod.load(sb.config_path).state_url)
+    try:
+        return store.assignments()
+    finally:
+        store.close()
+
+
+def _env_file(sb: Sandbox, instance_id: str) -> dict[str, str]:
+    text = (sb.deploy_root(sb.addr_of(instance_id)) / "shared" / "app.env").read_text()
+    return {k: v.strip("'") for k, v in (line.split("=", 1) for line in text.splitlines() if "=" in line)}
+
+
 def test_no_secret_is_written_logged_or_posted(
     secret_world: tuple[Sandbox, Receiver, dict[str, str]],
 ) -> None:
@@ -156,9 +171,13 @@ def test_no_secret_is_written_logged_or_posted(
     (comment,) = [c for c in sb.github.comments_on(leaky) if c["body"].startswith(COMMENT_MARKER)]
     user = env_user(envs[leaky]["db_schema"])
     assert f"connecting as {user} with [redacted]" in comment["body"]
-    # Each environment's own database password (derived from the app secret) is a secret too.
+    # Each environment's own database password (derived from the app secret and its owner's
+    # nonce) is a secret too: the one the host was given.
+    nonces = {a.pr_number: a.db_nonce for a in _assignments(sb)}
     for pr in (good, leaky):
-        secrets[f"PR {pr}'s DB password"] = env_password(APP_PASSWORD, envs[pr]["db_schema"])
+        given = _env_file(sb, envs[pr]["instance_id"])["DB_PASSWORD"]
+        assert given == env_password(APP_PASSWORD, envs[pr]["db_schema"], nonces[pr] or "")
+        secrets[f"PR {pr}'s DB password"] = given
     assert "more characters)" in comment["body"]
     assert len(comment["body"]) < 8000
 

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from pullrekun import config as config_mod
+from pullrekun.adapters.state.store import Store
 from pullrekun.core.dbusers import env_password, env_user
 from pullrekun_sandbox.mariadb import MariaDB
 from pullrekun_sandbox.sshd import SshdHosts
@@ -213,7 +215,13 @@ def test_the_prs_code_runs_as_the_app_user_and_cannot_reach_past_its_environment
         assert definers[-2:] == [f"{user}@%", f"{user}@%"], definers
         env_file = (root / "shared" / "app.env").read_text()
         assert f"DB_USER={user}" in env_file
-        assert env_password(SECRET, schema) in env_file
+        store = Store.open(config_mod.load(sb.config_path).state_url)
+        try:
+            (assignment,) = store.assignments()
+        finally:
+            store.close()
+        assert assignment.db_nonce, "the clone gave the environment's owner a nonce"
+        assert env_password(SECRET, schema, assignment.db_nonce) in env_file
         assert SECRET not in env_file
 
         # Closing the PR drops the schema and its user with it (on_close = "drop").

@@ -15,7 +15,9 @@ from pullrekun.web.actions import Actions
 CFG = Config(
     github=GitHubConfig(repository="acme/shop"),
     app=AppConfig(repo_url="https://example.invalid/shop.git", command="./run"),
-    database=DatabaseConfig(default_source="dev_shared", authors={"Alice": "dev_alice"}),
+    database=DatabaseConfig(
+        default_source="dev_shared", authors={"Alice": "dev_alice"}, source_patterns=("dev_*",)
+    ),
 )
 
 

@@ -99,6 +99,8 @@ def test_the_plan_is_serialised_for_the_artifacts() -> None:
             "instance_id": "i-0000000a",
             "sha": "a" * 40,
             "reason": "new assignment",
+            "db_nonce": "",
+            "untrusted": False,
         }
     ]
 

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pullrekun.core.dbpolicy import DatabasePolicy
+from pullrekun.core.dbusers import owner_nonce
 from pullrekun.core.model import (
     Approval,
     ApprovalEvidence,
@@ -464,9 +465,40 @@ def test_a_new_environment_gets_the_authors_schema_before_its_deploy() -> None:
     assert p.actions == (
         Assign(7, "i-00000001"),
         StartInstance("i-00000001"),
-        CloneSchema(7, "i-00000001", "dev_alice", "stage_i_00000001", "new assignment"),
-        Deploy(7, "i-00000001", sha(7), "new assignment"),
+        CloneSchema(7, "i-00000001", "dev_alice", "stage_i_00000001", "new assignment", nonce=NONCE_7),
+        Deploy(7, "i-00000001", sha(7), "new assignment", NONCE_7),
     )
+
+
+NONCE_7 = owner_nonce(7, NOW)
+
+
+def test_each_owner_of_a_schema_gets_credentials_of_its_own() -> None:
+    """A new assignment and a reset get a new owner nonce (the password derives from it); a
+    deploy without a clone keeps the one recorded for the environment."""
+    (first,) = plan(world([dpr(7, "alice")], [inst(1)], []), CFG_DB, NOW).of_type(CloneSchema)
+    later = NOW + dt.timedelta(hours=1)
+    (second,) = plan(world([dpr(8, "bob")], [inst(1)], []), CFG_DB, later).of_type(CloneSchema)
+    assert first.nonce
+    assert second.nonce != first.nonce
+    kept = dataclasses.replace(ready(7, 1), db_source="dev_alice", db_nonce=first.nonce)
+    (push,) = plan(world([dpr(7, "alice")], [up(1, 7, head=77)], [kept]), CFG_DB, later).of_type(Deploy)
+    assert push.db_nonce == first.nonce
+    reset = dataclasses.replace(kept, db_reset_requested=True)
+    p = plan(world([dpr(7, "alice")], [up(1, 7)], [reset]), CFG_DB, later)
+    (clone,), (deploy,) = p.of_type(CloneSchema), p.of_type(Deploy)
+    assert clone.nonce == deploy.db_nonce != first.nonce
+
+
+def test_a_fork_prs_deploy_marks_its_host_as_having_run_untrusted_code() -> None:
+    fork = dataclasses.replace(pr(7), from_fork=True)
+    verdict_free = PlannerConfig(trust=dataclasses.replace(CFG.trust, approval_label="ok"))
+    approved = dataclasses.replace(fork, labels=("ok",))
+    obs = dataclasses.replace(world([approved], [inst(1)], []), approvals=(Approval(7, approved.head_sha),))
+    (d,) = plan(obs, verdict_free, NOW).of_type(Deploy)
+    assert d.untrusted
+    (own,) = plan(world([pr(8)], [inst(1)], []), CFG, NOW).of_type(Deploy)
+    assert not own.untrusted
 
 
 def test_authors_are_matched_case_insensitively_as_github_logins_are() -> None:
@@ -503,7 +535,9 @@ def test_reset_label_reclones_once_and_is_forgotten_when_removed() -> None:
     labelled = dpr(3, "alice", ("db:reset",))
     p = plan(world([labelled], [up(1, 3)], [asg]), CFG_DB, NOW)
     assert p.of_type(CloneSchema) == (
-        CloneSchema(3, "i-00000001", "dev_alice", "stage_i_00000001", "db:reset label", reset_label=True),
+        CloneSchema(
+            3, "i-00000001", "dev_alice", "stage_i_00000001", "db:reset label", True, owner_nonce(3, NOW)
+        ),
     )
     assert p.of_type(Deploy)[0].reason == "database cloned"
     seen = dataclasses.replace(asg, db_reset_seen=True)
@@ -521,7 +555,7 @@ def test_a_redeploy_request_deploys_a_ready_environment_once() -> None:
 def test_an_environment_put_to_sleep_is_stopped_kept_and_woken_on_request() -> None:
     asleep = dataclasses.replace(ready(3, 1), asleep=True)
     p = plan(world([pr(3, head=33)], [up(1, 3)], [asleep]), CFG, NOW)
-    assert p.actions == (StopInstance("i-00000001", "PR #3 asleep: stopped on request"),)
+    assert p.actions == (StopInstance("i-00000001", "PR #3 asleep: stopped on request", wipe=False),)
     stopped = inst(1, S.STOPPED)
     assert plan(world([pr(3, head=33)], [stopped], [asleep]), CFG, NOW).empty, "a push does not wake it"
     other = plan(world([pr(3), pr(4)], [stopped], [asleep]), CFG, NOW)

@@ -41,7 +41,9 @@ from pullrekun.core.steps import Step
 
 PLAYBOOK = "playbooks/reconcile.yml"
 #: The template deriving an environment user's password in the playbook (not a password itself).
-_DERIVED_PASSWORD = "{{ pullrekun_db_env_secret | pullrekun_env_password(staging_db_name) }}"  # noqa: S105
+_DERIVED_PASSWORD = (
+    "{{ pullrekun_db_env_secret | pullrekun_env_password(staging_db_name, pullrekun_db_nonce) }}"  # noqa: S105
+)
 _HOST_KEY_CHANGED = re.compile(r"REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed")
 
 
@@ -80,6 +82,17 @@ def _env_lookup(name: str) -> str:
     return "{{ lookup('ansible.builtin.env', '" + name + "') }}"
 
 
+def _source_rule_vars(cfg: Config) -> dict[str, Any]:
+    """The operator's allow-list of sources, for the clone's own check (names sorted: a stable file)."""
+    rule = cfg.source_rule
+    return {
+        "named": [Unsafe(n) for n in sorted(rule.named)],
+        "patterns": [Unsafe(p) for p in rule.patterns],
+        "forbidden": [Unsafe(f) for f in sorted(rule.forbidden)],
+        "target_template": Unsafe(rule.target_template),
+    }
+
+
 def build_inventory(plan: Plan, instances: Mapping[str, Instance], cfg: Config) -> dict[str, Any]:
     """The run's inventory: localhost for EC2 calls, pullrekun_stop and pullrekun_deploy."""
     starts = {a.instance_id for a in plan.of_type(StartInstance)}
@@ -98,6 +111,7 @@ def build_inventory(plan: Plan, instances: Mapping[str, Instance], cfg: Config) 
         }
         if policy is not None:
             host["staging_db_name"] = policy.target_for(inst)
+            host["pullrekun_db_nonce"] = d.db_nonce  # checked by the filter (dbusers.NONCE_RE)
             clone = clones.get(d.instance_id)
             if clone is not None:
                 host["pullrekun_clone"] = {"source": clone.source, "target": clone.target}
@@ -108,6 +122,7 @@ def build_inventory(plan: Plan, instances: Mapping[str, Instance], cfg: Config) 
             **_connection_vars(cfg, instances[s.instance_id]),
             # An instance that is already stopped has no app to stop (and no SSH).
             "pullrekun_stop_app": instances[s.instance_id].state in UP_STATES,
+            "staging_wipe": s.wipe,
         }
         for s in plan.of_type(StopInstance)
     }
@@ -154,6 +169,7 @@ def build_inventory(plan: Plan, instances: Mapping[str, Instance], cfg: Config) 
             staging_db_port=db.port,
             staging_migrate_command=Unsafe(db.migrate_command),
             pullrekun_db_env_users=db.env_users,
+            pullrekun_db_source_rule=_source_rule_vars(cfg),
         )
         if db.env_users:
             # Derived in the playbook (playbooks/filter_plugins) from the secret, per schema.
@@ -194,11 +210,13 @@ def build_inventory(plan: Plan, instances: Mapping[str, Instance], cfg: Config) 
     }
 
 
-def _schemas(inventory: dict[str, Any]) -> set[str]:
-    """The database schemas a run works on (their environment users' passwords are secrets)."""
-    groups = inventory["all"]["children"].values()
-    hosts = [h for g in groups for h in g["hosts"].values()]
-    return {str(h.get("staging_db_name") or h.get("pullrekun_drop_schema") or "") for h in hosts} - {""}
+def _schemas(inventory: dict[str, Any]) -> set[tuple[str, str]]:
+    """The (schema, owner nonce) of each environment a run deploys: their users' passwords are
+    secrets."""
+    hosts = inventory["all"]["children"]["pullrekun_deploy"]["hosts"].values()
+    return {
+        (str(h["staging_db_name"]), str(h["pullrekun_db_nonce"])) for h in hosts if "staging_db_name" in h
+    }
 
 
 def known_hosts_file(cfg: Config) -> Path:

@@ -60,6 +60,9 @@ class AssignmentRow(Base):
     #: The PR's title and author as the last pass read them (shown on the dashboard; escaped there).
     pr_title: Mapped[str | None] = mapped_column(String(256))
     pr_author: Mapped[str | None] = mapped_column(String(39))
+    #: The nonce the environment's database password derives from (pullrekun.core.dbusers): set
+    #: by each successful clone, so each owner of a schema has a password of its own.
+    db_nonce: Mapped[str | None] = mapped_column(String(32))
 
 
 class DeploymentRow(Base):
@@ -220,3 +223,18 @@ class NoticeSendRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class UntrustedHostRow(Base):
+    """An instance that ran code of a PR not trusted by default (a fork): written before that
+    code runs, kept while the instance is in pullrekun's care (a wipe at each hand-over is what
+    it gets; a root exploit on it is not undone by that)."""
+
+    __tablename__ = "untrusted_hosts"
+
+    instance_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    #: The last such PR, and the commit deployed for it.
+    pr_number: Mapped[int] = mapped_column(Integer)
+    sha: Mapped[str] = mapped_column(String(40))
+    first_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    last_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

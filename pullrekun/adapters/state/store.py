@@ -30,6 +30,7 @@ from pullrekun.adapters.state.schema import (
     QueueRow,
     ReportRow,
     SchemaSourceRow,
+    UntrustedHostRow,
 )
 from pullrekun.core.model import (
     Approval,
@@ -50,7 +51,7 @@ from pullrekun.core.model import (
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 #: The newest Alembic revision; a test checks it against the migrations folder.
-HEAD_REVISION = "0008"
+HEAD_REVISION = "0009"
 
 
 @dataclass(frozen=True)
@@ -242,6 +243,7 @@ class Store:
                         redeploy_requested=bool(r.redeploy_requested),
                         asleep=bool(r.asleep),
                         db_reset_seen=bool(r.db_reset_seen),
+                        db_nonce=r.db_nonce,
                     ),
                     r.assigned_at,
                     r.failed_task,
@@ -339,6 +341,8 @@ class Store:
                 assert row is not None, "a deploy always follows an assignment"
                 row.status = EnvStatus.DEPLOYING
                 row.since = now
+                if deploy.untrusted:
+                    self._mark_untrusted(s, deploy.instance_id, deploy.pr_number, deploy.sha, now)
                 dep = DeploymentRow(
                     pr_number=deploy.pr_number,
                     instance_id=deploy.instance_id,
@@ -375,6 +379,25 @@ class Store:
                 )
         return deployment_ids
 
+    @staticmethod
+    def _mark_untrusted(s: Session, instance_id: str, pr_number: int, sha: str, now: dt.datetime) -> None:
+        row = s.get(UntrustedHostRow, instance_id)
+        if row is None:
+            row = UntrustedHostRow(instance_id=instance_id, first_at=now)
+            s.add(row)
+            s.add(
+                _event(
+                    now, "host_untrusted", "runs code of a PR not trusted by default", pr_number, instance_id
+                )
+            )
+        row.pr_number, row.sha, row.last_at = pr_number, sha, now
+
+    def untrusted_hosts(self) -> dict[str, tuple[int, str, dt.datetime]]:
+        """Instances that ran code of a PR not trusted by default: (last such PR, its sha, since)."""
+        with self.session() as s:
+            rows = s.scalars(select(UntrustedHostRow)).all()
+            return {r.instance_id: (r.pr_number, r.sha, r.first_at) for r in rows}
+
     def record_outcomes(
         self, outcomes: Iterable[DeployOutcome], deployment_ids: Mapping[int, int], now: dt.datetime
     ) -> None:
@@ -391,6 +414,7 @@ class Store:
                     row.redeploy_requested = False  # answered, whatever came of it
                     if out.cloned is not None:
                         row.db_schema, row.db_source = out.cloned.target, out.cloned.source
+                        row.db_nonce = out.cloned.nonce or None
                         row.db_cloned_at = now
                         row.db_reset_requested = False
                         row.db_reset_seen = out.cloned.reset_label

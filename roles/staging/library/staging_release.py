@@ -14,8 +14,10 @@ description:
   - Removes releases beyond I(keep), never the live one (the target of I(root)/current)
     nor the one being ensured, and any leftover C(.partial) directory.
   - Claims the host for one I(environment) first: when the host last served another one, the
-    app is stopped (through C(shared/appctl stop)) and C(current) removed before anything of the
-    new environment is put in place, so a URL never serves another environment's commit.
+    app is stopped (through C(shared/appctl stop)), what the previous environment's code left is
+    wiped (C(shared/wipe): the app user's processes, home and temporary files, C(shared/data),
+    the log) and C(current) removed before anything of the new environment is put in place, so
+    a URL never serves another environment's commit and nothing of one PR reaches the next.
   - Reports whether the migrate command already ran for this release on the environment's
     schema (a marker under C(shared/migrated/), written by C(shared/migrate) after it succeeds),
     after forgetting the markers of a schema that is about to be cloned afresh.
@@ -124,7 +126,9 @@ switched:
   type: bool
   returned: always
 claimed:
-  description: Whether the host served another environment (its app was stopped, C(current) removed).
+  description:
+    - Whether the host served another environment (its app was stopped, the host wiped,
+      C(current) removed).
   type: bool
   returned: always
 previous_environment:
@@ -339,6 +343,19 @@ def _claim(module, root, environment, check):
             if rc != 0:
                 module.fail_json(
                     msg="stopping the app of {} failed: {}".format(
+                        previous or "an earlier deploy", (err or out).strip()
+                    )
+                )
+        # Whatever the previous environment's code left (processes, files in the app user's
+        # home and temporary directories, shared/data, the log) goes before the new one's
+        # code runs; the claim is recorded only once that is done, so a deploy killed half-way
+        # wipes again.
+        wipe = os.path.join(shared, "wipe")
+        if os.path.exists(wipe):
+            rc, out, err = module.run_command([wipe])
+            if rc != 0:
+                module.fail_json(
+                    msg="wiping what {} left on the host failed: {}".format(
                         previous or "an earlier deploy", (err or out).strip()
                     )
                 )
