@@ -27,7 +27,7 @@ from pullrekun.core.redact import Redactor
 from pullrekun.core.releases import parse_slot
 from pullrekun.core.tagpolicy import TagPolicy
 from pullrekun.core.trust import TrustPolicy
-from pullrekun.core.validate import POOL_RE, InvalidInput, check_schema
+from pullrekun.core.validate import LOGIN_RE, POOL_RE, InvalidInput, check_schema
 
 #: The AWS credentials' variables: a playbook run gets them in memory only.
 AWS_SECRET_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
@@ -171,9 +171,16 @@ class ServeConfig:
     #: Session cookies only over HTTPS (set false only for a dashboard on loopback, like the sandbox).
     secure_cookies: bool = True
     #: Sign in with GitHub: the OAuth app's client id (empty: local accounts only). Its secret is
-    #: read from ``oauth_client_secret_env``. Anyone who may read the repository may look; write,
-    #: maintain, admin or triage access may act (asked of GitHub with pullrekun's own credentials).
+    #: read from ``oauth_client_secret_env``. Anyone who may read the repository may look (on a
+    #: public one: triage or more, or a login in ``viewers_github``); the repository roles in
+    #: ``acting_permissions`` may act (asked of GitHub with pullrekun's own credentials).
     oauth_client_id: str = ""
+    #: Repository roles whose people may act on the dashboard (GitHub's role names: read, triage,
+    #: write, maintain, admin). Triage is left out by default: it ranks below approving a fork.
+    acting_permissions: tuple[str, ...] = ("write", "maintain", "admin")
+    #: GitHub logins that may look at the dashboard whatever their repository role (on a public
+    #: repository everyone can read it, so reading alone is not enough there).
+    viewers_github: tuple[str, ...] = ()
     oauth_client_secret_env: str = "PULLREKUN_OAUTH_CLIENT_SECRET"  # noqa: S105 - a variable's name
     #: Seconds a person's repository access, as GitHub said it, is trusted before asking again.
     access_cache_seconds: int = 60
@@ -513,7 +520,18 @@ def _check_ranges(cfg: Config) -> None:
         raise ConfigError("app.run_user", f"must match {USER_NAME_RE.pattern} (a Unix user name) or be empty")
 
 
+GITHUB_ROLES = ("read", "triage", "write", "maintain", "admin")
+
+
 def _check_serve(serve: ServeConfig) -> None:
+    unknown = [p for p in serve.acting_permissions if p not in GITHUB_ROLES]
+    if unknown or not serve.acting_permissions:
+        raise ConfigError(
+            "serve.acting_permissions", f"must be some of {', '.join(GITHUB_ROLES)} (got {unknown or 'none'})"
+        )
+    for login in serve.viewers_github:
+        if not LOGIN_RE.match(login):
+            raise ConfigError("serve.viewers_github", f"{login!r} is not a GitHub login")
     if serve.public_url and not serve.public_url.startswith(("http://", "https://")):
         raise ConfigError("serve.public_url", "must be an http(s) URL or empty")
     for key in ("webhook_secret_env", "session_secret_env", "oauth_client_secret_env"):

@@ -92,8 +92,9 @@ def public_user(api: str, web: str, login: str, uid: int) -> dict[str, Any]:
 
 
 def repository(
-    api: str, web: str, full_name: str, rid: int, owner: dict[str, Any], created: dt.datetime
-) -> dict[str, Any]:
+    api: str, web: str, full_name: str, rid: int, owner: dict[str, Any], created: dt.datetime,
+    private: bool = True,
+) -> dict[str, Any]:  # fmt: skip
     base = f"{api}/repos/{full_name}"
     repo: dict[str, Any] = {k: base + suffix for k, suffix in _REPO_URL_FIELDS.items()}
     repo.update(
@@ -103,7 +104,7 @@ def repository(
             "name": full_name.split("/")[1],
             "full_name": full_name,
             "owner": owner,
-            "private": False,
+            "private": private,
             "html_url": f"{web}/{full_name}",
             "description": "pullrekun sandbox app",
             "fork": False,
@@ -133,7 +134,7 @@ def repository(
             "has_downloads": True,
             "archived": False,
             "disabled": False,
-            "visibility": "public",
+            "visibility": "private" if private else "public",
             "pushed_at": iso(created),
             "created_at": iso(created),
             "updated_at": iso(created),

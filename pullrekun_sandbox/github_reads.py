@@ -22,6 +22,8 @@ class ReadEndpoints:
     repository: str
     prs: dict[int, SimPR]
     app: SimApp | None
+    #: A private repository (the usual case for a company's app); False: anyone may read it.
+    private: bool
 
     @property
     def url(self) -> str:
@@ -46,7 +48,8 @@ class ReadEndpoints:
         owner_login = full_name.split("/")[0]
         owner = P.user(self.url, self.url, owner_login, 1 + sum(map(ord, owner_login)))
         rid = 500 + sum(map(ord, full_name))
-        return P.repository(self.url, self.url, full_name, rid, owner, dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+        created = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+        return P.repository(self.url, self.url, full_name, rid, owner, created, private=self.private)
 
     def _pr_json(self, pr: SimPR) -> dict[str, Any]:
         base_repo = self._repo_json()

@@ -78,6 +78,7 @@ class GitHubSimulator(ReadEndpoints, ReleaseEndpoints, WriteEndpoints, OAuthEndp
         self.issue_events: dict[int, list[dict[str, Any]]] = {}
         #: Each person's role on the repository (the rest read it, as on a public repository).
         self.roles: dict[str, str] = {"acme": "admin", "maintainer": "write", "triager": "triage"}
+        self.private = True
         self.reviews: dict[int, list[dict[str, Any]]] = {}
         #: Called with the page number before a page of the PR list is served (a test closes a PR
         #: there to reproduce a list that shifts between two page reads).

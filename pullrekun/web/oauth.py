@@ -5,9 +5,11 @@ The flow: ``/auth/github/start`` sends the browser to GitHub's authorize page wi
 traded (with the app's client secret) for a user token; the token is used once, to ask GitHub
 who the person is, and dropped. What they may do is then asked of GitHub with pullrekun's own
 credentials (``GET /repos/{owner}/{repo}/collaborators/{login}/permission``), so the sign-in
-asks for no scope at all: write, maintain, admin or triage may act; read may look; anyone
-else is refused. The answer is kept ``serve.access_cache_seconds`` and asked again after, so
-access removed on GitHub ends on the dashboard within that time.
+asks for no scope at all: the roles in ``serve.acting_permissions`` (write, maintain, admin by
+default) may act; read may look, except on a public repository, where anyone may read: there
+triage or more, or a login in ``serve.viewers_github``, may look; anyone else is refused. The
+answer is kept ``serve.access_cache_seconds`` and asked again after, so access removed on
+GitHub ends on the dashboard within that time.
 """
 
 from __future__ import annotations
@@ -26,9 +28,8 @@ from pullrekun.config import Config
 from pullrekun.core.validate import LOGIN_RE
 from pullrekun.web.auth import Role
 
-#: Roles that may act (GitHub's ``role_name``; custom roles fall back to ``permission``).
-ACTING_ROLES = frozenset({"admin", "maintain", "write", "triage"})
-READING_PERMISSIONS = frozenset({"admin", "write", "read"})
+#: GitHub's repository roles (``role_name``); a custom role falls back to ``permission``.
+ROLES = frozenset({"admin", "maintain", "write", "triage", "read"})
 
 
 class SignInFailed(Exception):
@@ -44,6 +45,7 @@ class RepoAccess:
         self._ttl = ttl
         self._lock = threading.Lock()
         self._known: dict[str, tuple[Role | None, float]] = {}
+        self._visibility: bool | None = None
 
     def role(self, login: str) -> Role | None:
         """The role, or None for no access; raises GitHubUnavailable when GitHub cannot say."""
@@ -68,11 +70,31 @@ class RepoAccess:
         if status != 200 or not isinstance(data, dict):
             raise GitHubUnavailable(f"GET {url} answered {status}")
         role_name, permission = str(data.get("role_name", "")), str(data.get("permission", ""))
-        if role_name in ACTING_ROLES or permission in {"admin", "write"}:
+        role = role_name if role_name in ROLES else permission
+        serve = self._cfg.serve
+        if role in serve.acting_permissions:
             return Role.ADMIN
-        if permission in READING_PERMISSIONS:
+        if login.lower() in {v.lower() for v in serve.viewers_github}:
             return Role.VIEWER
-        return None
+        if role not in ROLES:
+            return None
+        if role == "read" and self._public(client):
+            return None  # anyone may read a public repository
+        return Role.VIEWER
+
+    def _public(self, client: GitHubClient) -> bool:
+        """Whether the repository is public (anyone may read it); asked once, then kept."""
+        with self._lock:
+            if self._visibility is not None:
+                return self._visibility
+        url = f"/repos/{self._cfg.github.repository}"
+        status, _, data = client.request("GET", url)
+        if status != 200 or not isinstance(data, dict):
+            raise GitHubUnavailable(f"GET {url} answered {status}")
+        public = data.get("private") is not True
+        with self._lock:
+            self._visibility = public
+        return public
 
 
 class GitHubSignIn:

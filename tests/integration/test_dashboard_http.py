@@ -312,7 +312,9 @@ def test_sign_in_with_github_gives_each_person_the_access_github_says(world: Wor
     assert "Redeploy" in page, "write access may act"
     triager = Browser(world.service.url)
     triager.github_sign_in("triager")
-    assert "triager (admin)" in triager.request("/")[2], "triage may act"
+    page = triager.request("/")[2]
+    assert "triager (viewer)" in page, "triage looks, by default (serve.acting_permissions)"
+    assert "Redeploy" not in page
     reader = Browser(world.service.url)
     reader.github_sign_in("reader")
     token = reader.csrf()
