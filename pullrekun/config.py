@@ -165,8 +165,8 @@ class ServeConfig:
     #: (redeploy, reset a database), viewers may look.
     admins: dict[str, str] = field(default_factory=dict)
     viewers: dict[str, str] = field(default_factory=dict)
-    #: The variable holding the key that signs session cookies (unset: derived from the webhook
-    #: secret, so changing that signs everyone out).
+    #: The variable holding the key that signs session cookies (unset: a random key made at
+    #: start-up, so a restart signs everyone out; never derived from another secret).
     session_secret_env: str = "PULLREKUN_SESSION_SECRET"  # noqa: S105 - a variable's name
     #: Session cookies only over HTTPS (set false only for a dashboard on loopback, like the sandbox).
     secure_cookies: bool = True

@@ -9,7 +9,9 @@ checked). So a title like ``<!-- pullrekun:env -->`` or ``[click](javascript:…
 ``@everyone`` shows as text and does nothing. Markdown: backslash before every ASCII
 punctuation character, ``<``/``>``/``&`` as entities, ``@`` kept from mentioning, line
 breaks folded. Chat (Slack and Google Chat): ``&``, ``<``, ``>`` as entities, which is
-how both mark text as text (no links, no ``<!channel>`` / ``<users/all>`` pings).
+how both mark text as text (no ``<!channel>`` / ``<users/all>`` pings); and since both also
+link bare URLs, domains and e-mail addresses and may ping ``@here``, outsiders' text gets them
+defanged: ``evil[.]example``, ``https[:]//``, ``@`` followed by a word joiner.
 """
 
 from __future__ import annotations
@@ -42,9 +44,15 @@ def md_escape(value: object) -> str:
     return text.replace("@", "@\u2060")  # a word joiner: "@team" is no longer a mention
 
 
+#: A scheme, or a dot between two name parts (a domain, ``www.x``, ``user@host.tld``).
+_LINKABLE = re.compile(r"(?i)(?<=[a-z0-9])\.(?=[a-z0-9])|://")
+
+
 def chat_escape(value: object) -> str:
     text = " ".join(neutralise(str(value)).split())
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _LINKABLE.sub(lambda m: "[:]//" if m.group() == "://" else "[.]", text)
+    return text.replace("@", "@\u2060")  # a word joiner: no mention, no e-mail link
 
 
 def safe_url(url: str) -> Markup | None:

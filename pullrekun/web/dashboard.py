@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -25,6 +26,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from pullrekun.adapters import ec2
 from pullrekun.adapters.github.client import GitHubUnavailable
 from pullrekun.adapters.project import templates_dir
+from pullrekun.adapters.state.sessions import SESSION_HOURS, WebSessions
 from pullrekun.adapters.state.store import Store
 from pullrekun.app.pool import read_pool
 from pullrekun.app.readmodel import Snapshot, snapshot
@@ -33,8 +35,9 @@ from pullrekun.config import Config
 from pullrekun.core.model import Instance
 from pullrekun.web import api
 from pullrekun.web.actions import INSTANCE_VERBS, Actions, Answer
-from pullrekun.web.auth import CSRF_FIELD, Accounts, Person, Role, csrf_ok, csrf_token, sign_in, signed_in
+from pullrekun.web.auth import CSRF_FIELD, Accounts, Person, Role, csrf_ok, csrf_token, session_of, sign_in
 from pullrekun.web.oauth import GitHubSignIn, RepoAccess, SignInFailed
+from pullrekun.web.throttle import LoginThrottle
 
 log = logging.getLogger(__name__)
 
@@ -97,12 +100,18 @@ def install(
         SessionMiddleware,
         secret_key=session_key,
         session_cookie="pullrekun_session",
-        max_age=12 * 3600,
+        max_age=SESSION_HOURS * 3600,
         same_site="lax",
         https_only=cfg.serve.secure_cookies,
     )
     pool = pool or PoolCache(cfg)
     actions = Actions(cfg, store, trigger, lambda: pool.get()[0])
+    sessions = WebSessions(store)
+    throttle = LoginThrottle()
+
+    def now() -> dt.datetime:
+        return dt.datetime.now(dt.UTC)
+
     tokens = api.Tokens(cfg.serve)
     pages = Environment(
         loader=FileSystemLoader(str(templates_dir() / "web")),
@@ -122,18 +131,33 @@ def install(
         return person
 
     def _judge(request: Request) -> Person | None:
-        person = signed_in(request)
-        if person is None or github is None or not person.actor.startswith("github:"):
-            return person
-        try:
-            role = github.access.role(person.name)
-        except GitHubUnavailable as exc:
-            log.warning("GitHub could not confirm %s's access (%s): looking only", person.name, exc)
-            return Person(person.actor, Role.VIEWER)
-        if role is None:
+        """Who the request's session is (a live row in the state DB), with the role the config
+        (a local account) or GitHub gives them now; a session whose person lost access ends."""
+        found = session_of(request)
+        if found is None:
+            return None
+        actor, sid = found
+        if not sessions.valid(sid, actor, now()):
             request.session.clear()
             return None
-        return Person(person.actor, role)
+        kind, name = actor.split(":", 1)
+        role: Role | None = None
+        if kind == "local":
+            role = accounts.role_of(name)
+        elif kind == "github" and github is not None:
+            try:
+                role = github.access.role(name)
+            except GitHubUnavailable as exc:
+                log.warning("GitHub could not confirm %s's access (%s): looking only", name, exc)
+                return Person(actor, Role.VIEWER)
+        if role is None:
+            sessions.end(sid)
+            request.session.clear()
+            return None
+        return Person(actor, role)
+
+    def start_session(request: Request, actor: str) -> None:
+        sign_in(request, actor, sessions.start(actor, now()))
 
     def page(request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
         html = pages.get_template(name).render(
@@ -193,7 +217,7 @@ def install(
             return login_page(request, 502, str(exc))
         if role is None:
             return login_page(request, 403, f"{login} has no access to {cfg.github.repository}.")
-        sign_in(request, Person(f"github:{login}", role))
+        start_session(request, f"github:{login}")
         return RedirectResponse("/", status_code=303)
 
     @app.post("/login", response_class=HTMLResponse)
@@ -205,15 +229,26 @@ def install(
     ) -> Response:
         if not csrf_ok(request, csrf_token_sent):
             return login_page(request, 403, "The form expired: sign in again.")
+        address = request.client.host if request.client else ""
+        wait = throttle.attempt(login, address)
+        if wait:
+            seconds = math.ceil(wait)
+            refused = login_page(request, 429, f"Too many sign-in attempts: try again in {seconds} s.")
+            refused.headers["Retry-After"] = str(seconds)
+            return refused
         person = accounts.verify(login, password)
         if person is None:
             return login_page(request, 401, "Wrong login or password.")
-        sign_in(request, person)
+        throttle.succeeded(login, address)
+        start_session(request, person.actor)
         return RedirectResponse("/", status_code=303)
 
     @app.post("/logout")
     def logout(request: Request, csrf_token_sent: str = Form("", alias=CSRF_FIELD)) -> Response:
         if csrf_ok(request, csrf_token_sent):
+            found = session_of(request)
+            if found is not None:
+                sessions.end(found[1])  # a copy of the cookie ends with it
             request.session.clear()
         return to_login()
 

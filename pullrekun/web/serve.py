@@ -53,7 +53,14 @@ class Service:
             settle=cfg.serve.settle_ms / 1000,
         )
         self.app = create_app(cfg, self.trigger, webhook_secret.encode(), store)
-        secret = os.environ.get(cfg.serve.session_secret_env, "")
+        key, made_up = session_key(os.environ.get(cfg.serve.session_secret_env, ""))
+        signs_in = bool(cfg.serve.admins or cfg.serve.viewers or cfg.serve.oauth_client_id)
+        if made_up and signs_in:
+            log.warning(
+                "$%s is not set: dashboard sessions are signed with a key made up at start-up "
+                "and end when serve restarts",
+                cfg.serve.session_secret_env,
+            )
         self.pool = pool or dashboard.PoolCache(cfg)
         github = None
         if cfg.serve.oauth_client_id:
@@ -67,7 +74,7 @@ class Service:
             store,
             self.trigger,
             Accounts(cfg.serve),
-            session_key(secret, webhook_secret),
+            key,
             self.pool,
             github,
         )

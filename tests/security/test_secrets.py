@@ -48,12 +48,24 @@ import sys
 print("connecting as", os.environ["DB_USER"], "with", os.environ["DB_PASSWORD"])
 print("x" * 200000)
 print("password again:", os.environ["DB_PASSWORD"], file=sys.stderr)
+import base64, urllib.parse
+password = os.environ["DB_PASSWORD"].encode()
+print("basic:", base64.b64encode(os.environ["DB_USER"].encode() + b":" + password).decode())
+print("url-safe:", base64.urlsafe_b64encode(b"xy" + password).decode())
+print("hex:", password.hex(), "url:", urllib.parse.quote(password, safe=""))
 sys.exit(1)
 """
 
 
 def spellings(secret: str) -> set[str]:
-    return {secret, quote(secret, safe=""), base64.b64encode(secret.encode()).decode()}
+    """The secret, URL-quoted, hex, and the middle of its base64 and base64url at each of the
+    three alignments it can have inside a longer encoded text."""
+    raw = secret.encode()
+    forms = {secret, quote(secret, safe=""), raw.hex(), raw.hex().upper()}
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        for offset in range(3):
+            forms.add(encode(b"\0" * offset + raw).decode()[offset + 2 : -4])
+    return forms
 
 
 def found_in(text: str, secrets: dict[str, str]) -> list[str]:

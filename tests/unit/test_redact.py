@@ -67,3 +67,24 @@ def test_failure_output_is_capped_or_hidden_in_what_is_posted() -> None:
     (hidden,) = build_views([pr], Plan(()), {1: _failed(huge)}, {}, NOW, show_output=False).values()
     assert (hidden.failed_message, hidden.output_tail) == (OUTPUT_HIDDEN, ())
     assert hidden.failed_task == "Migrate."
+
+
+def test_a_secret_is_also_taken_out_in_its_common_encodings() -> None:
+    import base64
+    from urllib.parse import quote, quote_plus
+
+    secret = "pass word/+é~42"
+    redact = Redactor.of([secret])
+    raw = secret.encode()
+    for text in (
+        quote(secret, safe=""),
+        quote_plus(secret, safe=""),
+        raw.hex(),
+        raw.hex().upper(),
+        base64.b64encode(raw).decode(),
+        base64.b64encode(b"user:" + raw).decode(),
+        base64.urlsafe_b64encode(b"ab" + raw + b"cd").decode(),
+    ):
+        assert "[redacted]" in redact(text), text
+        assert text not in redact(text)
+    assert Redactor.of(["short1"])("c2hvcnQx 73686f727431") == "c2hvcnQx 73686f727431", "short: raw only"

@@ -200,8 +200,8 @@ def _release(kind: str, prs: tuple[ReleasedPR, ...], previews: dict[int, str] | 
         previous="a" * 40,
         current="b" * 40,
         prs=prs,
-        links={p.number: f"https://github.com/acme/shop/pull/{p.number}" for p in prs},
-        previews=previews or {},
+        links={p.number: safe_url(f"https://github.com/acme/shop/pull/{p.number}") for p in prs},
+        previews={n: safe_url(url) for n, url in (previews or {}).items()},
     )
 
 
@@ -231,5 +231,5 @@ def test_hostile_titles_and_risk_notes_stay_inert_in_the_notice() -> None:
     assert "<!channel>" not in out
     assert "<!here>" not in out
     assert "<https://evil" not in out
-    assert "&lt;!channel&gt; &lt;https://evil.example|click&gt;" in out
-    assert "> &lt;!here&gt; &amp; &lt;@U123&gt;" in out
+    assert "&lt;!channel&gt; &lt;https[:]//evil[.]example|click&gt;" in out
+    assert "> &lt;!here&gt; &amp; &lt;@\u2060U123&gt;" in out

@@ -238,3 +238,16 @@ class UntrustedHostRow(Base):
     sha: Mapped[str] = mapped_column(String(40))
     first_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     last_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class WebSessionRow(Base):
+    """A dashboard session: the cookie carries its id, this row its SHA-256 (a copy of the state
+    DB holds no usable session). Signing out deletes it; a copied cookie dies with it."""
+
+    __tablename__ = "web_sessions"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: "local:alice" or "github:bob"; the role is decided at each request, never stored.
+    actor: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

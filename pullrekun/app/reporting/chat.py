@@ -34,7 +34,7 @@ class ChatChannel:
                 "notify.txt.j2",
                 view=view,
                 url=safe_url(view.url),
-                pr_url=self.out.cfg.github.pr_url(view.pr.number),
+                pr_url=safe_url(self.out.cfg.github.pr_url(view.pr.number)),
             )
             try:
                 hook.post(text.strip())

@@ -1,5 +1,5 @@
 """Clean hand-overs: each environment's database credentials nonce, and the hosts that ran code
-from a PR not trusted by default.
+from a PR not trusted by default; the dashboard's sessions, kept server-side.
 
 Revision ID: 0009
 Revises: 0008
@@ -30,9 +30,17 @@ def upgrade() -> None:
         sa.Column("first_at", UTCDateTime(), nullable=False),
         sa.Column("last_at", UTCDateTime(), nullable=False),
     )
+    op.create_table(
+        "web_sessions",
+        sa.Column("digest", sa.String(64), primary_key=True),
+        sa.Column("actor", sa.String(100), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("expires_at", UTCDateTime(), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("web_sessions")
     op.drop_table("untrusted_hosts")
     with op.batch_alter_table("assignments") as batch:
         batch.drop_column("db_nonce")
