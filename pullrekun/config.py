@@ -104,9 +104,11 @@ class ReportConfig:
     slack_webhook_env: str = ""
     google_chat_webhook_env: str = ""
     notify_timeout: int = 10
-    #: Show the failing task's last output lines on GitHub and in chat (redacted, capped).
-    #: Set false for public repositories: output comes from the PR's own code.
+    #: Show the failing task's last output lines on GitHub, in chat and to the dashboard's viewers
+    #: (redacted, capped). Output comes from the PR's own code.
     show_output: bool = True
+    #: ... on a public repository too (where anyone can read the PR). Off: only its first line.
+    show_output_public: bool = False
 
 
 @dataclass(frozen=True)

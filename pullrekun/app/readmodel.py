@@ -26,7 +26,7 @@ from pullrekun.core.model import UP_STATES, Instance, InstanceWish
 from pullrekun.core.steps import Step
 from pullrekun.core.tagpolicy import Refusal
 from pullrekun.core.text import neutralise
-from pullrekun.core.views import EnvironmentView
+from pullrekun.core.views import EnvironmentView, hidden_output
 
 #: Bumped on any change to the JSON shape that is not a new optional field.
 SCHEMA_VERSION = 1
@@ -98,6 +98,11 @@ class Snapshot:
 
     def environment(self, pr: int) -> EnvironmentView | None:
         return next((e for e in self.environments if e.pr == pr), None)
+
+    def without_output(self) -> Snapshot:
+        """This snapshot as people who may not see a failure's output read it."""
+        envs = tuple(dataclasses.replace(e, message=hidden_output(e.message)) for e in self.environments)
+        return dataclasses.replace(self, environments=envs)
 
     def to_json(self) -> dict[str, Any]:
         return {"schema_version": SCHEMA_VERSION, **_plain(dataclasses.asdict(self))}
@@ -225,4 +230,35 @@ def snapshot(
         refused=refused,
         registering=registering,
         release=release_facts(store) if cfg.release is not None else None,
+    )
+
+
+#: Event kinds whose message carries a failure's output (printed by the PR's code).
+OUTPUT_EVENTS = frozenset({"deploy_failed", "run_failed"})
+
+
+@dataclass(frozen=True)
+class EventView:
+    """One line of the activity log as a reader sees it."""
+
+    at: dt.datetime
+    kind: str
+    pr_number: int | None
+    instance_id: str | None
+    actor: str | None
+    message: str
+
+
+def event_views(store: Store, limit: int, hide_output: bool) -> tuple[EventView, ...]:
+    """The newest events; with ``hide_output``, failures say what failed but not their output."""
+    return tuple(
+        EventView(
+            e.at,
+            e.kind,
+            e.pr_number,
+            e.instance_id,
+            e.actor,
+            (hidden_output(e.message) or "") if hide_output and e.kind in OUTPUT_EVENTS else e.message,
+        )
+        for e in store.events(limit=limit)
     )

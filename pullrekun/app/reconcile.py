@@ -196,7 +196,14 @@ def _views(
     envs = environment_views(cfg, store.environments(), obs.instances)
     queued_since = {pr: since for pr, _, since in store.queue()}
     return build_views(
-        obs.observed.prs, plan, envs, queued_since, now, cfg.report.queue_positions, cfg.report.show_output
+        obs.observed.prs,
+        plan,
+        envs,
+        queued_since,
+        now,
+        cfg.report.queue_positions,
+        cfg.report.show_output,
+        cfg.report.show_output_public,
     )
 
 

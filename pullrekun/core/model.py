@@ -59,6 +59,8 @@ class PullRequest:
     draft: bool = False
     from_fork: bool = False
     labels: tuple[str, ...] = ()
+    #: The repository is public: anyone can read what is posted on the PR.
+    public_repo: bool = False
 
     def __post_init__(self) -> None:
         check_pr_number(self.number)

@@ -104,6 +104,15 @@ def ordinal(n: int) -> str:
 OUTPUT_HIDDEN = "its output is not shown here (report.show_output is off); the controller's run log has it"
 
 
+def hidden_output(message: str | None) -> str | None:
+    """A failure message as people who may not see output read it: its first line (where
+    pullrekun says what failed), and that the rest is not shown."""
+    if not message:
+        return message
+    first = message.splitlines()[0] if message.strip() else ""
+    return f"{cap_line(first)}\n({OUTPUT_HIDDEN})" if "\n" in message.strip() else cap_line(first)
+
+
 def _split_message(message: str | None, show_output: bool) -> tuple[str, tuple[str, ...]]:
     """The failure's first line and the last lines of output, cut to a size a comment can carry."""
     if not show_output:
@@ -137,8 +146,11 @@ def build_views(
     now: dt.datetime,
     queue_positions: int = 10,
     show_output: bool = True,
+    show_output_public: bool = False,
 ) -> dict[int, PullRequestView]:
-    """One view per open PR: from its environment, its queue position or its skip reason."""
+    """One view per open PR: from its environment, its queue position or its skip reason. A
+    failure's output is shown where ``show_output`` allows it, and on a PR of a public repository
+    only if ``show_output_public`` does too."""
     queue = {q.pr_number: q.position for q in plan.queue}
     skipped = {s.pr_number: s.reason for s in plan.skipped}
     views: dict[int, PullRequestView] = {}
@@ -155,7 +167,8 @@ def build_views(
                 pr, Phase.QUEUED, queue_text(position, plan.busy, queue_positions), since
             )
         else:
-            views[pr.number] = _env_view(pr, env, plan, show_output)
+            shown = show_output and (show_output_public or not pr.public_repo)
+            views[pr.number] = _env_view(pr, env, plan, shown)
     return views
 
 

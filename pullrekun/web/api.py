@@ -31,7 +31,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from pullrekun.adapters.state.store import Store
-from pullrekun.app.readmodel import Snapshot
+from pullrekun.app.readmodel import Snapshot, event_views
 from pullrekun.config import ServeConfig
 from pullrekun.web.actions import Actions, Answer
 from pullrekun.web.auth import Person, Role
@@ -112,7 +112,10 @@ def install(
     tokens: Tokens,
     read: Callable[[], Snapshot],
     session_person: Callable[[Request], Person | None],
+    show_output: bool = True,
 ) -> None:
+    """The API's routes; a failure's output goes to readers who may not act only with
+    ``show_output`` (``report.show_output``)."""
     api = APIRouter(prefix="/api/v1", tags=["api"], responses=_ERRORS)
 
     def reader(request: Request) -> Person | None:
@@ -138,13 +141,16 @@ def install(
         },
     )
     def status(request: Request) -> JSONResponse:
-        if reader(request) is None:
+        person = reader(request)
+        if person is None:
             return denied(401, "sign in first, or send an API token")
-        return JSONResponse(read().to_json(), headers={"Cache-Control": "no-store"})
+        snap = read() if person.may_act or show_output else read().without_output()
+        return JSONResponse(snap.to_json(), headers={"Cache-Control": "no-store"})
 
     @api.get("/events", summary="The activity log, newest first", response_model=list[Event])
     def events(request: Request, limit: int = Query(50, ge=1, le=500)) -> Any:
-        if reader(request) is None:
+        person = reader(request)
+        if person is None:
             return denied(401, "sign in first, or send an API token")
         return [
             Event(
@@ -155,7 +161,7 @@ def install(
                 actor=e.actor,
                 message=e.message,
             )
-            for e in store.events(limit=limit)
+            for e in event_views(store, limit, hide_output=not (person.may_act or show_output))
         ]
 
     @api.post(

@@ -29,7 +29,7 @@ from pullrekun.adapters.project import templates_dir
 from pullrekun.adapters.state.sessions import SESSION_HOURS, WebSessions
 from pullrekun.adapters.state.store import Store
 from pullrekun.app.pool import read_pool
-from pullrekun.app.readmodel import Snapshot, snapshot
+from pullrekun.app.readmodel import Snapshot, event_views, snapshot
 from pullrekun.app.trigger import PassTrigger
 from pullrekun.config import Config
 from pullrekun.core.model import Instance
@@ -156,6 +156,11 @@ def install(
             return None
         return Person(actor, role)
 
+    def hides_output(person: Person) -> bool:
+        """A failure's output (printed by the PR's code) is for those who may act, unless
+        ``report.show_output`` lets everyone who may look read it."""
+        return not person.may_act and not cfg.report.show_output
+
     def start_session(request: Request, actor: str) -> None:
         sign_in(request, actor, sessions.start(actor, now()))
 
@@ -175,7 +180,7 @@ def install(
     def to_login() -> RedirectResponse:
         return RedirectResponse("/login", status_code=303)
 
-    api.install(app, store, actions, tokens, read, who)
+    api.install(app, store, actions, tokens, read, who, show_output=cfg.report.show_output)
 
     def login_page(request: Request, status: int = 200, error: str | None = None) -> HTMLResponse:
         return page(
@@ -257,11 +262,12 @@ def install(
         person = who(request)
         if person is None:
             return to_login()
+        hide = hides_output(person)
         return page(
             request,
             "environments.html.j2",
-            snap=read(),
-            events=store.events(limit=30),
+            snap=read().without_output() if hide else read(),
+            events=event_views(store, 30, hide),
             verbs=actions.environment_verbs(),
             now=dt.datetime.now(dt.UTC),
             last_deploys=store.last_deployments(),

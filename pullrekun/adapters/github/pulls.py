@@ -55,6 +55,8 @@ def pull_request_from_json(item: dict[str, Any]) -> PullRequest:
         draft=bool(item.get("draft", False)),
         from_fork=head_repo is None or head_repo != base_repo,
         labels=tuple(sorted(lbl["name"] for lbl in item.get("labels", []))),
+        # Unsaid is taken as public: output is then kept off the PR, never shown by mistake.
+        public_repo=(base.get("repo") or {}).get("private") is not True,
     )
 
 
