@@ -28,7 +28,8 @@ from pullrekun import config as config_mod
 from pullrekun.adapters import known_hosts
 from pullrekun.adapters.github.client import GitHubUnavailable
 from pullrekun.adapters.github.history import ProductionUnreadable
-from pullrekun.adapters.playbook.apply import known_hosts_file, plan_to_json
+from pullrekun.adapters.known_hosts import known_hosts_file
+from pullrekun.adapters.playbook.apply import plan_to_json
 from pullrekun.adapters.state.lock import LockHeld, LockLost, pass_lock
 from pullrekun.adapters.state.notices import NoticeLedger
 from pullrekun.adapters.state.store import Store
@@ -304,6 +305,9 @@ def status_table(snap: Snapshot) -> str:
         )
     widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [headers, *rows]]
+    blind = [i.instance_id for i in snap.instances if i.host_key == "first contact"]
+    if blind:
+        lines.append(f"  host keys accepted on first contact (no keys on the console): {', '.join(blind)}")
     for env in snap.environments:
         if env.db_schema:
             db = f"{env.db_schema} cloned from {env.db_source} at {_when(env.db_cloned_at)}"

@@ -141,6 +141,17 @@ def _tags(desc: dict[str, Any]) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in desc.get("Tags", [])}
 
 
+def console_output(ec2: Any, instance_id: str) -> str:
+    """The instance's console output (what it printed at its latest boot); "" when EC2 has none
+    or cannot say (the caller then learns the host key on first contact)."""
+    try:
+        answer = ec2.get_console_output(InstanceId=instance_id, Latest=True)
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        log.info("no console output for %s: %s", instance_id, exc)
+        return ""
+    return str(answer.get("Output") or "")
+
+
 def register(
     ec2: Any,
     instance_id: str,

@@ -17,6 +17,7 @@ from typing import Any
 
 from pullrekun.adapters import ec2
 from pullrekun.adapters.github.client import backoff_until
+from pullrekun.adapters.known_hosts import known_hosts_file, learned
 from pullrekun.adapters.state.notices import NoticeLedger
 from pullrekun.adapters.state.store import EnvironmentRecord, Store
 from pullrekun.app.notices import PRODUCTION_PROBLEM, PRODUCTION_READ_AT, PRODUCTION_SHA
@@ -42,6 +43,9 @@ class InstanceView:
     #: What someone asked of it ("running": kept running while free; "retire"), and who.
     wish: str | None = None
     wished_by: str | None = None
+    #: How its SSH host key was learned: "console" (checked against what it printed at boot),
+    #: "first contact" (accepted blind), or None (not contacted yet).
+    host_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -205,6 +209,7 @@ def snapshot(
     by_instance = {e.instance_id: e.pr for e in envs.values()}
     seen = set(instances or ()) | set(by_instance)
     wishes = {r.instance_id: r for r in store.instance_requests()}
+    keys = learned(known_hosts_file(cfg))
     pool = tuple(
         InstanceView(
             iid,
@@ -214,6 +219,7 @@ def snapshot(
             by_instance.get(iid),
             wishes[iid].wish.value if iid in wishes else None,
             wishes[iid].actor if iid in wishes else None,
+            keys.get(iid) if cfg.ansible.connection == "ssh" else None,
         )
         for iid in sorted(seen)
     )

@@ -34,6 +34,7 @@ from pullrekun.adapters.playbook import guard as playbook_guard
 from pullrekun.adapters.state.lock import PassLock, pass_lock
 from pullrekun.adapters.state.store import DeployOutcome, Store
 from pullrekun.app import crashpoint
+from pullrekun.app.hostkeys import pin_console_keys
 from pullrekun.app.notices import NoticeResult, ReleaseNotices
 from pullrekun.app.pool import read_pool
 from pullrekun.app.poolchanges import apply_pool_changes
@@ -338,6 +339,7 @@ def _apply_and_report(
     early.start()
     if _hands_over(plan):
         early.join()
+    pin_console_keys(cfg, plan, obs.instances)
     crashpoint.reached("before-run")
     result = executor.apply(plan, obs.instances, cfg, now, ident, cancel)
     outcomes = tuple(o.redacted(redact) for o in result.outcomes)

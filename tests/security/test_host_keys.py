@@ -9,9 +9,12 @@ import signal
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from pullrekun.adapters.playbook.runner import ssh_control_dir
 from pullrekun.cli import EXIT_BAD_INPUT, EXIT_OK
 from pullrekun_sandbox.sandbox import Sandbox
+from pullrekun_sandbox.sshd import SshdHosts
 from tests.conftest import run_cli, run_pass, status_of
 
 
@@ -67,3 +70,60 @@ def test_a_changed_host_key_fails_only_that_environment_until_accepted(ssh_sandb
     assert all(ln.split()[0] != iid or fake not in ln for ln in known_hosts.read_text().splitlines())
     assert run_pass(sb).ok
     assert sb.served(sb.addr_of(iid)) == head
+
+
+def _console(monkeypatch: pytest.MonkeyPatch, keys: list[str]) -> None:
+    """What every instance printed on its console at boot (moto answers GetConsoleOutput with
+    its module's sample text): cloud-init's host key block with ``keys``."""
+    block = "\n".join(f"[   12.34] ec2: {k} root@ip-10-0-0-1" for k in keys)
+    text = (
+        "[    0.000000] Linux version 6.1.0\n[   12.30] ec2: #############################\n"
+        f"[   12.33] ec2: -----BEGIN SSH HOST KEY KEYS-----\n{block}\n"
+        "[   12.35] ec2: -----END SSH HOST KEY KEYS-----\n"
+    )
+    monkeypatch.setattr("moto.ec2.responses.general.SAMPLE_CONSOLE_OUTPUT", text)
+
+
+def test_first_contact_checks_the_key_the_instance_printed_at_boot(
+    ssh_sandbox: Sandbox, sshd_hosts: SshdHosts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Someone in between answers the first contact with their key; the instance printed its
+    own at boot: nothing is deployed, and the message says why."""
+    sb = ssh_sandbox
+    other = sb.root / "booted-key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
+    _console(monkeypatch, [" ".join(Path(f"{other}.pub").read_text().split()[:2])])
+    sb.extra_config = {"ansible": {"boot_timeout": 5}}  # the refused wait gives up sooner
+    sb.write_config()
+    sb.open_pr("mitm", "first contact")
+    result = run_pass(sb)
+    assert not result.ok
+    (env,) = status_of(sb)["environments"]
+    assert env["status"] == "failed"
+    assert "is not the one pullrekun learned before" in env["message"]
+    assert all(sb.served(addr) is None for addr in sb.host_addrs), "nothing was deployed"
+    (inst,) = [i for i in status_of(sb)["instances"] if i["instance_id"] == env["instance_id"]]
+    assert inst["host_key"] == "console"
+
+
+def test_the_key_the_instance_printed_is_pinned_and_status_says_how_keys_were_learned(
+    ssh_sandbox: Sandbox, sshd_hosts: SshdHosts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sb = ssh_sandbox
+    real = " ".join((sshd_hosts.root / "host_ed25519.pub").read_text().split()[:2])
+    _console(monkeypatch, [real, "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7"])
+    sb.open_pr("boot", "keys from the console")
+    assert run_pass(sb).ok
+    (env,) = status_of(sb)["environments"]
+    known_hosts = Path(sb.config_dict()["ansible"]["artifacts_dir"]) / "known_hosts"
+    pinned = [ln for ln in known_hosts.read_text().splitlines() if ln.split()[0] == env["instance_id"]]
+    assert [ln.split()[1] for ln in pinned] == ["ssh-ed25519", "ssh-rsa"], pinned
+    assert all(ln.endswith("pullrekun:console-output") for ln in pinned)
+    monkeypatch.setattr("moto.ec2.responses.general.SAMPLE_CONSOLE_OUTPUT", "no cloud-init here\n")
+    sb.open_pr("blind", "a console without keys")
+    assert run_pass(sb).ok
+    how = {i["instance_id"]: i["host_key"] for i in status_of(sb)["instances"]}
+    assert how[env["instance_id"]] == "console"
+    assert sorted(h for h in how.values() if h) == ["console", "first contact"], how
+    shown = run_cli(sb, "status").stdout
+    assert "host keys accepted on first contact (no keys on the console)" in shown

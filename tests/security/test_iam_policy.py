@@ -8,13 +8,18 @@ policy's condition allows.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+from pullrekun import config as config_mod
+from pullrekun.app.hostkeys import pin_console_keys
+from pullrekun.app.pool import read_pool
 from pullrekun.core import tags as tag
+from pullrekun.core.model import Deploy, Plan
 from pullrekun_sandbox.sandbox import Sandbox
 from tests.conftest import run_pass
 from tests.paths import REPO
@@ -47,10 +52,19 @@ def test_the_published_policy_allows_exactly_what_a_pass_does(local_sandbox: San
     _moto(sb, "reset-recording")
     _moto(sb, "start-recording")
     try:
-        number, _ = sb.open_pr("iam", "iam")
+        number, head = sb.open_pr("iam", "iam")
         assert run_pass(sb).ok
         sb.github.close(number)
         assert run_pass(sb).ok
+        # Over SSH, a first contact reads the instance's console for its host keys (this sandbox
+        # runs its hosts locally, so that step is taken here as a pass over SSH takes it).
+        cfg = config_mod.load(sb.config_path)
+        over_ssh = dataclasses.replace(
+            cfg, ansible=dataclasses.replace(cfg.ansible, connection="ssh", known_hosts=str(tmp_path / "kh"))
+        )
+        pool = read_pool(cfg).by_id()
+        first = next(iter(pool))
+        pin_console_keys(over_ssh, Plan(actions=(Deploy(number, first, head, "iam"),)), pool)
     finally:
         _moto(sb, "stop-recording")
     calls = _calls(_moto(sb, "download-recording", "GET"))

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pullrekun.adapters.known_hosts import known_hosts_file
 from pullrekun.adapters.playbook.runner import RunResult, Unsafe, ansible_env, run_playbook
 from pullrekun.adapters.project import project_dir
 from pullrekun.adapters.state.store import DeployOutcome
@@ -44,7 +45,9 @@ PLAYBOOK = "playbooks/reconcile.yml"
 _DERIVED_PASSWORD = (
     "{{ pullrekun_db_env_secret | pullrekun_env_password(staging_db_name, pullrekun_db_nonce) }}"  # noqa: S105
 )
-_HOST_KEY_CHANGED = re.compile(r"REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed")
+_HOST_KEY_CHANGED = re.compile(
+    r"REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed|Host key for \S+ has changed"
+)
 
 
 @dataclass(frozen=True)
@@ -219,11 +222,6 @@ def _schemas(inventory: dict[str, Any]) -> set[tuple[str, str]]:
     }
 
 
-def known_hosts_file(cfg: Config) -> Path:
-    """Where pullrekun pins the staging hosts' keys, by instance id."""
-    return Path(cfg.ansible.known_hosts or Path(cfg.ansible.artifacts_dir) / "known_hosts").resolve()
-
-
 def run_secrets(cfg: Config) -> dict[str, str]:
     """The secrets the playbook needs (AWS keys, database passwords): handed over in memory."""
     return {name: os.environ[name] for name in cfg.playbook_secret_env_names() if os.environ.get(name)}
@@ -301,7 +299,8 @@ def apply(
         if failure is not None:
             task = failure.task
             message = ("host unreachable: " if failure.unreachable else "") + failure.message
-            if failure.unreachable and _HOST_KEY_CHANGED.search(failure.message):
+            # Unreachable at a task, or a failed wait for the started instance: the same refusal.
+            if _HOST_KEY_CHANGED.search(failure.message):
                 message = (
                     f"the host key of {d.instance_id} is not the one pullrekun learned before (a "
                     "re-imaged instance, or someone in between): nothing was deployed. Once you know "
