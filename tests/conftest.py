@@ -279,7 +279,9 @@ SLOW_FIRST = (
     "integration/test_wheel.py",  # 48
     "integration/test_dashboard_http.py",  # 48
     "integration/test_molecule.py",  # 45
+    "security/test_host_keys.py",  # 55 (measured alone)
     "security/test_secrets.py",  # 45
+    "security/test_handover.py",  # 40 (measured alone)
     "integration/test_pool_requests.py",  # 42
     "integration/test_github_waits.py",  # 39
     "security/test_paging_race.py",  # 38
@@ -287,6 +289,7 @@ SLOW_FIRST = (
     "security/test_state_scope.py",  # 34
     "integration/test_serve_cli.py",  # 32
     "security/test_approvals.py",  # 31
+    "security/test_output_shown.py",  # 25 (measured alone)
     "security/test_host_keys.py",  # 30
     "integration/test_troubleshooting.py",  # 29
     "security/test_tags.py",  # 27
