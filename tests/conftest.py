@@ -172,6 +172,48 @@ def ssh_sandbox(
     sb.stop()
 
 
+@pytest.fixture
+def sandbox_store(local_sandbox: Sandbox) -> Iterator[Store]:
+    """The local sandbox's state DB, open for the test to read and write requests."""
+    s = Store.open(local_sandbox.state_db_url)
+    yield s
+    s.close()
+
+
+def separated_world(
+    sshd_hosts: sshd_mod.SshdHosts,
+    root: Path,
+    mariadb: mariadb_mod.MariaDB,
+    run_user: str,
+    deploy_base: Path,
+    database: dict[str, Any],
+) -> Sandbox:
+    """One sshd host whose PR code runs as ``run_user`` (deploy roots under ``deploy_base``, which
+    that user can reach), with per-environment databases on ``mariadb`` as root (not started)."""
+    n = next(_db_names)
+    return ssh_world(
+        sshd_hosts,
+        root,
+        hosts=1,
+        state_url=mariadb.create_database(f"pullrekun_{n}"),
+        extra_config={
+            "app": {
+                "run_user": run_user,
+                "deploy_root": str(deploy_base / "{host}" / "app"),
+                # Debian's python: the run user cannot enter root's home, where the venv's lives.
+                "command": "/usr/bin/python3 app.py",
+            },
+            "database": {
+                "host": "127.0.0.1",
+                "port": mariadb.port,
+                "unix_socket": str(mariadb.socket),
+                "admin_user": "root",
+                **database,
+            },
+        },
+    )
+
+
 def run_pass(sb: Sandbox) -> PassResult:
     """One `pullrekun reconcile` pass in this process (no interpreter start-up per pass)."""
     cfg = config_mod.load(sb.config_path)

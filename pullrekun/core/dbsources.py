@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pullrekun.core.tagpolicy import template_pattern
 from pullrekun.core.validate import SCHEMA_RE
 
 #: The server's own schemas: its users and their password hashes, its state, its tools.
@@ -55,8 +56,10 @@ class SourceRule:
     target_template: str = "stage_{instance}"
 
     def _target_shaped(self, name: str) -> bool:
-        prefix, _, suffix = self.target_template.lower().partition("{instance}")
-        return name.startswith(prefix) and name.endswith(suffix) and len(name) > len(prefix + suffix)
+        """Whether ``name`` is a schema the template gives some instance (as the tag policy judges
+        a ``pullrekun:db_schema`` tag), in any case."""
+        pattern = template_pattern(self.target_template)
+        return re.match(pattern.pattern, name, re.IGNORECASE) is not None
 
     def problem(self, schema: str) -> str | None:
         """Why ``schema`` may not be a source (None: it may), in words for the person who asked."""

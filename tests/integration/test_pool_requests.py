@@ -9,7 +9,6 @@ moves to another instance, it is stopped, then untagged).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 import pytest
 
@@ -23,10 +22,8 @@ NOW = dt.datetime.now(dt.UTC)
 
 
 @pytest.fixture
-def store(local_sandbox: Sandbox) -> Iterator[Store]:
-    s = Store.open(local_sandbox.state_db_url)
-    yield s
-    s.close()
+def store(sandbox_store: Store) -> Store:
+    return sandbox_store
 
 
 def passes_clean(sb: Sandbox, n: int = 1) -> None:

@@ -27,7 +27,7 @@ import pytest
 
 from pullrekun_sandbox.mariadb import MariaDB
 from pullrekun_sandbox.sshd import SshdHosts
-from tests.conftest import _db_names, need, run_pass, ssh_world, status_of
+from tests.conftest import _db_names, need, run_pass, separated_world, status_of
 from tests.paths import REPO
 
 RUN_USER = "prk-handover"
@@ -182,27 +182,17 @@ def test_the_next_pr_gets_a_clean_host_a_clean_schema_and_new_credentials(
     assert done.returncode == 0, done.stderr
     monkeypatch.setenv("PULLREKUN_DB_ADMIN_PASSWORD", "")
     monkeypatch.setenv("PULLREKUN_DB_APP_PASSWORD", SECRET)
-    sb = ssh_world(
+    sb = separated_world(
         sshd_hosts,
         tmp_path / "world",
-        hosts=1,
-        state_url=mariadb.create_database(f"pullrekun_{n}"),
-        extra_config={
-            "app": {
-                "run_user": RUN_USER,
-                "deploy_root": str(deploy_base / "{host}" / "app"),
-                "command": "/usr/bin/python3 app.py",
-            },
-            "database": {
-                "host": "127.0.0.1",
-                "port": mariadb.port,
-                "unix_socket": str(mariadb.socket),
-                "admin_user": "root",
-                "default_source": src_two,
-                "authors": {"alice": src_one},
-                "schema_template": f"ho_{n}_{{instance}}",
-                "migrate_command": "sh migrate.sh",
-            },
+        mariadb,
+        RUN_USER,
+        deploy_base,
+        {
+            "default_source": src_two,
+            "authors": {"alice": src_one},
+            "schema_template": f"ho_{n}_{{instance}}",
+            "migrate_command": "sh migrate.sh",
         },
     ).start()
     conn = None

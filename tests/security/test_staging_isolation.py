@@ -25,7 +25,7 @@ from pullrekun.adapters.state.store import Store
 from pullrekun.core.dbusers import env_password, env_user
 from pullrekun_sandbox.mariadb import MariaDB
 from pullrekun_sandbox.sshd import SshdHosts
-from tests.conftest import _db_names, need, run_pass, ssh_world, status_of
+from tests.conftest import _db_names, need, run_pass, separated_world, status_of
 
 RUN_USER = "prk-rt"
 SECRET = "env-user-secret 'derived' #1"
@@ -123,28 +123,17 @@ def test_the_prs_code_runs_as_the_app_user_and_cannot_reach_past_its_environment
     assert done.returncode == 0, done.stderr
     monkeypatch.setenv("PULLREKUN_DB_ADMIN_PASSWORD", "")
     monkeypatch.setenv("PULLREKUN_DB_APP_PASSWORD", SECRET)
-    sb = ssh_world(
+    sb = separated_world(
         sshd_hosts,
         tmp_path / "world",
-        hosts=1,
-        state_url=mariadb.create_database(f"pullrekun_{n}"),
-        extra_config={
-            "app": {
-                "run_user": RUN_USER,
-                "deploy_root": str(deploy_base / "{host}" / "app"),
-                # Debian's python: the runtime user cannot enter root's home, where the venv's lives.
-                "command": "/usr/bin/python3 app.py",
-            },
-            "database": {
-                "host": "127.0.0.1",
-                "port": mariadb.port,
-                "unix_socket": str(mariadb.socket),
-                "admin_user": "root",
-                "default_source": source,
-                "schema_template": f"iso_{n}_{{instance}}",
-                "migrate_command": "sh probe.sh",
-                "on_close": "drop",
-            },
+        mariadb,
+        RUN_USER,
+        deploy_base,
+        {
+            "default_source": source,
+            "schema_template": f"iso_{n}_{{instance}}",
+            "migrate_command": "sh probe.sh",
+            "on_close": "drop",
         },
     ).start()
     try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -29,10 +28,8 @@ NOW = dt.datetime.now(dt.UTC)
 
 
 @pytest.fixture
-def store(local_sandbox: Sandbox) -> Iterator[Store]:
-    s = Store.open(local_sandbox.state_db_url)
-    yield s
-    s.close()
+def store(sandbox_store: Store) -> Store:
+    return sandbox_store
 
 
 def _access(sb: Sandbox, store: Store, **serve: Any) -> RepoAccess:
