@@ -209,7 +209,8 @@ def test_hostile_titles_and_bodies_are_inert(world: Sandbox, chat: Receiver, pro
     for raw in ("<!channel>", "<!here>", "<https://evil.example|"):
         assert raw not in slack
     assert "&lt;!channel&gt;" in slack
-    assert "> &lt;!here&gt; see [docs](https://evil.example)" in slack
+    assert "> &lt;!here&gt; see [docs](https[:]//evil[.]example)" in slack, "no link made of it either"
+    assert "evil.example" not in slack
     assert slack.count("<") == 1 + 0, "one link, pullrekun's own to the PR"
 
 
