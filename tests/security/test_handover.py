@@ -6,7 +6,8 @@ migration acts as hostile code would: files in the run user's home (a `.pth` amo
 /tmp, /var/tmp, /dev/shm and shared/data, a detached process, an EVENT in its schema; its app
 prints into the app's log; the test keeps a connection open with the credentials it read from
 the host's env file. PR 1 closes, PR 2 (another author, another source) gets the one instance:
-none of it is left, and PR 1's credentials no longer open anything.
+none of it is left, and PR 1's credentials no longer open anything. Then the same code runs for
+PR 3, whose PR closes with nobody waiting: the stop wipes the host just the same.
 """
 
 from __future__ import annotations
@@ -144,6 +145,25 @@ def _bootstrap(sshd_hosts: SshdHosts, addr: str, root: str, tmp: Path, repo_url:
     assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
 
 
+def _host_leftovers(root: Path, home: Path, skel: list[str], uid: int, allowed: set[int]) -> list[str]:
+    """What PR code left on the host: files in the run user's home, its temporary directories,
+    shared/data and the log, and processes of the run user outside ``allowed``."""
+    left = []
+    if sorted(p.name for p in home.iterdir()) != skel:
+        left.append(f"the run user's home: {sorted(p.name for p in home.iterdir())}")
+    left += [
+        f"{tmp}: {MARK}" for tmp in ("/tmp", "/var/tmp", "/dev/shm") if Path(f"{tmp}/{MARK}-{uid}").exists()
+    ]
+    left += [f"shared/data: {p.name}" for p in (root / "shared" / "data").iterdir()]
+    log = root / "shared" / "app.log"
+    if log.exists() and MARK in log.read_text():
+        left.append("PR 1's lines in the app's log")
+    for pid in sorted(set(_pids_of(uid)) - allowed):
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        left.append(f"process {pid}: {cmdline}")
+    return left
+
+
 def _env_file(path: Path) -> dict[str, str]:
     pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
     return {k: v.strip("'") for k, v in pairs}
@@ -260,26 +280,24 @@ def test_the_next_pr_gets_a_clean_host_a_clean_schema_and_new_credentials(
         if _env_file(root / "shared" / "app.env")["DB_PASSWORD"] == creds["DB_PASSWORD"]:
             left.append("PR 2 got PR 1's password")
 
-        if sorted(p.name for p in home.iterdir()) != skel:
-            left.append(f"the run user's home: {sorted(p.name for p in home.iterdir())}")
-        left += [
-            f"{tmp}: {MARK}"
-            for tmp in ("/tmp", "/var/tmp", "/dev/shm")
-            if Path(f"{tmp}/{MARK}-{uid}").exists()
-        ]
-        left += [f"shared/data: {p.name}" for p in (root / "shared" / "data").iterdir()]
-        if MARK in (root / "shared" / "app.log").read_text():
-            left.append("PR 1's lines in the app's log")
         record = dict(
             line.split("=", 1)
             for line in (root / "shared" / "running").read_text().splitlines()
             if "=" in line
         )
-        outside = set(_pids_of(uid)) - _tree(int(record["pid"]))
-        for pid in sorted(outside):
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            left.append(f"process {pid}: {cmdline}")
+        left += _host_leftovers(root, home, skel, uid, _tree(int(record["pid"])))
         assert left == [], left
+
+        # PR 1's code again (PR 3), then its PR closes with nobody waiting: the instance is
+        # stopped, and what the code left goes with the stop.
+        pr_three = sb.github.open_pr(sha_one, head_ref="plant", title="plant again", author="alice")
+        sb.github.close(pr_two)
+        assert run_pass(sb).ok
+        assert (root / "shared" / "data" / MARK).exists(), "the planting ran again"
+        sb.github.close(pr_three)
+        assert run_pass(sb).ok
+        assert status_of(sb)["environments"] == []
+        assert _host_leftovers(root, home, skel, uid, set()) == []
     finally:
         if conn is not None:
             with contextlib.suppress(Exception):
