@@ -378,8 +378,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except config_mod.ConfigError as exc:
         print(f"pullrekun: configuration error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    # What the controller writes (state file, run directories, logs) is readable by it alone.
-    os.umask(0o077)
+    # What the controller writes (state file, run directories, logs) is readable by it alone; the
+    # caller's umask comes back when the command ends (main may run inside another program).
+    previous_umask = os.umask(0o077)
+    try:
+        return _open_and_run(args, cfg)
+    finally:
+        os.umask(previous_umask)
+
+
+def _open_and_run(args: argparse.Namespace, cfg: config_mod.Config) -> int:
     redact = cfg.redactor()
     _redact_logs(redact)
     try:

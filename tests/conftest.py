@@ -65,17 +65,6 @@ def need(reason: str | None) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(autouse=True)
-def _umask_kept() -> Iterator[None]:
-    """A test that runs ``pullrekun.cli.main`` in this process leaves its umask (077) behind: every
-    file the worker's later tests create (sshd hosts, git repositories) would be unreadable to the
-    runtime users they check. Each test gets the umask it started with back."""
-    before = os.umask(0o022)
-    os.umask(before)
-    yield
-    os.umask(before)
-
-
 @pytest.fixture(scope="session")
 def sshd_hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sshd_mod.SshdHosts]:
     need(sshd_mod.available())

@@ -359,7 +359,12 @@ def test_waiting_for_release_prints_posts_and_is_scheduled(
     run_pass(sb)
     run_pass(sb)
     assert len(texts(chat)) == 2, "the scheduled notice once"
+    before = os.umask(0o022)
+    os.umask(before)
     assert main(["--config", str(sb.config_path), "release-notes"]) == 0
+    after = os.umask(0o022)
+    os.umask(after)
+    assert after == before, "a command run inside another program gives its umask back"
     listing = capsys.readouterr().out
     assert "pending" in listing
     assert "slack sent" in listing
