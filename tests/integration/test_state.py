@@ -202,3 +202,19 @@ def test_the_notice_ledger_records_before_sending_and_tracks_each_send(store: St
     assert ledger.last_slot() == slot
     assert [n.kind for n in ledger.recent()][:2] == ["pending", "pending"]
     assert first in [n.id for n in ledger.recent()]
+
+
+def test_a_host_that_runs_a_forks_code_is_marked_before_the_code_runs(store: Store) -> None:
+    fork = Plan(
+        actions=(Assign(4, "i-00000004"), Deploy(4, "i-00000004", "d" * 40, "new assignment", "", True))
+    )
+    store.record_intent(fork, NOW, None)
+    assert store.untrusted_hosts() == {"i-00000004": (4, "d" * 40, NOW)}, "marked with the intent"
+    later = NOW + dt.timedelta(hours=1)
+    store.record_intent(Plan(actions=(Deploy(4, "i-00000004", "e" * 40, "new head", "", True),)), later, None)
+    assert store.untrusted_hosts() == {"i-00000004": (4, "e" * 40, NOW)}, "the last commit, since the first"
+    assert [e.kind for e in store.events()].count("host_untrusted") == 1
+    store.record_intent(
+        Plan(actions=(Assign(5, "i-00000005"), Deploy(5, "i-00000005", "f" * 40, "x"))), NOW, None
+    )
+    assert "i-00000005" not in store.untrusted_hosts(), "the repository's own PRs mark nothing"
