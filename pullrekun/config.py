@@ -698,20 +698,22 @@ def _check_sources(cfg: Config) -> None:
         if problem is not None:
             raise ConfigError("database.source_patterns", f"{pattern!r} {problem}")
     rule = cfg.source_rule
-    named = [("database.default_source", db.default_source)]
-    named += [(f"database.authors.{login}", schema) for login, schema in db.authors.items()]
-    named += [("database.allowed_sources", schema) for schema in db.allowed_sources]
-    for key, schema in named:
+    for key, schema in _named_sources(db):
         problem = rule.problem(schema)
         if problem is not None:
             raise ConfigError(key, f"cannot be a source: {problem}")
 
 
-def _check_database(db: DatabaseConfig) -> None:
+def _named_sources(db: DatabaseConfig) -> list[tuple[str, str]]:
+    """Every source schema the config names, with the key that names it."""
     named = [("database.default_source", db.default_source)]
     named += [(f"database.authors.{login}", schema) for login, schema in db.authors.items()]
     named += [("database.allowed_sources", schema) for schema in db.allowed_sources]
-    for key, schema in named:
+    return named
+
+
+def _check_database(db: DatabaseConfig) -> None:
+    for key, schema in _named_sources(db):
         try:
             check_schema(schema)
         except InvalidInput as exc:

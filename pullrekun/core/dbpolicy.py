@@ -55,12 +55,6 @@ class DatabasePolicy:
     def wants_reset(self, pr: PullRequest) -> bool:
         return self.reset_label in pr.labels
 
-    def could_be_target(self, schema: str) -> bool:
-        """Whether ``schema`` has the shape of an environment's schema (never a source)."""
-        prefix, _, suffix = self.schema_template.lower().partition("{instance}")
-        name = schema.lower()  # servers with lower_case_table_names=1 take STAGE_x for stage_x
-        return name.startswith(prefix) and name.endswith(suffix) and len(name) > len(prefix + suffix)
-
 
 def effective_authors(configured: Mapping[str, str], edited: Mapping[str, str]) -> dict[str, str]:
     """The developer -> schema table: the config's, with the dashboard's edits over it (by

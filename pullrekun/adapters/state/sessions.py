@@ -53,8 +53,3 @@ class WebSessions:
     def end(self, token: str) -> None:
         with self._store.session() as s, s.begin():
             s.execute(delete(WebSessionRow).where(WebSessionRow.digest == _digest(token)))
-
-    def end_all(self, actor: str) -> None:
-        """Every session of ``actor`` (access withdrawn)."""
-        with self._store.session() as s, s.begin():
-            s.execute(delete(WebSessionRow).where(WebSessionRow.actor == actor[:100]))
