@@ -30,7 +30,8 @@ from sqlalchemy import delete
 from pullrekun import config as config_mod
 from pullrekun.adapters.state.schema import ReportRow
 from pullrekun.adapters.state.store import Store
-from pullrekun.app.reconcile import PassResult, reconcile
+from pullrekun.app.reconcile import reconcile
+from pullrekun.app.results import PassResult
 from pullrekun_sandbox.sandbox import Sandbox
 
 

@@ -86,7 +86,7 @@ def run(source: str, prs: int, root: Path) -> dict[str, int]:
 
         def watch() -> tuple[int, int]:
             before = sim.counters()
-            client = GitHubClient(cfg.github, "t", store, clock)
+            client = GitHubClient(cfg.github, "t", store.github_facts, clock)
             ReleaseNotices(cfg, store, client, Renderer(), clock).watch()
             after = sim.counters()
             return after["requests"] - before["requests"], after["counted"] - before["counted"]

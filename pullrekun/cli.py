@@ -33,18 +33,11 @@ from pullrekun.adapters.playbook.apply import plan_to_json
 from pullrekun.adapters.state.lock import LockHeld, LockLost, pass_lock
 from pullrekun.adapters.state.notices import NoticeLedger
 from pullrekun.adapters.state.store import Store
+from pullrekun.app.observe import ObserveFailed
 from pullrekun.app.readmodel import Snapshot, snapshot
-from pullrekun.app.reconcile import (
-    Cancel,
-    ObserveFailed,
-    PassOutcome,
-    PassResult,
-    plan_only,
-    reconcile,
-    release_notices,
-    utcnow,
-)
+from pullrekun.app.reconcile import plan_only, reconcile, release_notices
 from pullrekun.app.render import check_overrides
+from pullrekun.app.results import Cancel, PassOutcome, PassResult, utcnow
 from pullrekun.core.text import neutralise
 from pullrekun.core.validate import InvalidInput, check_instance_id
 
@@ -424,7 +417,7 @@ def _run(args: argparse.Namespace, cfg: config_mod.Config, store: Store) -> int:
         if not removed:
             print(f"pullrekun: no host key is pinned for {iid}", file=sys.stderr)
             return EXIT_BAD_INPUT
-        store.add_event(
+        store.events.add(
             utcnow(), "host_key_forgotten", f"{iid}: the next pass learns its new host key", None, iid
         )
         print(f"{iid}: its old host key is forgotten; the next pass learns the new one")
@@ -437,13 +430,13 @@ def _run(args: argparse.Namespace, cfg: config_mod.Config, store: Store) -> int:
         if cfg.database is None:
             print("pullrekun: reset-db needs a [database] section in the config", file=sys.stderr)
             return EXIT_BAD_INPUT
-        if not store.request_reset(args.pr, utcnow(), actor=_cli_actor()):
+        if not store.requests.reset(args.pr, utcnow(), actor=_cli_actor()):
             print(f"pullrekun: PR #{args.pr} holds no environment", file=sys.stderr)
             return EXIT_BAD_INPUT
         print(f"PR #{args.pr}: its schema will be cloned afresh on the next pass")
         return EXIT_OK
     if args.command == "redeploy":
-        if not store.request_redeploy(args.pr, utcnow(), actor=_cli_actor()):
+        if not store.requests.redeploy(args.pr, utcnow(), actor=_cli_actor()):
             print(f"pullrekun: PR #{args.pr} holds no environment", file=sys.stderr)
             return EXIT_BAD_INPUT
         print(f"PR #{args.pr}: its commit will be deployed again on the next pass")

@@ -108,7 +108,7 @@ def main(directory: str, hosts: int, serve: bool) -> int:
 
         store = Store.open(sb.state_db_url)
         try:
-            for env in store.environments():
+            for env in store.journal.environments():
                 asg = env.assignment
                 addr = sb.addr_of(asg.instance_id)
                 served = sb.served(addr)

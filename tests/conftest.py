@@ -28,7 +28,8 @@ import pytest
 from pullrekun import config as config_mod
 from pullrekun.adapters.state.store import Store
 from pullrekun.app.readmodel import snapshot
-from pullrekun.app.reconcile import PassResult, reconcile
+from pullrekun.app.reconcile import reconcile
+from pullrekun.app.results import PassResult
 from pullrekun_sandbox import mariadb as mariadb_mod
 from pullrekun_sandbox import sshd as sshd_mod
 from pullrekun_sandbox.sandbox import Sandbox, SSHSettings

@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 GITHUB = "github"
 
 Clock = Callable[[], dt.datetime]
-#: Keys of the state DB's facts table where the last production read is kept (for ``status``).
+#: Keys of the state DB's release facts where the last production read is kept (for ``status``).
 PRODUCTION_SHA, PRODUCTION_READ_AT, PRODUCTION_PROBLEM = (
     "production_sha",
     "production_read_at",
@@ -102,7 +102,7 @@ class ReleaseNotices:
         self.renderer = renderer
         self.clock = clock
         self.hooks = release_webhooks(cfg)
-        self.history = HistoryReader(client, PullRequestSource(client, store, clock))
+        self.history = HistoryReader(client, PullRequestSource(client, store.http_cache, clock))
         self.writer = GitHubWriter(client)
         self.instances = instances or {}
 
@@ -119,10 +119,10 @@ class ReleaseNotices:
         facts: dict[str, str | None] = {PRODUCTION_PROBLEM: problem[:500] or None}
         if sha is not None:
             facts |= {PRODUCTION_SHA: sha, PRODUCTION_READ_AT: now.isoformat()}
-        before = self.store.github_state().get(PRODUCTION_PROBLEM)
-        self.store.set_github_state(facts, now)
+        before = self.store.release_facts.read().get(PRODUCTION_PROBLEM)
+        self.store.release_facts.write(facts, now)
         if problem and problem != before:  # said once, not every pass
-            self.store.add_event(now, "production_unreadable", problem)
+            self.store.events.add(now, "production_unreadable", problem)
 
     # --- the pass's step ----------------------------------------------------------------
 
@@ -166,7 +166,7 @@ class ReleaseNotices:
             comparison = self.history.compare(last.sha, current)
         except ProductionUnreadable as exc:
             message = f"production moved from {last.sha[:12]} to {current[:12]}, not announced: {exc}"
-            self.store.add_event(now, "release_unlinked", message)
+            self.store.events.add(now, "release_unlinked", message)
             return (self.ledger.record("unlinked", last.sha, current, None, (), now),)
         move = judge_move(last.sha, current, comparison.status)
         if move is Move.UNCHANGED:  # the same commit, by another name (a short sha)
@@ -182,7 +182,7 @@ class ReleaseNotices:
         prs = released_prs(comparison.commits, pulls, heading)
         text = self.render_released(move, last.sha, current, prs)
         notice = self.ledger.record(str(move), last.sha, current, text, channels + self._comments(prs), now)
-        self.store.add_event(
+        self.store.events.add(
             now, f"production_{move}", f"production {move}: {last.sha[:12]} -> {current[:12]}, {len(prs)} PRs"
         )
         return (notice,)
@@ -191,7 +191,7 @@ class ReleaseNotices:
         """The preview comments to tell (PRs pullrekun deployed), as send channels."""
         if not (self.rel.comment_released and self.cfg.report.comment):
             return []
-        return [f"{PR_CHANNEL}{pr.number}" for pr in prs if self.store.deployments(pr.number)]
+        return [f"{PR_CHANNEL}{pr.number}" for pr in prs if self.store.journal.deployments(pr.number)]
 
     def _pending_requests(self, production: str) -> tuple[int, ...]:
         """Render the waiting-for-release notices asked for, and the schedule's, if one is due."""
@@ -220,7 +220,7 @@ class ReleaseNotices:
         refusal (the token may not write releases) is said once per move, not every pass."""
         try:
             head = self.history.branch_head(self.rel.base_branch)
-            facts = self.store.github_state()
+            facts = self.store.release_facts.read()
             key = f"{production}...{head}"
             if facts.get(DRAFT_KEY) == key:
                 return ""
@@ -242,12 +242,12 @@ class ReleaseNotices:
             )
         except GitHubRefused as exc:
             message = f"the draft release is not kept (GitHub refused: {exc})"
-            self.store.add_event(self.clock(), "draft_release_refused", message)
-            self.store.set_github_state({DRAFT_KEY: key}, self.clock())
+            self.store.events.add(self.clock(), "draft_release_refused", message)
+            self.store.release_facts.write({DRAFT_KEY: key}, self.clock())
             return message
         except (ProductionUnreadable, GitHubUnavailable) as exc:
             return f"the draft release is not updated (tried again next pass): {exc}"
-        self.store.set_github_state({DRAFT_KEY: key, DRAFT_ID: str(draft)}, self.clock())
+        self.store.release_facts.write({DRAFT_KEY: key, DRAFT_ID: str(draft)}, self.clock())
         return ""
 
     # --- what is waiting -------------------------------------------------------------
@@ -266,7 +266,7 @@ class ReleaseNotices:
         """Where each PR was last served ready, if its instance is still in the pool."""
         found: dict[int, object] = {}
         for pr in prs:
-            ready = [d for d in self.store.deployments(pr.number) if d.status == "success"]
+            ready = [d for d in self.store.journal.deployments(pr.number) if d.status == "success"]
             inst = self.instances.get(ready[-1].instance_id) if ready else None
             if inst is not None:
                 url = safe_url(self.cfg.url_for(inst.ansible_host, inst.url, pr.number))
@@ -370,7 +370,7 @@ class ReleaseNotices:
                 self.writer.edit_comment(comment_id, closed_comment(self.renderer, number, notice))
         except GitHubRefused as exc:
             self.ledger.mark(notice.id, channel, REFUSED, self.clock(), str(exc))
-            self.store.add_event(self.clock(), "report_refused", str(exc), pr_number=number)
+            self.store.events.add(self.clock(), "report_refused", str(exc), pr_number=number)
             return False, ""
         except GitHubUnavailable as exc:
             self.ledger.mark(notice.id, channel, PENDING, self.clock(), str(exc))
@@ -386,5 +386,5 @@ class ReleaseNotices:
             + f"`pullrekun release-notes --resend {notice.id}` sends it"
         )
         self.ledger.mark(notice.id, channel, UNKNOWN, self.clock(), message)
-        self.store.add_event(self.clock(), "notice_unknown", message)
+        self.store.events.add(self.clock(), "notice_unknown", message)
         log.warning("%s", message)

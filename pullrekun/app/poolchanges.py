@@ -1,35 +1,51 @@
 """Registrations and retirements people asked for, carried out by a pass (never by the page).
 
 The planner decides them from what it observes (a retired instance is seen stopped and free
-first); here each is done, said in the activity log with who asked, and its wish forgotten. A
-crash between the tag write and the forgetting is harmless: the next pass sees the instance in
-(or out of) the pool and the planner forgets the wish then.
+first); here each is done with one EC2 API call, and the pass records the outcome: said in the
+activity log with who asked, and its wish forgotten. A crash between the tag write and the
+record is harmless: the next pass sees the instance in (or out of) the pool and the planner
+forgets the wish then.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 
 from pullrekun.adapters import ec2
 from pullrekun.adapters.state.store import Store
 from pullrekun.config import Config
-from pullrekun.core.model import InstanceWish, Plan, RegisterInstance, RetireInstance
+from pullrekun.core.model import Action, InstanceWish, RegisterInstance, RetireInstance
 
 log = logging.getLogger(__name__)
 
 
-def apply_pool_changes(cfg: Config, store: Store, plan: Plan, now: dt.datetime) -> None:
-    changes: list[RegisterInstance | RetireInstance] = [
-        *plan.of_type(RegisterInstance),
-        *plan.of_type(RetireInstance),
-    ]
-    if not changes:
-        return
+@dataclass(frozen=True)
+class PoolChangeOutcome:
+    instance_id: str
+    #: The activity log's kind: registered, retired, register_refused, retire_refused, or
+    #: pool_change_failed (EC2 did not answer: the wish stays for the next pass).
+    kind: str
+    message: str
+    actor: str | None
+    #: A registered instance that is running: someone may be working on it.
+    keep_running: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return self.kind == "pool_change_failed"
+
+
+def change_pool(cfg: Config, changes: tuple[Action, ...]) -> tuple[PoolChangeOutcome, ...]:
+    """Tag each instance into the pool, or out of it (RegisterInstance, RetireInstance)."""
     client = ec2.client(cfg.ec2)
     pool = cfg.ec2.pool
+    outcomes = []
     for change in changes:
-        iid = change.instance_id
+        if not isinstance(change, RegisterInstance | RetireInstance):
+            raise TypeError(f"not a pool change: {change!r}")
+        iid, actor = change.instance_id, change.actor
         registering = isinstance(change, RegisterInstance)
         state = ""
         try:
@@ -40,11 +56,10 @@ def apply_pool_changes(cfg: Config, store: Store, plan: Plan, now: dt.datetime) 
         except ec2.PoolChangeRefused as exc:
             # Said once and forgotten: asking again is a new request.
             kind = "register_refused" if registering else "retire_refused"
-            store.close_instance_request(iid, kind, str(exc), now, change.actor)
+            outcomes.append(PoolChangeOutcome(iid, kind, str(exc), actor))
             log.warning("%s: %s", kind, exc)
         except ec2.EC2Unavailable as exc:
-            # EC2 did not answer: the wish stays, the next pass tries again.
-            store.add_event(now, "pool_change_failed", f"{iid}: {exc}", instance_id=iid)
+            outcomes.append(PoolChangeOutcome(iid, "pool_change_failed", f"{iid}: {exc}", actor))
             log.error("pool change for %s failed: %s", iid, exc)
         else:
             kind, said = (
@@ -52,9 +67,19 @@ def apply_pool_changes(cfg: Config, store: Store, plan: Plan, now: dt.datetime) 
                 if registering
                 else ("retired", f"taken out of pool {pool}")
             )
-            store.close_instance_request(iid, kind, said, now, change.actor)
+            keep = registering and state in {"pending", "running"}
+            outcomes.append(PoolChangeOutcome(iid, kind, said, actor, keep_running=keep))
             log.info("instance %s %s", iid, said)
-            if registering and state in {"pending", "running"}:
-                # Someone may be working on it: it stays running for nobody until someone acts
-                # (stops it, or a PR needs it), and the pool table says so.
-                store.request_instance(iid, InstanceWish.RUNNING, now, change.actor)
+    return tuple(outcomes)
+
+
+def record_pool_changes(store: Store, outcomes: tuple[PoolChangeOutcome, ...], now: dt.datetime) -> None:
+    for out in outcomes:
+        if out.failed:
+            store.events.add(now, out.kind, out.message, instance_id=out.instance_id)
+            continue
+        store.requests.close_instance_wish(out.instance_id, out.kind, out.message, now, out.actor)
+        if out.keep_running:
+            # It stays running for nobody until someone acts (stops it, or a PR needs it), and
+            # the pool table says so.
+            store.requests.instance_wish(out.instance_id, InstanceWish.RUNNING, now, out.actor)

@@ -18,8 +18,9 @@ from typing import Any
 from pullrekun.adapters import ec2
 from pullrekun.adapters.github.client import backoff_until
 from pullrekun.adapters.known_hosts import known_hosts_file, learned
+from pullrekun.adapters.state.journal import EnvironmentRecord
 from pullrekun.adapters.state.notices import NoticeLedger
-from pullrekun.adapters.state.store import EnvironmentRecord, Store
+from pullrekun.adapters.state.store import Store
 from pullrekun.app.notices import PRODUCTION_PROBLEM, PRODUCTION_READ_AT, PRODUCTION_SHA
 from pullrekun.app.pool import read_pool
 from pullrekun.config import Config
@@ -157,7 +158,7 @@ def environment_views(
 
 
 def github_facts(store: Store, now: dt.datetime) -> GitHubFacts:
-    facts = store.github_state()
+    facts = store.github_facts.read()
     until = backoff_until(facts, now)
     if not facts.get("rate_remaining", "").isdigit():
         return GitHubFacts(backoff_until=until, backoff_reason=facts.get("backoff_reason") if until else None)
@@ -172,7 +173,7 @@ def github_facts(store: Store, now: dt.datetime) -> GitHubFacts:
 
 
 def release_facts(store: Store) -> ReleaseFacts:
-    facts = store.github_state()
+    facts = store.release_facts.read()
     ledger = NoticeLedger(store)
     last = ledger.last_move()
     read_at = facts.get(PRODUCTION_READ_AT)
@@ -205,10 +206,10 @@ def snapshot(
             instances, refused = reading.by_id(), reading.refused
         except ec2.EC2Unavailable as exc:
             problem = str(exc)
-    envs = environment_views(cfg, store.environments(), instances)
+    envs = environment_views(cfg, store.journal.environments(), instances)
     by_instance = {e.instance_id: e.pr for e in envs.values()}
     seen = set(instances or ()) | set(by_instance)
-    wishes = {r.instance_id: r for r in store.instance_requests()}
+    wishes = {r.instance_id: r for r in store.requests.instance_wishes()}
     keys = learned(known_hosts_file(cfg))
     pool = tuple(
         InstanceView(
@@ -230,7 +231,7 @@ def snapshot(
         pool=cfg.ec2.pool,
         environments=tuple(envs[pr] for pr in sorted(envs)),
         instances=pool,
-        queue=tuple(QueueEntry(pr, pos, since) for pr, pos, since in store.queue()),
+        queue=tuple(QueueEntry(pr, pos, since) for pr, pos, since in store.journal.queue()),
         github=github_facts(store, now or dt.datetime.now(dt.UTC)),
         ec2_problem=problem,
         refused=refused,
@@ -266,5 +267,5 @@ def event_views(store: Store, limit: int, hide_output: bool) -> tuple[EventView,
             e.actor,
             (hidden_output(e.message) or "") if hide_output and e.kind in OUTPUT_EVENTS else e.message,
         )
-        for e in store.events(limit=limit)
+        for e in store.events.recent(limit=limit)
     )

@@ -1,211 +1,52 @@
-"""One pass: observe -> plan -> record intent -> apply -> record outcomes.
+"""One pass, top to bottom: observe, plan, record intent, dispatch, record outcomes, report.
 
-Observation happens once, before any decision, and nothing is re-read while acting.
-If GitHub or EC2 cannot be read completely, the pass stops before planning: an
-unreadable PR list is never taken to mean "no open PRs".
+Observation happens once, before any decision (:mod:`pullrekun.app.observe`), and nothing is
+re-read while acting. The plan is a pure function of it. The intent is committed before any
+action is carried out (:mod:`pullrekun.app.dispatch` says what carries out what), the outcomes
+after, and the report is sent from what was recorded. Killed at any instruction, the pass leaves
+a state the next pass finishes from what it observes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import logging
 import os
 import threading
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
-from pullrekun.adapters import ec2
-from pullrekun.adapters.github.approvals import ApprovalReader
-from pullrekun.adapters.github.client import (
-    GitHubClient,
-    GitHubUnavailable,
-    RateLimited,
-    RequestStats,
-    backoff_facts,
-    backoff_until,
-    rate_facts,
-)
-from pullrekun.adapters.github.pulls import PullRequestSource
-from pullrekun.adapters.playbook import apply as executor
+from pullrekun.adapters.github.client import GitHubClient, backoff_facts, rate_facts
+from pullrekun.adapters.playbook import apply as playbook
 from pullrekun.adapters.playbook import guard as playbook_guard
 from pullrekun.adapters.state.lock import PassLock, pass_lock
-from pullrekun.adapters.state.store import DeployOutcome, Store
+from pullrekun.adapters.state.store import Store
 from pullrekun.app import crashpoint
+from pullrekun.app.dispatch import Carrier, Done, Executor, carries, dispatch
 from pullrekun.app.hostkeys import pin_console_keys
 from pullrekun.app.notices import NoticeResult, ReleaseNotices
-from pullrekun.app.pool import read_pool
-from pullrekun.app.poolchanges import apply_pool_changes
+from pullrekun.app.observe import Observation, ObserveFailed, github_client, observe
+from pullrekun.app.poolchanges import change_pool, record_pool_changes
 from pullrekun.app.readmodel import environment_views
 from pullrekun.app.render import Renderer
 from pullrekun.app.reporting import Reporter, ReportResult
+from pullrekun.app.results import Cancel, Clock, PassOutcome, PassResult, utcnow
+from pullrekun.app.revocations import revoke_approvals
 from pullrekun.config import Config
-from pullrekun.core.model import (
-    ApprovalEvidence,
-    Assign,
-    Deploy,
-    Instance,
-    Observed,
-    Plan,
-    PullRequest,
-    Unassign,
-)
+from pullrekun.core.model import Action, Assign, Deploy, Plan, Unassign
 from pullrekun.core.planner import plan as make_plan
-from pullrekun.core.views import PullRequestView, build_views
+from pullrekun.core.views import EnvironmentView, PullRequestView, build_views
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], dt.datetime]
 
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-class ObserveFailed(RuntimeError):
-    """A source could not be read; the pass must not plan."""
-
-
-@dataclass(frozen=True)
-class Observation:
-    observed: Observed
-    instances: dict[str, Instance]
-    github: RequestStats
-
-
-class PassOutcome(enum.StrEnum):
-    """How a pass ended; the CLI turns it into an exit code, a long-lived process into a log line."""
-
-    #: The plan was applied and every environment it deployed is ready (or there was nothing to do).
-    CLEAN = "clean"
-    #: The plan was applied, but an environment or the playbook run failed (recorded, retried later).
-    FAILURES = "failures"
-    #: GitHub or EC2 could not be read completely: nothing was planned or changed.
-    NOT_OBSERVED = "not_observed"
-
-
-class Cancel:
-    """A cancellation token: whoever holds it (a signal handler, a server shutting down) cancels the
-    pass's playbook run; outcomes are still recorded. Safe to set from any thread."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def cancel(self) -> None:
-        self._event.set()
-
-    def __call__(self) -> bool:
-        return self._event.is_set()
-
-
-@dataclass(frozen=True)
-class PassResult:
-    outcome: PassOutcome
-    plan: Plan | None
-    outcomes: tuple[DeployOutcome, ...] = ()
-    problem: str = ""
-    github: RequestStats | None = None
-    artifacts: str | None = None
-    report: ReportResult | None = None
-    #: The playbook run's end (successful, failed, timeout, canceled, ...); None without a run.
-    run_status: str | None = None
-    #: The release notices' step (None without a ``[release]`` section).
-    notices: NoticeResult | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome is PassOutcome.CLEAN
-
-
-def _note_rate_limit(
-    store: Store, until: dt.datetime, reason: str, now: dt.datetime, *, said: bool = True
-) -> None:
+def note_rate_limit(store: Store, until: dt.datetime, reason: str, now: dt.datetime, *, said: bool) -> None:
     """Record a back-off; ``said=False`` when the pass's own result line says it already."""
-    log.log(
-        logging.DEBUG if not said else logging.WARNING, "GitHub: %s; no GitHub requests until then", reason
-    )
-    store.set_github_state(backoff_facts(until, reason), now)
-    store.add_event(now, "github_rate_limited", reason[:2000])
-
-
-def github_client(cfg: Config, store: Store, clock: Clock) -> GitHubClient:
-    """A client for this pass; raises ObserveFailed while GitHub asked us to back off."""
-    now = clock()
-    until = backoff_until(store.github_state(), now)
-    if until is not None:
-        raise ObserveFailed(f"GitHub: backing off (rate limit) until {until:%Y-%m-%d %H:%M:%S} UTC")
-    try:
-        return GitHubClient(cfg.github, cfg.github_token, store, clock)
-    except RateLimited as exc:
-        _note_rate_limit(store, exc.until, str(exc), now, said=False)
-        raise ObserveFailed(f"GitHub: {exc}") from exc
-    except GitHubUnavailable as exc:
-        raise ObserveFailed(f"GitHub: {exc}") from exc
-
-
-def observe(cfg: Config, store: Store, client: GitHubClient, clock: Clock) -> Observation:
-    source = PullRequestSource(client, store, clock)
-    try:
-        prs = source.open_pull_requests(held=(a.pr_number for a in store.assignments()))
-    except RateLimited as exc:
-        _note_rate_limit(store, exc.until, str(exc), clock(), said=False)
-        raise ObserveFailed(f"GitHub: {exc}") from exc
-    except GitHubUnavailable as exc:
-        raise ObserveFailed(f"GitHub: {exc}") from exc
-    try:
-        pool = read_pool(cfg)
-    except ec2.EC2Unavailable as exc:
-        raise ObserveFailed(f"EC2: {exc}") from exc
-    for refusal in pool.refused:
-        log.warning("refusing pool instance %s: %s", refusal.instance_id, refusal.reason)
-    instances = pool.instances
-    try:
-        # The heads' first sighting in GitHub's time (the list's Date), not this machine's.
-        evidence = _approval_evidence(cfg, store, source, prs, source.listed_at or clock())
-    except RateLimited as exc:
-        _note_rate_limit(store, exc.until, str(exc), clock(), said=False)
-        raise ObserveFailed(f"GitHub: {exc}") from exc
-    except GitHubUnavailable as exc:
-        raise ObserveFailed(f"GitHub: {exc}") from exc
-    observed = Observed(
-        prs,
-        instances,
-        store.assignments(),
-        store.approvals(),
-        evidence,
-        instance_requests=store.instance_requests(),
-    )
-    return Observation(observed, {i.instance_id: i for i in instances}, client.stats)
-
-
-def _approval_evidence(
-    cfg: Config, store: Store, source: PullRequestSource, prs: tuple[PullRequest, ...], now: dt.datetime
-) -> dict[int, ApprovalEvidence]:
-    """Who approved each fork PR and when; PRs from the repository itself need no approval."""
-    forks = [pr for pr in prs if pr.from_fork]
-    seen = store.note_heads({pr.number: pr.head_sha for pr in forks}, now)
-    reader = ApprovalReader(source)
-    label = cfg.trust.approval_label
-    return {pr.number: reader.evidence(pr, label, seen[pr.number]) for pr in forks}
-
-
-def _views(
-    cfg: Config, store: Store, obs: Observation, plan: Plan, now: dt.datetime
-) -> dict[int, PullRequestView]:
-    envs = environment_views(cfg, store.environments(), obs.instances)
-    queued_since = {pr: since for pr, _, since in store.queue()}
-    return build_views(
-        obs.observed.prs,
-        plan,
-        envs,
-        queued_since,
-        now,
-        cfg.report.queue_positions,
-        cfg.report.show_output,
-        cfg.report.show_output_public,
-    )
+    log.log(logging.WARNING if said else logging.DEBUG, "GitHub: %s; no GitHub requests until then", reason)
+    store.github_facts.write(backoff_facts(until, reason), now)
+    store.events.add(now, "github_rate_limited", reason[:2000])
 
 
 def _hands_over(plan: Plan) -> bool:
@@ -215,50 +56,19 @@ def _hands_over(plan: Plan) -> bool:
 
 
 def plan_only(cfg: Config, store: Store, clock: Clock = utcnow) -> PassResult:
-    cfg = cfg.with_edited_authors(store.edited_authors())
+    """Observe and plan, nothing recorded or done (``pullrekun plan``)."""
+    cfg = cfg.with_edited_authors(store.requests.edited_authors())
     try:
-        client = github_client(cfg, store, clock)
-        obs = observe(cfg, store, client, clock)
+        obs = observe(cfg, store, github_client(cfg, store, clock), clock)
     except ObserveFailed as exc:
         return PassResult(PassOutcome.NOT_OBSERVED, None, problem=str(exc))
     return PassResult(PassOutcome.CLEAN, make_plan(obs.observed, cfg.planner, clock()), github=obs.github)
-
-
-def _report(
-    reporter: Reporter, cfg: Config, store: Store, obs: Observation, plan: Plan, clock: Clock, *, final: bool
-) -> ReportResult:
-    now = clock()
-    try:
-        views = _views(cfg, store, obs, plan, now)
-        result = reporter.report(views, plan, {pr.number for pr in obs.observed.prs}, final=final)
-    except Exception as exc:  # a broken template, the state DB: the pass's work is recorded already
-        log.exception("report failed; it is retried on the next pass")
-        return ReportResult(problem=f"report failed: {exc}")
-    if result.rate_limited_until is not None:
-        _note_rate_limit(store, result.rate_limited_until, result.problem, now)
-    return result
 
 
 def release_notices(cfg: Config, store: Store, clock: Clock = utcnow) -> ReleaseNotices:
     """Release notices outside a pass (the CLI); raises ObserveFailed while GitHub says wait."""
     renderer = Renderer(cfg.report.templates_dir)
     return ReleaseNotices(cfg, store, github_client(cfg, store, clock), renderer, clock)
-
-
-def _notices(
-    cfg: Config, store: Store, reporter: Reporter, obs: Observation, clock: Clock
-) -> NoticeResult | None:
-    """The release notices' step: after the report (the environments come first), never fatal.
-    It shares the report's GitHub client and templates."""
-    if cfg.release is None:
-        return None
-    try:
-        return ReleaseNotices(
-            cfg, store, reporter.client, reporter.out.renderer, clock, obs.instances
-        ).watch()
-    except Exception as exc:  # a broken template, the state DB: the pass's own work is recorded already
-        log.exception("release notices failed; they are retried on the next pass")
-        return NoticeResult(problem=f"release notices failed: {exc}")
 
 
 def end_orphaned_runs(cfg: Config, store: Store, now: dt.datetime) -> None:
@@ -269,7 +79,7 @@ def end_orphaned_runs(cfg: Config, store: Store, now: dt.datetime) -> None:
     for orphan in playbook_guard.end_orphaned_runs(p for p in root.iterdir() if p.is_dir()):
         message = f"ended a playbook run left by a pass that died: {orphan.run_dir.name} (pids {orphan.pids})"
         log.warning("%s", message)
-        store.add_event(now, "orphaned_run_ended", message)
+        store.events.add(now, "orphaned_run_ended", message)
     # Events a killed run left half-read: ansible-runner removes them as it reads them, and their
     # data was not yet redacted.
     for partial in root.glob("*/artifacts/*/job_events/*-partial.json*"):
@@ -283,95 +93,182 @@ def reconcile(cfg: Config, store: Store, clock: Clock = utcnow, cancel: Cancel |
     exits; ``cancel`` stops its playbook run, whoever sets it. Every message the pass records or
     returns has the controller's secret values taken out (:meth:`Config.redactor`).
     """
-    redact = cfg.redactor()
-    store = store.redacting(redact)
+    store = store.redacting(cfg.redactor())
     with pass_lock(store.engine) as lock:
-        now = clock()
-        cfg = cfg.with_edited_authors(store.edited_authors())
-        end_orphaned_runs(cfg, store, now)
+        return Pass(cfg, store, clock, cancel or Cancel(), lock).run()
+
+
+class Pass:
+    """One pass's steps, in the order :meth:`run` takes them."""
+
+    def __init__(self, cfg: Config, store: Store, clock: Clock, cancel: Cancel, lock: PassLock) -> None:
+        self.cfg = cfg.with_edited_authors(store.requests.edited_authors())
+        self.store = store
+        self.clock = clock
+        self.cancel = cancel
+        self.lock = lock
+        self.now = clock()
+        self.ident = f"{self.now:%Y%m%dT%H%M%S.%f}-{uuid.uuid4().hex[:8]}"
+
+    def run(self) -> PassResult:
+        end_orphaned_runs(self.cfg, self.store, self.now)
         try:
-            client = github_client(cfg, store, clock)
-            obs = observe(cfg, store, client, clock)
+            client = github_client(self.cfg, self.store, self.clock)
+            obs = observe(self.cfg, self.store, client, self.clock)
         except ObserveFailed as exc:
-            log.debug("pass stopped before planning: %s", exc)  # the caller says it, once
-            store.add_event(now, "observe_failed", str(exc)[:2000])
-            return PassResult(PassOutcome.NOT_OBSERVED, None, problem=str(exc))
-        reporter = Reporter(cfg, client, store, Renderer(cfg.report.templates_dir), clock)
+            return self.not_observed(exc)
         try:
-            return _apply_and_report(cfg, store, obs, reporter, now, clock, cancel or Cancel(), redact, lock)
-        finally:
-            store.set_github_state(rate_facts(client.stats), clock())
-
-
-def _apply_and_report(
-    cfg: Config,
-    store: Store,
-    obs: Observation,
-    reporter: Reporter,
-    now: dt.datetime,
-    clock: Clock,
-    cancel: Cancel,
-    redact: Callable[[str], str],
-    lock: PassLock,
-) -> PassResult:
-    plan = make_plan(obs.observed, cfg.planner, now)
-    for note in plan.notes:
-        log.info("%s", note)
-    details = {pr.number: (pr.title, pr.author) for pr in obs.observed.prs}
-    if not executor.needs_run(plan):
-        store.record_intent(plan, now, None)  # the queue may still have moved
-        store.note_pull_requests(details)
-        apply_pool_changes(cfg, store, plan, now)
-        report = _report(reporter, cfg, store, obs, plan, clock, final=True)
-        notices = _notices(cfg, store, reporter, obs, clock)
-        return PassResult(PassOutcome.CLEAN, plan, github=obs.github, report=report, notices=notices)
-    ident = f"{now:%Y%m%dT%H%M%S.%f}-{uuid.uuid4().hex[:8]}"
-    artifacts = os.path.join(os.path.abspath(cfg.ansible.artifacts_dir), ident)
-    deployment_ids = store.record_intent(plan, now, artifacts)
-    store.note_pull_requests(details)
-    apply_pool_changes(cfg, store, plan, now)
-    # "In progress" goes to GitHub while Ansible starts up, not before it; except when an
-    # instance changes hands: the previous PR's "ready" is withdrawn before its URL can serve
-    # the next PR's commit, whatever happens to this pass afterwards.
-    early = threading.Thread(
-        target=_report, args=(reporter, cfg, store, obs, plan, clock), kwargs={"final": False}, daemon=True
-    )
-    early.start()
-    if _hands_over(plan):
-        early.join()
-    pin_console_keys(cfg, plan, obs.instances)
-    crashpoint.reached("before-run")
-    result = executor.apply(plan, obs.instances, cfg, now, ident, cancel)
-    outcomes = tuple(o.redacted(redact) for o in result.outcomes)
-    early.join()
-    crashpoint.reached("after-run")
-    # A pass that lost its lock (its MySQL connection dropped during a long run) records nothing:
-    # another pass may be acting; the next one judges from what it observes.
-    lock.check()
-    store.record_outcomes(outcomes, deployment_ids, clock())
-    for out in outcomes:
-        if not out.ok:
-            log.error(
-                "PR #%s on %s failed at %r: %s",
-                out.pr_number,
-                out.instance_id,
-                out.failed_task,
-                (out.message or "").splitlines()[0:1],
+            reporter = Reporter(
+                self.cfg, client, self.store, Renderer(self.cfg.report.templates_dir), self.clock
             )
-    report = _report(reporter, cfg, store, obs, plan, clock, final=True)
-    notices = _notices(cfg, store, reporter, obs, clock)
-    failed = any(not o.ok for o in outcomes)
-    run_bad = result.run is not None and result.run.status != "successful"
-    if run_bad and not plan.of_type(Deploy):
-        store.add_event(clock(), "run_failed", result.run.explanation if result.run else "")
-    outcome = PassOutcome.FAILURES if failed or run_bad else PassOutcome.CLEAN
-    return PassResult(
-        outcome,
-        plan,
-        outcomes,
-        github=obs.github,
-        artifacts=artifacts,
-        report=report,
-        run_status=result.run.status if result.run is not None else None,
-        notices=notices,
-    )
+            plan = make_plan(obs.observed, self.cfg.planner, self.now)
+            for note in plan.notes:
+                log.info("%s", note)
+            artifacts = self.artifacts(plan)
+            deployment_ids = self.store.journal.record_intent(
+                plan, self.now, artifacts, details=obs.details, heads=obs.heads
+            )
+            with self.early_report(reporter, obs, plan):
+                done = dispatch(plan, self.executors(client, obs))
+            if carries(plan, Carrier.PLAYBOOK):
+                crashpoint.reached("after-run")
+            self.record_outcomes(plan, done, deployment_ids)
+            report = self.report(reporter, obs, plan, final=True)
+            notices = self.notices(reporter, obs)
+            return self.result(plan, done, obs, artifacts, report, notices)
+        finally:
+            self.store.github_facts.write(rate_facts(client.stats), self.clock())
+
+    # --- the steps --------------------------------------------------------------------------
+
+    def not_observed(self, exc: ObserveFailed) -> PassResult:
+        log.debug("pass stopped before planning: %s", exc)  # the caller says it, once
+        if exc.rate_limited_until is not None:
+            note_rate_limit(self.store, exc.rate_limited_until, str(exc), self.clock(), said=False)
+        self.store.events.add(self.now, "observe_failed", str(exc)[:2000])
+        return PassResult(PassOutcome.NOT_OBSERVED, None, problem=str(exc))
+
+    def artifacts(self, plan: Plan) -> str | None:
+        """The playbook run's directory, when the plan needs a run."""
+        if not carries(plan, Carrier.PLAYBOOK):
+            return None
+        return os.path.join(os.path.abspath(self.cfg.ansible.artifacts_dir), self.ident)
+
+    def executors(self, client: GitHubClient, obs: Observation) -> dict[Carrier, Executor]:
+        def pool(actions: tuple[Action, ...], _plan: Plan) -> Done:
+            return Done(pool_changes=change_pool(self.cfg, actions))
+
+        def github(actions: tuple[Action, ...], _plan: Plan) -> Done:
+            return Done(revocations=revoke_approvals(client, actions))
+
+        def run_playbook(_actions: tuple[Action, ...], plan: Plan) -> Done:
+            pin_console_keys(self.cfg, plan, obs.instances)
+            crashpoint.reached("before-run")
+            result = playbook.apply(plan, obs.instances, self.cfg, self.now, self.ident, self.cancel)
+            return Done(deploys=tuple(o.redacted(self.store.redact) for o in result.outcomes), run=result.run)
+
+        return {Carrier.EC2: pool, Carrier.GITHUB: github, Carrier.PLAYBOOK: run_playbook}
+
+    @contextmanager
+    def early_report(self, reporter: Reporter, obs: Observation, plan: Plan) -> Iterator[None]:
+        """ "In progress" goes to GitHub while Ansible starts up, not before it; except when an
+        instance changes hands: the previous PR's "ready" is withdrawn before its URL can serve
+        the next PR's commit, whatever happens to this pass afterwards."""
+        if not carries(plan, Carrier.PLAYBOOK):
+            yield
+            return
+        early = threading.Thread(
+            target=self.report, args=(reporter, obs, plan), kwargs={"final": False}, daemon=True
+        )
+        early.start()
+        if _hands_over(plan):
+            early.join()
+        try:
+            yield
+        finally:
+            early.join()
+
+    def record_outcomes(self, plan: Plan, done: Done, deployment_ids: dict[int, int]) -> None:
+        # A pass that lost its lock (its MySQL connection dropped during a long run) records
+        # nothing: another pass may be acting; the next one judges from what it observes.
+        self.lock.check()
+        now = self.clock()
+        self.store.journal.record_outcomes(done.deploys, deployment_ids, now)
+        record_pool_changes(self.store, done.pool_changes, now)
+        for revoked in done.revocations:
+            if revoked.refused:
+                self.store.events.add(now, "report_refused", revoked.problem[:2000], revoked.pr_number)
+            if revoked.rate_limited_until is not None:
+                note_rate_limit(self.store, revoked.rate_limited_until, revoked.problem, now, said=True)
+        for out in done.deploys:
+            if not out.ok:
+                first = (out.message or "").splitlines()[0:1]
+                log.error(
+                    "PR #%s on %s failed at %r: %s", out.pr_number, out.instance_id, out.failed_task, first
+                )
+        if done.run is not None and done.run.status != "successful" and not plan.of_type(Deploy):
+            self.store.events.add(now, "run_failed", done.run.explanation)
+
+    def report(self, reporter: Reporter, obs: Observation, plan: Plan, *, final: bool) -> ReportResult:
+        now = self.clock()
+        try:
+            envs = environment_views(self.cfg, self.store.journal.environments(), obs.instances)
+            views = self.views(obs, plan, envs, now)
+            result = reporter.report(views, plan, {pr.number for pr in obs.observed.prs}, final=final)
+        except Exception as exc:  # a broken template, the state DB: the pass's work is recorded already
+            log.exception("report failed; it is retried on the next pass")
+            return ReportResult(problem=f"report failed: {exc}")
+        if result.rate_limited_until is not None:
+            note_rate_limit(self.store, result.rate_limited_until, result.problem, now, said=True)
+        return result
+
+    def views(
+        self, obs: Observation, plan: Plan, envs: Mapping[int, EnvironmentView], now: dt.datetime
+    ) -> dict[int, PullRequestView]:
+        queued_since = {pr: since for pr, _, since in self.store.journal.queue()}
+        report = self.cfg.report
+        return build_views(
+            obs.observed.prs,
+            plan,
+            envs,
+            queued_since,
+            now,
+            report.queue_positions,
+            report.show_output,
+            report.show_output_public,
+        )
+
+    def notices(self, reporter: Reporter, obs: Observation) -> NoticeResult | None:
+        """The release notices' step: after the report (the environments come first), never
+        fatal. It shares the report's GitHub client and templates."""
+        if self.cfg.release is None:
+            return None
+        try:
+            return ReleaseNotices(
+                self.cfg, self.store, reporter.client, reporter.out.renderer, self.clock, obs.instances
+            ).watch()
+        except Exception as exc:  # a broken template, the state DB: the pass's own work is recorded already
+            log.exception("release notices failed; they are retried on the next pass")
+            return NoticeResult(problem=f"release notices failed: {exc}")
+
+    def result(
+        self,
+        plan: Plan,
+        done: Done,
+        obs: Observation,
+        artifacts: str | None,
+        report: ReportResult,
+        notices: NoticeResult | None,
+    ) -> PassResult:
+        run_bad = done.run is not None and done.run.status != "successful"
+        failed = run_bad or any(not o.ok for o in done.deploys)
+        return PassResult(
+            PassOutcome.FAILURES if failed else PassOutcome.CLEAN,
+            plan,
+            done.deploys,
+            github=obs.github,
+            artifacts=artifacts,
+            report=report,
+            run_status=done.run.status if done.run is not None else None,
+            notices=notices,
+        )

@@ -67,18 +67,18 @@ class Actions:
         now, store = self._clock(), self._store
         record: dict[str, tuple[Callable[[], bool], str]] = {
             "redeploy": (
-                lambda: store.request_redeploy(pr, now, actor),
+                lambda: store.requests.redeploy(pr, now, actor),
                 "its commit will be deployed again.",
             ),
             "stop": (
-                lambda: store.request_sleep(pr, True, now, actor),
+                lambda: store.requests.sleep(pr, True, now, actor),
                 "its instance will be stopped (it stays this PR's until woken).",
             ),
             "wake": (
-                lambda: store.request_sleep(pr, False, now, actor),
+                lambda: store.requests.sleep(pr, False, now, actor),
                 "its instance will be started and the PR's head deployed.",
             ),
-            "reset-db": (lambda: store.request_reset(pr, now, actor), "its database will be copied afresh."),
+            "reset-db": (lambda: store.requests.reset(pr, now, actor), "its database will be copied afresh."),
         }
         done, said = record[verb]
         if not done():
@@ -88,7 +88,9 @@ class Actions:
     # --- the pool ------------------------------------------------------------------
 
     def _holder(self, instance_id: str) -> int | None:
-        return next((a.pr_number for a in self._store.assignments() if a.instance_id == instance_id), None)
+        return next(
+            (a.pr_number for a in self._store.journal.assignments() if a.instance_id == instance_id), None
+        )
 
     def instance(self, instance_id: str, verb: str, actor: str) -> Answer:
         if verb not in INSTANCE_VERBS:
@@ -101,15 +103,15 @@ class Actions:
         holder = self._holder(instance_id)
         now = self._clock()
         if verb == "retire":
-            self._store.request_instance(instance_id, InstanceWish.RETIRE, now, actor)
+            self._store.requests.instance_wish(instance_id, InstanceWish.RETIRE, now, actor)
             requeued = f" PR #{holder} gets another instance." if holder is not None else ""
             return self._recorded(f"{instance_id} will be stopped and taken out of the pool.{requeued}")
         if holder is not None:
             return Answer(409, f"{instance_id} holds PR #{holder}'s environment: stop or wake that instead.")
         if verb == "start":
-            self._store.request_instance(instance_id, InstanceWish.RUNNING, now, actor)
+            self._store.requests.instance_wish(instance_id, InstanceWish.RUNNING, now, actor)
             return self._recorded(f"{instance_id} will be started and kept running until a PR needs it.")
-        self._store.request_instance(instance_id, None, now, actor)
+        self._store.requests.instance_wish(instance_id, None, now, actor)
         return self._recorded(f"{instance_id} will be stopped.")
 
     def register(self, instance_id: str, actor: str) -> Answer:
@@ -126,7 +128,7 @@ class Actions:
         pool = self._pool()
         if pool is not None and instance_id in pool:
             return Answer(409, f"{instance_id} is already in pool {self._cfg.ec2.pool}.")
-        self._store.request_instance(instance_id, InstanceWish.REGISTER, self._clock(), actor)
+        self._store.requests.instance_wish(instance_id, InstanceWish.REGISTER, self._clock(), actor)
         return self._recorded(f"{instance_id} will be tagged into pool {self._cfg.ec2.pool}.")
 
     # --- release notices ----------------------------------------------------------------
@@ -140,7 +142,7 @@ class Actions:
             return Answer(409, "the waiting-for-release notice is already asked for; the next pass posts it.")
         now = self._clock()
         ledger.record("pending", None, None, None, (), now, actor=actor)
-        self._store.add_event(now, "notice_requested", "the waiting-for-release notice", actor=actor)
+        self._store.events.add(now, "notice_requested", "the waiting-for-release notice", actor=actor)
         return self._recorded("the waiting-for-release notice will be posted to the release channels.")
 
     # --- the developer -> schema table ------------------------------------------------
@@ -151,7 +153,7 @@ class Actions:
         table: dict[str, tuple[str, str, str | None, dt.datetime | None]] = {}
         if db is not None:
             table = {login.lower(): (schema, "config", None, None) for login, schema in db.authors.items()}
-        for login, schema, who, when in self._store.schema_sources():
+        for login, schema, who, when in self._store.requests.schema_sources():
             table[login] = (schema, "edited", who, when)
         return [(login, *row) for login, row in sorted(table.items())]
 
@@ -167,13 +169,13 @@ class Actions:
         problem = self._cfg.source_rule.problem(schema)
         if problem is not None:
             return Answer(422, f"refused: {problem}.")
-        self._store.set_schema_source(login, schema, self._clock(), actor)
+        self._store.requests.set_schema_source(login, schema, self._clock(), actor)
         return Answer(202, f"{login.lower()}'s next environments are cloned from {schema}.")
 
     def reset_schema(self, login: str, actor: str) -> Answer:
         if self._cfg.database is None:
             return Answer(404, "environments have no databases here ([database] is not configured).")
-        if login.lower() not in {row[0] for row in self._store.schema_sources()}:
+        if login.lower() not in {row[0] for row in self._store.requests.schema_sources()}:
             return Answer(404, f"{login} has no edited schema.")
-        self._store.set_schema_source(login, None, self._clock(), actor)
+        self._store.requests.set_schema_source(login, None, self._clock(), actor)
         return Answer(202, f"{login.lower()} is back to the config's schema.")

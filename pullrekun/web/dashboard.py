@@ -270,7 +270,7 @@ def install(
             events=event_views(store, 30, hide),
             verbs=actions.environment_verbs(),
             now=dt.datetime.now(dt.UTC),
-            last_deploys=store.last_deployments(),
+            last_deploys=store.journal.last_deployments(),
         )
 
     @app.get("/static/{name}")

@@ -21,7 +21,8 @@ import uvicorn
 
 from pullrekun.adapters.state.lock import LockHeld, LockLost
 from pullrekun.adapters.state.store import Store
-from pullrekun.app.reconcile import Cancel, reconcile
+from pullrekun.app.reconcile import reconcile
+from pullrekun.app.results import Cancel
 from pullrekun.app.trigger import PassRun, PassTrigger
 from pullrekun.config import Config
 from pullrekun.web import dashboard
@@ -66,7 +67,7 @@ class Service:
         if cfg.serve.oauth_client_id:
             github = dashboard.GitHubAuth(
                 GitHubSignIn(cfg, os.environ.get(cfg.serve.oauth_client_secret_env, "")),
-                RepoAccess(cfg, store, cfg.serve.access_cache_seconds),
+                RepoAccess(cfg, store.github_facts, cfg.serve.access_cache_seconds),
             )
         dashboard.install(
             self.app,

@@ -104,7 +104,7 @@ class _StateCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         by_state = {state: 0 for state in (*(str(s) for s in EnvStatus), "asleep")}
-        for env in self._store.environments():
+        for env in self._store.journal.environments():
             by_state["asleep" if env.assignment.asleep else str(env.assignment.status)] += 1
         environments = GaugeMetricFamily(
             "pullrekun_environments", "Environments by state (the state DB)", labels=["state"]
@@ -113,9 +113,9 @@ class _StateCollector(Collector):
             environments.add_metric([state], count)
         yield environments
         yield GaugeMetricFamily(
-            "pullrekun_queue_length", "PRs waiting for an instance", value=len(self._store.queue())
+            "pullrekun_queue_length", "PRs waiting for an instance", value=len(self._store.journal.queue())
         )
-        remaining = self._store.github_state().get("rate_remaining", "")
+        remaining = self._store.github_facts.read().get("rate_remaining", "")
         if remaining.isdigit():
             yield GaugeMetricFamily(
                 "pullrekun_github_rate_limit_remaining",

@@ -142,7 +142,7 @@ def signed_in(browser: Any, world: World, who: tuple[str, str], shot: str | None
 
 
 def cloned_at(world: World, pr: int) -> Any:
-    return next(e.db_cloned_at for e in world.store.environments() if e.assignment.pr_number == pr)
+    return next(e.db_cloned_at for e in world.store.journal.environments() if e.assignment.pr_number == pr)
 
 
 def test_an_admin_sees_every_environment_and_redeploys_and_resets_without_reloading(
@@ -151,7 +151,7 @@ def test_an_admin_sees_every_environment_and_redeploys_and_resets_without_reload
     page = signed_in(browser, world, ADMIN, shot="login.png")
     rows = page.locator("#environments tbody tr[data-pr]")
     assert rows.count() == len(world.prs)
-    for env in world.store.environments():
+    for env in world.store.journal.environments():
         pr = env.assignment.pr_number
         row = page.locator(f'tr[data-pr="{pr}"]')
         assert row.locator(".status .value").inner_text() == "ready"
@@ -174,12 +174,14 @@ def test_an_admin_sees_every_environment_and_redeploys_and_resets_without_reload
 
     # Reset database: a fresh copy of the source, recorded with who asked.
     cloned_before = next(
-        e.db_cloned_at for e in world.store.environments() if e.assignment.pr_number == first
+        e.db_cloned_at for e in world.store.journal.environments() if e.assignment.pr_number == first
     )
     page.locator(f'tr[data-pr="{first}"] form[action$="/reset-db"] button').click()
     page.wait_for_url(f"{world.service.url}/")
     assert world.service.trigger.wait_idle(120)
-    cloned_after = next(e.db_cloned_at for e in world.store.environments() if e.assignment.pr_number == first)
+    cloned_after = next(
+        e.db_cloned_at for e in world.store.journal.environments() if e.assignment.pr_number == first
+    )
     assert cloned_before is not None
     assert cloned_after is not None
     assert cloned_after > cloned_before
@@ -202,7 +204,7 @@ def test_an_admin_sees_every_environment_and_redeploys_and_resets_without_reload
         world.sb.instance_state(
             next(
                 e.assignment.instance_id
-                for e in world.store.environments()
+                for e in world.store.journal.environments()
                 if e.assignment.pr_number == first
             )
         )
@@ -220,7 +222,7 @@ def test_an_admin_sees_every_environment_and_redeploys_and_resets_without_reload
             world.sb.addr_of(
                 next(
                     e.assignment.instance_id
-                    for e in world.store.environments()
+                    for e in world.store.journal.environments()
                     if e.assignment.pr_number == first
                 )
             )
@@ -251,7 +253,7 @@ def test_a_viewer_sees_no_buttons_and_is_refused_when_posting_anyway(browser: An
                body: 'csrf_token={token}'}}).then(r => r.status)"""
     )
     assert status == 403
-    assert all(e.actor != "local:vic" for e in world.store.events(limit=200))
+    assert all(e.actor != "local:vic" for e in world.store.events.recent(limit=200))
     page.close()
 
 
@@ -285,7 +287,7 @@ def test_an_admin_edits_the_schema_table_then_registers_and_retires_an_instance(
     assert row.locator(".schema").inner_text() == "dev_bob_browser"
     assert "local:ada" in row.inner_text()
     page.fill("form.schema-edit input[name=login]", "carol")
-    page.fill("form.schema-edit input[name=schema]", world.store.environments()[0].db_schema or "x")
+    page.fill("form.schema-edit input[name=schema]", world.store.journal.environments()[0].db_schema or "x")
     page.click("form.schema-edit button")
     page.wait_for_url(f"{world.service.url}/schemas")
     assert "has the shape of an environment's schema" in page.inner_text(".flash")
@@ -295,7 +297,7 @@ def test_an_admin_edits_the_schema_table_then_registers_and_retires_an_instance(
     page.wait_for_url(f"{world.service.url}/schemas")
     assert "mysql is one of the server's own schemas" in page.inner_text(".flash")
     page.screenshot(path=str(SHOTS / "schemas.png"), full_page=True)
-    assert [s[:2] for s in world.store.schema_sources()] == [("bob", "dev_bob_browser")]
+    assert [s[:2] for s in world.store.requests.schema_sources()] == [("bob", "dev_bob_browser")]
 
     outside = world.sb.add_instance(f"127.0.0.{LOCAL_FIRST_HOST + 8}", pool=None)
     world.sb.ec2().stop_instances(InstanceIds=[outside])

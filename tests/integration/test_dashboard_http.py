@@ -210,9 +210,9 @@ def test_actions_without_the_csrf_token_or_by_a_viewer_are_refused_and_change_no
     status, _, body = viewer.request(f"/environments/{world.pr}/redeploy", {"csrf_token": token})
     assert status == 403
     assert "vic may look but not act" in body
-    (asg,) = world.store.assignments()
+    (asg,) = world.store.journal.assignments()
     assert not asg.redeploy_requested
-    assert all(e.kind != "redeploy_requested" for e in world.store.events())
+    assert all(e.kind != "redeploy_requested" for e in world.store.events.recent())
     assert world.pokes == []
 
 
@@ -222,9 +222,9 @@ def test_an_admins_action_records_who_asked_and_pokes_a_pass(world: World) -> No
     token = b.csrf()
     status, headers, _ = b.request(f"/environments/{world.pr}/redeploy", {"csrf_token": token})
     assert (status, headers["location"]) == (303, "/")
-    (asg,) = world.store.assignments()
+    (asg,) = world.store.journal.assignments()
     assert asg.redeploy_requested
-    event = world.store.events(limit=1)[0]
+    event = world.store.events.recent(limit=1)[0]
     assert (event.kind, event.pr_number, event.actor) == ("redeploy_requested", world.pr, "local:ada")
     assert world.service.trigger.wait_idle(30)
     assert world.pokes, "the request poked a pass"
@@ -235,7 +235,7 @@ def test_the_cli_records_requests_with_who_asked_too(world: World) -> None:
     out = run_cli(world.sb, "redeploy", str(world.pr))
     assert out.returncode == 0, out.stderr
     assert "will be deployed again on the next pass" in out.stdout
-    event = world.store.events(limit=1)[0]
+    event = world.store.events.recent(limit=1)[0]
     assert (event.kind, event.actor) == ("redeploy_requested", f"cli:{getpass.getuser()}")
     missing = run_cli(world.sb, "redeploy", "999")
     assert missing.returncode == EXIT_BAD_INPUT
@@ -261,7 +261,7 @@ def test_instance_actions_are_checked_then_recorded_with_who_asked(world: World)
     b = Browser(world.service.url)
     b.sign_in(*ADMIN)
     token = b.csrf()
-    (held,) = [a.instance_id for a in world.store.assignments()]
+    (held,) = [a.instance_id for a in world.store.journal.assignments()]
 
     def ask(path: str, refused: bool = True, **form: str) -> str:
         status, headers, _ = b.request(path, {"csrf_token": token, **form})
@@ -276,14 +276,14 @@ def test_instance_actions_are_checked_then_recorded_with_who_asked(world: World)
     assert "must look like i-0123abcd" in ask("/instances", instance_id="i-x; rm -rf /")
     assert "already in pool" in ask("/instances", instance_id=held)
     assert b.request(f"/instances/{held}/explode", {"csrf_token": token})[0] == 404
-    assert world.store.instance_requests() == ()
+    assert world.store.requests.instance_wishes() == ()
 
     said = ask("/instances", refused=False, instance_id="i-0123456789abcdef0")
     assert "will be tagged into pool default" in said
-    (wish,) = world.store.instance_requests()
+    (wish,) = world.store.requests.instance_wishes()
     assert (wish.instance_id, wish.wish, wish.actor) == ("i-0123456789abcdef0", "register", "local:ada")
     assert "i-0123456789abcdef0" in b.request("/")[2]
-    event = world.store.events(limit=1)[0]
+    event = world.store.events.recent(limit=1)[0]
     assert (event.kind, event.actor) == ("register_requested", "local:ada")
 
     viewer = Browser(world.service.url)
@@ -291,7 +291,7 @@ def test_instance_actions_are_checked_then_recorded_with_who_asked(world: World)
     status, _, body = viewer.request(f"/instances/{held}/retire", {"csrf_token": viewer.csrf()})
     assert (status, "vic may look but not act" in body) == (403, True)
     assert b.request(f"/instances/{held}/retire", {})[0] == 403, "no CSRF token"
-    assert len(world.store.instance_requests()) == 1
+    assert len(world.store.requests.instance_wishes()) == 1
 
 
 def test_the_schema_table_needs_a_database_section(world: World) -> None:
@@ -300,7 +300,7 @@ def test_the_schema_table_needs_a_database_section(world: World) -> None:
     assert b.request("/schemas")[0] == 404
     status, _, _ = b.request("/schemas", {"csrf_token": b.csrf(), "login": "bob", "schema": "dev_bob"})
     assert status == 303
-    assert world.store.schema_sources() == ()
+    assert world.store.requests.schema_sources() == ()
 
 
 def test_sign_in_with_github_gives_each_person_the_access_github_says(world: World) -> None:
@@ -378,12 +378,12 @@ def test_repository_access_is_asked_once_per_cache_period(world: World) -> None:
     def asked() -> int:
         return sum(1 for s in world.sb.github.served if s.route == route)
 
-    cached = RepoAccess(cfg, world.store, ttl=3600)
+    cached = RepoAccess(cfg, world.store.github_facts, ttl=3600)
     before = asked()
     assert cached.role("maintainer") is Role.ADMIN
     assert cached.role("Maintainer") is Role.ADMIN
     assert asked() == before + 1
-    fresh = RepoAccess(cfg, world.store, ttl=0)
+    fresh = RepoAccess(cfg, world.store.github_facts, ttl=0)
     fresh.role("reader")
     fresh.role("reader")
     assert asked() == before + 3
@@ -465,7 +465,7 @@ def test_the_api_reads_with_any_token_and_acts_with_an_admin_token_only(world: W
     assert (status, "need an API token" in text) == (401, True), (
         "a signed-in browser cannot act through the API"
     )
-    (held,) = [a.instance_id for a in world.store.assignments()]
+    (held,) = [a.instance_id for a in world.store.journal.assignments()]
     status, body = call(world, "POST", f"/api/v1/instances/{held}/start", CI_TOKEN)
     assert status == 409, body
     described(world, "POST", f"/api/v1/instances/{held}/start", 409, body)
@@ -473,7 +473,7 @@ def test_the_api_reads_with_any_token_and_acts_with_an_admin_token_only(world: W
     status, body = call(world, "POST", f"/api/v1/environments/{world.pr}/redeploy", CI_TOKEN)
     assert status == 202, body
     described(world, "POST", f"/api/v1/environments/{world.pr}/redeploy", 202, body)
-    event = world.store.events(limit=1)[0]
+    event = world.store.events.recent(limit=1)[0]
     assert (event.kind, event.actor) == ("redeploy_requested", "token:ci")
     status, body = call(world, "GET", "/api/v1/events?limit=3", WALL_TOKEN)
     assert status == 200

@@ -150,12 +150,12 @@ def test_author_map_and_labels_choose_the_source_and_hostile_labels_are_refused(
     alices = db.default_source
     store = Store.open(sb.state_db_url)
     try:
-        store.set_schema_source("Bob", alices, dt.datetime.now(dt.UTC), "local:ada")
+        store.requests.set_schema_source("Bob", alices, dt.datetime.now(dt.UTC), "local:ada")
         assert run_cli(sb, "reset-db", str(bobs)).returncode == 0
         reconcile_ok(sb)
         assert notes(sb, addr[bobs]) == 2, "cloned from the edited table's schema"
         assert slots(sb)[bobs]["db_source"] == alices
-        store.set_schema_source("bob", None, dt.datetime.now(dt.UTC), "local:ada")
+        store.requests.set_schema_source("bob", None, dt.datetime.now(dt.UTC), "local:ada")
         assert run_cli(sb, "reset-db", str(bobs)).returncode == 0
         reconcile_ok(sb)
         assert notes(sb, addr[bobs]) == 5, "back to the config's schema"

@@ -16,7 +16,7 @@ import pytest
 from pullrekun import config as config_mod
 from pullrekun.adapters.github.publish import COMMENT_MARKER
 from pullrekun.adapters.state.store import Store
-from pullrekun.app.reconcile import PassOutcome, PassResult
+from pullrekun.app.results import PassOutcome, PassResult
 from pullrekun.cli import EXIT_FAILURES, EXIT_OK
 from pullrekun_sandbox.github_sim import Fault, GitHubSimulator
 from pullrekun_sandbox.sandbox import Sandbox
@@ -239,9 +239,9 @@ def _expire_backoff(sb: Sandbox) -> None:
     """Let a recorded GitHub back-off end now (instead of sleeping until it does)."""
     store = Store.open(sb.state_db_url)
     try:
-        if "backoff_until" in store.github_state():
+        if "backoff_until" in store.github_facts.read():
             past = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
-            store.set_github_state({"backoff_until": past.isoformat()}, past)
+            store.github_facts.write({"backoff_until": past.isoformat()}, past)
     finally:
         store.close()
 
@@ -279,7 +279,7 @@ def test_github_failing_while_reporting_tears_nothing_down_and_reports_later(
     assert deployment_states(sb.github, number) == [["success"]]
     store = Store.open(config_mod.load(sb.config_path).state_url)
     try:
-        assert len(store.deployments(number)) == 1  # reported later, never redeployed
+        assert len(store.journal.deployments(number)) == 1  # reported later, never redeployed
     finally:
         store.close()
 
@@ -304,11 +304,11 @@ def test_a_rate_limited_pr_list_backs_off_until_retry_after_and_says_so(local_sa
     # The back-off's time comes (moved into the past rather than waited for): passes go on.
     store = Store.open(sb.state_db_url)
     try:
-        until = dt.datetime.fromisoformat(store.github_state()["backoff_until"])
+        until = dt.datetime.fromisoformat(store.github_facts.read()["backoff_until"])
         # 30 s after GitHub answered (whole seconds), however slow this machine is today.
         wait = dt.timedelta(seconds=30)
         assert asked_from + wait - dt.timedelta(seconds=1) <= until <= asked_by + wait
-        store.set_github_state({"backoff_until": (until - dt.timedelta(seconds=31)).isoformat()}, until)
+        store.github_facts.write({"backoff_until": (until - dt.timedelta(seconds=31)).isoformat()}, until)
     finally:
         store.close()
     out = run_cli(sb, "reconcile")

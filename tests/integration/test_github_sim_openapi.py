@@ -30,7 +30,9 @@ def _read_all(sim: GitHubSimulator, tmp_path: Path, per_page: int = 2) -> None:
     try:
         cfg = GitHubConfig(repository=sim.repository, api_url=sim.url, per_page=per_page, retries=0)
         clock = lambda: dt.datetime.now(dt.UTC)  # noqa: E731
-        PullRequestSource(GitHubClient(cfg, "t", store, clock), store, clock).open_pull_requests()
+        PullRequestSource(
+            GitHubClient(cfg, "t", store.github_facts, clock), store.http_cache, clock
+        ).open_pull_requests()
     finally:
         store.close()
 

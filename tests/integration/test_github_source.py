@@ -35,7 +35,7 @@ def source(
 ) -> PullRequestSource:
     cfg = GitHubConfig(repository=sim.repository, api_url=sim.url, per_page=per_page, retries=retries)
     clock = lambda: dt.datetime.now(dt.UTC)  # noqa: E731
-    return PullRequestSource(GitHubClient(cfg, token, store, clock), store, clock)
+    return PullRequestSource(GitHubClient(cfg, token, store.github_facts, clock), store.http_cache, clock)
 
 
 def sha(n: int) -> str:

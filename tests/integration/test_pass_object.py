@@ -11,7 +11,8 @@ import threading
 from pullrekun import config as config_mod
 from pullrekun.adapters.state.store import Store
 from pullrekun.app.readmodel import snapshot
-from pullrekun.app.reconcile import Cancel, PassOutcome, PassResult, reconcile
+from pullrekun.app.reconcile import reconcile
+from pullrekun.app.results import Cancel, PassOutcome, PassResult
 from pullrekun.cli import EXIT_CODES, EXIT_FAILURES, EXIT_OK
 from pullrekun_sandbox.sandbox import Sandbox
 from tests.conftest import run_pass, status_of

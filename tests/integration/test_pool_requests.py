@@ -33,7 +33,7 @@ def passes_clean(sb: Sandbox, n: int = 1) -> None:
 
 
 def kinds(store: Store) -> list[tuple[str, str | None, str | None]]:
-    return [(e.kind, e.instance_id, e.actor) for e in store.events(limit=50)]
+    return [(e.kind, e.instance_id, e.actor) for e in store.events.recent(limit=50)]
 
 
 def test_a_free_instance_kept_running_on_request_stays_up_until_let_stop(
@@ -41,13 +41,13 @@ def test_a_free_instance_kept_running_on_request_stays_up_until_let_stop(
 ) -> None:
     sb = local_sandbox
     free = sb.instance_ids[0]
-    store.request_instance(free, InstanceWish.RUNNING, NOW, "local:ada")
+    store.requests.instance_wish(free, InstanceWish.RUNNING, NOW, "local:ada")
     passes_clean(sb, 2)
     assert sb.instance_state(free) == "running", "started, and not stopped by the next pass"
     (shown,) = [i for i in status_of(sb)["instances"] if i["instance_id"] == free]
     assert (shown["wish"], shown["wished_by"]) == ("running", "local:ada")
     assert all(sb.instance_state(i) == "stopped" for i in sb.instance_ids[1:])
-    store.request_instance(free, None, NOW, "local:ada")
+    store.requests.instance_wish(free, None, NOW, "local:ada")
     passes_clean(sb)
     assert sb.instance_state(free) == "stopping" or sb.instance_state(free) == "stopped"
     assert ("stop_requested", free, "local:ada") in kinds(store)
@@ -63,21 +63,21 @@ def test_registration_tags_an_instance_into_the_pool_once_and_refuses_unknown_on
     gone = sb.add_instance(sb.host_addrs[-1], pool=None)
     sb.ec2().terminate_instances(InstanceIds=[gone])
     for iid in (other_pool, gone):
-        store.request_instance(iid, InstanceWish.REGISTER, NOW, "github:ann")
-    store.request_instance(outside, InstanceWish.REGISTER, NOW, "github:ann")
-    store.request_instance("i-0000000000000dead", InstanceWish.REGISTER, NOW, "github:ann")
+        store.requests.instance_wish(iid, InstanceWish.REGISTER, NOW, "github:ann")
+    store.requests.instance_wish(outside, InstanceWish.REGISTER, NOW, "github:ann")
+    store.requests.instance_wish("i-0000000000000dead", InstanceWish.REGISTER, NOW, "github:ann")
     assert sorted(status_of(sb)["registering"]) == sorted(["i-0000000000000dead", outside, other_pool, gone])
     passes_clean(sb)
     assert sb.instance_tags(outside)[tag.POOL] == "default"
     assert ("registered", outside, "github:ann") in kinds(store)
-    refused = {e.instance_id: e for e in store.events(limit=50) if e.kind == "register_refused"}
+    refused = {e.instance_id: e for e in store.events.recent(limit=50) if e.kind == "register_refused"}
     assert set(refused) == {"i-0000000000000dead", other_pool, gone}
     assert {e.actor for e in refused.values()} == {"github:ann"}
     assert "EC2 knows no instance" in refused["i-0000000000000dead"].message
     assert "belongs to pool 'other'" in refused[other_pool].message
     assert "is terminated" in refused[gone].message
     assert sb.instance_tags(other_pool)[tag.POOL] == "other"
-    assert store.instance_requests() == ()
+    assert store.requests.instance_wishes() == ()
     passes_clean(sb)
     assert outside in {i["instance_id"] for i in status_of(sb)["instances"]}
     assert status_of(sb)["registering"] == []
@@ -91,7 +91,7 @@ def test_retiring_a_held_instance_moves_its_pr_then_takes_the_instance_out(
     passes_clean(sb)
     (env,) = status_of(sb)["environments"]
     held = env["instance_id"]
-    store.request_instance(held, InstanceWish.RETIRE, NOW, "local:ada")
+    store.requests.instance_wish(held, InstanceWish.RETIRE, NOW, "local:ada")
     passes_clean(sb)
     (env,) = status_of(sb)["environments"]
     assert env["instance_id"] != held, "the PR moved to another instance"
@@ -103,7 +103,7 @@ def test_retiring_a_held_instance_moves_its_pr_then_takes_the_instance_out(
     assert tag.POOL not in sb.instance_tags(held)
     assert held not in {i["instance_id"] for i in status_of(sb)["instances"]}
     assert ("retired", held, "local:ada") in kinds(store)
-    assert store.instance_requests() == ()
+    assert store.requests.instance_wishes() == ()
     assert pr == env["pr"]
 
 
@@ -113,7 +113,7 @@ def test_a_registered_instance_still_faces_the_tag_policy(local_sandbox: Sandbox
     sb = local_sandbox
     hostile = sb.add_instance("192.0.2.10", pool=None)
     sb.ec2().stop_instances(InstanceIds=[hostile])
-    store.request_instance(hostile, InstanceWish.REGISTER, NOW, "local:ada")
+    store.requests.instance_wish(hostile, InstanceWish.REGISTER, NOW, "local:ada")
     passes_clean(sb)
     assert sb.instance_tags(hostile)[tag.POOL] == "default"
     status = status_of(sb)

@@ -20,7 +20,7 @@ import pytest
 from pullrekun import config as config_mod
 from pullrekun.adapters.github.client import GitHubClient, GitHubUnavailable, RateLimited
 from pullrekun.adapters.state.store import Store
-from pullrekun.app.reconcile import PassOutcome
+from pullrekun.app.results import PassOutcome
 from pullrekun.cli import EXIT_FAILURES
 from pullrekun_sandbox.github_sim import Fault
 from pullrekun_sandbox.sandbox import Sandbox
@@ -40,7 +40,7 @@ def _cli(sb: Sandbox, *args: str) -> subprocess.CompletedProcess[str]:
 def _events(sb: Sandbox) -> list[tuple[str, int | None, str]]:
     store = Store.open(sb.state_db_url)
     try:
-        return [(e.kind, e.pr_number, e.message) for e in store.events(200)]
+        return [(e.kind, e.pr_number, e.message) for e in store.events.recent(200)]
     finally:
         store.close()
 
@@ -210,14 +210,14 @@ def test_the_app_token_is_renewed_five_minutes_before_it_expires(tmp_path: Path)
         tokens = [s for s in sb.github.served if s.route.startswith("/app/")]
         try:
             now = dt.datetime.now(dt.UTC)
-            GitHubClient(cfg.github, None, store, lambda: now)
+            GitHubClient(cfg.github, None, store.github_facts, lambda: now)
             issued = [s for s in sb.github.served if s.route.startswith("/app/")]
             assert len(issued) == len(tokens) + 1
-            expires = dt.datetime.fromisoformat(store.github_state()["app_token_expires"])
+            expires = dt.datetime.fromisoformat(store.github_facts.read()["app_token_expires"])
             # Six minutes before expiry the cached token is used; four minutes before, renewed.
-            GitHubClient(cfg.github, None, store, lambda: expires - dt.timedelta(minutes=6))
+            GitHubClient(cfg.github, None, store.github_facts, lambda: expires - dt.timedelta(minutes=6))
             assert len([s for s in sb.github.served if s.route.startswith("/app/")]) == len(issued)
-            GitHubClient(cfg.github, None, store, lambda: expires - dt.timedelta(minutes=4))
+            GitHubClient(cfg.github, None, store.github_facts, lambda: expires - dt.timedelta(minutes=4))
             assert len([s for s in sb.github.served if s.route.startswith("/app/")]) == len(issued) + 1
         finally:
             store.close()
@@ -230,7 +230,9 @@ def test_a_back_off_makes_the_rest_of_the_pass_send_nothing(local_sandbox: Sandb
     cfg = config_mod.load(sb.config_path)
     store = Store.open(cfg.state_url)
     try:
-        client = GitHubClient(cfg.github, cfg.github_token, store, lambda: dt.datetime.now(dt.UTC))
+        client = GitHubClient(
+            cfg.github, cfg.github_token, store.github_facts, lambda: dt.datetime.now(dt.UTC)
+        )
         sb.github.inject(Fault(429, times=1, headers={"Retry-After": "600"}, message="slow down"))
         repo = f"/repos/{cfg.github.repository}"
         try:
@@ -259,7 +261,7 @@ def test_a_pass_sends_nothing_to_github_once_its_budget_is_spent(local_sandbox: 
     store = Store.open(cfg.state_url)
     try:
         now = [dt.datetime.now(dt.UTC)]
-        client = GitHubClient(cfg.github, cfg.github_token, store, lambda: now[0])
+        client = GitHubClient(cfg.github, cfg.github_token, store.github_facts, lambda: now[0])
         repo = f"/repos/{cfg.github.repository}"
         assert client.request("GET", repo)[0] == 200
         served = len(sb.github.served)

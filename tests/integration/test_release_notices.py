@@ -20,7 +20,7 @@ import pytest
 from pullrekun import config as config_mod
 from pullrekun.adapters.state.notices import NoticeLedger
 from pullrekun.adapters.state.store import Store
-from pullrekun.app.reconcile import PassOutcome
+from pullrekun.app.results import PassOutcome
 from pullrekun.cli import main
 from pullrekun_sandbox.github_records import Fault
 from pullrekun_sandbox.sandbox import Sandbox
@@ -265,7 +265,7 @@ def test_a_pass_killed_around_a_send_duplicates_nothing(
     (uncertain,) = status_of(sb)["release"]["uncertain"]
     assert "may not have reached slack" in uncertain
     store = Store.open(config_mod.load(sb.config_path).state_url)
-    assert [e.message for e in store.events() if e.kind == "notice_unknown"] == [uncertain]
+    assert [e.message for e in store.events.recent() if e.kind == "notice_unknown"] == [uncertain]
     store.close()
     if point == "notice-sending":  # it had not gone out: whoever looks can have it sent again
         ((notice, _),) = ledger(sb).unknown()
@@ -422,7 +422,7 @@ def test_the_dashboard_button_and_the_api_ask_for_the_waiting_notice(
         (text,) = texts(chat)
         assert f"|#{n}> Waiting on the page" in text
         assert "> Flag day." in text
-        (asked,) = [e for e in store.events() if e.kind == "notice_requested"]
+        (asked,) = [e for e in store.events.recent() if e.kind == "notice_requested"]
         assert asked.actor == "local:ada"
         import urllib.request
 
@@ -460,7 +460,7 @@ def test_a_sha_github_cannot_compare_is_recorded_not_announced(
     assert chat.posts == []
     assert status_of(sb)["release"]["last_move"] == "unlinked"
     store = Store.open(config_mod.load(sb.config_path).state_url)
-    (said,) = [e.message for e in store.events() if e.kind == "release_unlinked"]
+    (said,) = [e.message for e in store.events.recent() if e.kind == "release_unlinked"]
     store.close()
     assert "not announced" in said
     n = merged(sb, "After the rewrite", "squash")
@@ -560,7 +560,7 @@ def test_a_token_that_may_not_write_releases_is_said_once_per_move(
     run_pass(sb)
     assert [s for s in gh.served if s.method == "POST" and "/releases" in s.path] == posts, "not every pass"
     store = Store.open(config_mod.load(sb.config_path).state_url)
-    refused = [e for e in store.events() if e.kind == "draft_release_refused"]
+    refused = [e for e in store.events.recent() if e.kind == "draft_release_refused"]
     store.close()
     assert len(refused) == 1
     assert gh.releases == {}

@@ -181,7 +181,7 @@ def test_a_vanished_instance_requeues_its_pr_onto_another_slot(local_sandbox: Sa
 
     store = Store.open(sb.state_db_url)
     try:
-        kinds = [(e.kind, e.pr_number, e.message) for e in store.events()]
+        kinds = [(e.kind, e.pr_number, e.message) for e in store.events.recent()]
     finally:
         store.close()
     assert ("unassigned", number, "instance left the pool; PR requeued") in kinds

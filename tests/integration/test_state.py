@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import IntegrityError
 
+from pullrekun.adapters.state.engine import HEAD_REVISION, current_revision
+from pullrekun.adapters.state.journal import DeployOutcome
 from pullrekun.adapters.state.lock import LockHeld, pass_lock
-from pullrekun.adapters.state.store import HEAD_REVISION, DeployOutcome, Store, current_revision
+from pullrekun.adapters.state.store import Store
 from pullrekun.core.model import Assign, Deploy, EnvStatus, Plan, QueuedPR, Unassign
 from pullrekun_sandbox.mariadb import MariaDB
 
@@ -38,12 +40,12 @@ def store(db_url: str) -> Iterator[Store]:
 
 def test_migrations_are_idempotent(db_url: str) -> None:
     store = Store.open(db_url)
-    store.add_event(NOW, "kept", "survives a second migrate")
+    store.events.add(NOW, "kept", "survives a second migrate")
     store.close()
     store = Store.open(db_url)
     try:
         assert current_revision(store.engine) == HEAD_REVISION
-        assert [e.kind for e in store.events()] == ["kept"]
+        assert [e.kind for e in store.events.recent()] == ["kept"]
     finally:
         store.close()
 
@@ -54,40 +56,40 @@ def test_intent_then_outcomes_round_trip(store: Store) -> None:
         actions=(Assign(3, "i-00000001"), Deploy(3, "i-00000001", sha, "new assignment")),
         queue=(QueuedPR(4, 1),),
     )
-    ids = store.record_intent(plan, NOW, "/artifacts/x")
-    (asg,) = store.assignments()
+    ids = store.journal.record_intent(plan, NOW, "/artifacts/x")
+    (asg,) = store.journal.assignments()
     assert (asg.pr_number, asg.status, asg.deployed_sha) == (3, EnvStatus.DEPLOYING, None)
-    assert store.queue()[0][:2] == (4, 1)
-    store.record_outcomes([DeployOutcome(3, "i-00000001", sha, True)], ids, NOW)
-    (asg,) = store.assignments()
+    assert store.journal.queue()[0][:2] == (4, 1)
+    store.journal.record_outcomes([DeployOutcome(3, "i-00000001", sha, True)], ids, NOW)
+    (asg,) = store.journal.assignments()
     assert (asg.status, asg.deployed_sha, asg.since) == (EnvStatus.READY, sha, NOW)
-    (dep,) = store.deployments(3)
+    (dep,) = store.journal.deployments(3)
     assert dep.status == "success"
     assert dep.artifacts == "/artifacts/x"
 
-    ids = store.record_intent(
+    ids = store.journal.record_intent(
         Plan(actions=(Deploy(3, "i-00000001", "d" * 40, "new head commit"),)), NOW, None
     )
-    store.record_outcomes(
+    store.journal.record_outcomes(
         [DeployOutcome(3, "i-00000001", "d" * 40, False, "Wait until the app answers", "Status code was -1")],
         ids,
         NOW,
     )
-    env = store.environments()[0]
+    env = store.journal.environments()[0]
     assert env.assignment.status == EnvStatus.FAILED
     assert env.assignment.deployed_sha == sha, "a failed deploy keeps the last good sha"
     assert env.failed_task == "Wait until the app answers"
 
-    store.record_intent(Plan(actions=(Unassign(3, "i-00000001", "pull request closed"),)), NOW, None)
-    assert store.assignments() == ()
-    assert {e.kind for e in store.events()} >= {"assigned", "unassigned", "deploy_failed"}
+    store.journal.record_intent(Plan(actions=(Unassign(3, "i-00000001", "pull request closed"),)), NOW, None)
+    assert store.journal.assignments() == ()
+    assert {e.kind for e in store.events.recent()} >= {"assigned", "unassigned", "deploy_failed"}
 
 
 def test_one_instance_can_never_be_held_twice(store: Store) -> None:
-    store.record_intent(Plan(actions=(Assign(1, "i-00000001"),)), NOW, None)
+    store.journal.record_intent(Plan(actions=(Assign(1, "i-00000001"),)), NOW, None)
     with pytest.raises(IntegrityError):
-        store.record_intent(Plan(actions=(Assign(2, "i-00000001"),)), NOW, None)
-    assert [a.pr_number for a in store.assignments()] == [1], "the failed write changed nothing"
+        store.journal.record_intent(Plan(actions=(Assign(2, "i-00000001"),)), NOW, None)
+    assert [a.pr_number for a in store.journal.assignments()] == [1], "the failed write changed nothing"
 
 
 def test_the_pass_lock_excludes_a_second_holder(store: Store, db_url: str) -> None:
@@ -142,7 +144,7 @@ def test_head_revision_constant_matches_the_migrations() -> None:
     from alembic.config import Config as AlembicConfig
     from alembic.script import ScriptDirectory
 
-    from pullrekun.adapters.state.store import HEAD_REVISION, MIGRATIONS
+    from pullrekun.adapters.state.engine import HEAD_REVISION, MIGRATIONS
 
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
@@ -155,16 +157,16 @@ def test_clone_outcomes_and_reset_requests_are_recorded(store: Store) -> None:
     sha = "e" * 40
     clone = CloneSchema(5, "i-00000005", "dev_alice", "stage_5", "new assignment", reset_label=True)
     plan = Plan(actions=(Assign(5, "i-00000005"), clone, Deploy(5, "i-00000005", sha, "new assignment")))
-    ids = store.record_intent(plan, NOW, None)
-    store.record_outcomes([DeployOutcome(5, "i-00000005", sha, True, cloned=clone)], ids, NOW)
-    (asg,) = store.assignments()
+    ids = store.journal.record_intent(plan, NOW, None)
+    store.journal.record_outcomes([DeployOutcome(5, "i-00000005", sha, True, cloned=clone)], ids, NOW)
+    (asg,) = store.journal.assignments()
     assert (asg.db_source, asg.db_reset_seen, asg.db_reset_requested) == ("dev_alice", True, False)
-    assert store.request_reset(5, NOW)
-    assert store.assignments()[0].db_reset_requested
-    assert not store.request_reset(99, NOW), "no slot, nothing to reset"
-    store.record_intent(Plan(actions=(ForgetResetLabel(5),)), NOW, None)
-    assert not store.assignments()[0].db_reset_seen
-    assert "schema_cloned" in {e.kind for e in store.events()}
+    assert store.requests.reset(5, NOW)
+    assert store.journal.assignments()[0].db_reset_requested
+    assert not store.requests.reset(99, NOW), "no slot, nothing to reset"
+    store.journal.record_intent(Plan(actions=(ForgetResetLabel(5),)), NOW, None)
+    assert not store.journal.assignments()[0].db_reset_seen
+    assert "schema_cloned" in {e.kind for e in store.events.recent()}
 
 
 def test_the_notice_ledger_records_before_sending_and_tracks_each_send(store: Store) -> None:
@@ -208,13 +210,17 @@ def test_a_host_that_runs_a_forks_code_is_marked_before_the_code_runs(store: Sto
     fork = Plan(
         actions=(Assign(4, "i-00000004"), Deploy(4, "i-00000004", "d" * 40, "new assignment", "", True))
     )
-    store.record_intent(fork, NOW, None)
-    assert store.untrusted_hosts() == {"i-00000004": (4, "d" * 40, NOW)}, "marked with the intent"
+    store.journal.record_intent(fork, NOW, None)
+    assert store.journal.untrusted_hosts() == {"i-00000004": (4, "d" * 40, NOW)}, "marked with the intent"
     later = NOW + dt.timedelta(hours=1)
-    store.record_intent(Plan(actions=(Deploy(4, "i-00000004", "e" * 40, "new head", "", True),)), later, None)
-    assert store.untrusted_hosts() == {"i-00000004": (4, "e" * 40, NOW)}, "the last commit, since the first"
-    assert [e.kind for e in store.events()].count("host_untrusted") == 1
-    store.record_intent(
+    store.journal.record_intent(
+        Plan(actions=(Deploy(4, "i-00000004", "e" * 40, "new head", "", True),)), later, None
+    )
+    assert store.journal.untrusted_hosts() == {"i-00000004": (4, "e" * 40, NOW)}, (
+        "the last commit, since the first"
+    )
+    assert [e.kind for e in store.events.recent()].count("host_untrusted") == 1
+    store.journal.record_intent(
         Plan(actions=(Assign(5, "i-00000005"), Deploy(5, "i-00000005", "f" * 40, "x"))), NOW, None
     )
-    assert "i-00000005" not in store.untrusted_hosts(), "the repository's own PRs mark nothing"
+    assert "i-00000005" not in store.journal.untrusted_hosts(), "the repository's own PRs mark nothing"

@@ -108,9 +108,9 @@ def test_registering_and_retiring_need_only_the_pool_admin_policy(
     _moto(sb, "reset-recording")
     _moto(sb, "start-recording")
     try:
-        store.request_instance(outside, InstanceWish.REGISTER, dt.datetime.now(dt.UTC), "local:ada")
+        store.requests.instance_wish(outside, InstanceWish.REGISTER, dt.datetime.now(dt.UTC), "local:ada")
         assert run_pass(sb).ok
-        store.request_instance(outside, InstanceWish.RETIRE, dt.datetime.now(dt.UTC), "local:ada")
+        store.requests.instance_wish(outside, InstanceWish.RETIRE, dt.datetime.now(dt.UTC), "local:ada")
         assert run_pass(sb).ok
     finally:
         _moto(sb, "stop-recording")

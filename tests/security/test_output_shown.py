@@ -14,7 +14,7 @@ from typing import Any
 
 from pullrekun import config as config_mod
 from pullrekun.adapters.state.store import Store
-from pullrekun.app.reconcile import PassOutcome
+from pullrekun.app.results import PassOutcome
 from pullrekun.core.views import OUTPUT_HIDDEN
 from pullrekun.web.api import new_token, token_digest
 from pullrekun.web.serve import Service

@@ -3,7 +3,7 @@ keeps its environment (pullrekun asks for it on its own before taking it for clo
 
 from __future__ import annotations
 
-from pullrekun.app.reconcile import PassOutcome
+from pullrekun.app.results import PassOutcome
 from pullrekun_sandbox.github_sim import Fault
 from pullrekun_sandbox.sandbox import Sandbox
 from tests.conftest import run_pass, status_of

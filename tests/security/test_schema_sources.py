@@ -96,13 +96,13 @@ def test_an_edit_naming_a_source_the_operator_did_not_allow_is_refused_with_the_
     status, body = put_schema(service, "mallory", schema)
     assert status == 422, body
     assert reason in body["message"], body
-    assert service.store.schema_sources() == (), "nothing was recorded"
+    assert service.store.requests.schema_sources() == (), "nothing was recorded"
 
 
 def test_allowed_sources_are_still_taken(service: Service) -> None:
     assert put_schema(service, "mallory", "dev_mallory")[0] == 202
     assert put_schema(service, "bob", "DEV_ALICE")[0] == 202, "a config author value, in any case"
-    assert {login for login, *_ in service.store.schema_sources()} == {"mallory", "bob"}
+    assert {login for login, *_ in service.store.requests.schema_sources()} == {"mallory", "bob"}
 
 
 def test_the_state_databases_own_schema_is_never_a_source(tmp_path: Path) -> None:
@@ -124,8 +124,8 @@ def test_an_edit_already_in_the_state_db_is_not_used_by_the_pass(tmp_path: Path)
     cfg = config_mod.parse(raw_config(tmp_path))
     store = Store.open(cfg.state_url)
     try:
-        store.set_schema_source("mallory", "mysql", NOW, "github:mallory")
-        effective = cfg.with_edited_authors(store.edited_authors())
+        store.requests.set_schema_source("mallory", "mysql", NOW, "github:mallory")
+        effective = cfg.with_edited_authors(store.requests.edited_authors())
     finally:
         store.close()
     pr = PullRequest(1, "a" * 40, NOW, author="Mallory")

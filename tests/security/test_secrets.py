@@ -25,7 +25,8 @@ from sqlalchemy import MetaData, select
 
 from pullrekun import config as config_mod
 from pullrekun.adapters.github.publish import COMMENT_MARKER
-from pullrekun.adapters.state.store import Store, make_engine
+from pullrekun.adapters.state.engine import make_engine
+from pullrekun.adapters.state.store import Store
 from pullrekun.cli import EXIT_FAILURES
 from pullrekun.core.dbusers import env_password, env_user
 from pullrekun.core.model import Assignment
@@ -154,7 +155,7 @@ def _state_db_text(url: str) -> str:
 def _assignments(sb: Sandbox) -> tuple[Assignment, ...]:
     store = Store.open(config_mod.load(sb.config_path).state_url)
     try:
-        return store.assignments()
+        return store.journal.assignments()
     finally:
         store.close()
 

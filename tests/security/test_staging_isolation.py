@@ -206,7 +206,7 @@ def test_the_prs_code_runs_as_the_app_user_and_cannot_reach_past_its_environment
         assert f"DB_USER={user}" in env_file
         store = Store.open(config_mod.load(sb.config_path).state_url)
         try:
-            (assignment,) = store.assignments()
+            (assignment,) = store.journal.assignments()
         finally:
             store.close()
         assert assignment.db_nonce, "the clone gave the environment's owner a nonce"

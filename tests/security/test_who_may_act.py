@@ -35,7 +35,7 @@ def store(sandbox_store: Store) -> Store:
 def _access(sb: Sandbox, store: Store, **serve: Any) -> RepoAccess:
     cfg = config_mod.load(sb.config_path)
     cfg = dataclasses.replace(cfg, serve=dataclasses.replace(cfg.serve, **serve))
-    return RepoAccess(cfg, store, 0)
+    return RepoAccess(cfg, store.github_facts, 0)
 
 
 def test_triage_may_look_but_not_act_unless_the_operator_says_so(
@@ -73,7 +73,7 @@ def test_registration_is_refused_where_the_pool_is_not_limited(local_sandbox: Sa
     )
     assert answer.status == 409
     assert "set ec2.vpc_ids or ec2.subnet_ids" in answer.message
-    assert store.instance_requests() == ()
+    assert store.requests.instance_wishes() == ()
 
 
 def test_an_instance_outside_the_pools_vpc_is_not_registered(local_sandbox: Sandbox, store: Store) -> None:
@@ -84,10 +84,10 @@ def test_an_instance_outside_the_pools_vpc_is_not_registered(local_sandbox: Sand
     foreign = ec2.run_instances(
         ImageId=sb._image(ec2), MinCount=1, MaxCount=1, InstanceType="t3.micro", SubnetId=subnet
     )["Instances"][0]["InstanceId"]
-    store.request_instance(foreign, InstanceWish.REGISTER, NOW, "github:mallory")
+    store.requests.instance_wish(foreign, InstanceWish.REGISTER, NOW, "github:mallory")
     assert run_pass(sb).ok
     assert tag.POOL not in sb.instance_tags(foreign)
-    (refused,) = [e for e in store.events(limit=20) if e.kind == "register_refused"]
+    (refused,) = [e for e in store.events.recent(limit=20) if e.kind == "register_refused"]
     assert f"is in VPC {vpc!r}, not in ec2.vpc_ids" in refused.message
     assert refused.actor == "github:mallory"
 
@@ -95,7 +95,7 @@ def test_an_instance_outside_the_pools_vpc_is_not_registered(local_sandbox: Sand
 def test_a_running_instance_registered_keeps_running_for_nobody(local_sandbox: Sandbox, store: Store) -> None:
     sb = local_sandbox
     busy = sb.add_instance(sb.host_addrs[-1], pool=None)  # running: someone works on it
-    store.request_instance(busy, InstanceWish.REGISTER, NOW, "local:ada")
+    store.requests.instance_wish(busy, InstanceWish.REGISTER, NOW, "local:ada")
     assert run_pass(sb).ok
     assert sb.instance_tags(busy)[tag.POOL] == "default"
     for _ in range(2):
@@ -103,7 +103,7 @@ def test_a_running_instance_registered_keeps_running_for_nobody(local_sandbox: S
         assert sb.instance_state(busy) == "running", "a registered instance that ran is not stopped"
     (row,) = [i for i in status_of(sb)["instances"] if i["instance_id"] == busy]
     assert row["pr"] is None
-    (wish,) = store.instance_requests()
+    (wish,) = store.requests.instance_wishes()
     assert (wish.instance_id, wish.wish, wish.actor) == (busy, InstanceWish.RUNNING, "local:ada")
 
 

@@ -57,7 +57,7 @@ def test_hostile_schema_table_edits_are_refused_and_change_nothing(
 ) -> None:
     answer = actions(store).set_schema(login, schema, "local:ada")
     assert (answer.status, said in answer.message) == (422, True), answer
-    assert store.schema_sources() == ()
+    assert store.requests.schema_sources() == ()
 
 
 def test_an_edit_overrides_the_config_and_back_to_the_config_removes_it(store: Store) -> None:
@@ -70,7 +70,7 @@ def test_an_edit_overrides_the_config_and_back_to_the_config_removes_it(store: S
         "alice": ("dev_alice2", "edited", "local:ada"),
         "bob": ("dev_bob", "edited", "github:ann"),
     }
-    effective = CFG.with_edited_authors(store.edited_authors())
+    effective = CFG.with_edited_authors(store.requests.edited_authors())
     assert effective.database is not None
     assert effective.database.authors == {"alice": "dev_alice2", "bob": "dev_bob"}
     assert "dev_alice2" in effective.tag_policy.protected_schemas, (
@@ -79,7 +79,7 @@ def test_an_edit_overrides_the_config_and_back_to_the_config_removes_it(store: S
     assert a.reset_schema("Alice", "local:ada").ok
     assert a.reset_schema("carol", "local:ada").status == 404
     assert a.schema_table()[0] == ("alice", "dev_alice", "config", None, None)
-    kinds = [(e.kind, e.actor) for e in store.events()]
+    kinds = [(e.kind, e.actor) for e in store.events.recent()]
     assert kinds.count(("schema_table", "local:ada")) == 2
 
 

@@ -8,20 +8,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pullrekun.adapters.playbook.apply import build_inventory, needs_run, plan_to_json, prune_artifacts
+from pullrekun.adapters.playbook.apply import build_inventory, plan_to_json, prune_artifacts
 from pullrekun.adapters.playbook.runner import Unsafe, dump_inventory
 from pullrekun.config import parse
 from pullrekun.core.model import (
-    Assign,
     Deploy,
     Instance,
     InstanceState,
     Observed,
     Plan,
     PullRequest,
-    StartInstance,
     StopInstance,
-    Unassign,
 )
 from pullrekun.core.planner import PlannerConfig, plan
 
@@ -82,12 +79,6 @@ def test_stop_of_a_stopped_instance_does_not_try_to_reach_its_app() -> None:
     ]["hosts"]
     assert hosts["i-0000000b"]["pullrekun_stop_app"] is False
     assert hosts["i-0000000c"]["pullrekun_stop_app"] is True
-
-
-def test_record_only_plans_start_no_ansible_run() -> None:
-    assert not needs_run(Plan(actions=(Assign(1, "i-0000000a"), Unassign(2, "i-0000000b", "closed"))))
-    assert needs_run(Plan(actions=(StartInstance("i-0000000a"),)))
-    assert needs_run(Plan(actions=(Deploy(1, "i-0000000a", "a" * 40, "x"),)))
 
 
 def test_the_plan_is_serialised_for_the_artifacts() -> None:

@@ -58,8 +58,8 @@ class RateLimited(GitHubUnavailable):
 class GitHubFacts(Protocol):
     """Where the client keeps what must survive the process (the state DB)."""
 
-    def github_state(self) -> dict[str, str]: ...
-    def set_github_state(self, values: Mapping[str, str | None], now: dt.datetime) -> None: ...
+    def read(self) -> dict[str, str]: ...
+    def write(self, values: Mapping[str, str | None], now: dt.datetime) -> None: ...
 
 
 @dataclass
@@ -129,9 +129,9 @@ def _installation_token(cfg: GitHubConfig, facts: GitHubFacts, now: dt.datetime)
     key = f"{cfg.app_id}:{cfg.installation_id}"
     private_key = Path(cfg.app_private_key_file).read_text(encoding="ascii")
     sealer = _sealer(private_key)
-    known = facts.github_state()
+    known = facts.read()
     if "app_token" in known:  # written in the clear by pullrekun before 0.2: forget it
-        facts.set_github_state({"app_token": None}, now)
+        facts.write({"app_token": None}, now)
     if known.get("app_token_for") == key and "app_token_sealed" in known:
         expires = dt.datetime.fromisoformat(known["app_token_expires"])
         if expires - TOKEN_MARGIN > now:
@@ -151,7 +151,7 @@ def _installation_token(cfg: GitHubConfig, facts: GitHubFacts, now: dt.datetime)
         raise GitHubUnavailable(f"GitHub App installation token: {exc}") from exc
     expires_at = grant.expires_at.astimezone(dt.UTC) if grant.expires_at else now + dt.timedelta(hours=1)
     sealed = sealer.encrypt(grant.token.encode()).decode()
-    facts.set_github_state(
+    facts.write(
         {"app_token_sealed": sealed, "app_token_expires": expires_at.isoformat(), "app_token_for": key}, now
     )
     log.info("GitHub App: new installation token, valid until %s", expires_at.isoformat(timespec="seconds"))

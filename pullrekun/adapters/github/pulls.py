@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from pullrekun.adapters.github.client import GitHubClient, GitHubUnavailable, RequestStats, next_link
-from pullrekun.adapters.state.store import CachedPage
+from pullrekun.adapters.state.httpcache import CachedPage
 from pullrekun.core.model import PullRequest
 from pullrekun.core.validate import InvalidInput
 
@@ -31,8 +31,8 @@ __all__ = ["GitHubUnavailable", "PullRequestSource", "pull_request_from_json"]
 
 
 class PageCache(Protocol):
-    def cached_page(self, key: str) -> CachedPage | None: ...
-    def store_page(self, key: str, page: CachedPage, now: dt.datetime) -> None: ...
+    def get(self, key: str) -> CachedPage | None: ...
+    def put(self, key: str, page: CachedPage, now: dt.datetime) -> None: ...
 
 
 def _parse_time(value: str) -> dt.datetime:
@@ -96,21 +96,21 @@ class PullRequestSource:
     def get_object(self, url: str) -> tuple[int, Any]:
         """One object, asked for with the ETag of its last answer (a 304 is free)."""
         key = f"{self._client.cache_prefix}:{url}"[:191]
-        cached = self._cache.cached_page(key)
+        cached = self._cache.get(key)
         headers = {"If-None-Match": cached.etag} if cached else {}
         status, low, data = self._client.request("GET", url, headers=headers)
         if status == 304 and cached is not None:
             return 200, json.loads(cached.body)
         etag = low.get("etag")
         if status == 200 and etag:
-            self._cache.store_page(
+            self._cache.put(
                 key, CachedPage(etag, json.dumps(data, separators=(",", ":")), None), self._clock()
             )
         return status, data
 
     def _get(self, url: str) -> tuple[list[Any], str | None]:
         key = f"{self._client.cache_prefix}:{url}"[:191]
-        cached = self._cache.cached_page(key)
+        cached = self._cache.get(key)
         headers = {"If-None-Match": cached.etag} if cached else {}
         status, low, items = self._client.request("GET", url, headers=headers)
         self._last_date = low.get("date", "")
@@ -124,7 +124,7 @@ class PullRequestSource:
         etag = low.get("etag")
         if etag:
             body = json.dumps(items, separators=(",", ":"))
-            self._cache.store_page(key, CachedPage(etag, body, next_url), self._clock())
+            self._cache.put(key, CachedPage(etag, body, next_url), self._clock())
         return items, next_url
 
     def _confirm(self, number: int) -> PullRequest | None:

@@ -3,8 +3,8 @@
 Only validated values cross into Ansible: integers for PR numbers, 40-hex shas,
 instance ids and host addresses checked by ``pullrekun.core.validate``. Operator settings
 from the config file are written as ``!unsafe`` so Jinja never evaluates them.
-Record-only actions (Assign, Unassign) need no run; a plan made only of them
-costs no Ansible start-up.
+The pass calls it only for plans with playbook work (:mod:`pullrekun.app.dispatch`): a plan
+made only of records costs no Ansible start-up.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 from pullrekun.adapters.known_hosts import known_hosts_file
 from pullrekun.adapters.playbook.runner import RunResult, Unsafe, ansible_env, run_playbook
 from pullrekun.adapters.project import project_dir
-from pullrekun.adapters.state.store import DeployOutcome
+from pullrekun.adapters.state.journal import DeployOutcome
 from pullrekun.config import Config
 from pullrekun.core import tags
 from pullrekun.core.model import (
@@ -236,15 +236,6 @@ def prune_artifacts(root: Path, keep: int) -> list[Path]:
     return doomed
 
 
-def needs_run(plan: Plan) -> bool:
-    return bool(
-        plan.of_type(Deploy)
-        or plan.of_type(StopInstance)
-        or plan.of_type(StartInstance)
-        or plan.of_type(DropSchema)
-    )
-
-
 def apply(
     plan: Plan,
     instances: Mapping[str, Instance],
@@ -253,11 +244,10 @@ def apply(
     ident: str,
     cancel: Callable[[], bool] | None = None,
 ) -> ApplyResult:
-    """Run the plan's playbook once; every Deploy gets an outcome, success or failure."""
+    """Run the plan's playbook once (its Start/Stop/Drop/Clone/Deploy actions); every Deploy
+    gets an outcome, success or failure."""
     deploys = plan.of_type(Deploy)
     clones = {c.instance_id: c for c in plan.of_type(CloneSchema)}
-    if not needs_run(plan):
-        return ApplyResult((), None)
     artifacts_root = Path(cfg.ansible.artifacts_dir).resolve()
     artifacts_root.mkdir(parents=True, exist_ok=True)
     project = project_dir(cfg.ansible.project_dir)

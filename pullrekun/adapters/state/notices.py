@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, update
 
+from pullrekun.adapters.state.engine import fit
 from pullrekun.adapters.state.schema import NoticeRow, NoticeSendRow
-from pullrekun.adapters.state.store import Store, fit
+from pullrekun.adapters.state.store import Store
 
 PENDING, SENDING, SENT, UNKNOWN, REFUSED = "pending", "sending", "sent", "unknown", "refused"
 #: A send to a PR's preview comment is tracked as channel "pr-<number>".
@@ -196,7 +197,7 @@ class NoticeLedger:
                 return False
             for row in rows:
                 row.state, row.updated_at = PENDING, now
-        self._store.add_event(now, "notice_resend", f"notice {notice_id}: send again", actor=actor)
+        self._store.events.add(now, "notice_resend", f"notice {notice_id}: send again", actor=actor)
         return True
 
     def last_slot(self) -> dt.datetime | None:

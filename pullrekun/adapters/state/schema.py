@@ -168,6 +168,17 @@ class GitHubStateRow(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
+class ReleaseFactRow(Base):
+    """What the release notices keep between passes: production's last read (sha, when, why
+    not) and the draft release (its id, what it was last written from)."""
+
+    __tablename__ = "release_facts"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
 class InstanceRequestRow(Base):
     """What someone asked of one instance (keep it running, retire it, register it): one wish each."""
 

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 from pullrekun.adapters.github.client import GitHubClient, GitHubUnavailable, RateLimited
 from pullrekun.adapters.github.publish import GitHubRefused, GitHubWriter
-from pullrekun.adapters.state.store import Reported, Store
+from pullrekun.adapters.state.reports import Reported
+from pullrekun.adapters.state.store import Store
 from pullrekun.app.render import Renderer
 from pullrekun.app.reporting.chat import ChatChannel
 from pullrekun.app.reporting.comment import CommentChannel
@@ -30,7 +31,7 @@ from pullrekun.app.reporting.common import COMMENT, DEPLOYMENT, STATUS, Outbox, 
 from pullrekun.app.reporting.deployment import DeploymentChannel
 from pullrekun.app.reporting.status import StatusChannel
 from pullrekun.config import Config
-from pullrekun.core.model import Plan, RevokeApproval
+from pullrekun.core.model import Plan
 from pullrekun.core.views import PullRequestView
 
 __all__ = ["ReportResult", "Reporter", "fingerprint"]
@@ -76,12 +77,8 @@ class Reporter:
         self._result = ReportResult()
         self.out.final = final
         self.chat.dead = set()
-        reported = self.store.reported()
-        writer = self.out.writer
+        reported = self.store.reports.last_sent()
         try:
-            if final:
-                for revoke in plan.of_type(RevokeApproval):
-                    self._guarded(functools.partial(writer.remove_label, revoke.pr_number, revoke.label))
             for number in sorted(views):
                 view = views[number]
                 self._guarded(functools.partial(self.status.send, view, reported.get((number, STATUS))))
@@ -117,7 +114,7 @@ class Reporter:
             send()
         except GitHubRefused as exc:
             log.error("GitHub refused a report (skipped; retried next pass): %s", exc)
-            self.store.add_event(self.clock(), "report_refused", str(exc)[:2000])
+            self.store.events.add(self.clock(), "report_refused", str(exc)[:2000])
         except RateLimited as exc:
             self._result.problem, self._result.rate_limited_until = str(exc), exc.until
             raise _Stop from exc
@@ -129,4 +126,4 @@ class Reporter:
     def _closed(self, number: int, reported: Mapping[tuple[int, str], Reported]) -> None:
         self.deployment.closed(reported.get((number, DEPLOYMENT)))
         self.comment.closed(number, reported.get((number, COMMENT)))
-        self.store.forget_reports(number)
+        self.store.reports.forget(number)

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping
 
 from pullrekun.adapters.chat import NotifyFailed, webhooks
-from pullrekun.adapters.state.store import Reported
+from pullrekun.adapters.state.reports import Reported
 from pullrekun.app.render import safe_url
 from pullrekun.app.reporting.common import Outbox, fingerprint
 from pullrekun.core.views import Phase, PullRequestView

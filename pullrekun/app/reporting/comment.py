@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pullrekun.adapters.state.notices import Notice, NoticeLedger
-from pullrekun.adapters.state.store import Reported
+from pullrekun.adapters.state.reports import Reported
 from pullrekun.app.render import Renderer, safe_url
 from pullrekun.app.reporting.common import COMMENT, HEADLINES, Outbox, fingerprint
 from pullrekun.core.views import Phase, PullRequestView

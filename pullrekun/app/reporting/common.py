@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pullrekun.adapters.github.publish import GitHubWriter
-from pullrekun.adapters.state.store import Reported, Store
+from pullrekun.adapters.state.reports import Reported
+from pullrekun.adapters.state.store import Store
 from pullrekun.app import crashpoint
 from pullrekun.app.render import Renderer
 from pullrekun.config import Config
@@ -47,6 +48,6 @@ class Outbox:
     final: bool = False
 
     def save(self, number: int, channel: str, fp: str, sha: str | None, github_id: int | None) -> None:
-        self.store.save_report(Reported(number, channel, fp, sha, github_id), self.clock())
+        self.store.reports.save(Reported(number, channel, fp, sha, github_id), self.clock())
         if self.final:
             crashpoint.reached("report")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pullrekun.adapters.state.store import Reported
+from pullrekun.adapters.state.reports import Reported
 from pullrekun.app.render import safe_url
 from pullrekun.app.reporting.common import DEPLOYMENT, INACTIVE, Outbox, fingerprint
 from pullrekun.core.views import Phase, PullRequestView

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pullrekun.adapters.github.publish import cap
-from pullrekun.adapters.state.store import Reported
+from pullrekun.adapters.state.reports import Reported
 from pullrekun.app.render import safe_url
 from pullrekun.app.reporting.common import HEADLINES, STATUS, Outbox, fingerprint
 from pullrekun.core.views import Phase, PullRequestView

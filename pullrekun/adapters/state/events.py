@@ -1,0 +1,32 @@
+"""The activity log: what happened, to which PR or instance, and who asked."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from pullrekun.adapters.state.engine import Database, event_row
+from pullrekun.adapters.state.schema import EventRow
+
+
+class Events:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def add(
+        self,
+        now: dt.datetime,
+        kind: str,
+        message: str,
+        pr_number: int | None = None,
+        instance_id: str | None = None,
+        actor: str | None = None,
+    ) -> None:
+        with self._db.session() as s, s.begin():
+            s.add(event_row(now, kind, self._db.redact(message), pr_number, instance_id, actor))
+
+    def recent(self, limit: int = 50) -> tuple[EventRow, ...]:
+        """The newest ``limit`` events, newest first."""
+        with self._db.session() as s:
+            return tuple(s.scalars(select(EventRow).order_by(EventRow.id.desc()).limit(limit)).all())
