@@ -23,29 +23,32 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from pullrekun.adapters.chat import GOOGLE_CHAT, SLACK, NotifyFailed, Webhook, webhooks_from
+from pullrekun.adapters.chat import GOOGLE_CHAT, SLACK, Webhook, webhooks_from
 from pullrekun.adapters.github.client import GitHubClient, GitHubUnavailable
 from pullrekun.adapters.github.history import HistoryReader, ProductionUnreadable
 from pullrekun.adapters.github.publish import GitHubRefused, GitHubWriter
 from pullrekun.adapters.github.pulls import PullRequestSource
 from pullrekun.adapters.production import read_url_sha
 from pullrekun.adapters.state.notices import (
-    PENDING,
     PR_CHANNEL,
-    REFUSED,
-    SENDING,
-    SENT,
-    UNKNOWN,
-    Notice,
     NoticeLedger,
 )
 from pullrekun.adapters.state.store import Store
-from pullrekun.app import crashpoint
-from pullrekun.app.render import Renderer, safe_url
-from pullrekun.app.reporting.comment import closed_comment
+from pullrekun.app.notice_outbox import NoticeOutbox
+from pullrekun.app.notice_text import NoticeText
+from pullrekun.app.render import Renderer
 from pullrekun.config import Config, ReleaseConfig
 from pullrekun.core.model import Instance
-from pullrekun.core.releases import Move, ReleasedPR, due_slot, judge_move, parse_slot, released_prs
+from pullrekun.core.releases import (
+    Move,
+    ReleasedPR,
+    decide_release,
+    due_slot,
+    needs_comparison,
+    parse_slot,
+    released_prs,
+    same_commit,
+)
 
 log = logging.getLogger(__name__)
 #: Sends to GitHub (PR comments) stop together when GitHub fails, like a dead webhook.
@@ -79,11 +82,6 @@ def release_webhooks(cfg: Config) -> tuple[Webhook, ...]:
     return webhooks_from(((SLACK, slack), (GOOGLE_CHAT, gchat)), cfg.report.notify_timeout)
 
 
-def _same(a: str, b: str) -> bool:
-    """Two shas name the same commit (a URL may answer a short one)."""
-    return a.startswith(b) or b.startswith(a)
-
-
 class ReleaseNotices:
     def __init__(
         self,
@@ -104,7 +102,8 @@ class ReleaseNotices:
         self.hooks = release_webhooks(cfg)
         self.history = HistoryReader(client, PullRequestSource(client, store.http_cache, clock))
         self.writer = GitHubWriter(client)
-        self.instances = instances or {}
+        self.text = NoticeText(cfg, self.rel, store, renderer, instances or {})
+        self.outbox = NoticeOutbox(self.ledger, self.hooks, self.writer, renderer, store.events, clock)
 
     # --- where production is ------------------------------------------------------------
 
@@ -146,45 +145,45 @@ class ReleaseNotices:
                 log.warning("%s", result.problem)
             if self.rel.draft_release and not result.problem:
                 result.problem = self._draft(current)
-        result.sent, problem = self.send_unsent()
+        result.sent, problem = self.outbox.send_unsent()
         result.problem = result.problem or problem
         return result
 
     def _judge(self, current: str) -> tuple[int, ...]:
+        """Read what the decision needs, decide (pure), record the notice before any send."""
         last = self.ledger.last_move()
+        last_sha = last.sha if last is not None else None
+        comparison, status, unreadable = None, None, ""
+        if last_sha is not None and needs_comparison(last_sha, current):
+            try:
+                comparison = self.history.compare(last_sha, current)
+                status = comparison.status
+            except ProductionUnreadable as exc:
+                unreadable = str(exc)
+        decision = decide_release(last_sha, current, status, unreadable)
         now = self.clock()
-        channels = [h.channel for h in self.hooks]
-        if last is None or last.sha is None:
-            notice = self.ledger.record(Move.FIRST, None, current, None, (), now)
-            log.info(
-                "release notices: production is at %s (recorded; history is not announced)", current[:12]
-            )
-            return (notice,)
-        if _same(last.sha, current):
+        if not decision.kind:
             return ()
-        try:
-            comparison = self.history.compare(last.sha, current)
-        except ProductionUnreadable as exc:
-            message = f"production moved from {last.sha[:12]} to {current[:12]}, not announced: {exc}"
+        if decision.kind == "unlinked":
+            moved = f"production moved from {(last_sha or '')[:12]} to {current[:12]}"
+            message = f"{moved}, not announced: {unreadable}"
             self.store.events.add(now, "release_unlinked", message)
-            return (self.ledger.record("unlinked", last.sha, current, None, (), now),)
-        move = judge_move(last.sha, current, comparison.status)
-        if move is Move.UNCHANGED:  # the same commit, by another name (a short sha)
-            return ()
-        if move is Move.ROLLBACK:
-            comparison = self.history.compare(current, last.sha)  # what is no longer live
-        head = last.sha if move is Move.ROLLBACK else current
+        if decision.listed is None:
+            log.info("release notices: production is at %s (recorded, not announced)", current[:12])
+            return (self.ledger.record(decision.kind, last_sha, current, None, (), now),)
+        base, head = decision.listed
+        if comparison is None or decision.listed != (last_sha, current):
+            comparison = self.history.compare(base, head)
         line = comparison.first_parent_line(
-            next((c.sha for c in comparison.commits if _same(c.sha, head)), head)
+            next((c.sha for c in comparison.commits if same_commit(c.sha, head)), head)
         )
-        pulls = self.history.pulls_of(line)
         heading = self.rel.risk_heading if self.rel.risk_in_released else ""
-        prs = released_prs(comparison.commits, pulls, heading)
-        text = self.render_released(move, last.sha, current, prs)
-        notice = self.ledger.record(str(move), last.sha, current, text, channels + self._comments(prs), now)
-        self.store.events.add(
-            now, f"production_{move}", f"production {move}: {last.sha[:12]} -> {current[:12]}, {len(prs)} PRs"
-        )
+        prs = released_prs(comparison.commits, self.history.pulls_of(line), heading)
+        text = self.text.render_released(Move(decision.kind), decision.previous or "", current, prs)
+        channels = [h.channel for h in self.hooks] + self._comments(prs)
+        notice = self.ledger.record(decision.kind, last_sha, current, text, channels, now)
+        moved = f"production {decision.kind}: {(last_sha or '')[:12]} -> {current[:12]}, {len(prs)} PRs"
+        self.store.events.add(now, f"production_{decision.kind}", moved)
         return (notice,)
 
     def _comments(self, prs: tuple[ReleasedPR, ...]) -> list[str]:
@@ -230,7 +229,7 @@ class ReleaseNotices:
                 production=production,
                 base=self.rel.base_branch,
                 prs=prs,
-                links=self._links(prs),
+                links=self.text.links(prs),
             )
             known = facts.get(DRAFT_ID)
             draft = self.writer.put_draft_release(
@@ -260,46 +259,9 @@ class ReleaseNotices:
         line = comparison.first_parent_line(comparison.commits[-1].sha)
         return released_prs(comparison.commits, self.history.pulls_of(line), self.rel.risk_heading)
 
-    # --- messages ----------------------------------------------------------------------
-
-    def _previews(self, prs: tuple[ReleasedPR, ...]) -> dict[int, object]:
-        """Where each PR was last served ready, if its instance is still in the pool."""
-        found: dict[int, object] = {}
-        for pr in prs:
-            ready = [d for d in self.store.journal.deployments(pr.number) if d.status == "success"]
-            inst = self.instances.get(ready[-1].instance_id) if ready else None
-            if inst is not None:
-                url = safe_url(self.cfg.url_for(inst.ansible_host, inst.url, pr.number))
-                if url is not None:
-                    found[pr.number] = url
-        return found
-
-    def _links(self, prs: tuple[ReleasedPR, ...]) -> dict[int, object]:
-        return {pr.number: safe_url(self.cfg.github.pr_url(pr.number)) for pr in prs}
-
-    def render_released(self, move: Move, previous: str, current: str, prs: tuple[ReleasedPR, ...]) -> str:
-        return self.renderer.chat(
-            "release.txt.j2",
-            kind=str(move),
-            previous=previous,
-            current=current,
-            prs=prs,
-            links=self._links(prs),
-            previews=self._previews(prs),
-        ).strip()
-
-    def render_pending(self, production: str, prs: tuple[ReleasedPR, ...]) -> str:
-        return self.renderer.chat(
-            "pending.txt.j2",
-            production=production,
-            base=self.rel.base_branch,
-            prs=prs,
-            links=self._links(prs),
-        ).strip()
-
     def waiting_text(self, production: str) -> str:
         """The waiting-for-release notice as it reads now."""
-        return self.render_pending(production, self.waiting(production))
+        return self.text.render_pending(production, self.waiting(production))
 
     def post_pending(self, actor: str) -> tuple[int, str]:
         """Record a waiting-for-release notice now and send it (the CLI's ``--post``)."""
@@ -308,83 +270,5 @@ class ReleaseNotices:
         notice = self.ledger.record(
             "pending", None, production, text, [h.channel for h in self.hooks], self.clock(), actor=actor
         )
-        self.send_unsent()
+        self.outbox.send_unsent()
         return notice, text
-
-    # --- sending -----------------------------------------------------------------------
-
-    def send_unsent(self) -> tuple[int, str]:
-        """Send every pending send; returns (how many went out, the first problem or "")."""
-        hooks = {h.channel: h for h in self.hooks}
-        dead: set[str] = set()
-        sent, problem = 0, ""
-        for notice, send in self.ledger.unsent():
-            if send.channel.startswith(PR_CHANNEL):
-                if GITHUB not in dead:
-                    done, failure = self._comment(notice, int(send.channel.removeprefix(PR_CHANNEL)))
-                    sent += done
-                    if failure:
-                        dead.add(GITHUB)
-                        problem = problem or failure
-                continue
-            hook = hooks.get(send.channel)
-            if hook is None or send.channel in dead or notice.text is None:
-                continue  # a channel no longer configured keeps its send for when it is again
-            if send.state == SENDING and not hook.idempotent:
-                self._unknown(notice, send.channel)
-                continue
-            ok, failure = self._send(notice, hook)
-            if ok:
-                sent += 1
-            elif failure:
-                dead.add(send.channel)
-                problem = problem or failure
-        return sent, problem
-
-    def _send(self, notice: Notice, hook: Webhook) -> tuple[bool, str]:
-        self.ledger.mark(notice.id, hook.channel, SENDING, self.clock())
-        crashpoint.reached("notice-sending")
-        try:
-            hook.post(notice.text or "", message_id=f"notice-{notice.id}-{(notice.sha or '')[:12]}")
-        except NotifyFailed as exc:
-            if exc.maybe_delivered and not hook.idempotent:
-                self._unknown(notice, hook.channel, str(exc))
-                return False, str(exc)
-            self.ledger.mark(notice.id, hook.channel, PENDING, self.clock(), str(exc))
-            log.warning(
-                "release notice %s not sent to %s (retried next pass): %s", notice.id, hook.channel, exc
-            )
-            return False, str(exc)
-        crashpoint.reached("notice-sent")
-        self.ledger.mark(notice.id, hook.channel, SENT, self.clock())
-        return True, ""
-
-    def _comment(self, notice: Notice, number: int) -> tuple[bool, str]:
-        """Say the release (or rollback) in PR ``number``'s preview comment. An edit to the same
-        text changes nothing, so a send a pass died in is simply made again."""
-        channel = f"{PR_CHANNEL}{number}"
-        self.ledger.mark(notice.id, channel, SENDING, self.clock())
-        try:
-            comment_id = self.writer.find_comment(number)
-            if comment_id is not None:
-                self.writer.edit_comment(comment_id, closed_comment(self.renderer, number, notice))
-        except GitHubRefused as exc:
-            self.ledger.mark(notice.id, channel, REFUSED, self.clock(), str(exc))
-            self.store.events.add(self.clock(), "report_refused", str(exc), pr_number=number)
-            return False, ""
-        except GitHubUnavailable as exc:
-            self.ledger.mark(notice.id, channel, PENDING, self.clock(), str(exc))
-            return False, f"PR #{number}'s comment not updated (retried next pass): {exc}"
-        self.ledger.mark(notice.id, channel, SENT, self.clock())
-        return True, ""
-
-    def _unknown(self, notice: Notice, channel: str, why: str = "") -> None:
-        message = (
-            f"release notice {notice.id} may not have reached {channel}: "
-            + (why or "a pass stopped while sending it")
-            + "; not sent again (it may have arrived); "
-            + f"`pullrekun release-notes --resend {notice.id}` sends it"
-        )
-        self.ledger.mark(notice.id, channel, UNKNOWN, self.clock(), message)
-        self.store.events.add(self.clock(), "notice_unknown", message)
-        log.warning("%s", message)

@@ -47,6 +47,54 @@ def judge_move(last_reported: str | None, current: str, comparison: str | None) 
     return Move.RELEASE
 
 
+def same_commit(a: str, b: str) -> bool:
+    """Two shas name the same commit (a URL may answer a short one)."""
+    return a.startswith(b) or b.startswith(a)
+
+
+@dataclass(frozen=True)
+class ReleaseDecision:
+    """What to record of production's sha ``current``, given the last one recorded.
+
+    ``kind``: "" (nothing: the same commit), "first" (recorded, history not announced),
+    "unlinked" (a move whose history could not be read: recorded, not announced), "release"
+    or "rollback" (announced with the pull requests of ``listed``, GitHub's ``base...head``).
+    """
+
+    kind: str
+    previous: str | None
+    current: str
+    listed: tuple[str, str] | None = None
+
+    @property
+    def announced(self) -> bool:
+        return self.listed is not None
+
+
+def needs_comparison(last: str | None, current: str) -> bool:
+    """Whether judging ``current`` needs GitHub's comparison with the last sha recorded."""
+    return last is not None and not same_commit(last, current)
+
+
+def decide_release(
+    last: str | None, current: str, status: str | None, unreadable: str = ""
+) -> ReleaseDecision:
+    """``status``: GitHub's compare status of ``last...current``; ``unreadable``: why it could not
+    be had (then the move is recorded unannounced)."""
+    if last is None:
+        return ReleaseDecision(str(Move.FIRST), None, current)
+    if same_commit(last, current):
+        return ReleaseDecision("", last, current)
+    if unreadable:
+        return ReleaseDecision("unlinked", last, current)
+    move = judge_move(last, current, status)
+    if move is Move.UNCHANGED:  # the same commit, by another name (a short sha)
+        return ReleaseDecision("", last, current)
+    if move is Move.ROLLBACK:  # what is no longer live
+        return ReleaseDecision(str(move), last, current, listed=(current, last))
+    return ReleaseDecision(str(move), last, current, listed=(last, current))
+
+
 @dataclass(frozen=True)
 class Commit:
     sha: str

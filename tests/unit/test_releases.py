@@ -10,7 +10,9 @@ from pullrekun.core.releases import (
     Move,
     PullInfo,
     ReleasedPR,
+    decide_release,
     judge_move,
+    needs_comparison,
     released_prs,
     risk_section,
 )
@@ -138,3 +140,35 @@ def test_a_scheduled_notice_is_due_once_within_its_grace_and_never_late() -> Non
     saturday = friday + dt.timedelta(days=1)
     assert due_slot(slots, None, saturday) is None, "not on weekends"
     assert due_slot([parse_slot("09:30"), parse_slot("09:35")], slot, friday) == friday.replace(minute=35)
+
+
+def test_the_first_sha_is_recorded_without_history() -> None:
+    assert not needs_comparison(None, A)
+    decision = decide_release(None, A, None)
+    assert (decision.kind, decision.announced) == ("first", False)
+
+
+def test_the_same_commit_by_a_short_name_is_no_move() -> None:
+    assert not needs_comparison(A, A[:7])
+    assert decide_release(A, A[:7], None).kind == ""
+    assert decide_release(A, B, "identical").kind == ""
+
+
+def test_a_release_lists_what_came_a_rollback_what_left() -> None:
+    assert needs_comparison(A, B)
+    release = decide_release(A, B, "ahead")
+    assert (release.kind, release.listed) == ("release", (A, B))
+    diverged = decide_release(A, B, "diverged")
+    assert (diverged.kind, diverged.listed) == ("release", (A, B))
+    rollback = decide_release(A, B, "behind")
+    assert (rollback.kind, rollback.listed) == ("rollback", (B, A))
+
+
+def test_a_move_whose_history_cannot_be_read_is_recorded_unannounced() -> None:
+    decision = decide_release(A, B, None, "404 no common ancestor")
+    assert (decision.kind, decision.previous, decision.current, decision.announced) == (
+        "unlinked",
+        A,
+        B,
+        False,
+    )
