@@ -226,6 +226,9 @@ class AnsibleConfig:
     ssh_common_args: str = ""
     forks: int = 20
     timeout: int = 1800
+    #: Seconds a run may go without any task starting or ending before it is stopped and its
+    #: hosts fail with a message saying so (a hung SSH connection); 0: never.
+    idle_timeout: int = 900
     boot_timeout: int = 300
     remote_python: str = "auto_silent"
     keep_artifacts: int = 50
@@ -498,7 +501,7 @@ def _build(section: str, cls: type, raw: object) -> Any:
 _MINIMUMS = {
     "github.timeout": 1, "github.retries": 0, "github.write_interval_ms": 0,
     "report.notify_timeout": 1,
-    "ansible.timeout": 1, "ansible.boot_timeout": 1, "ansible.keep_artifacts": 1,
+    "ansible.timeout": 1, "ansible.idle_timeout": 0, "ansible.boot_timeout": 1, "ansible.keep_artifacts": 1,
     "app.health_timeout": 1, "app.keep_releases": 1,
     "serve.interval": 10, "serve.settle_ms": 0, "serve.max_body_kb": 64, "serve.port": 1,
     "serve.access_cache_seconds": 0,
@@ -569,6 +572,13 @@ def _check(cfg: Config) -> None:
         raise ConfigError("ansible.connection", "must be 'ssh' or 'local'")
     if cfg.ansible.forks < 1:
         raise ConfigError("ansible.forks", "must be at least 1")
+    quiet_tasks = max(cfg.ansible.boot_timeout, cfg.app.health_timeout)
+    if cfg.ansible.idle_timeout and cfg.ansible.idle_timeout <= quiet_tasks:
+        raise ConfigError(
+            "ansible.idle_timeout",
+            f"must be longer than the longest wait of a task (boot_timeout, app.health_timeout: "
+            f"{quiet_tasks} s), or 0",
+        )
     for key in ("pass_env", "secret_env"):
         for name in getattr(cfg.ansible, key):
             if not ENV_NAME_RE.match(name):

@@ -206,7 +206,7 @@ class Pass:
                 log.error(
                     "PR #%s on %s failed at %r: %s", out.pr_number, out.instance_id, out.failed_task, first
                 )
-        if done.run is not None and done.run.status != "successful" and not plan.of_type(Deploy):
+        if done.run is not None and not done.run.ok and not plan.of_type(Deploy):
             self.store.events.add(now, "run_failed", done.run.explanation)
 
     def report(self, reporter: Reporter, obs: Observation, plan: Plan, *, final: bool) -> ReportResult:
@@ -260,7 +260,7 @@ class Pass:
         report: ReportResult,
         notices: NoticeResult | None,
     ) -> PassResult:
-        run_bad = done.run is not None and done.run.status != "successful"
+        run_bad = done.run is not None and not done.run.ok
         failed = run_bad or any(not o.ok for o in done.deploys)
         return PassResult(
             PassOutcome.FAILURES if failed else PassOutcome.CLEAN,
@@ -269,6 +269,6 @@ class Pass:
             github=obs.github,
             artifacts=artifacts,
             report=report,
-            run_status=done.run.status if done.run is not None else None,
+            run_status=str(done.run.status) if done.run is not None else None,
             notices=notices,
         )

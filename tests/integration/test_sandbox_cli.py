@@ -193,7 +193,7 @@ def test_the_run_directory_replays_with_ansible_playbook(local_sandbox: Sandbox)
     assert run_cli(sb, "reconcile").returncode == 0
     (run_dir,) = [p for p in (sb.root / "artifacts").iterdir() if (p / "plan.json").exists()]
     assert json.loads((run_dir / "extravars.json").read_text())["pullrekun_ec2_endpoint_url"] == sb.ec2_url
-    from pullrekun.adapters.playbook.runner import ansible_env
+    from pullrekun.adapters.playbook.settings import ansible_env
 
     env = {**os.environ, **ansible_env(REPO, sb.root / "artifacts", 5, "")}
     out = subprocess.run(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pullrekun.adapters.playbook.runner import ssh_control_dir
+from pullrekun.adapters.playbook.settings import ssh_control_dir
 from pullrekun.cli import EXIT_BAD_INPUT, EXIT_OK
 from pullrekun_sandbox.sandbox import Sandbox
 from pullrekun_sandbox.sshd import SshdHosts

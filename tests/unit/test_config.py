@@ -96,6 +96,8 @@ def test_minimal_config_gets_documented_defaults() -> None:
         ({**GOOD, "github": {"repository": "a/b", "retries": -1}}, "github.retries"),
         ({**GOOD, "ansible": {"timeout": 0}}, "ansible.timeout"),
         ({**GOOD, "ansible": {"boot_timeout": -5}}, "ansible.boot_timeout"),
+        ({**GOOD, "ansible": {"idle_timeout": -1}}, "ansible.idle_timeout"),
+        ({**GOOD, "ansible": {"idle_timeout": 200}}, "ansible.idle_timeout"),  # boot_timeout waits 300 s
         ({**GOOD, "ansible": {"keep_artifacts": 0}}, "ansible.keep_artifacts"),
         ({**GOOD, "ansible": {"pass_env": ["lower-case"]}}, "ansible.pass_env"),
         ({**GOOD, "ansible": {"secret_env": ["A B"]}}, "ansible.secret_env"),

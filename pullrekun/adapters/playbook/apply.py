@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from pullrekun.adapters.known_hosts import known_hosts_file
-from pullrekun.adapters.playbook.runner import RunResult, Unsafe, ansible_env, run_playbook
+from pullrekun.adapters.playbook.runner import RunResult, RunSpec, Unsafe, run_playbook
+from pullrekun.adapters.playbook.settings import ansible_env
 from pullrekun.adapters.project import project_dir
 from pullrekun.adapters.state.journal import DeployOutcome
 from pullrekun.config import Config
@@ -254,7 +255,7 @@ def apply(
     known_hosts = known_hosts_file(cfg)
     os.close(os.open(known_hosts, os.O_WRONLY | os.O_CREAT, 0o600))  # ssh appends to it
     inventory = build_inventory(plan, instances, cfg)
-    run = run_playbook(
+    spec = RunSpec(
         project_dir=project,
         playbook=PLAYBOOK,
         inventory=inventory,
@@ -267,12 +268,13 @@ def apply(
         ident=ident,
         env=ansible_env(project, artifacts_root, cfg.ansible.forks, cfg.ansible.ssh_common_args, known_hosts),
         timeout=cfg.ansible.timeout,
+        idle_timeout=cfg.ansible.idle_timeout,
         files={"plan.json": json.dumps({"at": now.isoformat(), **plan_to_json(plan)}, indent=2)},
-        cancel=cancel,
         secrets=run_secrets(cfg),
         pass_env=frozenset(cfg.ansible.pass_env),
         redact=cfg.redactor(*cfg.env_db_passwords(_schemas(inventory))),
     )
+    run = run_playbook(spec, cancel)
     prune_artifacts(artifacts_root, cfg.ansible.keep_artifacts)
     outcomes = []
     for d in deploys:

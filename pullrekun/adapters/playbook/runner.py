@@ -10,14 +10,14 @@ status becomes a typed :class:`RunResult` that says what happened in words.
 from __future__ import annotations
 
 import base64
-import hashlib
+import enum
 import json
 import logging
 import os
 import re
 import shlex
 import sys
-import tempfile
+import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +27,7 @@ from typing import IO, Any
 import yaml
 
 from pullrekun.adapters.playbook.guard import RECORD_NAME, SECRET_NAMES_ENV, SECRET_PROMPT
+from pullrekun.adapters.playbook.settings import run_environment
 from pullrekun.core.redact import cap_output
 from pullrekun.core.steps import Step, step_of
 
@@ -63,9 +64,47 @@ class HostFailure:
     output_tail: tuple[str, ...] = ()
 
 
+class RunStatus(enum.StrEnum):
+    """How a playbook run ended (:attr:`RunResult.explanation` says it in words)."""
+
+    SUCCESSFUL = "successful"
+    FAILED = "failed"
+    #: The run took longer than its timeout.
+    TIMEOUT = "timeout"
+    #: No event came for the idle timeout (a hung task, e.g. an SSH connection that never answers).
+    IDLE = "idle"
+    CANCELED = "canceled"
+    #: ansible-runner could not start the run (:attr:`RunResult.error` says why).
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One playbook run, as the caller asks for it."""
+
+    project_dir: Path
+    playbook: str
+    inventory: Mapping[str, Any]
+    extra_vars: Mapping[str, Any]
+    artifacts_root: Path
+    ident: str
+    env: Mapping[str, str]
+    timeout: int
+    #: Seconds without any event after which the run is stopped (0: never).
+    idle_timeout: int = 0
+    #: More files for the run directory (name -> text), e.g. the plan applied.
+    files: Mapping[str, str] = field(default_factory=dict)
+    #: Secret variables (name -> value) handed over in memory only.
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    #: More variables of the controller's environment the run may see.
+    pass_env: frozenset[str] = frozenset()
+    redact: Callable[[str], str] = str
+    quiet: bool = True
+
+
 @dataclass(frozen=True)
 class RunResult:
-    status: str  # successful | failed | timeout | canceled | error
+    status: RunStatus
     rc: int | None
     private_data_dir: str
     artifacts_dir: str
@@ -78,20 +117,31 @@ class RunResult:
     failed_steps: Mapping[str, Step] = field(default_factory=dict)
     #: Per host, the steps whose tagged tasks finished there.
     done_steps: Mapping[str, frozenset[Step]] = field(default_factory=dict)
+    #: Why the run could not start (status ERROR), or the idle timeout's seconds (status IDLE).
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status is RunStatus.SUCCESSFUL
 
     @property
     def explanation(self) -> str:
         match self.status:
-            case "successful":
+            case RunStatus.SUCCESSFUL:
                 return "playbook run finished"
-            case "failed":
+            case RunStatus.FAILED:
                 return f"playbook run failed (rc={self.rc}); see {self.artifacts_dir}"
-            case "timeout":
+            case RunStatus.TIMEOUT:
                 return f"playbook run hit its timeout; see {self.artifacts_dir}"
-            case "canceled":
+            case RunStatus.IDLE:
+                return (
+                    f"playbook run stopped: nothing happened for {self.error} s (a task hung, e.g. an "
+                    f"SSH connection that never answered); see {self.artifacts_dir}"
+                )
+            case RunStatus.CANCELED:
                 return "playbook run was canceled"
-            case _:
-                return f"playbook run could not start ({self.status}); see {self.artifacts_dir}"
+            case RunStatus.ERROR:
+                return f"playbook run could not start ({self.error}); see {self.artifacts_dir}"
 
     def host_ok(self, host: str) -> bool:
         return host in self.ok_hosts and host not in self.failed_hosts
@@ -118,8 +168,13 @@ class _Events:
         self.tail: deque[str] = deque(maxlen=15)
         self._redact = redact
         self._stdout = stdout
+        self.last_event = time.monotonic()
+
+    def idle_for(self) -> float:
+        return time.monotonic() - self.last_event
 
     def __call__(self, event: dict[str, Any]) -> bool:
+        self.last_event = time.monotonic()
         _scrub(event, self._redact)
         text = str(event.get("stdout") or "")
         if text:
@@ -174,88 +229,6 @@ def read_steps(path: Path) -> tuple[dict[str, Step], dict[str, frozenset[Step]]]
     return failed, {h: frozenset(s) for h, s in done.items()}
 
 
-def ssh_control_dir(state_dir: Path) -> Path:
-    """Where the SSH masters of one state directory live (short: socket paths are limited to 108)."""
-    digest = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:10]
-    return Path(tempfile.gettempdir()) / f"pullrekun-cp-{os.getuid()}-{digest}"
-
-
-def ansible_env(
-    project_dir: Path, state_dir: Path, forks: int, ssh_common_args: str, known_hosts: Path | None = None
-) -> dict[str, str]:
-    """Settings for every run: fast SSH (pipelining + ControlPersist), files kept out of ~.
-
-    Host keys are pinned in ``known_hosts`` (pullrekun's own file): each host is checked under
-    the alias its inventory gives it (the instance id), its key learned on first contact and
-    required from then on. These options come first, so none in ``ssh_common_args`` wins.
-    """
-    bindir = str(Path(sys.executable).parent)
-    callbacks = str(project_dir / "playbooks" / "callback_plugins")
-    control_dir = ssh_control_dir(state_dir)
-    control_dir.mkdir(mode=0o700, exist_ok=True)
-    ssh_args = "-o ControlMaster=auto -o ControlPersist=60s -o ServerAliveInterval=15"
-    if known_hosts is not None:
-        ssh_args = (
-            f"-o UserKnownHostsFile={known_hosts} -o GlobalKnownHostsFile=/dev/null "
-            f"-o StrictHostKeyChecking=accept-new -o HashKnownHosts=no {ssh_args}"
-        )
-    return {
-        "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}",
-        "ANSIBLE_ROLES_PATH": str(project_dir / "roles"),
-        # The pullrekun_steps callback (after any the environment names: the tests' crash_at).
-        "ANSIBLE_CALLBACK_PLUGINS": os.pathsep.join(
-            filter(None, (os.environ.get("ANSIBLE_CALLBACK_PLUGINS"), callbacks))
-        ),
-        "ANSIBLE_HOME": str(state_dir / "ansible-home"),
-        "ANSIBLE_LOCAL_TEMP": str(state_dir / "ansible-tmp"),
-        "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control_dir),
-        "ANSIBLE_PIPELINING": "True",
-        "ANSIBLE_SSH_ARGS": f"{ssh_args} {ssh_common_args}".strip(),
-        # Checked by ssh itself (StrictHostKeyChecking above): Ansible must not add "=no".
-        "ANSIBLE_HOST_KEY_CHECKING": "True" if known_hosts is not None else "False",
-        "ANSIBLE_FORKS": str(forks),
-        "ANSIBLE_TIMEOUT": "20",
-        "ANSIBLE_RETRY_FILES_ENABLED": "False",
-        "ANSIBLE_DEPRECATION_WARNINGS": "False",
-        "ANSIBLE_NOCOLOR": "True",
-        "ANSIBLE_INVENTORY_UNPARSED_FAILED": "True",
-    }
-
-
-#: What a playbook run may take from the controller's environment besides pullrekun's settings:
-#: nothing else reaches it, and nothing secret is among these (they are in its run directory).
-PASSED_ENV = frozenset(
-    {
-        "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "SSH_AUTH_SOCK",
-        "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
-        "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE", "AWS_CONFIG_FILE",
-        "AWS_SHARED_CREDENTIALS_FILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EC2", "AWS_CA_BUNDLE",
-        "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME", "AWS_WEB_IDENTITY_TOKEN_FILE",
-        "AWS_STS_REGIONAL_ENDPOINTS", "AWS_EC2_METADATA_DISABLED", "AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE",
-        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    }
-)  # fmt: skip
-
-
-def run_environment(
-    runner_env: Mapping[str, str], own: Mapping[str, str], pass_env: frozenset[str]
-) -> dict[str, str]:
-    """The run's whole environment: pullrekun's settings (``own``), what ansible-runner adds for its
-    callbacks, and only the named variables of the controller's environment.
-
-    ansible-runner starts from a copy of ``os.environ`` and records what it hands the run in
-    ``artifacts/<id>/command``; without this, every secret of the controller would be on disk.
-    """
-    parent = os.environ
-    allowed = PASSED_ENV | pass_env
-    env = {}
-    for key, value in runner_env.items():
-        inherited = key in parent and parent[key] == value and key not in own
-        if not inherited or key in allowed or key.startswith("LC_"):
-            env[key] = value
-    return env
-
-
 _PROMPT_START = SECRET_PROMPT.split(" ", 1)[0]
 
 
@@ -279,128 +252,112 @@ def _private_file(path: Path, text: str) -> None:
         f.write(text)
 
 
-def run_playbook(
-    *,
-    project_dir: Path,
-    playbook: str,
-    inventory: Mapping[str, Any],
-    extra_vars: Mapping[str, Any],
-    artifacts_root: Path,
-    ident: str,
-    env: Mapping[str, str],
-    timeout: int,
-    files: Mapping[str, str] | None = None,
-    cancel: Callable[[], bool] | None = None,
-    quiet: bool = True,
-    secrets: Mapping[str, str] | None = None,
-    pass_env: frozenset[str] = frozenset(),
-    redact: Callable[[str], str] = str,
-) -> RunResult:
+def run_playbook(spec: RunSpec, cancel: Callable[[], bool] | None = None) -> RunResult:
     """Run one playbook; never raises for playbook failures (they are in the result).
 
-    ``secrets`` (name -> value) reach ansible-playbook's environment in memory only: the guard
-    asks for each on its terminal and ansible-runner answers. The run directory (mode 0700, its
-    files 0600) holds names, never values; every event and the ``stdout`` file are written through
-    ``redact``.
+    ``spec.secrets`` (name -> value) reach ansible-playbook's environment in memory only: the
+    guard asks for each on its terminal and ansible-runner answers. The run directory (mode 0700,
+    its files 0600) holds names, never values; every event and the ``stdout`` file are written
+    through ``spec.redact``. ``cancel`` stops the run, whoever sets it.
     """
-    private = artifacts_root / ident
-    _private_dir(artifacts_root)
+    private = spec.artifacts_root / spec.ident
+    _private_dir(spec.artifacts_root)
     private.mkdir(mode=0o700)
     (private / "inventory").mkdir(mode=0o700)
     (private / "artifacts").mkdir(mode=0o700)
-    _private_file(private / "inventory" / "hosts.yml", dump_inventory(inventory))
-    for name, content in (files or {}).items():
+    _private_file(private / "inventory" / "hosts.yml", dump_inventory(spec.inventory))
+    for name, content in spec.files.items():
         _private_file(private / name, content)
-    cmd = ("ansible-playbook", "-i", str(private / "inventory"), str(project_dir / playbook))
-    # ansible-playbook runs under a guard that ends it (and its forks) if this process dies.
-    guard = [
-        "-m", "pullrekun.adapters.playbook.guard", str(private / RECORD_NAME), str(os.getpid()), "--",
-        "ansible-playbook", str(project_dir / playbook),
-    ]  # fmt: skip
+    playbook = str(spec.project_dir / spec.playbook)
+    cmd = ("ansible-playbook", "-i", str(private / "inventory"), playbook)
     # The run's settings are the environment's (ansible_env): no ansible.cfg in the working
     # directory, the home directory or /etc/ansible changes what a pass does.
     config = private / "ansible.cfg"
     _private_file(config, "# Empty on purpose: pullrekun passes its settings as environment variables.\n")
     # Enough to replay by hand: ansible-playbook -i <run>/inventory <playbook> -e @<run>/extravars.json
-    _private_file(private / "extravars.json", json.dumps(dict(extra_vars), indent=2))
+    extra_vars = dict(spec.extra_vars)
+    _private_file(private / "extravars.json", json.dumps(extra_vars, indent=2))
     _private_file(
         private / "command.json",
-        json.dumps({"command": cmd, "extra_vars": dict(extra_vars)}, indent=2, default=str),
+        json.dumps({"command": cmd, "extra_vars": extra_vars}, indent=2, default=str),
     )
     own = {
-        **env,
+        **spec.env,
         "PULLREKUN_STEPS_FILE": str(private / STEPS_FILE),
         "ANSIBLE_CONFIG": str(config),
-        SECRET_NAMES_ENV: ",".join(secrets or {}),
+        SECRET_NAMES_ENV: ",".join(spec.secrets),
     }
-    artifacts = private / "artifacts"
-    (artifacts / ident).mkdir(mode=0o700)
-    stdout_fd = os.open(artifacts / ident / "stdout", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    (private / "artifacts" / spec.ident).mkdir(mode=0o700)
+    stdout_path = private / "artifacts" / spec.ident / "stdout"
+    stdout_fd = os.open(stdout_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     with os.fdopen(stdout_fd, "w", encoding="utf-8") as stdout:
-        return _run(
-            private, project_dir, guard, cmd, own, secrets or {}, pass_env, timeout, quiet, cancel,
-            _Events(redact, stdout), ident, extra_vars,
-        )  # fmt: skip
+        return _run(spec, private, cmd, own, _Events(spec.redact, stdout), cancel or (lambda: False))
 
 
 def _run(
+    spec: RunSpec,
     private: Path,
-    project_dir: Path,
-    guard: list[str],
     cmd: tuple[str, ...],
     own: Mapping[str, str],
-    secrets: Mapping[str, str],
-    pass_env: frozenset[str],
-    timeout: int,
-    quiet: bool,
-    cancel: Callable[[], bool] | None,
     events: _Events,
-    ident: str,
-    extra_vars: Mapping[str, Any],
+    cancel: Callable[[], bool],
 ) -> RunResult:
     from ansible_runner.interface import init_runner  # imported here: `plan` and `status` never need it
+
+    # ansible-playbook runs under a guard that ends it (and its forks) if this process dies.
+    guard = [
+        "-m", "pullrekun.adapters.playbook.guard", str(private / RECORD_NAME), str(os.getpid()), "--",
+        "ansible-playbook", str(spec.project_dir / spec.playbook),
+    ]  # fmt: skip
+    idle = [False]
+
+    def stop() -> bool:
+        if spec.idle_timeout and events.idle_for() > spec.idle_timeout:
+            idle[0] = True
+        return idle[0] or cancel()
 
     artifacts = private / "artifacts"
     try:
         r = init_runner(
             private_data_dir=str(private),
-            project_dir=str(project_dir),
+            project_dir=str(spec.project_dir),
             binary=sys.executable,
             cmdline=shlex.join(guard),
             inventory=str(private / "inventory"),
-            extravars=dict(extra_vars),
+            extravars=dict(spec.extra_vars),
             envvars=dict(own),
-            passwords=_secret_answers(secrets),
+            passwords=_secret_answers(spec.secrets),
             artifact_dir=str(artifacts),
-            ident=ident,
-            timeout=timeout,
+            ident=spec.ident,
+            timeout=spec.timeout,
             suppress_env_files=True,
             # The events' text goes to artifacts/<id>/stdout through the handler, redacted.
             suppress_output_file=True,
-            quiet=quiet,
+            quiet=spec.quiet,
             event_handler=events,
-            cancel_callback=cancel or (lambda: False),
+            cancel_callback=stop,
         )
-        r.config.env = run_environment(r.config.env, own, pass_env)
+        r.config.env = run_environment(r.config.env, own, spec.pass_env)
         r.run()
     except Exception as exc:  # runner set-up errors: report, never crash the pass
         log.exception("ansible-runner failed to start")
-        return RunResult("error: " + str(exc)[:200], None, str(private), str(artifacts), cmd)
+        return RunResult(RunStatus.ERROR, None, str(private), str(artifacts), cmd, error=str(exc)[:200])
+    status = RunStatus.IDLE if idle[0] and r.status == "canceled" else RunStatus(str(r.status))
     stats: dict[str, dict[str, int]] = r.stats or {}
-    tail = tuple(events.tail) if r.status != "successful" else ()
     failed_steps, done_steps = read_steps(private / STEPS_FILE)
     failed = set(stats.get("failures", {})) | set(stats.get("dark", {}))
     seen = set(stats.get("processed", {}))
     return RunResult(
-        status=str(r.status),
+        status=status,
         rc=r.rc,
         private_data_dir=str(private),
-        artifacts_dir=str(artifacts / ident),
+        artifacts_dir=str(artifacts / spec.ident),
         command=cmd,
         failures=events.failures,
         failed_hosts=frozenset(failed),
-        ok_hosts=frozenset(seen - failed),
-        output_tail=tail,
+        ok_hosts=frozenset(seen - failed) if status is not RunStatus.IDLE else frozenset(),
+        output_tail=tuple(events.tail) if status is not RunStatus.SUCCESSFUL else (),
         failed_steps=failed_steps,
         done_steps=done_steps,
+        error=str(spec.idle_timeout) if status is RunStatus.IDLE else "",
     )
