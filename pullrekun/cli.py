@@ -176,7 +176,7 @@ def _hash_password() -> int:
 
 
 def _api_token(name: str, viewer: bool) -> int:
-    from pullrekun.web.api import new_token
+    from pullrekun.web.tokens import new_token
 
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}", name):
         print("pullrekun: a token's name is letters, digits, '.', '_' and '-' (40 at most)", file=sys.stderr)

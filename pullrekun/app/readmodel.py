@@ -24,7 +24,7 @@ from pullrekun.adapters.state.store import Store
 from pullrekun.app.notices import PRODUCTION_PROBLEM, PRODUCTION_READ_AT, PRODUCTION_SHA
 from pullrekun.app.pool import read_pool
 from pullrekun.config import Config
-from pullrekun.core.model import UP_STATES, Instance, InstanceWish
+from pullrekun.core.model import UP_STATES, EnvStatus, Instance, InstanceWish
 from pullrekun.core.steps import Step
 from pullrekun.core.tagpolicy import Refusal
 from pullrekun.core.text import neutralise
@@ -269,3 +269,38 @@ def event_views(store: Store, limit: int, hide_output: bool) -> tuple[EventView,
         )
         for e in store.events.recent(limit=limit)
     )
+
+
+@dataclass(frozen=True)
+class DeployView:
+    """An instance's latest deployment (the pool table's "last deploy")."""
+
+    pr_number: int
+    sha: str
+    status: str
+    started_at: dt.datetime
+
+
+def last_deploys(store: Store) -> dict[str, DeployView]:
+    return {
+        iid: DeployView(d.pr_number, d.sha, d.status, d.started_at)
+        for iid, d in store.journal.last_deployments().items()
+    }
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Where things stand, counted (``/metrics``)."""
+
+    #: Environments by state (``asleep`` for those stopped until woken).
+    environments: Mapping[str, int]
+    queued: int
+    rate_remaining: int | None
+
+
+def counts(store: Store) -> Counts:
+    by_state = {state: 0 for state in (*(str(s) for s in EnvStatus), "asleep")}
+    for env in store.journal.environments():
+        by_state["asleep" if env.assignment.asleep else str(env.assignment.status)] += 1
+    remaining = store.github_facts.read().get("rate_remaining", "")
+    return Counts(by_state, len(store.journal.queue()), int(remaining) if remaining.isdigit() else None)

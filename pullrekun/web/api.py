@@ -16,55 +16,23 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import hashlib
-import hmac
 import json
-import secrets
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from pullrekun.adapters.state.store import Store
-from pullrekun.app.readmodel import Snapshot, event_views
-from pullrekun.config import ServeConfig
-from pullrekun.web.actions import Actions, Answer
-from pullrekun.web.auth import Person, Role
+from pullrekun.app.readmodel import event_views
+from pullrekun.web.actions import Answer
+from pullrekun.web.auth import Person
+from pullrekun.web.context import Web, WebParts, who_is_asking
 
 STATUS_SCHEMA_FILE = Path(__file__).resolve().parent.parent / "app" / "status.schema.json"
-TOKEN_PREFIX = "prk_"  # noqa: S105 - a prefix, not a token
-
-
-def new_token() -> tuple[str, str]:
-    """A new API token and the SHA-256 the config keeps of it."""
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    return token, token_digest(token)
-
-
-def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-class Tokens:
-    def __init__(self, cfg: ServeConfig) -> None:
-        self._known = [(d, name, Role.VIEWER) for name, d in cfg.viewer_tokens.items()]
-        self._known += [(d, name, Role.ADMIN) for name, d in cfg.admin_tokens.items()]
-
-    def person(self, authorization: str | None) -> Person | None:
-        """Whose token this is (every known digest is compared, in constant time)."""
-        if not authorization or not authorization.startswith("Bearer "):
-            return None
-        digest = token_digest(authorization.removeprefix("Bearer ").strip())
-        found = None
-        for known, name, role in self._known:
-            if hmac.compare_digest(known, digest):
-                found = Person(f"token:{name}", role)
-        return found
 
 
 class Message(BaseModel):
@@ -105,131 +73,139 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def install(
-    app: FastAPI,
-    store: Store,
-    actions: Actions,
-    tokens: Tokens,
-    read: Callable[[], Snapshot],
-    session_person: Callable[[Request], Person | None],
-    show_output: bool = True,
-) -> None:
-    """The API's routes; a failure's output goes to readers who may not act only with
-    ``show_output`` (``report.show_output``)."""
-    api = APIRouter(prefix="/api/v1", tags=["api"], responses=_ERRORS)
+def _reader(request: Request, web: WebParts) -> Person | None:
+    """Who reads: a token, or the dashboard's session (its live refresh)."""
+    return web.tokens.person(request.headers.get("authorization")) or who_is_asking(request)
 
-    def reader(request: Request) -> Person | None:
-        return tokens.person(request.headers.get("authorization")) or session_person(request)
 
-    def denied(status: int, message: str) -> JSONResponse:
-        return JSONResponse({"message": message}, status_code=status, headers={"Cache-Control": "no-store"})
+def _token_holder(request: Request, web: WebParts) -> Person | None:
+    """Who acts: a token only, so a page elsewhere cannot make a signed-in browser act."""
+    return web.tokens.person(request.headers.get("authorization"))
 
-    def acting(request: Request, do: Callable[[Person], Answer]) -> JSONResponse:
-        person = tokens.person(request.headers.get("authorization"))
-        if person is None:
-            return denied(401, "actions need an API token: Authorization: Bearer <token>")
-        if not person.may_act:
-            return denied(403, f"{person.name} may read but not act")
-        answer = do(person)
-        return JSONResponse({"message": answer.message}, status_code=answer.status)
 
-    @api.get(
-        "/status",
-        summary="Every environment, the pool, the queue and GitHub's rate limit",
-        responses={
-            200: {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Status"}}}}
-        },
-    )
-    def status(request: Request) -> JSONResponse:
-        person = reader(request)
-        if person is None:
-            return denied(401, "sign in first, or send an API token")
-        snap = read() if person.may_act or show_output else read().without_output()
-        return JSONResponse(snap.to_json(), headers={"Cache-Control": "no-store"})
+Reader = Annotated[Person | None, Depends(_reader)]
+Actor = Annotated[Person | None, Depends(_token_holder)]
+router = APIRouter(prefix="/api/v1", tags=["api"], responses=_ERRORS)
 
-    @api.get("/events", summary="The activity log, newest first", response_model=list[Event])
-    def events(request: Request, limit: int = Query(50, ge=1, le=500)) -> Any:
-        person = reader(request)
-        if person is None:
-            return denied(401, "sign in first, or send an API token")
-        return [
-            Event(
-                at=e.at,
-                kind=e.kind,
-                pr=e.pr_number,
-                instance_id=e.instance_id,
-                actor=e.actor,
-                message=e.message,
-            )
-            for e in event_views(store, limit, hide_output=not (person.may_act or show_output))
-        ]
 
-    @api.post(
-        "/environments/{pr}/{verb}",
-        summary="Redeploy, stop, wake or reset the database of a PR's environment",
-        status_code=202,
-        response_model=Message,
-    )
-    def environment(request: Request, pr: int, verb: str) -> Any:
-        return acting(request, lambda person: actions.environment(pr, verb, person.actor))
+def _denied(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"message": message}, status_code=status, headers={"Cache-Control": "no-store"})
 
-    @api.post(
-        "/instances/{instance_id}/{verb}",
-        summary="Start (keep running while free), stop or retire a pool instance",
-        status_code=202,
-        response_model=Message,
-    )
-    def instance(request: Request, instance_id: str, verb: str) -> Any:
-        return acting(request, lambda person: actions.instance(instance_id, verb, person.actor))
 
-    @api.post(
-        "/instances", summary="Register an instance into the pool", status_code=202, response_model=Message
-    )
-    def register(request: Request, body: Registration) -> Any:
-        return acting(request, lambda person: actions.register(body.instance_id, person.actor))
+def _acting(person: Person | None, do: Callable[[Person], Answer]) -> JSONResponse:
+    if person is None:
+        return _denied(401, "actions need an API token: Authorization: Bearer <token>")
+    if not person.may_act:
+        return _denied(403, f"{person.name} may read but not act")
+    answer = do(person)
+    return JSONResponse({"message": answer.message}, status_code=answer.status)
 
-    @api.post(
-        "/releases/pending",
-        summary="Post the waiting-for-release notice (merged PRs not in production) on the next pass",
-        status_code=202,
-        response_model=Message,
-    )
-    def pending_notice(request: Request) -> Any:
-        return acting(request, lambda person: actions.pending_notice(person.actor))
 
-    @api.get("/schemas", summary="The developer -> schema table", response_model=list[SchemaRow])
-    def schemas(request: Request) -> Any:
-        if reader(request) is None:
-            return denied(401, "sign in first, or send an API token")
-        return [
-            SchemaRow(login=login, schema_name=schema, source=source, set_by=who, set_at=when)
-            for login, schema, source, who, when in actions.schema_table()
-        ]
+def _sees_output(web: Web, person: Person) -> bool:
+    return person.may_act or web.cfg.report.show_output
 
-    @api.put("/schemas/{login}", summary="Set a developer's schema", status_code=202, response_model=Message)
-    def set_schema(request: Request, login: str, body: SchemaChoice) -> Any:
-        return acting(request, lambda person: actions.set_schema(login, body.schema_name, person.actor))
 
-    @api.delete(
-        "/schemas/{login}",
-        summary="Put a developer back on the config file's schema",
-        status_code=202,
-        response_model=Message,
-    )
-    def reset_schema(request: Request, login: str) -> Any:
-        return acting(request, lambda person: actions.reset_schema(login, person.actor))
+@router.get(
+    "/status",
+    summary="Every environment, the pool, the queue and GitHub's rate limit",
+    responses={200: {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Status"}}}}},
+)
+def status(web: WebParts, person: Reader) -> JSONResponse:
+    if person is None:
+        return _denied(401, "sign in first, or send an API token")
+    snap = web.read() if _sees_output(web, person) else web.read().without_output()
+    return JSONResponse(snap.to_json(), headers={"Cache-Control": "no-store"})
 
-    app.include_router(api)
 
-    @app.exception_handler(RequestValidationError)
-    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        """Refused input answers like every other refusal: 422 and a message naming the problem."""
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg', 'invalid')}"
-            for e in exc.errors()
+@router.get("/events", summary="The activity log, newest first", response_model=list[Event])
+def events(web: WebParts, person: Reader, limit: int = Query(50, ge=1, le=500)) -> Any:
+    if person is None:
+        return _denied(401, "sign in first, or send an API token")
+    return [
+        Event(
+            at=e.at, kind=e.kind, pr=e.pr_number, instance_id=e.instance_id, actor=e.actor, message=e.message
         )
-        return JSONResponse({"message": problems or "invalid request"}, status_code=422)
+        for e in event_views(web.store, limit, hide_output=not _sees_output(web, person))
+    ]
 
+
+@router.post(
+    "/environments/{pr}/{verb}",
+    summary="Redeploy, stop, wake or reset the database of a PR's environment",
+    status_code=202,
+    response_model=Message,
+)
+def environment(web: WebParts, person: Actor, pr: int, verb: str) -> Any:
+    return _acting(person, lambda p: web.actions.environment(pr, verb, p.actor))
+
+
+@router.post(
+    "/instances/{instance_id}/{verb}",
+    summary="Start (keep running while free), stop or retire a pool instance",
+    status_code=202,
+    response_model=Message,
+)
+def instance(web: WebParts, person: Actor, instance_id: str, verb: str) -> Any:
+    return _acting(person, lambda p: web.actions.instance(instance_id, verb, p.actor))
+
+
+@router.post(
+    "/instances", summary="Register an instance into the pool", status_code=202, response_model=Message
+)
+def register(web: WebParts, person: Actor, body: Registration) -> Any:
+    return _acting(person, lambda p: web.actions.register(body.instance_id, p.actor))
+
+
+@router.post(
+    "/releases/pending",
+    summary="Post the waiting-for-release notice (merged PRs not in production) on the next pass",
+    status_code=202,
+    response_model=Message,
+)
+def pending_notice(web: WebParts, person: Actor) -> Any:
+    return _acting(person, lambda p: web.actions.pending_notice(p.actor))
+
+
+@router.get("/schemas", summary="The developer -> schema table", response_model=list[SchemaRow])
+def schemas(web: WebParts, person: Reader) -> Any:
+    if person is None:
+        return _denied(401, "sign in first, or send an API token")
+    return [
+        SchemaRow(login=login, schema_name=schema, source=source, set_by=who, set_at=when)
+        for login, schema, source, who, when in web.actions.schema_table()
+    ]
+
+
+@router.put("/schemas/{login}", summary="Set a developer's schema", status_code=202, response_model=Message)
+def set_schema(web: WebParts, person: Actor, login: str, body: SchemaChoice) -> Any:
+    return _acting(person, lambda p: web.actions.set_schema(login, body.schema_name, p.actor))
+
+
+@router.delete(
+    "/schemas/{login}",
+    summary="Put a developer back on the config file's schema",
+    status_code=202,
+    response_model=Message,
+)
+def reset_schema(web: WebParts, person: Actor, login: str) -> Any:
+    return _acting(person, lambda p: web.actions.reset_schema(login, p.actor))
+
+
+async def _invalid(_request: Request, exc: Exception) -> JSONResponse:
+    """Refused input answers like every other refusal: 422 and a message naming the problem."""
+    assert isinstance(exc, RequestValidationError)
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg', 'invalid')}"
+        for e in exc.errors()
+    )
+    return JSONResponse({"message": problems or "invalid request"}, status_code=422)
+
+
+def install(app: FastAPI) -> None:
+    """The API's routes; a failure's output goes to readers who may not act only with
+    ``report.show_output``."""
+    app.include_router(router)
+    app.add_exception_handler(RequestValidationError, _invalid)
     _describe(app)
 
 

@@ -28,7 +28,7 @@ from pullrekun import config as config_mod
 from pullrekun.adapters.state.store import Store
 from pullrekun.cli import EXIT_BAD_INPUT
 from pullrekun.config import ServeConfig
-from pullrekun.web.api import new_token, token_digest
+from pullrekun.web.tokens import new_token, token_digest
 from pullrekun.web.auth import Accounts, Role, hash_password
 from pullrekun.web.oauth import RepoAccess
 from pullrekun.web.serve import Service

@@ -377,7 +377,7 @@ def test_the_dashboard_button_and_the_api_ask_for_the_waiting_notice(
     import dataclasses
 
     from pullrekun.config import ServeConfig
-    from pullrekun.web.api import new_token, token_digest
+    from pullrekun.web.tokens import new_token, token_digest
     from pullrekun.web.auth import hash_password
     from pullrekun.web.serve import Service
     from tests.integration.test_dashboard_http import Browser

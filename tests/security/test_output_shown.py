@@ -16,7 +16,7 @@ from pullrekun import config as config_mod
 from pullrekun.adapters.state.store import Store
 from pullrekun.app.results import PassOutcome
 from pullrekun.core.views import OUTPUT_HIDDEN
-from pullrekun.web.api import new_token, token_digest
+from pullrekun.web.tokens import new_token, token_digest
 from pullrekun.web.serve import Service
 from pullrekun_sandbox.sandbox import Sandbox
 from tests.conftest import run_pass

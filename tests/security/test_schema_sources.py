@@ -25,7 +25,7 @@ from pullrekun.adapters.schema_clone import CloneError, Server, clone_schema
 from pullrekun.adapters.state.store import Store
 from pullrekun.core.model import CloneSchema, Instance, InstanceState, Observed, PullRequest
 from pullrekun.core.planner import plan
-from pullrekun.web.api import new_token, token_digest
+from pullrekun.web.tokens import new_token, token_digest
 from pullrekun.web.serve import Service
 from pullrekun_sandbox.mariadb import MariaDB
 from tests.conftest import _db_names

@@ -1,0 +1,54 @@
+"""The environments page (the dashboard's front page) and what people may ask of one."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+
+from pullrekun.adapters.project import templates_dir
+from pullrekun.app.readmodel import event_views, last_deploys
+from pullrekun.web.auth import CSRF_FIELD
+from pullrekun.web.context import Asker, WebParts, act, to_login
+
+router = APIRouter()
+STATIC = {"app.css": "text/css; charset=utf-8", "live.js": "text/javascript; charset=utf-8"}
+
+
+@router.get("/", response_class=HTMLResponse)
+def environments(request: Request, web: WebParts, person: Asker) -> Response:
+    if person is None:
+        return to_login()
+    hide = web.hides_output(person)
+    snap = web.read()
+    return web.page(
+        request,
+        "environments.html.j2",
+        snap=snap.without_output() if hide else snap,
+        events=event_views(web.store, 30, hide),
+        verbs=web.actions.environment_verbs(),
+        now=dt.datetime.now(dt.UTC),
+        last_deploys=last_deploys(web.store),
+    )
+
+
+@router.get("/static/{name}")
+def static(name: str) -> Response:
+    if name not in STATIC:
+        return Response(status_code=404)
+    return Response((templates_dir() / "web" / "static" / name).read_bytes(), media_type=STATIC[name])
+
+
+@router.post("/environments/{pr}/{verb}")
+def environment_action(
+    request: Request,
+    web: WebParts,
+    person: Asker,
+    pr: int,
+    verb: str,
+    csrf_token_sent: str = Form("", alias=CSRF_FIELD),
+) -> Response:
+    if verb not in web.actions.environment_verbs():
+        return Response(f"no such action: {verb}", status_code=404)
+    return act(request, person, csrf_token_sent, lambda p: web.actions.environment(pr, verb, p.actor))
