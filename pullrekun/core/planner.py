@@ -31,6 +31,7 @@ from pullrekun.core.model import (
     ForgetInstanceRequest,
     ForgetResetLabel,
     Instance,
+    InstanceRequest,
     InstanceState,
     InstanceWish,
     Observed,
@@ -103,24 +104,15 @@ def _clone_reason(asg: Assignment, pr: PullRequest, db: DatabasePolicy) -> str |
     return None
 
 
-def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
-    """Return the actions that bring the world to the desired state.
-
-    Order of the result: approvals, unassignments, stops, assignments, starts, schema clones,
-    deploys, forgotten reset labels, then the pool's changes asked by people (registrations,
-    retirements, answered wishes); each group sorted by PR number or instance id. A clone
-    always comes with a deploy of the same environment (the app restarts on its fresh schema).
-
-    Guarantees (checked by property tests): no instance serves two PRs, a closed or
-    ineligible PR never keeps an instance, every open PR either holds an instance, has a queue
-    position or is skipped with a reason, and applying a plan successfully then planning
-    again yields an empty plan.
-    """
-    all_open = {pr.number: pr for pr in observed.prs}
+def _judge_trust(
+    observed: Observed, config: PlannerConfig
+) -> tuple[list[Action], dict[int, PullRequest], list[SkippedPR]]:
+    """Approvals to record, revoke or forget; the PRs that get an environment; those skipped."""
+    all_open = {pr.number for pr in observed.prs}
     approved = {a.pr_number: a.sha for a in observed.approvals}
     approvals: list[Action] = [ForgetApproval(n) for n in sorted(approved) if n not in all_open]
     skipped: list[SkippedPR] = []
-    open_prs: dict[int, PullRequest] = {}
+    eligible: dict[int, PullRequest] = {}
     for pr in sorted(observed.prs, key=lambda p: p.number):
         verdict = config.trust.verdict(pr, approved.get(pr.number), observed.evidence.get(pr.number))
         if verdict.record_approval:
@@ -130,20 +122,27 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
         elif pr.number in approved and config.trust.approval_label not in pr.labels:
             approvals.append(ForgetApproval(pr.number))
         if verdict.eligible:
-            open_prs[pr.number] = pr
+            eligible[pr.number] = pr
         else:
             skipped.append(SkippedPR(pr.number, verdict.reason))
+    return approvals, eligible, skipped
 
-    instances = {inst.instance_id: inst for inst in observed.instances}
-    wishes = {r.instance_id: r for r in observed.instance_requests}
-    retiring = {iid for iid, r in wishes.items() if r.wish == InstanceWish.RETIRE and iid in instances}
 
+def _keep_or_release(
+    observed: Observed,
+    eligible: dict[int, PullRequest],
+    skipped: list[SkippedPR],
+    instances: dict[str, Instance],
+    retiring: set[str],
+) -> tuple[list[Unassign], dict[int, Assignment]]:
+    """Which recorded assignments stay, and which end (and why)."""
+    all_open = {pr.number for pr in observed.prs}
     unassign: list[Unassign] = []
     kept: dict[int, Assignment] = {}
     for asg in sorted(observed.assignments, key=lambda a: a.pr_number):
         if asg.pr_number not in all_open:
             unassign.append(Unassign(asg.pr_number, asg.instance_id, "pull request closed"))
-        elif asg.pr_number not in open_prs:
+        elif asg.pr_number not in eligible:
             why = next(s.reason for s in skipped if s.pr_number == asg.pr_number)
             unassign.append(Unassign(asg.pr_number, asg.instance_id, f"no longer eligible: {why}"))
         elif asg.instance_id not in instances:
@@ -157,6 +156,131 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
             unassign.append(Unassign(asg.pr_number, asg.instance_id, "instance held twice"))
         else:
             kept[asg.pr_number] = asg
+    return unassign, kept
+
+
+@dataclass
+class _Draft:
+    """The actions of one plan as the planner's rules add them (internal, mutable)."""
+
+    db: DatabasePolicy | None
+    now: dt.datetime
+    notes: list[str] = field(default_factory=list)
+    assign: list[Assign] = field(default_factory=list)
+    starts: list[StartInstance] = field(default_factory=list)
+    clones: list[CloneSchema] = field(default_factory=list)
+    deploys: list[Deploy] = field(default_factory=list)
+    forgets: list[ForgetResetLabel] = field(default_factory=list)
+    stops: list[StopInstance] = field(default_factory=list)
+    drops: list[DropSchema] = field(default_factory=list)
+    pool_changes: list[Action] = field(default_factory=list)
+
+    def clone(self, pr: PullRequest, inst: Instance, reason: str) -> str:
+        """Plan a clone for ``pr`` on ``inst``; returns the new owner's nonce."""
+        assert self.db is not None
+        source, note = self.db.source_for(pr)
+        if note:
+            self.notes.append(note)
+        nonce = owner_nonce(pr.number, self.now)
+        target = self.db.target_for(inst)
+        reset = self.db.wants_reset(pr)
+        self.clones.append(
+            CloneSchema(pr.number, inst.instance_id, source, target, reason, reset_label=reset, nonce=nonce)
+        )
+        return nonce
+
+    def assign_waiting(self, waiting: list[PullRequest], free: list[Instance]) -> tuple[QueuedPR, ...]:
+        """The oldest waiting PRs get the free instances; the rest queue, in order."""
+        for pr, inst in zip(waiting, free, strict=False):
+            self.assign.append(Assign(pr.number, inst.instance_id))
+            if inst.state == InstanceState.STOPPED:
+                self.starts.append(StartInstance(inst.instance_id))
+            nonce = self.clone(pr, inst, "new assignment") if self.db is not None else ""
+            self.deploys.append(
+                Deploy(pr.number, inst.instance_id, pr.head_sha, "new assignment", nonce, pr.from_fork)
+            )
+        rest = waiting[len(self.assign) :]
+        return tuple(QueuedPR(pr.number, position) for position, pr in enumerate(rest, start=1))
+
+    def refresh(self, asg: Assignment, pr: PullRequest, inst: Instance, config: PlannerConfig) -> None:
+        """A kept environment: asleep, waited for, cloned again, redeployed, or fine as it is."""
+        number, db = pr.number, self.db
+        if asg.asleep:
+            # Stopped on request: the instance stays the PR's, stopped, until someone wakes it.
+            if inst.state in UP_STATES or inst.tag_pr is not None or inst.tag_sha is not None:
+                why = f"PR #{number} asleep: stopped on request"
+                self.stops.append(StopInstance(inst.instance_id, why, wipe=False))
+            return
+        if inst.state not in ASSIGNABLE_STATES:
+            self.notes.append(f"PR #{number}: instance {inst.instance_id} is {inst.state}; waiting")
+            return
+        reason = _deploy_reason(asg, pr, inst, config, self.now)
+        nonce = asg.db_nonce or ""
+        if db is not None:
+            clone_reason = _clone_reason(asg, pr, db)
+            if clone_reason is not None:
+                nonce = self.clone(pr, inst, clone_reason)
+                reason = reason or "database cloned"
+            elif asg.db_reset_seen and not db.wants_reset(pr):
+                self.forgets.append(ForgetResetLabel(number))
+        if reason is None:
+            return
+        if inst.state == InstanceState.STOPPED:
+            self.starts.append(StartInstance(inst.instance_id))
+        self.deploys.append(Deploy(number, inst.instance_id, pr.head_sha, reason, nonce, pr.from_fork))
+
+    def free_instance(self, inst: Instance, wish: InstanceRequest | None) -> None:
+        """An instance no PR holds: kept running on request, stopped, or retired."""
+        iid, want = inst.instance_id, wish.wish if wish is not None else None
+        stale = inst.tag_pr is not None or inst.tag_sha is not None
+        if want == InstanceWish.RUNNING and not stale:
+            # Kept running on request (someone works on it): started if need be, never stopped.
+            if inst.state == InstanceState.STOPPED:
+                self.starts.append(StartInstance(iid))
+            return
+        if inst.state in UP_STATES:
+            why = "retired on request" if want == InstanceWish.RETIRE else "running but belongs to no open PR"
+            self.stops.append(StopInstance(iid, why))
+        elif stale:
+            self.stops.append(StopInstance(iid, "stale pullrekun tags"))
+        elif want == InstanceWish.RETIRE and inst.state == InstanceState.STOPPED:
+            self.pool_changes.append(RetireInstance(iid, wish.actor if wish is not None else None))
+        elif want == InstanceWish.RETIRE:
+            self.notes.append(f"instance {iid} is {inst.state}; retired once stopped")
+
+
+def _wishes_outside(wishes: dict[str, InstanceRequest], instances: dict[str, Instance]) -> list[Action]:
+    """Registrations asked for, and wishes about instances not (or already) in the pool."""
+    changes: list[Action] = []
+    for iid, request in sorted(wishes.items()):
+        if iid in instances:
+            if request.wish == InstanceWish.REGISTER:
+                changes.append(ForgetInstanceRequest(iid, "already in the pool"))
+        elif request.wish == InstanceWish.REGISTER:
+            changes.append(RegisterInstance(iid, request.actor))
+        else:
+            changes.append(ForgetInstanceRequest(iid, "not in the pool"))
+    return changes
+
+
+def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
+    """Return the actions that bring the world to the desired state.
+
+    Order of the result: approvals, unassignments, stops, assignments, starts, schema clones,
+    deploys, forgotten reset labels, then the pool's changes asked by people (registrations,
+    retirements, answered wishes); each group sorted by PR number or instance id. A clone
+    always comes with a deploy of the same environment (the app restarts on its fresh schema).
+
+    Guarantees (checked by property tests): no instance serves two PRs, a closed or
+    ineligible PR never keeps an instance, every open PR either holds an instance, has a queue
+    position or is skipped with a reason, and applying a plan successfully then planning
+    again yields an empty plan.
+    """
+    approvals, eligible, skipped = _judge_trust(observed, config)
+    instances = {inst.instance_id: inst for inst in observed.instances}
+    wishes = {r.instance_id: r for r in observed.instance_requests}
+    retiring = {iid for iid, r in wishes.items() if r.wish == InstanceWish.RETIRE and iid in instances}
+    unassign, kept = _keep_or_release(observed, eligible, skipped, instances, retiring)
 
     held = {asg.instance_id for asg in kept.values()}
     free = sorted(
@@ -167,133 +291,47 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
         ),
         key=_free_key,
     )
-    waiting = sorted((pr for pr in open_prs.values() if pr.number not in kept), key=_queue_key)
-
-    db = config.database
-    notes: list[str] = []
-    assign: list[Assign] = []
-    starts: list[StartInstance] = []
-    clones: list[CloneSchema] = []
-    deploys: list[Deploy] = []
-    forgets: list[ForgetResetLabel] = []
-
-    def clone(pr: PullRequest, inst: Instance, reason: str) -> str:
-        """Plan a clone for ``pr`` on ``inst``; returns the new owner's nonce."""
-        assert db is not None
-        source, note = db.source_for(pr)
-        if note:
-            notes.append(note)
-        nonce = owner_nonce(pr.number, now)
-        clones.append(
-            CloneSchema(
-                pr.number,
-                inst.instance_id,
-                source,
-                db.target_for(inst),
-                reason,
-                reset_label=db.wants_reset(pr),
-                nonce=nonce,
-            )
-        )
-        return nonce
-
-    for pr, inst in zip(waiting, free, strict=False):
-        assign.append(Assign(pr.number, inst.instance_id))
-        if inst.state == InstanceState.STOPPED:
-            starts.append(StartInstance(inst.instance_id))
-        nonce = clone(pr, inst, "new assignment") if db is not None else ""
-        deploys.append(
-            Deploy(pr.number, inst.instance_id, pr.head_sha, "new assignment", nonce, pr.from_fork)
-        )
-    queue = tuple(
-        QueuedPR(pr.number, position) for position, pr in enumerate(waiting[len(assign) :], start=1)
-    )
-
-    stops: list[StopInstance] = []
+    waiting = sorted((pr for pr in eligible.values() if pr.number not in kept), key=_queue_key)
+    draft = _Draft(config.database, now)
+    queue = draft.assign_waiting(waiting, free)
     for number, asg in kept.items():
-        pr, inst = open_prs[number], instances[asg.instance_id]
-        if asg.asleep:
-            # Stopped on request: the instance stays the PR's, stopped, until someone wakes it.
-            if inst.state in UP_STATES or inst.tag_pr is not None or inst.tag_sha is not None:
-                stops.append(
-                    StopInstance(inst.instance_id, f"PR #{number} asleep: stopped on request", wipe=False)
-                )
-            continue
-        if inst.state not in ASSIGNABLE_STATES:
-            notes.append(f"PR #{number}: instance {inst.instance_id} is {inst.state}; waiting")
-            continue
-        reason = _deploy_reason(asg, pr, inst, config, now)
-        nonce = asg.db_nonce or ""
-        if db is not None:
-            clone_reason = _clone_reason(asg, pr, db)
-            if clone_reason is not None:
-                nonce = clone(pr, inst, clone_reason)
-                reason = reason or "database cloned"
-            elif asg.db_reset_seen and not db.wants_reset(pr):
-                forgets.append(ForgetResetLabel(number))
-        if reason is None:
-            continue
-        if inst.state == InstanceState.STOPPED:
-            starts.append(StartInstance(inst.instance_id))
-        deploys.append(Deploy(number, inst.instance_id, pr.head_sha, reason, nonce, pr.from_fork))
+        draft.refresh(asg, eligible[number], instances[asg.instance_id], config)
 
-    in_use = held | {a.instance_id for a in assign}
-    drops: list[DropSchema] = []
+    in_use = held | {a.instance_id for a in draft.assign}
+    db = config.database
     if db is not None and db.drop_on_close:
+        all_open = {pr.number for pr in observed.prs}
         for gone in unassign:
             inst_gone = instances.get(gone.instance_id)
             if gone.pr_number not in all_open and inst_gone is not None and gone.instance_id not in in_use:
-                drops.append(DropSchema(gone.instance_id, db.target_for(inst_gone)))
+                draft.drops.append(DropSchema(gone.instance_id, db.target_for(inst_gone)))
     holders = {a.instance_id: a.pr_number for a in kept.values()}
-    holders.update((a.instance_id, a.pr_number) for a in assign)
-    pool_changes: list[Action] = []
+    holders.update((a.instance_id, a.pr_number) for a in draft.assign)
     for inst in observed.instances:
-        wish = wishes[inst.instance_id].wish if inst.instance_id in wishes else None
-        if inst.instance_id in in_use:
-            if wish == InstanceWish.RUNNING:
-                given = f"given to PR #{holders[inst.instance_id]}"
-                pool_changes.append(ForgetInstanceRequest(inst.instance_id, given))
-            continue
-        stale = inst.tag_pr is not None or inst.tag_sha is not None
-        if wish == InstanceWish.RUNNING and not stale:
-            # Kept running on request (someone works on it): started if need be, never stopped.
-            if inst.state == InstanceState.STOPPED:
-                starts.append(StartInstance(inst.instance_id))
-            continue
-        if inst.state in UP_STATES:
-            why = "retired on request" if wish == InstanceWish.RETIRE else "running but belongs to no open PR"
-            stops.append(StopInstance(inst.instance_id, why))
-        elif stale:
-            stops.append(StopInstance(inst.instance_id, "stale pullrekun tags"))
-        elif wish == InstanceWish.RETIRE and inst.state == InstanceState.STOPPED:
-            pool_changes.append(RetireInstance(inst.instance_id, wishes[inst.instance_id].actor))
-        elif wish == InstanceWish.RETIRE:
-            notes.append(f"instance {inst.instance_id} is {inst.state}; retired once stopped")
-    for iid, request in sorted(wishes.items()):
-        if iid in instances:
-            if request.wish == InstanceWish.REGISTER:
-                pool_changes.append(ForgetInstanceRequest(iid, "already in the pool"))
-        elif request.wish == InstanceWish.REGISTER:
-            pool_changes.append(RegisterInstance(iid, request.actor))
-        else:
-            pool_changes.append(ForgetInstanceRequest(iid, "not in the pool"))
+        wish = wishes.get(inst.instance_id)
+        if inst.instance_id not in in_use:
+            draft.free_instance(inst, wish)
+        elif wish is not None and wish.wish == InstanceWish.RUNNING:
+            given = f"given to PR #{holders[inst.instance_id]}"
+            draft.pool_changes.append(ForgetInstanceRequest(inst.instance_id, given))
+    draft.pool_changes.extend(_wishes_outside(wishes, instances))
 
     actions: list[Action] = [
         *approvals,
         *unassign,
-        *sorted(stops, key=lambda a: a.instance_id),
-        *sorted(drops, key=lambda a: a.instance_id),
-        *sorted(assign, key=lambda a: a.pr_number),
-        *sorted(starts, key=lambda a: a.instance_id),
-        *sorted(clones, key=lambda a: a.pr_number),
-        *sorted(deploys, key=lambda a: a.pr_number),
-        *sorted(forgets, key=lambda a: a.pr_number),
-        *pool_changes,
+        *sorted(draft.stops, key=lambda a: a.instance_id),
+        *sorted(draft.drops, key=lambda a: a.instance_id),
+        *sorted(draft.assign, key=lambda a: a.pr_number),
+        *sorted(draft.starts, key=lambda a: a.instance_id),
+        *sorted(draft.clones, key=lambda a: a.pr_number),
+        *sorted(draft.deploys, key=lambda a: a.pr_number),
+        *sorted(draft.forgets, key=lambda a: a.pr_number),
+        *draft.pool_changes,
     ]
     return Plan(
         actions=tuple(actions),
         queue=queue,
-        notes=tuple(notes),
+        notes=tuple(draft.notes),
         skipped=tuple(skipped),
         busy=len(in_use),
     )
