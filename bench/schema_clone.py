@@ -18,7 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from pullrekun.adapters.schema_clone import Server, clone_schema, q
+from pullrekun.adapters.mysql import Server, q
+from pullrekun.adapters.schema_clone import clone_schema
 from pullrekun_sandbox.mariadb import MariaDB, available
 
 SCHEMA = [

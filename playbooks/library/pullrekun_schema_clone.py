@@ -174,16 +174,10 @@ def main() -> None:
         supports_check_mode=True,
     )
     try:
-        from pullrekun.adapters.schema_clone import (
-            CloneError,
-            EnvUser,
-            Server,
-            clone_schema,
-            drop_schema,
-            ensure_env_user,
-            schema_exists,
-            session,
-        )
+        from pullrekun.adapters.env_users import EnvUser, ensure_env_user
+        from pullrekun.adapters.mysql import Server, schema_exists, session
+        from pullrekun.adapters.schema_clone import clone_schema, drop_schema
+        from pullrekun.adapters.schema_copy import CloneError
         from pullrekun.core.dbsources import SourceRule
         from pullrekun.core.validate import InvalidInput, check_schema
     except ImportError as exc:

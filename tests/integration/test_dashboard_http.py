@@ -28,10 +28,10 @@ from pullrekun import config as config_mod
 from pullrekun.adapters.state.store import Store
 from pullrekun.cli import EXIT_BAD_INPUT
 from pullrekun.config import ServeConfig
-from pullrekun.web.tokens import new_token, token_digest
 from pullrekun.web.auth import Accounts, Role, hash_password
 from pullrekun.web.oauth import RepoAccess
 from pullrekun.web.serve import Service
+from pullrekun.web.tokens import new_token, token_digest
 from pullrekun_sandbox.github_records import Fault
 from pullrekun_sandbox.sandbox import Sandbox
 from tests.conftest import LOCAL_FIRST_HOST, run_cli, run_pass, valid_status

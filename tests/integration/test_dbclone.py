@@ -14,7 +14,9 @@ from typing import Any
 
 import pytest
 
-from pullrekun.adapters.schema_clone import NEW_SUFFIX, CloneError, Server, clone_schema, q
+from pullrekun.adapters.mysql import Server, Session, q
+from pullrekun.adapters.schema_clone import NEW_SUFFIX, clone_schema
+from pullrekun.adapters.schema_copy import CloneError
 from pullrekun.core.validate import InvalidInput
 from pullrekun_sandbox.mariadb import MariaDB
 
@@ -182,7 +184,8 @@ def test_a_clone_killed_half_way_leaves_the_old_schema_untouched(
     )
     before = (structure(server, target), checksums(server, target))
     code = (
-        "from pullrekun.adapters.schema_clone import Server, clone_schema\n"
+        "from pullrekun.adapters.mysql import Server\n"
+        "from pullrekun.adapters.schema_clone import clone_schema\n"
         f"clone_schema(Server(unix_socket={str(mariadb.socket)!r}, user='root'), {source!r}, {target!r})\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", code])
@@ -242,9 +245,9 @@ def test_across_servers_a_streamed_dump_arrives_identical(
 
 
 def test_the_dump_credentials_go_through_a_pipe_quoted() -> None:
-    from pullrekun.adapters.schema_clone import _option_pipe
+    from pullrekun.adapters.mysql import option_pipe
 
-    fd = _option_pipe(Server(user="u", password=' hunter2 "#\\\n'))
+    fd = option_pipe(Server(user="u", password=' hunter2 "#\\\n'))
     try:
         assert stat.S_ISFIFO(os.fstat(fd).st_mode), "a pipe, not a file"
         text = os.read(fd, 4096).decode()
@@ -325,20 +328,18 @@ def test_a_copy_that_differs_from_the_source_aborts_the_clone(
     server: Server, names: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """CHECKSUM TABLE is the guard: a copy corrupted after the load never replaces the target."""
-    import pullrekun.adapters.schema_clone as dbclone
-
     source, target = names
     make_source(server, source)
     make_source(server, target, ["CREATE TABLE old_stuff (id INT PRIMARY KEY)"])
     before = structure(server, target)
-    real_run = dbclone._Session.run
+    real_run = Session.run
 
     def corrupting_run(self: Any, sql: str, args: Any = None) -> list[tuple[Any, ...]]:
         if sql.startswith("CHECKSUM TABLE") and NEW_SUFFIX in sql and "`posts`" in sql:
             real_run(self, f"UPDATE {q(target + NEW_SUFFIX)}.posts SET title = 'tampered' LIMIT 1")
         return real_run(self, sql, args)
 
-    monkeypatch.setattr(dbclone._Session, "run", corrupting_run)
+    monkeypatch.setattr(Session, "run", corrupting_run)
     with pytest.raises(CloneError, match=r"copy of table 'posts' differs from the source \(CHECKSUM TABLE\)"):
         clone_schema(server, source, target)
     monkeypatch.undo()

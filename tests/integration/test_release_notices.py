@@ -377,9 +377,9 @@ def test_the_dashboard_button_and_the_api_ask_for_the_waiting_notice(
     import dataclasses
 
     from pullrekun.config import ServeConfig
-    from pullrekun.web.tokens import new_token, token_digest
     from pullrekun.web.auth import hash_password
     from pullrekun.web.serve import Service
+    from pullrekun.web.tokens import new_token, token_digest
     from tests.integration.test_dashboard_http import Browser
 
     sb = world

@@ -16,8 +16,8 @@ from pullrekun import config as config_mod
 from pullrekun.adapters.state.store import Store
 from pullrekun.app.results import PassOutcome
 from pullrekun.core.views import OUTPUT_HIDDEN
-from pullrekun.web.tokens import new_token, token_digest
 from pullrekun.web.serve import Service
+from pullrekun.web.tokens import new_token, token_digest
 from pullrekun_sandbox.sandbox import Sandbox
 from tests.conftest import run_pass
 

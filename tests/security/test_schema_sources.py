@@ -21,12 +21,14 @@ from typing import Any
 import pytest
 
 from pullrekun import config as config_mod
-from pullrekun.adapters.schema_clone import CloneError, Server, clone_schema
+from pullrekun.adapters.mysql import Server
+from pullrekun.adapters.schema_clone import clone_schema
+from pullrekun.adapters.schema_copy import CloneError
 from pullrekun.adapters.state.store import Store
 from pullrekun.core.model import CloneSchema, Instance, InstanceState, Observed, PullRequest
 from pullrekun.core.planner import plan
-from pullrekun.web.tokens import new_token, token_digest
 from pullrekun.web.serve import Service
+from pullrekun.web.tokens import new_token, token_digest
 from pullrekun_sandbox.mariadb import MariaDB
 from tests.conftest import _db_names
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pullrekun.adapters.schema_clone import EnvUser, repoint
+from pullrekun.adapters.env_users import EnvUser
+from pullrekun.adapters.schema_clone import repoint
 from pullrekun.core.dbusers import env_password, env_user, grant_pattern
 
 

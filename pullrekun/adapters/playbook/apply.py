@@ -97,13 +97,11 @@ def _source_rule_vars(cfg: Config) -> dict[str, Any]:
     }
 
 
-def build_inventory(plan: Plan, instances: Mapping[str, Instance], cfg: Config) -> dict[str, Any]:
-    """The run's inventory: localhost for EC2 calls, pullrekun_stop and pullrekun_deploy."""
+def _deploy_hosts(plan: Plan, instances: Mapping[str, Instance], cfg: Config) -> dict[str, Any]:
     starts = {a.instance_id for a in plan.of_type(StartInstance)}
     clones = {c.instance_id: c for c in plan.of_type(CloneSchema)}
-    db = cfg.database
-    policy = db.policy if db is not None else None
-    deploy_hosts: dict[str, Any] = {}
+    policy = cfg.database.policy if cfg.database is not None else None
+    hosts: dict[str, Any] = {}
     for d in plan.of_type(Deploy):
         inst = instances[d.instance_id]
         host: dict[str, Any] = {
@@ -120,8 +118,12 @@ def build_inventory(plan: Plan, instances: Mapping[str, Instance], cfg: Config) 
             if clone is not None:
                 host["pullrekun_clone"] = {"source": clone.source, "target": clone.target}
                 host["staging_db_fresh"] = True
-        deploy_hosts[d.instance_id] = host
-    stop_hosts = {
+        hosts[d.instance_id] = host
+    return hosts
+
+
+def _stop_hosts(plan: Plan, instances: Mapping[str, Instance], cfg: Config) -> dict[str, Any]:
+    hosts = {
         s.instance_id: {
             **_connection_vars(cfg, instances[s.instance_id]),
             # An instance that is already stopped has no app to stop (and no SSH).
@@ -130,16 +132,54 @@ def build_inventory(plan: Plan, instances: Mapping[str, Instance], cfg: Config) 
         }
         for s in plan.of_type(StopInstance)
     }
-    # Free instances started on request (no deploy): started and left running.
-    start_hosts = {
-        iid: {**_connection_vars(cfg, instances[iid])} for iid in sorted(starts - set(deploy_hosts))
-    }
     for drop in plan.of_type(DropSchema):
-        host = stop_hosts.setdefault(
+        host = hosts.setdefault(
             drop.instance_id,
             {**_connection_vars(cfg, instances[drop.instance_id]), "pullrekun_stop_app": False},
         )
         host["pullrekun_drop_schema"] = drop.schema
+    return hosts
+
+
+def _database_vars(cfg: Config) -> dict[str, Any]:
+    db = cfg.database
+    if db is None:
+        return {}
+    found: dict[str, Any] = {
+        "pullrekun_db": {
+            "host": Unsafe(db.host),
+            "port": db.port,
+            "unix_socket": Unsafe(db.unix_socket),
+            "admin_user": Unsafe(db.admin_user),
+            "source_host": Unsafe(db.source_host),
+            "source_port": db.source_port,
+            "source_user": Unsafe(db.source_user),
+        },
+        # Secrets stay in the controller's environment; only the variable names are written.
+        "pullrekun_db_source_password": _env_lookup(db.source_password_env),
+        "pullrekun_db_admin_password": _env_lookup(db.admin_password_env),
+        "staging_db_host": Unsafe(db.host),
+        "staging_db_port": db.port,
+        "staging_migrate_command": Unsafe(db.migrate_command),
+        "pullrekun_db_env_users": db.env_users,
+        "pullrekun_db_source_rule": _source_rule_vars(cfg),
+    }
+    if db.env_users:
+        # Derived in the playbook (playbooks/filter_plugins) from the secret, per schema.
+        found.update(
+            pullrekun_db_user_host=Unsafe(db.env_user_host),
+            pullrekun_db_env_secret=_env_lookup(db.app_password_env),
+            staging_db_user="{{ staging_db_name | pullrekun_env_user }}",
+            staging_db_password=_DERIVED_PASSWORD,
+        )
+    else:
+        found.update(
+            staging_db_user=Unsafe(db.app_user), staging_db_password=_env_lookup(db.app_password_env)
+        )
+    return found
+
+
+def _group_vars(cfg: Config) -> dict[str, Any]:
     app = cfg.app
     group_vars: dict[str, Any] = {
         "staging_repo_url": Unsafe(app.repo_url),
@@ -154,40 +194,8 @@ def build_inventory(plan: Plan, instances: Mapping[str, Instance], cfg: Config) 
         "staging_keep_releases": app.keep_releases,
         "ansible_python_interpreter": Unsafe(cfg.ansible.remote_python),
         "pullrekun_boot_timeout": cfg.ansible.boot_timeout,
+        **_database_vars(cfg),
     }
-    if db is not None:
-        group_vars.update(
-            pullrekun_db={
-                "host": Unsafe(db.host),
-                "port": db.port,
-                "unix_socket": Unsafe(db.unix_socket),
-                "admin_user": Unsafe(db.admin_user),
-                "source_host": Unsafe(db.source_host),
-                "source_port": db.source_port,
-                "source_user": Unsafe(db.source_user),
-            },
-            # Secrets stay in the controller's environment; only the variable names are written.
-            pullrekun_db_source_password=_env_lookup(db.source_password_env),
-            pullrekun_db_admin_password=_env_lookup(db.admin_password_env),
-            staging_db_host=Unsafe(db.host),
-            staging_db_port=db.port,
-            staging_migrate_command=Unsafe(db.migrate_command),
-            pullrekun_db_env_users=db.env_users,
-            pullrekun_db_source_rule=_source_rule_vars(cfg),
-        )
-        if db.env_users:
-            # Derived in the playbook (playbooks/filter_plugins) from the secret, per schema.
-            group_vars.update(
-                pullrekun_db_user_host=Unsafe(db.env_user_host),
-                pullrekun_db_env_secret=_env_lookup(db.app_password_env),
-                staging_db_user="{{ staging_db_name | pullrekun_env_user }}",
-                staging_db_password=_DERIVED_PASSWORD,
-            )
-        else:
-            group_vars.update(
-                staging_db_user=Unsafe(db.app_user),
-                staging_db_password=_env_lookup(db.app_password_env),
-            )
     # Empty settings fall back to the role's defaults (and an empty !unsafe reads as null).
     group_vars = {k: v for k, v in group_vars.items() if v != ""}
     # Empty is a setting of its own here (the PR's code runs as the deploy user): kept as "".
@@ -196,17 +204,24 @@ def build_inventory(plan: Plan, instances: Mapping[str, Instance], cfg: Config) 
         group_vars["ansible_user"] = Unsafe(cfg.ansible.ssh_user)
     if cfg.ansible.ssh_private_key:
         group_vars["ansible_ssh_private_key_file"] = Unsafe(cfg.ansible.ssh_private_key)
+    return group_vars
+
+
+def build_inventory(plan: Plan, instances: Mapping[str, Instance], cfg: Config) -> dict[str, Any]:
+    """The run's inventory: localhost for EC2 calls, pullrekun_stop, _start and _deploy."""
+    deploy_hosts = _deploy_hosts(plan, instances, cfg)
+    starts = {a.instance_id for a in plan.of_type(StartInstance)}
+    # Free instances started on request (no deploy): started and left running.
+    start_hosts = {
+        iid: {**_connection_vars(cfg, instances[iid])} for iid in sorted(starts - set(deploy_hosts))
+    }
+    localhost = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
     return {
         "all": {
-            "vars": group_vars,
-            "hosts": {
-                "localhost": {
-                    "ansible_connection": "local",
-                    "ansible_python_interpreter": sys.executable,
-                }
-            },
+            "vars": _group_vars(cfg),
+            "hosts": {"localhost": localhost},
             "children": {
-                "pullrekun_stop": {"hosts": stop_hosts},
+                "pullrekun_stop": {"hosts": _stop_hosts(plan, instances, cfg)},
                 "pullrekun_start": {"hosts": start_hosts},
                 "pullrekun_deploy": {"hosts": deploy_hosts},
             },
