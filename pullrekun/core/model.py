@@ -6,11 +6,12 @@ be a pure function and a plan can be printed, compared and replayed.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pullrekun.core.validate import check_instance_id, check_pr_number, check_sha
 
@@ -359,3 +360,13 @@ class Plan:
 
     def of_type(self, kind: type[_A]) -> tuple[_A, ...]:
         return tuple(a for a in self.actions if isinstance(a, kind))
+
+
+def plan_json(plan: Plan) -> dict[str, Any]:
+    """The plan as JSON: ``plan --json`` prints it, each run keeps it as ``plan.json``."""
+    return {
+        "actions": [{"type": type(a).__name__, **dataclasses.asdict(a)} for a in plan.actions],
+        "queue": [dataclasses.asdict(q) for q in plan.queue],
+        "skipped": [dataclasses.asdict(q) for q in plan.skipped],
+        "notes": list(plan.notes),
+    }

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pullrekun.adapters.playbook.apply import build_inventory, plan_to_json, prune_artifacts
+from pullrekun.adapters.playbook.apply import build_inventory, prune_artifacts
 from pullrekun.adapters.playbook.runner import Unsafe, dump_inventory
 from pullrekun.config import parse
 from pullrekun.core.model import (
@@ -19,6 +19,7 @@ from pullrekun.core.model import (
     Plan,
     PullRequest,
     StopInstance,
+    plan_json,
 )
 from pullrekun.core.planner import PlannerConfig, plan
 
@@ -83,7 +84,7 @@ def test_stop_of_a_stopped_instance_does_not_try_to_reach_its_app() -> None:
 
 def test_the_plan_is_serialised_for_the_artifacts() -> None:
     p = Plan(actions=(Deploy(1, "i-0000000a", "a" * 40, "new assignment"),))
-    assert plan_to_json(p)["actions"] == [
+    assert plan_json(p)["actions"] == [
         {
             "type": "Deploy",
             "pr_number": 1,

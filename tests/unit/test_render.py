@@ -145,7 +145,7 @@ def test_no_spoofing_or_control_character_survives_escaping(text: str) -> None:
 
 def test_status_prints_no_control_characters_from_task_output_or_tags() -> None:
     from pullrekun.app.readmodel import GitHubFacts, InstanceView, Snapshot
-    from pullrekun.cli import status_table
+    from pullrekun.cli.render import status_table
     from pullrekun.core.model import EnvStatus
     from pullrekun.core.tagpolicy import Refusal
     from pullrekun.core.views import EnvironmentView

@@ -9,7 +9,6 @@ made only of records costs no Ansible start-up.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import os
@@ -37,6 +36,7 @@ from pullrekun.core.model import (
     Plan,
     StartInstance,
     StopInstance,
+    plan_json,
 )
 from pullrekun.core.redact import cap_output
 from pullrekun.core.steps import Step
@@ -55,15 +55,6 @@ _HOST_KEY_CHANGED = re.compile(
 class ApplyResult:
     outcomes: tuple[DeployOutcome, ...]
     run: RunResult | None
-
-
-def plan_to_json(plan: Plan) -> dict[str, Any]:
-    return {
-        "actions": [{"type": type(a).__name__, **dataclasses.asdict(a)} for a in plan.actions],
-        "queue": [dataclasses.asdict(q) for q in plan.queue],
-        "skipped": [dataclasses.asdict(q) for q in plan.skipped],
-        "notes": list(plan.notes),
-    }
 
 
 def _connection_vars(cfg: Config, inst: Instance) -> dict[str, Any]:
@@ -284,7 +275,7 @@ def apply(
         env=ansible_env(project, artifacts_root, cfg.ansible.forks, cfg.ansible.ssh_common_args, known_hosts),
         timeout=cfg.ansible.timeout,
         idle_timeout=cfg.ansible.idle_timeout,
-        files={"plan.json": json.dumps({"at": now.isoformat(), **plan_to_json(plan)}, indent=2)},
+        files={"plan.json": json.dumps({"at": now.isoformat(), **plan_json(plan)}, indent=2)},
         secrets=run_secrets(cfg),
         pass_env=frozenset(cfg.ansible.pass_env),
         redact=cfg.redactor(*cfg.env_db_passwords(_schemas(inventory))),

@@ -1,0 +1,103 @@
+"""What the command line prints: plans, pass results, status and release notices as text,
+from the typed values (every line neutralised: messages and URLs come from task output and tags)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from pullrekun.adapters.state.notices import Notice
+from pullrekun.app.readmodel import Snapshot
+from pullrekun.app.results import PassResult
+from pullrekun.core.model import Plan
+from pullrekun.core.text import neutralise
+
+
+def plan_text(plan: Plan) -> str:
+    """``pullrekun plan``: one line per action, then the queue, the PRs left out and notes."""
+    lines = [] if plan.actions else ["nothing to do"]
+    for action in plan.actions:
+        fields = ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(action).items())
+        lines.append(f"{type(action).__name__}: {fields}")
+    lines += [f"queued: PR #{q.pr_number} position {q.position}" for q in plan.queue]
+    lines += [f"no environment: PR #{s.pr_number}: {s.reason}" for s in plan.skipped]
+    lines += [f"note: {n}" for n in plan.notes]
+    return "\n".join(neutralise(line) for line in lines)
+
+
+def pass_text(result: PassResult) -> str:
+    """``pullrekun reconcile``: what the pass did, and where each failure happened."""
+    assert result.plan is not None
+    failed = [o for o in result.outcomes if not o.ok]
+    done = len(result.outcomes) - len(failed)
+    lines = [
+        f"pass done: {len(result.plan.actions)} actions, {done} deployed, {len(failed)} failed, "
+        f"{len(result.plan.queue)} queued"
+    ]
+    lines += [f"  PR #{o.pr_number} ({o.instance_id}) failed at {o.failed_task!r}" for o in failed]
+    return "\n".join(neutralise(line) for line in lines)
+
+
+def notice_line(notice: Notice) -> str:
+    sends = ", ".join(f"{x.channel} {x.state}" for x in notice.sends) or "not announced"
+    sha = (notice.sha or "-")[:12]
+    return neutralise(f"{notice.id:>5}  {_when(notice.created_at)}  {notice.kind:<9} {sha:<12}  {sends}")
+
+
+def _when(t: dt.datetime | None) -> str:
+    return t.isoformat(timespec="seconds") if t else "-"
+
+
+def status_table(snap: Snapshot) -> str:
+    """``pullrekun status``: one row per pool instance, then details, the queue and GitHub."""
+    envs = {e.instance_id: e for e in snap.environments}
+    headers = ["INSTANCE", "STATE", "PR", "SHA", "STATUS", "SINCE", "URL"]
+    rows = []
+    for inst in snap.instances:
+        env = envs.get(inst.instance_id)
+        if env is None:
+            rows.append([inst.instance_id, inst.state, "-", "-", "free", "-", "-"])
+            continue
+        sha = (env.sha or "-")[:12]
+        rows.append(
+            [inst.instance_id, inst.state, f"#{env.pr}", sha, env.status, _when(env.since), env.url or "-"]
+        )
+    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [headers, *rows]]
+    blind = [i.instance_id for i in snap.instances if i.host_key == "first contact"]
+    if blind:
+        lines.append(f"  host keys accepted on first contact (no keys on the console): {', '.join(blind)}")
+    for env in snap.environments:
+        if env.db_schema:
+            db = f"{env.db_schema} cloned from {env.db_source} at {_when(env.db_cloned_at)}"
+            lines.append(f"  {env.instance_id} database {db}")
+        if env.status == "failed":
+            first = (env.message or "").splitlines()[:1]
+            where = f"the {env.failed_step} step ({env.failed_task!r})"
+            lines.append(f"  {env.instance_id} failed at {where}: {' '.join(first)}")
+    waiting = ", ".join(f"#{q.pr} ({q.position})" for q in snap.queue)
+    lines.append(f"queue: {waiting or 'empty'}")
+    if snap.ec2_problem:
+        lines.append(f"EC2 could not be read: {snap.ec2_problem}")
+    for refusal in snap.refused:
+        lines.append(f"refused: {refusal.instance_id}: {refusal.reason} (pullrekun leaves it alone)")
+    gh = snap.github
+    if gh.rate_remaining is not None:
+        left = f"{gh.rate_remaining}/{gh.rate_limit or '?'}"
+        lines.append(f"GitHub: {left} requests left, resets at {_when(gh.rate_reset)}")
+    if gh.backoff_until:
+        lines.append(f"GitHub: backing off until {_when(gh.backoff_until)} ({gh.backoff_reason})")
+    rel = snap.release
+    if rel is not None:
+        where = (rel.production_sha or "unknown")[:12]
+        lines.append(f"production: {where} (read {_when(rel.read_at)})")
+        if rel.problem:
+            lines.append(f"production could not be read: {rel.problem} (no notice until it can)")
+        if rel.last_move:
+            moved = f"{rel.last_move} {(rel.last_move_sha or '')[:12]}"
+            lines.append(f"last production move: {moved} at {_when(rel.last_move_at)}")
+        if rel.unsent:
+            lines.append(f"release notices waiting to be sent: {rel.unsent}")
+        lines.extend(f"uncertain: {text}" for text in rel.uncertain)
+    # Messages, reasons and URLs come from task output and EC2 tags: nothing may drive the terminal.
+    return "\n".join(neutralise(line).replace("\n", " ") for line in lines)
