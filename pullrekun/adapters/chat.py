@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -22,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pullrekun.config import ReportConfig
+from pullrekun.config.secrets import secret
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def webhooks_from(env_names: Iterable[tuple[str, str]], timeout: int) -> tuple[W
     """(channel, variable) pairs -> the webhooks whose variable holds an http(s) URL."""
     found = []
     for channel, env_name in env_names:
-        url = os.environ.get(env_name, "") if env_name else ""
+        url = secret(env_name) if env_name else ""
         if url.startswith(("https://", "http://")):
             found.append(Webhook(channel, url, timeout))
         elif url:

@@ -29,6 +29,7 @@ from pullrekun.adapters.state.store import Store
 from pullrekun.app.pool import read_pool
 from pullrekun.app.results import Clock
 from pullrekun.config import Config
+from pullrekun.config.secrets import github_token
 from pullrekun.core.model import ApprovalEvidence, Instance, Observed, PullRequest
 
 log = logging.getLogger(__name__)
@@ -71,16 +72,17 @@ def github_client(cfg: Config, store: Store, clock: Clock) -> GitHubClient:
     if until is not None:
         raise ObserveFailed(f"GitHub: backing off (rate limit) until {until:%Y-%m-%d %H:%M:%S} UTC")
     with reading("GitHub"):
-        return GitHubClient(cfg.github, cfg.github_token, store.github_facts, clock)
+        return GitHubClient(cfg.github, github_token(cfg), store.github_facts, clock)
 
 
 def observe(cfg: Config, store: Store, client: GitHubClient, clock: Clock) -> Observation:
     source = PullRequestSource(client, store.http_cache, clock)
     assignments = store.journal.assignments()
+    edited = store.requests.edited_authors()
     with reading("GitHub"):
         prs = source.open_pull_requests(held=(a.pr_number for a in assignments))
     with reading("EC2"):
-        pool = read_pool(cfg)
+        pool = read_pool(cfg, edited)
     for refusal in pool.refused:
         log.warning("refusing pool instance %s: %s", refusal.instance_id, refusal.reason)
     # The heads' first sighting in GitHub's time (the list's Date), not this machine's.
@@ -94,6 +96,7 @@ def observe(cfg: Config, store: Store, client: GitHubClient, clock: Clock) -> Ob
         store.journal.approvals(),
         evidence,
         instance_requests=store.requests.instance_wishes(),
+        edited_authors=edited,
     )
     return Observation(
         observed,

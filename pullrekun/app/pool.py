@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pullrekun.adapters import ec2
 from pullrekun.config import Config
 from pullrekun.core.model import Instance
-from pullrekun.core.tagpolicy import Refusal
+from pullrekun.core.tagpolicy import Refusal, TagPolicy
 
 
 @dataclass(frozen=True)
@@ -21,8 +23,19 @@ class Pool:
         return {i.instance_id: i for i in self.instances}
 
 
-def read_pool(cfg: Config) -> Pool:
-    """Raises ``ec2.EC2Unavailable`` when EC2 cannot be read."""
+def tag_policy(cfg: Config, edited: Mapping[str, str]) -> TagPolicy:
+    """The config's tag policy; the sources the dashboard's edits name (those the source rule
+    allows) are protected too: never an environment's schema."""
+    policy = cfg.tag_policy
+    allowed = {schema for schema in edited.values() if cfg.source_rule.problem(schema) is None}
+    if not allowed:
+        return policy
+    return dataclasses.replace(policy, protected_schemas=policy.protected_schemas | allowed)
+
+
+def read_pool(cfg: Config, edited: Mapping[str, str] | None = None) -> Pool:
+    """Raises ``ec2.EC2Unavailable`` when EC2 cannot be read. ``edited``: the dashboard's edits
+    of the developer -> schema table."""
     reading = ec2.observe_pool(ec2.client(cfg.ec2), cfg.ec2.pool)
-    accepted, refused = cfg.tag_policy.screen(reading.instances)
+    accepted, refused = tag_policy(cfg, edited or {}).screen(reading.instances)
     return Pool(accepted, tuple(sorted((*reading.refused, *refused), key=lambda r: r.instance_id)))

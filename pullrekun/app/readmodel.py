@@ -202,7 +202,7 @@ def snapshot(
     refused: tuple[Refusal, ...] = ()
     if instances is None and problem is None:
         try:
-            reading = read_pool(cfg)
+            reading = read_pool(cfg, store.requests.edited_authors())
             instances, refused = reading.by_id(), reading.refused
         except ec2.EC2Unavailable as exc:
             problem = str(exc)

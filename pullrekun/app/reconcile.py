@@ -35,6 +35,7 @@ from pullrekun.app.reporting import Reporter, ReportResult
 from pullrekun.app.results import Cancel, Clock, PassOutcome, PassResult, utcnow
 from pullrekun.app.revocations import revoke_approvals
 from pullrekun.config import Config
+from pullrekun.config.secrets import redactor
 from pullrekun.core.model import Action, Assign, Deploy, Plan, Unassign
 from pullrekun.core.planner import plan as make_plan
 from pullrekun.core.views import EnvironmentView, PullRequestView, build_views
@@ -57,7 +58,6 @@ def _hands_over(plan: Plan) -> bool:
 
 def plan_only(cfg: Config, store: Store, clock: Clock = utcnow) -> PassResult:
     """Observe and plan, nothing recorded or done (``pullrekun plan``)."""
-    cfg = cfg.with_edited_authors(store.requests.edited_authors())
     try:
         obs = observe(cfg, store, github_client(cfg, store, clock), clock)
     except ObserveFailed as exc:
@@ -93,7 +93,7 @@ def reconcile(cfg: Config, store: Store, clock: Clock = utcnow, cancel: Cancel |
     exits; ``cancel`` stops its playbook run, whoever sets it. Every message the pass records or
     returns has the controller's secret values taken out (:meth:`Config.redactor`).
     """
-    store = store.redacting(cfg.redactor())
+    store = store.redacting(redactor(cfg))
     with pass_lock(store.engine) as lock:
         return Pass(cfg, store, clock, cancel or Cancel(), lock).run()
 
@@ -102,7 +102,7 @@ class Pass:
     """One pass's steps, in the order :meth:`run` takes them."""
 
     def __init__(self, cfg: Config, store: Store, clock: Clock, cancel: Cancel, lock: PassLock) -> None:
-        self.cfg = cfg.with_edited_authors(store.requests.edited_authors())
+        self.cfg = cfg
         self.store = store
         self.clock = clock
         self.cancel = cancel

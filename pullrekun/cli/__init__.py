@@ -29,6 +29,7 @@ from pullrekun.cli.commands import (
     EXIT_LOCKED,
     EXIT_OK,
 )
+from pullrekun.config.secrets import redactor
 from pullrekun.core.validate import InvalidInput
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_CODES", "EXIT_ERROR", "EXIT_FAILURES", "EXIT_LOCKED", "EXIT_OK", "main"]
@@ -159,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _open_and_run(args: argparse.Namespace, cfg: config_mod.Config) -> int:
-    redact = cfg.redactor()
+    redact = redactor(cfg)
     _redact_logs(redact)
     try:
         store = Store.open(cfg.state_url, redact)

@@ -8,7 +8,6 @@ import argparse
 import getpass
 import json
 import logging
-import os
 import re
 import signal
 import sys
@@ -30,6 +29,7 @@ from pullrekun.app.readmodel import snapshot
 from pullrekun.app.reconcile import plan_only, reconcile, release_notices
 from pullrekun.app.results import Cancel, PassOutcome, utcnow
 from pullrekun.cli.render import notice_line, pass_text, plan_text, status_table
+from pullrekun.config.secrets import secret
 from pullrekun.core.model import plan_json
 from pullrekun.core.text import neutralise
 from pullrekun.core.validate import check_instance_id
@@ -133,22 +133,22 @@ def redeploy(args: Args, cfg: Config, store: Store) -> int:
 def serve(args: Args, cfg: Config, store: Store) -> int:
     from pullrekun.web.serve import Service  # the web stack loads only for `serve`
 
-    secret = os.environ.get(cfg.serve.webhook_secret_env, "")
-    if not secret:
+    webhook_secret = secret(cfg.serve.webhook_secret_env)
+    if not webhook_secret:
         print(
             f"pullrekun: serve needs the webhook secret in ${cfg.serve.webhook_secret_env} "
             "(the secret set on GitHub's webhook)",
             file=sys.stderr,
         )
         return EXIT_BAD_INPUT
-    if cfg.serve.oauth_client_id and not os.environ.get(cfg.serve.oauth_client_secret_env):
+    if cfg.serve.oauth_client_id and not secret(cfg.serve.oauth_client_secret_env):
         print(
             f"pullrekun: serve.oauth_client_id is set, so the OAuth app's client secret must be in "
             f"${cfg.serve.oauth_client_secret_env}",
             file=sys.stderr,
         )
         return EXIT_BAD_INPUT
-    service = Service(cfg, store, secret, bind=args.bind, port=args.port)
+    service = Service(cfg, store, webhook_secret, bind=args.bind, port=args.port)
     service.run(on_ready=lambda url: print(f"pullrekun serve: listening on {url}", flush=True))
     return EXIT_OK
 

@@ -8,6 +8,7 @@ else the template with ``{instance}`` = the instance id with ``-`` as ``_``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -48,6 +49,14 @@ class DatabasePolicy:
                 f"PR #{pr.number}: {pr.author}'s schema refused ({refused}); default used",
             )
         return (by_author or self.default_source), note
+
+    def with_edits(self, edited: Mapping[str, str]) -> DatabasePolicy:
+        """This policy with the dashboard's edits of the developer -> schema table over the
+        config's (an edit the source rule refuses is refused again by :meth:`source_for`)."""
+        if not edited:
+            return self
+        table = effective_authors(dict(self.authors), edited)
+        return dataclasses.replace(self, authors=tuple(sorted(table.items())))
 
     def target_for(self, inst: Instance) -> str:
         return inst.db_schema or self.schema_template.format(instance=inst.instance_id.replace("-", "_"))

@@ -181,6 +181,8 @@ class Observed:
     evidence: Mapping[int, ApprovalEvidence] = field(default_factory=dict)
     #: What people asked of instances, one wish per instance.
     instance_requests: tuple[InstanceRequest, ...] = ()
+    #: The dashboard's edits of the developer -> schema table (login -> schema), as recorded.
+    edited_authors: Mapping[str, str] = field(default_factory=dict)
 
 
 # --- Actions -------------------------------------------------------------------------

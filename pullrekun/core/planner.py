@@ -292,13 +292,13 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
         key=_free_key,
     )
     waiting = sorted((pr for pr in eligible.values() if pr.number not in kept), key=_queue_key)
-    draft = _Draft(config.database, now)
+    db = config.database.with_edits(observed.edited_authors) if config.database is not None else None
+    draft = _Draft(db, now)
     queue = draft.assign_waiting(waiting, free)
     for number, asg in kept.items():
         draft.refresh(asg, eligible[number], instances[asg.instance_id], config)
 
     in_use = held | {a.instance_id for a in draft.assign}
-    db = config.database
     if db is not None and db.drop_on_close:
         all_open = {pr.number for pr in observed.prs}
         for gone in unassign:

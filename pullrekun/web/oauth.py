@@ -25,6 +25,7 @@ from authlib.integrations.requests_client import OAuth2Session
 
 from pullrekun.adapters.github.client import GitHubClient, GitHubFacts, GitHubUnavailable
 from pullrekun.config import Config
+from pullrekun.config.secrets import github_token
 from pullrekun.core.validate import LOGIN_RE
 from pullrekun.web.auth import Role
 
@@ -62,7 +63,7 @@ class RepoAccess:
     def _ask(self, login: str) -> Role | None:
         # A person waits for this answer: one try of at most 5 s, not a pass's retries.
         quick = dataclasses.replace(self._cfg.github, retries=0, timeout=min(5, self._cfg.github.timeout))
-        client = GitHubClient(quick, self._cfg.github_token, self._facts, lambda: dt.datetime.now(dt.UTC))
+        client = GitHubClient(quick, github_token(self._cfg), self._facts, lambda: dt.datetime.now(dt.UTC))
         url = f"/repos/{self._cfg.github.repository}/collaborators/{quote(login, safe='')}/permission"
         status, _, data = client.request("GET", url)
         if status == 404:

@@ -11,7 +11,6 @@ the CLI.
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import threading
 import time
@@ -25,6 +24,7 @@ from pullrekun.app.reconcile import reconcile
 from pullrekun.app.results import Cancel
 from pullrekun.app.trigger import PassRun, PassTrigger
 from pullrekun.config import Config
+from pullrekun.config.secrets import secret
 from pullrekun.web import dashboard
 from pullrekun.web.auth import Accounts, session_key
 from pullrekun.web.oauth import GitHubSignIn, RepoAccess
@@ -54,7 +54,7 @@ class Service:
             settle=cfg.serve.settle_ms / 1000,
         )
         self.app = create_app(cfg, self.trigger, webhook_secret.encode(), store)
-        key, made_up = session_key(os.environ.get(cfg.serve.session_secret_env, ""))
+        key, made_up = session_key(secret(cfg.serve.session_secret_env))
         signs_in = bool(cfg.serve.admins or cfg.serve.viewers or cfg.serve.oauth_client_id)
         if made_up and signs_in:
             log.warning(
@@ -66,7 +66,7 @@ class Service:
         github = None
         if cfg.serve.oauth_client_id:
             github = dashboard.GitHubAuth(
-                GitHubSignIn(cfg, os.environ.get(cfg.serve.oauth_client_secret_env, "")),
+                GitHubSignIn(cfg, secret(cfg.serve.oauth_client_secret_env)),
                 RepoAccess(cfg, store.github_facts, cfg.serve.access_cache_seconds),
             )
         dashboard.install(

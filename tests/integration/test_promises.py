@@ -22,6 +22,7 @@ from pullrekun.adapters.github.client import GitHubClient, GitHubUnavailable, Ra
 from pullrekun.adapters.state.store import Store
 from pullrekun.app.results import PassOutcome
 from pullrekun.cli import EXIT_FAILURES
+from pullrekun.config.secrets import github_token
 from pullrekun_sandbox.github_sim import Fault
 from pullrekun_sandbox.sandbox import Sandbox
 from tests.conftest import LOCAL_FIRST_HOST, run_pass, status_of
@@ -231,7 +232,7 @@ def test_a_back_off_makes_the_rest_of_the_pass_send_nothing(local_sandbox: Sandb
     store = Store.open(cfg.state_url)
     try:
         client = GitHubClient(
-            cfg.github, cfg.github_token, store.github_facts, lambda: dt.datetime.now(dt.UTC)
+            cfg.github, github_token(cfg), store.github_facts, lambda: dt.datetime.now(dt.UTC)
         )
         sb.github.inject(Fault(429, times=1, headers={"Retry-After": "600"}, message="slow down"))
         repo = f"/repos/{cfg.github.repository}"
@@ -261,7 +262,7 @@ def test_a_pass_sends_nothing_to_github_once_its_budget_is_spent(local_sandbox: 
     store = Store.open(cfg.state_url)
     try:
         now = [dt.datetime.now(dt.UTC)]
-        client = GitHubClient(cfg.github, cfg.github_token, store.github_facts, lambda: now[0])
+        client = GitHubClient(cfg.github, github_token(cfg), store.github_facts, lambda: now[0])
         repo = f"/repos/{cfg.github.repository}"
         assert client.request("GET", repo)[0] == 200
         served = len(sb.github.served)

@@ -127,12 +127,12 @@ def test_an_edit_already_in_the_state_db_is_not_used_by_the_pass(tmp_path: Path)
     store = Store.open(cfg.state_url)
     try:
         store.requests.set_schema_source("mallory", "mysql", NOW, "github:mallory")
-        effective = cfg.with_edited_authors(store.requests.edited_authors())
+        edited = store.requests.edited_authors()
     finally:
         store.close()
     pr = PullRequest(1, "a" * 40, NOW, author="Mallory")
     inst = Instance("i-0123456789abcdef0", InstanceState.STOPPED, "127.0.0.1")
-    result = plan(Observed((pr,), (inst,), ()), effective.planner, NOW)
+    result = plan(Observed((pr,), (inst,), (), edited_authors=edited), cfg.planner, NOW)
     (clone,) = result.of_type(CloneSchema)
     assert clone.source == "dev_shared"
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from pullrekun.adapters.state.store import Store
+from pullrekun.app.pool import tag_policy
 from pullrekun.config import AppConfig, Config, DatabaseConfig, GitHubConfig
 from pullrekun.web.actions import Actions
 
@@ -70,10 +71,11 @@ def test_an_edit_overrides_the_config_and_back_to_the_config_removes_it(store: S
         "alice": ("dev_alice2", "edited", "local:ada"),
         "bob": ("dev_bob", "edited", "github:ann"),
     }
-    effective = CFG.with_edited_authors(store.requests.edited_authors())
-    assert effective.database is not None
-    assert effective.database.authors == {"alice": "dev_alice2", "bob": "dev_bob"}
-    assert "dev_alice2" in effective.tag_policy.protected_schemas, (
+    edited = store.requests.edited_authors()
+    policy = CFG.planner.database
+    assert policy is not None
+    assert dict(policy.with_edits(edited).authors) == {"alice": "dev_alice2", "bob": "dev_bob"}
+    assert "dev_alice2" in tag_policy(CFG, edited).protected_schemas, (
         "an edited source is never a clone's target"
     )
     assert a.reset_schema("Alice", "local:ada").ok

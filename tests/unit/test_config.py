@@ -10,6 +10,7 @@ import pytest
 from pullrekun.app.render import check_overrides
 from pullrekun.cli import main
 from pullrekun.config import ConfigError, load, parse
+from pullrekun.config.secrets import github_token, secret_values
 
 APP = {"repo_url": "x", "command": "c"}
 GOOD = {
@@ -149,7 +150,7 @@ def test_state_url_and_token_may_come_from_the_environment(monkeypatch: pytest.M
     monkeypatch.setenv("PULLREKUN_GITHUB_TOKEN", "ghp_x")
     cfg = parse(GOOD)
     assert cfg.state_url == "mysql+pymysql://u:p@127.0.0.1/db"
-    assert cfg.github_token == "ghp_x"
+    assert github_token(cfg) == "ghp_x"
 
 
 def test_the_commented_sample_documents_every_key_with_its_default() -> None:
@@ -240,4 +241,4 @@ def test_a_bad_release_section_names_its_key(release: dict[str, object], key: st
 def test_release_webhook_variables_are_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REL_HOOK", "https://hooks.example/T0/B0/secret-part")
     cfg = parse({**GOOD, "release": {"source": "branch", "slack_webhook_env": "REL_HOOK"}})
-    assert "https://hooks.example/T0/B0/secret-part" in cfg.secret_values()
+    assert "https://hooks.example/T0/B0/secret-part" in secret_values(cfg)

@@ -53,7 +53,7 @@ def test_the_contracts_pass_on_the_tree(tree: Path) -> None:
     [
         ("pullrekun/core/model.py", "import pullrekun.app.readmodel", "Layers"),
         ("pullrekun/adapters/ec2.py", "import pullrekun.cli", "Layers"),
-        ("pullrekun/config.py", "import pullrekun.adapters.chat", "Layers"),
+        ("pullrekun/config/model.py", "import pullrekun.adapters.chat", "Layers"),
         ("pullrekun/core/planner.py", "import subprocess", "The core is pure"),
         ("pullrekun/app/reconcile.py", "import pullrekun_sandbox.sandbox", "The product never imports"),
         ("pullrekun/web/api.py", "import pullrekun.app.poolchanges", "Surfaces never carry out"),

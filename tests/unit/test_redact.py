@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from pullrekun import config as config_mod
+from pullrekun.config.secrets import redactor, secret_values
 from pullrekun.core.model import EnvStatus, Plan, PullRequest
 from pullrekun.core.redact import REDACTED, Redactor, cap_line, cap_output
 from pullrekun.core.steps import Step
@@ -44,10 +45,10 @@ def test_the_config_knows_its_secrets_in_every_spelling(monkeypatch: pytest.Monk
             "report": {"slack_webhook_env": "HOOK"},
         }
     )
-    values = set(cfg.secret_values())
+    values = set(secret_values(cfg))
     assert {"ghp_token_value", "p@ss/word", "p%40ss%2Fword", "aws/secret+key", "aws%2Fsecret%2Bkey"} <= values
     assert (
-        cfg.redactor()("posting to https://hooks.example/T0/B0/xyz failed") == f"posting to {REDACTED} failed"
+        redactor(cfg)("posting to https://hooks.example/T0/B0/xyz failed") == f"posting to {REDACTED} failed"
     )
 
 

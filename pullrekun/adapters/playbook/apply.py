@@ -26,6 +26,7 @@ from pullrekun.adapters.playbook.settings import ansible_env
 from pullrekun.adapters.project import project_dir
 from pullrekun.adapters.state.journal import DeployOutcome
 from pullrekun.config import Config
+from pullrekun.config.secrets import env_db_passwords, playbook_secrets, redactor
 from pullrekun.core import tags
 from pullrekun.core.model import (
     UP_STATES,
@@ -190,7 +191,7 @@ def _group_vars(cfg: Config) -> dict[str, Any]:
     # Empty settings fall back to the role's defaults (and an empty !unsafe reads as null).
     group_vars = {k: v for k, v in group_vars.items() if v != ""}
     # Empty is a setting of its own here (the PR's code runs as the deploy user): kept as "".
-    group_vars["staging_app_user"] = app.run_user  # checked against config.USER_NAME_RE
+    group_vars["staging_app_user"] = app.run_user  # checked against config.types.USER_NAME_RE
     if cfg.ansible.connection == "ssh" and cfg.ansible.ssh_user:
         group_vars["ansible_user"] = Unsafe(cfg.ansible.ssh_user)
     if cfg.ansible.ssh_private_key:
@@ -227,11 +228,6 @@ def _schemas(inventory: dict[str, Any]) -> set[tuple[str, str]]:
     return {
         (str(h["staging_db_name"]), str(h["pullrekun_db_nonce"])) for h in hosts if "staging_db_name" in h
     }
-
-
-def run_secrets(cfg: Config) -> dict[str, str]:
-    """The secrets the playbook needs (AWS keys, database passwords): handed over in memory."""
-    return {name: os.environ[name] for name in cfg.playbook_secret_env_names() if os.environ.get(name)}
 
 
 def prune_artifacts(root: Path, keep: int) -> list[Path]:
@@ -276,9 +272,9 @@ def apply(
         timeout=cfg.ansible.timeout,
         idle_timeout=cfg.ansible.idle_timeout,
         files={"plan.json": json.dumps({"at": now.isoformat(), **plan_json(plan)}, indent=2)},
-        secrets=run_secrets(cfg),
+        secrets=playbook_secrets(cfg),
         pass_env=frozenset(cfg.ansible.pass_env),
-        redact=cfg.redactor(*cfg.env_db_passwords(_schemas(inventory))),
+        redact=redactor(cfg, *env_db_passwords(cfg, _schemas(inventory))),
     )
     run = run_playbook(spec, cancel)
     prune_artifacts(artifacts_root, cfg.ansible.keep_artifacts)
