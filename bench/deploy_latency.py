@@ -134,7 +134,7 @@ def main() -> int:
                 number, _ = sb.open_pr(f"bench-{i}", f"bench {i}")
                 prs[number] = f"bench-{i}"
             reconcile(sb)  # first deploy everywhere (clones, first releases): not measured
-            slots = json.loads(
+            envs = json.loads(
                 subprocess.run(
                     [sys.executable, "-m", "pullrekun", "--config", str(sb.config_path), "status", "--json"],
                     capture_output=True,
@@ -142,7 +142,7 @@ def main() -> int:
                     check=True,
                 ).stdout
             )["environments"]
-            addr_of_pr = {s["pr"]: sb.addr_of(s["instance_id"]) for s in slots}
+            addr_of_pr = {s["pr"]: sb.addr_of(s["instance_id"]) for s in envs}
             first = min(prs)
             one, eight, base, ans1, ans8 = [], [], [], [], []
             counter = 0

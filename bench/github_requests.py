@@ -2,7 +2,7 @@
 
 Prints figures, asserts nothing. Each pass is a real ``pullrekun reconcile`` (in this
 process) against the GitHub simulator, moto's EC2 and 3 local hosts (the sandbox), so
-3 PRs hold slots and the rest queue. The simulator counts every request it answered
+3 PRs hold instances and the rest queue. The simulator counts every request it answered
 and whether it cost rate limit (a 304 to a conditional request with credentials is free).
 
   first      the first pass: everything is reported once (statuses, comments, deployments)

@@ -55,6 +55,9 @@ export PULLREKUN_REQUIRE_WORLD=1
 # Three workers, one test file each at a time (a file's tests share its world). Measured on a
 # 2-core machine: one process needed over 20 min; two workers 909 s for the whole of .ci/run and
 # three 875 s (the tests wait on subprocesses and sockets: two workers left a third of the CPU
-# idle). Files go out longest first (tests/conftest.py SLOW_FIRST); xdist's own reordering by
-# test count would undo that. `-n 0` runs in one process.
-exec pytest -p no:cacheprovider -n 3 --dist loadfile --no-loadscope-reorder "$@"
+# idle). Files go out longest first (tests/durations.json, written from a run's JUnit XML by
+# scripts/test-durations.py; PULLREKUN_JUNIT names where this run writes its own); xdist's own
+# reordering by test count would undo that. `-n 0` runs in one process.
+junit=()
+[ -z "${PULLREKUN_JUNIT:-}" ] || junit=(--junitxml "$PULLREKUN_JUNIT")
+exec pytest -p no:cacheprovider -n 3 --dist loadfile --no-loadscope-reorder "${junit[@]}" "$@"

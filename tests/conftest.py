@@ -291,48 +291,17 @@ def controller_account(user: str) -> Iterator[Path]:
             subprocess.run(["userdel", user], check=False, capture_output=True)
 
 
-#: The longest test files, longest first, by their tests' total time in a whole run
-#: (`--junitxml`, 3 workers; seconds in the comments). xdist hands files to workers in
-#: collection order (--dist loadfile with --no-loadscope-reorder: by default it reorders files by
-#: their number of tests, which ignored this order), so the long ones start first and the short
-#: ones fill in at the end, instead of one worker being left with a long file while others idle.
-SLOW_FIRST = (
-    "integration/test_crash_points.py",  # 330
-    "integration/test_e2e_reporting.py",  # 262
-    "integration/test_sandbox_cli.py",  # 226
-    "integration/test_e2e_databases.py",  # 162
-    "integration/test_e2e_ssh.py",  # 145
-    "integration/test_readme_walkthrough.py",  # 108
-    "integration/test_promises.py",  # 104
-    "integration/test_controller_role.py",  # 70
-    "integration/test_crash_points_mariadb.py",  # 64
-    "integration/test_dashboard_browser.py",  # 63
-    "integration/test_release_notices.py",  # 58
-    "integration/test_wheel.py",  # 48
-    "integration/test_dashboard_http.py",  # 48
-    "integration/test_molecule.py",  # 45
-    "security/test_host_keys.py",  # 55 (measured alone)
-    "security/test_secrets.py",  # 45
-    "security/test_handover.py",  # 40 (measured alone)
-    "integration/test_pool_requests.py",  # 42
-    "integration/test_github_waits.py",  # 39
-    "security/test_paging_race.py",  # 38
-    "integration/test_dbclone.py",  # 34
-    "security/test_state_scope.py",  # 34
-    "integration/test_serve_cli.py",  # 32
-    "security/test_approvals.py",  # 31
-    "security/test_output_shown.py",  # 25 (measured alone)
-    "security/test_host_keys.py",  # 30
-    "integration/test_troubleshooting.py",  # 29
-    "security/test_tags.py",  # 27
-    "integration/test_serve_e2e.py",  # 23
-    "integration/test_pass_object.py",  # 19
-)
+#: Seconds each test file took in a whole run (3 workers), written by scripts/test-durations.py
+#: from a run's JUnit XML. xdist hands files to workers in collection order (--dist loadfile with
+#: --no-loadscope-reorder: by default it reorders files by their number of tests), so the long
+#: ones start first and the short ones fill in at the end, instead of one worker being left with
+#: a long file while the others idle.
+DURATIONS: dict[str, float] = json.loads((Path(__file__).parent / "durations.json").read_text())
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    def rank(item: pytest.Item) -> int:
+    def rank(item: pytest.Item) -> float:
         path = item.nodeid.split("::", 1)[0].removeprefix("tests/")
-        return SLOW_FIRST.index(path) if path in SLOW_FIRST else len(SLOW_FIRST)
+        return -DURATIONS.get(path, 0.0)
 
     items.sort(key=rank)  # stable: each file's tests keep their order

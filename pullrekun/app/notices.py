@@ -43,9 +43,9 @@ from pullrekun.core.releases import (
     Move,
     ReleasedPR,
     decide_release,
-    due_slot,
+    due_posting,
     needs_comparison,
-    parse_slot,
+    parse_posting_time,
     released_prs,
     same_commit,
 )
@@ -195,8 +195,8 @@ class ReleaseNotices:
     def _pending_requests(self, production: str) -> tuple[int, ...]:
         """Render the waiting-for-release notices asked for, and the schedule's, if one is due."""
         asked = self.ledger.unrendered()
-        slots = [parse_slot(s) for s in self.rel.pending_schedule]
-        due = due_slot(slots, self.ledger.last_slot(), self.clock()) if slots else None
+        times = [parse_posting_time(s) for s in self.rel.pending_schedule]
+        due = due_posting(times, self.ledger.last_scheduled(), self.clock()) if times else None
         if not asked and due is None:
             return ()
         text = self.waiting_text(production)

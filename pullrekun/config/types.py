@@ -13,7 +13,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, StrictBool, StrictInt, StrictStr
 
 from pullrekun.core.dbsources import pattern_problem
-from pullrekun.core.releases import parse_slot
+from pullrekun.core.releases import parse_posting_time
 from pullrekun.core.validate import LOGIN_RE, POOL_RE, InvalidInput, check_schema
 
 ENV_NAME_RE = re.compile(r"\A[A-Z_][A-Z0-9_]*\Z")
@@ -128,7 +128,7 @@ SourcePatterns = tuple[Annotated[StrictStr, AfterValidator(_glob)], ...]
 
 
 def _slot(value: str) -> str:
-    parse_slot(value)  # its ValueError says what is wrong
+    parse_posting_time(value)  # its ValueError says what is wrong
     return value
 
 

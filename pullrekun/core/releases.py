@@ -186,14 +186,16 @@ def risk_section(body: str | None, heading: str) -> str | None:
 
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_SLOT = re.compile(r"\A(?:(?P<days>[A-Za-z]{3}(?:-[A-Za-z]{3})?(?:,[A-Za-z]{3}(?:-[A-Za-z]{3})?)*)\s+)?"
-                   r"(?P<hh>[01]\d|2[0-3]):(?P<mm>[0-5]\d)\Z")  # fmt: skip
+_POSTING_TIME = re.compile(
+    r"\A(?:(?P<days>[A-Za-z]{3}(?:-[A-Za-z]{3})?(?:,[A-Za-z]{3}(?:-[A-Za-z]{3})?)*)\s+)?"
+    r"(?P<hh>[01]\d|2[0-3]):(?P<mm>[0-5]\d)\Z"
+)
 #: A scheduled notice whose time passed longer ago than this is skipped, not posted late.
 SCHEDULE_GRACE = dt.timedelta(hours=1)
 
 
 @dataclass(frozen=True)
-class Slot:
+class PostingTime:
     """One scheduled time of the waiting-for-release notice (UTC), on some weekdays (0 = Monday)."""
 
     days: frozenset[int]
@@ -201,9 +203,9 @@ class Slot:
     minute: int
 
 
-def parse_slot(text: str) -> Slot:
+def parse_posting_time(text: str) -> PostingTime:
     """``"09:30"`` (every day) or ``"Mon-Fri 09:30"`` / ``"Mon,Thu 16:00"``; raises ValueError."""
-    m = _SLOT.match(text.strip())
+    m = _POSTING_TIME.match(text.strip())
     if not m:
         raise ValueError(f"{text!r} is not 'HH:MM' or 'Mon-Fri HH:MM'")
     days: set[int] = set()
@@ -213,19 +215,21 @@ def parse_slot(text: str) -> Slot:
             raise ValueError(f"{text!r}: unknown day in {part!r} (use {', '.join(_DAYS)})")
         a, b = _DAYS.index(first), _DAYS.index(last or first)
         days.update(range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)])
-    return Slot(frozenset(days), int(m.group("hh")), int(m.group("mm")))
+    return PostingTime(frozenset(days), int(m.group("hh")), int(m.group("mm")))
 
 
-def due_slot(slots: Iterable[Slot], last_posted: dt.datetime | None, now: dt.datetime) -> dt.datetime | None:
+def due_posting(
+    times: Iterable[PostingTime], last_posted: dt.datetime | None, now: dt.datetime
+) -> dt.datetime | None:
     """The scheduled time to post the waiting-for-release notice for now, if one is due: the
-    newest slot at or before ``now``, not posted yet, and at most SCHEDULE_GRACE old (a
-    controller that was down posts nothing late; a pass a few minutes after the slot posts it)."""
+    newest scheduled time at or before ``now``, not posted yet, and at most SCHEDULE_GRACE old (a
+    controller that was down posts nothing late; a pass a few minutes after the time posts it)."""
     newest: dt.datetime | None = None
-    for slot in slots:
+    for time in times:
         for back in range(8):
             day = (now - dt.timedelta(days=back)).date()
-            at = dt.datetime(day.year, day.month, day.day, slot.hour, slot.minute, tzinfo=dt.UTC)
-            if at <= now and day.weekday() in slot.days:
+            at = dt.datetime(day.year, day.month, day.day, time.hour, time.minute, tzinfo=dt.UTC)
+            if at <= now and day.weekday() in time.days:
                 newest = at if newest is None or at > newest else newest
                 break
     if newest is None or now - newest > SCHEDULE_GRACE:

@@ -6,7 +6,7 @@ before the outcomes are recorded, during the report), one round:
 
 1. churn, the cheapest that goes through that step (see the round kinds below): a new PR that
    needs a stopped instance started; a push and a close; a PR turned draft whose running instance
-   goes to a new PR (the slot changes hands); a push (new release, migrate, switch, restart);
+   goes to a new PR (the instance changes hands); a push (new release, migrate, switch, restart);
 2. a pass killed by SIGKILL at that step, either the pullrekun process alone (``kill -9 <pid>``,
    the playbook run must die with it) or its whole process tree (what systemd does); the test
    checks the kill landed there;
@@ -99,7 +99,7 @@ class CrashWorld:
     sb: Sandbox
     mariadb: MariaDB
     schemas: str
-    #: The two PRs that hold a slot at the start of a round (the third instance is stopped).
+    #: The two PRs that hold an instance at the start of a round (the third instance is stopped).
     kept: list[int] = field(default_factory=list)
     branch: int = 0
     #: Which PR each commit belongs to.
@@ -274,19 +274,19 @@ def _check_claims(w: CrashWorld) -> None:
 def _check_world(w: CrashWorld, expected: set[int]) -> None:
     sb = w.sb
     heads = {n: pr.head_sha for n, pr in sb.github.prs.items() if pr.state == "open"}
-    slots = {s["pr"]: s for s in status_of(sb)["environments"] if s["pr"] is not None}
-    assert set(slots) == expected, "every eligible PR holds a slot"
+    envs = {s["pr"]: s for s in status_of(sb)["environments"] if s["pr"] is not None}
+    assert set(envs) == expected, "every eligible PR holds an instance"
     held = {}
-    for pr, slot in slots.items():
-        assert slot["status"] == "ready", f"PR #{pr}: {slot}"
-        assert slot["sha"] == heads[pr]
-        addr = sb.addr_of(slot["instance_id"])
+    for pr, env in envs.items():
+        assert env["status"] == "ready", f"PR #{pr}: {env}"
+        assert env["sha"] == heads[pr]
+        addr = sb.addr_of(env["instance_id"])
         assert sb.served(addr) == heads[pr], f"PR #{pr} shows ready but {addr} serves {sb.served(addr)}"
         github = sb.github.last_status(heads[pr])
         assert github is not None
-        assert (github["state"], github.get("target_url")) == ("success", slot["url"])
-        held[slot["instance_id"]] = pr
-        schema = f"{w.schemas}_{slot['instance_id'].replace('-', '_')}"
+        assert (github["state"], github.get("target_url")) == ("success", env["url"])
+        held[env["instance_id"]] = pr
+        schema = f"{w.schemas}_{env['instance_id'].replace('-', '_')}"
         runs = w.mariadb.sql(
             f"SELECT COUNT(*) FROM `{schema}`.migration_runs WHERE release_sha = '{heads[pr]}'"
         )

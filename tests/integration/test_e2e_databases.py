@@ -78,7 +78,7 @@ def notes(sb: Sandbox, addr: str, write: bool = False) -> int:
     raise AssertionError("the app shows no database line")
 
 
-def slots(sb: Sandbox) -> dict[int, dict[str, Any]]:
+def envs(sb: Sandbox) -> dict[int, dict[str, Any]]:
     return {s["pr"]: s for s in status_of(sb)["environments"] if s["pr"]}
 
 
@@ -94,9 +94,9 @@ def test_each_environment_gets_its_own_clone_kept_across_pushes_and_reset_on_req
     one, _ = sb.open_pr("a1", "alice's change", author="alice")
     two, _ = sb.open_pr("a2", "another of alice's", author="alice")
     reconcile_ok(sb)
-    addr = {pr: sb.addr_of(s["instance_id"]) for pr, s in slots(sb).items()}
+    addr = {pr: sb.addr_of(s["instance_id"]) for pr, s in envs(sb).items()}
     assert notes(sb, addr[one]) == notes(sb, addr[two]) == 2, "both start from alice's schema"
-    shown = slots(sb)[one]
+    shown = envs(sb)[one]
     assert shown["db_source"].startswith("dev_alice_")
     assert shown["db_schema"].startswith("stage_")
     assert "cloned from dev_alice_" in run_cli(sb, "status").stdout
@@ -140,7 +140,7 @@ def test_author_map_and_labels_choose_the_source_and_hostile_labels_are_refused(
     plan = json.loads(run_cli(sb, "plan", "--json").stdout)
     assert any("names no allowed schema" in note for note in plan["notes"])
     reconcile_ok(sb)
-    addr = {pr: sb.addr_of(s["instance_id"]) for pr, s in slots(sb).items()}
+    addr = {pr: sb.addr_of(s["instance_id"]) for pr, s in envs(sb).items()}
     assert notes(sb, addr[bobs]) == 5, "bob's schema, from the author map"
     assert notes(sb, addr[hostile]) == 2, "the default source; the label was refused"
 
@@ -154,7 +154,7 @@ def test_author_map_and_labels_choose_the_source_and_hostile_labels_are_refused(
         assert run_cli(sb, "reset-db", str(bobs)).returncode == 0
         reconcile_ok(sb)
         assert notes(sb, addr[bobs]) == 2, "cloned from the edited table's schema"
-        assert slots(sb)[bobs]["db_source"] == alices
+        assert envs(sb)[bobs]["db_source"] == alices
         store.requests.set_schema_source("bob", None, dt.datetime.now(dt.UTC), "local:ada")
         assert run_cli(sb, "reset-db", str(bobs)).returncode == 0
         reconcile_ok(sb)
@@ -167,8 +167,8 @@ def test_the_app_env_file_is_private(db_sandbox: Sandbox) -> None:
     sb = db_sandbox
     sb.open_pr("p1", "private", author="alice")
     reconcile_ok(sb)
-    (slot,) = slots(sb).values()
-    env_file = sb.deploy_root(sb.addr_of(slot["instance_id"])) / "shared" / "app.env"
+    (env,) = envs(sb).values()
+    env_file = sb.deploy_root(sb.addr_of(env["instance_id"])) / "shared" / "app.env"
     assert oct(env_file.stat().st_mode & 0o777) == "0o600"
     stdout = next(p for p in (sb.root / "artifacts").rglob("stdout"))
     assert APP_PASSWORD not in stdout.read_text(), "no_log kept the password out of the output"
@@ -181,7 +181,7 @@ def test_a_failed_clone_fails_only_that_environment_with_the_reason(db_sandbox: 
     good, _ = sb.open_pr("g2", "fine", author="alice")
     out = run_cli(sb, "reconcile")
     assert out.returncode == 1
-    state = slots(sb)
+    state = envs(sb)
     assert state[bad]["status"] == "failed"
     assert state[bad]["failed_task"] == "Clone the environment's database schema."
     assert state[bad]["failed_step"] == "schema"
@@ -195,8 +195,8 @@ def test_on_close_drop_removes_the_schema(db_sandbox: Sandbox, mariadb: MariaDB)
     sb.write_config()
     number, _ = sb.open_pr("d1", "to be closed", author="alice")
     reconcile_ok(sb)
-    (slot,) = slots(sb).values()
-    schema = page(sb, sb.addr_of(slot["instance_id"])).split("db: ", 1)[1].split()[0]
+    (env,) = envs(sb).values()
+    schema = page(sb, sb.addr_of(env["instance_id"])).split("db: ", 1)[1].split()[0]
     assert mariadb.sql(f"SHOW DATABASES LIKE '{schema}'").stdout.strip() == schema
     sb.github.close(number)
     reconcile_ok(sb)

@@ -77,7 +77,7 @@ def test_the_life_of_a_pr_queued_deploying_ready_then_closed(local_sandbox: Sand
     (queued_comment,) = sim.comments_on(last)
     assert "1st in line" in queued_comment["body"]
 
-    # Close the first PR: the queued one takes its slot in the same pass.
+    # Close the first PR: the queued one takes its instance in the same pass.
     sim.close(first)
     ok_pass(sb)
     assert [s for s, _ in sim.status_states(prs[last])] == ["pending", "pending", "success"]

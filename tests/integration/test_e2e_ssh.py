@@ -21,7 +21,7 @@ def status(sb: Sandbox) -> dict[str, Any]:
     return status_of(sb)
 
 
-def slots_by_pr(sb: Sandbox) -> dict[int, dict[str, Any]]:
+def envs_by_pr(sb: Sandbox) -> dict[int, dict[str, Any]]:
     return {s["pr"]: s for s in status(sb)["environments"] if s["pr"] is not None}
 
 
@@ -34,23 +34,23 @@ def app_pid(sb: Sandbox, addr: str) -> str:
     return (sb.deploy_root(addr) / "shared" / "app.pid").read_text().strip()
 
 
-def test_open_push_close_with_three_slots_and_five_prs(ssh_sandbox: Sandbox) -> None:
+def test_open_push_close_with_three_instances_and_five_prs(ssh_sandbox: Sandbox) -> None:
     sb = ssh_sandbox
     heads = dict(sb.open_pr(f"f{i}", f"greeting {i}") for i in range(1, 6))
     reconcile_ok(sb)
 
-    slots = slots_by_pr(sb)
-    assert sorted(slots) == [1, 2, 3], "the three oldest PRs get the three slots"
-    for pr, slot in slots.items():
-        addr = sb.addr_of(slot["instance_id"])
-        assert slot["status"] == "ready"
+    envs = envs_by_pr(sb)
+    assert sorted(envs) == [1, 2, 3], "the three oldest PRs get the three instances"
+    for pr, env in envs.items():
+        addr = sb.addr_of(env["instance_id"])
+        assert env["status"] == "ready"
         assert sb.served(addr) == heads[pr]
-        assert sb.instance_tags(slot["instance_id"])["pullrekun:sha"] == heads[pr]
-        assert sb.instance_tags(slot["instance_id"])["pullrekun:pr"] == str(pr)
+        assert sb.instance_tags(env["instance_id"])["pullrekun:sha"] == heads[pr]
+        assert sb.instance_tags(env["instance_id"])["pullrekun:pr"] == str(pr)
     assert [(q["pr"], q["position"]) for q in status(sb)["queue"]] == [(4, 1), (5, 2)]
 
     # A push redeploys that environment only.
-    addrs = {pr: sb.addr_of(s["instance_id"]) for pr, s in slots.items()}
+    addrs = {pr: sb.addr_of(s["instance_id"]) for pr, s in envs.items()}
     pids_before = {pr: app_pid(sb, a) for pr, a in addrs.items()}
     heads[2] = sb.commit("f2", "greeting 2, pushed")
     sb.github.push(2, heads[2])
@@ -61,26 +61,26 @@ def test_open_push_close_with_three_slots_and_five_prs(ssh_sandbox: Sandbox) -> 
         assert sb.served(addrs[pr]) == heads[pr]
         assert app_pid(sb, addrs[pr]) == pids_before[pr], f"PR {pr} was touched by PR 2's push"
 
-    # Closing PR 1 hands its slot to the oldest queued PR in the same pass.
+    # Closing PR 1 hands its instance to the oldest queued PR in the same pass.
     sb.github.close(1)
     reconcile_ok(sb)
-    slots = slots_by_pr(sb)
-    assert sorted(slots) == [2, 3, 4]
-    assert slots[4]["instance_id"] != slots[2]["instance_id"]
-    assert sb.served(sb.addr_of(slots[4]["instance_id"])) == heads[4]
+    envs = envs_by_pr(sb)
+    assert sorted(envs) == [2, 3, 4]
+    assert envs[4]["instance_id"] != envs[2]["instance_id"]
+    assert sb.served(sb.addr_of(envs[4]["instance_id"])) == heads[4]
 
-    # Closing two more: PR 5 takes one slot, the other instance is stopped, its app too.
+    # Closing two more: PR 5 takes one instance, the other instance is stopped, its app too.
     sb.github.close(2)
     sb.github.close(3)
-    freed = {slots[2]["instance_id"], slots[3]["instance_id"]}
+    freed = {envs[2]["instance_id"], envs[3]["instance_id"]}
     reconcile_ok(sb)
-    slots = slots_by_pr(sb)
-    assert sorted(slots) == [4, 5]
-    (stopped,) = freed - {slots[5]["instance_id"]}
+    envs = envs_by_pr(sb)
+    assert sorted(envs) == [4, 5]
+    (stopped,) = freed - {envs[5]["instance_id"]}
     assert sb.instance_state(stopped) == "stopped"
     assert "pullrekun:pr" not in sb.instance_tags(stopped)
     assert sb.served(sb.addr_of(stopped)) is None, "the app of a closed PR is stopped"
-    assert sb.served(sb.addr_of(slots[5]["instance_id"])) == heads[5]
+    assert sb.served(sb.addr_of(envs[5]["instance_id"])) == heads[5]
 
     # Our comment edits moved the PRs' updated_at: one pass re-reads that list page and
     # sends nothing. After it nothing changed: a pass has nothing to do, GitHub answers 304.
@@ -107,24 +107,24 @@ def test_one_unreachable_host_fails_only_its_environment(ssh_sandbox: Sandbox) -
     heads = dict(sb.open_pr(f"u{i}", f"u {i}") for i in range(1, 4))
     out = run_cli(sb, "reconcile")
     assert out.returncode == 1, out.stdout + out.stderr
-    slots = slots_by_pr(sb)
-    bad = [s for s in slots.values() if s["instance_id"] == sb.instance_ids[0]]
+    envs = envs_by_pr(sb)
+    bad = [s for s in envs.values() if s["instance_id"] == sb.instance_ids[0]]
     assert len(bad) == 1
     assert bad[0]["status"] == "failed"
     assert bad[0]["failed_step"] == "start", "a host that does not answer fails at the start step"
     assert "127.0.0.99" in (bad[0]["message"] or ""), "the failure names the host it could not reach"
-    good = [pr for pr, s in slots.items() if s["instance_id"] != sb.instance_ids[0]]
+    good = [pr for pr, s in envs.items() if s["instance_id"] != sb.instance_ids[0]]
     assert len(good) == 2
     for pr in good:
-        assert slots[pr]["status"] == "ready"
-        assert sb.served(sb.addr_of(slots[pr]["instance_id"])) == heads[pr]
+        assert envs[pr]["status"] == "ready"
+        assert sb.served(sb.addr_of(envs[pr]["instance_id"])) == heads[pr]
 
     # The host comes back: the next pass retries the failed environment only.
     ec2.create_tags(
         Resources=[sb.instance_ids[0]], Tags=[{"Key": "pullrekun:ansible_host", "Value": sb.host_addrs[0]}]
     )
     reconcile_ok(sb)
-    assert {s["status"] for s in slots_by_pr(sb).values()} == {"ready"}
+    assert {s["status"] for s in envs_by_pr(sb).values()} == {"ready"}
 
 
 def test_a_second_pass_while_one_holds_the_lock_exits_3(ssh_sandbox: Sandbox) -> None:
@@ -136,7 +136,7 @@ def test_a_second_pass_while_one_holds_the_lock_exits_3(ssh_sandbox: Sandbox) ->
             out = run_cli(sb, "reconcile")
             assert out.returncode == 3, out.stderr
             assert "another pass" in out.stderr
-            assert slots_by_pr(sb) == {}, "the locked-out pass did nothing"
+            assert envs_by_pr(sb) == {}, "the locked-out pass did nothing"
     finally:
         store.close()
     # A second pass while a first one runs: it exits 3 at once; the first finishes its work.
@@ -160,7 +160,7 @@ def test_github_failing_mid_life_tears_nothing_down(ssh_sandbox: Sandbox) -> Non
     sb = ssh_sandbox
     heads = dict(sb.open_pr(f"g{i}", f"g {i}") for i in range(1, 3))
     reconcile_ok(sb)
-    before = slots_by_pr(sb)
+    before = envs_by_pr(sb)
     for status_code in (502, 403):
         sb.github.inject(
             Fault(
@@ -175,10 +175,10 @@ def test_github_failing_mid_life_tears_nothing_down(ssh_sandbox: Sandbox) -> Non
         assert out.returncode == 1
         assert "nothing changed" in out.stderr
         sb.github.faults.clear()
-        assert slots_by_pr(sb).keys() == before.keys()
-        for pr, slot in before.items():
-            assert sb.instance_state(slot["instance_id"]) == "running"
-            assert sb.served(sb.addr_of(slot["instance_id"])) == heads[pr]
+        assert envs_by_pr(sb).keys() == before.keys()
+        for pr, env in before.items():
+            assert sb.instance_state(env["instance_id"]) == "running"
+            assert sb.served(sb.addr_of(env["instance_id"])) == heads[pr]
 
 
 def test_dynamic_inventory_reaches_an_environment_by_pr_group(ssh_sandbox: Sandbox) -> None:
@@ -186,8 +186,8 @@ def test_dynamic_inventory_reaches_an_environment_by_pr_group(ssh_sandbox: Sandb
     sb = ssh_sandbox
     number, sha = sb.open_pr("inv", "inventory")
     reconcile_ok(sb)
-    slot = slots_by_pr(sb)[number]
-    root = sb.deploy_root(sb.addr_of(slot["instance_id"]))
+    held = envs_by_pr(sb)[number]
+    root = sb.deploy_root(sb.addr_of(held["instance_id"]))
     assert sb.ssh is not None
     env = {
         **os.environ,

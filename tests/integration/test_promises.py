@@ -136,21 +136,21 @@ def test_a_release_that_never_went_live_is_removed(local_sandbox: Sandbox) -> No
     sb.github.push(number, bad)
     result = run_pass(sb)
     assert result.outcome is PassOutcome.FAILURES
-    (slot,) = [s for s in status_of(sb)["environments"] if s["pr"] == number]
-    root = sb.deploy_root(sb.addr_of(slot["instance_id"]))
+    (env,) = [s for s in status_of(sb)["environments"] if s["pr"] == number]
+    root = sb.deploy_root(sb.addr_of(env["instance_id"]))
     assert not (root / "releases" / bad).exists()
     assert os.readlink(root / "current") == str(root / "releases" / good)
-    assert sb.served(sb.addr_of(slot["instance_id"])) == good
-    assert slot["failed_task"] == "Refuse releases whose greeting says so."
-    assert slot["failed_step"] == "checkout", "a before-switch hook fails the checkout step"
+    assert sb.served(sb.addr_of(env["instance_id"])) == good
+    assert env["failed_task"] == "Refuse releases whose greeting says so."
+    assert env["failed_step"] == "checkout", "a before-switch hook fails the checkout step"
 
 
 def test_the_cached_clone_is_used_when_it_has_the_commit(local_sandbox: Sandbox) -> None:
     sb = local_sandbox
     number, sha = sb.open_pr("c1", "cached")
     assert run_pass(sb).outcome is PassOutcome.CLEAN
-    (slot,) = [s for s in status_of(sb)["environments"] if s["pr"] == number]
-    root = sb.deploy_root(sb.addr_of(slot["instance_id"]))
+    (env,) = [s for s in status_of(sb)["environments"] if s["pr"] == number]
+    root = sb.deploy_root(sb.addr_of(env["instance_id"]))
     # The release is lost and the origin is unreachable: only the cached clone can help.
     shutil.rmtree(root / "releases" / sha)
     (root / "current").unlink()
@@ -164,7 +164,7 @@ def test_the_cached_clone_is_used_when_it_has_the_commit(local_sandbox: Sandbox)
     finally:
         store.close()
     assert run_pass(sb).outcome is PassOutcome.CLEAN
-    assert sb.served(sb.addr_of(slot["instance_id"])) == sha
+    assert sb.served(sb.addr_of(env["instance_id"])) == sha
     (events,) = [
         json.loads(p.read_text())
         for p in (_runs(sb)[-1] / "artifacts").glob("*/job_events/*.json")

@@ -102,15 +102,15 @@ def test_plan_and_status_as_json(local_sandbox: Sandbox) -> None:
     assert before["environments"] == [], "plan changes nothing"
     assert [i["pr"] for i in before["instances"]] == [None, None, None]
     assert run_cli(sb, "reconcile").returncode == 0
-    (slot,) = cli_environments(sb)
-    assert (slot["pr"], slot["sha"], slot["status"], slot["instance_state"]) == (
+    (env,) = cli_environments(sb)
+    assert (env["pr"], env["sha"], env["status"], env["instance_state"]) == (
         number,
         sha,
         "ready",
         "running",
     )
-    assert slot["url"] == f"http://{sb.addr_of(slot['instance_id'])}:{sb.app_port}/"
-    assert sb.served(sb.addr_of(slot["instance_id"])) == sha
+    assert env["url"] == f"http://{sb.addr_of(env['instance_id'])}:{sb.app_port}/"
+    assert sb.served(sb.addr_of(env["instance_id"])) == sha
     table = run_cli(sb, "status").stdout
     assert f"#{number}" in table
     assert sha[:12] in table
@@ -126,8 +126,8 @@ def test_redeploying_the_same_commit_changes_nothing(local_sandbox: Sandbox) -> 
     sb = local_sandbox
     sb.open_pr("same", "same")
     assert run_cli(sb, "reconcile").returncode == 0
-    (slot,) = cli_environments(sb)
-    root = sb.deploy_root(sb.addr_of(slot["instance_id"]))
+    (env,) = cli_environments(sb)
+    root = sb.deploy_root(sb.addr_of(env["instance_id"]))
     pid = (root / "shared" / "app.pid").read_text()
     # Forget the deploy in the state DB: the next pass deploys the same sha again.
     from pullrekun.adapters.state.store import Store
@@ -143,7 +143,7 @@ def test_redeploying_the_same_commit_changes_nothing(local_sandbox: Sandbox) -> 
     assert run_cli(sb, "reconcile").returncode == 0
     runs = sorted(p for p in (sb.root / "artifacts").iterdir() if (p / "plan.json").exists())
     stdout = next((runs[-1] / "artifacts").iterdir()) / "stdout"
-    recap = [ln for ln in stdout.read_text().splitlines() if ln.startswith(slot["instance_id"])]
+    recap = [ln for ln in stdout.read_text().splitlines() if ln.startswith(env["instance_id"])]
     assert len(recap) == 1, recap
     assert "changed=0" in recap[0], recap
     assert (root / "shared" / "app.pid").read_text() == pid, "the app was not restarted"
@@ -156,24 +156,24 @@ def test_a_host_whose_app_never_gets_healthy_fails_at_the_health_check_step(loca
     sb.open_pr("sick", "sick")
     out = run_cli(sb, "reconcile")
     assert out.returncode == 1
-    (slot,) = cli_environments(sb)
-    assert slot["status"] == "failed"
-    assert slot["failed_step"] == "health check"  # from the task's step tag
-    assert slot["failed_task"] == "Prove the app answers as this release."
-    assert "health check failed" in slot["message"]
-    assert "Connection refused" in slot["message"]
+    (env,) = cli_environments(sb)
+    assert env["status"] == "failed"
+    assert env["failed_step"] == "health check"  # from the task's step tag
+    assert env["failed_task"] == "Prove the app answers as this release."
+    assert "health check failed" in env["message"]
+    assert "Connection refused" in env["message"]
 
 
-def test_a_vanished_instance_requeues_its_pr_onto_another_slot(local_sandbox: Sandbox) -> None:
+def test_a_vanished_instance_requeues_its_pr_onto_another_instance(local_sandbox: Sandbox) -> None:
     sb = local_sandbox
     number, sha = sb.open_pr("v1", "vanishing")
     assert run_cli(sb, "reconcile").returncode == 0
-    (slot,) = cli_environments(sb)
+    (env,) = cli_environments(sb)
     sb.stop_apps()
-    sb.ec2().terminate_instances(InstanceIds=[slot["instance_id"]])
+    sb.ec2().terminate_instances(InstanceIds=[env["instance_id"]])
     assert run_cli(sb, "reconcile").returncode == 0
     (moved,) = cli_environments(sb)
-    assert moved["instance_id"] != slot["instance_id"]
+    assert moved["instance_id"] != env["instance_id"]
     assert (moved["pr"], moved["status"]) == (number, "ready")
     assert sb.served(sb.addr_of(moved["instance_id"])) == sha
 
@@ -235,9 +235,9 @@ def test_the_before_switch_hook_runs_in_the_new_release_before_it_goes_live(loca
     second = sb.commit("h1", "hooked again")
     sb.github.push(number, second)
     assert run_cli(sb, "reconcile").returncode == 0
-    (slot,) = cli_environments(sb)
-    root = sb.deploy_root(sb.addr_of(slot["instance_id"]))
+    (env,) = cli_environments(sb)
+    root = sb.deploy_root(sb.addr_of(env["instance_id"]))
     saw = (root / "releases" / second / "HOOK_SAW_CURRENT").read_text().strip()
     assert saw == str(root / "releases" / first), "the hook ran while the previous release was live"
     assert os.readlink(root / "current") == str(root / "releases" / second)
-    assert sb.served(sb.addr_of(slot["instance_id"])) == second
+    assert sb.served(sb.addr_of(env["instance_id"])) == second

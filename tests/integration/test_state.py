@@ -163,7 +163,7 @@ def test_clone_outcomes_and_reset_requests_are_recorded(store: Store) -> None:
     assert (asg.db_source, asg.db_reset_seen, asg.db_reset_requested) == ("dev_alice", True, False)
     assert store.requests.reset(5, NOW)
     assert store.journal.assignments()[0].db_reset_requested
-    assert not store.requests.reset(99, NOW), "no slot, nothing to reset"
+    assert not store.requests.reset(99, NOW), "no environment, nothing to reset"
     store.journal.record_intent(Plan(actions=(ForgetResetLabel(5),)), NOW, None)
     assert not store.journal.assignments()[0].db_reset_seen
     assert "schema_cloned" in {e.kind for e in store.events.recent()}
@@ -201,7 +201,7 @@ def test_the_notice_ledger_records_before_sending_and_tracks_each_send(store: St
     assert ledger.last_move().id == move, "a waiting notice is not a production move"  # type: ignore[union-attr]
     slot = NOW.replace(hour=9, minute=30)
     ledger.record("pending", None, "b" * 40, "Waiting", ("slack",), NOW, actor="schedule", slot=slot)
-    assert ledger.last_slot() == slot
+    assert ledger.last_scheduled() == slot
     assert [n.kind for n in ledger.recent()][:2] == ["pending", "pending"]
     assert first in [n.id for n in ledger.recent()]
 

@@ -136,7 +136,7 @@ def test_running_instance_for_nobody_is_stopped() -> None:
     )
 
 
-def test_vanished_instance_requeues_its_pr_onto_another_slot() -> None:
+def test_vanished_instance_requeues_its_pr_onto_another_instance() -> None:
     observed = world([pr(4)], [inst(2)], [ready(4, 1)])
     p = plan(observed, CFG, NOW)
     assert p.actions[0] == Unassign(4, "i-00000001", "instance left the pool; PR requeued")

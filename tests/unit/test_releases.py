@@ -113,33 +113,35 @@ def test_risk_sections_come_with_the_released_prs_when_asked() -> None:
 
 
 def test_schedule_slots_parse_days_and_refuse_nonsense() -> None:
-    from pullrekun.core.releases import parse_slot
+    from pullrekun.core.releases import parse_posting_time
 
-    assert parse_slot("09:30").days == frozenset(range(7))
-    weekdays = parse_slot("Mon-Fri 16:05")
+    assert parse_posting_time("09:30").days == frozenset(range(7))
+    weekdays = parse_posting_time("Mon-Fri 16:05")
     assert (weekdays.days, weekdays.hour, weekdays.minute) == (frozenset(range(5)), 16, 5)
-    assert parse_slot("Sat-Mon 08:00").days == frozenset({5, 6, 0}), "a range may wrap the week"
-    assert parse_slot("mon,thu 08:00").days == frozenset({0, 3})
+    assert parse_posting_time("Sat-Mon 08:00").days == frozenset({5, 6, 0}), "a range may wrap the week"
+    assert parse_posting_time("mon,thu 08:00").days == frozenset({0, 3})
     for bad in ("9:30", "24:00", "Mon-Fry 09:00", "09:30 Mon", "", "Mon-Fri"):
         with pytest.raises(ValueError, match=r"HH:MM|unknown day"):
-            parse_slot(bad)
+            parse_posting_time(bad)
 
 
 def test_a_scheduled_notice_is_due_once_within_its_grace_and_never_late() -> None:
     import datetime as dt
 
-    from pullrekun.core.releases import SCHEDULE_GRACE, due_slot, parse_slot
+    from pullrekun.core.releases import SCHEDULE_GRACE, due_posting, parse_posting_time
 
     friday = dt.datetime(2026, 11, 27, 9, 40, tzinfo=dt.UTC)
-    slots = [parse_slot("Mon-Fri 09:30")]
+    times = [parse_posting_time("Mon-Fri 09:30")]
     slot = friday.replace(minute=30)
-    assert due_slot(slots, None, friday) == slot
-    assert due_slot(slots, slot, friday) is None, "posted already"
-    assert due_slot(slots, None, friday.replace(minute=20)) is None, "not yet: yesterday's is too old"
-    assert due_slot(slots, None, slot + SCHEDULE_GRACE + dt.timedelta(minutes=1)) is None, "never late"
+    assert due_posting(times, None, friday) == slot
+    assert due_posting(times, slot, friday) is None, "posted already"
+    assert due_posting(times, None, friday.replace(minute=20)) is None, "not yet: yesterday's is too old"
+    assert due_posting(times, None, slot + SCHEDULE_GRACE + dt.timedelta(minutes=1)) is None, "never late"
     saturday = friday + dt.timedelta(days=1)
-    assert due_slot(slots, None, saturday) is None, "not on weekends"
-    assert due_slot([parse_slot("09:30"), parse_slot("09:35")], slot, friday) == friday.replace(minute=35)
+    assert due_posting(times, None, saturday) is None, "not on weekends"
+    assert due_posting(
+        [parse_posting_time("09:30"), parse_posting_time("09:35")], slot, friday
+    ) == friday.replace(minute=35)
 
 
 def test_the_first_sha_is_recorded_without_history() -> None:

@@ -200,7 +200,7 @@ class NoticeLedger:
         self._store.events.add(now, "notice_resend", f"notice {notice_id}: send again", actor=actor)
         return True
 
-    def last_slot(self) -> dt.datetime | None:
+    def last_scheduled(self) -> dt.datetime | None:
         """The newest schedule time a waiting-for-release notice was recorded for."""
         with self._store.session() as s:
             return s.scalars(
