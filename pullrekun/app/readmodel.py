@@ -3,8 +3,8 @@
 Built in one place from the state DB (assignments, recorded outcomes, the queue, GitHub's
 rate facts) and the pool as EC2 describes it, without running a pass. ``status`` prints it,
 the reports build their per-PR views on it, and the dashboard reads it. ``Snapshot.to_json``
-is the documented shape of ``pullrekun status --json``: ``status.schema.json`` next to this
-module, versioned by :data:`SCHEMA_VERSION`.
+is the documented shape of ``pullrekun status --json``: its JSON Schema is generated from these
+types (:mod:`pullrekun.app.status_schema`), versioned by :data:`SCHEMA_VERSION`.
 """
 
 from __future__ import annotations

@@ -8,17 +8,15 @@ the same checks as the dashboard's forms (pullrekun.web.actions) and answer 202 
 request was recorded for the next pass.
 
 The OpenAPI document (``/openapi.json``) describes these routes only; the status object is
-the read model's JSON schema (pullrekun/app/status.schema.json), the one ``status --json``
-prints.
+the read model's JSON schema (generated from its types by pullrekun.app.status_schema; the
+committed pullrekun/app/status.schema.json is the same), the one ``status --json`` prints.
 """
 
 from __future__ import annotations
 
 import copy
 import datetime as dt
-import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
@@ -28,11 +26,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from pullrekun.app.readmodel import event_views
+from pullrekun.app.status_schema import status_schema
 from pullrekun.web.actions import Answer
 from pullrekun.web.auth import Person
 from pullrekun.web.context import Web, WebParts, who_is_asking
-
-STATUS_SCHEMA_FILE = Path(__file__).resolve().parent.parent / "app" / "status.schema.json"
 
 
 class Message(BaseModel):
@@ -211,7 +208,7 @@ def install(app: FastAPI) -> None:
 
 def _status_components() -> dict[str, Any]:
     """The status schema and its $defs as OpenAPI components (refs rewritten to match)."""
-    schema = json.loads(STATUS_SCHEMA_FILE.read_text())
+    schema = status_schema()
     defs = schema.pop("$defs", {})
     for key in ("$schema", "$id"):
         schema.pop(key, None)
