@@ -25,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from pullrekun_sandbox.sandbox import Sandbox
 from sqlalchemy import delete
 
 from pullrekun import config as config_mod
@@ -32,7 +33,6 @@ from pullrekun.adapters.state.schema import ReportRow
 from pullrekun.adapters.state.store import Store
 from pullrekun.app.reconcile import reconcile
 from pullrekun.app.results import PassResult
-from pullrekun_sandbox.sandbox import Sandbox
 
 
 def one_pass(sb: Sandbox) -> tuple[dict[str, int], float, PassResult]:

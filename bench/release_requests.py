@@ -28,12 +28,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from pullrekun_sandbox.github_sim import GitHubSimulator
+
 from pullrekun.adapters.github.client import GitHubClient
 from pullrekun.adapters.state.store import Store
 from pullrekun.app.notices import ReleaseNotices
 from pullrekun.app.render import Renderer
 from pullrekun.config import parse
-from pullrekun_sandbox.github_sim import GitHubSimulator
 
 STYLES = ("merge", "squash", "rebase")
 

@@ -18,9 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from pullrekun_sandbox.mariadb import MariaDB, available
+
 from pullrekun.adapters.mysql import Server, q
 from pullrekun.adapters.schema_clone import clone_schema
-from pullrekun_sandbox.mariadb import MariaDB, available
 
 SCHEMA = [
     "CREATE TABLE customers (id INT AUTO_INCREMENT PRIMARY KEY, email VARCHAR(120) NOT NULL, "

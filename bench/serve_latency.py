@@ -32,15 +32,16 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from pullrekun_sandbox.github_hooks import WebhookSender
+from pullrekun_sandbox.sandbox import Sandbox, SSHSettings
+from pullrekun_sandbox.sshd import SshdHosts, available
+
 from bench.deploy_latency import baseline
 from pullrekun import config as config_mod
 from pullrekun.adapters.state.store import Store
 from pullrekun.config import ServeConfig, parse
 from pullrekun.core.webhooks import sign
 from pullrekun.web.serve import Service
-from pullrekun_sandbox.github_hooks import WebhookSender
-from pullrekun_sandbox.sandbox import Sandbox, SSHSettings
-from pullrekun_sandbox.sshd import SshdHosts, available
 
 SECRET = "bench secret"  # noqa: S105 - the webhook secret of a throwaway server
 REPOSITORY = "acme/webapp"

@@ -14,7 +14,7 @@ if ! command -v git >/dev/null; then
   exit 2
 fi
 stamp=".venv/.pullrekun-installed"
-want="$extras $(sha256sum pyproject.toml | cut -d' ' -f1)"
+want="$extras $(cat pyproject.toml sandbox/pyproject.toml | sha256sum | cut -d' ' -f1)"
 if [ -x .venv/bin/python ] && [ -f "$stamp" ] && grep -qxF "$want" "$stamp"; then
   exit 0
 fi
@@ -22,5 +22,7 @@ fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 # --no-compile: byte-compiling every file of ansible's collections is most of an install's time
 # (93 s -> 22 s here); Python compiles what it imports, once, on first use.
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-compile -e ".[${extras}]"
+# The sandbox is a distribution of its own (sandbox/): installed from the checkout beside the
+# product, so the `sandbox` extra that names it is met here.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-compile -e ".[${extras}]" -e ./sandbox
 echo "$want" >> "$stamp"

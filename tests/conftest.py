@@ -24,15 +24,15 @@ from typing import Any
 
 import jsonschema
 import pytest
+from pullrekun_sandbox import mariadb as mariadb_mod
+from pullrekun_sandbox import sshd as sshd_mod
+from pullrekun_sandbox.sandbox import Sandbox, SSHSettings
 
 from pullrekun import config as config_mod
 from pullrekun.adapters.state.store import Store
 from pullrekun.app.readmodel import snapshot
 from pullrekun.app.reconcile import reconcile
 from pullrekun.app.results import PassResult
-from pullrekun_sandbox import mariadb as mariadb_mod
-from pullrekun_sandbox import sshd as sshd_mod
-from pullrekun_sandbox.sandbox import Sandbox, SSHSettings
 from tests.paths import REPO
 
 #: pytest-xdist's worker number (0 without xdist): each worker gets loopback addresses of its own.
@@ -103,13 +103,39 @@ def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     dist = shared / "pullrekun-dist"
     with open(shared / "pullrekun-dist.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not list(dist.glob("pullrekun-*.whl")):
+        if not list(dist.glob("pullrekun-[0-9]*.whl")):
             subprocess.run(
                 [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(dist), str(REPO)],
                 check=True,
                 timeout=300,
             )
-    (built,) = dist.glob("pullrekun-*.whl")
+    (built,) = dist.glob("pullrekun-[0-9]*.whl")
+    return built
+
+
+@pytest.fixture(scope="session")
+def built_sandbox_wheel(built_wheel: Path) -> Path:
+    """pullrekun-sandbox's wheel (sandbox/), built beside the product's."""
+    dist = built_wheel.parent
+    with open(dist.parent / "pullrekun-dist.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not list(dist.glob("pullrekun_sandbox-*.whl")):
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "wheel",
+                    "--quiet",
+                    "--no-deps",
+                    "-w",
+                    str(dist),
+                    str(REPO / "sandbox"),
+                ],
+                check=True,
+                timeout=300,
+            )
+    (built,) = dist.glob("pullrekun_sandbox-*.whl")
     return built
 
 

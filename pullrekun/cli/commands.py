@@ -221,7 +221,8 @@ def sandbox(args: Args) -> int:
         run = next(iter(found)).load()
     except (StopIteration, ImportError) as exc:  # the sandbox's extra (moto) is not installed
         print(
-            f"pullrekun sandbox needs the 'sandbox' extra (pip install 'pullrekun[sandbox]'): {exc}",
+            f"pullrekun sandbox needs pullrekun-sandbox (pip install pullrekun-sandbox; from a checkout: "
+            f"pip install ./sandbox): {exc}",
             file=sys.stderr,
         )
         return EXIT_BAD_INPUT

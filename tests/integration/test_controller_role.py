@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from pullrekun_sandbox.sandbox import TOKEN, Sandbox
 from pullrekun_sandbox.sshd import SshdHosts
+
 from tests.conftest import LOCAL_FIRST_HOST, controller_account, run_molecule
 
 USER = "pullrekun-molecule"
@@ -63,7 +63,7 @@ def test_molecule_controller_installs_the_wheel_and_the_installed_pullrekun_plan
                 "AWS_ACCESS_KEY_ID": "testing",
                 "AWS_SECRET_ACCESS_KEY": "testing",
             },
-            "controller_start_timer": False,
+            "controller_start_units": False,
             # This machine has no sudo and no network for apt: become goes through su (host vars).
             "controller_packages": [],
             # Tests skip byte-compiling the venv (ansible's 30,000 files): a third of the time;

@@ -35,12 +35,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from pullrekun.adapters.playbook.guard import RECORD_NAME, group_members
-from pullrekun.app import crashpoint
 from pullrekun_sandbox.mariadb import MariaDB
 from pullrekun_sandbox.sandbox import Sandbox
 from pullrekun_sandbox.sshd import SshdHosts
+
+from pullrekun.adapters.playbook.guard import RECORD_NAME, group_members
+from pullrekun.app import crashpoint
 from tests.conftest import _db_names, run_pass, ssh_world, status_of
 
 HERE = Path(__file__).resolve().parent.parent / "crash"

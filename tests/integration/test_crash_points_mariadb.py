@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
 from pullrekun_sandbox.mariadb import MariaDB
 from pullrekun_sandbox.sshd import SshdHosts
+
 from tests.integration.test_crash_points import SCHEDULES, CrashWorld, _round, _world
 
 

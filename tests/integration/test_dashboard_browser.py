@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pullrekun_sandbox.mariadb import MariaDB
+from pullrekun_sandbox.sandbox import Sandbox
 
 from pullrekun import config as config_mod
 from pullrekun.adapters.state.store import Store
@@ -25,8 +27,6 @@ from pullrekun.config import ServeConfig
 from pullrekun.web.auth import hash_password
 from pullrekun.web.dashboard import PoolCache
 from pullrekun.web.serve import Service
-from pullrekun_sandbox.mariadb import MariaDB
-from pullrekun_sandbox.sandbox import Sandbox
 from tests.conftest import LOCAL_FIRST_HOST, _db_names, need, run_pass
 from tests.paths import REPO
 from tests.receiver import Receiver

@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from pullrekun_sandbox.github_records import Fault
+from pullrekun_sandbox.sandbox import Sandbox
 
 from pullrekun import config as config_mod
 from pullrekun.adapters.state.store import Store
@@ -32,8 +34,6 @@ from pullrekun.web.auth import Accounts, Role, hash_password
 from pullrekun.web.oauth import RepoAccess
 from pullrekun.web.serve import Service
 from pullrekun.web.tokens import new_token, token_digest
-from pullrekun_sandbox.github_records import Fault
-from pullrekun_sandbox.sandbox import Sandbox
 from tests.conftest import LOCAL_FIRST_HOST, run_cli, run_pass, valid_status
 
 ADMIN, VIEWER = ("ada", "admin password 1"), ("vic", "viewer password 2")

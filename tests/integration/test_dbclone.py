@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pullrekun_sandbox.mariadb import MariaDB
 
 from pullrekun.adapters.mysql import Server, Session, q
 from pullrekun.adapters.schema_clone import NEW_SUFFIX, clone_schema
 from pullrekun.adapters.schema_copy import CloneError
 from pullrekun.core.validate import InvalidInput
-from pullrekun_sandbox.mariadb import MariaDB
 
 _n = itertools.count(1)
 

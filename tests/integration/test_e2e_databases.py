@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from pullrekun import config as config_mod
-from pullrekun.adapters.state.store import Store
 from pullrekun_sandbox.mariadb import MariaDB
 from pullrekun_sandbox.sandbox import Sandbox
 from pullrekun_sandbox.sshd import SshdHosts
+
+from pullrekun import config as config_mod
+from pullrekun.adapters.state.store import Store
 from tests.conftest import _db_names, run_cli, run_pass, ssh_world, status_of
 
 APP_PASSWORD = "app pw; with 'quotes'"

@@ -12,14 +12,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pullrekun_sandbox.github_sim import Fault, GitHubSimulator
+from pullrekun_sandbox.sandbox import Sandbox
 
 from pullrekun import config as config_mod
 from pullrekun.adapters.github.publish import COMMENT_MARKER
 from pullrekun.adapters.state.store import Store
 from pullrekun.app.results import PassOutcome, PassResult
 from pullrekun.cli import EXIT_FAILURES, EXIT_OK
-from pullrekun_sandbox.github_sim import Fault, GitHubSimulator
-from pullrekun_sandbox.sandbox import Sandbox
 from tests import openapi
 from tests.conftest import LOCAL_FIRST_HOST, need, run_cli, run_pass
 from tests.receiver import Receiver

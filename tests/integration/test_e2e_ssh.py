@@ -8,12 +8,12 @@ import subprocess
 import sys
 from typing import Any
 
+from pullrekun_sandbox.github_sim import Fault
+from pullrekun_sandbox.sandbox import Sandbox
 from sqlalchemy import text
 
 from pullrekun.adapters.state.lock import mysql_lock_name, pass_lock
 from pullrekun.adapters.state.store import Store
-from pullrekun_sandbox.github_sim import Fault
-from pullrekun_sandbox.sandbox import Sandbox
 from tests.conftest import run_cli, run_pass, status_of
 
 

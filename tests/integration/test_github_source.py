@@ -7,12 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pullrekun_sandbox.github_sim import Fault, GitHubSimulator
 
 from pullrekun.adapters.github.client import GitHubClient
 from pullrekun.adapters.github.pulls import GitHubUnavailable, PullRequestSource
 from pullrekun.adapters.state.store import Store
 from pullrekun.config import GitHubConfig
-from pullrekun_sandbox.github_sim import Fault, GitHubSimulator
 
 TOKEN = "ghp_test"
 

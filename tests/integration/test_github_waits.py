@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import pytest
-
 from pullrekun_sandbox.github_sim import Fault
 from pullrekun_sandbox.sandbox import Sandbox
 

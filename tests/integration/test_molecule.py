@@ -8,9 +8,9 @@ import subprocess
 from pathlib import Path
 
 import yaml
-
 from pullrekun_sandbox.sandbox import GIT_ENV, free_port
 from pullrekun_sandbox.sshd import SshdHosts
+
 from tests.conftest import run_molecule
 from tests.paths import REPO
 

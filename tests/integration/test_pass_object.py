@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import threading
 
+from pullrekun_sandbox.sandbox import Sandbox
+
 from pullrekun import config as config_mod
 from pullrekun.adapters.state.store import Store
 from pullrekun.app.readmodel import snapshot
 from pullrekun.app.reconcile import reconcile
 from pullrekun.app.results import Cancel, PassOutcome, PassResult
 from pullrekun.cli import EXIT_CODES, EXIT_FAILURES, EXIT_OK
-from pullrekun_sandbox.sandbox import Sandbox
 from tests.conftest import run_pass, status_of
 
 

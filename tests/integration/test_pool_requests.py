@@ -11,11 +11,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from pullrekun_sandbox.sandbox import Sandbox
 
 from pullrekun.adapters.state.store import Store
 from pullrekun.core import tags as tag
 from pullrekun.core.model import InstanceWish
-from pullrekun_sandbox.sandbox import Sandbox
 from tests.conftest import run_pass, status_of
 
 NOW = dt.datetime.now(dt.UTC)

@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from pullrekun_sandbox.github_sim import Fault
+from pullrekun_sandbox.sandbox import Sandbox
 
 from pullrekun import config as config_mod
 from pullrekun.adapters.github.client import GitHubClient, GitHubUnavailable, RateLimited
@@ -23,8 +25,6 @@ from pullrekun.adapters.state.store import Store
 from pullrekun.app.results import PassOutcome
 from pullrekun.cli import EXIT_FAILURES
 from pullrekun.config.secrets import github_token
-from pullrekun_sandbox.github_sim import Fault
-from pullrekun_sandbox.sandbox import Sandbox
 from tests.conftest import LOCAL_FIRST_HOST, run_pass, status_of
 
 

@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 import yaml
-
 from pullrekun_sandbox.sandbox import TOKEN
 from pullrekun_sandbox.sshd import SshdHosts
+
 from tests.conftest import controller_account, ssh_world
 from tests.paths import REPO
 
@@ -140,7 +140,7 @@ def test_the_production_walkthrough_reaches_ready_environments(
                     "AWS_SECRET_ACCESS_KEY": "testing",
                 },
                 "controller_ssh_private_key": sshd_hosts.private_key.read_text(),
-                "controller_start_timer": False,
+                "controller_start_units": False,
                 # This machine has no sudo and no network for apt: become goes through su (host vars).
                 "controller_packages": [],
                 # Tests skip byte-compiling the venv (ansible's 30,000 files): a third of the time;

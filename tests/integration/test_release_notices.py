@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pullrekun_sandbox.github_records import Fault
+from pullrekun_sandbox.sandbox import Sandbox
 
 from pullrekun import config as config_mod
 from pullrekun.adapters.state.notices import NoticeLedger
 from pullrekun.adapters.state.store import Store
 from pullrekun.app.results import PassOutcome
 from pullrekun.cli import main
-from pullrekun_sandbox.github_records import Fault
-from pullrekun_sandbox.sandbox import Sandbox
 from tests.conftest import LOCAL_FIRST_HOST, run_pass, status_of
 from tests.receiver import Receiver
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pullrekun_sandbox.sandbox import Sandbox
+
 from tests.conftest import run_cli, valid_status
 from tests.paths import REPO
 

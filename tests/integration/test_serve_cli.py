@@ -11,8 +11,9 @@ import threading
 import urllib.request
 from typing import Any
 
-from pullrekun.cli import EXIT_BAD_INPUT
 from pullrekun_sandbox.sandbox import Sandbox
+
+from pullrekun.cli import EXIT_BAD_INPUT
 from tests.conftest import run_cli, status_of
 
 

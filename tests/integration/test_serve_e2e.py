@@ -13,13 +13,13 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
+from pullrekun_sandbox.github_hooks import WebhookSender
+from pullrekun_sandbox.sandbox import Sandbox
 
 from pullrekun import config as config_mod
 from pullrekun.adapters.state.store import Store
 from pullrekun.config import ServeConfig
 from pullrekun.web.serve import Service
-from pullrekun_sandbox.github_hooks import WebhookSender
-from pullrekun_sandbox.sandbox import Sandbox
 from tests.conftest import status_of
 
 SECRET = "sandbox webhook secret"

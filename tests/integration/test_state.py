@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pullrekun_sandbox.mariadb import MariaDB
 from sqlalchemy.exc import IntegrityError
 
 from pullrekun.adapters.state.engine import HEAD_REVISION, current_revision
@@ -17,7 +18,6 @@ from pullrekun.adapters.state.journal import DeployOutcome
 from pullrekun.adapters.state.lock import LockHeld, pass_lock
 from pullrekun.adapters.state.store import Store
 from pullrekun.core.model import Assign, Deploy, EnvStatus, Plan, QueuedPR, Unassign
-from pullrekun_sandbox.mariadb import MariaDB
 
 NOW = dt.datetime(2026, 11, 25, 12, tzinfo=dt.UTC)
 _n = itertools.count(1)

@@ -9,10 +9,10 @@ import subprocess
 import sys
 
 import pytest
+from pullrekun_sandbox.sandbox import Sandbox
 
 from pullrekun.adapters.state.lock import pass_lock
 from pullrekun.adapters.state.store import Store
-from pullrekun_sandbox.sandbox import Sandbox
 from tests.paths import REPO
 
 GITHUB = "pullrekun: GitHub: GET /repos/acme/webapp/pulls?... answered"

@@ -7,8 +7,8 @@ pullrekun had seen the head commit; an APPROVED review counts for the commit it 
 from __future__ import annotations
 
 import pytest
-
 from pullrekun_sandbox.sandbox import Sandbox
+
 from tests.conftest import run_pass
 from tests.integration.test_e2e_reporting import check_openapi
 

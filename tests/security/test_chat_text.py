@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from pullrekun_sandbox.sandbox import Sandbox
+
 from tests.conftest import run_pass
 from tests.receiver import Receiver
 

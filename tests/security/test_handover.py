@@ -25,9 +25,9 @@ from pathlib import Path
 
 import pymysql
 import pytest
-
 from pullrekun_sandbox.mariadb import MariaDB
 from pullrekun_sandbox.sshd import SshdHosts
+
 from tests.conftest import _db_names, need, run_pass, separated_world, status_of
 from tests.paths import REPO
 

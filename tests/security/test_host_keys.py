@@ -10,11 +10,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from pullrekun_sandbox.sandbox import Sandbox
+from pullrekun_sandbox.sshd import SshdHosts
 
 from pullrekun.adapters.playbook.settings import ssh_control_dir
 from pullrekun.cli import EXIT_BAD_INPUT, EXIT_OK
-from pullrekun_sandbox.sandbox import Sandbox
-from pullrekun_sandbox.sshd import SshdHosts
 from tests.conftest import run_cli, run_pass, status_of
 
 

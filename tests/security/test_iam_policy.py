@@ -15,12 +15,13 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from pullrekun_sandbox.sandbox import Sandbox
+
 from pullrekun import config as config_mod
 from pullrekun.app.hostkeys import pin_console_keys
 from pullrekun.app.pool import read_pool
 from pullrekun.core import tags as tag
 from pullrekun.core.model import Deploy, Plan
-from pullrekun_sandbox.sandbox import Sandbox
 from tests.conftest import run_pass
 from tests.paths import REPO
 

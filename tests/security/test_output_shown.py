@@ -12,13 +12,14 @@ import json
 import urllib.request
 from typing import Any
 
+from pullrekun_sandbox.sandbox import Sandbox
+
 from pullrekun import config as config_mod
 from pullrekun.adapters.state.store import Store
 from pullrekun.app.results import PassOutcome
 from pullrekun.core.views import OUTPUT_HIDDEN
 from pullrekun.web.serve import Service
 from pullrekun.web.tokens import new_token, token_digest
-from pullrekun_sandbox.sandbox import Sandbox
 from tests.conftest import run_pass
 
 ADMIN_TOKEN, VIEWER_TOKEN = new_token()[0], new_token()[0]

@@ -3,9 +3,10 @@ keeps its environment (pullrekun asks for it on its own before taking it for clo
 
 from __future__ import annotations
 
-from pullrekun.app.results import PassOutcome
 from pullrekun_sandbox.github_sim import Fault
 from pullrekun_sandbox.sandbox import Sandbox
+
+from pullrekun.app.results import PassOutcome
 from tests.conftest import run_pass, status_of
 from tests.integration.test_e2e_reporting import check_openapi
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pullrekun_sandbox.mariadb import MariaDB
 
 from pullrekun import config as config_mod
 from pullrekun.adapters.mysql import Server
@@ -29,7 +30,6 @@ from pullrekun.core.model import CloneSchema, Instance, InstanceState, Observed,
 from pullrekun.core.planner import plan
 from pullrekun.web.serve import Service
 from pullrekun.web.tokens import new_token, token_digest
-from pullrekun_sandbox.mariadb import MariaDB
 from tests.conftest import _db_names
 
 NOW = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC)

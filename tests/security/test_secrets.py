@@ -21,6 +21,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from pullrekun_sandbox.mariadb import MariaDB
+from pullrekun_sandbox.sandbox import Sandbox
+from pullrekun_sandbox.sshd import SshdHosts
 from sqlalchemy import MetaData, select
 
 from pullrekun import config as config_mod
@@ -30,9 +33,6 @@ from pullrekun.adapters.state.store import Store
 from pullrekun.cli import EXIT_FAILURES
 from pullrekun.core.dbusers import env_password, env_user
 from pullrekun.core.model import Assignment
-from pullrekun_sandbox.mariadb import MariaDB
-from pullrekun_sandbox.sandbox import Sandbox
-from pullrekun_sandbox.sshd import SshdHosts
 from tests.conftest import LOCAL_FIRST_HOST, _db_names, run_cli, run_pass, ssh_world
 from tests.receiver import Receiver
 

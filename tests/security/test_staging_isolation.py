@@ -19,12 +19,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pullrekun_sandbox.mariadb import MariaDB
+from pullrekun_sandbox.sshd import SshdHosts
 
 from pullrekun import config as config_mod
 from pullrekun.adapters.state.store import Store
 from pullrekun.core.dbusers import env_password, env_user
-from pullrekun_sandbox.mariadb import MariaDB
-from pullrekun_sandbox.sshd import SshdHosts
 from tests.conftest import _db_names, need, run_pass, separated_world, status_of
 
 RUN_USER = "prk-rt"

@@ -11,14 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pullrekun_sandbox.mariadb import MariaDB
+from pullrekun_sandbox.sandbox import Sandbox
 
 from pullrekun import config as config_mod
 from pullrekun.adapters.state.lock import LockLost, pass_lock
 from pullrekun.adapters.state.store import Store
 from pullrekun.app import crashpoint
 from pullrekun.cli import EXIT_LOCKED, EXIT_OK
-from pullrekun_sandbox.mariadb import MariaDB
-from pullrekun_sandbox.sandbox import Sandbox
 from tests.conftest import LOCAL_FIRST_HOST, _db_names, run_cli, run_pass, status_of
 
 

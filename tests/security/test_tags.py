@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pullrekun_sandbox.sandbox import Sandbox
+
 from pullrekun.cli import EXIT_OK
 from pullrekun.core import tags as tag
-from pullrekun_sandbox.sandbox import Sandbox
 from tests.conftest import run_cli, run_pass, valid_status
 
 

@@ -13,6 +13,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from pullrekun_sandbox.sandbox import Sandbox
 
 from pullrekun import config as config_mod
 from pullrekun.adapters.state.store import Store
@@ -21,7 +22,6 @@ from pullrekun.core.model import InstanceWish
 from pullrekun.web.actions import Actions
 from pullrekun.web.auth import Role
 from pullrekun.web.oauth import RepoAccess
-from pullrekun_sandbox.sandbox import Sandbox
 from tests.conftest import run_pass, status_of
 
 NOW = dt.datetime.now(dt.UTC)

@@ -54,7 +54,8 @@ def main(directory: str, hosts: int, serve: bool) -> int:
         from pullrekun_sandbox.sandbox import Sandbox
     except ImportError as exc:  # moto is the optional extra
         print(
-            f"pullrekun sandbox needs the 'sandbox' extra (pip install 'pullrekun[sandbox]'): {exc}",
+            f"pullrekun sandbox needs pullrekun-sandbox (pip install pullrekun-sandbox; from a checkout: "
+            f"pip install ./sandbox): {exc}",
             file=sys.stderr,
         )
         return 2
