@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from pullrekun import cli
+from pullrekun.cli import commands
 
 CONFIG = """\
 [github]
@@ -46,7 +47,7 @@ def test_a_crash_exits_4_with_its_traceback_logged(
     def crash(*args: object, **kwargs: object) -> None:
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(cli, "reconcile", crash)
+    monkeypatch.setattr(commands, "reconcile", crash)
     assert cli.main(["--config", str(config), "reconcile"]) == cli.EXIT_ERROR
     assert "pullrekun crashed" in caplog.text
     assert "ZeroDivisionError: a bug" in caplog.text
