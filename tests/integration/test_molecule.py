@@ -14,7 +14,7 @@ from pullrekun_sandbox.sshd import SshdHosts
 from tests.conftest import run_molecule
 from tests.paths import REPO
 
-APP = REPO / "pullrekun_sandbox" / "app" / "app.py"
+APP = REPO / "sandbox" / "pullrekun_sandbox" / "app" / "app.py"
 APP_USER = "prk-molecule"
 
 
