@@ -10,6 +10,7 @@ action table is tested against this table.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import typing
 from collections.abc import Callable, Mapping
@@ -28,6 +29,7 @@ from pullrekun.core.model import (
     ForgetApproval,
     ForgetInstanceRequest,
     ForgetResetLabel,
+    ForgetSchemaDrop,
     Plan,
     RecordApproval,
     RegisterInstance,
@@ -58,6 +60,7 @@ CARRIED_OUT_BY: Mapping[type[Action], Carrier] = {
     ForgetApproval: Carrier.STATE,
     ForgetResetLabel: Carrier.STATE,
     ForgetInstanceRequest: Carrier.STATE,
+    ForgetSchemaDrop: Carrier.STATE,
     RegisterInstance: Carrier.EC2,
     RetireInstance: Carrier.EC2,
     RevokeApproval: Carrier.GITHUB,
@@ -87,6 +90,8 @@ class Done:
     run: RunResult | None = None
     pool_changes: tuple[PoolChangeOutcome, ...] = ()
     revocations: tuple[Revocation, ...] = ()
+    #: Schemas the playbook dropped, by instance.
+    dropped: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def __add__(self, other: Done) -> Done:
         return Done(
@@ -94,6 +99,7 @@ class Done:
             other.run if other.run is not None else self.run,
             self.pool_changes + other.pool_changes,
             self.revocations + other.revocations,
+            {**self.dropped, **other.dropped},
         )
 
 

@@ -97,6 +97,7 @@ def observe(cfg: Config, store: Store, client: GitHubClient, clock: Clock) -> Ob
         evidence,
         instance_requests=store.requests.instance_wishes(),
         edited_authors=edited,
+        schema_drops=store.journal.schema_drops(),
     )
     return Observation(
         observed,

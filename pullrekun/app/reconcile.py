@@ -36,7 +36,7 @@ from pullrekun.app.results import Cancel, Clock, PassOutcome, PassResult, utcnow
 from pullrekun.app.revocations import revoke_approvals
 from pullrekun.config import Config
 from pullrekun.config.secrets import redactor
-from pullrekun.core.model import Action, Assign, Deploy, Plan, Unassign
+from pullrekun.core.model import Action, Assign, Deploy, DropSchema, Plan, Unassign
 from pullrekun.core.planner import plan as make_plan
 from pullrekun.core.views import EnvironmentView, PullRequestView, build_views
 
@@ -165,7 +165,14 @@ class Pass:
             pin_console_keys(self.cfg, plan, obs.instances)
             crashpoint.reached("before-run")
             result = playbook.apply(plan, obs.instances, self.cfg, self.now, self.ident, self.cancel)
-            return Done(deploys=tuple(o.redacted(self.store.redact) for o in result.outcomes), run=result.run)
+            run = result.run
+            dropped = {
+                d.instance_id: d.schema
+                for d in plan.of_type(DropSchema)
+                if run and run.host_ok(d.instance_id)
+            }
+            deploys = tuple(o.redacted(self.store.redact) for o in result.outcomes)
+            return Done(deploys=deploys, run=run, dropped=dropped)
 
         return {Carrier.EC2: pool, Carrier.GITHUB: github, Carrier.PLAYBOOK: run_playbook}
 
@@ -194,6 +201,7 @@ class Pass:
         self.lock.check()
         now = self.clock()
         self.store.journal.record_outcomes(done.deploys, deployment_ids, now)
+        self.store.journal.schema_dropped(done.dropped, now)
         record_pool_changes(self.store, done.pool_changes, now)
         for revoked in done.revocations:
             if revoked.refused:

@@ -183,6 +183,8 @@ class Observed:
     instance_requests: tuple[InstanceRequest, ...] = ()
     #: The dashboard's edits of the developer -> schema table (login -> schema), as recorded.
     edited_authors: Mapping[str, str] = field(default_factory=dict)
+    #: Schemas of closed environments still to drop (``on_close = "drop"``): instance -> schema.
+    schema_drops: Mapping[str, str] = field(default_factory=dict)
 
 
 # --- Actions -------------------------------------------------------------------------
@@ -258,6 +260,15 @@ class DropSchema:
 
 
 @dataclass(frozen=True)
+class ForgetSchemaDrop:
+    """A recorded schema drop is moot: the instance went to another PR (whose clone replaces the
+    schema whole)."""
+
+    instance_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class ForgetResetLabel:
     """The reset label was removed: a later one asks for a new clone."""
 
@@ -318,6 +329,7 @@ Action = (
     | StartInstance
     | StopInstance
     | DropSchema
+    | ForgetSchemaDrop
     | CloneSchema
     | Deploy
     | ForgetResetLabel

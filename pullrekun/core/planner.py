@@ -13,6 +13,7 @@ library; see ``[tool.importlinter]`` in pyproject.toml.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from pullrekun.core.dbpolicy import DatabasePolicy
@@ -30,6 +31,7 @@ from pullrekun.core.model import (
     ForgetApproval,
     ForgetInstanceRequest,
     ForgetResetLabel,
+    ForgetSchemaDrop,
     Instance,
     InstanceRequest,
     InstanceState,
@@ -249,6 +251,26 @@ class _Draft:
             self.notes.append(f"instance {iid} is {inst.state}; retired once stopped")
 
 
+def _recorded_drops(
+    draft: _Draft, drops: Mapping[str, str], instances: dict[str, Instance], holders: dict[str, int]
+) -> None:
+    """Drops an earlier pass recorded and did not finish: done now while the instance is free,
+    forgotten once it serves another PR (its clone replaces the schema whole)."""
+    planned = {d.instance_id for d in draft.drops}
+    for iid, schema in sorted(drops.items()):
+        if draft.db is None:
+            draft.notes.append(f"schema {schema} waits to be dropped: [database] is not configured")
+            continue
+        if iid in planned:
+            continue
+        if iid in holders:
+            draft.pool_changes.append(ForgetSchemaDrop(iid, f"instance given to PR #{holders[iid]}"))
+        elif iid in instances:
+            draft.drops.append(DropSchema(iid, schema))
+        else:
+            draft.notes.append(f"schema {schema} waits to be dropped: instance {iid} is not in the pool")
+
+
 def _wishes_outside(wishes: dict[str, InstanceRequest], instances: dict[str, Instance]) -> list[Action]:
     """Registrations asked for, and wishes about instances not (or already) in the pool."""
     changes: list[Action] = []
@@ -307,6 +329,7 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
                 draft.drops.append(DropSchema(gone.instance_id, db.target_for(inst_gone)))
     holders = {a.instance_id: a.pr_number for a in kept.values()}
     holders.update((a.instance_id, a.pr_number) for a in draft.assign)
+    _recorded_drops(draft, observed.schema_drops, instances, holders)
     for inst in observed.instances:
         wish = wishes.get(inst.instance_id)
         if inst.instance_id not in in_use:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
@@ -187,6 +189,39 @@ def test_a_failed_clone_fails_only_that_environment_with_the_reason(db_sandbox: 
     assert state[bad]["failed_step"] == "schema"
     assert "unknown source schema" in state[bad]["message"]
     assert state[good]["status"] == "ready"
+
+
+def test_a_drop_the_closing_pass_died_before_is_done_by_the_next(
+    db_sandbox: Sandbox, mariadb: MariaDB
+) -> None:
+    """The pass that unassigns a closed PR records the schema drop with its intent; killed before
+    its playbook run, it leaves the drop to the next pass, which no longer sees the PR."""
+    sb = db_sandbox
+    sb.extra_config["database"]["on_close"] = "drop"
+    sb.write_config()
+    number, _ = sb.open_pr("d2", "to be closed while a pass dies", author="alice")
+    reconcile_ok(sb)
+    (env,) = envs(sb).values()
+    schema = page(sb, sb.addr_of(env["instance_id"])).split("db: ", 1)[1].split()[0]
+    sb.github.close(number)
+    marker = sb.root / "crash-marker"
+    killed = subprocess.run(
+        [sys.executable, "-m", "pullrekun", "--config", str(sb.config_path), "reconcile"],
+        env={**os.environ, "PULLREKUN_CRASH_AT": "before-run", "PULLREKUN_CRASH_MARKER": str(marker)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert killed.returncode == -9, killed.stdout + killed.stderr
+    assert marker.read_text().strip() == "before-run"
+    assert envs(sb) == {}, "the closed PR's environment was unassigned before the kill"
+    assert mariadb.sql(f"SHOW DATABASES LIKE '{schema}'").stdout.strip() == schema, "not dropped yet"
+    planned = run_cli(sb, "plan")
+    assert f"DropSchema: instance_id={env['instance_id']}, schema={schema}" in planned.stdout, planned.stdout
+    reconcile_ok(sb)
+    assert mariadb.sql(f"SHOW DATABASES LIKE '{schema}'").stdout.strip() == ""
+    assert "DropSchema" not in run_cli(sb, "plan").stdout, "done once, then forgotten"
 
 
 def test_on_close_drop_removes_the_schema(db_sandbox: Sandbox, mariadb: MariaDB) -> None:

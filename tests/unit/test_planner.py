@@ -23,6 +23,7 @@ from pullrekun.core.model import (
     ForgetApproval,
     ForgetInstanceRequest,
     ForgetResetLabel,
+    ForgetSchemaDrop,
     Instance,
     InstanceRequest,
     InstanceState,
@@ -743,3 +744,18 @@ def test_opt_in_label_and_drafts_setting_let_prs_in() -> None:
     config = PlannerConfig(trust=TrustPolicy(opt_in_label="preview", drafts=True))
     wanted = dataclasses.replace(pr(1), draft=True, labels=("preview",))
     assert plan(world([wanted], [inst(1)], []), config, NOW).of_type(Assign) == (Assign(1, "i-00000001"),)
+
+
+def test_a_recorded_drop_is_done_while_the_instance_is_free_and_forgotten_once_it_serves() -> None:
+    dropping = PlannerConfig(database=dataclasses.replace(DB, drop_on_close=True))
+    free = Instance("i-0000000a", InstanceState.RUNNING, "127.0.0.2")
+    observed = Observed((), (free,), (), schema_drops={"i-0000000a": "stage_i_0000000a"})
+    result = plan(observed, dropping, NOW)
+    assert DropSchema("i-0000000a", "stage_i_0000000a") in result.actions
+    pr = PullRequest(5, "b" * 40, NOW)
+    taken = plan(dataclasses.replace(observed, prs=(pr,)), dropping, NOW)
+    assert not taken.of_type(DropSchema), "never the schema of an instance a PR now holds"
+    assert ForgetSchemaDrop("i-0000000a", "instance given to PR #5") in taken.actions
+    gone = plan(dataclasses.replace(observed, instances=()), dropping, NOW)
+    assert gone.actions == ()
+    assert any("waits to be dropped" in note for note in gone.notes)

@@ -23,6 +23,7 @@ from pullrekun.adapters.state.schema import (
     InstanceRequestRow,
     PRHeadRow,
     QueueRow,
+    SchemaDropRow,
     UntrustedHostRow,
 )
 from pullrekun.core.model import (
@@ -31,10 +32,12 @@ from pullrekun.core.model import (
     Assignment,
     CloneSchema,
     Deploy,
+    DropSchema,
     EnvStatus,
     ForgetApproval,
     ForgetInstanceRequest,
     ForgetResetLabel,
+    ForgetSchemaDrop,
     Plan,
     RecordApproval,
     Unassign,
@@ -234,6 +237,11 @@ class Journal:
                     delete(InstanceRequestRow).where(InstanceRequestRow.instance_id == answered.instance_id)
                 )
                 s.add(event_row(now, "request_closed", answered.reason, None, answered.instance_id))
+            for drop in plan.of_type(DropSchema):
+                s.merge(SchemaDropRow(instance_id=drop.instance_id, schema_name=drop.schema, since=now))
+            for moot in plan.of_type(ForgetSchemaDrop):
+                s.execute(delete(SchemaDropRow).where(SchemaDropRow.instance_id == moot.instance_id))
+                s.add(event_row(now, "schema_drop_forgotten", moot.reason, None, moot.instance_id))
             for forget in plan.of_type(ForgetResetLabel):
                 row = s.get(AssignmentRow, forget.pr_number)
                 if row is not None:
@@ -261,6 +269,20 @@ class Journal:
                 )
             )
         row.pr_number, row.sha, row.last_at = pr_number, sha, now
+
+    def schema_drops(self) -> dict[str, str]:
+        """Schemas still to drop, by instance (recorded with a pass's intent)."""
+        with self._db.session() as s:
+            return {r.instance_id: r.schema_name for r in s.scalars(select(SchemaDropRow))}
+
+    def schema_dropped(self, done: Mapping[str, str], now: dt.datetime) -> None:
+        """The playbook dropped these schemas (instance -> schema): forget them, say so."""
+        if not done:
+            return
+        with self._db.session() as s, s.begin():
+            for iid, schema in done.items():
+                s.execute(delete(SchemaDropRow).where(SchemaDropRow.instance_id == iid))
+                s.add(event_row(now, "schema_dropped", f"{schema} dropped (on_close = drop)", None, iid))
 
     def untrusted_hosts(self) -> dict[str, tuple[int, str, dt.datetime]]:
         """Instances that ran code of a PR not trusted by default: (last such PR, its sha, since)."""

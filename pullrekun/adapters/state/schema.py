@@ -236,6 +236,18 @@ class NoticeSendRow(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
+class SchemaDropRow(Base):
+    """A closed environment's schema to drop (``on_close = "drop"``): recorded with the intent of
+    the pass that unassigned it, forgotten once dropped, so a pass killed before its playbook run
+    leaves the drop to the next one."""
+
+    __tablename__ = "schema_drops"
+
+    instance_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    schema_name: Mapped[str] = mapped_column(String(64))
+    since: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
 class UntrustedHostRow(Base):
     """An instance that ran code of a PR not trusted by default (a fork): written before that
     code runs, kept while the instance is in pullrekun's care (a wipe at each hand-over is what
