@@ -86,6 +86,15 @@ class ReleaseFacts:
 
 
 @dataclass(frozen=True)
+class SchemaDropView:
+    """A closed environment's schema a pass recorded to drop and no pass has dropped yet."""
+
+    instance_id: str
+    schema: str
+    since: dt.datetime
+
+
+@dataclass(frozen=True)
 class Snapshot:
     pool: str
     environments: tuple[EnvironmentView, ...]
@@ -100,6 +109,8 @@ class Snapshot:
     registering: tuple[str, ...] = ()
     #: Release notices (None without a ``[release]`` section).
     release: ReleaseFacts | None = None
+    #: Schemas of closed environments waiting to be dropped (``on_close = "drop"``).
+    schema_drops: tuple[SchemaDropView, ...] = ()
 
     def environment(self, pr: int) -> EnvironmentView | None:
         return next((e for e in self.environments if e.pr == pr), None)
@@ -237,6 +248,7 @@ def snapshot(
         refused=refused,
         registering=registering,
         release=release_facts(store) if cfg.release is not None else None,
+        schema_drops=tuple(SchemaDropView(*row) for row in store.journal.schema_drops_since()),
     )
 
 
@@ -296,6 +308,8 @@ class Counts:
     environments: Mapping[str, int]
     queued: int
     rate_remaining: int | None
+    #: Schemas of closed environments waiting to be dropped.
+    schema_drops: int = 0
 
 
 def counts(store: Store) -> Counts:
@@ -303,4 +317,5 @@ def counts(store: Store) -> Counts:
     for env in store.journal.environments():
         by_state["asleep" if env.assignment.asleep else str(env.assignment.status)] += 1
     remaining = store.github_facts.read().get("rate_remaining", "")
-    return Counts(by_state, len(store.journal.queue()), int(remaining) if remaining.isdigit() else None)
+    rate = int(remaining) if remaining.isdigit() else None
+    return Counts(by_state, len(store.journal.queue()), rate, len(store.journal.schema_drops()))

@@ -62,6 +62,11 @@ RULES: Mapping[str, dict[str, Any]] = {
         "description": "Release notices: where production is and what was posted (null without a "
         "[release] section)."
     },
+    "Snapshot.schema_drops": {
+        "description": 'Schemas of closed environments waiting to be dropped (on_close = "drop"): the '
+        "next pass drops each while its instance is free."
+    },
+    "SchemaDropView.instance_id": _INSTANCE_ID,
     "InstanceView.instance_id": _INSTANCE_ID,
     "InstanceView.state": {"$ref": "#/$defs/instance_state"},
     "InstanceView.pr": {"minimum": 1},

@@ -79,6 +79,10 @@ def status_table(snap: Snapshot) -> str:
     lines.append(f"queue: {waiting or 'empty'}")
     if snap.ec2_problem:
         lines.append(f"EC2 could not be read: {snap.ec2_problem}")
+    for drop in snap.schema_drops:
+        lines.append(
+            f"schema {drop.schema} of {drop.instance_id} waits to be dropped (since {_when(drop.since)})"
+        )
     for refusal in snap.refused:
         lines.append(f"refused: {refusal.instance_id}: {refusal.reason} (pullrekun leaves it alone)")
     gh = snap.github

@@ -69,6 +69,11 @@ class _StateCollector(Collector):
             environments.add_metric([state], count)
         yield environments
         yield GaugeMetricFamily("pullrekun_queue_length", "PRs waiting for an instance", value=now.queued)
+        yield GaugeMetricFamily(
+            "pullrekun_schema_drops_pending",
+            "Schemas of closed environments waiting to be dropped",
+            value=now.schema_drops,
+        )
         if now.rate_remaining is not None:
             yield GaugeMetricFamily(
                 "pullrekun_github_rate_limit_remaining",

@@ -219,8 +219,11 @@ def test_a_drop_the_closing_pass_died_before_is_done_by_the_next(
     assert mariadb.sql(f"SHOW DATABASES LIKE '{schema}'").stdout.strip() == schema, "not dropped yet"
     planned = run_cli(sb, "plan")
     assert f"DropSchema: instance_id={env['instance_id']}, schema={schema}" in planned.stdout, planned.stdout
+    (pending,) = status_of(sb)["schema_drops"]
+    assert (pending["instance_id"], pending["schema"]) == (env["instance_id"], schema), "status says it waits"
     reconcile_ok(sb)
     assert mariadb.sql(f"SHOW DATABASES LIKE '{schema}'").stdout.strip() == ""
+    assert status_of(sb)["schema_drops"] == []
     assert "DropSchema" not in run_cli(sb, "plan").stdout, "done once, then forgotten"
 
 

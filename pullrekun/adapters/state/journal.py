@@ -106,6 +106,28 @@ def _record_details(s: Session, details: Mapping[int, tuple[str, str]] | None) -
             row.pr_title, row.pr_author = title, author
 
 
+def _record_records(s: Session, plan: Plan, now: dt.datetime) -> None:
+    """The actions whose whole effect is a record: approvals, answered requests, schema drops
+    (recorded before the run that drops them, forgotten when moot), reset labels."""
+    for approval in plan.of_type(RecordApproval):
+        s.merge(ApprovalRow(pr_number=approval.pr_number, sha=approval.sha, approved_at=now))
+        s.add(event_row(now, "approved", f"fork PR approved at {approval.sha}", approval.pr_number))
+    for gone in plan.of_type(ForgetApproval):
+        s.execute(delete(ApprovalRow).where(ApprovalRow.pr_number == gone.pr_number))
+    for answered in plan.of_type(ForgetInstanceRequest):
+        s.execute(delete(InstanceRequestRow).where(InstanceRequestRow.instance_id == answered.instance_id))
+        s.add(event_row(now, "request_closed", answered.reason, None, answered.instance_id))
+    for drop in plan.of_type(DropSchema):
+        s.merge(SchemaDropRow(instance_id=drop.instance_id, schema_name=drop.schema, since=now))
+    for moot in plan.of_type(ForgetSchemaDrop):
+        s.execute(delete(SchemaDropRow).where(SchemaDropRow.instance_id == moot.instance_id))
+        s.add(event_row(now, "schema_drop_forgotten", moot.reason, None, moot.instance_id))
+    for forget in plan.of_type(ForgetResetLabel):
+        row = s.get(AssignmentRow, forget.pr_number)
+        if row is not None:
+            row.db_reset_seen = False
+
+
 class Journal:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -227,25 +249,7 @@ class Journal:
                 s.add(dep)
                 s.flush()
                 deployment_ids[deploy.pr_number] = dep.id
-            for approval in plan.of_type(RecordApproval):
-                s.merge(ApprovalRow(pr_number=approval.pr_number, sha=approval.sha, approved_at=now))
-                s.add(event_row(now, "approved", f"fork PR approved at {approval.sha}", approval.pr_number))
-            for gone in plan.of_type(ForgetApproval):
-                s.execute(delete(ApprovalRow).where(ApprovalRow.pr_number == gone.pr_number))
-            for answered in plan.of_type(ForgetInstanceRequest):
-                s.execute(
-                    delete(InstanceRequestRow).where(InstanceRequestRow.instance_id == answered.instance_id)
-                )
-                s.add(event_row(now, "request_closed", answered.reason, None, answered.instance_id))
-            for drop in plan.of_type(DropSchema):
-                s.merge(SchemaDropRow(instance_id=drop.instance_id, schema_name=drop.schema, since=now))
-            for moot in plan.of_type(ForgetSchemaDrop):
-                s.execute(delete(SchemaDropRow).where(SchemaDropRow.instance_id == moot.instance_id))
-                s.add(event_row(now, "schema_drop_forgotten", moot.reason, None, moot.instance_id))
-            for forget in plan.of_type(ForgetResetLabel):
-                row = s.get(AssignmentRow, forget.pr_number)
-                if row is not None:
-                    row.db_reset_seen = False
+            _record_records(s, plan, now)
             _record_details(s, details)
             old_queue = {r.pr_number: r.since for r in s.scalars(select(QueueRow))}
             s.execute(delete(QueueRow))
@@ -274,6 +278,12 @@ class Journal:
         """Schemas still to drop, by instance (recorded with a pass's intent)."""
         with self._db.session() as s:
             return {r.instance_id: r.schema_name for r in s.scalars(select(SchemaDropRow))}
+
+    def schema_drops_since(self) -> tuple[tuple[str, str, dt.datetime], ...]:
+        """Schemas still to drop: (instance, schema, recorded when), by instance."""
+        with self._db.session() as s:
+            rows = s.scalars(select(SchemaDropRow).order_by(SchemaDropRow.instance_id))
+            return tuple((r.instance_id, r.schema_name, r.since) for r in rows)
 
     def schema_dropped(self, done: Mapping[str, str], now: dt.datetime) -> None:
         """The playbook dropped these schemas (instance -> schema): forget them, say so."""
