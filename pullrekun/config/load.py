@@ -113,13 +113,15 @@ def _dates(value: Any, key: str) -> None:
             _dates(item, key)
 
 
-def parse(raw: dict[str, Any], source: str = "<dict>") -> Config:
+def parse(raw: dict[str, Any], source: str = "<dict>", base_dir: str = "") -> Config:
     for key, value in raw.items():
         if key not in FILE_KEYS:
             raise ConfigError(key, f"unknown key (known: {', '.join(sorted(FILE_KEYS))})")
         _dates(value, key)
     try:
-        return _ADAPTER.validate_json(json.dumps({**raw, "source": source}), strict=True)
+        return _ADAPTER.validate_json(
+            json.dumps({**raw, "source": source, "base_dir": base_dir}), strict=True
+        )
     except KeyProblem as exc:
         raise ConfigError(exc.key, exc.problem) from None
     except ValidationError as exc:
@@ -141,4 +143,4 @@ def load(path: Path) -> Config:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("--config", f"{path} is not valid TOML: {exc}") from None
-    return dataclasses.replace(parse(raw, source=str(path)), base_dir=str(path.resolve().parent))
+    return parse(raw, source=str(path), base_dir=str(path.resolve().parent))
