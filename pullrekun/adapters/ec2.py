@@ -17,6 +17,7 @@ from botocore.config import Config as BotoConfig
 
 from pullrekun.config import EC2Config
 from pullrekun.core import tags as tag
+from pullrekun.core.fleet import TOKEN_RE
 from pullrekun.core.model import Instance, InstanceState
 from pullrekun.core.tagpolicy import Refusal
 from pullrekun.core.validate import InvalidInput, check_host, check_schema, check_sha
@@ -82,6 +83,8 @@ def instance_from_description(desc: dict[str, Any]) -> Instance | Refusal:
             vpc_id=desc.get("VpcId") or "",
             subnet_id=desc.get("SubnetId") or "",
             launched_at=launched if isinstance(launched := desc.get("LaunchTime"), dt.datetime) else None,
+            # A token no launch of ours could have written is no token: the instance is hand-tagged.
+            launch_token=token if TOKEN_RE.match(token := tags.get(tag.LAUNCH, "")) else "",
         )
     except (InvalidInput, ValueError) as exc:
         log.warning("refusing pool instance %s: %s", iid, exc)

@@ -20,6 +20,7 @@ from pullrekun.adapters.playbook.runner import RunResult
 from pullrekun.adapters.state.journal import DeployOutcome
 from pullrekun.app.poolchanges import PoolChangeOutcome
 from pullrekun.app.revocations import Revocation
+from pullrekun.core.fleet import AdoptLaunch, ForgetLaunch, LaunchInstance, TerminateInstance
 from pullrekun.core.model import (
     Action,
     Assign,
@@ -50,6 +51,9 @@ class Carrier(enum.StrEnum):
     GITHUB = "github"
     #: The pass's one ansible-runner run of ``playbooks/reconcile.yml``.
     PLAYBOOK = "playbook"
+    #: The run of ``playbooks/launch.yml`` a pass makes before it plans again with the new
+    #: instances (:meth:`pullrekun.app.reconcile.Pass.launch_round`).
+    LAUNCH = "launch"
 
 
 #: What carries out each kind of action.
@@ -61,6 +65,10 @@ CARRIED_OUT_BY: Mapping[type[Action], Carrier] = {
     ForgetResetLabel: Carrier.STATE,
     ForgetInstanceRequest: Carrier.STATE,
     ForgetSchemaDrop: Carrier.STATE,
+    AdoptLaunch: Carrier.STATE,
+    ForgetLaunch: Carrier.STATE,
+    LaunchInstance: Carrier.LAUNCH,
+    TerminateInstance: Carrier.PLAYBOOK,
     RegisterInstance: Carrier.EC2,
     RetireInstance: Carrier.EC2,
     RevokeApproval: Carrier.GITHUB,
@@ -76,8 +84,10 @@ WHERE: Mapping[Carrier, str] = {
     Carrier.EC2: "pullrekun/app/poolchanges.py",
     Carrier.GITHUB: "pullrekun/app/revocations.py",
     Carrier.PLAYBOOK: "pullrekun/adapters/playbook/apply.py",
+    Carrier.LAUNCH: "pullrekun/adapters/playbook/launch.py",
 }
-#: The order the dispatcher calls executors in (the state's work is done with the intent).
+#: The order the dispatcher calls executors in (the state's work is done with the intent, the
+#: launches before the plan the dispatcher gets).
 ORDER = (Carrier.EC2, Carrier.GITHUB, Carrier.PLAYBOOK)
 
 
@@ -92,6 +102,9 @@ class Done:
     revocations: tuple[Revocation, ...] = ()
     #: Schemas the playbook dropped, by instance.
     dropped: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    #: Instances terminated (id -> why), and those termination protection kept (id -> EC2's answer).
+    terminated: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    protected: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def __add__(self, other: Done) -> Done:
         return Done(
@@ -100,6 +113,8 @@ class Done:
             self.pool_changes + other.pool_changes,
             self.revocations + other.revocations,
             {**self.dropped, **other.dropped},
+            {**self.terminated, **other.terminated},
+            {**self.protected, **other.protected},
         )
 
 

@@ -98,6 +98,8 @@ def observe(cfg: Config, store: Store, client: GitHubClient, clock: Clock) -> Ob
         instance_requests=store.requests.instance_wishes(),
         edited_authors=edited,
         schema_drops=store.journal.schema_drops(),
+        launches=store.fleet.records(),
+        untrusted=frozenset(store.journal.untrusted_hosts()),
     )
     return Observation(
         observed,

@@ -9,6 +9,7 @@ a state the next pass finishes from what it observes.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -21,13 +22,16 @@ from pathlib import Path
 from pullrekun.adapters.github.client import GitHubClient, backoff_facts, rate_facts
 from pullrekun.adapters.playbook import apply as playbook
 from pullrekun.adapters.playbook import guard as playbook_guard
+from pullrekun.adapters.playbook import launch as launch_run
+from pullrekun.adapters.playbook.launch import LaunchOutcome
 from pullrekun.adapters.state.lock import PassLock, pass_lock
 from pullrekun.adapters.state.store import Store
 from pullrekun.app import crashpoint
 from pullrekun.app.dispatch import Carrier, Done, Executor, carries, dispatch
 from pullrekun.app.hostkeys import pin_console_keys
 from pullrekun.app.notices import NoticeResult, ReleaseNotices
-from pullrekun.app.observe import Observation, ObserveFailed, github_client, observe
+from pullrekun.app.observe import Observation, ObserveFailed, github_client, observe, reading
+from pullrekun.app.pool import read_pool
 from pullrekun.app.poolchanges import change_pool, record_pool_changes
 from pullrekun.app.readmodel import environment_views
 from pullrekun.app.render import Renderer
@@ -36,6 +40,7 @@ from pullrekun.app.results import Cancel, Clock, PassOutcome, PassResult, utcnow
 from pullrekun.app.revocations import revoke_approvals
 from pullrekun.config import Config
 from pullrekun.config.secrets import redactor
+from pullrekun.core.fleet import LaunchInstance
 from pullrekun.core.model import Action, Assign, Deploy, DropSchema, Plan, Unassign
 from pullrekun.core.planner import plan as make_plan
 from pullrekun.core.views import EnvironmentView, PullRequestView, build_views
@@ -48,6 +53,12 @@ def note_rate_limit(store: Store, until: dt.datetime, reason: str, now: dt.datet
     log.log(logging.WARNING if said else logging.DEBUG, "GitHub: %s; no GitHub requests until then", reason)
     store.github_facts.write(backoff_facts(until, reason), now)
     store.events.add(now, "github_rate_limited", reason[:2000])
+
+
+def _without_launches(plan: Plan) -> Plan:
+    """``plan`` minus its launches: a pass launches once, before its plan."""
+    kept = tuple(a for a in plan.actions if not isinstance(a, LaunchInstance))
+    return dataclasses.replace(plan, actions=kept)
 
 
 def _hands_over(plan: Plan) -> bool:
@@ -112,6 +123,7 @@ class Pass:
 
     def run(self) -> PassResult:
         end_orphaned_runs(self.cfg, self.store, self.now)
+        launched: tuple[LaunchOutcome, ...] = ()
         try:
             client = github_client(self.cfg, self.store, self.clock)
             obs = observe(self.cfg, self.store, client, self.clock)
@@ -122,6 +134,8 @@ class Pass:
                 self.cfg, client, self.store, Renderer(self.cfg.report.templates_dir), self.clock
             )
             plan = make_plan(obs.observed, self.cfg.planner, self.now)
+            if carries(plan, Carrier.LAUNCH):
+                obs, plan, launched = self.launch_round(obs, plan)
             for note in plan.notes:
                 log.info("%s", note)
             artifacts = self.artifacts(plan)
@@ -135,11 +149,44 @@ class Pass:
             self.record_outcomes(plan, done, deployment_ids)
             report = self.report(reporter, obs, plan, final=True)
             notices = self.notices(reporter, obs)
-            return self.result(plan, done, obs, artifacts, report, notices)
+            return dataclasses.replace(
+                self.result(plan, done, obs, artifacts, report, notices), launches=launched
+            )
         finally:
             self.store.github_facts.write(rate_facts(client.stats), self.clock())
 
     # --- the steps --------------------------------------------------------------------------
+
+    def launch_round(
+        self, obs: Observation, plan: Plan
+    ) -> tuple[Observation, Plan, tuple[LaunchOutcome, ...]]:
+        """The plan's launches first (recorded, then carried out), then the pool read again and
+        the plan made again: the new instances are bootstrapped and deployed by this pass's
+        run. A launch not seen in the pool yet stays in flight for the next pass (never asked
+        twice in a pass)."""
+        launches = plan.of_type(LaunchInstance)
+        self.store.fleet.record_launches(plan, self.now)
+        crashpoint.reached("before-launch")
+        outcomes, _run = launch_run.launch(launches, self.cfg, self.now, self.ident, self.cancel)
+        crashpoint.reached("after-launch")
+        now = self.clock()
+        for out in outcomes:
+            if not out.ok:
+                log.error("launch %s failed: %s", out.token, out.problem)
+                self.store.fleet.launch_failed(out.token, out.problem, now, self.cfg.ec2.fleet.retry_at)
+        try:
+            with reading("EC2"):
+                pool = read_pool(self.cfg, obs.observed.edited_authors)
+        except ObserveFailed as exc:
+            log.warning("the pool could not be read again after launching: %s", exc)
+            return obs, _without_launches(plan), outcomes
+        observed = dataclasses.replace(
+            obs.observed, instances=pool.instances, launches=self.store.fleet.records()
+        )
+        obs = dataclasses.replace(
+            obs, observed=observed, instances={i.instance_id: i for i in pool.instances}
+        )
+        return obs, _without_launches(make_plan(observed, self.cfg.planner, self.now)), outcomes
 
     def not_observed(self, exc: ObserveFailed) -> PassResult:
         log.debug("pass stopped before planning: %s", exc)  # the caller says it, once
@@ -172,7 +219,9 @@ class Pass:
                 if run and run.host_ok(d.instance_id)
             }
             deploys = tuple(o.redacted(self.store.redact) for o in result.outcomes)
-            return Done(deploys=deploys, run=run, dropped=dropped)
+            return Done(
+                deploys, run, dropped=dropped, terminated=result.terminated, protected=result.protected
+            )
 
         return {Carrier.EC2: pool, Carrier.GITHUB: github, Carrier.PLAYBOOK: run_playbook}
 
@@ -202,6 +251,12 @@ class Pass:
         now = self.clock()
         self.store.journal.record_outcomes(done.deploys, deployment_ids, now)
         self.store.journal.schema_dropped(done.dropped, now)
+        booted = {d.instance_id for d in plan.of_type(Deploy) if d.bootstrap}
+        self.store.fleet.bootstrapped(
+            (o.instance_id for o in done.deploys if o.ok and o.instance_id in booted), now
+        )
+        self.store.fleet.terminated(done.terminated, now)
+        self.store.fleet.protected(done.protected, now)
         record_pool_changes(self.store, done.pool_changes, now)
         for revoked in done.revocations:
             if revoked.refused:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pullrekun.adapters.github.client import RequestStats
+from pullrekun.adapters.playbook.launch import LaunchOutcome
 from pullrekun.adapters.state.journal import DeployOutcome
 from pullrekun.app.notices import NoticeResult
 from pullrekun.app.reporting import ReportResult
@@ -59,6 +60,8 @@ class PassResult:
     run_status: str | None = None
     #: The release notices' step (None without a ``[release]`` section).
     notices: NoticeResult | None = None
+    #: The launches the pass made before its plan (each with EC2's answer).
+    launches: tuple[LaunchOutcome, ...] = ()
 
     @property
     def ok(self) -> bool:

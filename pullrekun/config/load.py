@@ -16,7 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
 from pullrekun.config.model import Config
-from pullrekun.config.optional import DatabaseConfig, ReleaseConfig
+from pullrekun.config.optional import BootstrapConfig, DatabaseConfig, ReleaseConfig
 from pullrekun.config.sections import (
     AnsibleConfig,
     AppConfig,
@@ -56,6 +56,7 @@ _SECTIONS: dict[str, type] = {
     "serve": ServeConfig,
     "database": DatabaseConfig,
     "release": ReleaseConfig,
+    "bootstrap": BootstrapConfig,
 }
 
 

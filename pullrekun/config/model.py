@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from pydantic import model_validator
 from pydantic.dataclasses import dataclass
 
-from pullrekun.config.optional import DatabaseConfig, ReleaseConfig
+from pullrekun.config.optional import BootstrapConfig, DatabaseConfig, ReleaseConfig
 from pullrekun.config.sections import (
     SECTION,
     AnsibleConfig,
@@ -44,6 +44,7 @@ class Config:
     report: ReportConfig = field(default_factory=ReportConfig)
     database: DatabaseConfig | None = None
     release: ReleaseConfig | None = None
+    bootstrap: BootstrapConfig = field(default_factory=BootstrapConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
     failed_retry_after: NotNegative = 0
     #: Where the config was read from (not a key of the file).
@@ -61,6 +62,10 @@ class Config:
                 f"must be longer than the longest wait of a task (boot_timeout, app.health_timeout: "
                 f"{quiet_tasks} s), or 0",
             )
+        try:
+            self.bootstrap.role_vars(self.base_dir)
+        except ValueError as exc:
+            raise KeyProblem("bootstrap.vars_file", str(exc)) from None
         if self.database is not None:
             # Every source the config names is one a clone may copy (not a system schema, the
             # state DB, an environment's schema).
@@ -101,6 +106,7 @@ class Config:
             failed_retry_after=dt.timedelta(seconds=self.failed_retry_after),
             database=policy,
             trust=self.trust,
+            fleet=self.ec2.fleet,
         )
 
     @property

@@ -1,16 +1,20 @@
 """The sections that switch a feature on by being present: ``[database]`` (a schema of its own
-per environment) and ``[release]`` (release notices)."""
+per environment), ``[release]`` (release notices) and ``[bootstrap]`` (how launched instances
+are bootstrapped)."""
 
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+import yaml
+from pydantic import Field, StrictBool, StrictInt, StrictStr, TypeAdapter, field_validator, model_validator
 from pydantic.dataclasses import dataclass
 
 from pullrekun.config.sections import SECTION
 from pullrekun.config.types import (
+    BOOTSTRAP_VAR_RE,
     Bool,
     EnvName,
     HttpUrl,
@@ -156,3 +160,48 @@ class ReleaseConfig:
         if self.source == "url" and not self.url:
             raise KeyProblem("release.url", "must be the http(s) address that answers production's sha")
         return self
+
+
+BootstrapValue = StrictStr | StrictInt | StrictBool | tuple[StrictStr, ...]
+
+
+@dataclass(frozen=True, config=SECTION)
+class BootstrapConfig:
+    """How an instance pullrekun launched is bootstrapped (``roles/staging`` with
+    ``staging_action = "bootstrap"``), in the pass that launched it, before its first deploy."""
+
+    #: The staging role's variables for the bootstrap (``staging_deploy_user``,
+    #: ``staging_packages``, ``staging_controller_public_key``...); only ``staging_*`` names.
+    vars: dict[Str, BootstrapValue] = field(default_factory=dict)
+    #: A YAML file of more such variables (relative: to the config file's directory); ``vars``
+    #: wins where both set one.
+    vars_file: Str = ""
+    #: The user the image lets in, when it is not ``ansible.ssh_user`` (admin, ec2-user); the
+    #: bootstrap makes the deploy user pullrekun logs in as afterwards.
+    user: Str = ""
+    #: Bootstrap as root through sudo.
+    become: Bool = True
+
+    @field_validator("vars")
+    @classmethod
+    def _role_vars(cls, value: dict[str, BootstrapValue]) -> dict[str, BootstrapValue]:
+        for name in value:
+            if not BOOTSTRAP_VAR_RE.match(name):
+                raise ValueError(f"{name!r} is not a variable of the staging role (staging_...)")
+        return value
+
+    def role_vars(self, base_dir: str) -> dict[str, BootstrapValue]:
+        """The bootstrap's variables: the file's, then ``vars``. Raises ValueError naming what is
+        wrong with the file."""
+        found: dict[str, BootstrapValue] = {}
+        if self.vars_file:
+            path = Path(base_dir or ".") / self.vars_file
+            try:
+                loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+            except (OSError, yaml.YAMLError) as exc:
+                raise ValueError(f"cannot read {path}: {exc}") from None
+            if not isinstance(loaded, dict):
+                raise ValueError(f"{path} must hold a mapping of staging_* variables")
+            found = dict(TypeAdapter(dict[Str, BootstrapValue]).validate_python(loaded, strict=False))
+            self._role_vars(found)
+        return {**found, **self.vars}

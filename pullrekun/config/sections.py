@@ -7,6 +7,7 @@ A rule that spans keys is a section's ``model_validator`` and names the key it b
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -20,6 +21,7 @@ from pullrekun.config.types import (
     HttpUrl,
     Int,
     KeyProblem,
+    LaunchTemplate,
     Logins,
     Names,
     Networks,
@@ -35,9 +37,11 @@ from pullrekun.config.types import (
     ServiceName,
     Str,
     Table,
+    TemplateVersion,
     TokenDigests,
     placeholders,
 )
+from pullrekun.core.fleet import FleetPolicy, Recycle
 
 #: Unknown keys are refused; values are never coerced (strictness comes from the loader).
 SECTION = ConfigDict(extra="forbid")
@@ -208,6 +212,51 @@ class EC2Config:
     url_hosts: Names = ()
     #: Networks a ``pullrekun:ansible_host`` tag may point into, besides the instance's own addresses.
     ansible_host_networks: Networks = ()
+    #: Launch instances from this launch template (a name, or an ``lt-`` id) when PRs queue;
+    #: empty: the pool is what people tag into it.
+    launch_template: LaunchTemplate = ""
+    #: The template's version: ``$Default``, ``$Latest`` or a number.
+    launch_template_version: TemplateVersion = "$Default"
+    #: Launched instances kept even when idle, and the most the pool grows to by launching.
+    min_size: NotNegative = 0
+    max_size: NotNegative = 0
+    #: Seconds a launched instance stays free before it is terminated (down to ``min_size``).
+    scale_in_after: Seconds = 3600
+    #: Which launched instances are replaced when a PR lets them go: "untrusted" (those that
+    #: ran a fork's code; the default with a launch template), "always" or "never".
+    recycle: Literal["", "untrusted", "always", "never"] = ""
+    #: Seconds before a failed launch is tried again (doubled per failure, up to 30 minutes).
+    launch_retry_after: Seconds = 60
+
+    @model_validator(mode="after")
+    def _launching(self) -> EC2Config:
+        if not self.launch_template:
+            for key in ("min_size", "max_size", "recycle"):
+                if getattr(self, key):
+                    raise KeyProblem(
+                        f"ec2.{key}", "needs ec2.launch_template (nothing is launched without one)"
+                    )
+            return self
+        if self.max_size < 1:
+            raise KeyProblem("ec2.max_size", "must be at least 1 with a launch template")
+        if self.min_size > self.max_size:
+            raise KeyProblem("ec2.min_size", f"must not exceed ec2.max_size ({self.max_size})")
+        return self
+
+    @property
+    def fleet(self) -> FleetPolicy:
+        """The fleet's decisions' settings (:mod:`pullrekun.core.fleetplan`)."""
+        if not self.launch_template:
+            return FleetPolicy(pool=self.pool)
+        return FleetPolicy(
+            launches=True,
+            pool=self.pool,
+            min_size=self.min_size,
+            max_size=self.max_size,
+            scale_in_after=dt.timedelta(seconds=self.scale_in_after),
+            recycle=Recycle(self.recycle or "untrusted"),
+            retry_after=dt.timedelta(seconds=self.launch_retry_after),
+        )
 
 
 @dataclass(frozen=True, config=SECTION)

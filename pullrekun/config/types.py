@@ -26,6 +26,11 @@ JSON_FIELD_RE = re.compile(r"\A[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\Z")
 #: A branch or environment name: git's ref rules, simplified (no spaces, "..", "~^:?*[\\", or a
 #: leading "-" or "/").
 REF_NAME_RE = re.compile(r"\A(?!-)(?!/)(?!.*\.\.)(?!.*//)[A-Za-z0-9._/-]{1,200}(?<!/)(?<!\.lock)\Z")
+#: A launch template's id (lt-...) or name (EC2: 3-128 of letters, digits and ( ) . / - _).
+LAUNCH_TEMPLATE_RE = re.compile(r"\A(lt-[0-9a-f]{8,17}|[A-Za-z0-9()./_-]{3,128})\Z")
+TEMPLATE_VERSION_RE = re.compile(r"\A(\$Default|\$Latest|[1-9][0-9]{0,8})\Z")
+#: A role variable the bootstrap may be given (the staging role's, nothing of Ansible's own).
+BOOTSTRAP_VAR_RE = re.compile(r"\Astaging_[a-z0-9_]{1,60}\Z")
 GITHUB_ROLES = ("read", "triage", "write", "maintain", "admin")
 
 
@@ -79,6 +84,13 @@ RefName = Annotated[StrictStr, _matching(REF_NAME_RE, "{value!r} is not a valid 
 Repository = Annotated[StrictStr, _matching(REPO_RE, "must be 'owner/name', got {value!r}")]
 PoolName = Annotated[StrictStr, _matching(POOL_RE, "must match {pattern}")]
 ServiceName = Annotated[StrictStr, _matching(SERVICE_NAME_RE, "must match {pattern} (a systemd unit name)")]
+LaunchTemplate = Annotated[
+    StrictStr,
+    _matching(LAUNCH_TEMPLATE_RE, "must be a launch template's name or its id (lt-...)", empty=True),
+]
+TemplateVersion = Annotated[
+    StrictStr, _matching(TEMPLATE_VERSION_RE, "must be $Default, $Latest or a version number")
+]
 RunUser = Annotated[
     StrictStr, _matching(USER_NAME_RE, "must match {pattern} (a Unix user name) or be empty", empty=True)
 ]

@@ -13,6 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from pullrekun.core.fleet import (
+    AdoptLaunch,
+    ForgetLaunch,
+    LaunchInstance,
+    LaunchRecord,
+    TerminateInstance,
+)
 from pullrekun.core.validate import check_instance_id, check_pr_number, check_sha
 
 
@@ -87,6 +94,9 @@ class Instance:
     subnet_id: str = ""
     #: When EC2 last started it (LaunchTime): how long a running instance has been up.
     launched_at: dt.datetime | None = None
+    #: Its ``pullrekun:launch`` tag (a launch's client token, checked): managed only if pullrekun
+    #: recorded that launch (:mod:`pullrekun.core.fleet`).
+    launch_token: str = ""
 
     def __post_init__(self) -> None:
         check_instance_id(self.instance_id)
@@ -185,6 +195,10 @@ class Observed:
     edited_authors: Mapping[str, str] = field(default_factory=dict)
     #: Schemas of closed environments still to drop (``on_close = "drop"``): instance -> schema.
     schema_drops: Mapping[str, str] = field(default_factory=dict)
+    #: pullrekun's own launch records (those not terminated).
+    launches: tuple[LaunchRecord, ...] = ()
+    #: Instances that ran code of a PR not trusted by default.
+    untrusted: frozenset[str] = frozenset()
 
 
 # --- Actions -------------------------------------------------------------------------
@@ -235,6 +249,8 @@ class Deploy:
     db_nonce: str = ""
     #: The PR is not trusted by default (from a fork): the host is marked as having run it.
     untrusted: bool = False
+    #: A freshly launched instance: roles/staging bootstraps it first, in the same run.
+    bootstrap: bool = False
 
 
 @dataclass(frozen=True)
@@ -339,6 +355,10 @@ Action = (
     | RegisterInstance
     | RetireInstance
     | ForgetInstanceRequest
+    | LaunchInstance
+    | AdoptLaunch
+    | ForgetLaunch
+    | TerminateInstance
 )
 _A = TypeVar("_A")
 
@@ -347,6 +367,10 @@ _A = TypeVar("_A")
 class QueuedPR:
     pr_number: int
     position: int  # 1-based
+    #: An instance is being launched for it.
+    launching: bool = False
+    #: The launch it waits for failed: why, and when it is tried again.
+    launch_failure: str = ""
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,10 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from pullrekun.core import fleetplan
 from pullrekun.core.dbpolicy import DatabasePolicy
 from pullrekun.core.dbusers import owner_nonce
+from pullrekun.core.fleet import FleetPolicy, TerminateInstance
 from pullrekun.core.model import (
     ASSIGNABLE_STATES,
     UP_STATES,
@@ -62,6 +64,8 @@ class PlannerConfig:
     database: DatabasePolicy | None = None
     #: Which open PRs get an environment.
     trust: TrustPolicy = field(default_factory=TrustPolicy)
+    #: Launches, replacements and scale-in (``[ec2] launch_template``).
+    fleet: FleetPolicy = field(default_factory=FleetPolicy)
 
 
 def _queue_key(pr: PullRequest) -> tuple[dt.datetime, int]:
@@ -167,6 +171,8 @@ class _Draft:
 
     db: DatabasePolicy | None
     now: dt.datetime
+    #: Launched instances not bootstrapped yet.
+    bootstrap: frozenset[str] = frozenset()
     notes: list[str] = field(default_factory=list)
     assign: list[Assign] = field(default_factory=list)
     starts: list[StartInstance] = field(default_factory=list)
@@ -199,7 +205,15 @@ class _Draft:
                 self.starts.append(StartInstance(inst.instance_id))
             nonce = self.clone(pr, inst, "new assignment") if self.db is not None else ""
             self.deploys.append(
-                Deploy(pr.number, inst.instance_id, pr.head_sha, "new assignment", nonce, pr.from_fork)
+                Deploy(
+                    pr.number,
+                    inst.instance_id,
+                    pr.head_sha,
+                    "new assignment",
+                    nonce,
+                    pr.from_fork,
+                    bootstrap=inst.instance_id in self.bootstrap,
+                )
             )
         rest = waiting[len(self.assign) :]
         return tuple(QueuedPR(pr.number, position) for position, pr in enumerate(rest, start=1))
@@ -229,7 +243,17 @@ class _Draft:
             return
         if inst.state == InstanceState.STOPPED:
             self.starts.append(StartInstance(inst.instance_id))
-        self.deploys.append(Deploy(number, inst.instance_id, pr.head_sha, reason, nonce, pr.from_fork))
+        self.deploys.append(
+            Deploy(
+                number,
+                inst.instance_id,
+                pr.head_sha,
+                reason,
+                nonce,
+                pr.from_fork,
+                bootstrap=inst.instance_id in self.bootstrap,
+            )
+        )
 
     def free_instance(self, inst: Instance, wish: InstanceRequest | None) -> None:
         """An instance no PR holds: kept running on request, stopped, or retired."""
@@ -288,9 +312,10 @@ def _wishes_outside(wishes: dict[str, InstanceRequest], instances: dict[str, Ins
 def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
     """Return the actions that bring the world to the desired state.
 
-    Order of the result: approvals, unassignments, stops, assignments, starts, schema clones,
-    deploys, forgotten reset labels, then the pool's changes asked by people (registrations,
-    retirements, answered wishes); each group sorted by PR number or instance id. A clone
+    Order of the result: approvals, adopted launches, unassignments, replacements, scale-in,
+    forgotten and new launches, stops, drops, assignments, starts, schema clones, deploys,
+    forgotten reset labels, then the pool's changes asked by people (registrations, retirements,
+    answered wishes); each group sorted by PR number or instance id. A clone
     always comes with a deploy of the same environment (the app restarts on its fresh schema).
 
     Guarantees (checked by property tests): no instance serves two PRs, a closed or
@@ -305,22 +330,31 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
     unassign, kept = _keep_or_release(observed, eligible, skipped, instances, retiring)
 
     held = {asg.instance_id for asg in kept.values()}
+    fleet = fleetplan.managed(observed.instances, observed.launches)
+    released = {u.instance_id for u in unassign}
+    replaced, fleet_notes = fleetplan.replaced(config.fleet, fleet, held, released, observed.untrusted)
+    doomed = {t.instance_id for t in replaced}
     free = sorted(
         (
             i
             for i in observed.instances
-            if i.instance_id not in held and i.instance_id not in retiring and i.state in ASSIGNABLE_STATES
+            if i.instance_id not in held | retiring | doomed and i.state in ASSIGNABLE_STATES
         ),
         key=_free_key,
     )
     waiting = sorted((pr for pr in eligible.values() if pr.number not in kept), key=_queue_key)
     db = config.database.with_edits(observed.edited_authors) if config.database is not None else None
-    draft = _Draft(db, now)
+    draft = _Draft(db, now, fleet.needs_bootstrap(), notes=fleet_notes)
     queue = draft.assign_waiting(waiting, free)
     for number, asg in kept.items():
         draft.refresh(asg, eligible[number], instances[asg.instance_id], config)
 
     in_use = held | {a.instance_id for a in draft.assign}
+    fleet_actions, queue, notes = fleetplan.resize(
+        config.fleet, observed, fleet, in_use, retiring | doomed, queue, now
+    )
+    draft.notes.extend(notes)
+    terminated = doomed | {t.instance_id for t in fleet_actions if isinstance(t, TerminateInstance)}
     if db is not None and db.drop_on_close:
         all_open = {pr.number for pr in observed.prs}
         for gone in unassign:
@@ -332,6 +366,8 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
     _recorded_drops(draft, observed.schema_drops, instances, holders)
     for inst in observed.instances:
         wish = wishes.get(inst.instance_id)
+        if inst.instance_id in terminated:
+            continue
         if inst.instance_id not in in_use:
             draft.free_instance(inst, wish)
         elif wish is not None and wish.wish == InstanceWish.RUNNING:
@@ -341,7 +377,10 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
 
     actions: list[Action] = [
         *approvals,
+        *fleet.adopt,
         *unassign,
+        *replaced,
+        *fleet_actions,
         *sorted(draft.stops, key=lambda a: a.instance_id),
         *sorted(draft.drops, key=lambda a: a.instance_id),
         *sorted(draft.assign, key=lambda a: a.pr_number),

@@ -18,6 +18,8 @@ class Step(enum.StrEnum):
     """In the order a deploy goes through them."""
 
     START = "start"
+    #: A launched instance's first set-up (roles/staging, staging_action bootstrap).
+    BOOTSTRAP = "bootstrap"
     CHECKOUT = "checkout"
     SCHEMA = "schema"
     MIGRATE = "migrate"

@@ -21,7 +21,14 @@ PR = f"{PREFIX}pr"
 #: The commit the instance serves (written by pullrekun).
 SHA = f"{PREFIX}sha"
 
-ALL = (POOL, ANSIBLE_HOST, URL, DB_SCHEMA, PR, SHA)
+#: The client token of the launch that made the instance (written at launch by pullrekun): it
+#: makes the instance managed only if pullrekun's own records hold that launch.
+LAUNCH = f"{PREFIX}launch"
+#: ``true`` on instances pullrekun launched: what the IAM policy's TerminateInstances condition
+#: checks. pullrekun itself goes by its launch records, never by this tag alone.
+MANAGED = f"{PREFIX}managed"
+
+ALL = (POOL, ANSIBLE_HOST, URL, DB_SCHEMA, PR, SHA, LAUNCH, MANAGED)
 
 
 def playbook_vars() -> dict[str, str]:

@@ -23,6 +23,7 @@ from typing import Any
 import boto3
 
 from pullrekun.core import tags as tag
+from pullrekun_sandbox import launching
 from pullrekun_sandbox.github_sim import GitHubSimulator
 
 _IMAGE: str | None = None
@@ -67,11 +68,16 @@ class Sandbox:
     extra_config: dict[str, Any] = field(default_factory=dict)
     #: Authenticate as a GitHub App (check runs) instead of with a token (commit statuses).
     github_app: bool = False
+    #: Loopback addresses for instances pullrekun launches (after the pool's): with any, the
+    #: config gets a launch template and ``max_size`` = hosts + launch_hosts.
+    launch_hosts: int = 0
 
     github: GitHubSimulator = field(init=False)
     moto: Any = field(init=False, default=None)
     instance_ids: list[str] = field(init=False, default_factory=list)
     host_addrs: list[str] = field(init=False, default_factory=list)
+    #: The addresses launched instances get (pullrekun_sandbox.launching).
+    launch_addrs: list[str] = field(init=False, default_factory=list)
     #: moto's default VPC, where the sandbox's instances are: the pool is limited to it.
     vpc_id: str = field(init=False, default="")
 
@@ -86,7 +92,7 @@ class Sandbox:
             urllib.request.Request(f"{self.ec2_url}/moto-api/reset", method="POST"), timeout=10
         ).close()
         if self.app_port == 0:
-            self.app_port = free_port(self.first_host, self.hosts, self.net)
+            self.app_port = free_port(self.first_host, self.hosts + self.launch_hosts, self.net)
         os.environ.update(
             {
                 "AWS_ACCESS_KEY_ID": AWS_ACCESS_KEY,
@@ -102,8 +108,18 @@ class Sandbox:
         vpcs = self.ec2().describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"]
         self.vpc_id = str(vpcs[0]["VpcId"])
         self._create_pool()
+        self._enable_launches()
         self.write_config()
         return self
+
+    def _enable_launches(self) -> None:
+        first = self.first_host + self.hosts
+        self.launch_addrs = [f"{self.net}.{first + i}" for i in range(self.launch_hosts)]
+        if not self.launch_addrs:
+            launching.uninstall()
+            return
+        launching.install(self.launch_addrs)
+        launching.create_template(self.ec2(), self._image(self.ec2()))
 
     APP_ID = 424242
     INSTALLATION_ID = 31337
@@ -270,6 +286,17 @@ class Sandbox:
                 installation_id=self.INSTALLATION_ID,
                 app_private_key_file=str(self.app_key_path),
             )
+        if self.launch_hosts:
+            cfg["ec2"].update(launch_template=launching.TEMPLATE, max_size=self.hosts + self.launch_hosts)
+            # A launched "host" is a directory of this machine: bootstrapped as the user pullrekun
+            # runs as, with the packages the machine has.
+            cfg["bootstrap"] = {
+                "vars": {
+                    "staging_deploy_user": self.ssh.user if self.ssh else _user(),
+                    "staging_packages": [],
+                },
+                "become": False,
+            }
         for section, values in self.extra_config.items():
             cfg.setdefault(section, {}).update(values)
         return cfg
@@ -319,12 +346,26 @@ class Sandbox:
         return {t["Key"]: t["Value"] for t in desc["Reservations"][0]["Instances"][0].get("Tags", [])}
 
     def addr_of(self, iid: str) -> str:
-        return self.host_addrs[self.instance_ids.index(iid)]
+        if iid in self.instance_ids:
+            return self.host_addrs[self.instance_ids.index(iid)]
+        return self.instance_tags(iid)[tag.ANSIBLE_HOST]
+
+    def launched(self) -> dict[str, str]:
+        """Instances launched from the sandbox's template and not terminated: id -> state."""
+        found = self.ec2().describe_instances(Filters=[{"Name": f"tag:{tag.MANAGED}", "Values": ["true"]}])[
+            "Reservations"
+        ]
+        return {
+            i["InstanceId"]: i["State"]["Name"]
+            for r in found
+            for i in r["Instances"]
+            if i["State"]["Name"] != "terminated"
+        }
 
     # --- tear-down -----------------------------------------------------------------
 
     def stop_apps(self) -> None:
-        for addr in self.host_addrs:
+        for addr in [*self.host_addrs, *self.launch_addrs]:
             appctl = self.deploy_root(addr) / "shared" / "appctl"
             pidfile = self.deploy_root(addr) / "shared" / "app.pid"
             if appctl.exists():
@@ -349,6 +390,12 @@ class Sandbox:
         self.stop_apps()
         with contextlib.suppress(Exception):
             self.github.stop()
+
+
+def _user() -> str:
+    import getpass
+
+    return getpass.getuser()
 
 
 def _moto_server() -> Any:

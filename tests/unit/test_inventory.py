@@ -93,6 +93,7 @@ def test_the_plan_is_serialised_for_the_artifacts() -> None:
             "reason": "new assignment",
             "db_nonce": "",
             "untrusted": False,
+            "bootstrap": False,
         }
     ]
 

@@ -37,8 +37,8 @@ def test_a_failure_is_named_by_its_tasks_step_tag(tags: list[str], unreachable: 
 
 def test_every_step_has_a_tag_and_the_tags_round_trip() -> None:
     assert [s.tag for s in Step] == [
-        "step_start", "step_checkout", "step_schema", "step_migrate", "step_restart", "step_health_check",
-        "step_deploy",
+        "step_start", "step_bootstrap", "step_checkout", "step_schema", "step_migrate", "step_restart",
+        "step_health_check", "step_deploy",
     ]  # fmt: skip
     assert all(step_of([s.tag]) is s for s in Step)
 

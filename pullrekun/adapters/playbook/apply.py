@@ -16,7 +16,7 @@ import re
 import shutil
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from pullrekun.adapters.state.journal import DeployOutcome
 from pullrekun.config import Config
 from pullrekun.config.secrets import env_db_passwords, playbook_secrets, redactor
 from pullrekun.core import tags
+from pullrekun.core.fleet import TerminateInstance
 from pullrekun.core.model import (
     UP_STATES,
     CloneSchema,
@@ -39,7 +40,7 @@ from pullrekun.core.model import (
     StopInstance,
     plan_json,
 )
-from pullrekun.core.redact import cap_output
+from pullrekun.core.redact import cap_line, cap_output
 from pullrekun.core.steps import Step
 
 PLAYBOOK = "playbooks/reconcile.yml"
@@ -52,10 +53,18 @@ _HOST_KEY_CHANGED = re.compile(
 )
 
 
+_TERMINATION_PROTECTED = re.compile(
+    r"OperationNotPermitted|DisableApiTermination|termination protection", re.I
+)
+
+
 @dataclass(frozen=True)
 class ApplyResult:
     outcomes: tuple[DeployOutcome, ...]
     run: RunResult | None
+    #: Instances terminated (id -> why), and those EC2 refused to terminate (id -> its answer).
+    terminated: Mapping[str, str] = field(default_factory=dict)
+    protected: Mapping[str, str] = field(default_factory=dict)
 
 
 def _connection_vars(cfg: Config, inst: Instance) -> dict[str, Any]:
@@ -93,14 +102,18 @@ def _deploy_hosts(plan: Plan, instances: Mapping[str, Instance], cfg: Config) ->
     starts = {a.instance_id for a in plan.of_type(StartInstance)}
     clones = {c.instance_id: c for c in plan.of_type(CloneSchema)}
     policy = cfg.database.policy if cfg.database is not None else None
+    bootstrap = _bootstrap_vars(cfg) if any(d.bootstrap for d in plan.of_type(Deploy)) else {}
     hosts: dict[str, Any] = {}
     for d in plan.of_type(Deploy):
         inst = instances[d.instance_id]
         host: dict[str, Any] = {
+            **(bootstrap if d.bootstrap else {}),
             **_connection_vars(cfg, inst),
             "pullrekun_pr": d.pr_number,
             "staging_sha": d.sha,
-            "pullrekun_start_instance": d.instance_id in starts,
+            # A launched instance is waited for like a started one (running, then SSH).
+            "pullrekun_start_instance": d.instance_id in starts or d.bootstrap,
+            "pullrekun_bootstrap": d.bootstrap,
             "pullrekun_write_pr_tag": inst.tag_pr != d.pr_number,
         }
         if policy is not None:
@@ -114,6 +127,23 @@ def _deploy_hosts(plan: Plan, instances: Mapping[str, Instance], cfg: Config) ->
     return hosts
 
 
+def _bootstrap_vars(cfg: Config) -> dict[str, Any]:
+    """The ``[bootstrap]`` variables for a launched instance's hosts (the run's group variables,
+    from ``[app]`` and ``[ansible]``, win where both set one)."""
+    taken = _group_vars(cfg)
+    found: dict[str, Any] = {"pullrekun_bootstrap_become": cfg.bootstrap.become}
+    for name, value in cfg.bootstrap.role_vars(cfg.base_dir).items():
+        if name in taken:
+            continue
+        if isinstance(value, str):
+            found[name] = Unsafe(value)
+        elif isinstance(value, tuple):
+            found[name] = [Unsafe(v) for v in value]
+        else:
+            found[name] = value
+    return found
+
+
 def _stop_hosts(plan: Plan, instances: Mapping[str, Instance], cfg: Config) -> dict[str, Any]:
     hosts = {
         s.instance_id: {
@@ -124,6 +154,13 @@ def _stop_hosts(plan: Plan, instances: Mapping[str, Instance], cfg: Config) -> d
         }
         for s in plan.of_type(StopInstance)
     }
+    for end in plan.of_type(TerminateInstance):
+        # Nothing on it is kept: no app to stop, no tags to clear.
+        hosts[end.instance_id] = {
+            **_connection_vars(cfg, instances[end.instance_id]),
+            "pullrekun_stop_app": False,
+            "pullrekun_terminate": True,
+        }
     for drop in plan.of_type(DropSchema):
         host = hosts.setdefault(
             drop.instance_id,
@@ -278,6 +315,7 @@ def apply(
     )
     run = run_playbook(spec, cancel)
     prune_artifacts(artifacts_root, cfg.ansible.keep_artifacts)
+    terminated, protected = _terminations(plan, run)
     outcomes = []
     for d in deploys:
         clone = clones.get(d.instance_id)
@@ -311,4 +349,17 @@ def apply(
                 d.pr_number, d.instance_id, d.sha, False, task, message, run.artifacts_dir, cloned, step
             )
         )
-    return ApplyResult(tuple(outcomes), run)
+    return ApplyResult(tuple(outcomes), run, terminated, protected)
+
+
+def _terminations(plan: Plan, run: RunResult) -> tuple[dict[str, str], dict[str, str]]:
+    """Which terminations went through (id -> why), and which EC2 refused for protection."""
+    done: dict[str, str] = {}
+    protected: dict[str, str] = {}
+    for end in plan.of_type(TerminateInstance):
+        failure = run.failures.get(end.instance_id)
+        if run.host_ok(end.instance_id):
+            done[end.instance_id] = end.reason
+        elif failure is not None and _TERMINATION_PROTECTED.search(failure.message):
+            protected[end.instance_id] = cap_line(failure.message)
+    return done, protected

@@ -16,6 +16,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from pullrekun.adapters.state.engine import Database, event_row, fit
+from pullrekun.adapters.state.fleet import record_fleet_intent
 from pullrekun.adapters.state.schema import (
     ApprovalRow,
     AssignmentRow,
@@ -108,7 +109,8 @@ def _record_details(s: Session, details: Mapping[int, tuple[str, str]] | None) -
 
 def _record_records(s: Session, plan: Plan, now: dt.datetime) -> None:
     """The actions whose whole effect is a record: approvals, answered requests, schema drops
-    (recorded before the run that drops them, forgotten when moot), reset labels."""
+    (recorded before the run that drops them, forgotten when moot), reset labels, and the
+    launches (recorded before the call that makes them)."""
     for approval in plan.of_type(RecordApproval):
         s.merge(ApprovalRow(pr_number=approval.pr_number, sha=approval.sha, approved_at=now))
         s.add(event_row(now, "approved", f"fork PR approved at {approval.sha}", approval.pr_number))
@@ -126,6 +128,7 @@ def _record_records(s: Session, plan: Plan, now: dt.datetime) -> None:
         row = s.get(AssignmentRow, forget.pr_number)
         if row is not None:
             row.db_reset_seen = False
+    record_fleet_intent(s, plan, now)
 
 
 class Journal:

@@ -274,3 +274,28 @@ class WebSessionRow(Base):
     actor: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class LaunchRow(Base):
+    """One launch pullrekun asked EC2 for: written with the intent of the pass that asks (its
+    client token first), then the instance it gave, its bootstrap, its idle time and its end.
+    Terminated launches stay as history (the pool table's "why")."""
+
+    __tablename__ = "launches"
+
+    token: Mapped[str] = mapped_column(String(40), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(200))
+    #: The first PR it was launched for (None: for ec2.min_size, or asked by someone).
+    for_pr: Mapped[int | None] = mapped_column(Integer)
+    actor: Mapped[str | None] = mapped_column(String(100))
+    requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    instance_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    failure: Mapped[str | None] = mapped_column(Text)
+    retry_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    bootstrapped_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    served: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    idle_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    protected: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    terminated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
+    end_reason: Mapped[str | None] = mapped_column(String(200))

@@ -7,7 +7,8 @@ Each aggregate's methods are one transaction each:
 - :class:`~pullrekun.adapters.state.events.Events`: the activity log;
 - :class:`~pullrekun.adapters.state.httpcache.HttpCache`: GitHub pages with their ETags;
 - :class:`~pullrekun.adapters.state.reports.ReportLedger`: what each channel was last told;
-- :class:`~pullrekun.adapters.state.facts.Facts`: GitHub's facts and the release notices' facts.
+- :class:`~pullrekun.adapters.state.facts.Facts`: GitHub's facts and the release notices' facts;
+- :class:`~pullrekun.adapters.state.fleet.Fleet`: the launches pullrekun made, and their ends.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 from pullrekun.adapters.state.engine import Database, make_engine, migrate, unchanged
 from pullrekun.adapters.state.events import Events
 from pullrekun.adapters.state.facts import Facts
+from pullrekun.adapters.state.fleet import Fleet
 from pullrekun.adapters.state.httpcache import HttpCache
 from pullrekun.adapters.state.journal import Journal
 from pullrekun.adapters.state.reports import ReportLedger
@@ -36,6 +38,7 @@ class Store:
         self.redact = redact
         self.db = Database(engine, redact)
         self.journal = Journal(self.db)
+        self.fleet = Fleet(self.db)
         self.requests = Requests(self.db)
         self.events = Events(self.db)
         self.http_cache = HttpCache(self.db)
