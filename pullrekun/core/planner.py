@@ -72,9 +72,10 @@ def _queue_key(pr: PullRequest) -> tuple[dt.datetime, int]:
     return (pr.created_at, pr.number)
 
 
-def _free_key(inst: Instance) -> tuple[int, str]:
-    # Warm instances first (no start needed), then by id: deterministic.
-    return (0 if inst.state in UP_STATES else 1, inst.instance_id)
+def _free_key(inst: Instance, unbooted: frozenset[str] = frozenset()) -> tuple[int, int, str]:
+    # Ready to serve first: bootstrapped before just launched, warm (no start needed) before
+    # stopped; then by id: deterministic.
+    return (inst.instance_id in unbooted, 0 if inst.state in UP_STATES else 1, inst.instance_id)
 
 
 def _deploy_reason(
@@ -340,7 +341,7 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
             for i in observed.instances
             if i.instance_id not in held | retiring | doomed and i.state in ASSIGNABLE_STATES
         ),
-        key=_free_key,
+        key=lambda i: _free_key(i, fleet.needs_bootstrap()),
     )
     waiting = sorted((pr for pr in eligible.values() if pr.number not in kept), key=_queue_key)
     db = config.database.with_edits(observed.edited_authors) if config.database is not None else None

@@ -14,7 +14,7 @@ import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from pullrekun.core.model import CloneSchema, EnvStatus, Plan, PullRequest, StartInstance
+from pullrekun.core.model import CloneSchema, EnvStatus, Plan, PullRequest, QueuedPR, StartInstance
 from pullrekun.core.redact import cap_line, cap_output
 from pullrekun.core.steps import Step
 
@@ -100,6 +100,8 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
+#: The task a PR's failure names when the launch it waits for failed.
+LAUNCH_TASK = "Launch an instance from ec2.launch_template"
 #: What a failure says where its output is not shown (``report.show_output = false``).
 OUTPUT_HIDDEN = "its output is not shown here (report.show_output is off); the controller's run log has it"
 
@@ -151,7 +153,7 @@ def build_views(
     """One view per open PR: from its environment, its queue position or its skip reason. A
     failure's output is shown where ``show_output`` allows it, and on a PR of a public repository
     only if ``show_output_public`` does too."""
-    queue = {q.pr_number: q.position for q in plan.queue}
+    queue = {q.pr_number: q for q in plan.queue}
     skipped = {s.pr_number: s.reason for s in plan.skipped}
     views: dict[int, PullRequestView] = {}
     for pr in prs:
@@ -159,17 +161,36 @@ def build_views(
         if pr.number in skipped:
             views[pr.number] = PullRequestView(pr, Phase.SKIPPED, skipped[pr.number], now)
         elif env is None:
-            position = queue.get(pr.number)
-            if position is None:
+            queued = queue.get(pr.number)
+            if queued is None:
                 continue  # neither held nor queued: a pass that did not apply its plan
-            since = queued_since.get(pr.number, now)
-            views[pr.number] = PullRequestView(
-                pr, Phase.QUEUED, queue_text(position, plan.busy, queue_positions), since
+            views[pr.number] = _queued_view(
+                pr, queued, plan.busy, queue_positions, queued_since.get(pr.number, now)
             )
         else:
             shown = show_output and (show_output_public or not pr.public_repo)
             views[pr.number] = _env_view(pr, env, plan, shown)
     return views
+
+
+def _queued_view(
+    pr: PullRequest, queued: QueuedPR, busy: int, shown: int, since: dt.datetime
+) -> PullRequestView:
+    """A PR waiting for an instance; failed when the launch it waits for failed (with why)."""
+    if queued.launch_failure:
+        return PullRequestView(
+            pr,
+            Phase.FAILED,
+            queued.launch_failure,
+            since,
+            failed_step="launch",
+            failed_task=LAUNCH_TASK,
+            failed_message=cap_line(queued.launch_failure),
+        )
+    detail = queue_text(queued.position, busy, shown)
+    if queued.launching:
+        detail += "; an instance is being launched for it"
+    return PullRequestView(pr, Phase.QUEUED, detail, since)
 
 
 def _env_view(pr: PullRequest, env: EnvironmentView, plan: Plan, show_output: bool) -> PullRequestView:
