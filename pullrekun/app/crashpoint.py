@@ -16,6 +16,9 @@ import signal
 
 #: The controller's own crash points, in the order a pass reaches them.
 POINTS = ("before-run", "after-run", "report")
+#: A pass's launches: recorded, the launch run about to start; the run ended, its outcomes not
+#: yet recorded and the pool not read again.
+LAUNCH_POINTS = ("before-launch", "after-launch")
 #: A release notice's send: marked sending, request about to go out; it went out, not yet marked sent.
 NOTICE_POINTS = ("notice-sending", "notice-sent")
 

@@ -5,6 +5,9 @@ replaced after untrusted code, scaled in, and never launched twice for one need.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,11 +16,16 @@ from pullrekun_sandbox.sandbox import Sandbox
 
 from pullrekun import config as config_mod
 from pullrekun.adapters.state.store import Store
+from pullrekun.app import crashpoint
 from pullrekun.app.reconcile import reconcile
 from pullrekun.app.results import PassResult
 from pullrekun.core import tags as tag
 from pullrekun.core.fleet import LaunchInstance, TerminateInstance
 from tests.conftest import LOCAL_FIRST_HOST, run_pass
+from tests.integration.test_crash_points import CRASH_ENV, HERE
+
+#: The launch playbook's task: once it has run, EC2 made the instance.
+LAUNCH_TASK = "Ensure the launch's instance exists (once per client token)."
 
 
 @pytest.fixture
@@ -182,3 +190,42 @@ def test_pullrekun_plan_shows_launches_with_their_reasons(fleet_sandbox: Sandbox
     assert launch.reason == "PR #3 waits for an instance"
     assert launch.for_prs == (3,)
     assert sb.launched() == {}, "plan launches nothing"
+
+
+@pytest.mark.parametrize("point", [crashpoint.LAUNCH_POINTS[0], LAUNCH_TASK, crashpoint.LAUNCH_POINTS[1]])
+def test_a_pass_killed_during_a_launch_never_launches_twice_for_one_need(
+    fleet_sandbox: Sandbox, point: str
+) -> None:
+    """Killed with the launch recorded and not made, made and not seen, seen and not recorded:
+    the next pass asks EC2 with the same token (or finds the instance by its tag), adopts it,
+    bootstraps it and deploys the waiting PR; one instance for that need, ever."""
+    sb = fleet_sandbox
+    sb.extra_config = {"ansible": {"pass_env": CRASH_ENV}}
+    sb.write_config()
+    opened = [sb.open_pr(f"f{i}", f"hello {i}") for i in range(3)]
+    marker = sb.root / "crash-marker"
+    env = {
+        **os.environ,
+        "PULLREKUN_CRASH_AT": point,
+        "PULLREKUN_CRASH_MARKER": str(marker),
+        "PULLREKUN_CRASH_MODE": "group",
+        "ANSIBLE_CALLBACK_PLUGINS": str(HERE / "callback_plugins"),
+        "ANSIBLE_CALLBACKS_ENABLED": "crash_at",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "pullrekun", "--config", str(sb.config_path), "reconcile"],
+        env=env, capture_output=True, text=True, timeout=300, check=False, start_new_session=True,
+    )  # fmt: skip
+    assert proc.returncode == -9, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert marker.read_text().strip() == point, "the kill landed somewhere else"
+    made = sb.launched()
+    assert len(made) == (0 if point == crashpoint.LAUNCH_POINTS[0] else 1)
+
+    result = run_pass(sb)
+    assert result.ok, (result.problem, result.outcomes)
+    (iid,) = sb.launched()
+    assert iid in made or not made, "the instance EC2 made for the need is the one used"
+    assert sb.served(sb.addr_of(iid)) == opened[2][1]
+    assert len(events(sb, "launch_requested")) == 1, "one launch for one need"
+    assert run_pass(sb).launches == ()
+    assert len(sb.launched()) == 1
