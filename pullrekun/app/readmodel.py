@@ -21,6 +21,7 @@ from pullrekun.adapters.known_hosts import known_hosts_file, learned
 from pullrekun.adapters.state.journal import EnvironmentRecord
 from pullrekun.adapters.state.notices import NoticeLedger
 from pullrekun.adapters.state.store import Store
+from pullrekun.app.fleetview import FleetView, SweepView, fleet_view, sweep_views
 from pullrekun.app.notices import PRODUCTION_PROBLEM, PRODUCTION_READ_AT, PRODUCTION_SHA
 from pullrekun.app.pool import read_pool
 from pullrekun.config import Config
@@ -47,6 +48,11 @@ class InstanceView:
     #: How its SSH host key was learned: "console" (checked against what it printed at boot),
     #: "first contact" (accepted blind), or None (not contacted yet).
     host_key: str | None = None
+    #: pullrekun launched it (its own records say so); else someone tagged it into the pool.
+    managed: bool = False
+    #: For a launched instance: when it was asked for, and why.
+    launched_at: dt.datetime | None = None
+    launch_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,10 @@ class Snapshot:
     release: ReleaseFacts | None = None
     #: Schemas of closed environments waiting to be dropped (``on_close = "drop"``).
     schema_drops: tuple[SchemaDropView, ...] = ()
+    #: Launches (None when launching is off and never was on).
+    fleet: FleetView | None = None
+    #: What the orphan sweep and scale-in did lately (instances stopped for nobody, terminated).
+    sweeps: tuple[SweepView, ...] = ()
 
     def environment(self, pr: int) -> EnvironmentView | None:
         return next((e for e in self.environments if e.pr == pr), None)
@@ -222,6 +232,7 @@ def snapshot(
     seen = set(instances or ()) | set(by_instance)
     wishes = {r.instance_id: r for r in store.requests.instance_wishes()}
     keys = learned(known_hosts_file(cfg))
+    launched = {r.instance_id: r for r in store.fleet.records() if r.instance_id is not None}
     pool = tuple(
         InstanceView(
             iid,
@@ -232,6 +243,9 @@ def snapshot(
             wishes[iid].wish.value if iid in wishes else None,
             wishes[iid].actor if iid in wishes else None,
             keys.get(iid) if cfg.ansible.connection == "ssh" else None,
+            iid in launched,
+            launched[iid].requested_at if iid in launched else None,
+            launched[iid].reason if iid in launched else None,
         )
         for iid in sorted(seen)
     )
@@ -249,6 +263,8 @@ def snapshot(
         registering=registering,
         release=release_facts(store) if cfg.release is not None else None,
         schema_drops=tuple(SchemaDropView(*row) for row in store.journal.schema_drops_since()),
+        fleet=fleet_view(cfg, store, instances if problem is None else None),
+        sweeps=sweep_views(store),
     )
 
 
@@ -310,6 +326,11 @@ class Counts:
     rate_remaining: int | None
     #: Schemas of closed environments waiting to be dropped.
     schema_drops: int = 0
+    #: Live instances pullrekun launched; launches asked for and not seen yet; failed launches
+    #: waiting for their retry.
+    managed: int = 0
+    launches_in_flight: int = 0
+    launches_failed: int = 0
 
 
 def counts(store: Store) -> Counts:
@@ -318,4 +339,13 @@ def counts(store: Store) -> Counts:
         by_state["asleep" if env.assignment.asleep else str(env.assignment.status)] += 1
     remaining = store.github_facts.read().get("rate_remaining", "")
     rate = int(remaining) if remaining.isdigit() else None
-    return Counts(by_state, len(store.journal.queue()), rate, len(store.journal.schema_drops()))
+    launches = store.fleet.records()
+    return Counts(
+        by_state,
+        len(store.journal.queue()),
+        rate,
+        len(store.journal.schema_drops()),
+        managed=sum(1 for r in launches if r.instance_id is not None),
+        launches_in_flight=sum(1 for r in launches if r.pending),
+        launches_failed=sum(1 for r in launches if r.instance_id is None and r.failure is not None),
+    )

@@ -41,7 +41,7 @@ from pullrekun.app.revocations import revoke_approvals
 from pullrekun.config import Config
 from pullrekun.config.secrets import redactor
 from pullrekun.core.fleet import LaunchInstance
-from pullrekun.core.model import Action, Assign, Deploy, DropSchema, Plan, Unassign
+from pullrekun.core.model import Action, Assign, Deploy, DropSchema, Plan, StopInstance, Unassign
 from pullrekun.core.planner import plan as make_plan
 from pullrekun.core.views import EnvironmentView, PullRequestView, build_views
 
@@ -257,6 +257,9 @@ class Pass:
         )
         self.store.fleet.terminated(done.terminated, now)
         self.store.fleet.protected(done.protected, now)
+        for stop in plan.of_type(StopInstance):
+            if stop.swept and done.run is not None and done.run.host_ok(stop.instance_id):
+                self.store.events.add(now, "swept", f"stopped: {stop.reason}", instance_id=stop.instance_id)
         record_pool_changes(self.store, done.pool_changes, now)
         for revoked in done.revocations:
             if revoked.refused:

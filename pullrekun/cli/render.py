@@ -48,6 +48,27 @@ def _when(t: dt.datetime | None) -> str:
     return t.isoformat(timespec="seconds") if t else "-"
 
 
+def _fleet_lines(snap: Snapshot) -> list[str]:
+    sweeps = [f"sweep: {s.instance_id or '-'} {s.kind}: {s.message}" for s in snap.sweeps[:5]]
+    fleet = snap.fleet
+    if fleet is None:
+        return sweeps
+    managed = sum(1 for i in snap.instances if i.managed)
+    lines = [
+        f"fleet: {managed} launched, {fleet.in_flight} in flight, {fleet.failed} failed"
+        f" (template {fleet.launch_template or '-'}, min {fleet.min_size}, max {fleet.max_size})"
+    ]
+    for launch in fleet.launches:
+        if launch.state == "failed":
+            retry = f"; tried again at {_when(launch.retry_at)}" if launch.retry_at else ""
+            lines.append(f"  launch failed ({launch.reason}): {launch.failure}{retry}")
+        elif launch.state == "in flight":
+            lines.append(f"  launch in flight since {_when(launch.requested_at)}: {launch.reason}")
+        elif launch.protected:
+            lines.append(f"  {launch.instance_id}: termination protection is on (kept)")
+    return lines + sweeps
+
+
 def status_table(snap: Snapshot) -> str:
     """``pullrekun status``: one row per pool instance, then details, the queue and GitHub."""
     envs = {e.instance_id: e for e in snap.environments}
@@ -85,6 +106,7 @@ def status_table(snap: Snapshot) -> str:
         )
     for refusal in snap.refused:
         lines.append(f"refused: {refusal.instance_id}: {refusal.reason} (pullrekun leaves it alone)")
+    lines.extend(_fleet_lines(snap))
     gh = snap.github
     if gh.rate_remaining is not None:
         left = f"{gh.rate_remaining}/{gh.rate_limit or '?'}"

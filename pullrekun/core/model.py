@@ -234,6 +234,8 @@ class StopInstance:
     instance_id: str
     reason: str
     wipe: bool = True
+    #: The orphan sweep's: the instance runs, or carries PR tags, for no PR that holds it.
+    swept: bool = False
 
 
 @dataclass(frozen=True)

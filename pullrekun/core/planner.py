@@ -256,8 +256,9 @@ class _Draft:
             )
         )
 
-    def free_instance(self, inst: Instance, wish: InstanceRequest | None) -> None:
-        """An instance no PR holds: kept running on request, stopped, or retired."""
+    def free_instance(self, inst: Instance, wish: InstanceRequest | None, released: bool) -> None:
+        """An instance no PR holds: kept running on request, stopped, or retired. One that no PR
+        let go in this plan and still runs, or carries a PR's tags, is the orphan sweep's."""
         iid, want = inst.instance_id, wish.wish if wish is not None else None
         stale = inst.tag_pr is not None or inst.tag_sha is not None
         if want == InstanceWish.RUNNING and not stale:
@@ -265,11 +266,22 @@ class _Draft:
             if inst.state == InstanceState.STOPPED:
                 self.starts.append(StartInstance(iid))
             return
-        if inst.state in UP_STATES:
-            why = "retired on request" if want == InstanceWish.RETIRE else "running but belongs to no open PR"
-            self.stops.append(StopInstance(iid, why))
+        tagged_for = (
+            f"tagged for PR #{inst.tag_pr}, which holds no instance (closed, or unknown to the state DB)"
+            if inst.tag_pr is not None
+            else "stale pullrekun tags"
+        )
+        if want == InstanceWish.RETIRE and inst.state in UP_STATES:
+            self.stops.append(StopInstance(iid, "retired on request"))
+        elif inst.state in UP_STATES:
+            why = (
+                tagged_for
+                if inst.tag_pr is not None and not released
+                else "running but belongs to no open PR"
+            )
+            self.stops.append(StopInstance(iid, why, swept=not released))
         elif stale:
-            self.stops.append(StopInstance(iid, "stale pullrekun tags"))
+            self.stops.append(StopInstance(iid, tagged_for, swept=not released))
         elif want == InstanceWish.RETIRE and inst.state == InstanceState.STOPPED:
             self.pool_changes.append(RetireInstance(iid, wish.actor if wish is not None else None))
         elif want == InstanceWish.RETIRE:
@@ -370,7 +382,7 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
         if inst.instance_id in terminated:
             continue
         if inst.instance_id not in in_use:
-            draft.free_instance(inst, wish)
+            draft.free_instance(inst, wish, inst.instance_id in released)
         elif wish is not None and wish.wish == InstanceWish.RUNNING:
             given = f"given to PR #{holders[inst.instance_id]}"
             draft.pool_changes.append(ForgetInstanceRequest(inst.instance_id, given))

@@ -74,6 +74,15 @@ class _StateCollector(Collector):
             "Schemas of closed environments waiting to be dropped",
             value=now.schema_drops,
         )
+        yield GaugeMetricFamily(
+            "pullrekun_instances_managed", "Live instances pullrekun launched", value=now.managed
+        )
+        launches = GaugeMetricFamily(
+            "pullrekun_launches", "Launches not done yet: in flight, or failed and waiting", labels=["state"]
+        )
+        launches.add_metric(["in_flight"], now.launches_in_flight)
+        launches.add_metric(["failed"], now.launches_failed)
+        yield launches
         if now.rate_remaining is not None:
             yield GaugeMetricFamily(
                 "pullrekun_github_rate_limit_remaining",

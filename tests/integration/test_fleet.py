@@ -21,7 +21,7 @@ from pullrekun.app.reconcile import reconcile
 from pullrekun.app.results import PassResult
 from pullrekun.core import tags as tag
 from pullrekun.core.fleet import LaunchInstance, TerminateInstance
-from tests.conftest import LOCAL_FIRST_HOST, run_pass
+from tests.conftest import LOCAL_FIRST_HOST, run_pass, status_of
 from tests.integration.test_crash_points import CRASH_ENV, HERE
 
 #: The launch playbook's task: once it has run, EC2 made the instance.
@@ -79,6 +79,10 @@ def test_queued_prs_get_launched_bootstrapped_and_deployed_in_one_pass_then_scal
         "Preview queued: 1st in line, 4 instances busy",
     )
     assert len(events(sb, "bootstrapped")) == 2
+    snap = status_of(sb)
+    assert {i["instance_id"] for i in snap["instances"] if i["managed"]} == set(launched)
+    assert {launch["state"] for launch in snap["fleet"]["launches"]} == {"running"}
+    assert all(launch["bootstrapped_at"] for launch in snap["fleet"]["launches"])
 
     # Nothing more to launch: the pool is at max_size.
     again = run_pass(sb)
@@ -104,6 +108,9 @@ def test_queued_prs_get_launched_bootstrapped_and_deployed_in_one_pass_then_scal
     assert sb.launched() == {}
     assert {sb.instance_state(iid) for iid in sb.instance_ids} == {"stopped"}
     assert len(events(sb, "terminated")) == 2
+    snap = status_of(sb)
+    assert [s["kind"] for s in snap["sweeps"]].count("terminated") == 2
+    assert {launch["state"] for launch in snap["fleet"]["launches"]} == {"terminated"}
 
 
 def test_a_launch_template_that_does_not_exist_fails_the_waiting_prs_once(fleet_sandbox: Sandbox) -> None:
@@ -229,3 +236,28 @@ def test_a_pass_killed_during_a_launch_never_launches_twice_for_one_need(
     assert len(events(sb, "launch_requested")) == 1, "one launch for one need"
     assert run_pass(sb).launches == ()
     assert len(sb.launched()) == 1
+
+
+def test_orphans_are_swept_every_pass_and_shown(local_sandbox: Sandbox) -> None:
+    """An instance tagged by hand for a PR nobody knows, and one left running by a PR whose
+    record went with a lost state DB: the next pass stops both, clears their tags, and `status`
+    says what the sweep did."""
+    sb = local_sandbox
+    ec2 = sb.ec2()
+    number, sha = sb.open_pr("kept", "kept")
+    assert run_pass(sb).ok
+    (held,) = [iid for iid in sb.instance_ids if sb.served(sb.addr_of(iid)) == sha]
+    stray = next(iid for iid in sb.instance_ids if iid != held)
+    ec2.create_tags(Resources=[stray], Tags=[{"Key": tag.PR, "Value": "99"}])
+    ec2.start_instances(InstanceIds=[stray])
+    sb.github.close(number)
+    Path(sb.state_db_url.removeprefix("sqlite:///")).unlink()  # the state DB is lost
+    assert run_pass(sb).ok
+    assert sb.instance_state(stray) == "stopped"
+    assert sb.instance_state(held) == "stopped"
+    assert tag.PR not in sb.instance_tags(stray)
+    assert tag.PR not in sb.instance_tags(held)
+    assert sb.served(sb.addr_of(held)) is None
+    swept = {s["instance_id"]: s["message"] for s in status_of(sb)["sweeps"] if s["kind"] == "swept"}
+    assert swept[stray].startswith("stopped: tagged for PR #99, which holds no instance")
+    assert swept[held].startswith(f"stopped: tagged for PR #{number}, which holds no instance")

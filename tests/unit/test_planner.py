@@ -132,8 +132,8 @@ def test_assignments_are_sticky_even_when_an_older_pr_waits() -> None:
 def test_running_instance_for_nobody_is_stopped() -> None:
     p = plan(world([], [inst(1, S.RUNNING), inst(2, S.PENDING)], []), CFG, NOW)
     assert p.of_type(StopInstance) == (
-        StopInstance("i-00000001", "running but belongs to no open PR"),
-        StopInstance("i-00000002", "running but belongs to no open PR"),
+        StopInstance("i-00000001", "running but belongs to no open PR", swept=True),
+        StopInstance("i-00000002", "running but belongs to no open PR", swept=True),
     )
 
 
@@ -182,7 +182,13 @@ def test_stopping_and_terminating_instances_are_not_given_out() -> None:
 
 def test_stale_tags_on_a_stopped_free_instance_are_cleared() -> None:
     p = plan(world([], [inst(1, S.STOPPED, 9, sha(9))], []), CFG, NOW)
-    assert p.actions == (StopInstance("i-00000001", "stale pullrekun tags"),)
+    assert p.actions == (
+        StopInstance(
+            "i-00000001",
+            "tagged for PR #9, which holds no instance (closed, or unknown to the state DB)",
+            swept=True,
+        ),
+    )
 
 
 def wish(n: int, what: InstanceWish) -> InstanceRequest:

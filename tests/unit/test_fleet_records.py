@@ -1,0 +1,90 @@
+"""pullrekun's launch records: written with the intent, failures said once, ends kept as history,
+counted by /metrics and shown by `status`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from prometheus_client import generate_latest
+
+from pullrekun.adapters.state.store import Store
+from pullrekun.app.fleetview import FleetView, LaunchView
+from pullrekun.app.readmodel import GitHubFacts, InstanceView, Snapshot, counts
+from pullrekun.cli.render import status_table
+from pullrekun.core.fleet import AdoptLaunch, FleetPolicy, LaunchInstance
+from pullrekun.core.model import Assign, Plan, Unassign
+from pullrekun.web.metrics import Metrics
+from tests.unit.test_schema_drops import _Trigger
+
+NOW = dt.datetime(2026, 12, 5, 12, 0, tzinfo=dt.UTC)
+A, B = f"prk-{1:032x}", f"prk-{2:032x}"
+
+
+def test_launches_are_recorded_adopted_failed_once_and_ended(tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'state.db'}")
+    try:
+        store.fleet.record_launches(
+            Plan(actions=(LaunchInstance(A, "PR #3 waits", (3,)), LaunchInstance(B, "min"))), NOW
+        )
+        assert [(r.token, r.pending) for r in store.fleet.records()] == [(A, True), (B, True)]
+        retry = FleetPolicy(launches=True).retry_at
+        assert store.fleet.launch_failed(B, "EC2 refused the launch: capacity", NOW, retry) is True
+        assert store.fleet.launch_failed(B, "EC2 refused the launch: capacity", NOW, retry) is False
+        # A retry is the same launch again: its attempts grow, its token stays.
+        store.fleet.record_launches(Plan(actions=(LaunchInstance(B, "min", retry=True),)), NOW)
+        failed = next(r for r in store.fleet.records() if r.token == B)
+        assert (failed.attempts, failed.failure, failed.retry_at) == (
+            2,
+            "EC2 refused the launch: capacity",
+            NOW + dt.timedelta(minutes=1),
+        )
+        c = counts(store)
+        assert (c.launches_in_flight, c.launches_failed, c.managed) == (1, 1, 0)
+        scraped = generate_latest(Metrics(_Trigger(), store).registry).decode()  # type: ignore[arg-type]
+        assert 'pullrekun_launches{state="failed"} 1.0' in scraped
+        assert 'pullrekun_launches{state="in_flight"} 1.0' in scraped
+
+        # Adopted with the intent; served and released (its idle clock); terminated.
+        store.journal.record_intent(Plan(actions=(AdoptLaunch(A, "i-0000000a"),)), NOW, None)
+        store.journal.record_intent(Plan(actions=(Assign(3, "i-0000000a"),)), NOW, None)
+        (live,) = [r for r in store.fleet.records() if r.token == A]
+        assert (live.instance_id, live.served, live.idle_since) == ("i-0000000a", True, None)
+        later = NOW + dt.timedelta(hours=1)
+        store.journal.record_intent(
+            Plan(actions=(Unassign(3, "i-0000000a", "pull request closed"),)), later, None
+        )
+        assert next(r for r in store.fleet.records() if r.token == A).idle_since == later
+        assert (
+            "pullrekun_instances_managed 1.0" in generate_latest(Metrics(_Trigger(), store).registry).decode()
+        )  # type: ignore[arg-type]
+        store.fleet.terminated({"i-0000000a": "scale-in: free for 1.0 h"}, later)
+        assert [r.token for r in store.fleet.records()] == [B]
+        (ended,) = [h for h in store.fleet.history() if h.token == A]
+        assert (ended.terminated_at, ended.end_reason) == (later, "scale-in: free for 1.0 h")
+        kinds = [e.kind for e in store.events.recent()]
+        assert kinds.count("launch_failed") == 1
+        assert {"launch_requested", "launched", "terminated"} <= set(kinds)
+    finally:
+        store.close()
+
+
+def test_status_says_what_the_fleet_does() -> None:
+    failed = LaunchView(
+        A, "PR #3 waits for an instance", NOW, "failed", failure="EC2 refused the launch: x", retry_at=NOW
+    )
+    flying = LaunchView(B, "pool below ec2.min_size (1)", NOW, "in flight")
+    snap = Snapshot(
+        pool="default",
+        environments=(),
+        instances=(
+            InstanceView("i-0000000a", "stopped", None, managed=True, launched_at=NOW, launch_reason="r"),
+        ),
+        queue=(),
+        github=GitHubFacts(),
+        fleet=FleetView("staging", 1, 4, (failed, flying)),
+    )
+    text = status_table(snap)
+    assert "fleet: 1 launched, 1 in flight, 1 failed (template staging, min 1, max 4)" in text
+    assert "launch failed (PR #3 waits for an instance): EC2 refused the launch: x; tried again at" in text
+    assert "launch in flight since" in text
