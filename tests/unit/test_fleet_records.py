@@ -55,9 +55,8 @@ def test_launches_are_recorded_adopted_failed_once_and_ended(tmp_path: Path) -> 
             Plan(actions=(Unassign(3, "i-0000000a", "pull request closed"),)), later, None
         )
         assert next(r for r in store.fleet.records() if r.token == A).idle_since == later
-        assert (
-            "pullrekun_instances_managed 1.0" in generate_latest(Metrics(_Trigger(), store).registry).decode()
-        )  # type: ignore[arg-type]
+        scraped = generate_latest(Metrics(_Trigger(), store).registry).decode()  # type: ignore[arg-type]
+        assert "pullrekun_instances_managed 1.0" in scraped
         store.fleet.terminated({"i-0000000a": "scale-in: free for 1.0 h"}, later)
         assert [r.token for r in store.fleet.records()] == [B]
         (ended,) = [h for h in store.fleet.history() if h.token == A]
