@@ -20,7 +20,13 @@ from pullrekun.adapters.playbook.runner import RunResult
 from pullrekun.adapters.state.journal import DeployOutcome
 from pullrekun.app.poolchanges import PoolChangeOutcome
 from pullrekun.app.revocations import Revocation
-from pullrekun.core.fleet import AdoptLaunch, ForgetLaunch, LaunchInstance, TerminateInstance
+from pullrekun.core.fleet import (
+    AdoptLaunch,
+    ForgetLaunch,
+    ForgetLaunchRequest,
+    LaunchInstance,
+    TerminateInstance,
+)
 from pullrekun.core.model import (
     Action,
     Assign,
@@ -67,6 +73,7 @@ CARRIED_OUT_BY: Mapping[type[Action], Carrier] = {
     ForgetSchemaDrop: Carrier.STATE,
     AdoptLaunch: Carrier.STATE,
     ForgetLaunch: Carrier.STATE,
+    ForgetLaunchRequest: Carrier.STATE,
     LaunchInstance: Carrier.LAUNCH,
     TerminateInstance: Carrier.PLAYBOOK,
     RegisterInstance: Carrier.EC2,

@@ -99,6 +99,7 @@ def observe(cfg: Config, store: Store, client: GitHubClient, clock: Clock) -> Ob
         edited_authors=edited,
         schema_drops=store.journal.schema_drops(),
         launches=store.fleet.records(),
+        launch_requests=store.fleet.launch_requests(),
         untrusted=frozenset(store.journal.untrusted_hosts()),
     )
     return Observation(

@@ -181,7 +181,10 @@ class Pass:
             log.warning("the pool could not be read again after launching: %s", exc)
             return obs, _without_launches(plan), outcomes
         observed = dataclasses.replace(
-            obs.observed, instances=pool.instances, launches=self.store.fleet.records()
+            obs.observed,
+            instances=pool.instances,
+            launches=self.store.fleet.records(),
+            launch_requests=self.store.fleet.launch_requests(),
         )
         obs = dataclasses.replace(
             obs, observed=observed, instances={i.instance_id: i for i in pool.instances}

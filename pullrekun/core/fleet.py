@@ -103,6 +103,14 @@ class LaunchRecord:
         return self.instance_id is None and self.failure is None and not self.terminated
 
 
+@dataclass(frozen=True)
+class LaunchRequest:
+    """Someone asked for one more instance (it is launched if the pool has room)."""
+
+    request_id: int
+    actor: str | None = None
+
+
 # --- Actions -------------------------------------------------------------------------------
 
 
@@ -117,6 +125,9 @@ class LaunchInstance:
     for_prs: tuple[int, ...] = ()
     #: A retry of a recorded launch (failed earlier, or its pass died before the answer).
     retry: bool = False
+    #: The request it answers (the dashboard's *Launch one*), and who asked.
+    request_id: int | None = None
+    actor: str | None = None
 
     def __post_init__(self) -> None:
         check_token(self.token)
@@ -146,12 +157,23 @@ class ForgetLaunch:
 
 
 @dataclass(frozen=True)
+class ForgetLaunchRequest:
+    """A launch someone asked for that will not be made (the pool is at ``max_size``)."""
+
+    request_id: int
+    reason: str
+    actor: str | None = None
+
+
+@dataclass(frozen=True)
 class TerminateInstance:
     """Terminate a managed instance (never a hand-tagged one): scale-in, or a replacement of
     one that ran untrusted code."""
 
     instance_id: str
     reason: str
+    #: Who asked (the dashboard's *Terminate*); None: the planner's own decision.
+    actor: str | None = None
 
     def __post_init__(self) -> None:
         check_instance_id(self.instance_id)

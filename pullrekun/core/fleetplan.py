@@ -19,13 +19,24 @@ from pullrekun.core.fleet import (
     AdoptLaunch,
     FleetPolicy,
     ForgetLaunch,
+    ForgetLaunchRequest,
     LaunchInstance,
     LaunchRecord,
+    LaunchRequest,
     Recycle,
     TerminateInstance,
     launch_token,
 )
-from pullrekun.core.model import Action, Instance, Observed, QueuedPR
+from pullrekun.core.model import (
+    Action,
+    ForgetInstanceRequest,
+    Instance,
+    InstanceRequest,
+    InstanceState,
+    InstanceWish,
+    Observed,
+    QueuedPR,
+)
 
 
 @dataclass(frozen=True)
@@ -89,12 +100,36 @@ def replaced(
     return doomed, notes
 
 
+def asked_to_end(
+    wishes: Mapping[str, InstanceRequest], instances: Mapping[str, Instance], fleet: Managed
+) -> tuple[list[TerminateInstance], list[ForgetInstanceRequest]]:
+    """Terminations people asked for: only of instances pullrekun launched, never of one whose
+    termination protection is on (each refusal said and the wish forgotten)."""
+    ends: list[TerminateInstance] = []
+    refused: list[ForgetInstanceRequest] = []
+    for iid, wish in sorted(wishes.items()):
+        if wish.wish != InstanceWish.TERMINATE or iid not in instances:
+            continue  # a wish about an instance outside the pool is the planner's to forget
+        record = fleet.records.get(iid)
+        if instances[iid].state in (InstanceState.SHUTTING_DOWN, InstanceState.TERMINATED):
+            refused.append(ForgetInstanceRequest(iid, "terminated"))
+        elif record is None:
+            why = "not launched by pullrekun: only instances it launched are terminated (retire it instead)"
+            refused.append(ForgetInstanceRequest(iid, why))
+        elif record.protected:
+            refused.append(ForgetInstanceRequest(iid, "termination protection is on: not terminated"))
+        else:
+            ends.append(TerminateInstance(iid, "terminated on request", wish.actor))
+    return ends, refused
+
+
 @dataclass(frozen=True)
 class LaunchDecision:
     launches: tuple[LaunchInstance, ...]
     queue: tuple[QueuedPR, ...]
     notes: tuple[str, ...] = ()
     forgets: tuple[ForgetLaunch, ...] = ()
+    refused_requests: tuple[ForgetLaunchRequest, ...] = ()
 
 
 def _failure_text(record: LaunchRecord) -> str:
@@ -108,12 +143,19 @@ def launches(
     size: int,
     queue: tuple[QueuedPR, ...],
     now: dt.datetime,
+    requests: Sequence[LaunchRequest] = (),
 ) -> LaunchDecision:
     """The launches this pass makes (new, or retries of recorded ones) and the queue as it then
     reads. ``in_flight``: recorded launches with no instance yet; ``size``: the pool's
-    instances that stay (refused and terminated ones not counted)."""
+    instances that stay (refused and terminated ones not counted); ``requests``: launches
+    people asked for."""
     if not policy.launches:
-        return LaunchDecision((), queue)
+        off = "launching is off (no ec2.launch_template)"
+        return LaunchDecision(
+            (),
+            queue,
+            refused_requests=tuple(ForgetLaunchRequest(r.request_id, off, r.actor) for r in requests),
+        )
     waiting = [q.pr_number for q in queue]
     asked: list[LaunchInstance] = []
     blocked: list[LaunchRecord] = []
@@ -131,7 +173,11 @@ def launches(
             continue
         for_prs = tuple(waiting[taken : taken + 1])
         asked.append(LaunchInstance(record.token, record.reason or "retry", for_prs, retry=True))
-    if not blocked:
+    refused: list[ForgetLaunchRequest] = []
+    if blocked:
+        waits = "a launch failed and waits for its retry"
+        refused = [ForgetLaunchRequest(r.request_id, waits, r.actor) for r in requests]
+    else:
         room = policy.max_size - size - len(asked)
         wanted = len(waiting) - len(asked)
         new = max(0, min(wanted, room))
@@ -143,6 +189,20 @@ def launches(
                     launch_token(policy.pool, now, len(asked)), f"PR #{pr} waits for an instance", (pr,)
                 )
             )
+        for request in requests:
+            if size + len(asked) >= policy.max_size:
+                full = f"the pool is at ec2.max_size ({policy.max_size})"
+                refused.append(ForgetLaunchRequest(request.request_id, full, request.actor))
+                continue
+            asked.append(
+                LaunchInstance(
+                    launch_token(policy.pool, now, len(asked)),
+                    f"asked for by {request.actor or 'someone'}",
+                    request_id=request.request_id,
+                    actor=request.actor,
+                )
+            )
+            below -= 1
         for _ in range(max(0, below)):
             asked.append(
                 LaunchInstance(
@@ -157,7 +217,7 @@ def launches(
         for q in queue
     )
     notes = tuple(f"launch {r.token} waits: {_failure_text(r)}" for r in blocked)
-    return LaunchDecision(tuple(asked), new_queue, notes, tuple(forgets))
+    return LaunchDecision(tuple(asked), new_queue, notes, tuple(forgets), tuple(refused))
 
 
 def scale_in(
@@ -207,5 +267,6 @@ def resize(
     size = sum(1 for i in observed.instances if i.instance_id not in leaving)
     free = set() if queue else {iid for iid in fleet.records if iid not in in_use | leaving}
     scaled, notes = scale_in(policy, fleet, free, size, now)
-    decision = launches(policy, in_flight, size - len(scaled), queue, now)
-    return [*scaled, *decision.forgets, *decision.launches], decision.queue, [*notes, *decision.notes]
+    decision = launches(policy, in_flight, size - len(scaled), queue, now, observed.launch_requests)
+    actions: list[Action] = [*scaled, *decision.forgets, *decision.refused_requests, *decision.launches]
+    return actions, decision.queue, [*notes, *decision.notes]

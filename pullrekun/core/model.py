@@ -16,8 +16,10 @@ from typing import Any, TypeVar
 from pullrekun.core.fleet import (
     AdoptLaunch,
     ForgetLaunch,
+    ForgetLaunchRequest,
     LaunchInstance,
     LaunchRecord,
+    LaunchRequest,
     TerminateInstance,
 )
 from pullrekun.core.validate import check_instance_id, check_pr_number, check_sha
@@ -162,6 +164,8 @@ class InstanceWish(enum.StrEnum):
     RETIRE = "retire"
     #: Tag this instance (not in the pool yet) into the pool.
     REGISTER = "register"
+    #: Terminate this instance (only one pullrekun launched): its environment is requeued.
+    TERMINATE = "terminate"
 
 
 @dataclass(frozen=True)
@@ -199,6 +203,8 @@ class Observed:
     launches: tuple[LaunchRecord, ...] = ()
     #: Instances that ran code of a PR not trusted by default.
     untrusted: frozenset[str] = frozenset()
+    #: Launches people asked for (the dashboard's *Launch one*, the API).
+    launch_requests: tuple[LaunchRequest, ...] = ()
 
 
 # --- Actions -------------------------------------------------------------------------
@@ -360,6 +366,7 @@ Action = (
     | LaunchInstance
     | AdoptLaunch
     | ForgetLaunch
+    | ForgetLaunchRequest
     | TerminateInstance
 )
 _A = TypeVar("_A")

@@ -140,7 +140,7 @@ def _keep_or_release(
     eligible: dict[int, PullRequest],
     skipped: list[SkippedPR],
     instances: dict[str, Instance],
-    retiring: set[str],
+    leaving: Mapping[str, str],
 ) -> tuple[list[Unassign], dict[int, Assignment]]:
     """Which recorded assignments stay, and which end (and why)."""
     all_open = {pr.number for pr in observed.prs}
@@ -154,10 +154,8 @@ def _keep_or_release(
             unassign.append(Unassign(asg.pr_number, asg.instance_id, f"no longer eligible: {why}"))
         elif asg.instance_id not in instances:
             unassign.append(Unassign(asg.pr_number, asg.instance_id, "instance left the pool; PR requeued"))
-        elif asg.instance_id in retiring:
-            unassign.append(
-                Unassign(asg.pr_number, asg.instance_id, "instance retired on request; PR requeued")
-            )
+        elif asg.instance_id in leaving:
+            unassign.append(Unassign(asg.pr_number, asg.instance_id, leaving[asg.instance_id]))
         elif asg.instance_id in {k.instance_id for k in kept.values()}:
             # Cannot happen with the DB's unique constraint; never let it spread.
             unassign.append(Unassign(asg.pr_number, asg.instance_id, "instance held twice"))
@@ -340,11 +338,16 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
     instances = {inst.instance_id: inst for inst in observed.instances}
     wishes = {r.instance_id: r for r in observed.instance_requests}
     retiring = {iid for iid, r in wishes.items() if r.wish == InstanceWish.RETIRE and iid in instances}
-    unassign, kept = _keep_or_release(observed, eligible, skipped, instances, retiring)
+    fleet = fleetplan.managed(observed.instances, observed.launches)
+    ended, refused_ends = fleetplan.asked_to_end(wishes, instances, fleet)
+    leaving = {iid: "instance retired on request; PR requeued" for iid in retiring}
+    leaving.update((t.instance_id, "instance terminated on request; PR requeued") for t in ended)
+    retiring |= {t.instance_id for t in ended}
+    unassign, kept = _keep_or_release(observed, eligible, skipped, instances, leaving)
 
     held = {asg.instance_id for asg in kept.values()}
-    fleet = fleetplan.managed(observed.instances, observed.launches)
     released = {u.instance_id for u in unassign}
+    adopted = {a.instance_id for a in fleet.adopt}
     replaced, fleet_notes = fleetplan.replaced(config.fleet, fleet, held, released, observed.untrusted)
     doomed = {t.instance_id for t in replaced}
     free = sorted(
@@ -367,6 +370,7 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
         config.fleet, observed, fleet, in_use, retiring | doomed, queue, now
     )
     draft.notes.extend(notes)
+    fleet_actions = [*ended, *fleet_actions]
     terminated = doomed | {t.instance_id for t in fleet_actions if isinstance(t, TerminateInstance)}
     if db is not None and db.drop_on_close:
         all_open = {pr.number for pr in observed.prs}
@@ -382,11 +386,13 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
         if inst.instance_id in terminated:
             continue
         if inst.instance_id not in in_use:
-            draft.free_instance(inst, wish, inst.instance_id in released)
+            # Launched this pass (for the pool, or on request) is not an orphan either.
+            draft.free_instance(inst, wish, inst.instance_id in released | adopted)
         elif wish is not None and wish.wish == InstanceWish.RUNNING:
             given = f"given to PR #{holders[inst.instance_id]}"
             draft.pool_changes.append(ForgetInstanceRequest(inst.instance_id, given))
     draft.pool_changes.extend(_wishes_outside(wishes, instances))
+    draft.pool_changes.extend(refused_ends)
 
     actions: list[Action] = [
         *approvals,

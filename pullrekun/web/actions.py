@@ -34,7 +34,7 @@ class Answer:
 
 #: Per environment verb: what it records, and what the answer says will happen.
 ENVIRONMENT_VERBS = ("redeploy", "stop", "wake", "reset-db")
-INSTANCE_VERBS = ("start", "stop", "retire")
+INSTANCE_VERBS = ("start", "stop", "retire", "terminate")
 
 
 class Actions:
@@ -102,6 +102,8 @@ class Actions:
             return Answer(404, f"{instance_id} is not in pool {self._cfg.ec2.pool}.")
         holder = self._holder(instance_id)
         now = self._clock()
+        if verb == "terminate":
+            return self._terminate(instance_id, holder, actor)
         if verb == "retire":
             self._store.requests.instance_wish(instance_id, InstanceWish.RETIRE, now, actor)
             requeued = f" PR #{holder} gets another instance." if holder is not None else ""
@@ -113,6 +115,32 @@ class Actions:
             return self._recorded(f"{instance_id} will be started and kept running until a PR needs it.")
         self._store.requests.instance_wish(instance_id, None, now, actor)
         return self._recorded(f"{instance_id} will be stopped.")
+
+    def _terminate(self, instance_id: str, holder: int | None, actor: str) -> Answer:
+        record = next((r for r in self._store.fleet.records() if r.instance_id == instance_id), None)
+        if record is None:
+            return Answer(
+                409,
+                f"{instance_id} was tagged into the pool by hand: only instances pullrekun launched are "
+                "terminated (retire it instead).",
+            )
+        if record.protected:
+            return Answer(409, f"{instance_id} has termination protection on: pullrekun leaves it.")
+        self._store.requests.instance_wish(instance_id, InstanceWish.TERMINATE, self._clock(), actor)
+        requeued = f" PR #{holder} gets another instance." if holder is not None else ""
+        return self._recorded(f"{instance_id} will be terminated.{requeued}")
+
+    def launch_one(self, actor: str) -> Answer:
+        """Ask for one more instance from the launch template; the next pass launches it if the
+        pool has room (``ec2.max_size``)."""
+        if not self._cfg.ec2.launch_template:
+            return Answer(404, "launching is off here (no ec2.launch_template).")
+        if self._store.fleet.launch_requests():
+            return Answer(409, "a launch is already asked for; the next pass makes it.")
+        self._store.fleet.ask_launch(self._clock(), actor)
+        return self._recorded(
+            "one more instance will be launched from the launch template, if the pool has room."
+        )
 
     def register(self, instance_id: str, actor: str) -> Answer:
         try:

@@ -138,7 +138,7 @@ def environment(web: WebParts, person: Actor, pr: int, verb: str) -> Any:
 
 @router.post(
     "/instances/{instance_id}/{verb}",
-    summary="Start (keep running while free), stop or retire a pool instance",
+    summary="Start (keep running while free), stop, retire or terminate (launched ones) a pool instance",
     status_code=202,
     response_model=Message,
 )
@@ -151,6 +151,16 @@ def instance(web: WebParts, person: Actor, instance_id: str, verb: str) -> Any:
 )
 def register(web: WebParts, person: Actor, body: Registration) -> Any:
     return _acting(person, lambda p: web.actions.register(body.instance_id, p.actor))
+
+
+@router.post(
+    "/launches",
+    summary="Launch one more instance from the launch template (if the pool has room)",
+    status_code=202,
+    response_model=Message,
+)
+def launch_one(web: WebParts, person: Actor) -> Any:
+    return _acting(person, lambda p: web.actions.launch_one(p.actor))
 
 
 @router.post(

@@ -63,6 +63,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, mariadb: MariaDB) -> Iterato
         root=tmp_path_factory.mktemp("browser") / "world",
         hosts=1,
         first_host=LOCAL_FIRST_HOST,
+        launch_hosts=1,  # room for one instance from the launch template (max_size 2)
         extra_config={
             "database": {
                 "host": "127.0.0.1",
@@ -339,6 +340,44 @@ def test_an_admin_posts_the_waiting_for_release_notice(browser: Any, world: Worl
     page.reload()
     assert "notice_requested" in page.inner_text("#activity")
     page.screenshot(path=str(SHOTS / "releases.png"), full_page=True)
+    page.close()
+
+
+def test_an_admin_launches_one_instance_and_terminates_it(browser: Any, world: World) -> None:
+    page = signed_in(browser, world, ADMIN)
+    assert "at least 0, at most 2 instances" in page.inner_text("body")
+    page.click("form.launch button")
+    page.wait_for_url(f"{world.service.url}/")
+    assert "one more instance will be launched" in page.inner_text(".flash")
+    assert world.service.trigger.wait_idle(120)
+    (launched,) = world.sb.launched()
+    page.reload()
+    row = page.locator(f'#pool tr[data-instance="{launched}"]')
+    assert "asked for by local:ada" in row.locator(".kind").inner_text()
+    by_hand = world.sb.instance_ids[0]
+    assert "tagged by hand" in page.locator(f'#pool tr[data-instance="{by_hand}"] .kind').inner_text()
+    assert page.locator(f'#pool tr[data-instance="{by_hand}"] form[action$="/terminate"]').count() == 0
+    page.screenshot(path=str(SHOTS / "pool-launched.png"), full_page=True)
+
+    # A hand-tagged instance cannot be terminated, even by a form made up for it.
+    token = page.locator("form.launch input[name=csrf_token]").get_attribute("value")
+    answered = page.evaluate(
+        f"""fetch('/instances/{by_hand}/terminate', {{method: 'POST',
+               headers: {{'Content-Type': 'application/x-www-form-urlencoded'}},
+               body: 'csrf_token={token}'}}).then(r => r.text())"""
+    )  # the page it is sent back to, with the answer flashed
+    assert "only instances pullrekun launched are terminated" in answered
+
+    row.locator('form[action$="/terminate"] button').click()
+    page.wait_for_url(f"{world.service.url}/")
+    assert f"{launched} will be terminated" in page.inner_text(".flash")
+    assert world.service.trigger.wait_idle(120)
+    page.reload()
+    assert world.sb.launched() == {}
+    assert world.sb.instance_state(by_hand) != "terminated"
+    history = page.inner_text("#launch-history")
+    assert "terminated on request by local:ada" in history
+    assert "terminate_requested" in page.inner_text("#activity")
     page.close()
 
 

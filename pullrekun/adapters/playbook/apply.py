@@ -359,7 +359,7 @@ def _terminations(plan: Plan, run: RunResult) -> tuple[dict[str, str], dict[str,
     for end in plan.of_type(TerminateInstance):
         failure = run.failures.get(end.instance_id)
         if run.host_ok(end.instance_id):
-            done[end.instance_id] = end.reason
+            done[end.instance_id] = f"{end.reason} by {end.actor}" if end.actor else end.reason
         elif failure is not None and _TERMINATION_PROTECTED.search(failure.message):
             protected[end.instance_id] = cap_line(failure.message)
     return done, protected

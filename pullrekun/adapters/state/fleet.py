@@ -15,8 +15,15 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from pullrekun.adapters.state.engine import Database, event_row, fit
-from pullrekun.adapters.state.schema import LaunchRow, UntrustedHostRow
-from pullrekun.core.fleet import AdoptLaunch, ForgetLaunch, LaunchInstance, LaunchRecord
+from pullrekun.adapters.state.schema import LaunchRequestRow, LaunchRow, UntrustedHostRow
+from pullrekun.core.fleet import (
+    AdoptLaunch,
+    ForgetLaunch,
+    ForgetLaunchRequest,
+    LaunchInstance,
+    LaunchRecord,
+    LaunchRequest,
+)
 from pullrekun.core.model import Assign, Plan, Unassign
 
 
@@ -59,6 +66,8 @@ def record_fleet_intent(s: Session, plan: Plan, now: dt.datetime, actor: str | N
     """The plan's launches (before any EC2 call), adoptions, forgotten launches, and the managed
     instances given to or released by PRs (their idle time), in the intent's transaction."""
     for launch in plan.of_type(LaunchInstance):
+        if launch.request_id is not None:
+            s.execute(delete(LaunchRequestRow).where(LaunchRequestRow.id == launch.request_id))
         row = s.get(LaunchRow, launch.token)
         if row is None:
             s.add(
@@ -66,14 +75,15 @@ def record_fleet_intent(s: Session, plan: Plan, now: dt.datetime, actor: str | N
                     token=launch.token,
                     reason=launch.reason[:200],
                     for_pr=launch.for_prs[0] if launch.for_prs else None,
-                    actor=actor,
+                    actor=launch.actor or actor,
                     requested_at=now,
                     attempts=1,
                     served=False,
                     protected=False,
                 )
             )
-            s.add(event_row(now, "launch_requested", f"{launch.token}: {launch.reason}"[:2000], None))
+            said = f"{launch.token}: {launch.reason}"[:2000]
+            s.add(event_row(now, "launch_requested", said, None, actor=launch.actor or actor))
         else:
             row.attempts += 1
     for adopt in plan.of_type(AdoptLaunch):
@@ -86,6 +96,10 @@ def record_fleet_intent(s: Session, plan: Plan, now: dt.datetime, actor: str | N
                     now, "launched", f"launched by {adopt.token} ({row.reason})", None, adopt.instance_id
                 )
             )
+    for refused in plan.of_type(ForgetLaunchRequest):
+        s.execute(delete(LaunchRequestRow).where(LaunchRequestRow.id == refused.request_id))
+        said = f"no instance launched: {refused.reason}"
+        s.add(event_row(now, "launch_refused", said, None, actor=refused.actor))
     for forget in plan.of_type(ForgetLaunch):
         s.execute(delete(LaunchRow).where(LaunchRow.token == forget.token))
         s.add(event_row(now, "launch_forgotten", f"{forget.token}: {forget.reason}", None))
@@ -110,6 +124,17 @@ class Fleet:
                 select(LaunchRow).where(LaunchRow.terminated_at.is_(None)).order_by(LaunchRow.requested_at)
             )
             return tuple(_record(r) for r in rows)
+
+    def ask_launch(self, now: dt.datetime, actor: str | None = None) -> None:
+        """Someone asks for one more instance; the next pass decides."""
+        with self._db.session() as s, s.begin():
+            s.add(LaunchRequestRow(actor=actor, requested_at=now))
+            s.add(event_row(now, "launch_asked", "one more instance", None, actor=actor))
+
+    def launch_requests(self) -> tuple[LaunchRequest, ...]:
+        with self._db.session() as s:
+            rows = s.scalars(select(LaunchRequestRow).order_by(LaunchRequestRow.id))
+            return tuple(LaunchRequest(r.id, r.actor) for r in rows)
 
     def history(self, limit: int = 50) -> tuple[LaunchHistory, ...]:
         """The latest launches, live and ended, newest first."""
@@ -136,7 +161,7 @@ class Fleet:
     def record_launches(self, plan: Plan, now: dt.datetime) -> None:
         """The plan's launches, adoptions and forgotten launches, before the launch run (the rest
         of the plan is recorded with the plan made after it)."""
-        kinds = (LaunchInstance, AdoptLaunch, ForgetLaunch)
+        kinds = (LaunchInstance, AdoptLaunch, ForgetLaunch, ForgetLaunchRequest)
         fleet_only = Plan(actions=tuple(a for a in plan.actions if isinstance(a, kinds)))
         with self._db.session() as s, s.begin():
             record_fleet_intent(s, fleet_only, now)

@@ -15,6 +15,7 @@ _WISH_TEXT = {
     InstanceWish.RUNNING: "keep running while free",
     InstanceWish.RETIRE: "take out of the pool",
     InstanceWish.REGISTER: "tag into the pool",
+    InstanceWish.TERMINATE: "terminate (launched by pullrekun)",
 }
 
 

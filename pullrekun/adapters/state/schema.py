@@ -299,3 +299,14 @@ class LaunchRow(Base):
     protected: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     terminated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
     end_reason: Mapped[str | None] = mapped_column(String(200))
+
+
+class LaunchRequestRow(Base):
+    """Someone asked for one more instance (the dashboard's *Launch one*, the API): the next pass
+    launches it if the pool has room, or says why not."""
+
+    __tablename__ = "launch_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    actor: Mapped[str | None] = mapped_column(String(100))
+    requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -1,4 +1,5 @@
-"""What people may ask of the pool's instances: keep one running, stop, retire, register."""
+"""What people may ask of the pool's instances: keep one running, stop, retire, register,
+terminate (launched ones), and one more launched."""
 
 from __future__ import annotations
 
@@ -35,3 +36,13 @@ def register_instance(
     csrf_token_sent: str = Form("", alias=CSRF_FIELD),
 ) -> Response:
     return act(request, person, csrf_token_sent, lambda p: web.actions.register(instance_id.strip(), p.actor))
+
+
+@router.post("/launches")
+def launch_one(
+    request: Request,
+    web: WebParts,
+    person: Asker,
+    csrf_token_sent: str = Form("", alias=CSRF_FIELD),
+) -> Response:
+    return act(request, person, csrf_token_sent, lambda p: web.actions.launch_one(p.actor))

@@ -1,4 +1,4 @@
-"""pullrekun's own launch records (``[ec2] launch_template``).
+"""pullrekun's own launch records (``[ec2] launch_template``), and the launches people ask for.
 
 Revision ID: 0012
 Revises: 0011
@@ -38,6 +38,14 @@ def upgrade() -> None:
         sa.Column("end_reason", sa.String(200), nullable=True),
     )
 
+    op.create_table(
+        "launch_requests",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("actor", sa.String(100), nullable=True),
+        sa.Column("requested_at", UTCDateTime(), nullable=False),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("launch_requests")
     op.drop_table("launches")
