@@ -130,6 +130,11 @@ def _parser() -> argparse.ArgumentParser:
     sb.add_argument(
         "--serve", action="store_true", help="keep the environments and simulators up until Ctrl-C"
     )
+    sb.add_argument(
+        "--launch",
+        action="store_true",
+        help="also launch instances from a launch template when the pool is full, then scale in",
+    )
     sb.set_defaults(without_config=commands.sandbox)
     return p
 

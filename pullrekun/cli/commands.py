@@ -226,5 +226,9 @@ def sandbox(args: Args) -> int:
             file=sys.stderr,
         )
         return EXIT_BAD_INPUT
-    code: int = run(args.dir, args.hosts, args.serve)
+    code: int = (
+        run(args.dir, args.hosts, args.serve, launch=args.launch)
+        if args.launch
+        else run(args.dir, args.hosts, args.serve)
+    )
     return code

@@ -1,7 +1,9 @@
 """``pullrekun sandbox``: the whole loop on this machine, no AWS or GitHub account needed.
 
 It opens four PRs on a pool of three instances, reconciles, pushes to one PR, closes
-another, reconciles again, and shows ``status`` with each URL checked over HTTP.
+another, reconciles again, and shows ``status`` with each URL checked over HTTP. With
+``--launch``, two more PRs get instances launched from a launch template (moto's), bootstrapped
+and deployed in one pass, then scaled in once closed.
 Every step goes through the real CLI (``pullrekun --config ... reconcile``), the real
 playbooks and the real apps; only GitHub and EC2 are simulated.
 """
@@ -49,7 +51,40 @@ def _show_github(sb: Any, prs: dict[int, str]) -> bool:
     return ok
 
 
-def main(directory: str, hosts: int, serve: bool) -> int:
+def _launch_demo(sb: Any) -> bool:
+    """Two more PRs on a full pool: instances launched from the launch template, bootstrapped and
+    deployed in one pass; the PRs on launched instances closed, then scaled in. True if each new
+    PR was served and no launched instance is left."""
+    _step("Open two more PRs: the pool is full, so pullrekun launches instances from its launch template")
+    extra = {}
+    for i in range(2):
+        number, sha = sb.open_pr(f"launched-{i + 1}", f"hello from launched host {i + 1}", author="frank")
+        extra[number] = sha
+        print(f"  PR #{number} at {sha[:12]}")
+    _step("pullrekun reconcile: launch, bootstrap (roles/staging) and deploy, in one pass")
+    ok = _cli(sb.config_path, "reconcile") == 0
+    launched = sb.launched()
+    hosts = {iid: sb.addr_of(iid) for iid in [*sb.instance_ids, *launched]}
+    served = {sb.served(addr) for addr in hosts.values()}
+    ok &= set(extra.values()) <= served
+    for iid in sorted(launched):
+        print(f"  launched {iid} at {hosts[iid]}: serves {(sb.served(hosts[iid]) or 'nothing')[:12]}")
+    _step("Close the PRs on launched instances: stopped, then terminated (ec2.scale_in_after is 1 s here)")
+    on_launched = {sb.served(hosts[iid]) for iid in launched}
+    for number in sorted(sb.github.open_numbers()):
+        if sb.github.prs[number].head_sha in on_launched:
+            sb.github.close(number)
+            print(f"  closed PR #{number}")
+    ok &= _cli(sb.config_path, "reconcile") == 0
+    time.sleep(1.1)  # the demo's scale_in_after
+    ok &= _cli(sb.config_path, "reconcile") == 0
+    left = sb.launched()
+    print(f"  launched instances left: {len(left)}")
+    _cli(sb.config_path, "status")
+    return ok and not left
+
+
+def main(directory: str, hosts: int, serve: bool, launch: bool = False) -> int:
     try:
         from pullrekun_sandbox.sandbox import Sandbox
     except ImportError as exc:  # moto is the optional extra
@@ -62,7 +97,12 @@ def main(directory: str, hosts: int, serve: bool) -> int:
     root = Path(directory).resolve()
     if root.exists():
         shutil.rmtree(root)
-    sb = Sandbox(root=root, hosts=max(1, hosts))
+    sb = Sandbox(
+        root=root,
+        hosts=max(1, hosts),
+        launch_hosts=2 if launch else 0,
+        extra_config={"ec2": {"scale_in_after": 1}} if launch else {},
+    )
     try:
         sb.start()
         print(
@@ -125,6 +165,8 @@ def main(directory: str, hosts: int, serve: bool) -> int:
         _step("What each PR shows on GitHub (simulator)")
         ok &= _show_github(sb, prs)
         ok &= all(c == 0 for c in codes)
+        if launch and ok:
+            ok = _launch_demo(sb)
         print("\nsandbox: every open PR serves its head commit" if ok else "\nsandbox: FAILED")
         if serve and ok:
             ok = _serve(sb, prs)

@@ -30,10 +30,11 @@ def cli_environments(sb: Sandbox) -> list[dict[str, Any]]:
 
 
 def test_the_sandbox_command_runs_the_whole_loop_then_serves_webhooks(tmp_path: Path) -> None:
-    """`pullrekun sandbox --serve`: the demo, then `pullrekun serve` taking the simulator's
-    webhooks (a push goes live with no timer pass), until SIGTERM ends it cleanly."""
+    """`pullrekun sandbox --launch --serve`: the demo (with launches from a launch template and
+    scale-in), then `pullrekun serve` taking the simulator's webhooks (a push goes live with no
+    timer pass), until SIGTERM ends it cleanly."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pullrekun", "sandbox", "--serve", "--dir", str(tmp_path / "sb")],
+        [sys.executable, "-m", "pullrekun", "sandbox", "--launch", "--serve", "--dir", str(tmp_path / "sb")],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -50,6 +51,10 @@ def test_the_sandbox_command_runs_the_whole_loop_then_serves_webhooks(tmp_path: 
         checks = [line for line in lines if line.strip().startswith("[")]
         assert len(checks) == 3
         assert all("[ok ]" in line for line in checks)
+        launched = [line for line in lines if line.startswith("  launched i-")]
+        assert len(launched) == 2, out[-4000:]
+        assert all("serves nothing" not in line for line in launched)
+        assert "  launched instances left: 0" in lines
         assert lines[-1].startswith("serving; press Ctrl-C"), out[-4000:]
         (serve_line,) = [line for line in lines if line.startswith("  serve: http://")]
         url = serve_line.split()[1]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import datetime as dt
 import json
 import urllib.parse
 import urllib.request
@@ -18,11 +19,13 @@ from typing import Any
 from pullrekun_sandbox.sandbox import Sandbox
 
 from pullrekun import config as config_mod
+from pullrekun.adapters.state.store import Store
 from pullrekun.app.hostkeys import pin_console_keys
 from pullrekun.app.pool import read_pool
+from pullrekun.app.reconcile import reconcile
 from pullrekun.core import tags as tag
 from pullrekun.core.model import Deploy, Plan
-from tests.conftest import run_pass
+from tests.conftest import LOCAL_FIRST_HOST, run_pass
 from tests.paths import REPO
 
 
@@ -132,3 +135,71 @@ def test_registering_and_retiring_need_only_the_pool_admin_policy(
         if call["Action"][0] == "CreateTags":
             values = {v[0] for k, v in call.items() if k.startswith("Tag.") and k.endswith(".Value")}
             assert values == {condition["StringEquals"]["aws:RequestTag/pullrekun:pool"]}
+
+
+def test_launching_and_terminating_need_only_the_launch_policy(tmp_path: Path) -> None:
+    """With a launch template, the EC2 calls beyond the base policy are exactly those of
+    examples/iam-policy-launch.json: RunInstances (from the template, tagged managed, pool and
+    launch token at creation) and TerminateInstances (of what it launched); nothing tags an
+    instance after the fact but the base policy's PR and commit tags."""
+    from moto.moto_api import recorder
+
+    sb = Sandbox(root=tmp_path / "world", hosts=1, first_host=LOCAL_FIRST_HOST, launch_hosts=1).start()
+    recorder._location = str(tmp_path / "moto-recording")
+    try:
+        _moto(sb, "reset-recording")
+        _moto(sb, "start-recording")
+        try:
+            opened = [sb.open_pr(f"iam{i}", f"iam {i}")[0] for i in range(2)]
+            assert run_pass(sb).ok
+            assert len(sb.launched()) == 1
+            for number in opened:
+                sb.github.close(number)
+            assert run_pass(sb).ok
+            cfg = config_mod.load(sb.config_path)
+            store = Store.open(cfg.state_url)
+            try:
+                later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)
+                assert reconcile(cfg, store, clock=lambda: later).ok
+            finally:
+                store.close()
+            assert sb.launched() == {}
+        finally:
+            _moto(sb, "stop-recording")
+        calls = _calls(_moto(sb, "download-recording", "GET"))
+    finally:
+        sb.stop()
+    used = {f"ec2:{c['Action'][0]}" for c in calls}
+    base = _actions(json.loads((REPO / "examples" / "iam-policy.json").read_text()))
+    launch = json.loads((REPO / "examples" / "iam-policy-launch.json").read_text())
+    # Tags given at creation are authorised as ec2:CreateTags (with ec2:CreateAction =
+    # RunInstances), and the instance profile's role as iam:PassRole: neither is a call of its own.
+    assert used - base == _actions(launch) - {"iam:PassRole", "ec2:CreateTags"}
+    (on_create,) = [s for s in launch["Statement"] if "ec2:CreateTags" in s["Action"]]
+    assert on_create["Condition"] == {"StringEquals": {"ec2:CreateAction": "RunInstances"}}
+    (run,) = [c for c in calls if c["Action"][0] == "RunInstances"]
+    created = {
+        v[0]: run[k.replace(".Key", ".Value")][0]
+        for k, v in run.items()
+        if k.startswith("TagSpecification.1.Tag.") and k.endswith(".Key")
+    }
+    assert created == {tag.POOL: "default", tag.MANAGED: "true", tag.LAUNCH: created[tag.LAUNCH]}
+    (first,) = [s for s in launch["Statement"] if s["Sid"] == "LaunchOnlyFromThePoolsTemplateAndTagged"]
+    requested = {k.removeprefix("aws:RequestTag/"): v for k, v in first["Condition"]["StringEquals"].items()}
+    assert requested == {tag.MANAGED: "true", tag.POOL: "default"}
+    tagged_later = {
+        value[0]
+        for c in calls
+        if c["Action"][0] in {"CreateTags", "DeleteTags"}
+        for key, value in c.items()
+        if key.startswith("Tag.") and key.endswith(".Key")
+    }
+    assert tagged_later <= {tag.PR, tag.SHA}, "after launch, only the base policy's tags are written"
+
+
+def _actions(policy: dict[str, Any]) -> set[str]:
+    found: set[str] = set()
+    for statement in policy["Statement"]:
+        actions = statement["Action"]
+        found |= {actions} if isinstance(actions, str) else set(actions)
+    return found

@@ -267,3 +267,43 @@ def test_launches_never_grow_the_pool_past_max_size_nor_terminate_hand_tagged(
     assert size_after >= min(cfg.fleet.min_size, len(observed.instances) + in_flight) or new > 0
     held = {a.instance_id for a in observed.assignments}
     assert not {t.instance_id for t in p.of_type(TerminateInstance)} & held, "never one that serves a PR"
+
+
+def test_a_terminate_wish_ends_only_a_launched_instance_and_requeues_its_pr() -> None:
+    from pullrekun.core.model import ForgetInstanceRequest, InstanceRequest, InstanceWish
+
+    launched_host, by_hand = inst(1, S.RUNNING, 1, sha(1)), inst(2, S.RUNNING, 2, sha(2))
+    wishes = (
+        InstanceRequest(launched_host.instance_id, InstanceWish.TERMINATE, "local:ada"),
+        InstanceRequest(by_hand.instance_id, InstanceWish.TERMINATE, "local:ada"),
+    )
+    observed = world(
+        [pr(1), pr(2)], [launched_host, by_hand], [ready(1, 1), ready(2, 2)],
+        launches=(launched(1),), instance_requests=wishes,
+    )  # fmt: skip
+    p = plan(observed, CFG, NOW)
+    assert p.of_type(TerminateInstance) == (
+        TerminateInstance(launched_host.instance_id, "terminated on request", "local:ada"),
+    )
+    assert Unassign(1, launched_host.instance_id, "instance terminated on request; PR requeued") in p.actions
+    (refused,) = p.of_type(ForgetInstanceRequest)
+    assert refused.instance_id == by_hand.instance_id
+    assert "only instances it launched are terminated" in refused.reason
+    assert [launch.for_prs for launch in p.of_type(LaunchInstance)] == [(1,)], "PR #1 gets a fresh one"
+
+
+def test_a_launch_asked_for_is_made_if_the_pool_has_room_and_refused_if_not() -> None:
+    from pullrekun.core.fleet import ForgetLaunchRequest, LaunchRequest
+
+    asked = (LaunchRequest(7, "local:ada"),)
+    p = plan(world([], [inst(1)], [], launch_requests=asked), CFG, NOW)
+    (launch,) = p.of_type(LaunchInstance)
+    assert (launch.request_id, launch.actor, launch.reason) == (7, "local:ada", "asked for by local:ada")
+    full = [inst(n) for n in range(1, 5)]
+    p = plan(world([], full, [], launch_requests=asked), CFG, NOW)
+    assert p.of_type(LaunchInstance) == ()
+    assert p.of_type(ForgetLaunchRequest) == (
+        ForgetLaunchRequest(7, "the pool is at ec2.max_size (4)", "local:ada"),
+    )
+    off = plan(world([], [], [], launch_requests=asked), PlannerConfig(), NOW)
+    assert off.of_type(ForgetLaunchRequest)[0].reason == "launching is off (no ec2.launch_template)"
