@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,15 @@ def readme_blocks() -> list[str]:
     text = (REPO / "README.md").read_text()
     section = text[text.index("## Using it for real") : text.index("## Command line")]
     return [re.sub(r"\n\s+", "\n", b).strip() for b in re.findall(r"```sh\n(.*?)```", section, re.S)]
+
+
+def readme_launch_config() -> dict[str, Any]:
+    """The `controller_config` keys the walkthrough's "let pullrekun launch them" shows."""
+    text = (REPO / "README.md").read_text()
+    section = text[text.index("## Using it for real") : text.index("## Command line")]
+    (block,) = re.findall(r"```yaml\n(.*?)```", section, re.S)
+    found: dict[str, Any] = yaml.safe_load(textwrap.dedent(block))
+    return found
 
 
 def _checkout(dest: Path) -> Path:
@@ -79,9 +89,10 @@ def test_the_production_walkthrough_reaches_ready_environments(
     bootstrap, install = readme_blocks()
     assert bootstrap == "ansible-playbook playbooks/staging.yml -e @staging-vars.yml"
     checkout = _checkout(tmp_path / "checkout")
-    sb = ssh_world(sshd_hosts, tmp_path / "world", hosts=2).start()
+    # Two instances tagged by hand, and room for one launched from a template: three PRs.
+    sb = ssh_world(sshd_hosts, tmp_path / "world", hosts=2, launch_hosts=1).start()
     try:
-        heads = dict(sb.open_pr(f"walk-{i}", f"walkthrough {i}") for i in (1, 2))
+        heads = dict(sb.open_pr(f"walk-{i}", f"walkthrough {i}") for i in (1, 2, 3))
         ec2 = sb.ec2()
         ec2.start_instances(InstanceIds=sb.instance_ids)  # "start them for this"
         env = {
@@ -118,8 +129,22 @@ def test_the_production_walkthrough_reaches_ready_environments(
                 "staging_controller_public_key": Path(f"{sshd_hosts.private_key}.pub").read_text().strip(),
             },
         )
+        # The hand-tagged instances only: the launched one is bootstrapped by the pass that launches it.
         _bash(bootstrap, checkout, env)
         wheel = "dist/pullrekun-0.1.0.dev0-py3-none-any.whl"  # a copy without .git: the fallback version
+        # "Or let pullrekun launch them": the README's keys, its EDIT values made this world's.
+        launching = readme_launch_config()
+        assert launching["ec2"]["launch_template"] == "pullrekun-staging"
+        launching["ec2"]["launch_template"] = cfg["ec2"]["launch_template"]
+        launching["bootstrap"]["vars"]["staging_controller_public_key"] = (
+            Path(f"{sshd_hosts.private_key}.pub").read_text().strip()
+        )
+        cfg["ec2"].update(launching["ec2"])
+        # This world's hosts: one user (root) and no sudo, as for the hand-tagged ones above.
+        cfg["bootstrap"] = {
+            "vars": {**cfg["bootstrap"]["vars"], **launching["bootstrap"]["vars"]},
+            "become": False,
+        }
         cfg["state"] = {"url": f"sqlite:///{controller_home}/state/pullrekun.db"}
         cfg["ansible"].update(
             artifacts_dir=f"{controller_home}/state/artifacts",
@@ -180,7 +205,8 @@ def test_the_production_walkthrough_reaches_ready_environments(
             state, description = sb.github.status_states(sha)[-1]
             assert state == "success", description
             assert description.startswith("Preview ready"), description
-        served = {sb.served(addr) for addr in sb.host_addrs}
+        (launched,) = sb.launched()
+        served = {sb.served(addr) for addr in [*sb.host_addrs, sb.addr_of(launched)]}
         assert set(heads.values()) <= served
     finally:
         sb.stop()
