@@ -123,6 +123,32 @@ def asked_to_end(
     return ends, refused
 
 
+def _asked_and_min_size(
+    policy: FleetPolicy,
+    asked: list[LaunchInstance],
+    size: int,
+    below: int,
+    requests: Sequence[LaunchRequest],
+    now: dt.datetime,
+) -> list[ForgetLaunchRequest]:
+    """Adds the launches people asked for (while the pool has room) and those ``min_size``
+    still needs to ``asked``; returns the requests refused."""
+    refused: list[ForgetLaunchRequest] = []
+    for request in requests:
+        if size + len(asked) >= policy.max_size:
+            full = f"the pool is at ec2.max_size ({policy.max_size})"
+            refused.append(ForgetLaunchRequest(request.request_id, full, request.actor))
+            continue
+        token = launch_token(policy.pool, now, len(asked))
+        why = f"asked for by {request.actor or 'someone'}"
+        asked.append(LaunchInstance(token, why, request_id=request.request_id, actor=request.actor))
+        below -= 1
+    for _ in range(max(0, below)):
+        why = f"pool below ec2.min_size ({policy.min_size})"
+        asked.append(LaunchInstance(launch_token(policy.pool, now, len(asked)), why))
+    return refused
+
+
 @dataclass(frozen=True)
 class LaunchDecision:
     launches: tuple[LaunchInstance, ...]
@@ -189,26 +215,7 @@ def launches(
                     launch_token(policy.pool, now, len(asked)), f"PR #{pr} waits for an instance", (pr,)
                 )
             )
-        for request in requests:
-            if size + len(asked) >= policy.max_size:
-                full = f"the pool is at ec2.max_size ({policy.max_size})"
-                refused.append(ForgetLaunchRequest(request.request_id, full, request.actor))
-                continue
-            asked.append(
-                LaunchInstance(
-                    launch_token(policy.pool, now, len(asked)),
-                    f"asked for by {request.actor or 'someone'}",
-                    request_id=request.request_id,
-                    actor=request.actor,
-                )
-            )
-            below -= 1
-        for _ in range(max(0, below)):
-            asked.append(
-                LaunchInstance(
-                    launch_token(policy.pool, now, len(asked)), f"pool below ec2.min_size ({policy.min_size})"
-                )
-            )
+        refused = _asked_and_min_size(policy, asked, size, below, requests, now)
     covered = {pr for launch in asked for pr in launch.for_prs}
     failing = [pr for pr in waiting if pr not in covered][: len(blocked)]
     failure = {pr: _failure_text(record) for pr, record in zip(failing, blocked, strict=False)}

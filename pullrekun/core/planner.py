@@ -16,7 +16,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from pullrekun.core import fleetplan
+from pullrekun.core import fleetplan, holdings
 from pullrekun.core.dbpolicy import DatabasePolicy
 from pullrekun.core.dbusers import owner_nonce
 from pullrekun.core.fleet import FleetPolicy, TerminateInstance
@@ -30,7 +30,6 @@ from pullrekun.core.model import (
     Deploy,
     DropSchema,
     EnvStatus,
-    ForgetApproval,
     ForgetInstanceRequest,
     ForgetResetLabel,
     ForgetSchemaDrop,
@@ -42,11 +41,8 @@ from pullrekun.core.model import (
     Plan,
     PullRequest,
     QueuedPR,
-    RecordApproval,
     RegisterInstance,
     RetireInstance,
-    RevokeApproval,
-    SkippedPR,
     StartInstance,
     StopInstance,
     Unassign,
@@ -109,59 +105,6 @@ def _clone_reason(asg: Assignment, pr: PullRequest, db: DatabasePolicy) -> str |
     if db.wants_reset(pr) and not asg.db_reset_seen:
         return f"{db.reset_label} label"
     return None
-
-
-def _judge_trust(
-    observed: Observed, config: PlannerConfig
-) -> tuple[list[Action], dict[int, PullRequest], list[SkippedPR]]:
-    """Approvals to record, revoke or forget; the PRs that get an environment; those skipped."""
-    all_open = {pr.number for pr in observed.prs}
-    approved = {a.pr_number: a.sha for a in observed.approvals}
-    approvals: list[Action] = [ForgetApproval(n) for n in sorted(approved) if n not in all_open]
-    skipped: list[SkippedPR] = []
-    eligible: dict[int, PullRequest] = {}
-    for pr in sorted(observed.prs, key=lambda p: p.number):
-        verdict = config.trust.verdict(pr, approved.get(pr.number), observed.evidence.get(pr.number))
-        if verdict.record_approval:
-            approvals.append(RecordApproval(pr.number, pr.head_sha))
-        if verdict.revoke_approval:
-            approvals.append(RevokeApproval(pr.number, config.trust.approval_label))
-        elif pr.number in approved and config.trust.approval_label not in pr.labels:
-            approvals.append(ForgetApproval(pr.number))
-        if verdict.eligible:
-            eligible[pr.number] = pr
-        else:
-            skipped.append(SkippedPR(pr.number, verdict.reason))
-    return approvals, eligible, skipped
-
-
-def _keep_or_release(
-    observed: Observed,
-    eligible: dict[int, PullRequest],
-    skipped: list[SkippedPR],
-    instances: dict[str, Instance],
-    leaving: Mapping[str, str],
-) -> tuple[list[Unassign], dict[int, Assignment]]:
-    """Which recorded assignments stay, and which end (and why)."""
-    all_open = {pr.number for pr in observed.prs}
-    unassign: list[Unassign] = []
-    kept: dict[int, Assignment] = {}
-    for asg in sorted(observed.assignments, key=lambda a: a.pr_number):
-        if asg.pr_number not in all_open:
-            unassign.append(Unassign(asg.pr_number, asg.instance_id, "pull request closed"))
-        elif asg.pr_number not in eligible:
-            why = next(s.reason for s in skipped if s.pr_number == asg.pr_number)
-            unassign.append(Unassign(asg.pr_number, asg.instance_id, f"no longer eligible: {why}"))
-        elif asg.instance_id not in instances:
-            unassign.append(Unassign(asg.pr_number, asg.instance_id, "instance left the pool; PR requeued"))
-        elif asg.instance_id in leaving:
-            unassign.append(Unassign(asg.pr_number, asg.instance_id, leaving[asg.instance_id]))
-        elif asg.instance_id in {k.instance_id for k in kept.values()}:
-            # Cannot happen with the DB's unique constraint; never let it spread.
-            unassign.append(Unassign(asg.pr_number, asg.instance_id, "instance held twice"))
-        else:
-            kept[asg.pr_number] = asg
-    return unassign, kept
 
 
 @dataclass
@@ -287,7 +230,7 @@ class _Draft:
 
 
 def _recorded_drops(
-    draft: _Draft, drops: Mapping[str, str], instances: dict[str, Instance], holders: dict[str, int]
+    draft: _Draft, drops: Mapping[str, str], instances: Mapping[str, Instance], holders: Mapping[str, int]
 ) -> None:
     """Drops an earlier pass recorded and did not finish: done now while the instance is free,
     forgotten once it serves another PR (its clone replaces the schema whole)."""
@@ -320,6 +263,38 @@ def _wishes_outside(wishes: dict[str, InstanceRequest], instances: dict[str, Ins
     return changes
 
 
+def _settle_free(
+    draft: _Draft,
+    observed: Observed,
+    unassign: list[Unassign],
+    holders: Mapping[str, int],
+    terminated: set[str],
+    let_go: set[str],
+) -> None:
+    """Instances no PR holds after this plan: closed environments' schemas dropped, free ones
+    stopped, kept running or retired; wishes about held ones answered. ``let_go``: released or
+    launched in this plan (not the orphan sweep's)."""
+    instances = {i.instance_id: i for i in observed.instances}
+    wishes = {r.instance_id: r for r in observed.instance_requests}
+    db = draft.db
+    if db is not None and db.drop_on_close:
+        all_open = {pr.number for pr in observed.prs}
+        for gone in unassign:
+            inst_gone = instances.get(gone.instance_id)
+            if gone.pr_number not in all_open and inst_gone is not None and gone.instance_id not in holders:
+                draft.drops.append(DropSchema(gone.instance_id, db.target_for(inst_gone)))
+    _recorded_drops(draft, observed.schema_drops, instances, holders)
+    for inst in observed.instances:
+        wish = wishes.get(inst.instance_id)
+        if inst.instance_id in terminated:
+            continue
+        if inst.instance_id not in holders:
+            draft.free_instance(inst, wish, inst.instance_id in let_go)
+        elif wish is not None and wish.wish == InstanceWish.RUNNING:
+            given = f"given to PR #{holders[inst.instance_id]}"
+            draft.pool_changes.append(ForgetInstanceRequest(inst.instance_id, given))
+
+
 def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
     """Return the actions that bring the world to the desired state.
 
@@ -334,7 +309,7 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
     position or is skipped with a reason, and applying a plan successfully then planning
     again yields an empty plan.
     """
-    approvals, eligible, skipped = _judge_trust(observed, config)
+    approvals, eligible, skipped = holdings.judge_trust(observed, config.trust)
     instances = {inst.instance_id: inst for inst in observed.instances}
     wishes = {r.instance_id: r for r in observed.instance_requests}
     retiring = {iid for iid, r in wishes.items() if r.wish == InstanceWish.RETIRE and iid in instances}
@@ -343,21 +318,16 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
     leaving = {iid: "instance retired on request; PR requeued" for iid in retiring}
     leaving.update((t.instance_id, "instance terminated on request; PR requeued") for t in ended)
     retiring |= {t.instance_id for t in ended}
-    unassign, kept = _keep_or_release(observed, eligible, skipped, instances, leaving)
+    unassign, kept = holdings.keep_or_release(observed, eligible, skipped, instances, leaving)
 
     held = {asg.instance_id for asg in kept.values()}
     released = {u.instance_id for u in unassign}
     adopted = {a.instance_id for a in fleet.adopt}
     replaced, fleet_notes = fleetplan.replaced(config.fleet, fleet, held, released, observed.untrusted)
     doomed = {t.instance_id for t in replaced}
-    free = sorted(
-        (
-            i
-            for i in observed.instances
-            if i.instance_id not in held | retiring | doomed and i.state in ASSIGNABLE_STATES
-        ),
-        key=lambda i: _free_key(i, fleet.needs_bootstrap()),
-    )
+    taken = held | retiring | doomed
+    free = [i for i in observed.instances if i.instance_id not in taken and i.state in ASSIGNABLE_STATES]
+    free.sort(key=lambda i: _free_key(i, fleet.needs_bootstrap()))
     waiting = sorted((pr for pr in eligible.values() if pr.number not in kept), key=_queue_key)
     db = config.database.with_edits(observed.edited_authors) if config.database is not None else None
     draft = _Draft(db, now, fleet.needs_bootstrap(), notes=fleet_notes)
@@ -372,25 +342,10 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
     draft.notes.extend(notes)
     fleet_actions = [*ended, *fleet_actions]
     terminated = doomed | {t.instance_id for t in fleet_actions if isinstance(t, TerminateInstance)}
-    if db is not None and db.drop_on_close:
-        all_open = {pr.number for pr in observed.prs}
-        for gone in unassign:
-            inst_gone = instances.get(gone.instance_id)
-            if gone.pr_number not in all_open and inst_gone is not None and gone.instance_id not in in_use:
-                draft.drops.append(DropSchema(gone.instance_id, db.target_for(inst_gone)))
     holders = {a.instance_id: a.pr_number for a in kept.values()}
     holders.update((a.instance_id, a.pr_number) for a in draft.assign)
-    _recorded_drops(draft, observed.schema_drops, instances, holders)
-    for inst in observed.instances:
-        wish = wishes.get(inst.instance_id)
-        if inst.instance_id in terminated:
-            continue
-        if inst.instance_id not in in_use:
-            # Launched this pass (for the pool, or on request) is not an orphan either.
-            draft.free_instance(inst, wish, inst.instance_id in released | adopted)
-        elif wish is not None and wish.wish == InstanceWish.RUNNING:
-            given = f"given to PR #{holders[inst.instance_id]}"
-            draft.pool_changes.append(ForgetInstanceRequest(inst.instance_id, given))
+    # Launched this pass (for the pool, or on request) is not an orphan either.
+    _settle_free(draft, observed, unassign, holders, terminated, released | adopted)
     draft.pool_changes.extend(_wishes_outside(wishes, instances))
     draft.pool_changes.extend(refused_ends)
 

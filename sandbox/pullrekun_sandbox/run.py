@@ -84,6 +84,30 @@ def _launch_demo(sb: Any) -> bool:
     return ok and not left
 
 
+def _check_urls(sb: Any, prs: dict[int, str]) -> bool:
+    """Fetch every environment's URL: True if each serves its PR's head."""
+    from pullrekun.adapters.state.store import Store
+
+    _step("Check every environment URL over HTTP")
+    ok = True
+    store = Store.open(sb.state_db_url)
+    try:
+        for env in store.journal.environments():
+            asg = env.assignment
+            addr = sb.addr_of(asg.instance_id)
+            served = sb.served(addr)
+            good = served == prs.get(asg.pr_number)
+            ok &= good
+            mark = "ok " if good else "BAD"
+            print(
+                f"  [{mark}] PR #{asg.pr_number}: http://{addr}:{sb.app_port}/ serves "
+                f"{(served or 'nothing')[:12]} (head {prs.get(asg.pr_number, '?')[:12]})"
+            )
+    finally:
+        store.close()
+    return ok
+
+
 def main(directory: str, hosts: int, serve: bool, launch: bool = False) -> int:
     try:
         from pullrekun_sandbox.sandbox import Sandbox
@@ -143,25 +167,7 @@ def main(directory: str, hosts: int, serve: bool, launch: bool = False) -> int:
         _step("pullrekun status")
         _cli(sb.config_path, "status")
 
-        _step("Check every environment URL over HTTP")
-        ok = True
-        from pullrekun.adapters.state.store import Store
-
-        store = Store.open(sb.state_db_url)
-        try:
-            for env in store.journal.environments():
-                asg = env.assignment
-                addr = sb.addr_of(asg.instance_id)
-                served = sb.served(addr)
-                good = served == prs.get(asg.pr_number)
-                ok &= good
-                mark = "ok " if good else "BAD"
-                print(
-                    f"  [{mark}] PR #{asg.pr_number}: http://{addr}:{sb.app_port}/ serves "
-                    f"{(served or 'nothing')[:12]} (head {prs.get(asg.pr_number, '?')[:12]})"
-                )
-        finally:
-            store.close()
+        ok = _check_urls(sb, prs)
         _step("What each PR shows on GitHub (simulator)")
         ok &= _show_github(sb, prs)
         ok &= all(c == 0 for c in codes)

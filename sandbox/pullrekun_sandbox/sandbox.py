@@ -10,7 +10,6 @@ address. ``connection="local"`` needs neither root nor sshd; the tests pass
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import shutil
 import subprocess
@@ -25,11 +24,9 @@ import boto3
 from pullrekun.core import tags as tag
 from pullrekun_sandbox import launching
 from pullrekun_sandbox.github_sim import GitHubSimulator
+from pullrekun_sandbox.plumbing import current_user, free_port, moto_server, to_toml
 
 _IMAGE: str | None = None
-#: moto keeps its EC2 backends per process, so one server per process serves every sandbox
-#: (each starts from a reset EC2); stopping a werkzeug server costs half a second.
-_MOTO: Any = None
 APP_SOURCE = Path(__file__).resolve().parent / "app" / "app.py"
 TOKEN = "ghp_sandbox_token_0123456789"
 #: moto takes any credentials; these are long and odd enough to be searched for in what is written.
@@ -86,7 +83,7 @@ class Sandbox:
     def start(self) -> Sandbox:
         self.root.mkdir(parents=True, exist_ok=True)
         self.github = GitHubSimulator(tokens={TOKEN}).start()
-        self.moto = _moto_server()
+        self.moto = moto_server()
         # moto keeps its backends per process: start every sandbox from an empty EC2.
         urllib.request.urlopen(
             urllib.request.Request(f"{self.ec2_url}/moto-api/reset", method="POST"), timeout=10
@@ -292,7 +289,7 @@ class Sandbox:
             # runs as, with the packages the machine has.
             cfg["bootstrap"] = {
                 "vars": {
-                    "staging_deploy_user": self.ssh.user if self.ssh else _user(),
+                    "staging_deploy_user": self.ssh.user if self.ssh else current_user(),
                     "staging_packages": [],
                 },
                 "become": False,
@@ -302,7 +299,7 @@ class Sandbox:
         return cfg
 
     def write_config(self) -> Path:
-        self.config_path.write_text(_to_toml(self.config_dict()))
+        self.config_path.write_text(to_toml(self.config_dict()))
         return self.config_path
 
     # --- the story -------------------------------------------------------------------
@@ -390,60 +387,3 @@ class Sandbox:
         self.stop_apps()
         with contextlib.suppress(Exception):
             self.github.stop()
-
-
-def _user() -> str:
-    import getpass
-
-    return getpass.getuser()
-
-
-def _moto_server() -> Any:
-    """This process's moto EC2 server, started on first use and left running."""
-    global _MOTO
-    if _MOTO is None:
-        from moto.server import ThreadedMotoServer
-
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log
-        _MOTO = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        _MOTO.start()
-    return _MOTO
-
-
-def free_port(first_host: int, hosts: int, net: str = "127.0.0") -> int:
-    """A TCP port that is free on all the sandbox's host addresses."""
-    import socket
-
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
-        try:
-            for n in range(first_host, first_host + hosts):
-                with socket.socket() as s:
-                    s.bind((f"{net}.{n}", port))
-        except OSError:
-            continue
-        return port
-    raise RuntimeError("no free port on the sandbox's host addresses")
-
-
-def _to_toml(data: dict[str, Any]) -> str:
-    """Just enough TOML for the sandbox's config (tables of strings and integers)."""
-    import json
-
-    lines: list[str] = []
-    for section, values in data.items():
-        lines.append(f"[{section}]")
-        for key, value in values.items():
-            if isinstance(value, dict):
-                rendered = "{ " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in value.items()) + " }"
-            elif isinstance(value, bool):
-                rendered = "true" if value else "false"
-            elif isinstance(value, int):
-                rendered = str(value)
-            else:
-                rendered = json.dumps(value)  # strings and lists of strings are valid TOML as JSON
-            lines.append(f"{key} = {rendered}")
-        lines.append("")
-    return "\n".join(lines)

@@ -8,7 +8,8 @@ import subprocess
 from pathlib import Path
 
 import yaml
-from pullrekun_sandbox.sandbox import GIT_ENV, free_port
+from pullrekun_sandbox.plumbing import free_port
+from pullrekun_sandbox.sandbox import GIT_ENV
 from pullrekun_sandbox.sshd import SshdHosts
 
 from tests.conftest import run_molecule

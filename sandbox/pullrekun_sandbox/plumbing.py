@@ -1,0 +1,65 @@
+"""The sandbox's plumbing: moto's EC2 server (one per process), free ports on the hosts'
+addresses, the config written as TOML, and who runs it."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+import socket
+from typing import Any
+
+#: moto keeps its EC2 backends per process, so one server per process serves every sandbox
+#: (each starts from a reset EC2); stopping a werkzeug server costs half a second.
+_MOTO: Any = None
+
+
+def current_user() -> str:
+    return getpass.getuser()
+
+
+def moto_server() -> Any:
+    """This process's moto EC2 server, started on first use and left running."""
+    global _MOTO
+    if _MOTO is None:
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log
+        _MOTO = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        _MOTO.start()
+    return _MOTO
+
+
+def free_port(first_host: int, hosts: int, net: str = "127.0.0") -> int:
+    """A TCP port that is free on all the sandbox's host addresses."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        try:
+            for n in range(first_host, first_host + hosts):
+                with socket.socket() as s:
+                    s.bind((f"{net}.{n}", port))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free port on the sandbox's host addresses")
+
+
+def to_toml(data: dict[str, Any]) -> str:
+    """Just enough TOML for the sandbox's config (tables of strings and integers)."""
+    lines: list[str] = []
+    for section, values in data.items():
+        lines.append(f"[{section}]")
+        for key, value in values.items():
+            if isinstance(value, dict):
+                rendered = "{ " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in value.items()) + " }"
+            elif isinstance(value, bool):
+                rendered = "true" if value else "false"
+            elif isinstance(value, int):
+                rendered = str(value)
+            else:
+                rendered = json.dumps(value)  # strings and lists of strings are valid TOML as JSON
+            lines.append(f"{key} = {rendered}")
+        lines.append("")
+    return "\n".join(lines)
