@@ -19,7 +19,11 @@ def plan_text(plan: Plan) -> str:
     for action in plan.actions:
         fields = ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(action).items())
         lines.append(f"{type(action).__name__}: {fields}")
-    lines += [f"queued: PR #{q.pr_number} position {q.position}" for q in plan.queue]
+    for q in plan.queue:
+        why = f" ({q.launch_failure})" if q.launch_failure else " (an instance is being launched for it)"
+        lines.append(
+            f"queued: PR #{q.pr_number} position {q.position}{why if q.launching or q.launch_failure else ''}"
+        )
     lines += [f"no environment: PR #{s.pr_number}: {s.reason}" for s in plan.skipped]
     lines += [f"note: {n}" for n in plan.notes]
     return "\n".join(neutralise(line) for line in lines)
@@ -35,6 +39,10 @@ def pass_text(result: PassResult) -> str:
         f"{len(result.plan.queue)} queued"
     ]
     lines += [f"  PR #{o.pr_number} ({o.instance_id}) failed at {o.failed_task!r}" for o in failed]
+    if result.launches:
+        made = sum(1 for launch in result.launches if launch.ok)
+        lines.append(f"  launched {made} of {len(result.launches)} instance(s) first")
+    lines += [f"  launch {x.token} failed: {x.problem}" for x in result.launches if not x.ok]
     return "\n".join(neutralise(line) for line in lines)
 
 

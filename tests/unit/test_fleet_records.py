@@ -87,3 +87,38 @@ def test_status_says_what_the_fleet_does() -> None:
     assert "fleet: 1 launched, 1 in flight, 1 failed (template staging, min 1, max 4)" in text
     assert "launch failed (PR #3 waits for an instance): EC2 refused the launch: x; tried again at" in text
     assert "launch in flight since" in text
+
+
+def test_plan_and_pass_text_say_what_launches_do() -> None:
+    from pullrekun.adapters.playbook.launch import LaunchOutcome
+    from pullrekun.app.results import PassOutcome, PassResult
+    from pullrekun.cli.render import pass_text, plan_text
+    from pullrekun.core.model import QueuedPR
+
+    planned = Plan(
+        actions=(LaunchInstance(A, "PR #3 waits for an instance", (3,)),),
+        queue=(
+            QueuedPR(3, 1, launching=True),
+            QueuedPR(4, 2, launch_failure="launching an instance failed: quota; tried again at 12:01 UTC"),
+            QueuedPR(5, 3),
+        ),
+    )
+    text = plan_text(planned).splitlines()
+    assert text[0] == (
+        f"LaunchInstance: token={A}, reason=PR #3 waits for an instance, for_prs=(3,), retry=False, "
+        "request_id=None, actor=None"
+    )
+    assert text[1:] == [
+        "queued: PR #3 position 1 (an instance is being launched for it)",
+        "queued: PR #4 position 2 (launching an instance failed: quota; tried again at 12:01 UTC)",
+        "queued: PR #5 position 3",
+    ]
+    result = PassResult(
+        PassOutcome.CLEAN,
+        planned,
+        launches=(LaunchOutcome(A, True), LaunchOutcome(B, False, "EC2 refused the launch: x")),
+    )
+    assert pass_text(result).splitlines()[1:] == [
+        "  launched 1 of 2 instance(s) first",
+        f"  launch {B} failed: EC2 refused the launch: x",
+    ]
