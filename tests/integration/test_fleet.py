@@ -261,3 +261,41 @@ def test_orphans_are_swept_every_pass_and_shown(local_sandbox: Sandbox) -> None:
     swept = {s["instance_id"]: s["message"] for s in status_of(sb)["sweeps"] if s["kind"] == "swept"}
     assert swept[stray].startswith("stopped: tagged for PR #99, which holds no instance")
     assert swept[held].startswith(f"stopped: tagged for PR #{number}, which holds no instance")
+
+
+def test_termination_protection_keeps_a_launched_instance_and_is_said_once(fleet_sandbox: Sandbox) -> None:
+    sb = fleet_sandbox
+    opened = [sb.open_pr(f"f{i}", f"hello {i}") for i in range(3)]
+    assert run_pass(sb).ok
+    (iid,) = sb.launched()
+    sb.ec2().modify_instance_attribute(InstanceId=iid, DisableApiTermination={"Value": True})
+    for number, _ in opened:
+        sb.github.close(number)
+    assert run_pass(sb).ok
+    refused = pass_at(sb, dt.datetime.now(dt.UTC) + dt.timedelta(hours=2))
+    assert refused.plan is not None
+    assert [t.instance_id for t in refused.plan.of_type(TerminateInstance)] == [iid]
+    assert sb.launched() == {iid: "stopped"}
+    (said,) = events(sb, "terminate_refused")
+    assert "OperationNotPermitted" in said
+    (launch,) = status_of(sb)["fleet"]["launches"]
+    assert launch["protected"] is True
+    assert "termination protection is on (kept)" in run_cli_status(sb)
+    kept = pass_at(sb, dt.datetime.now(dt.UTC) + dt.timedelta(hours=3))
+    assert kept.ok
+    assert kept.plan is not None
+    assert kept.plan.of_type(TerminateInstance) == ()
+    assert any("termination protection is on: kept" in note for note in kept.plan.notes)
+    assert len(events(sb, "terminate_refused")) == 1
+
+
+def run_cli_status(sb: Sandbox) -> str:
+    from pullrekun.app.readmodel import snapshot
+    from pullrekun.cli.render import status_table
+
+    cfg = config_mod.load(sb.config_path)
+    store = Store.open(cfg.state_url)
+    try:
+        return status_table(snapshot(cfg, store))
+    finally:
+        store.close()
