@@ -331,9 +331,11 @@ class Counts:
     managed: int = 0
     launches_in_flight: int = 0
     launches_failed: int = 0
+    #: What the orphan sweep and scale-in did in the last 24 hours (stops, terminations).
+    swept_last_day: int = 0
 
 
-def counts(store: Store) -> Counts:
+def counts(store: Store, now: dt.datetime | None = None) -> Counts:
     by_state = {state: 0 for state in (*(str(s) for s in EnvStatus), "asleep")}
     for env in store.journal.environments():
         by_state["asleep" if env.assignment.asleep else str(env.assignment.status)] += 1
@@ -348,4 +350,9 @@ def counts(store: Store) -> Counts:
         managed=sum(1 for r in launches if r.instance_id is not None),
         launches_in_flight=sum(1 for r in launches if r.pending),
         launches_failed=sum(1 for r in launches if r.instance_id is None and r.failure is not None),
+        swept_last_day=sum(
+            1
+            for s in sweep_views(store, 1000)
+            if s.at >= (now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=1)
+        ),
     )

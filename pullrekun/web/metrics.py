@@ -83,6 +83,11 @@ class _StateCollector(Collector):
         launches.add_metric(["in_flight"], now.launches_in_flight)
         launches.add_metric(["failed"], now.launches_failed)
         yield launches
+        yield GaugeMetricFamily(
+            "pullrekun_swept_last_day",
+            "Instances the orphan sweep stopped and scale-in terminated in the last 24 hours",
+            value=now.swept_last_day,
+        )
         if now.rate_remaining is not None:
             yield GaugeMetricFamily(
                 "pullrekun_github_rate_limit_remaining",

@@ -122,3 +122,20 @@ def test_plan_and_pass_text_say_what_launches_do() -> None:
         "  launched 1 of 2 instance(s) first",
         f"  launch {B} failed: EC2 refused the launch: x",
     ]
+
+
+def test_metrics_count_what_the_sweep_did_in_the_last_day(tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'state.db'}")
+    try:
+        now = dt.datetime.now(dt.UTC)
+        store.events.add(now - dt.timedelta(days=2), "swept", "stopped: old", instance_id="i-0000000a")
+        store.events.add(
+            now - dt.timedelta(hours=1), "swept", "stopped: running for nobody", instance_id="i-0000000b"
+        )
+        store.events.add(now, "terminated", "scale-in: free for 1.0 h", instance_id="i-0000000c")
+        store.events.add(now, "deploy_failed", "not a sweep", instance_id="i-0000000d")
+        assert counts(store, now).swept_last_day == 2
+        scraped = generate_latest(Metrics(_Trigger(), store).registry).decode()  # type: ignore[arg-type]
+        assert "pullrekun_swept_last_day 2.0" in scraped
+    finally:
+        store.close()
