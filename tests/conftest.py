@@ -91,6 +91,14 @@ def local_sandbox(tmp_path: Path) -> Iterator[Sandbox]:
     sb.stop()
 
 
+@pytest.fixture
+def fleet_sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    """Two hand-tagged instances, room for two launched ones (max_size 4)."""
+    sb = Sandbox(root=tmp_path / "world", hosts=2, first_host=LOCAL_FIRST_HOST, launch_hosts=2).start()
+    yield sb
+    sb.stop()
+
+
 @pytest.fixture(scope="session")
 def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """pullrekun's wheel, built from this checkout as a user would (pip wheel, build isolation).
