@@ -17,7 +17,7 @@ from typing import Any
 
 from pullrekun_sandbox.sandbox import Sandbox
 
-from tests.conftest import run_cli, valid_status
+from tests.conftest import run_cli, run_pass, status_of, valid_status
 from tests.paths import REPO
 
 
@@ -131,8 +131,8 @@ def test_plan_and_status_as_json(local_sandbox: Sandbox) -> None:
 def test_redeploying_the_same_commit_changes_nothing(local_sandbox: Sandbox) -> None:
     sb = local_sandbox
     sb.open_pr("same", "same")
-    assert run_cli(sb, "reconcile").returncode == 0
-    (env,) = cli_environments(sb)
+    assert run_pass(sb).ok
+    (env,) = status_of(sb)["environments"]
     root = sb.deploy_root(sb.addr_of(env["instance_id"]))
     pid = (root / "shared" / "app.pid").read_text()
     # Forget the deploy in the state DB: the next pass deploys the same sha again.
@@ -146,7 +146,7 @@ def test_redeploying_the_same_commit_changes_nothing(local_sandbox: Sandbox) -> 
             conn.execute(text("UPDATE assignments SET status = 'deploying'"))
     finally:
         store.close()
-    assert run_cli(sb, "reconcile").returncode == 0
+    assert run_pass(sb).ok
     runs = sorted(p for p in (sb.root / "artifacts").iterdir() if (p / "plan.json").exists())
     stdout = next((runs[-1] / "artifacts").iterdir()) / "stdout"
     recap = [ln for ln in stdout.read_text().splitlines() if ln.startswith(env["instance_id"])]
@@ -173,12 +173,12 @@ def test_a_host_whose_app_never_gets_healthy_fails_at_the_health_check_step(loca
 def test_a_vanished_instance_requeues_its_pr_onto_another_instance(local_sandbox: Sandbox) -> None:
     sb = local_sandbox
     number, sha = sb.open_pr("v1", "vanishing")
-    assert run_cli(sb, "reconcile").returncode == 0
-    (env,) = cli_environments(sb)
+    assert run_pass(sb).ok
+    (env,) = status_of(sb)["environments"]
     sb.stop_apps()
     sb.ec2().terminate_instances(InstanceIds=[env["instance_id"]])
-    assert run_cli(sb, "reconcile").returncode == 0
-    (moved,) = cli_environments(sb)
+    assert run_pass(sb).ok
+    (moved,) = status_of(sb)["environments"]
     assert moved["instance_id"] != env["instance_id"]
     assert (moved["pr"], moved["status"]) == (number, "ready")
     assert sb.served(sb.addr_of(moved["instance_id"])) == sha
@@ -196,7 +196,7 @@ def test_a_vanished_instance_requeues_its_pr_onto_another_instance(local_sandbox
 def test_the_run_directory_replays_with_ansible_playbook(local_sandbox: Sandbox) -> None:
     sb = local_sandbox
     sb.open_pr("r1", "replay")
-    assert run_cli(sb, "reconcile").returncode == 0
+    assert run_pass(sb).ok
     (run_dir,) = [p for p in (sb.root / "artifacts").iterdir() if (p / "plan.json").exists()]
     assert json.loads((run_dir / "extravars.json").read_text())["pullrekun_ec2_endpoint_url"] == sb.ec2_url
     from pullrekun.adapters.playbook.settings import ansible_env
@@ -237,11 +237,11 @@ def test_the_before_switch_hook_runs_in_the_new_release_before_it_goes_live(loca
     sb.extra_config = {"app": {"before_switch_hook": str(hook)}}
     sb.write_config()
     number, first = sb.open_pr("h1", "hooked")
-    assert run_cli(sb, "reconcile").returncode == 0
+    assert run_pass(sb).ok
     second = sb.commit("h1", "hooked again")
     sb.github.push(number, second)
-    assert run_cli(sb, "reconcile").returncode == 0
-    (env,) = cli_environments(sb)
+    assert run_pass(sb).ok
+    (env,) = status_of(sb)["environments"]
     root = sb.deploy_root(sb.addr_of(env["instance_id"]))
     saw = (root / "releases" / second / "HOOK_SAW_CURRENT").read_text().strip()
     assert saw == str(root / "releases" / first), "the hook ran while the previous release was live"
