@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pytest
 from prometheus_client import generate_latest
 
 from pullrekun.adapters.state.store import Store
@@ -137,5 +138,24 @@ def test_metrics_count_what_the_sweep_did_in_the_last_day(tmp_path: Path) -> Non
         assert counts(store, now).swept_last_day == 2
         scraped = generate_latest(Metrics(_Trigger(), store).registry).decode()  # type: ignore[arg-type]
         assert "pullrekun_swept_last_day 2.0" in scraped
+    finally:
+        store.close()
+
+
+def test_ended_launches_are_kept_as_history_up_to_a_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pullrekun.adapters.state.fleet as fleet_store
+
+    monkeypatch.setattr(fleet_store, "KEEP_ENDED", 2)  # the bound, small enough to reach
+    store = Store.open(f"sqlite:///{tmp_path / 'state.db'}")
+    try:
+        tokens = [f"prk-{n:032x}" for n in range(1, 5)]
+        for n, token in enumerate(tokens, start=1):
+            at = NOW + dt.timedelta(minutes=n)
+            store.fleet.record_launches(Plan(actions=(LaunchInstance(token, "r"),)), at)
+            store.journal.record_intent(Plan(actions=(AdoptLaunch(token, f"i-{n:08x}"),)), at, None)
+            store.fleet.terminated({f"i-{n:08x}": "scale-in"}, at)
+        assert [h.token for h in store.fleet.history()] == tokens[2:][::-1]
     finally:
         store.close()

@@ -104,9 +104,19 @@ def test_old_run_artifacts_are_pruned(tmp_path: Path) -> None:
         run.mkdir()
         (run / "plan.json").write_text("{}")
     (tmp_path / "ansible-home").mkdir()
+    for i in (1, 4):  # the launch runs of two passes
+        launch = tmp_path / f"2026112{i}T000000.000000-aaaaaaaa-launch"
+        launch.mkdir()
+        (launch / "launches.json").write_text("{}")
     removed = prune_artifacts(tmp_path, keep=2)
-    assert [p.name[:9] for p in removed] == ["20261120T", "20261121T", "20261122T"]
-    assert sorted(p.name[:9] for p in tmp_path.iterdir()) == ["20261123T", "20261124T", "ansible-h"]
+    assert [p.name[:9] for p in removed] == ["20261120T", "20261121T", "20261122T", "20261121T"]
+    assert removed[-1].name.endswith("-launch")
+    assert sorted(p.name[:9] for p in tmp_path.iterdir()) == [
+        "20261123T",
+        "20261124T",
+        "20261124T",
+        "ansible-h",
+    ]
 
 
 def test_database_settings_cross_as_names_and_validated_schemas_never_as_secrets(

@@ -268,12 +268,19 @@ def _schemas(inventory: dict[str, Any]) -> set[tuple[str, str]]:
 
 
 def prune_artifacts(root: Path, keep: int) -> list[Path]:
-    """Remove the oldest run directories beyond ``keep`` (run ids sort by time)."""
+    """Remove the oldest passes' run directories beyond ``keep`` (run ids sort by time); a pass's
+    launch run (``<id>-launch``) goes with its pass's."""
     runs = sorted(p for p in root.iterdir() if (p / "plan.json").is_file())
     doomed = runs[: max(0, len(runs) - keep)]
-    for path in doomed:
+    oldest_kept = runs[len(doomed)].name if len(runs) > len(doomed) else None
+    launches = [
+        p
+        for p in root.iterdir()
+        if (p / "launches.json").is_file() and (oldest_kept is None or p.name < oldest_kept)
+    ]
+    for path in [*doomed, *sorted(launches)]:
         shutil.rmtree(path, ignore_errors=True)
-    return doomed
+    return [*doomed, *sorted(launches)]
 
 
 def apply(

@@ -26,6 +26,9 @@ from pullrekun.core.fleet import (
 )
 from pullrekun.core.model import Assign, Plan, Unassign
 
+#: How many ended launches the state DB keeps (the pool table's history).
+KEEP_ENDED = 200
+
 
 @dataclass(frozen=True)
 class LaunchHistory:
@@ -206,6 +209,12 @@ class Fleet:
             for iid, why in ended.items():
                 s.execute(delete(UntrustedHostRow).where(UntrustedHostRow.instance_id == iid))
                 s.add(event_row(now, "terminated", why[:2000], None, iid))
+            # Ended launches are history for the pool table: the newest KEEP_ENDED are enough.
+            newest_first = select(LaunchRow.token).where(LaunchRow.terminated_at.is_not(None))
+            newest_first = newest_first.order_by(LaunchRow.terminated_at.desc(), LaunchRow.token)
+            ended_tokens = s.scalars(newest_first).all()
+            if len(ended_tokens) > KEEP_ENDED:
+                s.execute(delete(LaunchRow).where(LaunchRow.token.in_(ended_tokens[KEEP_ENDED:])))
 
     def protected(self, refused: Mapping[str, str], now: dt.datetime) -> None:
         """EC2 refused to terminate these (termination protection): never asked again."""
