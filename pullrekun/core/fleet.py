@@ -62,6 +62,9 @@ class FleetPolicy:
     #: A failed launch is retried after this, doubled per attempt (up to ``retry_max``).
     retry_after: dt.timedelta = dt.timedelta(minutes=1)
     retry_max: dt.timedelta = dt.timedelta(minutes=30)
+    #: A launch asked for this long ago whose instance never showed in the pool is forgotten
+    #: (tagged at creation, it would have: EC2 made none, or it ended before it was seen).
+    lost_after: dt.timedelta = dt.timedelta(hours=1)
 
     def retry_at(self, failed_at: dt.datetime, attempts: int) -> dt.datetime:
         """When a launch that failed ``attempts`` times is tried again."""

@@ -189,6 +189,10 @@ def launches(
     for record in sorted(in_flight, key=lambda r: (r.requested_at, r.token)):
         taken = len(asked) + len(blocked)
         needed = bool(waiting[taken:]) or size + taken < policy.min_size
+        if record.failure is None and now - record.requested_at >= policy.lost_after:
+            lost = f"no instance of it showed in the pool within {policy.lost_after}"
+            forgets.append(ForgetLaunch(record.token, lost))
+            continue
         if record.failure is not None and not needed:
             # A launch whose pass died is always asked again (EC2 may have made it: the token
             # returns it); one EC2 refused made nothing, and nobody waits for it now.

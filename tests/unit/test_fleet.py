@@ -307,3 +307,18 @@ def test_a_launch_asked_for_is_made_if_the_pool_has_room_and_refused_if_not() ->
     )
     off = plan(world([], [], [], launch_requests=asked), PlannerConfig(), NOW)
     assert off.of_type(ForgetLaunchRequest)[0].reason == "launching is off (no ec2.launch_template)"
+
+
+def test_a_launch_whose_instance_never_shows_is_forgotten_after_an_hour() -> None:
+    """Its instance is tagged at creation, so an hour without it in the pool means there is none
+    (EC2 made nothing, or it ended unseen): the launch stops counting, and a new one is made."""
+    lost = LaunchRecord(token(9), NOW - dt.timedelta(hours=1), "PR #1 waits for an instance")
+    p = plan(world([pr(1)], [], [], launches=(lost,)), CFG, NOW)
+    (forgotten,) = p.of_type(ForgetLaunch)
+    assert forgotten.token == token(9)
+    assert "no instance of it showed in the pool within 1:00:00" in forgotten.reason
+    (fresh,) = p.of_type(LaunchInstance)
+    assert fresh.token != token(9)
+    assert fresh.for_prs == (1,)
+    recent = dataclasses.replace(lost, requested_at=NOW - dt.timedelta(minutes=59))
+    assert plan(world([pr(1)], [], [], launches=(recent,)), CFG, NOW).of_type(ForgetLaunch) == ()
