@@ -88,6 +88,18 @@ def _round(sb: Sandbox, name: str) -> dict[str, float]:
     return figures
 
 
+def _measure(tmp: Path, hosts: SshdHosts, n: int, launch: int, name: str) -> dict[str, float]:
+    """A world of ``n`` hand-tagged instances (room for ``launch`` more), all busy but one's
+    worth: one more PR's pass, measured."""
+    sb = _world(tmp, hosts, n, launch, name).start()
+    try:
+        sb.open_pr("busy", "busy")
+        reconcile(sb)
+        return _round(sb, "queued")
+    finally:
+        sb.stop()
+
+
 def _world(tmp: Path, hosts: SshdHosts, n: int, launch: int, name: str) -> Sandbox:
     return Sandbox(
         root=tmp / name,
@@ -115,22 +127,10 @@ def main() -> int:
         hosts = SshdHosts(Path(tmp) / "sshd", ADDRS).start()
         try:
             for r in range(args.rounds):
-                # One hand-tagged instance, busy; room for one launched.
-                sb = _world(Path(tmp), hosts, 1, 1, f"launch-{r}").start()
-                try:
-                    sb.open_pr("busy", "busy")
-                    reconcile(sb)
-                    launched.append(_round(sb, "queued"))
-                finally:
-                    sb.stop()
-                # Two hand-tagged instances, one busy, one stopped and bootstrapped (warm).
-                sb = _world(Path(tmp), hosts, 2, 0, f"warm-{r}").start()
-                try:
-                    sb.open_pr("busy", "busy")
-                    reconcile(sb)
-                    warm.append(_round(sb, "queued"))
-                finally:
-                    sb.stop()
+                # One hand-tagged instance, busy, and room for one launched.
+                launched.append(_measure(Path(tmp), hosts, 1, 1, f"launch-{r}"))
+                # Two hand-tagged instances: one busy, one stopped and ready to serve (warm).
+                warm.append(_measure(Path(tmp), hosts, 2, 0, f"warm-{r}"))
         finally:
             hosts.stop()
 

@@ -107,5 +107,5 @@ def fleet_view(
 
 def sweep_views(store: Store, limit: int = 10) -> tuple[SweepView, ...]:
     """What the orphan sweep and scale-in did lately, newest first."""
-    found = (SweepView(e.at, e.instance_id, e.kind, e.message) for e in store.events.recent(max(300, limit)))
-    return tuple(s for s in found if s.kind in SWEEP_EVENTS)[:limit]
+    found = store.events.recent(limit, kinds=SWEEP_EVENTS)
+    return tuple(SweepView(e.at, e.instance_id, e.kind, e.message) for e in found)

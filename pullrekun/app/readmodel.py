@@ -21,7 +21,7 @@ from pullrekun.adapters.known_hosts import known_hosts_file, learned
 from pullrekun.adapters.state.journal import EnvironmentRecord
 from pullrekun.adapters.state.notices import NoticeLedger
 from pullrekun.adapters.state.store import Store
-from pullrekun.app.fleetview import FleetView, SweepView, fleet_view, sweep_views
+from pullrekun.app.fleetview import SWEEP_EVENTS, FleetView, SweepView, fleet_view, sweep_views
 from pullrekun.app.notices import PRODUCTION_PROBLEM, PRODUCTION_READ_AT, PRODUCTION_SHA
 from pullrekun.app.pool import read_pool
 from pullrekun.config import Config
@@ -350,9 +350,7 @@ def counts(store: Store, now: dt.datetime | None = None) -> Counts:
         managed=sum(1 for r in launches if r.instance_id is not None),
         launches_in_flight=sum(1 for r in launches if r.pending),
         launches_failed=sum(1 for r in launches if r.instance_id is None and r.failure is not None),
-        swept_last_day=sum(
-            1
-            for s in sweep_views(store, 1000)
-            if s.at >= (now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=1)
+        swept_last_day=store.events.count_since(
+            SWEEP_EVENTS, (now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=1)
         ),
     )

@@ -149,9 +149,7 @@ class Pass:
             self.record_outcomes(plan, done, deployment_ids)
             report = self.report(reporter, obs, plan, final=True)
             notices = self.notices(reporter, obs)
-            return dataclasses.replace(
-                self.result(plan, done, obs, artifacts, report, notices), launches=launched
-            )
+            return self.result(plan, done, obs, artifacts, report, notices, launched)
         finally:
             self.store.github_facts.write(rate_facts(client.stats), self.clock())
 
@@ -328,6 +326,7 @@ class Pass:
         artifacts: str | None,
         report: ReportResult,
         notices: NoticeResult | None,
+        launched: tuple[LaunchOutcome, ...] = (),
     ) -> PassResult:
         run_bad = done.run is not None and not done.run.ok
         failed = run_bad or any(not o.ok for o in done.deploys)
@@ -340,4 +339,5 @@ class Pass:
             report=report,
             run_status=str(done.run.status) if done.run is not None else None,
             notices=notices,
+            launches=launched,
         )

@@ -327,10 +327,11 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
     doomed = {t.instance_id for t in replaced}
     taken = held | retiring | doomed
     free = [i for i in observed.instances if i.instance_id not in taken and i.state in ASSIGNABLE_STATES]
-    free.sort(key=lambda i: _free_key(i, fleet.needs_bootstrap()))
+    unbooted = fleet.needs_bootstrap()
+    free.sort(key=lambda i: _free_key(i, unbooted))
     waiting = sorted((pr for pr in eligible.values() if pr.number not in kept), key=_queue_key)
     db = config.database.with_edits(observed.edited_authors) if config.database is not None else None
-    draft = _Draft(db, now, fleet.needs_bootstrap(), notes=fleet_notes)
+    draft = _Draft(db, now, unbooted, notes=fleet_notes)
     queue = draft.assign_waiting(waiting, free)
     for number, asg in kept.items():
         draft.refresh(asg, eligible[number], instances[asg.instance_id], config)

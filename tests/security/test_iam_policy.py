@@ -22,10 +22,10 @@ from pullrekun import config as config_mod
 from pullrekun.adapters.state.store import Store
 from pullrekun.app.hostkeys import pin_console_keys
 from pullrekun.app.pool import read_pool
-from pullrekun.app.reconcile import reconcile
 from pullrekun.core import tags as tag
 from pullrekun.core.model import Deploy, Plan
 from tests.conftest import LOCAL_FIRST_HOST, run_pass
+from tests.integration.fleet_helpers import pass_at
 from tests.paths import REPO
 
 
@@ -74,18 +74,9 @@ def test_the_published_policy_allows_exactly_what_a_pass_does(local_sandbox: San
     calls = _calls(_moto(sb, "download-recording", "GET"))
     used = {f"ec2:{c['Action'][0]}" for c in calls}
     policy: dict[str, Any] = json.loads((REPO / "examples" / "iam-policy.json").read_text())
-    allowed = set()
-    for statement in policy["Statement"]:
-        actions = statement["Action"]
-        allowed |= {actions} if isinstance(actions, str) else set(actions)
+    allowed = _actions(policy)
     assert used == allowed, f"used {sorted(used)}, allowed {sorted(allowed)}"
-    written = {
-        value[0]
-        for c in calls
-        if c["Action"][0] in {"CreateTags", "DeleteTags"}
-        for key, value in c.items()
-        if key.startswith("Tag.") and key.endswith(".Key")
-    }
+    written = _tag_keys_written(calls)
     assert written == {tag.PR, tag.SHA}
     (keys,) = [s for s in policy["Statement"] if "ec2:CreateTags" in s["Action"]]
     assert set(keys["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"]) == written
@@ -101,7 +92,6 @@ def test_registering_and_retiring_need_only_the_pool_admin_policy(
 
     from moto.moto_api import recorder
 
-    from pullrekun.adapters.state.store import Store
     from pullrekun.core.model import InstanceWish
 
     sb = local_sandbox
@@ -156,13 +146,7 @@ def test_launching_and_terminating_need_only_the_launch_policy(tmp_path: Path) -
             for number in opened:
                 sb.github.close(number)
             assert run_pass(sb).ok
-            cfg = config_mod.load(sb.config_path)
-            store = Store.open(cfg.state_url)
-            try:
-                later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)
-                assert reconcile(cfg, store, clock=lambda: later).ok
-            finally:
-                store.close()
+            assert pass_at(sb, dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)).ok  # scale-in
             assert sb.launched() == {}
         finally:
             _moto(sb, "stop-recording")
@@ -187,14 +171,18 @@ def test_launching_and_terminating_need_only_the_launch_policy(tmp_path: Path) -
     (first,) = [s for s in launch["Statement"] if s["Sid"] == "LaunchOnlyFromThePoolsTemplateAndTagged"]
     requested = {k.removeprefix("aws:RequestTag/"): v for k, v in first["Condition"]["StringEquals"].items()}
     assert requested == {tag.MANAGED: "true", tag.POOL: "default"}
-    tagged_later = {
+    assert _tag_keys_written(calls) <= {tag.PR, tag.SHA}, "after launch, only the base policy's tags"
+
+
+def _tag_keys_written(calls: list[dict[str, list[str]]]) -> set[str]:
+    """The tag keys CreateTags and DeleteTags calls wrote (tags at launch are RunInstances')."""
+    return {
         value[0]
         for c in calls
         if c["Action"][0] in {"CreateTags", "DeleteTags"}
         for key, value in c.items()
         if key.startswith("Tag.") and key.endswith(".Key")
     }
-    assert tagged_later <= {tag.PR, tag.SHA}, "after launch, only the base policy's tags are written"
 
 
 def _actions(policy: dict[str, Any]) -> set[str]:
