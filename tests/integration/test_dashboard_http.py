@@ -487,6 +487,13 @@ def test_the_api_reads_with_any_token_and_acts_with_an_admin_token_only(world: W
     described(world, "POST", "/api/v1/instances", 422, body)
     status, body = call(world, "POST", "/api/v1/instances", CI_TOKEN, {"instance": "i-0123456789abcdef0"})
     assert (status, body) == (422, {"message": "instance_id: Field required"})
+    # This world launches nothing (no launch template), and its instances were tagged by hand.
+    status, body = call(world, "POST", "/api/v1/launches", CI_TOKEN)
+    assert (status, body) == (404, {"message": "launching is off here (no ec2.launch_template)."})
+    described(world, "POST", "/api/v1/launches", 404, body)
+    status, body = call(world, "POST", f"/api/v1/instances/{held}/terminate", CI_TOKEN)
+    assert status == 409
+    assert "only instances pullrekun launched are terminated" in str(body)
     # This world has no [database]: no schema table.
     status, body = call(world, "PUT", "/api/v1/schemas/bob", CI_TOKEN, {"schema_name": "dev_bob"})
     assert status == 404

@@ -245,3 +245,22 @@ def test_release_webhook_variables_are_secrets(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("REL_HOOK", "https://hooks.example/T0/B0/secret-part")
     cfg = parse({**GOOD, "release": {"source": "branch", "slack_webhook_env": "REL_HOOK"}})
     assert "https://hooks.example/T0/B0/secret-part" in secret_values(cfg)
+
+
+def test_the_bootstrap_vars_file_is_read_and_checked_and_its_problem_named(tmp_path: Path) -> None:
+    base = {"github": {"repository": "a/b"}, "app": {"repo_url": "x", "command": "y"}}
+    (tmp_path / "boot.yml").write_text("staging_deploy_user: admin\nstaging_packages: [git]\n")
+    cfg = parse({**base, "bootstrap": {"vars_file": "boot.yml"}}, base_dir=str(tmp_path))
+    assert cfg.bootstrap.role_vars(cfg.base_dir) == {
+        "staging_deploy_user": "admin",
+        "staging_packages": ("git",),
+    }
+    (tmp_path / "bad.yml").write_text("ansible_user: root\n")
+    with pytest.raises(ConfigError) as bad:
+        parse({**base, "bootstrap": {"vars_file": "bad.yml"}}, base_dir=str(tmp_path))
+    assert bad.value.key == "bootstrap.vars_file"
+    assert "'ansible_user' is not a variable of the staging role" in str(bad.value)
+    with pytest.raises(ConfigError) as missing:
+        parse({**base, "bootstrap": {"vars_file": "nope.yml"}}, base_dir=str(tmp_path))
+    assert missing.value.key == "bootstrap.vars_file"
+    assert "cannot read" in str(missing.value)

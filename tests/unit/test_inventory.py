@@ -161,3 +161,42 @@ def test_an_environment_variable_name_that_is_not_one_is_refused_at_config_load(
                 "database": {"default_source": "dev_shared", "app_password_env": hostile},
             }
         )
+
+
+def test_a_launched_instance_gets_the_bootstrap_variables_the_runs_own_win(tmp_path: Path) -> None:
+    (tmp_path / "bootstrap.yml").write_text(
+        "staging_deploy_user: admin\nstaging_packages: [git, curl]\nstaging_app_command: from the file\n"
+    )
+    cfg = parse(
+        {
+            "github": {"repository": "acme/webapp"},
+            "app": {"repo_url": "x", "command": "run", "deploy_root": "/srv/{host}/app"},
+            "ec2": {"launch_template": "staging", "max_size": 2},
+            "bootstrap": {
+                "vars_file": "bootstrap.yml",
+                "vars": {"staging_deploy_user": "deploy"},
+                "become": False,
+            },
+        },
+        base_dir=str(tmp_path),
+    )
+    new = Instance("i-0000000a", InstanceState.RUNNING, "127.0.0.2")
+    old = Instance("i-0000000b", InstanceState.RUNNING, "127.0.0.3")
+    p = Plan(
+        actions=(
+            Deploy(1, new.instance_id, "a" * 40, "new assignment", bootstrap=True),
+            Deploy(2, old.instance_id, "b" * 40, "new assignment"),
+        )
+    )
+    hosts = build_inventory(p, {new.instance_id: new, old.instance_id: old}, cfg)["all"]["children"][
+        "pullrekun_deploy"
+    ]["hosts"]
+    launched = hosts[new.instance_id]
+    assert launched["staging_deploy_user"] == "deploy", "vars win over the file"
+    assert launched["staging_packages"] == ["git", "curl"]
+    assert all(isinstance(v, Unsafe) for v in launched["staging_packages"])
+    assert "staging_app_command" not in launched, "[app] command is the run's own: it wins"
+    assert (launched["pullrekun_bootstrap"], launched["pullrekun_bootstrap_become"]) == (True, False)
+    assert launched["pullrekun_start_instance"] is True, "waited for like a started instance"
+    assert "staging_deploy_user" not in hosts[old.instance_id]
+    assert hosts[old.instance_id]["pullrekun_bootstrap"] is False

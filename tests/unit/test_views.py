@@ -11,7 +11,7 @@ from pullrekun.adapters.github.client import _parse_reset
 from pullrekun.adapters.github.publish import cap
 from pullrekun.core.model import EnvStatus, Plan, PullRequest, QueuedPR, SkippedPR, StartInstance
 from pullrekun.core.steps import Step, step_of
-from pullrekun.core.views import EnvironmentView, build_views, ordinal, queue_text
+from pullrekun.core.views import EnvironmentView, Phase, build_views, ordinal, queue_text
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 
@@ -114,3 +114,16 @@ def test_what_people_are_shown_follows_the_instance(
     env = EnvironmentView(1, "i-00000001", instance_state, status, None, NOW, asleep=asleep)
     assert env.shown == shown
     assert dataclasses.replace(env, asleep=True).shown == "asleep", "a copy is shown afresh"
+
+
+def test_a_pr_waiting_for_a_launch_says_so_and_one_whose_launch_failed_fails_at_the_launch_step() -> None:
+
+    prs = [PullRequest(n, f"{n:040x}", NOW) for n in (3, 4)]
+    failure = "launching an instance failed: EC2 refused the launch: quota; tried again at 12:05 UTC"
+    plan = Plan(queue=(QueuedPR(3, 1, launching=True), QueuedPR(4, 2, launch_failure=failure)), busy=2)
+    views = build_views(prs, plan, {}, {}, NOW)
+    assert (views[3].phase, views[3].detail) == (
+        Phase.QUEUED,
+        "1st in line, 2 instances busy; an instance is being launched for it",
+    )
+    assert (views[4].phase, views[4].failed_step, views[4].detail) == (Phase.FAILED, "launch", failure)
