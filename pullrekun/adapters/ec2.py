@@ -85,6 +85,7 @@ def instance_from_description(desc: dict[str, Any]) -> Instance | Refusal:
             launched_at=launched if isinstance(launched := desc.get("LaunchTime"), dt.datetime) else None,
             # A token no launch of ours could have written is no token: the instance is hand-tagged.
             launch_token=token if TOKEN_RE.match(token := tags.get(tag.LAUNCH, "")) else "",
+            instance_type=str(desc.get("InstanceType") or "")[:32],
         )
     except (InvalidInput, ValueError) as exc:
         log.warning("refusing pool instance %s: %s", iid, exc)

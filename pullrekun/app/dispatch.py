@@ -44,6 +44,7 @@ from pullrekun.core.model import (
     RevokeApproval,
     StartInstance,
     StopInstance,
+    Touch,
     Unassign,
 )
 
@@ -74,6 +75,7 @@ CARRIED_OUT_BY: Mapping[type[Action], Carrier] = {
     AdoptLaunch: Carrier.STATE,
     ForgetLaunch: Carrier.STATE,
     ForgetLaunchRequest: Carrier.STATE,
+    Touch: Carrier.STATE,
     LaunchInstance: Carrier.LAUNCH,
     TerminateInstance: Carrier.PLAYBOOK,
     RegisterInstance: Carrier.EC2,

@@ -30,6 +30,7 @@ from pullrekun.app.pool import read_pool
 from pullrekun.app.results import Clock
 from pullrekun.config import Config
 from pullrekun.config.secrets import github_token
+from pullrekun.core import cost
 from pullrekun.core.model import ApprovalEvidence, Instance, Observed, PullRequest
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,9 @@ def observe(cfg: Config, store: Store, client: GitHubClient, clock: Clock) -> Ob
         launches=store.fleet.records(),
         launch_requests=store.fleet.launch_requests(),
         untrusted=frozenset(store.journal.untrusted_hosts()),
+        activity=store.sleep.activity(),
+        month_cost=month_cost(cfg, store, clock()),
+        budget_lifted=bool(cfg.cost.budget) and store.usage.budget_lifted(clock()),
     )
     return Observation(
         observed,
@@ -109,6 +113,15 @@ def observe(cfg: Config, store: Store, client: GitHubClient, clock: Clock) -> Ob
         heads,
         {pr.number: (pr.title, pr.author) for pr in prs},
     )
+
+
+def month_cost(cfg: Config, store: Store, now: dt.datetime) -> float:
+    """What the pool's instances ran this month, priced (0 without a ``[cost] budget``: nothing
+    reads it then)."""
+    if not cfg.cost.budget:
+        return 0.0
+    since = cost.month_start(now)
+    return cost.cost(store.usage.stretches(since), cfg.cost.table, now, since)
 
 
 def _sightings(

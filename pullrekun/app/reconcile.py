@@ -129,6 +129,8 @@ class Pass:
             obs = observe(self.cfg, self.store, client, self.clock)
         except ObserveFailed as exc:
             return self.not_observed(exc)
+        holders = {a.instance_id: a.pr_number for a in obs.observed.assignments}
+        self.store.usage.observe(obs.observed.instances, holders, self.now)
         try:
             reporter = Reporter(
                 self.cfg, client, self.store, Renderer(self.cfg.report.templates_dir), self.clock

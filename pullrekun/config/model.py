@@ -23,9 +23,12 @@ from pullrekun.config.sections import (
     ServeConfig,
     StateConfig,
 )
+from pullrekun.config.timing import CostConfig, NamedSchedules, ScheduleConfig, SleepConfig
 from pullrekun.config.types import KeyProblem, NotNegative, Str
 from pullrekun.core.dbsources import SourceRule
 from pullrekun.core.planner import PlannerConfig
+from pullrekun.core.schedules import Schedule
+from pullrekun.core.sleep import SleepPolicy
 from pullrekun.core.tagpolicy import TagPolicy
 from pullrekun.core.trust import TrustPolicy
 
@@ -46,6 +49,12 @@ class Config:
     release: ReleaseConfig | None = None
     bootstrap: BootstrapConfig = field(default_factory=BootstrapConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
+    sleep: SleepConfig = field(default_factory=SleepConfig)
+    #: The pool's office hours (none: always open).
+    schedule: ScheduleConfig | None = None
+    #: Named schedules for developers' own servers (``pullrekun:schedule=<name>``).
+    schedules: NamedSchedules = field(default_factory=dict)
+    cost: CostConfig = field(default_factory=CostConfig)
     failed_retry_after: NotNegative = 0
     #: Where the config was read from (not a key of the file).
     source: Str = "<defaults>"
@@ -107,7 +116,24 @@ class Config:
             database=policy,
             trust=self.trust,
             fleet=self.ec2.fleet,
+            sleep=self.sleep_policy,
+            budget=self.cost.budget,
+            currency=self.cost.currency,
         )
+
+    @property
+    def sleep_policy(self) -> SleepPolicy:
+        return SleepPolicy(
+            after=self.sleep.after_delta,
+            schedule=self.schedule.schedule("office hours") if self.schedule is not None else None,
+            keep_label=self.sleep.keep_label,
+            hand_over=self.sleep.hand_over,
+        )
+
+    @property
+    def named_schedules(self) -> dict[str, Schedule]:
+        """The developer servers' schedules by name."""
+        return {name: s.schedule(name) for name, s in sorted(self.schedules.items())}
 
     @property
     def tag_policy(self) -> TagPolicy:

@@ -269,15 +269,20 @@ def resize(
     leaving: set[str],
     queue: tuple[QueuedPR, ...],
     now: dt.datetime,
+    hold: str = "",
 ) -> tuple[list[Action], tuple[QueuedPR, ...], list[str]]:
     """Scale-in of idle managed instances, then the launches the queue (or ``min_size``) needs;
     returns them, the queue as it then reads, and notes. ``leaving``: instances retired or
-    replaced in this plan (not counted in the pool's size)."""
+    replaced in this plan (not counted in the pool's size); ``hold``: why nothing is launched
+    now (office hours, the budget), launches people ask for refused with it."""
     adopted = {a.token for a in fleet.adopt}
     in_flight = [r for r in observed.launches if r.instance_id is None and r.token not in adopted]
     size = sum(1 for i in observed.instances if i.instance_id not in leaving)
     free = set() if queue else {iid for iid in fleet.records if iid not in in_use | leaving}
     scaled, notes = scale_in(policy, fleet, free, size, now)
+    if hold and policy.launches:
+        refused = [ForgetLaunchRequest(r.request_id, hold, r.actor) for r in observed.launch_requests]
+        return [*scaled, *refused], queue, notes
     decision = launches(policy, in_flight, size - len(scaled), queue, now, observed.launch_requests)
     actions: list[Action] = [*scaled, *decision.forgets, *decision.refused_requests, *decision.launches]
     return actions, decision.queue, [*notes, *decision.notes]

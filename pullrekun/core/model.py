@@ -27,6 +27,7 @@ from pullrekun.core.fleet import (
     LaunchRequest,
     TerminateInstance,
 )
+from pullrekun.core.sleep import Activity, Rest
 from pullrekun.core.validate import check_instance_id, check_pr_number, check_sha
 
 
@@ -104,6 +105,8 @@ class Instance:
     #: Its ``pullrekun:launch`` tag (a launch's client token, checked): managed only if pullrekun
     #: recorded that launch (:mod:`pullrekun.core.fleet`).
     launch_token: str = ""
+    #: EC2's instance type (what an hour of it costs: pullrekun.core.cost).
+    instance_type: str = ""
 
     def __post_init__(self) -> None:
         check_instance_id(self.instance_id)
@@ -183,6 +186,12 @@ class Observed:
     untrusted: frozenset[str] = frozenset()
     #: Launches people asked for (the dashboard's *Launch one*, the API).
     launch_requests: tuple[LaunchRequest, ...] = ()
+    #: What the sleep rules know of each PR (pullrekun.core.sleep), by PR number.
+    activity: Mapping[int, Activity] = field(default_factory=dict)
+    #: What the pool's instances cost this month so far (``[cost]``), and whether an admin lifted
+    #: the monthly budget for this month.
+    month_cost: float = 0.0
+    budget_lifted: bool = False
 
 
 # --- Actions -------------------------------------------------------------------------
@@ -202,6 +211,18 @@ class Unassign:
 
     pr_number: int
     instance_id: str
+    reason: str
+    #: An asleep environment handing its instance to a waiting PR: it queues again once woken.
+    set_aside: bool = False
+
+
+@dataclass(frozen=True)
+class Touch:
+    """Record activity of a PR (pullrekun.core.sleep): a push or first sighting (``head_sha``), or
+    an instance given to it. Its idle clock starts again."""
+
+    pr_number: int
+    head_sha: str
     reason: str
 
 
@@ -323,6 +344,7 @@ Action = (
     | ForgetLaunch
     | ForgetLaunchRequest
     | TerminateInstance
+    | Touch
 )
 _A = TypeVar("_A")
 
@@ -335,6 +357,8 @@ class QueuedPR:
     launching: bool = False
     #: The launch it waits for failed: why, and when it is tried again.
     launch_failure: str = ""
+    #: Held back though its turn may have come: outside office hours, or the budget is spent.
+    held: str = ""
 
 
 @dataclass(frozen=True)
@@ -355,6 +379,8 @@ class Plan:
     skipped: tuple[SkippedPR, ...] = ()
     #: Instances held once the plan is applied.
     busy: int = 0
+    #: The environments asleep once the plan is applied (pullrekun.core.sleep), by PR number.
+    resting: tuple[Rest, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -364,11 +390,19 @@ class Plan:
         return tuple(a for a in self.actions if isinstance(a, kind))
 
 
+def _rest_json(rest: Rest) -> dict[str, Any]:
+    when = {
+        k: v.isoformat() if v is not None else None for k, v in (("since", rest.since), ("until", rest.until))
+    }
+    return {**dataclasses.asdict(rest), **when}
+
+
 def plan_json(plan: Plan) -> dict[str, Any]:
     """The plan as JSON: ``plan --json`` prints it, each run keeps it as ``plan.json``."""
     return {
         "actions": [{"type": type(a).__name__, **dataclasses.asdict(a)} for a in plan.actions],
         "queue": [dataclasses.asdict(q) for q in plan.queue],
         "skipped": [dataclasses.asdict(q) for q in plan.skipped],
+        "resting": [_rest_json(r) for r in plan.resting],
         "notes": list(plan.notes),
     }

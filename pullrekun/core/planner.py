@@ -12,6 +12,7 @@ library; see ``[tool.importlinter]`` in pyproject.toml.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from pullrekun.core import fleetplan, holdings
 from pullrekun.core.dbpolicy import DatabasePolicy
 from pullrekun.core.dbusers import owner_nonce
-from pullrekun.core.fleet import FleetPolicy, TerminateInstance
+from pullrekun.core.fleet import FleetPolicy, Recycle, TerminateInstance
 from pullrekun.core.model import (
     ASSIGNABLE_STATES,
     UP_STATES,
@@ -45,8 +46,11 @@ from pullrekun.core.model import (
     RetireInstance,
     StartInstance,
     StopInstance,
+    Touch,
     Unassign,
 )
+from pullrekun.core.sleep import Rest, SleepPolicy
+from pullrekun.core.sleepplan import SleepPass, budget_text
 from pullrekun.core.trust import TrustPolicy
 
 
@@ -62,6 +66,17 @@ class PlannerConfig:
     trust: TrustPolicy = field(default_factory=TrustPolicy)
     #: Launches, replacements and scale-in (``[ec2] launch_template``).
     fleet: FleetPolicy = field(default_factory=FleetPolicy)
+    #: Idle sleep, office hours, the keep label (``[sleep]``, ``[schedule]``).
+    sleep: SleepPolicy = field(default_factory=SleepPolicy)
+    #: The pool's monthly budget (0: none): past it nothing is started or launched.
+    budget: float = 0.0
+    currency: str = "$"
+
+    def over_budget(self, observed: Observed) -> str:
+        """Why nothing may be started or launched this month ("" if it may)."""
+        if self.budget and observed.month_cost >= self.budget and not observed.budget_lifted:
+            return budget_text(self.budget, self.currency)
+        return ""
 
 
 def _queue_key(pr: PullRequest) -> tuple[dt.datetime, int]:
@@ -117,6 +132,7 @@ class _Draft:
     bootstrap: frozenset[str] = frozenset()
     notes: list[str] = field(default_factory=list)
     assign: list[Assign] = field(default_factory=list)
+    touches: list[Touch] = field(default_factory=list)
     starts: list[StartInstance] = field(default_factory=list)
     clones: list[CloneSchema] = field(default_factory=list)
     deploys: list[Deploy] = field(default_factory=list)
@@ -139,10 +155,14 @@ class _Draft:
         )
         return nonce
 
-    def assign_waiting(self, waiting: list[PullRequest], free: list[Instance]) -> tuple[QueuedPR, ...]:
-        """The oldest waiting PRs get the free instances; the rest queue, in order."""
+    def assign_waiting(
+        self, waiting: list[PullRequest], free: list[Instance], held: list[PullRequest], hold: str
+    ) -> tuple[QueuedPR, ...]:
+        """The oldest waiting PRs get the free instances; the rest queue, in order, with those
+        ``held`` back (``hold`` says why) in their place."""
         for pr, inst in zip(waiting, free, strict=False):
             self.assign.append(Assign(pr.number, inst.instance_id))
+            self.touches.append(Touch(pr.number, pr.head_sha, "given an instance"))
             if inst.state == InstanceState.STOPPED:
                 self.starts.append(StartInstance(inst.instance_id))
             nonce = self.clone(pr, inst, "new assignment") if self.db is not None else ""
@@ -157,16 +177,22 @@ class _Draft:
                     bootstrap=inst.instance_id in self.bootstrap,
                 )
             )
-        rest = waiting[len(self.assign) :]
-        return tuple(QueuedPR(pr.number, position) for position, pr in enumerate(rest, start=1))
+        rest = sorted([*waiting[len(self.assign) :], *held], key=_queue_key)
+        held_numbers = {pr.number for pr in held}
+        return tuple(
+            QueuedPR(pr.number, position, held=hold if pr.number in held_numbers else "")
+            for position, pr in enumerate(rest, start=1)
+        )
 
-    def refresh(self, asg: Assignment, pr: PullRequest, inst: Instance, config: PlannerConfig) -> None:
+    def refresh(
+        self, asg: Assignment, pr: PullRequest, inst: Instance, config: PlannerConfig, rest: Rest | None
+    ) -> None:
         """A kept environment: asleep, waited for, cloned again, redeployed, or fine as it is."""
         number, db = pr.number, self.db
-        if asg.asleep:
-            # Stopped on request: the instance stays the PR's, stopped, until someone wakes it.
+        if rest is not None:
+            # Asleep: the instance stays the PR's, stopped, until something wakes it.
             if inst.state in UP_STATES or inst.tag_pr is not None or inst.tag_sha is not None:
-                why = f"PR #{number} asleep: stopped on request"
+                why = f"PR #{number} asleep: {rest.text.split(';')[0]}"
                 self.stops.append(StopInstance(inst.instance_id, why, wipe=False))
             return
         if inst.state not in ASSIGNABLE_STATES:
@@ -295,6 +321,40 @@ def _settle_free(
             draft.pool_changes.append(ForgetInstanceRequest(inst.instance_id, given))
 
 
+def _free(
+    observed: Observed, kept: Mapping[int, Assignment], retiring: set[str], over_budget: str
+) -> list[Instance]:
+    """Instances no kept environment holds that a waiting PR may get (over budget: only those
+    already up, as nothing may be started)."""
+    held = {asg.instance_id for asg in kept.values()}
+    return [
+        i
+        for i in observed.instances
+        if i.instance_id not in held | retiring
+        and i.state in ASSIGNABLE_STATES
+        and (not over_budget or i.state in UP_STATES)
+    ]
+
+
+def _not_handed(config: PlannerConfig, observed: Observed) -> frozenset[str]:
+    """Instances a sleeper keeps rather than hands to a waiting PR: those ``ec2.recycle``
+    replaces when a PR lets them go (they are replaced once their PR closes)."""
+    policy = config.fleet
+    if not policy.launches or policy.recycle == Recycle.NEVER:
+        return frozenset()
+    managed = {r.instance_id for r in observed.launches if r.instance_id is not None}
+    if policy.recycle == Recycle.ALWAYS:
+        return frozenset(managed)
+    return frozenset(managed & observed.untrusted)
+
+
+def _touches(seen: list[Touch], given: list[Touch]) -> list[Touch]:
+    """One Touch per PR: an instance given wins over a push seen in the same pass."""
+    by_pr = {t.pr_number: t for t in seen}
+    by_pr.update((t.pr_number, t) for t in given)
+    return [by_pr[n] for n in sorted(by_pr)]
+
+
 def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
     """Return the actions that bring the world to the desired state.
 
@@ -319,26 +379,36 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
     leaving.update((t.instance_id, "instance terminated on request; PR requeued") for t in ended)
     retiring |= {t.instance_id for t in ended}
     unassign, kept = holdings.keep_or_release(observed, eligible, skipped, instances, leaving)
+    sleep = SleepPass.build(observed, config.sleep, config.over_budget(observed), now)
+    for number, asg in kept.items():
+        sleep.rest_of(eligible[number], asg, instances[asg.instance_id])
+    waiting = sorted((pr for pr in eligible.values() if pr.number not in kept), key=_queue_key)
+    ready, held_back = sleep.set_aside(waiting)
 
+    free = _free(observed, kept, retiring, sleep.over_budget)
+    gone, handed = sleep.hand_over(kept, instances, len(ready) - len(free), _not_handed(config, observed))
+    for g in gone:
+        del kept[g.pr_number]
+    unassign.extend(gone)
     held = {asg.instance_id for asg in kept.values()}
     released = {u.instance_id for u in unassign}
     adopted = {a.instance_id for a in fleet.adopt}
     replaced, fleet_notes = fleetplan.replaced(config.fleet, fleet, held, released, observed.untrusted)
     doomed = {t.instance_id for t in replaced}
-    taken = held | retiring | doomed
-    free = [i for i in observed.instances if i.instance_id not in taken and i.state in ASSIGNABLE_STATES]
     unbooted = fleet.needs_bootstrap()
+    free = [i for i in free if i.instance_id not in doomed]
     free.sort(key=lambda i: _free_key(i, unbooted))
-    waiting = sorted((pr for pr in eligible.values() if pr.number not in kept), key=_queue_key)
     db = config.database.with_edits(observed.edited_authors) if config.database is not None else None
     draft = _Draft(db, now, unbooted, notes=fleet_notes)
-    queue = draft.assign_waiting(waiting, free)
+    queue = draft.assign_waiting(ready, [*free, *handed], held_back, sleep.hold_reason())
+    if sleep.over_budget:
+        queue = tuple(dataclasses.replace(q, held=sleep.over_budget) for q in queue)
     for number, asg in kept.items():
-        draft.refresh(asg, eligible[number], instances[asg.instance_id], config)
+        draft.refresh(asg, eligible[number], instances[asg.instance_id], config, sleep.rests.get(number))
 
     in_use = held | {a.instance_id for a in draft.assign}
     fleet_actions, queue, notes = fleetplan.resize(
-        config.fleet, observed, fleet, in_use, retiring | doomed, queue, now
+        config.fleet, observed, fleet, in_use, retiring | doomed, queue, now, sleep.hold_reason()
     )
     draft.notes.extend(notes)
     fleet_actions = [*ended, *fleet_actions]
@@ -363,6 +433,7 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
         *sorted(draft.clones, key=lambda a: a.pr_number),
         *sorted(draft.deploys, key=lambda a: a.pr_number),
         *sorted(draft.forgets, key=lambda a: a.pr_number),
+        *(_touches(sleep.touches, draft.touches) if config.sleep.active else ()),
         *draft.pool_changes,
     ]
     return Plan(
@@ -371,4 +442,5 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
         notes=tuple(draft.notes),
         skipped=tuple(skipped),
         busy=len(in_use),
+        resting=tuple(sleep.rests[n] for n in sorted(sleep.rests)),
     )

@@ -108,6 +108,15 @@ def test_minimal_config_gets_documented_defaults() -> None:
         ({**GOOD, "app": {**APP, "service_name": "../etc/x"}}, "app.service_name"),
         ({**GOOD, "ec2": {"ansible_host_networks": ["not-a-network"]}}, "ec2.ansible_host_networks"),
         ({**GOOD, "report": {"show_output": "no"}}, "report.show_output"),
+        ({**GOOD, "sleep": {"after": "8 hours"}}, "sleep.after"),
+        ({**GOOD, "schedule": {"time_zone": "Mars/Olympus"}}, "schedule.time_zone"),
+        ({**GOOD, "schedule": {"days": ["Mon-Fry"]}}, "schedule.days"),
+        ({**GOOD, "schedule": {"days": ["Fri-Mon"]}}, "schedule.days"),
+        ({**GOOD, "schedule": {"start": "9:00"}}, "schedule.start"),
+        ({**GOOD, "schedule": {"holidays": ["25/12/2026"]}}, "schedule.holidays"),
+        ({**GOOD, "schedules": {"Bad Name": {}}}, "schedules"),
+        ({**GOOD, "cost": {"budget": -1.0}}, "cost.budget"),
+        ({**GOOD, "cost": {"prices": {"t3.small": "cheap"}}}, "cost.prices.t3.small"),
     ],
 )
 def test_bad_config_names_the_key(raw: dict[str, object], key: str) -> None:
@@ -170,7 +179,7 @@ def test_the_commented_sample_documents_every_key_with_its_default() -> None:
     cfg = parse(raw)
     sections = (
         "github", "ec2", "state", "ansible", "app", "trust", "report", "serve", "database", "release",
-        "bootstrap",
+        "bootstrap", "sleep", "cost",
     )  # fmt: skip
     for section in sections:
         documented = raw[section]
@@ -264,3 +273,27 @@ def test_the_bootstrap_vars_file_is_read_and_checked_and_its_problem_named(tmp_p
         parse({**base, "bootstrap": {"vars_file": "nope.yml"}}, base_dir=str(tmp_path))
     assert missing.value.key == "bootstrap.vars_file"
     assert "cannot read" in str(missing.value)
+
+
+def test_sleep_office_hours_and_cost_reach_the_planner() -> None:
+    import datetime as dt
+
+    raw = {
+        **GOOD,
+        "sleep": {"after": "8h", "keep_label": "keep"},
+        "schedule": {"days": ["Mon-Fri"], "start": "09:00", "end": "19:00", "time_zone": "Asia/Tokyo"},
+        "schedules": {"alice": {"days": ["Sat", "Sun"], "holidays": ["2026-12-31"]}},
+        "cost": {"prices": {"t3.small": 0.03}, "budget": 100.0},
+    }
+    cfg = parse(raw)
+    policy = cfg.planner.sleep
+    assert policy.after == dt.timedelta(hours=8)
+    assert policy.keep_label == "keep"
+    assert policy.schedule is not None
+    assert policy.schedule.describe() == "Mon-Fri 09:00-19:00 Asia/Tokyo"
+    assert cfg.named_schedules["alice"].describe() == "Sat,Sun 09:00-19:00 UTC (1 holiday)"
+    assert (cfg.planner.budget, cfg.cost.table.per_hour("t3.small"), cfg.cost.table.per_hour("t3.micro")) == (
+        100.0,
+        0.03,
+        0.0104,
+    )

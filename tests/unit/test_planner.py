@@ -37,9 +37,11 @@ from pullrekun.core.model import (
     RevokeApproval,
     StartInstance,
     StopInstance,
+    Touch,
     Unassign,
 )
 from pullrekun.core.planner import PlannerConfig, plan
+from pullrekun.core.sleep import Activity
 from pullrekun.core.trust import TrustPolicy
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
@@ -273,8 +275,18 @@ def apply_success(observed: Observed, p: Plan) -> Observed:
     prs = {x.number: x for x in observed.prs}
     approvals = {a.pr_number: a for a in observed.approvals}
     wishes = {r.instance_id: r for r in observed.instance_requests}
+    activity = dict(observed.activity)
     for action in p.actions:
         match action:
+            case Touch(pr_number=n, head_sha=h, reason=why):
+                known = activity.get(n, Activity(n, NOW))
+                activity[n] = dataclasses.replace(known, active_at=NOW, head_sha=h)
+                if why == "given an instance":
+                    activity[n] = dataclasses.replace(activity[n], gave_up_at=None, asleep=False)
+            case Unassign(pr_number=n, set_aside=True):
+                known = activity.get(n, Activity(n, NOW))
+                activity[n] = dataclasses.replace(known, gave_up_at=NOW, asleep=asgs[n].asleep)
+                del asgs[n]
             case RegisterInstance(instance_id=i):
                 insts[i] = inst(int(i[2:], 16))
                 del wishes[i]
@@ -317,6 +329,7 @@ def apply_success(observed: Observed, p: Plan) -> Observed:
         tuple(asgs.values()),
         tuple(approvals.values()),
         instance_requests=tuple(wishes.values()),
+        activity=activity,
     )
 
 
@@ -414,8 +427,10 @@ def test_every_open_pr_has_a_slot_a_queue_position_or_a_reason(observed: Observe
     skipped = {s.pr_number: s.reason for s in p.skipped}
     assert len(queued) == len(set(queued))
     assert [q.position for q in p.queue] == list(range(1, len(queued) + 1))
+    resting = {r.pr_number for r in p.resting if r.without_instance}
     for x in observed.prs:
-        assert [x.number in holders, x.number in queued, x.number in skipped].count(True) == 1
+        places = [x.number in holders, x.number in queued, x.number in skipped, x.number in resting]
+        assert places.count(True) == 1
         assert skipped.get(x.number, "reason") != ""
         if x.draft or (x.from_fork and "preview:approved" not in x.labels):
             assert x.number in skipped
@@ -566,8 +581,11 @@ def test_an_environment_put_to_sleep_is_stopped_kept_and_woken_on_request() -> N
     stopped = inst(1, S.STOPPED)
     assert plan(world([pr(3, head=33)], [stopped], [asleep]), CFG, NOW).empty, "a push does not wake it"
     other = plan(world([pr(3), pr(4)], [stopped], [asleep]), CFG, NOW)
-    assert other.of_type(Assign) == (), "its instance stays the PR's while it sleeps"
-    assert [q.pr_number for q in other.queue] == [4]
+    handed = "asleep: its instance went to a waiting PR; it queues again once woken"
+    assert other.of_type(Unassign) == (Unassign(3, "i-00000001", handed, set_aside=True),)
+    assert other.of_type(Assign) == (Assign(4, "i-00000001"),), "a sleeper hands its instance on"
+    assert [(r.pr_number, r.without_instance) for r in other.resting] == [(3, True)]
+    assert other.queue == ()
     woken = plan(world([pr(3, head=33)], [stopped], [ready(3, 1)]), CFG, NOW)
     assert woken.actions == (
         StartInstance("i-00000001"),

@@ -27,6 +27,7 @@ from pullrekun.adapters.state.schema import (
     SchemaDropRow,
     UntrustedHostRow,
 )
+from pullrekun.adapters.state.sleep import record_sleep_intent, set_aside
 from pullrekun.core.model import (
     Approval,
     Assign,
@@ -217,6 +218,8 @@ class Journal:
         with self._db.session() as s, s.begin():
             _record_heads(s, heads)
             for action in plan.of_type(Unassign):
+                if action.set_aside:
+                    set_aside(s, action, now)
                 s.execute(delete(AssignmentRow).where(AssignmentRow.pr_number == action.pr_number))
                 s.add(event_row(now, "unassigned", action.reason, action.pr_number, action.instance_id))
             s.flush()
@@ -254,6 +257,7 @@ class Journal:
                 deployment_ids[deploy.pr_number] = dep.id
             _record_records(s, plan, now)
             _record_details(s, details)
+            record_sleep_intent(s, plan, now, None if details is None else set(details))
             old_queue = {r.pr_number: r.since for r in s.scalars(select(QueueRow))}
             s.execute(delete(QueueRow))
             for q in plan.queue:

@@ -8,7 +8,9 @@ Each aggregate's methods are one transaction each:
 - :class:`~pullrekun.adapters.state.httpcache.HttpCache`: GitHub pages with their ETags;
 - :class:`~pullrekun.adapters.state.reports.ReportLedger`: what each channel was last told;
 - :class:`~pullrekun.adapters.state.facts.Facts`: GitHub's facts and the release notices' facts;
-- :class:`~pullrekun.adapters.state.fleet.Fleet`: the launches pullrekun made, and their ends.
+- :class:`~pullrekun.adapters.state.fleet.Fleet`: the launches pullrekun made, and their ends;
+- :class:`~pullrekun.adapters.state.sleep.Sleep`: each PR's activity, wakes and pins, and who sleeps;
+- :class:`~pullrekun.adapters.state.usage.Usage`: what instances ran (cost), budget lifts.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from pullrekun.adapters.state.journal import Journal
 from pullrekun.adapters.state.reports import ReportLedger
 from pullrekun.adapters.state.requests import Requests
 from pullrekun.adapters.state.schema import GitHubStateRow, ReleaseFactRow
+from pullrekun.adapters.state.sleep import Sleep
+from pullrekun.adapters.state.usage import Usage
 
 
 class Store:
@@ -40,6 +44,8 @@ class Store:
         self.journal = Journal(self.db)
         self.fleet = Fleet(self.db)
         self.requests = Requests(self.db)
+        self.sleep = Sleep(self.db)
+        self.usage = Usage(self.db)
         self.events = Events(self.db)
         self.http_cache = HttpCache(self.db)
         self.reports = ReportLedger(self.db)
