@@ -41,8 +41,8 @@ WED_NOON_TOKYO = dt.datetime(2026, 12, 2, 3, 0, tzinfo=dt.UTC)
 EIGHT_H = dt.timedelta(hours=8)
 
 
-def utc(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=dt.UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, tzinfo=dt.UTC)
 
 
 def sha(n: int) -> str:
