@@ -24,6 +24,16 @@ from pullrekun.adapters.state.store import Store
 from pullrekun.app.fleetview import SWEEP_EVENTS, FleetView, SweepView, fleet_view, sweep_views
 from pullrekun.app.notices import PRODUCTION_PROBLEM, PRODUCTION_READ_AT, PRODUCTION_SHA
 from pullrekun.app.pool import read_pool
+from pullrekun.app.sleepview import (
+    CostView,
+    OfficeHours,
+    RestView,
+    cost_view,
+    office_hours,
+    pr_costs,
+    rest_views,
+    with_sleep_and_cost,
+)
 from pullrekun.config import Config
 from pullrekun.core.model import UP_STATES, EnvStatus, Instance, InstanceWish
 from pullrekun.core.steps import Step
@@ -121,6 +131,13 @@ class Snapshot:
     fleet: FleetView | None = None
     #: What the orphan sweep and scale-in did lately (instances stopped for nobody, terminated).
     sweeps: tuple[SweepView, ...] = ()
+    #: Environments asleep as the last pass left them (those whose instance went to a waiting PR
+    #: included), and why.
+    sleeping: tuple[RestView, ...] = ()
+    #: The pool's office hours (None without ``[schedule]``).
+    office_hours: OfficeHours | None = None
+    #: What the pool ran this month, priced, against its budget.
+    cost: CostView | None = None
 
     def environment(self, pr: int) -> EnvironmentView | None:
         return next((e for e in self.environments if e.pr == pr), None)
@@ -227,7 +244,12 @@ def snapshot(
             instances, refused = reading.by_id(), reading.refused
         except ec2.EC2Unavailable as exc:
             problem = str(exc)
+    when = now or dt.datetime.now(dt.UTC)
+    rests = store.sleep.rests()
     envs = environment_views(cfg, store.journal.environments(), instances)
+    envs = with_sleep_and_cost(
+        envs, rests, store.sleep.activity(), pr_costs(cfg, store, list(envs), when), when
+    )
     by_instance = {e.instance_id: e.pr for e in envs.values()}
     seen = set(instances or ()) | set(by_instance)
     wishes = {r.instance_id: r for r in store.requests.instance_wishes()}
@@ -257,7 +279,7 @@ def snapshot(
         environments=tuple(envs[pr] for pr in sorted(envs)),
         instances=pool,
         queue=tuple(QueueEntry(pr, pos, since) for pr, pos, since in store.journal.queue()),
-        github=github_facts(store, now or dt.datetime.now(dt.UTC)),
+        github=github_facts(store, when),
         ec2_problem=problem,
         refused=refused,
         registering=registering,
@@ -265,6 +287,9 @@ def snapshot(
         schema_drops=tuple(SchemaDropView(*row) for row in store.journal.schema_drops_since()),
         fleet=fleet_view(cfg, store, instances if problem is None else None),
         sweeps=sweep_views(store),
+        sleeping=rest_views(rests),
+        office_hours=office_hours(cfg, when),
+        cost=cost_view(cfg, store, when),
     )
 
 

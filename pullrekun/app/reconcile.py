@@ -38,6 +38,7 @@ from pullrekun.app.render import Renderer
 from pullrekun.app.reporting import Reporter, ReportResult
 from pullrekun.app.results import Cancel, Clock, PassOutcome, PassResult, utcnow
 from pullrekun.app.revocations import revoke_approvals
+from pullrekun.app.sleepview import pr_costs
 from pullrekun.config import Config
 from pullrekun.config.secrets import redactor
 from pullrekun.core.fleet import LaunchInstance
@@ -296,7 +297,7 @@ class Pass:
     ) -> dict[int, PullRequestView]:
         queued_since = {pr: since for pr, _, since in self.store.journal.queue()}
         report = self.cfg.report
-        return build_views(
+        views = build_views(
             obs.observed.prs,
             plan,
             envs,
@@ -306,6 +307,12 @@ class Pass:
             report.show_output,
             report.show_output_public,
         )
+        costs = pr_costs(self.cfg, self.store, list(views), now)
+        table = self.cfg.cost.table
+        return {
+            n: dataclasses.replace(v, cost=costs[n].text(table)) if n in costs else v
+            for n, v in views.items()
+        }
 
     def notices(self, reporter: Reporter, obs: Observation) -> NoticeResult | None:
         """The release notices' step: after the report (the environments come first), never

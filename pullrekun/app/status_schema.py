@@ -20,6 +20,7 @@ from typing import Any
 
 from pullrekun.app.readmodel import SCHEMA_VERSION, Snapshot
 from pullrekun.core.model import InstanceState
+from pullrekun.core.sleep import RestKind
 from pullrekun.core.steps import Step
 from pullrekun.core.views import EnvironmentView
 
@@ -92,10 +93,22 @@ RULES: Mapping[str, dict[str, Any]] = {
     "EnvironmentView.failed_step": {"enum": [*(str(s) for s in Step), None]},
     "EnvironmentView.asleep": {"description": "Stopped on request until woken (the dashboard)."},
     "EnvironmentView.shown": {
-        "enum": ["assigned", "deploying", "ready", "failed", "asleep", "starting"],
-        "description": "What the dashboard shows: the status, or asleep (stopped on request), or starting "
-        "(recorded ready, its instance not up yet).",
+        "enum": ["assigned", "deploying", "ready", "failed", "asleep", "sleeping", "starting"],
+        "description": "What the dashboard shows: the status, or asleep (stopped on request), sleeping "
+        "(idle, outside office hours, over budget), or starting (recorded ready, its instance not up yet).",
     },
+    "EnvironmentView.rest": {
+        "enum": [*(str(k) for k in RestKind), None],
+        "description": "Why it sleeps, as the last pass decided; null while awake.",
+    },
+    "EnvironmentView.rest_until": {"description": "When it wakes by itself (office hours opening)."},
+    "EnvironmentView.pinned_until": {
+        "description": "Kept awake until then (null with pinned_by: until removed)."
+    },
+    "EnvironmentView.hours": {"minimum": 0, "description": "Running hours over its recorded stretches."},
+    "EnvironmentView.cost": {"minimum": 0, "description": "Those hours priced ([cost] prices)."},
+    "RestView.kind": {"enum": [str(k) for k in RestKind]},
+    "RestView.pr": {"minimum": 1},
     "EnvironmentView.title": {
         "description": "The PR's title as the last pass read it (bidi and zero-width characters shown as "
         "<U+XXXX>)."
@@ -128,7 +141,7 @@ def _of(kind: Any, rule: Mapping[str, Any]) -> dict[str, Any]:
         return object_schema(kind)  # type: ignore[arg-type]
     if isinstance(kind, type) and issubclass(kind, enum.Enum):
         return {"enum": [str(v.value) for v in kind]}
-    simple = {bool: "boolean", int: "integer", str: "string"}
+    simple = {bool: "boolean", int: "integer", str: "string", float: "number"}
     return {"type": simple[kind]}
 
 

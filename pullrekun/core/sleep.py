@@ -22,6 +22,8 @@ from pullrekun.core.schedules import Schedule
 #: How long an explicit wake keeps an environment up outside office hours when ``sleep.after``
 #: is not set (with it: that long).
 DEFAULT_WAKE_WINDOW = dt.timedelta(hours=1)
+#: What an environment stopped on request says.
+REQUESTED_TEXT = "stopped on request; wake it from the dashboard"
 
 
 class RestKind(enum.StrEnum):
@@ -124,7 +126,7 @@ def rest_for(
     is deployed when they open (a visit wakes it at once).
     """
     if requested:
-        return Rest(number, RestKind.REQUESTED, text="stopped on request; wake it from the dashboard")
+        return Rest(number, RestKind.REQUESTED, text=REQUESTED_TEXT)
     if activity is None or not policy.active:
         return None
     if activity.pinned(now) or (policy.keep_label and policy.keep_label in labels):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from pullrekun.core.model import CloneSchema, EnvStatus, Plan, PullRequest, QueuedPR, StartInstance
 from pullrekun.core.redact import cap_line, cap_output
+from pullrekun.core.sleep import REQUESTED_TEXT, Rest, RestKind
 from pullrekun.core.steps import Step
 
 
@@ -25,7 +26,8 @@ class Phase(enum.StrEnum):
     DEPLOYING = "deploying"
     READY = "ready"
     FAILED = "failed"
-    #: Stopped on request (the dashboard): the PR keeps its instance, stopped, until woken.
+    #: Asleep (stopped on request, idle, outside office hours): the PR keeps its instance,
+    #: stopped, until woken (or gave it to a waiting PR and queues again once woken).
     ASLEEP = "asleep"
 
 
@@ -59,13 +61,28 @@ class EnvironmentView:
     author: str = ""
     #: When the instance was last started, while it runs (how long it has been up: its cost).
     running_since: dt.datetime | None = None
-    #: What people are shown: the status, except "asleep" (stopped on request) and "starting"
-    #: (recorded ready, but its instance is not up: woken, or stopped by hand; a pass starts it).
+    #: Why it sleeps, as the last pass decided ("idle", "off_hours", "budget", "requested"), what
+    #: people read of it, since when, and until when (office hours); None while awake.
+    rest: str | None = None
+    rest_text: str = ""
+    rest_since: dt.datetime | None = None
+    rest_until: dt.datetime | None = None
+    #: A *Keep awake* pin: who set it and until when (None: until removed).
+    pinned_by: str | None = None
+    pinned_until: dt.datetime | None = None
+    #: Its running hours and their estimated price, over all its recorded stretches.
+    hours: float = 0.0
+    cost: float = 0.0
+    #: What people are shown: the status, except "asleep" (stopped on request), "sleeping" (idle,
+    #: outside office hours, over budget) and "starting" (recorded ready, but its instance is not
+    #: up: woken, or stopped by hand; a pass starts it).
     shown: str = field(init=False)
 
     def __post_init__(self) -> None:
         shown = str(self.status)
-        if self.asleep:
+        if self.rest is not None and self.rest != RestKind.REQUESTED:
+            shown = "sleeping"
+        elif self.asleep:
             shown = "asleep"
         elif self.status == EnvStatus.READY and self.instance_state in ("stopped", "stopping", "pending"):
             shown = "starting"
@@ -89,6 +106,8 @@ class PullRequestView:
     failed_task: str | None = None
     failed_message: str = ""
     output_tail: tuple[str, ...] = ()
+    #: "ran 6.5 h, about $0.27" ("" without recorded hours).
+    cost: str = ""
 
     @property
     def sha(self) -> str:
@@ -155,11 +174,15 @@ def build_views(
     only if ``show_output_public`` does too."""
     queue = {q.pr_number: q for q in plan.queue}
     skipped = {s.pr_number: s.reason for s in plan.skipped}
+    resting = {r.pr_number: r for r in plan.resting}
     views: dict[int, PullRequestView] = {}
     for pr in prs:
         env = envs.get(pr.number)
+        rest = resting.get(pr.number)
         if pr.number in skipped:
             views[pr.number] = PullRequestView(pr, Phase.SKIPPED, skipped[pr.number], now)
+        elif rest is not None and (env is None or rest.without_instance):
+            views[pr.number] = PullRequestView(pr, Phase.ASLEEP, rest_detail(rest), rest.since or now)
         elif env is None:
             queued = queue.get(pr.number)
             if queued is None:
@@ -169,8 +192,15 @@ def build_views(
             )
         else:
             shown = show_output and (show_output_public or not pr.public_repo)
-            views[pr.number] = _env_view(pr, env, plan, shown)
+            views[pr.number] = _env_view(pr, env, plan, shown, rest)
     return views
+
+
+def rest_detail(rest: Rest) -> str:
+    """What a sleeping environment's PR says: why it sleeps, and what wakes it."""
+    if rest.without_instance:
+        return f"{rest.text} (its instance went to a waiting PR; woken, it queues for one)"
+    return rest.text
 
 
 def _queued_view(
@@ -188,12 +218,16 @@ def _queued_view(
             failed_message=cap_line(queued.launch_failure),
         )
     detail = queue_text(queued.position, busy, shown)
+    if queued.held:
+        detail += f"; {queued.held}"
     if queued.launching:
         detail += "; an instance is being launched for it"
     return PullRequestView(pr, Phase.QUEUED, detail, since)
 
 
-def _env_view(pr: PullRequest, env: EnvironmentView, plan: Plan, show_output: bool) -> PullRequestView:
+def _env_view(
+    pr: PullRequest, env: EnvironmentView, plan: Plan, show_output: bool, rest: Rest | None
+) -> PullRequestView:
     base = PullRequestView(
         pr,
         Phase.DEPLOYING,
@@ -204,10 +238,11 @@ def _env_view(pr: PullRequest, env: EnvironmentView, plan: Plan, show_output: bo
         schema=env.db_schema,
         source=env.db_source,
     )
-    if env.asleep:
-        return dataclasses.replace(
-            base, phase=Phase.ASLEEP, detail="stopped on request; wake it from the dashboard"
-        )
+    if rest is None and env.asleep:
+        rest = Rest(pr.number, RestKind.REQUESTED, text=REQUESTED_TEXT)
+    if rest is not None:
+        since = rest.since or env.since
+        return dataclasses.replace(base, phase=Phase.ASLEEP, detail=rest_detail(rest), since=since)
     if env.status == EnvStatus.READY and env.sha == pr.head_sha:
         return dataclasses.replace(base, phase=Phase.READY, detail="ready")
     if env.status == EnvStatus.FAILED:

@@ -33,7 +33,9 @@ class Answer:
 
 
 #: Per environment verb: what it records, and what the answer says will happen.
-ENVIRONMENT_VERBS = ("redeploy", "stop", "wake", "reset-db")
+ENVIRONMENT_VERBS = ("redeploy", "stop", "wake", "keep-awake", "let-sleep", "reset-db")
+#: How long the dashboard's *Keep awake* may pin (hours; None: until removed).
+MAX_PIN_HOURS = 24 * 31
 INSTANCE_VERBS = ("start", "stop", "retire", "terminate")
 
 
@@ -61,9 +63,12 @@ class Actions:
     def environment_verbs(self) -> tuple[str, ...]:
         return tuple(v for v in ENVIRONMENT_VERBS if v != "reset-db" or self._cfg.database is not None)
 
-    def environment(self, pr: int, verb: str, actor: str) -> Answer:
+    def environment(self, pr: int, verb: str, actor: str, hours: int | None = None) -> Answer:
+        """``hours``: how long *Keep awake* pins (None: until removed)."""
         if verb not in self.environment_verbs():
             return Answer(404, f"no such action: {verb}")
+        if verb in ("wake", "keep-awake", "let-sleep"):
+            return self._sleep(pr, verb, actor, hours)
         now, store = self._clock(), self._store
         record: dict[str, tuple[Callable[[], bool], str]] = {
             "redeploy": (
@@ -74,16 +79,37 @@ class Actions:
                 lambda: store.requests.sleep(pr, True, now, actor),
                 "its instance will be stopped (it stays this PR's until woken).",
             ),
-            "wake": (
-                lambda: store.requests.sleep(pr, False, now, actor),
-                "its instance will be started and the PR's head deployed.",
-            ),
             "reset-db": (lambda: store.requests.reset(pr, now, actor), "its database will be copied afresh."),
         }
         done, said = record[verb]
         if not done():
             return Answer(404, f"PR #{pr} holds no environment.")
         return self._recorded(f"PR #{pr}: {said}")
+
+    def _sleep(self, pr: int, verb: str, actor: str, hours: int | None) -> Answer:
+        now, sleep = self._clock(), self._store.sleep
+        if verb == "let-sleep":
+            if not sleep.unpin(pr, now, actor):
+                return Answer(404, f"PR #{pr} is not kept awake.")
+            return self._recorded(f"PR #{pr}: it sleeps by the rules again.")
+        if verb == "wake":
+            if not sleep.wake(pr, now, actor):
+                return Answer(404, f"PR #{pr} holds no environment.")
+            return self._recorded(f"PR #{pr}: it will be started, and its head deployed if it moved.")
+        if hours is not None and not 1 <= hours <= MAX_PIN_HOURS:
+            return Answer(422, f"hours must be between 1 and {MAX_PIN_HOURS} (or left out: until removed).")
+        until = now + dt.timedelta(hours=hours) if hours is not None else None
+        if not sleep.pin(pr, until, now, actor):
+            return Answer(404, f"PR #{pr} holds no environment.")
+        how = f"until {until:%Y-%m-%d %H:%M} UTC" if until is not None else "until someone lets it sleep"
+        return self._recorded(f"PR #{pr}: kept awake {how}.")
+
+    def lift_budget(self, actor: str) -> Answer:
+        """Let instances start and launch past this month's budget (admins)."""
+        if not self._cfg.cost.budget:
+            return Answer(404, "no monthly budget is set here ([cost] budget).")
+        self._store.usage.lift_budget(self._clock(), actor)
+        return self._recorded("this month's budget is lifted: instances start and launch again.")
 
     # --- the pool ------------------------------------------------------------------
 

@@ -128,12 +128,28 @@ def events(web: WebParts, person: Reader, limit: int = Query(50, ge=1, le=500)) 
 
 @router.post(
     "/environments/{pr}/{verb}",
-    summary="Redeploy, stop, wake or reset the database of a PR's environment",
+    summary="Redeploy, stop, wake, keep awake, let sleep or reset the database of a PR's environment",
     status_code=202,
     response_model=Message,
 )
-def environment(web: WebParts, person: Actor, pr: int, verb: str) -> Any:
-    return _acting(person, lambda p: web.actions.environment(pr, verb, p.actor))
+def environment(
+    web: WebParts,
+    person: Actor,
+    pr: int,
+    verb: str,
+    hours: int | None = Query(None, description="keep-awake: for how many hours (left out: until let sleep)"),
+) -> Any:
+    return _acting(person, lambda p: web.actions.environment(pr, verb, p.actor, hours))
+
+
+@router.post(
+    "/budget/lift",
+    summary="Let instances start and launch past this month's budget",
+    status_code=202,
+    response_model=Message,
+)
+def lift_budget(web: WebParts, person: Actor) -> Any:
+    return _acting(person, lambda p: web.actions.lift_budget(p.actor))
 
 
 @router.post(

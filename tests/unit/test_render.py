@@ -14,6 +14,7 @@ from pullrekun.adapters.github.publish import COMMENT_MARKER
 from pullrekun.app.render import Renderer, chat_escape, md_escape, safe_url
 from pullrekun.core.model import PullRequest
 from pullrekun.core.releases import ReleasedPR
+from pullrekun.core.sleep import Rest, RestKind
 from pullrekun.core.views import Phase, PullRequestView
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
@@ -169,7 +170,7 @@ def test_status_prints_no_control_characters_from_task_output_or_tags() -> None:
     assert "refused: i-00000008: pullrekun:url=[31mred" in out
 
 
-def test_an_environment_asleep_is_reported_as_stopped_on_request_everywhere() -> None:
+def test_an_environment_asleep_is_reported_as_sleeping_with_why_everywhere() -> None:
     from pullrekun.app.reporting.status import commit_status
     from pullrekun.core.model import EnvStatus, Plan
     from pullrekun.core.views import EnvironmentView, build_views
@@ -189,8 +190,16 @@ def test_an_environment_asleep_is_reported_as_stopped_on_request_everywhere() ->
     assert v.phase is Phase.ASLEEP
     state, description, url = commit_status(v)
     assert (state, url) == ("success", None), "no link to a URL that does not answer"
-    assert description == "Preview stopped on request: wake it from the dashboard"
+    assert description == "Preview sleeping: stopped on request; wake it from the dashboard"
     assert "stopped on request" in render_comment(v)
+    idle = Rest(3, RestKind.IDLE, env.since, text="idle for 8 h; a push or a visit of its link wakes it")
+    (w,) = build_views([pr], Plan(resting=(idle,)), {3: env}, {}, queue_positions=10, now=env.since).values()
+    assert commit_status(w)[1] == "Preview sleeping: idle for 8 h; a push or a visit of its link wakes it"
+    assert "idle for 8 h" in render_comment(w)
+    handed = dataclasses.replace(idle, without_instance=True)
+    (h,) = build_views([pr], Plan(resting=(handed,)), {}, {}, queue_positions=10, now=env.since).values()
+    assert h.phase is Phase.ASLEEP
+    assert "its instance went to a waiting PR" in commit_status(h)[1]
 
 
 def _release(kind: str, prs: tuple[ReleasedPR, ...], previews: dict[int, str] | None = None) -> str:

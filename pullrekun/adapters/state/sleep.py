@@ -68,16 +68,25 @@ class Sleep:
                 for r in s.scalars(select(RestRow))
             }
 
-    def wake(self, pr_number: int, now: dt.datetime, actor: str | None = None, how: str = "woken") -> None:
+    def known(self, pr_number: int) -> bool:
+        """Whether the PR has an environment, or a record of activity (an open PR a pass saw)."""
+        with self._db.session() as s:
+            return s.get(AssignmentRow, pr_number) is not None or s.get(ActivityRow, pr_number) is not None
+
+    def wake(self, pr_number: int, now: dt.datetime, actor: str | None = None, how: str = "wake up") -> bool:
         """Wake PR ``pr_number``'s environment (or keep it awake): its idle clock starts again, a
-        stop on request is lifted, and outside office hours it stays up for the wake window."""
+        stop on request is lifted, and outside office hours it stays up for the wake window.
+        False if the PR has neither an environment nor a record."""
         with self._db.session() as s, s.begin():
+            if s.get(AssignmentRow, pr_number) is None and s.get(ActivityRow, pr_number) is None:
+                return False
             row = _row(s, pr_number, now)
             row.active_at, row.woken_at, row.asleep = now, now, False
             asg = s.get(AssignmentRow, pr_number)
             if asg is not None:
                 asg.asleep = False
             s.add(event_row(now, "wake_requested", how, pr_number, asg.instance_id if asg else None, actor))
+            return True
 
     def visited(self, pr_number: int, now: dt.datetime) -> bool:
         """A visit of an awake environment's link: activity (at most every VISIT_EVERY); True if
@@ -91,9 +100,12 @@ class Sleep:
 
     def pin(
         self, pr_number: int, until: dt.datetime | None, now: dt.datetime, actor: str | None = None
-    ) -> None:
-        """Keep the environment awake until ``until`` (None: until unpinned); it wakes too."""
+    ) -> bool:
+        """Keep the environment awake until ``until`` (None: until unpinned); it wakes too. False
+        if the PR has neither an environment nor a record."""
         with self._db.session() as s, s.begin():
+            if s.get(AssignmentRow, pr_number) is None and s.get(ActivityRow, pr_number) is None:
+                return False
             row = _row(s, pr_number, now)
             row.pinned_by, row.pinned_until = actor or "someone", until
             row.active_at, row.woken_at, row.asleep = now, now, False
@@ -102,6 +114,7 @@ class Sleep:
                 asg.asleep = False
             how = f"kept awake until {until:%Y-%m-%d %H:%M} UTC" if until else "kept awake until unpinned"
             s.add(event_row(now, "pinned", how, pr_number, None, actor))
+            return True
 
     def unpin(self, pr_number: int, now: dt.datetime, actor: str | None = None) -> bool:
         """Let the environment sleep by the rules again; False if it was not pinned."""

@@ -27,7 +27,7 @@ HEADLINES = {
     Phase.DEPLOYING: ("🚀", "deploying"),
     Phase.READY: ("✅", "ready"),
     Phase.FAILED: ("❌", "failed"),
-    Phase.ASLEEP: ("💤", "stopped on request"),
+    Phase.ASLEEP: ("💤", "sleeping"),
 }
 
 

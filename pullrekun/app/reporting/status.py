@@ -78,5 +78,6 @@ def commit_status(view: PullRequestView) -> tuple[str, str, str | None]:
     if view.phase == Phase.QUEUED:
         return "pending", f"Preview queued: {view.detail}", None
     if view.phase == Phase.ASLEEP:
-        return "success", "Preview stopped on request: wake it from the dashboard", None
+        # Success: a sleeping preview never blocks a merge; the text says why and what wakes it.
+        return "success", cap(f"Preview sleeping: {view.detail}", 140), None
     return "pending", f"Preview deploying: {view.detail}", None

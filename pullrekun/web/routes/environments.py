@@ -48,7 +48,18 @@ def environment_action(
     pr: int,
     verb: str,
     csrf_token_sent: str = Form("", alias=CSRF_FIELD),
+    hours: str = Form(""),
 ) -> Response:
     if verb not in web.actions.environment_verbs():
         return Response(f"no such action: {verb}", status_code=404)
-    return act(request, person, csrf_token_sent, lambda p: web.actions.environment(pr, verb, p.actor))
+    if hours and not hours.isdigit():
+        return Response("hours must be a whole number", status_code=422)
+    pin = int(hours) if hours else None
+    return act(request, person, csrf_token_sent, lambda p: web.actions.environment(pr, verb, p.actor, pin))
+
+
+@router.post("/budget/lift")
+def lift_budget(
+    request: Request, web: WebParts, person: Asker, csrf_token_sent: str = Form("", alias=CSRF_FIELD)
+) -> Response:
+    return act(request, person, csrf_token_sent, lambda p: web.actions.lift_budget(p.actor))
