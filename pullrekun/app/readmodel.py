@@ -35,7 +35,9 @@ from pullrekun.app.sleepview import (
     with_sleep_and_cost,
 )
 from pullrekun.config import Config
+from pullrekun.core.cost import month_start
 from pullrekun.core.model import UP_STATES, EnvStatus, Instance, InstanceWish
+from pullrekun.core.sleep import RestKind
 from pullrekun.core.steps import Step
 from pullrekun.core.tagpolicy import Refusal
 from pullrekun.core.text import neutralise
@@ -358,6 +360,10 @@ class Counts:
     launches_failed: int = 0
     #: What the orphan sweep and scale-in did in the last 24 hours (stops, terminations).
     swept_last_day: int = 0
+    #: Environments asleep by why (idle, off_hours, budget, requested), as the last pass left them.
+    sleeping: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    #: Hours the pool's instances ran this month (UTC), as passes observed them.
+    instance_hours_month: float = 0.0
 
 
 def counts(store: Store, now: dt.datetime | None = None) -> Counts:
@@ -367,6 +373,11 @@ def counts(store: Store, now: dt.datetime | None = None) -> Counts:
     remaining = store.github_facts.read().get("rate_remaining", "")
     rate = int(remaining) if remaining.isdigit() else None
     launches = store.fleet.records()
+    when = now or dt.datetime.now(dt.UTC)
+    sleeping = {str(kind): 0 for kind in RestKind}
+    for rest in store.sleep.rests().values():
+        sleeping[str(rest.kind)] += 1
+    since = month_start(when)
     return Counts(
         by_state,
         len(store.journal.queue()),
@@ -375,7 +386,7 @@ def counts(store: Store, now: dt.datetime | None = None) -> Counts:
         managed=sum(1 for r in launches if r.instance_id is not None),
         launches_in_flight=sum(1 for r in launches if r.pending),
         launches_failed=sum(1 for r in launches if r.instance_id is None and r.failure is not None),
-        swept_last_day=store.events.count_since(
-            SWEEP_EVENTS, (now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=1)
-        ),
+        swept_last_day=store.events.count_since(SWEEP_EVENTS, when - dt.timedelta(days=1)),
+        sleeping=sleeping,
+        instance_hours_month=round(sum(s.hours(when, since) for s in store.usage.stretches(since)), 3),
     )

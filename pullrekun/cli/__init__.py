@@ -20,7 +20,7 @@ from pullrekun import config as config_mod
 from pullrekun.adapters.state.lock import LockHeld, LockLost
 from pullrekun.adapters.state.store import Store
 from pullrekun.app.render import check_overrides
-from pullrekun.cli import commands
+from pullrekun.cli import commands, sleeping
 from pullrekun.cli.commands import (
     EXIT_BAD_INPUT,
     EXIT_CODES,
@@ -90,6 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("redeploy", help="deploy a PR's commit again on the next pass")
     rp.add_argument("pr", type=int, help="pull request number")
     rp.set_defaults(handler=commands.redeploy)
+    sleeping.add_parsers(sub)
     ak = sub.add_parser(
         "accept-host-key", help="forget an instance's pinned SSH host key: the next pass learns its new one"
     )

@@ -77,6 +77,34 @@ def _fleet_lines(snap: Snapshot) -> list[str]:
     return lines + sweeps
 
 
+def _sleep_lines(snap: Snapshot) -> list[str]:
+    """Who sleeps and why, who is kept awake, office hours, and the month's cost."""
+    lines = []
+    currency = snap.cost.currency if snap.cost is not None else "$"
+    for rest in snap.sleeping:
+        until = f" until {_when(rest.until)}" if rest.until else ""
+        where = " (no instance: woken, it queues)" if rest.without_instance else ""
+        lines.append(f"  #{rest.pr} sleeping since {_when(rest.since)}{until}: {rest.text}{where}")
+    for env in snap.environments:
+        if env.pinned_by:
+            until = _when(env.pinned_until) if env.pinned_until else "removed"
+            lines.append(f"  #{env.pr} kept awake by {env.pinned_by} until {until}")
+        if env.hours:
+            lines.append(f"  #{env.pr} ran {env.hours:.1f} h, about {currency}{env.cost:,.2f}")
+    hours = snap.office_hours
+    if hours is not None:
+        state = "open" if hours.open else "closed"
+        lines.append(f"office hours: {hours.schedule}; {state} until {hours.next_change_text}")
+    cost = snap.cost
+    if cost is not None and (cost.hours or cost.budget):
+        line = f"{cost.month}: {cost.hours:.1f} instance-hours, about {cost.currency}{cost.amount:,.2f}"
+        if cost.budget:
+            state = "lifted" if cost.budget_lifted else ("spent" if cost.over_budget else "left")
+            line += f" of a {cost.currency}{cost.budget:,.2f} budget ({state})"
+        lines.append(line)
+    return lines
+
+
 def status_table(snap: Snapshot) -> str:
     """``pullrekun status``: one row per pool instance, then details, the queue and GitHub."""
     envs = {e.instance_id: e for e in snap.environments}
@@ -89,7 +117,7 @@ def status_table(snap: Snapshot) -> str:
             continue
         sha = (env.sha or "-")[:12]
         rows.append(
-            [inst.instance_id, inst.state, f"#{env.pr}", sha, env.status, _when(env.since), env.url or "-"]
+            [inst.instance_id, inst.state, f"#{env.pr}", sha, env.shown, _when(env.since), env.url or "-"]
         )
     widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [headers, *rows]]
@@ -106,6 +134,7 @@ def status_table(snap: Snapshot) -> str:
             lines.append(f"  {env.instance_id} failed at {where}: {' '.join(first)}")
     waiting = ", ".join(f"#{q.pr} ({q.position})" for q in snap.queue)
     lines.append(f"queue: {waiting or 'empty'}")
+    lines.extend(_sleep_lines(snap))
     if snap.ec2_problem:
         lines.append(f"EC2 could not be read: {snap.ec2_problem}")
     for drop in snap.schema_drops:

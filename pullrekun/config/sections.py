@@ -198,6 +198,20 @@ class ServeConfig:
     #: tokens may act, viewer tokens read. Sent as ``Authorization: Bearer <token>``.
     admin_tokens: TokenDigests = field(default_factory=dict)
     viewer_tokens: TokenDigests = field(default_factory=dict)
+    #: Publish each environment's link as <public_url>/e/<pr> (the PR comment, the deployment, the
+    #: dashboard): it goes to the environment when it is up, and wakes it when it sleeps (for those
+    #: who may look at the dashboard). Needs ``public_url``.
+    wake_links: Bool = False
+
+    @model_validator(mode="after")
+    def _wake_links_need_an_address(self) -> ServeConfig:
+        if self.wake_links and not self.public_url:
+            raise KeyProblem("serve.public_url", "must be set for serve.wake_links (the links point there)")
+        return self
+
+    def link(self, pr: int) -> str:
+        """The environment's published link through ``serve`` (wake_links)."""
+        return f"{self.public_url.rstrip('/')}/e/{pr}"
 
 
 @dataclass(frozen=True, config=SECTION)

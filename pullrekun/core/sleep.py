@@ -22,6 +22,8 @@ from pullrekun.core.schedules import Schedule
 #: How long an explicit wake keeps an environment up outside office hours when ``sleep.after``
 #: is not set (with it: that long).
 DEFAULT_WAKE_WINDOW = dt.timedelta(hours=1)
+#: The longest *Keep awake* pin with a time (hours); longer: pin it until removed.
+MAX_PIN_HOURS = 24 * 31
 #: What an environment stopped on request says.
 REQUESTED_TEXT = "stopped on request; wake it from the dashboard"
 

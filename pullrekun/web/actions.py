@@ -17,6 +17,7 @@ from pullrekun.adapters.state.store import Store
 from pullrekun.app.trigger import PassTrigger
 from pullrekun.config import Config
 from pullrekun.core.model import Instance, InstanceWish
+from pullrekun.core.sleep import MAX_PIN_HOURS
 from pullrekun.core.validate import InvalidInput, check_instance_id, check_login, check_schema
 
 
@@ -34,8 +35,7 @@ class Answer:
 
 #: Per environment verb: what it records, and what the answer says will happen.
 ENVIRONMENT_VERBS = ("redeploy", "stop", "wake", "keep-awake", "let-sleep", "reset-db")
-#: How long the dashboard's *Keep awake* may pin (hours; None: until removed).
-MAX_PIN_HOURS = 24 * 31
+
 INSTANCE_VERBS = ("start", "stop", "retire", "terminate")
 
 
@@ -55,8 +55,12 @@ class Actions:
         self._clock = clock
 
     def _recorded(self, message: str) -> Answer:
-        self._trigger.poke("request")
+        self.poke()
         return Answer(202, message)
+
+    def poke(self) -> None:
+        """Ask for a pass soon (a request was recorded)."""
+        self._trigger.poke("request")
 
     # --- environments --------------------------------------------------------------
 

@@ -114,6 +114,10 @@ class Web:
         instances, problem = self.pool.get()
         return snapshot(self.cfg, self.store, instances=instances, pool_problem=problem)
 
+    def env_link(self, pr: int, url: str) -> str:
+        """The link the dashboard shows: through ``/e/<pr>`` with ``serve.wake_links``."""
+        return f"/e/{pr}" if self.cfg.serve.wake_links else url
+
     def hides_output(self, person: Person) -> bool:
         """A failure's output (printed by the PR's code) is for those who may act, unless
         ``report.show_output`` lets everyone who may look read it."""
@@ -157,6 +161,7 @@ class Web:
             flash_refused=request.session.pop("flash_refused", False),
             pr_url=self.cfg.github.pr_url,
             has_database=self.cfg.database is not None,
+            env_link=self.env_link,
             **values,
         )
         return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)

@@ -22,7 +22,7 @@ from pullrekun.web import api
 from pullrekun.web.actions import Actions
 from pullrekun.web.auth import Accounts
 from pullrekun.web.context import GitHubAuth, PoolCache, Web
-from pullrekun.web.routes import environments, pool, releases, schemas, signin
+from pullrekun.web.routes import environments, pool, releases, schemas, signin, wake
 
 __all__ = ["GitHubAuth", "PoolCache", "install"]
 
@@ -49,6 +49,13 @@ def install(
     cache = pool_cache or PoolCache(cfg)
     actions = Actions(cfg, store, trigger, lambda: cache.get()[0])
     app.state.web = Web(cfg, store, actions, accounts, cache, github)
-    for router in (signin.router, environments.router, pool.router, releases.router, schemas.router):
+    for router in (
+        signin.router,
+        environments.router,
+        pool.router,
+        releases.router,
+        schemas.router,
+        wake.router,
+    ):
         app.include_router(router)
     api.install(app)

@@ -88,6 +88,19 @@ class _StateCollector(Collector):
             "Instances the orphan sweep stopped and scale-in terminated in the last 24 hours",
             value=now.swept_last_day,
         )
+        sleeping = GaugeMetricFamily(
+            "pullrekun_environments_sleeping",
+            "Environments asleep, by why (the last pass)",
+            labels=["reason"],
+        )
+        for reason, count in sorted(now.sleeping.items()):
+            sleeping.add_metric([reason], count)
+        yield sleeping
+        yield GaugeMetricFamily(
+            "pullrekun_instance_hours_month",
+            "Hours the pool's instances ran this month (UTC), as passes observed them",
+            value=now.instance_hours_month,
+        )
         if now.rate_remaining is not None:
             yield GaugeMetricFamily(
                 "pullrekun_github_rate_limit_remaining",

@@ -192,6 +192,17 @@ class Journal:
                 q = q.where(DeploymentRow.pr_number == pr_number)
             return tuple(s.scalars(q).all())
 
+    def durations(self, reason: str, limit: int = 10) -> tuple[float, ...]:
+        """Seconds the newest successful deploys for ``reason`` took ("instance was stopped": wakes)."""
+        with self._db.session() as s:
+            rows = s.scalars(
+                select(DeploymentRow)
+                .where(DeploymentRow.reason == reason, DeploymentRow.status == "success")
+                .order_by(DeploymentRow.id.desc())
+                .limit(limit)
+            ).all()
+            return tuple((r.finished_at - r.started_at).total_seconds() for r in rows if r.finished_at)
+
     def last_deployments(self) -> dict[str, DeploymentRow]:
         """Each instance's latest deployment (the pool table's "last deploy")."""
         with self._db.session() as s:

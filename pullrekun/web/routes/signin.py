@@ -12,6 +12,7 @@ from pullrekun.adapters.github.client import GitHubUnavailable
 from pullrekun.web.auth import CSRF_FIELD, csrf_ok, session_of
 from pullrekun.web.context import Web, WebParts, to_login
 from pullrekun.web.oauth import SignInFailed
+from pullrekun.web.routes.wake import after_login
 
 router = APIRouter()
 
@@ -60,7 +61,7 @@ def login(
         return login_page(web, request, 401, "Wrong login or password.")
     web.throttle.succeeded(login, address)
     web.start_session(request, person.actor)
-    return RedirectResponse("/", status_code=303)
+    return RedirectResponse(after_login(request), status_code=303)
 
 
 @router.post("/logout")
@@ -97,4 +98,4 @@ def github_callback(request: Request, web: WebParts, code: str = "", state: str 
     if role is None:
         return login_page(web, request, 403, f"{login} has no access to {web.cfg.github.repository}.")
     web.start_session(request, f"github:{login}")
-    return RedirectResponse("/", status_code=303)
+    return RedirectResponse(after_login(request), status_code=303)
