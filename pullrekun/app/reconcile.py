@@ -44,7 +44,7 @@ from pullrekun.config.secrets import redactor
 from pullrekun.core.fleet import LaunchInstance
 from pullrekun.core.model import Action, Assign, Deploy, DropSchema, Plan, StopInstance, Unassign
 from pullrekun.core.planner import plan as make_plan
-from pullrekun.core.views import EnvironmentView, PullRequestView, build_views
+from pullrekun.core.views import EnvironmentView, Phase, PullRequestView, build_views
 
 log = logging.getLogger(__name__)
 
@@ -309,10 +309,18 @@ class Pass:
         )
         costs = pr_costs(self.cfg, self.store, list(views), now)
         table = self.cfg.cost.table
-        return {
+        views = {
             n: dataclasses.replace(v, cost=costs[n].text(table)) if n in costs else v
             for n, v in views.items()
         }
+        if self.cfg.serve.wake_links:
+            # The link through serve: up, it forwards; asleep, it wakes the environment.
+            linked = (Phase.READY, Phase.ASLEEP, Phase.DEPLOYING)
+            views = {
+                n: dataclasses.replace(v, url=self.cfg.serve.link(n)) if v.phase in linked else v
+                for n, v in views.items()
+            }
+        return views
 
     def notices(self, reporter: Reporter, obs: Observation) -> NoticeResult | None:
         """The release notices' step: after the report (the environments come first), never

@@ -9,6 +9,7 @@ guessed from what pullrekun asked for, only from what it saw.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -126,8 +127,10 @@ class PRCost:
     amount: float
 
     def text(self, prices: Prices) -> str:
-        """ "ran 6.5 h, about $0.27"."""
-        return f"ran {self.hours:.1f} h, about {prices.money(self.amount)}"
+        """ "ran 6.5 h, about $0.27", in half-hour steps (a PR comment is edited when it changes)."""
+        shown = math.floor(self.hours * 2) / 2
+        amount = self.amount * shown / self.hours if self.hours else 0.0
+        return f"ran {shown:.1f} h, about {prices.money(amount)}"
 
 
 def per_pr(stretches: Iterable[Stretch], prices: Prices, now: dt.datetime) -> dict[int, PRCost]:

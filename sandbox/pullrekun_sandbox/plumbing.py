@@ -47,16 +47,19 @@ def free_port(first_host: int, hosts: int, net: str = "127.0.0") -> int:
 
 
 def to_toml(data: dict[str, Any]) -> str:
-    """Just enough TOML for the sandbox's config (tables of strings and integers)."""
+    """Just enough TOML for the sandbox's config (tables of strings, numbers and flat tables)."""
     lines: list[str] = []
     for section, values in data.items():
         lines.append(f"[{section}]")
         for key, value in values.items():
             if isinstance(value, dict):
-                rendered = "{ " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in value.items()) + " }"
+                # Keys quoted: "t3.micro" is one key, not a dotted path.
+                rendered = (
+                    "{ " + ", ".join(f"{json.dumps(k)} = {json.dumps(v)}" for k, v in value.items()) + " }"
+                )
             elif isinstance(value, bool):
                 rendered = "true" if value else "false"
-            elif isinstance(value, int):
+            elif isinstance(value, int | float):
                 rendered = str(value)
             else:
                 rendered = json.dumps(value)  # strings and lists of strings are valid TOML as JSON

@@ -60,8 +60,9 @@ def login(
     if person is None:
         return login_page(web, request, 401, "Wrong login or password.")
     web.throttle.succeeded(login, address)
+    back = after_login(request)  # read before the session starts afresh
     web.start_session(request, person.actor)
-    return RedirectResponse(after_login(request), status_code=303)
+    return RedirectResponse(back, status_code=303)
 
 
 @router.post("/logout")
@@ -97,5 +98,6 @@ def github_callback(request: Request, web: WebParts, code: str = "", state: str 
         return login_page(web, request, 502, str(exc))
     if role is None:
         return login_page(web, request, 403, f"{login} has no access to {web.cfg.github.repository}.")
+    back = after_login(request)
     web.start_session(request, f"github:{login}")
-    return RedirectResponse(after_login(request), status_code=303)
+    return RedirectResponse(back, status_code=303)
