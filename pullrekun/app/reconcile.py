@@ -309,8 +309,11 @@ class Pass:
         )
         costs = pr_costs(self.cfg, self.store, list(views), now)
         table = self.cfg.cost.table
+        # From half an hour on (the line moves in half-hour steps: no comment edit every pass).
         views = {
-            n: dataclasses.replace(v, cost=costs[n].text(table)) if n in costs else v
+            n: dataclasses.replace(v, cost=costs[n].text(table))
+            if n in costs and costs[n].hours >= 0.5
+            else v
             for n, v in views.items()
         }
         if self.cfg.serve.wake_links:
