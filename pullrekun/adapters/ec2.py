@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from pullrekun.config import EC2Config
 from pullrekun.core import tags as tag
 from pullrekun.core.fleet import TOKEN_RE
 from pullrekun.core.model import Instance, InstanceState
+from pullrekun.core.servers import Server
 from pullrekun.core.tagpolicy import Refusal
 from pullrekun.core.validate import InvalidInput, check_host, check_schema, check_sha
 
@@ -118,6 +120,54 @@ def observe_pool(ec2: Any, pool: str) -> PoolReading:
         tuple(sorted(found, key=lambda i: i.instance_id)),
         tuple(sorted(refused, key=lambda r: r.instance_id)),
     )
+
+
+#: A schedule's name as ``pullrekun:schedule`` may carry it.
+SCHEDULE_NAME_RE = re.compile(r"\A[a-z0-9][a-z0-9_-]{0,31}\Z")
+
+
+def _server(desc: dict[str, Any], vpc_ids: Collection[str], subnet_ids: Collection[str]) -> Server | None:
+    """One DescribeInstances entry -> a developer's server, or None: a pool member (the pool's
+    rules decide), outside the pool's VPC or subnet limits, or a tag that names no schedule."""
+    tags = _tags(desc)
+    name = tags.get(tag.SCHEDULE, "")
+    if tag.POOL in tags:
+        return None
+    if (vpc_ids and desc.get("VpcId") not in vpc_ids) or (
+        subnet_ids and desc.get("SubnetId") not in subnet_ids
+    ):
+        return None
+    if not SCHEDULE_NAME_RE.match(name):
+        log.warning(
+            "server %s: %s=%r names no schedule; left alone", desc.get("InstanceId"), tag.SCHEDULE, name
+        )
+        return None
+    try:
+        return Server(desc["InstanceId"], desc["State"]["Name"], name, tags.get("Name", "")[:64])
+    except InvalidInput as exc:
+        log.warning("refusing server %s: %s", str(desc.get("InstanceId"))[:40], exc)
+        return None
+
+
+def observe_servers(
+    ec2: Any, vpc_ids: Collection[str] = (), subnet_ids: Collection[str] = ()
+) -> tuple[Server, ...]:
+    """Every developer's server: tagged ``pullrekun:schedule``, not a pool member, within the
+    pool's VPC and subnet limits (if any), sorted by id."""
+    filters = [
+        {"Name": "tag-key", "Values": [tag.SCHEDULE]},
+        {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]},
+    ]
+    found: list[Server] = []
+    try:
+        for page in ec2.get_paginator("describe_instances").paginate(Filters=filters):
+            for desc in (d for r in page["Reservations"] for d in r["Instances"]):
+                server = _server(desc, vpc_ids, subnet_ids)
+                if server is not None:
+                    found.append(server)
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        raise EC2Unavailable(f"describe_instances failed: {exc}") from exc
+    return tuple(sorted(found, key=lambda s: s.instance_id))
 
 
 class PoolChangeRefused(RuntimeError):

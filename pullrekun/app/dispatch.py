@@ -47,6 +47,7 @@ from pullrekun.core.model import (
     Touch,
     Unassign,
 )
+from pullrekun.core.servers import MarkServer, SwitchServer
 
 
 class Carrier(enum.StrEnum):
@@ -76,6 +77,8 @@ CARRIED_OUT_BY: Mapping[type[Action], Carrier] = {
     ForgetLaunch: Carrier.STATE,
     ForgetLaunchRequest: Carrier.STATE,
     Touch: Carrier.STATE,
+    MarkServer: Carrier.STATE,
+    SwitchServer: Carrier.PLAYBOOK,
     LaunchInstance: Carrier.LAUNCH,
     TerminateInstance: Carrier.PLAYBOOK,
     RegisterInstance: Carrier.EC2,

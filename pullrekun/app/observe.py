@@ -105,6 +105,8 @@ def observe(cfg: Config, store: Store, client: GitHubClient, clock: Clock) -> Ob
         activity=store.sleep.activity(),
         month_cost=month_cost(cfg, store, clock()),
         budget_lifted=bool(cfg.cost.budget) and store.usage.budget_lifted(clock()),
+        servers=pool.servers,
+        server_records=store.servers.records() if cfg.schedules else {},
     )
     return Observation(
         observed,

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pullrekun.adapters import ec2
 from pullrekun.config import Config
 from pullrekun.core.model import Instance
+from pullrekun.core.servers import Server
 from pullrekun.core.tagpolicy import Refusal, TagPolicy
 
 
@@ -18,6 +19,8 @@ class Pool:
     instances: tuple[Instance, ...]
     #: Instances tagged into the pool that it refuses, with the reason (``status`` shows them).
     refused: tuple[Refusal, ...] = ()
+    #: Developers' servers on a schedule (read only with ``[schedules]``).
+    servers: tuple[Server, ...] = ()
 
     def by_id(self) -> dict[str, Instance]:
         return {i.instance_id: i for i in self.instances}
@@ -36,6 +39,8 @@ def tag_policy(cfg: Config, edited: Mapping[str, str]) -> TagPolicy:
 def read_pool(cfg: Config, edited: Mapping[str, str] | None = None) -> Pool:
     """Raises ``ec2.EC2Unavailable`` when EC2 cannot be read. ``edited``: the dashboard's edits
     of the developer -> schema table."""
-    reading = ec2.observe_pool(ec2.client(cfg.ec2), cfg.ec2.pool)
+    client = ec2.client(cfg.ec2)
+    reading = ec2.observe_pool(client, cfg.ec2.pool)
     accepted, refused = tag_policy(cfg, edited or {}).screen(reading.instances)
-    return Pool(accepted, tuple(sorted((*reading.refused, *refused), key=lambda r: r.instance_id)))
+    servers = ec2.observe_servers(client, cfg.ec2.vpc_ids, cfg.ec2.subnet_ids) if cfg.schedules else ()
+    return Pool(accepted, tuple(sorted((*reading.refused, *refused), key=lambda r: r.instance_id)), servers)

@@ -28,15 +28,18 @@ from pullrekun.app.sleepview import (
     CostView,
     OfficeHours,
     RestView,
+    ServerView,
     cost_view,
     office_hours,
     pr_costs,
     rest_views,
+    server_views,
     with_sleep_and_cost,
 )
 from pullrekun.config import Config
 from pullrekun.core.cost import month_start
 from pullrekun.core.model import UP_STATES, EnvStatus, Instance, InstanceWish
+from pullrekun.core.servers import Server
 from pullrekun.core.sleep import RestKind
 from pullrekun.core.steps import Step
 from pullrekun.core.tagpolicy import Refusal
@@ -140,6 +143,8 @@ class Snapshot:
     office_hours: OfficeHours | None = None
     #: What the pool ran this month, priced, against its budget.
     cost: CostView | None = None
+    #: Developers' servers on a schedule (``pullrekun:schedule=<name>``).
+    servers: tuple[ServerView, ...] = ()
 
     def environment(self, pr: int) -> EnvironmentView | None:
         return next((e for e in self.environments if e.pr == pr), None)
@@ -235,6 +240,7 @@ def snapshot(
     now: dt.datetime | None = None,
     instances: Mapping[str, Instance] | None = None,
     pool_problem: str | None = None,
+    servers: tuple[Server, ...] = (),
 ) -> Snapshot:
     """The read model now. The pool is read from EC2 unless ``instances`` is given, or
     ``pool_problem`` says why it could not be read (a caller that reads the pool itself)."""
@@ -243,7 +249,7 @@ def snapshot(
     if instances is None and problem is None:
         try:
             reading = read_pool(cfg, store.requests.edited_authors())
-            instances, refused = reading.by_id(), reading.refused
+            instances, refused, servers = reading.by_id(), reading.refused, reading.servers
         except ec2.EC2Unavailable as exc:
             problem = str(exc)
     when = now or dt.datetime.now(dt.UTC)
@@ -292,6 +298,7 @@ def snapshot(
         sleeping=rest_views(rests),
         office_hours=office_hours(cfg, when),
         cost=cost_view(cfg, store, when),
+        servers=server_views(cfg, store, servers, when),
     )
 
 

@@ -44,6 +44,7 @@ from pullrekun.config.secrets import redactor
 from pullrekun.core.fleet import LaunchInstance
 from pullrekun.core.model import Action, Assign, Deploy, DropSchema, Plan, StopInstance, Unassign
 from pullrekun.core.planner import plan as make_plan
+from pullrekun.core.servers import SwitchServer
 from pullrekun.core.views import EnvironmentView, Phase, PullRequestView, build_views
 
 log = logging.getLogger(__name__)
@@ -184,6 +185,7 @@ class Pass:
         observed = dataclasses.replace(
             obs.observed,
             instances=pool.instances,
+            servers=pool.servers,
             launches=self.store.fleet.records(),
             launch_requests=self.store.fleet.launch_requests(),
         )
@@ -265,6 +267,11 @@ class Pass:
             if stop.swept and done.run is not None and done.run.host_ok(stop.instance_id):
                 self.store.events.add(now, "swept", f"stopped: {stop.reason}", instance_id=stop.instance_id)
         record_pool_changes(self.store, done.pool_changes, now)
+        if done.run is not None:
+            run = done.run
+            self.store.servers.switched(
+                {s: run.host_ok(s.instance_id) for s in plan.of_type(SwitchServer)}, now
+            )
         for revoked in done.revocations:
             if revoked.refused:
                 self.store.events.add(now, "report_refused", revoked.problem[:2000], revoked.pr_number)

@@ -13,6 +13,7 @@ from pullrekun.adapters.state.store import Store
 from pullrekun.adapters.state.usage import month_key
 from pullrekun.config import Config
 from pullrekun.core import cost
+from pullrekun.core.servers import Server, wish_holds
 from pullrekun.core.sleep import Activity
 from pullrekun.core.views import EnvironmentView
 
@@ -58,6 +59,51 @@ class CostView:
     @property
     def over_budget(self) -> bool:
         return bool(self.budget) and self.amount >= self.budget and not self.budget_lifted
+
+
+@dataclass(frozen=True)
+class ServerView:
+    """A developer's server on a schedule: its state, its schedule and what comes next."""
+
+    instance_id: str
+    name: str
+    state: str
+    schedule: str
+    #: The schedule's next change, and whether it starts (True) or stops (False) the server.
+    next_change: dt.datetime | None
+    next_start: bool
+    #: The next change as the schedule's zone reads it ("Mon 09:00 Asia/Tokyo").
+    next_change_text: str
+    #: A *Start now* / *Stop now* that holds until then ("start", "stop"), and who asked.
+    wish: str | None = None
+    wished_by: str | None = None
+
+
+def server_views(
+    cfg: Config, store: Store, servers: tuple[Server, ...], now: dt.datetime
+) -> tuple[ServerView, ...]:
+    schedules = cfg.named_schedules
+    records = store.servers.records() if servers else {}
+    views = []
+    for server in servers:
+        schedule = schedules.get(server.schedule)
+        record = records.get(server.instance_id)
+        change = schedule.next_change(now) if schedule is not None else None
+        holds = schedule is not None and wish_holds(record, schedule, now)
+        views.append(
+            ServerView(
+                server.instance_id,
+                server.name,
+                server.state,
+                server.schedule if schedule is not None else f"{server.schedule} (no such schedule)",
+                change,
+                schedule is not None and not schedule.is_open(now),
+                schedule.local_text(change) if schedule is not None and change is not None else "",
+                str(record.wish) if holds and record is not None and record.wish else None,
+                record.actor if holds and record is not None else None,
+            )
+        )
+    return tuple(views)
 
 
 def rest_views(records: Mapping[int, RestRecord]) -> tuple[RestView, ...]:

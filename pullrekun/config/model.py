@@ -117,6 +117,7 @@ class Config:
             trust=self.trust,
             fleet=self.ec2.fleet,
             sleep=self.sleep_policy,
+            schedules=self.named_schedules,
             budget=self.cost.budget,
             currency=self.cost.currency,
         )

@@ -27,6 +27,7 @@ from pullrekun.core.fleet import (
     LaunchRequest,
     TerminateInstance,
 )
+from pullrekun.core.servers import MarkServer, Server, ServerRecord, SwitchServer
 from pullrekun.core.sleep import Activity, Rest
 from pullrekun.core.validate import check_instance_id, check_pr_number, check_sha
 
@@ -192,6 +193,9 @@ class Observed:
     #: the monthly budget for this month.
     month_cost: float = 0.0
     budget_lifted: bool = False
+    #: Developers' own servers (``pullrekun:schedule=<name>``), and what pullrekun recorded of each.
+    servers: tuple[Server, ...] = ()
+    server_records: Mapping[str, ServerRecord] = field(default_factory=dict)
 
 
 # --- Actions -------------------------------------------------------------------------
@@ -345,6 +349,8 @@ Action = (
     | ForgetLaunchRequest
     | TerminateInstance
     | Touch
+    | SwitchServer
+    | MarkServer
 )
 _A = TypeVar("_A")
 

@@ -49,6 +49,8 @@ from pullrekun.core.model import (
     Touch,
     Unassign,
 )
+from pullrekun.core.schedules import Schedule
+from pullrekun.core.servers import switch_servers
 from pullrekun.core.sleep import Rest, SleepPolicy
 from pullrekun.core.sleepplan import SleepPass, budget_text
 from pullrekun.core.trust import TrustPolicy
@@ -68,6 +70,8 @@ class PlannerConfig:
     fleet: FleetPolicy = field(default_factory=FleetPolicy)
     #: Idle sleep, office hours, the keep label (``[sleep]``, ``[schedule]``).
     sleep: SleepPolicy = field(default_factory=SleepPolicy)
+    #: Developers' servers' schedules by name (``[schedules.<name>]``).
+    schedules: Mapping[str, Schedule] = field(default_factory=dict)
     #: The pool's monthly budget (0: none): past it nothing is started or launched.
     budget: float = 0.0
     currency: str = "$"
@@ -419,6 +423,8 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
     _settle_free(draft, observed, unassign, holders, terminated, released | adopted)
     draft.pool_changes.extend(_wishes_outside(wishes, instances))
     draft.pool_changes.extend(refused_ends)
+    switches, server_notes = switch_servers(observed.servers, observed.server_records, config.schedules, now)
+    draft.notes.extend(server_notes)
 
     actions: list[Action] = [
         *approvals,
@@ -435,6 +441,7 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
         *sorted(draft.forgets, key=lambda a: a.pr_number),
         *(_touches(sleep.touches, draft.touches) if config.sleep.active else ()),
         *draft.pool_changes,
+        *switches,
     ]
     return Plan(
         actions=tuple(actions),

@@ -28,7 +28,11 @@ LAUNCH = f"{PREFIX}launch"
 #: checks. pullrekun itself goes by its launch records, never by this tag alone.
 MANAGED = f"{PREFIX}managed"
 
-ALL = (POOL, ANSIBLE_HOST, URL, DB_SCHEMA, PR, SHA, LAUNCH, MANAGED)
+#: A developer's own server (not a pool member) started and stopped on the named schedule
+#: (``[schedules.<name>]``); written by whoever owns the server.
+SCHEDULE = f"{PREFIX}schedule"
+
+ALL = (POOL, ANSIBLE_HOST, URL, DB_SCHEMA, PR, SHA, LAUNCH, MANAGED, SCHEDULE)
 
 
 def playbook_vars() -> dict[str, str]:

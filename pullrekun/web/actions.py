@@ -17,6 +17,7 @@ from pullrekun.adapters.state.store import Store
 from pullrekun.app.trigger import PassTrigger
 from pullrekun.config import Config
 from pullrekun.core.model import Instance, InstanceWish
+from pullrekun.core.servers import Server, ServerWish
 from pullrekun.core.sleep import MAX_PIN_HOURS
 from pullrekun.core.validate import InvalidInput, check_instance_id, check_login, check_schema
 
@@ -37,6 +38,7 @@ class Answer:
 ENVIRONMENT_VERBS = ("redeploy", "stop", "wake", "keep-awake", "let-sleep", "reset-db")
 
 INSTANCE_VERBS = ("start", "stop", "retire", "terminate")
+SERVER_VERBS = ("start-now", "stop-now")
 
 
 class Actions:
@@ -47,12 +49,14 @@ class Actions:
         trigger: PassTrigger,
         pool: Callable[[], Mapping[str, Instance] | None],
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        servers: Callable[[], tuple[Server, ...]] = tuple,
     ) -> None:
         self._cfg = cfg
         self._store = store
         self._trigger = trigger
         self._pool = pool
         self._clock = clock
+        self._servers = servers
 
     def _recorded(self, message: str) -> Answer:
         self.poke()
@@ -188,6 +192,19 @@ class Actions:
             return Answer(409, f"{instance_id} is already in pool {self._cfg.ec2.pool}.")
         self._store.requests.instance_wish(instance_id, InstanceWish.REGISTER, self._clock(), actor)
         return self._recorded(f"{instance_id} will be tagged into pool {self._cfg.ec2.pool}.")
+
+    # --- developers' servers --------------------------------------------------------------
+
+    def server(self, instance_id: str, verb: str, actor: str) -> Answer:
+        """*Start now* / *Stop now* a developer's server: it holds until its schedule next changes."""
+        if verb not in SERVER_VERBS:
+            return Answer(404, f"no such action: {verb}")
+        if instance_id not in {s.instance_id for s in self._servers()}:
+            return Answer(404, f"{instance_id} is not a server on a schedule (pullrekun:schedule).")
+        wish = ServerWish.START if verb == "start-now" else ServerWish.STOP
+        self._store.servers.wish(instance_id, wish, self._clock(), actor)
+        what = "started" if wish == ServerWish.START else "stopped"
+        return self._recorded(f"{instance_id} will be {what}, until its schedule next changes.")
 
     # --- release notices ----------------------------------------------------------------
 

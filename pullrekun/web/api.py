@@ -143,6 +143,16 @@ def environment(
 
 
 @router.post(
+    "/servers/{instance_id}/{verb}",
+    summary="Start (start-now) or stop (stop-now) a developer's server until its schedule next changes",
+    status_code=202,
+    response_model=Message,
+)
+def server(web: WebParts, person: Actor, instance_id: str, verb: str) -> Any:
+    return _acting(person, lambda p: web.actions.server(instance_id, verb, p.actor))
+
+
+@router.post(
     "/budget/lift",
     summary="Let instances start and launch past this month's budget",
     status_code=202,

@@ -28,6 +28,7 @@ from pullrekun.app.pool import read_pool
 from pullrekun.app.readmodel import Snapshot, snapshot
 from pullrekun.config import Config
 from pullrekun.core.model import Instance
+from pullrekun.core.servers import Server
 from pullrekun.web.actions import Actions, Answer
 from pullrekun.web.auth import Accounts, Person, Role, csrf_ok, csrf_token, session_of, sign_in
 from pullrekun.web.oauth import GitHubSignIn, RepoAccess
@@ -62,16 +63,24 @@ class PoolCache:
         self._lock = threading.Lock()
         self._at = -ttl
         self._value: tuple[Mapping[str, Instance] | None, str | None] = (None, None)
+        self._servers: tuple[Server, ...] = ()
 
     def get(self) -> tuple[Mapping[str, Instance] | None, str | None]:
         with self._lock:
             if time.monotonic() - self._at >= self._ttl:
                 try:
-                    self._value = (read_pool(self._cfg).by_id(), None)
+                    reading = read_pool(self._cfg)
+                    self._value, self._servers = (reading.by_id(), None), reading.servers
                 except ec2.EC2Unavailable as exc:
-                    self._value = (None, str(exc))
+                    self._value, self._servers = (None, str(exc)), ()
                 self._at = time.monotonic()
             return self._value
+
+    def servers(self) -> tuple[Server, ...]:
+        """Developers' servers as EC2 last said (read with the pool)."""
+        self.get()
+        with self._lock:
+            return self._servers
 
     def invalidate(self) -> None:
         """Read EC2 again on the next request (a pass has just changed the pool)."""
@@ -112,7 +121,8 @@ class Web:
     def read(self) -> Snapshot:
         """The read model, with the pool as EC2 last said."""
         instances, problem = self.pool.get()
-        return snapshot(self.cfg, self.store, instances=instances, pool_problem=problem)
+        servers = self.pool.servers()
+        return snapshot(self.cfg, self.store, instances=instances, pool_problem=problem, servers=servers)
 
     def env_link(self, pr: int, url: str) -> str:
         """The link the dashboard shows: through ``/e/<pr>`` with ``serve.wake_links``."""

@@ -47,7 +47,7 @@ def install(
         https_only=cfg.serve.secure_cookies,
     )
     cache = pool_cache or PoolCache(cfg)
-    actions = Actions(cfg, store, trigger, lambda: cache.get()[0])
+    actions = Actions(cfg, store, trigger, lambda: cache.get()[0], servers=cache.servers)
     app.state.web = Web(cfg, store, actions, accounts, cache, github)
     for router in (
         signin.router,

@@ -41,6 +41,7 @@ from pullrekun.core.model import (
     plan_json,
 )
 from pullrekun.core.redact import cap_line, cap_output
+from pullrekun.core.servers import SwitchServer
 from pullrekun.core.steps import Step
 
 PLAYBOOK = "playbooks/reconcile.yml"
@@ -237,7 +238,7 @@ def _group_vars(cfg: Config) -> dict[str, Any]:
 
 
 def build_inventory(plan: Plan, instances: Mapping[str, Instance], cfg: Config) -> dict[str, Any]:
-    """The run's inventory: localhost for EC2 calls, pullrekun_stop, _start and _deploy."""
+    """The run's inventory: localhost for EC2 calls, pullrekun_stop, _start, _deploy and _switch."""
     deploy_hosts = _deploy_hosts(plan, instances, cfg)
     starts = {a.instance_id for a in plan.of_type(StartInstance)}
     # Free instances started on request (no deploy): started and left running.
@@ -245,6 +246,15 @@ def build_inventory(plan: Plan, instances: Mapping[str, Instance], cfg: Config) 
         iid: {**_connection_vars(cfg, instances[iid])} for iid in sorted(starts - set(deploy_hosts))
     }
     localhost = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+    # Developers' servers: EC2 calls from the controller only (no connection to the server).
+    switch_hosts = {
+        s.instance_id: {
+            **localhost,
+            "pullrekun_instance_id": s.instance_id,
+            "pullrekun_switch_state": "running" if s.running else "stopped",
+        }
+        for s in plan.of_type(SwitchServer)
+    }
     return {
         "all": {
             "vars": _group_vars(cfg),
@@ -253,6 +263,7 @@ def build_inventory(plan: Plan, instances: Mapping[str, Instance], cfg: Config) 
                 "pullrekun_stop": {"hosts": _stop_hosts(plan, instances, cfg)},
                 "pullrekun_start": {"hosts": start_hosts},
                 "pullrekun_deploy": {"hosts": deploy_hosts},
+                "pullrekun_switch": {"hosts": switch_hosts},
             },
         }
     }

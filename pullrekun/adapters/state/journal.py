@@ -27,6 +27,7 @@ from pullrekun.adapters.state.schema import (
     SchemaDropRow,
     UntrustedHostRow,
 )
+from pullrekun.adapters.state.servers import record_server_intent
 from pullrekun.adapters.state.sleep import record_sleep_intent, set_aside
 from pullrekun.core.model import (
     Approval,
@@ -130,6 +131,7 @@ def _record_records(s: Session, plan: Plan, now: dt.datetime) -> None:
         if row is not None:
             row.db_reset_seen = False
     record_fleet_intent(s, plan, now)
+    record_server_intent(s, plan, now)
 
 
 class Journal:

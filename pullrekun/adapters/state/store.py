@@ -10,7 +10,8 @@ Each aggregate's methods are one transaction each:
 - :class:`~pullrekun.adapters.state.facts.Facts`: GitHub's facts and the release notices' facts;
 - :class:`~pullrekun.adapters.state.fleet.Fleet`: the launches pullrekun made, and their ends;
 - :class:`~pullrekun.adapters.state.sleep.Sleep`: each PR's activity, wakes and pins, and who sleeps;
-- :class:`~pullrekun.adapters.state.usage.Usage`: what instances ran (cost), budget lifts.
+- :class:`~pullrekun.adapters.state.usage.Usage`: what instances ran (cost), budget lifts;
+- :class:`~pullrekun.adapters.state.servers.Servers`: developers' servers' schedule switches.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pullrekun.adapters.state.journal import Journal
 from pullrekun.adapters.state.reports import ReportLedger
 from pullrekun.adapters.state.requests import Requests
 from pullrekun.adapters.state.schema import GitHubStateRow, ReleaseFactRow
+from pullrekun.adapters.state.servers import Servers
 from pullrekun.adapters.state.sleep import Sleep
 from pullrekun.adapters.state.usage import Usage
 
@@ -46,6 +48,7 @@ class Store:
         self.requests = Requests(self.db)
         self.sleep = Sleep(self.db)
         self.usage = Usage(self.db)
+        self.servers = Servers(self.db)
         self.events = Events(self.db)
         self.http_cache = HttpCache(self.db)
         self.reports = ReportLedger(self.db)
