@@ -396,19 +396,23 @@ class Plan:
         return tuple(a for a in self.actions if isinstance(a, kind))
 
 
-def _rest_json(rest: Rest) -> dict[str, Any]:
-    when = {
-        k: v.isoformat() if v is not None else None for k, v in (("since", rest.since), ("until", rest.until))
-    }
-    return {**dataclasses.asdict(rest), **when}
+def _plain(value: Any) -> Any:
+    """Datetimes as ISO strings, the rest as ``dataclasses.asdict`` gives it (JSON-ready)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return value
 
 
 def plan_json(plan: Plan) -> dict[str, Any]:
     """The plan as JSON: ``plan --json`` prints it, each run keeps it as ``plan.json``."""
     return {
-        "actions": [{"type": type(a).__name__, **dataclasses.asdict(a)} for a in plan.actions],
+        "actions": [{"type": type(a).__name__, **_plain(dataclasses.asdict(a))} for a in plan.actions],
         "queue": [dataclasses.asdict(q) for q in plan.queue],
         "skipped": [dataclasses.asdict(q) for q in plan.skipped],
-        "resting": [_rest_json(r) for r in plan.resting],
+        "resting": [_plain(dataclasses.asdict(r)) for r in plan.resting],
         "notes": list(plan.notes),
     }
