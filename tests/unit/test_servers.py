@@ -84,3 +84,23 @@ def test_the_planner_carries_the_switches() -> None:
     observed = Observed((), (), (), servers=(server("stopped"),))
     p = plan(observed, PlannerConfig(schedules=SCHEDULES), MON_NOON)
     assert p.of_type(SwitchServer) == (SwitchServer(IID, True, "schedule office is open", MON_OPEN),)
+
+
+def test_only_tagged_servers_outside_the_pool_and_within_its_limits_are_servers() -> None:
+    from pullrekun.adapters.ec2 import _server
+
+    def desc(tags: dict[str, str], vpc: str = "vpc-1") -> dict[str, object]:
+        return {
+            "InstanceId": IID,
+            "State": {"Name": "stopped"},
+            "VpcId": vpc,
+            "SubnetId": "subnet-1",
+            "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
+        }
+
+    mine = {"pullrekun:schedule": "office", "Name": "alice's box"}
+    assert _server(desc(mine), (), ()) == Server(IID, "stopped", "office", "alice's box")
+    assert _server(desc({**mine, "pullrekun:pool": "default"}), (), ()) is None, "a pool member"
+    assert _server(desc(mine, vpc="vpc-2"), ("vpc-1",), ()) is None, "outside ec2.vpc_ids"
+    assert _server(desc(mine), (), ("subnet-9",)) is None, "outside ec2.subnet_ids"
+    assert _server(desc({"pullrekun:schedule": "$(reboot)"}), (), ()) is None, "no schedule's name"

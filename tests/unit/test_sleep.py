@@ -317,3 +317,33 @@ def test_a_sleeper_never_holds_an_instance_while_a_pr_waits(
     waiting = [q for q in p.queue if not q.held]
     sleepers_holding = [r for r in p.resting if not r.without_instance]
     assert not (waiting and sleepers_holding)
+
+
+def test_hand_over_off_and_instances_recycling_replaces_stay_with_their_sleeper() -> None:
+    from pullrekun.core.fleet import LaunchRecord, Recycle
+
+    now = WED_NOON_TOKYO
+    acts = {3: active(3, now - 2 * EIGHT_H), 5: active(5, now)}
+    world = Observed((pr(3), pr(5)), (inst(1, S.STOPPED),), (ready(3, 1),), activity=acts)
+    off = PlannerConfig(sleep=SleepPolicy(after=EIGHT_H, hand_over=False))
+    assert plan(world, off, now).of_type(Unassign) == (), "hand_over = false"
+    record = LaunchRecord("prk-" + "0" * 32, now - EIGHT_H, "for PR #3", "i-00000001", bootstrapped=True)
+    fleet = FleetPolicy(launches=True, pool="default", max_size=1, recycle=Recycle.UNTRUSTED)
+    launched = dataclasses.replace(world, launches=(record,), untrusted=frozenset({"i-00000001"}))
+    p = plan(launched, config(fleet=fleet), now)
+    assert p.of_type(Unassign) == (), "an instance that ran untrusted code is never handed on"
+    assert [q.pr_number for q in p.queue] == [5]
+
+
+def test_a_push_outside_office_hours_is_deployed_when_they_open() -> None:
+    friday_night = utc(2026, 12, 4, 12)
+    cfg = config(after=None, schedule=OFFICE_TOKYO)
+    world = Observed(
+        (pr(3, head=33),), (inst(1, S.STOPPED),), (ready(3, 1),), activity={3: active(3, friday_night)}
+    )
+    p = plan(world, cfg, friday_night)
+    assert not p.of_type(Deploy), "pushed at night: it sleeps on"
+    assert [t.reason for t in p.of_type(Touch)] == ["pushed"]
+    monday = utc(2026, 12, 7, 0, 1)
+    pushed = dataclasses.replace(world, activity={3: active(3, friday_night, head_sha=sha(33))})
+    assert [d.sha for d in plan(pushed, cfg, monday).of_type(Deploy)] == [sha(33)]

@@ -9,6 +9,7 @@ from sqlalchemy import delete, select
 
 from pullrekun.adapters.state.engine import Database, event_row
 from pullrekun.adapters.state.schema import AssignmentRow, InstanceRequestRow, SchemaSourceRow
+from pullrekun.adapters.state.sleep import active
 from pullrekun.core.model import InstanceRequest, InstanceWish
 
 _WISH_TEXT = {
@@ -30,6 +31,7 @@ class Requests:
             if row is None:
                 return False
             row.db_reset_requested = True
+            active(s, pr_number, now)
             message = "fresh copy of the schema"
             s.add(event_row(now, "reset_requested", message, pr_number, row.instance_id, actor))
             return True
@@ -55,6 +57,7 @@ class Requests:
             if row is None:
                 return False
             row.redeploy_requested = True
+            active(s, pr_number, now)
             s.add(event_row(now, "redeploy_requested", "deploy again", pr_number, row.instance_id, actor))
             return True
 

@@ -51,6 +51,14 @@ def _row(s: Session, pr_number: int, now: dt.datetime) -> ActivityRow:
     return row
 
 
+def active(s: Session, pr_number: int, now: dt.datetime) -> None:
+    """Someone acted on the PR's environment (a redeploy, a fresh database): its idle clock
+    starts again (the sleep rules' "action")."""
+    row = s.get(ActivityRow, pr_number)
+    if row is not None:
+        row.active_at = now
+
+
 class Sleep:
     def __init__(self, db: Database) -> None:
         self._db = db
