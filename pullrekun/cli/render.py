@@ -21,9 +21,14 @@ def plan_text(plan: Plan) -> str:
         lines.append(f"{type(action).__name__}: {fields}")
     for q in plan.queue:
         why = f" ({q.launch_failure})" if q.launch_failure else " (an instance is being launched for it)"
+        held = f" (held: {q.held})" if q.held else ""
         lines.append(
-            f"queued: PR #{q.pr_number} position {q.position}{why if q.launching or q.launch_failure else ''}"
+            f"queued: PR #{q.pr_number} position {q.position}"
+            f"{why if q.launching or q.launch_failure else ''}{held}"
         )
+    for rest in plan.resting:
+        without = " (its instance went to a waiting PR)" if rest.without_instance else ""
+        lines.append(f"asleep: PR #{rest.pr_number}: {rest.text}{without}")
     lines += [f"no environment: PR #{s.pr_number}: {s.reason}" for s in plan.skipped]
     lines += [f"note: {n}" for n in plan.notes]
     return "\n".join(neutralise(line) for line in lines)

@@ -39,6 +39,7 @@ OFFICE_TOKYO = Schedule("office", WEEKDAYS, dt.time(9), dt.time(19), TOKYO, "Asi
 # Wednesday 2026-12-02, 12:00 in Tokyo (03:00 UTC): office hours.
 WED_NOON_TOKYO = dt.datetime(2026, 12, 2, 3, 0, tzinfo=dt.UTC)
 EIGHT_H = dt.timedelta(hours=8)
+IDLE_TEXT = "idle for 8 h; a push or a visit of its link wakes it"
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> dt.datetime:
@@ -347,3 +348,20 @@ def test_a_push_outside_office_hours_is_deployed_when_they_open() -> None:
     monday = utc(2026, 12, 7, 0, 1)
     pushed = dataclasses.replace(world, activity={3: active(3, friday_night, head_sha=sha(33))})
     assert [d.sha for d in plan(pushed, cfg, monday).of_type(Deploy)] == [sha(33)]
+
+
+def test_pullrekun_plan_says_who_sleeps_and_who_is_held_back() -> None:
+    from pullrekun.cli.render import plan_text
+
+    now = WED_NOON_TOKYO
+    world = Observed(
+        (pr(3), pr(4)), (inst(1, serving=3),), (ready(3, 1),), activity={3: active(3, now - EIGHT_H)}
+    )
+    lines = plan_text(plan(world, config(), now)).splitlines()
+    handed = f"asleep: PR #3: {IDLE_TEXT} (its instance went to a waiting PR)"
+    assert handed in lines
+    sunday = utc(2026, 12, 6, 3)
+    held = plan_text(plan(Observed((pr(5),), (), ()), config(after=None, schedule=OFFICE_TOKYO), sunday))
+    assert (
+        "queued: PR #5 position 1 (held: outside office hours; sleeping until Mon 09:00 Asia/Tokyo)" in held
+    )
