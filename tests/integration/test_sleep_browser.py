@@ -197,3 +197,26 @@ def test_the_pr_comment_carries_the_hours_and_price_recorded(world: World) -> No
     assert "| **Cost** | ran 6\\.5 h, about \\$0\\.33 |" in comment["body"], "escaped for Markdown"
     assert world.env(second)["hours"] >= 6.5
     assert pr != second
+
+
+def test_keep_awake_and_let_sleep_from_the_dashboard(browser: Any, world: World) -> None:
+    second = max(world.sb.github.prs)
+    page = browser.new_page()
+    page.goto(f"{world.url}/login")
+    page.fill("input[name=login]", ADMIN[0])
+    page.fill("input[name=password]", ADMIN[1])
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{world.url}/")
+    row = page.locator(f'tr[data-pr="{second}"]')
+    assert row.locator("a.url").get_attribute("href") == f"/e/{second}", "the link goes through serve"
+    row.locator("form.keep-awake select").select_option("8")
+    row.locator("form.keep-awake button").click()
+    page.wait_for_url(f"{world.url}/")
+    assert f"PR #{second}: kept awake until" in page.inner_text(".flash")
+    assert "kept awake by local:ada until" in page.locator(f'tr[data-pr="{second}"] .pin').inner_text()
+    act = world.store.sleep.activity()[second]
+    assert act.pinned_by == "local:ada"
+    page.locator(f'tr[data-pr="{second}"] form[action$="/let-sleep"] button').click()
+    page.wait_for_url(f"{world.url}/")
+    assert f"PR #{second}: it sleeps by the rules again." in page.inner_text(".flash")
+    assert world.store.sleep.activity()[second].pinned_by is None
