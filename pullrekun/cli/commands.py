@@ -30,7 +30,7 @@ from pullrekun.app.reconcile import plan_only, reconcile, release_notices
 from pullrekun.app.results import Cancel, PassOutcome, utcnow
 from pullrekun.cli.render import notice_line, pass_text, plan_text, status_table
 from pullrekun.config.secrets import secret
-from pullrekun.core.model import plan_json
+from pullrekun.core.planjson import plan_json
 from pullrekun.core.text import neutralise
 from pullrekun.core.validate import check_instance_id
 

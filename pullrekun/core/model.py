@@ -6,12 +6,11 @@ be a pure function and a plan can be printed, compared and replayed.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pullrekun.core.approvals import Approval as Approval
 from pullrekun.core.approvals import ApprovalEvidence as ApprovalEvidence
@@ -394,25 +393,3 @@ class Plan:
 
     def of_type(self, kind: type[_A]) -> tuple[_A, ...]:
         return tuple(a for a in self.actions if isinstance(a, kind))
-
-
-def _plain(value: Any) -> Any:
-    """Datetimes as ISO strings, the rest as ``dataclasses.asdict`` gives it (JSON-ready)."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    return value
-
-
-def plan_json(plan: Plan) -> dict[str, Any]:
-    """The plan as JSON: ``plan --json`` prints it, each run keeps it as ``plan.json``."""
-    return {
-        "actions": [{"type": type(a).__name__, **_plain(dataclasses.asdict(a))} for a in plan.actions],
-        "queue": [dataclasses.asdict(q) for q in plan.queue],
-        "skipped": [dataclasses.asdict(q) for q in plan.skipped],
-        "resting": [_plain(dataclasses.asdict(r)) for r in plan.resting],
-        "notes": list(plan.notes),
-    }

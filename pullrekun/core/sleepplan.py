@@ -10,10 +10,32 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from pullrekun.core.model import UP_STATES, Assignment, Instance, Observed, PullRequest, Touch, Unassign
+from pullrekun.core.fleet import FleetPolicy, Recycle
+from pullrekun.core.model import (
+    ASSIGNABLE_STATES,
+    UP_STATES,
+    Assignment,
+    Instance,
+    Observed,
+    PullRequest,
+    QueuedPR,
+    Touch,
+    Unassign,
+)
 from pullrekun.core.sleep import Activity, Rest, RestKind, SleepPolicy, rest_for
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def kept_by_sleepers(policy: FleetPolicy, observed: Observed) -> frozenset[str]:
+    """Instances a sleeper keeps rather than hands to a waiting PR: those ``ec2.recycle``
+    replaces when a PR lets them go (they are replaced once their PR closes)."""
+    if not policy.launches or policy.recycle == Recycle.NEVER:
+        return frozenset()
+    managed = {r.instance_id for r in observed.launches if r.instance_id is not None}
+    if policy.recycle == Recycle.ALWAYS:
+        return frozenset(managed)
+    return frozenset(managed & observed.untrusted)
 
 
 def budget_text(budget: float, currency: str) -> str:
@@ -49,6 +71,35 @@ class SleepPass:
             base = known or Activity(pr.number, now)
             activity[pr.number] = dataclasses.replace(base, active_at=now, head_sha=pr.head_sha)
         return cls(policy, now, activity, touches, over_budget)
+
+    def free_instances(
+        self, observed: Observed, kept: Mapping[int, Assignment], retiring: set[str]
+    ) -> list[Instance]:
+        """Instances no kept environment holds that a waiting PR may get (over budget: only
+        those already up, as nothing may be started)."""
+        held = {asg.instance_id for asg in kept.values()}
+        return [
+            i
+            for i in observed.instances
+            if i.instance_id not in held | retiring
+            and i.state in ASSIGNABLE_STATES
+            and (not self.over_budget or i.state in UP_STATES)
+        ]
+
+    def mark_held(self, queue: tuple[QueuedPR, ...]) -> tuple[QueuedPR, ...]:
+        """Over budget, every waiting PR says why it waits."""
+        if not self.over_budget:
+            return queue
+        return tuple(dataclasses.replace(q, held=self.over_budget) for q in queue)
+
+    def all_touches(self, given: list[Touch]) -> list[Touch]:
+        """The activity to record: one Touch per PR (an instance given wins over a push seen in
+        the same pass); none where no rule reads activity."""
+        if not self.policy.active:
+            return []
+        by_pr = {t.pr_number: t for t in self.touches}
+        by_pr.update((t.pr_number, t) for t in given)
+        return [by_pr[n] for n in sorted(by_pr)]
 
     def rest_of(self, pr: PullRequest, asg: Assignment, inst: Instance) -> Rest | None:
         """Whether a held environment sleeps this pass (recorded in :attr:`rests`)."""

@@ -19,8 +19,8 @@ from pullrekun.core.model import (
     Plan,
     PullRequest,
     StopInstance,
-    plan_json,
 )
+from pullrekun.core.planjson import plan_json
 from pullrekun.core.planner import PlannerConfig, plan
 
 NOW = dt.datetime(2026, 11, 25, tzinfo=dt.UTC)

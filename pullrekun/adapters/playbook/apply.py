@@ -38,8 +38,8 @@ from pullrekun.core.model import (
     Plan,
     StartInstance,
     StopInstance,
-    plan_json,
 )
+from pullrekun.core.planjson import plan_json
 from pullrekun.core.redact import cap_line, cap_output
 from pullrekun.core.servers import SwitchServer
 from pullrekun.core.steps import Step
