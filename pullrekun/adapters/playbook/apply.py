@@ -116,6 +116,12 @@ def _deploy_hosts(plan: Plan, instances: Mapping[str, Instance], cfg: Config) ->
             "pullrekun_start_instance": d.instance_id in starts or d.bootstrap,
             "pullrekun_bootstrap": d.bootstrap,
             "pullrekun_write_pr_tag": inst.tag_pr != d.pr_number,
+            # What the app is told of its PR (validated values only: no title, no branch).
+            "staging_app_env": {
+                "PULLREKUN_PR": str(d.pr_number),
+                "PULLREKUN_SHA": d.sha,
+                "PULLREKUN_PR_URL": cfg.github.pr_url(d.pr_number),
+            },
         }
         if policy is not None:
             host["staging_db_name"] = policy.target_for(inst)

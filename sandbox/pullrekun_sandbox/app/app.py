@@ -8,6 +8,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 REVISION = os.environ.get("PULLREKUN_REVISION", "unknown")
+# What pullrekun tells the app of its PR (shared/app.env): the README's banner example.
+PR, PR_SHA = os.environ.get("PULLREKUN_PR"), os.environ.get("PULLREKUN_SHA", "")
+BANNER = f"preview: PR #{PR} at {PR_SHA[:7]} ({os.environ.get('PULLREKUN_PR_URL', '')})\n" if PR else ""
 
 
 def _greeting() -> str:
@@ -63,7 +66,7 @@ class Handler(BaseHTTPRequestHandler):
             body = f'{{"status": "ok", "revision": "{REVISION}"}}\n'.encode()
         else:
             db = _db_line(write=self.path == "/write")
-            body = f"pullrekun sandbox app\nrevision: {REVISION}\ngreeting: {GREETING}\n{db}".encode()
+            body = f"pullrekun sandbox app\n{BANNER}revision: {REVISION}\ngreeting: {GREETING}\n{db}".encode()
         self.send_response(200)
         ctype = "application/json" if self.path == "/health" else "text/plain; charset=utf-8"
         self.send_header("Content-Type", ctype)
