@@ -313,6 +313,7 @@ class Pass:
             report.queue_positions,
             report.show_output,
             report.show_output_public,
+            report.scenario_heading,
         )
         costs = pr_costs(self.cfg, self.store, list(views), now)
         table = self.cfg.cost.table

@@ -137,6 +137,11 @@ class ReportConfig:
     show_output: Bool = True
     #: ... on a public repository too (where anyone can read the PR). Off: only its first line.
     show_output_public: Bool = False
+    #: The PR description's section with the test scenario (this heading up to the next of its
+    #: level): shown on the dashboard, its checklist items as a checklist.
+    scenario_heading: Str = "## Test scenario"
+    #: The PR comment says when a PR has no test scenario.
+    scenario_note: Bool = True
 
     @field_validator("environment")
     @classmethod
@@ -144,6 +149,13 @@ class ReportConfig:
         name = placeholders(value, "{pr}", pr=1)
         if "{pr}" not in value or len(name) > 100:
             raise ValueError("must contain {pr} and stay under 100 characters")
+        return value
+
+    @field_validator("scenario_heading")
+    @classmethod
+    def _scenario_heading(cls, value: str) -> str:
+        if not value.strip() or "\n" in value or len(value) > 100:
+            raise ValueError("must be one line, e.g. '## Test scenario'")
         return value
 
     @field_validator("templates_dir")

@@ -77,6 +77,8 @@ class PullRequest:
     labels: tuple[str, ...] = ()
     #: The repository is public: anyone can read what is posted on the PR.
     public_repo: bool = False
+    #: The PR's description (its author's text, capped; display and the test scenario only).
+    body: str = ""
 
     def __post_init__(self) -> None:
         check_pr_number(self.number)

@@ -162,8 +162,14 @@ def released_prs(
 
 
 def risk_section(body: str | None, heading: str) -> str | None:
+    """The risk notes: the section under ``heading``, cut to RISK_LIMIT characters."""
+    return markdown_section(body, heading, RISK_LIMIT)
+
+
+def markdown_section(body: str | None, heading: str, limit: int) -> str | None:
     """The text under ``heading`` (a Markdown heading, matched without regard to case or its
-    level's exact spelling), up to the next heading of the same or a higher level."""
+    level's exact spelling), up to the next heading of the same or a higher level, cut to
+    ``limit`` characters (ending with "…"); None when there is none."""
     if not body or not heading:
         return None
     wanted = _HEADING.match(heading.strip())
@@ -182,7 +188,7 @@ def risk_section(body: str | None, heading: str) -> str | None:
     text = "\n".join(taken).strip()
     if not text:
         return None
-    return text if len(text) <= RISK_LIMIT else text[: RISK_LIMIT - 1].rstrip() + "…"
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from pullrekun.core.model import CloneSchema, EnvStatus, Plan, PullRequest, QueuedPR, StartInstance
 from pullrekun.core.redact import cap_line, cap_output
+from pullrekun.core.scenario import Scenario, scenario_of
 from pullrekun.core.sleep import REQUESTED_TEXT, Rest, RestKind
 from pullrekun.core.steps import Step
 
@@ -108,6 +109,8 @@ class PullRequestView:
     output_tail: tuple[str, ...] = ()
     #: "ran 6.5 h, about $0.27" ("" without recorded hours).
     cost: str = ""
+    #: The test scenario in the PR's description (None: it has none).
+    scenario: Scenario | None = None
 
     @property
     def sha(self) -> str:
@@ -168,6 +171,7 @@ def build_views(
     queue_positions: int = 10,
     show_output: bool = True,
     show_output_public: bool = False,
+    scenario_heading: str = "",
 ) -> dict[int, PullRequestView]:
     """One view per open PR: from its environment, its queue position or its skip reason. A
     failure's output is shown where ``show_output`` allows it, and on a PR of a public repository
@@ -193,6 +197,9 @@ def build_views(
         else:
             shown = show_output and (show_output_public or not pr.public_repo)
             views[pr.number] = _env_view(pr, env, plan, shown, rest)
+    if scenario_heading:
+        for number, view in views.items():
+            views[number] = dataclasses.replace(view, scenario=scenario_of(view.pr.body, scenario_heading))
     return views
 
 

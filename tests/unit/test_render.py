@@ -50,6 +50,8 @@ def render_comment(v: PullRequestView, renderer: Renderer | None = None) -> str:
         icon="x",
         headline="failed",
         reset_label="db:reset",
+        scenario_note=True,
+        scenario_heading="## Test scenario",
     )
 
 

@@ -57,7 +57,12 @@ def pull_request_from_json(item: dict[str, Any]) -> PullRequest:
         labels=tuple(sorted(lbl["name"] for lbl in item.get("labels", []))),
         # Unsaid is taken as public: output is then kept off the PR, never shown by mistake.
         public_repo=(base.get("repo") or {}).get("private") is not True,
+        body=(item.get("body") or "")[:BODY_LIMIT],
     )
+
+
+#: The most of a PR's description pullrekun keeps (its scenario is read from it).
+BODY_LIMIT = 65536
 
 
 class PullRequestSource:

@@ -34,6 +34,8 @@ class CommentChannel:
             icon=icon,
             headline=headline,
             reset_label=db.reset_label if db is not None else "",
+            scenario_note=self.out.cfg.report.scenario_note,
+            scenario_heading=self.out.cfg.report.scenario_heading,
         )
 
     def send(self, view: PullRequestView, prev: Reported | None) -> None:
