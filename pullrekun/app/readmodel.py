@@ -20,6 +20,7 @@ from pullrekun.adapters.github.client import backoff_until
 from pullrekun.adapters.known_hosts import known_hosts_file, learned
 from pullrekun.adapters.state.journal import EnvironmentRecord
 from pullrekun.adapters.state.notices import NoticeLedger
+from pullrekun.adapters.state.pulls import OpenPR
 from pullrekun.adapters.state.store import Store
 from pullrekun.app.fleetview import SWEEP_EVENTS, FleetView, SweepView, fleet_view, sweep_views
 from pullrekun.app.notices import PRODUCTION_PROBLEM, PRODUCTION_READ_AT, PRODUCTION_SHA
@@ -145,6 +146,9 @@ class Snapshot:
     cost: CostView | None = None
     #: Developers' servers on a schedule (``pullrekun:schedule=<name>``).
     servers: tuple[ServerView, ...] = ()
+    #: Every open PR as the last pass told its people: its state and why (a draft, a fork
+    #: awaiting approval, opted out: what would change that), and its test scenario.
+    pull_requests: tuple[OpenPR, ...] = ()
 
     def environment(self, pr: int) -> EnvironmentView | None:
         return next((e for e in self.environments if e.pr == pr), None)
@@ -299,6 +303,7 @@ def snapshot(
         office_hours=office_hours(cfg, when),
         cost=cost_view(cfg, store, when),
         servers=server_views(cfg, store, servers, when),
+        pull_requests=store.pulls.all(),
     )
 
 

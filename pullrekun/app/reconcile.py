@@ -291,6 +291,8 @@ class Pass:
         try:
             envs = environment_views(self.cfg, self.store.journal.environments(), obs.instances)
             views = self.views(obs, plan, envs, now)
+            if final:
+                self.store.pulls.record(views)
             result = reporter.report(views, plan, {pr.number for pr in obs.observed.prs}, final=final)
         except Exception as exc:  # a broken template, the state DB: the pass's work is recorded already
             log.exception("report failed; it is retried on the next pass")

@@ -22,7 +22,7 @@ from pullrekun.app.readmodel import SCHEMA_VERSION, Snapshot
 from pullrekun.core.model import InstanceState
 from pullrekun.core.sleep import RestKind
 from pullrekun.core.steps import Step
-from pullrekun.core.views import EnvironmentView
+from pullrekun.core.views import EnvironmentView, Phase
 
 _INSTANCE_ID = {"type": "string", "pattern": "^i-[0-9a-f]{8,17}$"}
 _STATES = [*(str(s) for s in InstanceState), "gone", "unknown"]
@@ -108,6 +108,12 @@ RULES: Mapping[str, dict[str, Any]] = {
     "EnvironmentView.hours": {"minimum": 0, "description": "Running hours over its recorded stretches."},
     "EnvironmentView.cost": {"minimum": 0, "description": "Those hours priced ([cost] prices)."},
     "RestView.kind": {"enum": [str(k) for k in RestKind]},
+    "OpenPR.phase": {"enum": [str(p) for p in Phase]},
+    "OpenPR.sha": {"pattern": "^[0-9a-f]{40}$"},
+    "OpenPR.title": {"description": "Bidi and zero-width characters shown as <U+XXXX>."},
+    "OpenPR.detail": {
+        "description": "Why: queue place, skip reason and what would change it, failure, sleep."
+    },
     "RestView.pr": {"minimum": 1},
     "EnvironmentView.title": {
         "description": "The PR's title as the last pass read it (bidi and zero-width characters shown as "

@@ -35,8 +35,12 @@ class Scenario:
 
 def scenario_of(body: str | None, heading: str) -> Scenario | None:
     """The scenario in a PR's ``body`` under ``heading``; None when it has none."""
-    text = markdown_section(body, heading, SCENARIO_LIMIT)
-    if text is None:
+    return scenario_from_text(markdown_section(body, heading, SCENARIO_LIMIT))
+
+
+def scenario_from_text(text: str | None) -> Scenario | None:
+    """A scenario's text (as recorded) with its checklist; None for none."""
+    if not text:
         return None
     steps = tuple(
         Step(m.group("text"), m.group("mark") != " ")

@@ -376,3 +376,21 @@ class ServerSwitchRow(Base):
     wish_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     actor: Mapped[str | None] = mapped_column(String(100))
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class OpenPRRow(Base):
+    """Every open PR as the last pass told its people (the dashboard lists them all: a PR with no
+    environment says why, and what would change that)."""
+
+    __tablename__ = "open_prs"
+
+    pr_number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    title: Mapped[str] = mapped_column(String(256), default="", server_default="")
+    author: Mapped[str] = mapped_column(String(39), default="", server_default="")
+    sha: Mapped[str] = mapped_column(String(40))
+    #: queued, skipped, deploying, ready, failed, asleep (pullrekun.core.views.Phase).
+    phase: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str] = mapped_column(Text)
+    since: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    #: The test scenario from its description (None: it has none).
+    scenario: Mapped[str | None] = mapped_column(Text)

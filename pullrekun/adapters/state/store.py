@@ -11,7 +11,8 @@ Each aggregate's methods are one transaction each:
 - :class:`~pullrekun.adapters.state.fleet.Fleet`: the launches pullrekun made, and their ends;
 - :class:`~pullrekun.adapters.state.sleep.Sleep`: each PR's activity, wakes and pins, and who sleeps;
 - :class:`~pullrekun.adapters.state.usage.Usage`: what instances ran (cost), budget lifts;
-- :class:`~pullrekun.adapters.state.servers.Servers`: developers' servers' schedule switches.
+- :class:`~pullrekun.adapters.state.servers.Servers`: developers' servers' schedule switches;
+- :class:`~pullrekun.adapters.state.pulls.OpenPulls`: every open PR as the last pass told it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pullrekun.adapters.state.facts import Facts
 from pullrekun.adapters.state.fleet import Fleet
 from pullrekun.adapters.state.httpcache import HttpCache
 from pullrekun.adapters.state.journal import Journal
+from pullrekun.adapters.state.pulls import OpenPulls
 from pullrekun.adapters.state.reports import ReportLedger
 from pullrekun.adapters.state.requests import Requests
 from pullrekun.adapters.state.schema import GitHubStateRow, ReleaseFactRow
@@ -49,6 +51,7 @@ class Store:
         self.sleep = Sleep(self.db)
         self.usage = Usage(self.db)
         self.servers = Servers(self.db)
+        self.pulls = OpenPulls(self.db)
         self.events = Events(self.db)
         self.http_cache = HttpCache(self.db)
         self.reports = ReportLedger(self.db)

@@ -30,6 +30,7 @@ def environments(request: Request, web: WebParts, person: Asker) -> Response:
         verbs=web.actions.environment_verbs(),
         now=dt.datetime.now(dt.UTC),
         last_deploys=last_deploys(web.store),
+        scenarios={p.number: p.scenario for p in snap.pull_requests if p.scenario is not None},
     )
 
 
