@@ -22,6 +22,7 @@ from pullrekun.config.sections import (
     ReportConfig,
     ServeConfig,
     StateConfig,
+    VerifyConfig,
 )
 from pullrekun.config.timing import CostConfig, NamedSchedules, ScheduleConfig, SleepConfig
 from pullrekun.config.types import KeyProblem, NotNegative, Str
@@ -55,6 +56,7 @@ class Config:
     #: Named schedules for developers' own servers (``pullrekun:schedule=<name>``).
     schedules: NamedSchedules = field(default_factory=dict)
     cost: CostConfig = field(default_factory=CostConfig)
+    verify: VerifyConfig = field(default_factory=VerifyConfig)
     failed_retry_after: NotNegative = 0
     #: Where the config was read from (not a key of the file).
     source: Str = "<defaults>"

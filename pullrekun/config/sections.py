@@ -184,6 +184,10 @@ class ServeConfig:
     #: (redeploy, reset a database), viewers may look.
     admins: Table = field(default_factory=dict)
     viewers: Table = field(default_factory=dict)
+    #: Local accounts (login -> argon2 hash) that may look and sign off previews (verify), but not
+    #: redeploy, stop or reset; and GitHub logins that may do the same.
+    verifiers: Table = field(default_factory=dict)
+    verifiers_github: Logins = ()
     #: The variable holding the key that signs session cookies (unset: a random key made at
     #: start-up, so a restart signs everyone out; never derived from another secret).
     session_secret_env: EnvName = "PULLREKUN_SESSION_SECRET"  # noqa: S105 - a variable's name
@@ -224,6 +228,18 @@ class ServeConfig:
     def link(self, pr: int) -> str:
         """The environment's published link through ``serve`` (wake_links)."""
         return f"{self.public_url.rstrip('/')}/e/{pr}"
+
+
+@dataclass(frozen=True, config=SECTION)
+class VerifyConfig:
+    """Sign-off on previews: the second status (a commit status, or a check run in App mode)
+    branch protection can require; pullrekun never sets it to success by itself."""
+
+    #: Publish the sign-off status on each PR's head (pending until someone signs off).
+    publish: Bool = True
+    context: Annotated[Str, Field(min_length=1, max_length=100)] = "pullrekun/verified"
+    #: A PR's author may sign off their own PR.
+    allow_author: Bool = False
 
 
 @dataclass(frozen=True, config=SECTION)

@@ -33,6 +33,8 @@ VERIFY_SLOTS = 2
 
 class Role(enum.StrEnum):
     VIEWER = "viewer"
+    #: May look, and sign off previews (serve.verifiers, serve.verifiers_github).
+    VERIFIER = "verifier"
     ADMIN = "admin"
 
 
@@ -50,6 +52,11 @@ class Person:
     def may_act(self) -> bool:
         return self.role is Role.ADMIN
 
+    @property
+    def may_verify(self) -> bool:
+        """May sign off a preview: those who may act, and the verifiers."""
+        return self.role in (Role.ADMIN, Role.VERIFIER)
+
 
 def hash_password(password: str) -> str:
     return _HASHER.hash(password)
@@ -58,6 +65,7 @@ def hash_password(password: str) -> str:
 class Accounts:
     def __init__(self, cfg: ServeConfig) -> None:
         self._accounts = {login: (digest, Role.VIEWER) for login, digest in cfg.viewers.items()}
+        self._accounts.update({login: (digest, Role.VERIFIER) for login, digest in cfg.verifiers.items()})
         self._accounts.update({login: (digest, Role.ADMIN) for login, digest in cfg.admins.items()})
         self._slots = threading.BoundedSemaphore(VERIFY_SLOTS)
 

@@ -75,6 +75,8 @@ class RepoAccess:
         serve = self._cfg.serve
         if role in serve.acting_permissions:
             return Role.ADMIN
+        if login.lower() in {v.lower() for v in serve.verifiers_github}:
+            return Role.VERIFIER
         if login.lower() in {v.lower() for v in serve.viewers_github}:
             return Role.VIEWER
         if role not in ROLES:

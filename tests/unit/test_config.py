@@ -179,7 +179,7 @@ def test_the_commented_sample_documents_every_key_with_its_default() -> None:
     cfg = parse(raw)
     sections = (
         "github", "ec2", "state", "ansible", "app", "trust", "report", "serve", "database", "release",
-        "bootstrap", "sleep", "cost",
+        "bootstrap", "sleep", "cost", "verify",
     )  # fmt: skip
     for section in sections:
         documented = raw[section]

@@ -394,3 +394,17 @@ class OpenPRRow(Base):
     since: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     #: The test scenario from its description (None: it has none).
     scenario: Mapped[str | None] = mapped_column(Text)
+
+
+class SignOffRow(Base):
+    """A sign-off on a preview: the commit its environment served, who, and what they found."""
+
+    __tablename__ = "signoffs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pr_number: Mapped[int] = mapped_column(Integer, index=True)
+    sha: Mapped[str] = mapped_column(String(40))
+    ok: Mapped[bool] = mapped_column(Boolean)
+    note: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    actor: Mapped[str] = mapped_column(String(100))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -30,6 +30,7 @@ from pullrekun.app.reporting.comment import CommentChannel
 from pullrekun.app.reporting.common import COMMENT, DEPLOYMENT, STATUS, Outbox, fingerprint
 from pullrekun.app.reporting.deployment import DeploymentChannel
 from pullrekun.app.reporting.status import StatusChannel
+from pullrekun.app.reporting.verified import VERIFIED, VerifiedChannel
 from pullrekun.config import Config
 from pullrekun.core.model import Plan
 from pullrekun.core.views import PullRequestView
@@ -68,6 +69,7 @@ class Reporter:
         self.deployment = DeploymentChannel(self.out)
         self.comment = CommentChannel(self.out)
         self.chat = ChatChannel(self.out)
+        self.verified = VerifiedChannel(self.out, app=client.app)
         self._result = ReportResult()
 
     def report(
@@ -78,10 +80,15 @@ class Reporter:
         self.out.final = final
         self.chat.dead = set()
         reported = self.store.reports.last_sent()
+        signoffs = self.store.signoffs.latest()
         try:
             for number in sorted(views):
                 view = views[number]
                 self._guarded(functools.partial(self.status.send, view, reported.get((number, STATUS))))
+                prev_verified = reported.get((number, VERIFIED))
+                self._guarded(
+                    functools.partial(self.verified.send, view, signoffs.get(number), prev_verified)
+                )
                 # A deployment at a fork's commit would start a `deployment` workflow with the
                 # repository's secrets on the fork's code: only when asked for.
                 if self.cfg.report.deployments and (
