@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pullrekun_sandbox.github_sim import Fault, GitHubSimulator
@@ -331,13 +332,22 @@ def test_app_auth_reports_check_runs_and_keeps_its_token_between_passes(app_sand
     _, sha_c = sb.open_pr("c", "hello c")
     _, sha_d = sb.open_pr("d", "draft", draft=True)
     ok_pass(sb)
-    (run_a,) = sim.check_runs_for(sha_a)
+
+    def runs(sha: str, name: str = "pullrekun") -> list[dict[str, Any]]:
+        return [r for r in sim.check_runs_for(sha) if r["name"] == name]
+
+    (run_a,) = runs(sha_a)
     assert (run_a["name"], run_a["status"], run_a["conclusion"]) == ("pullrekun", "completed", "success")
+    (signoff_a,) = runs(sha_a, "pullrekun/verified")
+    assert (signoff_a["status"], signoff_a["output"]["title"]) == (
+        "queued",
+        f"Not yet verified at {sha_a[:7]}",
+    )
     assert run_a["details_url"].startswith("http://127.0.0.")
-    (run_c,) = sim.check_runs_for(sha_c)
+    (run_c,) = runs(sha_c)
     assert run_c["status"] == "queued"
     assert "1st in line, 2 instances busy" in run_c["output"]["title"]
-    (run_d,) = sim.check_runs_for(sha_d)
+    (run_d,) = runs(sha_d)
     assert run_d["conclusion"] == "neutral"
     assert "draft" in run_d["output"]["title"]
     assert sim.statuses == {}  # an App reports check runs, not commit statuses
@@ -347,7 +357,7 @@ def test_app_auth_reports_check_runs_and_keeps_its_token_between_passes(app_sand
 
     sim.close(a)
     ok_pass(sb)
-    runs_c = sim.check_runs_for(sha_c)
+    runs_c = runs(sha_c)
     assert len(runs_c) == 1
     assert runs_c[0]["conclusion"] == "success"
     before = sim.counters()
