@@ -317,6 +317,8 @@ class Pass:
             report.show_output_public,
             report.scenario_heading,
         )
+        signoffs = self.store.signoffs.latest()
+        views = {n: dataclasses.replace(v, signoff=signoffs.get(n)) for n, v in views.items()}
         costs = pr_costs(self.cfg, self.store, list(views), now)
         table = self.cfg.cost.table
         # From half an hour on (the line moves in half-hour steps: no comment edit every pass).

@@ -20,7 +20,7 @@ from pullrekun import config as config_mod
 from pullrekun.adapters.state.lock import LockHeld, LockLost
 from pullrekun.adapters.state.store import Store
 from pullrekun.app.render import check_overrides
-from pullrekun.cli import commands, sleeping
+from pullrekun.cli import commands, sleeping, verify
 from pullrekun.cli.commands import (
     EXIT_BAD_INPUT,
     EXIT_CODES,
@@ -91,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("pr", type=int, help="pull request number")
     rp.set_defaults(handler=commands.redeploy)
     sleeping.add_parsers(sub)
+    verify.add_parser(sub)
     ak = sub.add_parser(
         "accept-host-key", help="forget an instance's pinned SSH host key: the next pass learns its new one"
     )

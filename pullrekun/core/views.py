@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pullrekun.core.model import CloneSchema, EnvStatus, Plan, PullRequest, QueuedPR, StartInstance
 from pullrekun.core.redact import cap_line, cap_output
 from pullrekun.core.scenario import Scenario, scenario_of
+from pullrekun.core.signoff import SignOff
 from pullrekun.core.sleep import REQUESTED_TEXT, Rest, RestKind
 from pullrekun.core.steps import Step
 
@@ -111,6 +112,8 @@ class PullRequestView:
     cost: str = ""
     #: The test scenario in the PR's description (None: it has none).
     scenario: Scenario | None = None
+    #: The newest sign-off on its preview (None: none yet).
+    signoff: SignOff | None = None
 
     @property
     def sha(self) -> str:

@@ -11,15 +11,22 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from pullrekun.adapters.state.notices import NoticeLedger
 from pullrekun.adapters.state.store import Store
-from pullrekun.app.trigger import PassTrigger
 from pullrekun.config import Config
-from pullrekun.core.model import Instance, InstanceWish
+from pullrekun.core.model import EnvStatus, Instance, InstanceState, InstanceWish
 from pullrekun.core.servers import Server, ServerWish
+from pullrekun.core.signoff import SignOff, note_problem
 from pullrekun.core.sleep import MAX_PIN_HOURS
 from pullrekun.core.validate import InvalidInput, check_instance_id, check_login, check_schema
+
+
+class Poker(Protocol):
+    """What asks for a pass soon (serve's trigger; nothing for the CLI: the next pass comes)."""
+
+    def poke(self, reason: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -46,7 +53,7 @@ class Actions:
         self,
         cfg: Config,
         store: Store,
-        trigger: PassTrigger,
+        trigger: Poker,
         pool: Callable[[], Mapping[str, Instance] | None],
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         servers: Callable[[], tuple[Server, ...]] = tuple,
@@ -118,6 +125,39 @@ class Actions:
             return Answer(404, "no monthly budget is set here ([cost] budget).")
         self._store.usage.lift_budget(self._clock(), actor)
         return self._recorded("this month's budget is lifted: instances start and launch again.")
+
+    def verify(self, pr: int, ok: bool, note: str, actor: str) -> Answer:
+        """Sign off PR ``pr``'s preview at the commit it serves: only a ready environment serving
+        the PR's head; never by the PR's author unless ``verify.allow_author``."""
+        if not ok:
+            problem = note_problem(note)
+            if problem is not None:
+                return Answer(422, f"refused: {problem}.")
+        pull = next((p for p in self._store.pulls.all() if p.number == pr), None)
+        if pull is None:
+            return Answer(404, f"PR #{pr} is not an open pull request pullrekun knows.")
+        kind, _, login = actor.partition(":")
+        if kind == "github" and login.lower() == pull.author.lower() and not self._cfg.verify.allow_author:
+            return Answer(403, f"refused: {login} wrote PR #{pr}; someone else signs it off.")
+        if not self._serves(pr, pull.sha):
+            return Answer(
+                409,
+                f"PR #{pr}'s preview is not ready at its head {pull.sha[:7]}: sign off once it serves it.",
+            )
+        now = self._clock()
+        self._store.signoffs.record(SignOff(pr, pull.sha, ok, "" if ok else note.strip(), actor, now))
+        said = "verified" if ok else "a problem found"
+        return self._recorded(f"PR #{pr}: {said} at {pull.sha[:7]}; GitHub is told on the next pass.")
+
+    def _serves(self, pr: int, sha: str) -> bool:
+        """PR ``pr``'s environment is ready at ``sha`` on a running instance."""
+        env = next((e for e in self._store.journal.environments() if e.assignment.pr_number == pr), None)
+        if env is None:
+            return False
+        asg, pool = env.assignment, self._pool()
+        inst = pool.get(asg.instance_id) if pool is not None else None
+        ready = asg.status == EnvStatus.READY and asg.deployed_sha == sha
+        return ready and inst is not None and inst.state == InstanceState.RUNNING
 
     # --- the pool ------------------------------------------------------------------
 

@@ -53,6 +53,13 @@ class SchemaRow(BaseModel):
     set_at: dt.datetime | None
 
 
+class SignOffBody(BaseModel):
+    """``{"ok": true}`` (verified) or ``{"ok": false, "note": "what is wrong"}``."""
+
+    ok: bool
+    note: str = ""
+
+
 class Registration(BaseModel):
     instance_id: str = Field(description="An EC2 instance id (i-0123456789abcdef0).")
 
@@ -89,11 +96,11 @@ def _denied(status: int, message: str) -> JSONResponse:
     return JSONResponse({"message": message}, status_code=status, headers={"Cache-Control": "no-store"})
 
 
-def _acting(person: Person | None, do: Callable[[Person], Answer]) -> JSONResponse:
+def _acting(person: Person | None, do: Callable[[Person], Answer], verifying: bool = False) -> JSONResponse:
     if person is None:
         return _denied(401, "actions need an API token: Authorization: Bearer <token>")
-    if not person.may_act:
-        return _denied(403, f"{person.name} may read but not act")
+    if not (person.may_verify if verifying else person.may_act):
+        return _denied(403, f"{person.name} may read but not {'sign off' if verifying else 'act'}")
     answer = do(person)
     return JSONResponse({"message": answer.message}, status_code=answer.status)
 
@@ -124,6 +131,16 @@ def events(web: WebParts, person: Reader, limit: int = Query(50, ge=1, le=500)) 
         )
         for e in event_views(web.store, limit, hide_output=not _sees_output(web, person))
     ]
+
+
+@router.post(
+    "/environments/{pr}/verify",
+    summary="Sign off a PR's preview: verified (ok) or a problem found (note), at the commit it serves",
+    status_code=202,
+    response_model=Message,
+)
+def verify(web: WebParts, person: Actor, pr: int, body: SignOffBody) -> Any:
+    return _acting(person, lambda p: web.actions.verify(pr, body.ok, body.note, p.actor), verifying=True)
 
 
 @router.post(

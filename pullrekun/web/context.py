@@ -198,21 +198,29 @@ def to_login() -> RedirectResponse:
     return RedirectResponse("/login", status_code=303)
 
 
-def refusal(request: Request, person: Person, sent: str) -> Response | None:
+def refusal(request: Request, person: Person, sent: str, verifying: bool = False) -> Response | None:
     if not csrf_ok(request, sent):
         return Response("refused: the form's CSRF token is missing or wrong", status_code=403)
-    if not person.may_act:
+    if verifying and not person.may_verify:
+        return Response(f"refused: {person.name} may look but not sign off", status_code=403)
+    if not verifying and not person.may_act:
         return Response(f"refused: {person.name} may look but not act", status_code=403)
     return None
 
 
 def act(
-    request: Request, person: Person | None, sent: str, do: Callable[[Person], Answer], back: str = "/"
+    request: Request,
+    person: Person | None,
+    sent: str,
+    do: Callable[[Person], Answer],
+    back: str = "/",
+    verifying: bool = False,
 ) -> Response:
-    """A form's action: signed in, CSRF token right, allowed to act; the answer is flashed."""
+    """A form's action: signed in, CSRF token right, allowed to act (``verifying``: to sign
+    off); the answer is flashed."""
     if person is None:
         return to_login()
-    refused = refusal(request, person, sent)
+    refused = refusal(request, person, sent, verifying)
     if refused is not None:
         return refused
     answer = do(person)

@@ -68,9 +68,7 @@ def test_registration_is_refused_where_the_pool_is_not_limited(local_sandbox: Sa
     cfg = config_mod.load(sb.config_path)
     unlimited = dataclasses.replace(cfg, ec2=dataclasses.replace(cfg.ec2, vpc_ids=(), subnet_ids=()))
     outside = sb.add_instance(sb.host_addrs[-1], pool=None)
-    answer = Actions(unlimited, store, _NoPokes(), lambda: {}).register(  # type: ignore[arg-type]
-        outside, "github:mallory"
-    )
+    answer = Actions(unlimited, store, _NoPokes(), lambda: {}).register(outside, "github:mallory")
     assert answer.status == 409
     assert "set ec2.vpc_ids or ec2.subnet_ids" in answer.message
     assert store.requests.instance_wishes() == ()

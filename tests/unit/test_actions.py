@@ -38,7 +38,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 
 def actions(store: Store, cfg: Config = CFG) -> Actions:
-    return Actions(cfg, store, Pokes(), lambda: {})  # type: ignore[arg-type]
+    return Actions(cfg, store, Pokes(), lambda: {})
 
 
 @pytest.mark.parametrize(

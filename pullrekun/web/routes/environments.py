@@ -31,6 +31,7 @@ def environments(request: Request, web: WebParts, person: Asker) -> Response:
         now=dt.datetime.now(dt.UTC),
         last_deploys=last_deploys(web.store),
         scenarios={p.number: p.scenario for p in snap.pull_requests if p.scenario is not None},
+        signoffs=web.store.signoffs.latest(),
     )
 
 
@@ -39,6 +40,25 @@ def static(name: str) -> Response:
     if name not in STATIC:
         return Response(status_code=404)
     return Response((templates_dir() / "web" / "static" / name).read_bytes(), media_type=STATIC[name])
+
+
+@router.post("/environments/{pr}/verify")
+def verify(
+    request: Request,
+    web: WebParts,
+    person: Asker,
+    pr: int,
+    csrf_token_sent: str = Form("", alias=CSRF_FIELD),
+    verdict: str = Form(""),
+    note: str = Form(""),
+) -> Response:
+    """*Verified* or *Problem found* (with a note): those who may act, and the verifiers."""
+    if verdict not in ("ok", "problem"):
+        return Response("verdict must be ok or problem", status_code=422)
+    ok = verdict == "ok"
+    return act(
+        request, person, csrf_token_sent, lambda p: web.actions.verify(pr, ok, note, p.actor), verifying=True
+    )
 
 
 @router.post("/environments/{pr}/{verb}")

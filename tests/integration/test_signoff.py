@@ -1,0 +1,194 @@
+"""Sign-off on a preview, end to end: `pullrekun serve` with the real pass, the GitHub simulator,
+Chromium.
+
+A verifier presses *Verified* on a ready environment: the pullrekun/verified status appears on
+the simulated GitHub at the served commit; a push turns it pending; *Problem found* with a note
+fails it; a viewer gets no button and is refused when posting anyway; the PR's author (signed
+in with GitHub) cannot sign off their own PR; a sign-off while the environment deploys gets 409;
+the API and the CLI sign off too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from pullrekun_sandbox.sandbox import Sandbox
+from sqlalchemy import text
+
+from pullrekun import config as config_mod
+from pullrekun.adapters.state.store import Store
+from pullrekun.cli import EXIT_BAD_INPUT, EXIT_OK, main
+from pullrekun.config import ServeConfig
+from pullrekun.web.auth import hash_password
+from pullrekun.web.dashboard import PoolCache
+from pullrekun.web.serve import Service
+from pullrekun.web.tokens import new_token, token_digest
+from tests.conftest import LOCAL_FIRST_HOST, run_pass
+from tests.integration.test_dashboard_browser import browser as browser
+from tests.integration.test_dashboard_http import Browser
+
+VERIFIER, VIEWER = ("vera", "verifier password 3"), ("vic", "viewer password 2")
+OAUTH_CLIENT, OAUTH_SECRET = "Iv1.signoff", "signoff oauth secret"
+CI_TOKEN = new_token()[0]
+CONTEXT = "pullrekun/verified"
+
+
+@dataclass
+class World:
+    sb: Sandbox
+    service: Service
+    store: Store
+    pr: int
+
+    def pass_now(self) -> None:
+        self.service.trigger.poke("test")
+        assert self.service.trigger.wait_idle(180)
+
+    def head(self) -> str:
+        return self.sb.github.prs[self.pr].head_sha
+
+    def verified(self, sha: str) -> list[tuple[str, str]]:
+        return self.sb.github.status_states(sha, CONTEXT)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    sb = Sandbox(
+        root=tmp_path_factory.mktemp("signoff") / "world", hosts=1, first_host=LOCAL_FIRST_HOST
+    ).start()
+    pr, _ = sb.open_pr("so", "to be signed off", author="alice")
+    assert run_pass(sb).ok
+    sb.github.register_oauth_app(OAUTH_CLIENT, OAUTH_SECRET, "http://127.0.0.1:")
+    sb.github.roles.update({"alice": "write"})
+    os.environ["PULLREKUN_OAUTH_CLIENT_SECRET"] = OAUTH_SECRET
+    serve = ServeConfig(
+        interval=3600,
+        settle_ms=0,
+        viewers={VIEWER[0]: hash_password(VIEWER[1])},
+        verifiers={VERIFIER[0]: hash_password(VERIFIER[1])},
+        secure_cookies=False,
+        oauth_client_id=OAUTH_CLIENT,
+        access_cache_seconds=0,
+        admin_tokens={"ci": token_digest(CI_TOKEN)},
+    )
+    cfg = dataclasses.replace(config_mod.load(sb.config_path), serve=serve)
+    store = Store.open(cfg.state_url)
+    service = Service(cfg, store, "hook secret", bind="127.0.0.1", port=0, pool=PoolCache(cfg, ttl=0.5))
+    service.start_background()
+    try:
+        yield World(sb, service, store, pr)
+    finally:
+        service.shutdown()
+        store.close()
+        sb.stop()
+        os.environ.pop("PULLREKUN_OAUTH_CLIENT_SECRET", None)
+
+
+def signed_in(browser: Any, world: World, who: tuple[str, str]) -> Any:
+    page = browser.new_page()
+    page.goto(f"{world.service.url}/login")
+    page.fill("input[name=login]", who[0])
+    page.fill("input[name=password]", who[1])
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{world.service.url}/")
+    return page
+
+
+def test_a_verifier_signs_off_and_a_push_turns_it_pending(browser: Any, world: World) -> None:
+    world.pass_now()
+    served = world.head()
+    assert world.verified(served)[-1] == ("pending", f"Not yet verified at {served[:7]}")
+    page = signed_in(browser, world, VERIFIER)
+    row = page.locator(f'tr[data-pr="{world.pr}"]')
+    assert row.locator('form[action$="/redeploy"]').count() == 0, "a verifier does not act"
+    row.locator("form.verify button").click()
+    page.wait_for_url(f"{world.service.url}/")
+    assert f"PR #{world.pr}: verified at {served[:7]}" in page.inner_text(".flash")
+    world.pass_now()
+    assert world.verified(served)[-1] == ("success", f"Verified by {VERIFIER[0]} on the preview")
+    page.reload()
+    assert "verified by local:vera" in page.locator(f'tr[data-pr="{world.pr}"] .signoff').inner_text()
+    (comment,) = world.sb.github.comments_on(world.pr)
+    assert f"Verified by {VERIFIER[0]} on the preview" in comment["body"]
+
+    pushed = world.sb.commit("so", "pushed after the sign-off")
+    world.sb.github.push(world.pr, pushed)
+    world.pass_now()
+    assert world.verified(pushed)[-1] == ("pending", f"Not yet verified at {pushed[:7]}")
+    assert world.verified(served)[-1][0] == "success", "the old commit keeps what it was given"
+
+    row = page.locator(f'tr[data-pr="{world.pr}"]')
+    page.reload()
+    row.locator("form.problem input[name=note]").fill("the total <b>is</b> wrong")
+    row.locator("form.problem button").click()
+    page.wait_for_url(f"{world.service.url}/")
+    world.pass_now()
+    assert world.verified(pushed)[-1] == (
+        "failure",
+        f"Problem found by {VERIFIER[0]}: the total <b>is</b> wrong",
+    )
+    kinds = [(e.kind, e.actor) for e in world.store.events.recent(limit=20)]
+    assert ("problem_found", "local:vera") in kinds
+    assert ("verified", "local:vera") in kinds
+
+
+def test_a_viewer_has_no_button_and_is_refused_when_posting(browser: Any, world: World) -> None:
+    page = signed_in(browser, world, VIEWER)
+    assert page.locator("form.verify").count() == 0
+    b = Browser(world.service.url)
+    b.sign_in(*VIEWER)
+    token = b.csrf("/")
+    status, _, body = b.request(f"/environments/{world.pr}/verify", {"csrf_token": token, "verdict": "ok"})
+    assert status == 403
+    assert "may look but not sign off" in body
+
+
+def test_the_author_cannot_sign_off_their_own_pr(world: World) -> None:
+    b = Browser(world.service.url)
+    status, _, _ = b.github_sign_in("alice")
+    assert status == 303
+    before = len(world.store.signoffs.history(world.pr))
+    token = b.csrf("/")
+    assert b.request(f"/environments/{world.pr}/verify", {"csrf_token": token, "verdict": "ok"})[0] == 303
+    assert "alice wrote PR" in b.request("/")[2]
+    assert len(world.store.signoffs.history(world.pr)) == before
+
+
+def test_a_sign_off_while_deploying_gets_409_and_the_api_and_cli_sign_off(
+    world: World, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with world.store.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE assignments SET status = 'deploying' WHERE pr_number = :pr"), {"pr": world.pr}
+        )
+    request = urllib.request.Request(
+        f"{world.service.url}/api/v1/environments/{world.pr}/verify",
+        method="POST",
+        data=json.dumps({"ok": True}).encode(),
+        headers={"Authorization": f"Bearer {CI_TOKEN}", "Content-Type": "application/json"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 409
+    assert "is not ready at its head" in json.loads(refused.value.read())["message"]
+    world.pass_now()  # deployed again: ready
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        assert resp.status == 202
+    monkeypatch.setitem(os.environ, "PULLREKUN_CONFIG", str(world.sb.config_path))
+    assert main(["verify", str(world.pr), "--problem", ""]) == EXIT_BAD_INPUT
+    assert "say what the problem is" in capsys.readouterr().err
+    assert main(["verify", str(world.pr), "--problem", "buttons overlap on a phone"]) == EXIT_OK
+    latest = world.store.signoffs.history(world.pr)[0]
+    assert (latest.ok, latest.note, latest.actor.startswith("cli:")) == (
+        False,
+        "buttons overlap on a phone",
+        True,
+    )
