@@ -434,6 +434,7 @@ def test_the_openapi_document_is_valid_and_describes_the_api_only(world: World) 
         "/api/v1/status",
         "/api/v1/events",
         "/api/v1/environments/{pr}/{verb}",
+        "/api/v1/environments/{pr}/verify",
         "/api/v1/instances/{instance_id}/{verb}",
         "/api/v1/instances",
         "/api/v1/launches",

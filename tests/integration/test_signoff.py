@@ -32,6 +32,7 @@ from pullrekun.web.dashboard import PoolCache
 from pullrekun.web.serve import Service
 from pullrekun.web.tokens import new_token, token_digest
 from tests.conftest import LOCAL_FIRST_HOST, run_pass
+from tests.integration.test_dashboard_browser import SHOTS
 from tests.integration.test_dashboard_browser import browser as browser
 from tests.integration.test_dashboard_http import Browser
 
@@ -116,6 +117,8 @@ def test_a_verifier_signs_off_and_a_push_turns_it_pending(browser: Any, world: W
     assert world.verified(served)[-1] == ("success", f"Verified by {VERIFIER[0]} on the preview")
     page.reload()
     assert "verified by local:vera" in page.locator(f'tr[data-pr="{world.pr}"] .signoff').inner_text()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "signoff.png"), full_page=True)
     (comment,) = world.sb.github.comments_on(world.pr)
     assert f"Verified by {VERIFIER[0]} on the preview" in comment["body"]
 
@@ -192,3 +195,15 @@ def test_a_sign_off_while_deploying_gets_409_and_the_api_and_cli_sign_off(
         "buttons overlap on a phone",
         True,
     )
+
+
+def test_the_readme_picture_of_a_sign_off_is_a_screenshot_of_it() -> None:
+    import shutil
+
+    from tests.paths import REPO
+
+    picture = REPO / "docs" / "signoff.png"
+    assert picture.is_file(), "docs/signoff.png is missing"
+    assert "docs/signoff.png" in (REPO / "README.md").read_text()
+    if (SHOTS / "signoff.png").is_file() and os.environ.get("PULLREKUN_UPDATE_PICTURES") == "1":
+        shutil.copy(SHOTS / "signoff.png", picture)

@@ -6,8 +6,9 @@ import re
 
 from tests.paths import REPO
 
-#: Named by the README but made elsewhere: the wheel's copy of the project.
-BUILT = {"pullrekun/_project/"}
+#: Named by the README but made elsewhere: the wheel's copy of the project; not paths: the
+#: sign-off's status context.
+BUILT = {"pullrekun/_project/", "pullrekun/verified"}
 
 
 def named_paths() -> set[str]:
