@@ -207,3 +207,22 @@ def test_the_readme_picture_of_a_sign_off_is_a_screenshot_of_it() -> None:
     assert "docs/signoff.png" in (REPO / "README.md").read_text()
     if (SHOTS / "signoff.png").is_file() and os.environ.get("PULLREKUN_UPDATE_PICTURES") == "1":
         shutil.copy(SHOTS / "signoff.png", picture)
+
+
+def test_each_pr_has_a_page_with_its_scenario_sign_offs_and_deploys(browser: Any, world: World) -> None:
+    page = signed_in(browser, world, VIEWER)
+    page.locator(f'tr[data-pr="{world.pr}"] a.env-page').click()
+    page.wait_for_url(f"{world.service.url}/environments/{world.pr}")
+    assert page.inner_text("#environment").startswith(f"PR #{world.pr}: to be signed off")
+    assert "No test scenario in the PR description" in page.inner_text("main")
+    history = page.locator("#signoff-history tbody tr")
+    assert history.count() >= 3
+    assert "local:vera" in page.inner_text("#signoff-history")
+    assert "problem: the total <b>is</b> wrong" in page.inner_text("#signoff-history")
+    deploys = page.locator("#deploy-history tbody tr")
+    assert deploys.count() >= 2
+    assert "success" in deploys.first.inner_text()
+    assert page.locator("form.verify").count() == 0, "a viewer gets no sign-off button here either"
+    b = Browser(world.service.url)
+    b.sign_in(*VIEWER)
+    assert b.request("/environments/999")[0] == 404

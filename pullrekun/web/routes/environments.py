@@ -11,6 +11,7 @@ from pullrekun.adapters.project import templates_dir
 from pullrekun.app.readmodel import event_views, last_deploys
 from pullrekun.web.auth import CSRF_FIELD
 from pullrekun.web.context import Asker, WebParts, act, to_login
+from pullrekun.web.pageviews import DeployView
 
 router = APIRouter()
 STATIC = {"app.css": "text/css; charset=utf-8", "live.js": "text/javascript; charset=utf-8"}
@@ -32,6 +33,33 @@ def environments(request: Request, web: WebParts, person: Asker) -> Response:
         last_deploys=last_deploys(web.store),
         scenarios={p.number: p.scenario for p in snap.pull_requests if p.scenario is not None},
         signoffs=web.store.signoffs.latest(),
+    )
+
+
+@router.get("/environments/{pr}", response_class=HTMLResponse)
+def environment_page(request: Request, web: WebParts, person: Asker, pr: int) -> Response:
+    """One PR's page: its state, scenario, sign-offs, recent deploys and what failed."""
+    if person is None:
+        return to_login()
+    hide = web.hides_output(person)
+    snap = web.read()
+    snap = snap.without_output() if hide else snap
+    pull = next((p for p in snap.pull_requests if p.number == pr), None)
+    env = snap.environment(pr)
+    deploys = [
+        DeployView(d.pr_number, d.sha, d.status, d.started_at, d.reason, d.failed_task, d.failed_step)
+        for d in reversed(web.store.journal.deployments(pr)[-20:])
+    ]
+    return web.page(
+        request,
+        "environment.html.j2",
+        404 if pull is None and env is None else 200,
+        pr=pr,
+        pull=pull,
+        env=env,
+        signoffs=web.store.signoffs.history(pr),
+        deploys=deploys,
+        scenario_heading=web.cfg.report.scenario_heading,
     )
 
 
