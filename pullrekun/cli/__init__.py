@@ -31,6 +31,7 @@ from pullrekun.cli.commands import (
 )
 from pullrekun.config.secrets import redactor
 from pullrekun.core.validate import InvalidInput
+from pullrekun.web.pages import check_pages
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_CODES", "EXIT_ERROR", "EXIT_FAILURES", "EXIT_LOCKED", "EXIT_OK", "main"]
 
@@ -154,6 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         cfg = config_mod.load(config_mod.config_path(args.config))
         check_overrides(cfg.report.templates_dir)
+        check_pages(cfg.report.templates_dir)
     except config_mod.ConfigError as exc:
         print(f"pullrekun: configuration error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -17,11 +17,10 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment
 
 from pullrekun.adapters import ec2
 from pullrekun.adapters.github.client import GitHubUnavailable
-from pullrekun.adapters.project import templates_dir
 from pullrekun.adapters.state.sessions import WebSessions
 from pullrekun.adapters.state.store import Store
 from pullrekun.app.pool import read_pool
@@ -32,6 +31,7 @@ from pullrekun.core.servers import Server
 from pullrekun.web.actions import Actions, Answer
 from pullrekun.web.auth import Accounts, Person, Role, csrf_ok, csrf_token, session_of, sign_in
 from pullrekun.web.oauth import GitHubSignIn, RepoAccess
+from pullrekun.web.pages import pages
 from pullrekun.web.throttle import LoginThrottle
 from pullrekun.web.tokens import Tokens
 
@@ -88,13 +88,6 @@ class PoolCache:
             self._at = -self._ttl
 
 
-def _pages() -> Environment:
-    return Environment(
-        loader=FileSystemLoader(str(templates_dir() / "web")),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-    )
-
-
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -112,9 +105,10 @@ class Web:
     tokens: Tokens = field(init=False)
     sessions: WebSessions = field(init=False)
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
-    pages: Environment = field(default_factory=_pages)
+    pages: Environment = field(init=False)
 
     def __post_init__(self) -> None:
+        self.pages = pages(self.cfg.report.templates_dir, self.cfg.serve.time_zone)
         self.tokens = Tokens(self.cfg.serve)
         self.sessions = WebSessions(self.store)
 

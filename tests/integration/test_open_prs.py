@@ -56,7 +56,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     assert run_pass(sb).ok
     cfg = dataclasses.replace(
         config_mod.load(sb.config_path),
-        serve=ServeConfig(viewers={VIEWER[0]: hash_password(VIEWER[1])}, secure_cookies=False),
+        serve=ServeConfig(
+            viewers={VIEWER[0]: hash_password(VIEWER[1])}, secure_cookies=False, time_zone="Asia/Tokyo"
+        ),
     )
     store = Store.open(cfg.state_url)
     service = Service(cfg, store, "hook secret", bind="127.0.0.1", port=0, run_pass=lambda: "clean")
@@ -87,6 +89,8 @@ def test_every_open_pr_is_listed_with_why_it_has_no_environment(world: World) ->
     assert f'<tr data-open-pr="{world.draft}">' in page
     assert f'<tr data-open-pr="{world.ready}">' not in page, "an environment is listed once"
     assert "<img src=x" not in page, "the author's markup is escaped"
+    assert " JST (" in page, "times in the team's zone (serve.time_zone)"
+    assert "min ago)" in page or "just now)" in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page
     (comment,) = world.sb.github.comments_on(world.ready)
     assert "| **Test scenario** | 2 steps, 1 checked |" in comment["body"]
