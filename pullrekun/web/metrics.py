@@ -11,7 +11,7 @@ from prometheus_client.registry import Collector
 
 from pullrekun.adapters.github.client import RequestStats
 from pullrekun.adapters.state.store import Store
-from pullrekun.app.readmodel import counts
+from pullrekun.app.counts import counts
 from pullrekun.app.trigger import PassTrigger
 
 

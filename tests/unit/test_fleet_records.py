@@ -10,8 +10,9 @@ import pytest
 from prometheus_client import generate_latest
 
 from pullrekun.adapters.state.store import Store
+from pullrekun.app.counts import counts
 from pullrekun.app.fleetview import FleetView, LaunchView
-from pullrekun.app.readmodel import GitHubFacts, InstanceView, Snapshot, counts
+from pullrekun.app.readmodel import GitHubFacts, InstanceView, Snapshot
 from pullrekun.cli.render import status_table
 from pullrekun.core.fleet import AdoptLaunch, FleetPolicy, LaunchInstance
 from pullrekun.core.model import Assign, Plan, Unassign

@@ -8,7 +8,8 @@ from pathlib import Path
 from prometheus_client import generate_latest
 
 from pullrekun.adapters.state.store import Store
-from pullrekun.app.readmodel import GitHubFacts, SchemaDropView, Snapshot, counts
+from pullrekun.app.counts import counts
+from pullrekun.app.readmodel import GitHubFacts, SchemaDropView, Snapshot
 from pullrekun.cli.render import status_table
 from pullrekun.core.model import DropSchema, ForgetSchemaDrop, Plan
 from pullrekun.web.metrics import Metrics

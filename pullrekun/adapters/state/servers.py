@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pullrekun.adapters.state.engine import Database, event_row
-from pullrekun.adapters.state.schema import ServerSwitchRow
+from pullrekun.adapters.state.schema_sleep import ServerSwitchRow
 from pullrekun.core.model import Plan
 from pullrekun.core.servers import MarkServer, ServerRecord, ServerWish, SwitchServer
 

@@ -16,7 +16,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from pullrekun.adapters.state.engine import Database, event_row
-from pullrekun.adapters.state.schema import ActivityRow, AssignmentRow, RestRow
+from pullrekun.adapters.state.schema import AssignmentRow
+from pullrekun.adapters.state.schema_sleep import ActivityRow, RestRow
 from pullrekun.core.model import Plan, Touch, Unassign
 from pullrekun.core.sleep import Activity, RestKind
 

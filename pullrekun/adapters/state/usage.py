@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from sqlalchemy import or_, select, update
 
 from pullrekun.adapters.state.engine import Database, event_row
-from pullrekun.adapters.state.schema import BudgetLiftRow, UsageRow
+from pullrekun.adapters.state.schema_sleep import BudgetLiftRow, UsageRow
 from pullrekun.core.cost import Stretch, usage_change
 from pullrekun.core.model import Instance
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from pullrekun.adapters.state import schema_sleep  # noqa: F401 - its tables join Base.metadata
 from pullrekun.adapters.state.schema import Base
 
 connection = context.config.attributes.get("connection")
