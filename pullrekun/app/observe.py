@@ -30,7 +30,7 @@ from pullrekun.app.pool import read_pool
 from pullrekun.app.results import Clock
 from pullrekun.config import Config
 from pullrekun.config.secrets import github_token
-from pullrekun.core import cost
+from pullrekun.core import cost, settings
 from pullrekun.core.model import ApprovalEvidence, Instance, Observed, PullRequest
 
 log = logging.getLogger(__name__)
@@ -107,6 +107,7 @@ def observe(cfg: Config, store: Store, client: GitHubClient, clock: Clock) -> Ob
         budget_lifted=bool(cfg.cost.budget) and store.usage.budget_lifted(clock()),
         servers=pool.servers,
         server_records=store.servers.records() if cfg.schedules else {},
+        pr_settings=_pr_settings(cfg, store, prs),
     )
     return Observation(
         observed,
@@ -115,6 +116,20 @@ def observe(cfg: Config, store: Store, client: GitHubClient, clock: Clock) -> Ob
         heads,
         {pr.number: (pr.title, pr.author) for pr in prs},
     )
+
+
+def _pr_settings(
+    cfg: Config, store: Store, prs: tuple[PullRequest, ...]
+) -> dict[int, tuple[tuple[str, str], ...]]:
+    """Each PR's own settings as they should be: its labels' (if allowed), then the dashboard's."""
+    names = cfg.app.pr_settings
+    if not names:
+        return {}
+    recorded = store.settings.recorded()
+    use_labels = cfg.app.pr_setting_labels
+    return {
+        pr.number: settings.effective(recorded.get(pr.number, {}), pr.labels, names, use_labels) for pr in prs
+    }
 
 
 def month_cost(cfg: Config, store: Store, now: dt.datetime) -> float:

@@ -8,12 +8,12 @@ variables) in :mod:`~pullrekun.config.secrets`. Any problem raises :class:`Confi
 the key.
 """
 
+from pullrekun.config.app import AppConfig
 from pullrekun.config.load import CONFIG_ENV, DEFAULT_CONFIG, ConfigError, config_path, load, parse
 from pullrekun.config.model import Config
 from pullrekun.config.optional import DatabaseConfig, ReleaseConfig
 from pullrekun.config.sections import (
     AnsibleConfig,
-    AppConfig,
     EC2Config,
     GitHubConfig,
     ReportConfig,

@@ -15,11 +15,11 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
+from pullrekun.config.app import AppConfig
 from pullrekun.config.model import Config
 from pullrekun.config.optional import BootstrapConfig, DatabaseConfig, ReleaseConfig
 from pullrekun.config.sections import (
     AnsibleConfig,
-    AppConfig,
     EC2Config,
     GitHubConfig,
     ReportConfig,

@@ -12,11 +12,11 @@ from urllib.parse import urlsplit
 from pydantic import model_validator
 from pydantic.dataclasses import dataclass
 
+from pullrekun.config.app import AppConfig
 from pullrekun.config.optional import BootstrapConfig, DatabaseConfig, ReleaseConfig
 from pullrekun.config.sections import (
     SECTION,
     AnsibleConfig,
-    AppConfig,
     EC2Config,
     GitHubConfig,
     ReportConfig,

@@ -29,13 +29,9 @@ from pullrekun.config.types import (
     NotNegative,
     OptionalEnvName,
     PoolName,
-    Port,
     Repository,
-    RevisionCheck,
     Roles,
-    RunUser,
     Seconds,
-    ServiceName,
     Str,
     Table,
     TemplateVersion,
@@ -351,48 +347,4 @@ class AnsibleConfig:
     def _project_dir(cls, value: str) -> str:
         if value and not (Path(value) / "playbooks" / "reconcile.yml").is_file():
             raise ValueError("has no playbooks/reconcile.yml")
-        return value
-
-
-@dataclass(frozen=True, config=SECTION)
-class AppConfig:
-    repo_url: Str
-    #: The app's foreground command, run from the release by the host's control script.
-    command: Annotated[Str, Field(min_length=1)]
-    deploy_root: Str = "/srv/app"
-    service_manager: Literal["systemd", "start-stop-daemon"] = "systemd"
-    #: Written into the staging hosts' sudoers rule and the unit's file name.
-    service_name: ServiceName = "app"
-    port: Port = 8000
-    health_path: Str = "/health"
-    health_timeout: Seconds = 120
-    #: How "ready" is proven: "process" (the app process was started from the release), or also
-    #: the answer names the commit: "header:<Name>" or "json:<field>".
-    revision_check: RevisionCheck = "process"
-    url_template: Str = "http://{host}:{port}/"
-    before_switch_hook: Str = ""
-    keep_releases: Annotated[Int, Field(ge=1)] = 3
-    #: The user the PR's code (the app, its migrate command) runs as on the staging hosts; it
-    #: may write shared/data/ only. Empty, or the user pullrekun logs in as: no separation.
-    run_user: RunUser = "app"
-
-    @field_validator("health_path")
-    @classmethod
-    def _health_path(cls, value: str) -> str:
-        if not value.startswith("/"):
-            raise ValueError("must start with '/'")
-        return value
-
-    @field_validator("deploy_root")
-    @classmethod
-    def _deploy_root(cls, value: str) -> str:
-        if not value.startswith("/"):
-            raise ValueError("must be an absolute path")
-        placeholders(value, "{host}", host="h", port=1, pr=1)
-        return value
-
-    @field_validator("url_template")
-    @classmethod
-    def _url_template(cls, value: str) -> str:
-        placeholders(value, "{host}, {port}, {pr}", host="h", port=1, pr=1)
         return value

@@ -51,7 +51,12 @@ def free_key(inst: Instance, unbooted: frozenset[str] = frozenset()) -> tuple[in
 
 
 def _deploy_reason(
-    asg: Assignment, pr: PullRequest, inst: Instance, retry_after: dt.timedelta, now: dt.datetime
+    asg: Assignment,
+    pr: PullRequest,
+    inst: Instance,
+    retry_after: dt.timedelta,
+    now: dt.datetime,
+    settings: tuple[tuple[str, str], ...] = (),
 ) -> str | None:
     """Why a kept environment needs a deploy this pass, or None if it is fine as it is."""
     if inst.state == InstanceState.STOPPED:
@@ -67,6 +72,8 @@ def _deploy_reason(
         return None
     if asg.status != EnvStatus.READY:
         return "previous deploy did not finish"
+    if asg.settings != settings:
+        return "its settings changed"
     if inst.tag_pr != pr.number or inst.tag_sha != pr.head_sha:
         return "instance tags out of date"
     return None
@@ -91,6 +98,8 @@ class Draft:
     now: dt.datetime
     #: Launched instances not bootstrapped yet.
     bootstrap: frozenset[str] = frozenset()
+    #: Each PR's own settings as they should be (pullrekun.core.settings).
+    settings: Mapping[int, tuple[tuple[str, str], ...]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     assign: list[Assign] = field(default_factory=list)
     touches: list[Touch] = field(default_factory=list)
@@ -149,6 +158,7 @@ class Draft:
                     nonce,
                     pr.from_fork,
                     bootstrap=inst.instance_id in self.bootstrap,
+                    settings=self.settings.get(pr.number, ()),
                 )
             )
         rest = sorted([*waiting[len(self.assign) :], *held], key=queue_key)
@@ -172,7 +182,7 @@ class Draft:
         if inst.state not in ASSIGNABLE_STATES:
             self.notes.append(f"PR #{number}: instance {inst.instance_id} is {inst.state}; waiting")
             return
-        reason = _deploy_reason(asg, pr, inst, retry_after, self.now)
+        reason = _deploy_reason(asg, pr, inst, retry_after, self.now, self.settings.get(number, ()))
         nonce = asg.db_nonce or ""
         if db is not None:
             clone_reason = _clone_reason(asg, pr, db)
@@ -194,6 +204,7 @@ class Draft:
                 nonce,
                 pr.from_fork,
                 bootstrap=inst.instance_id in self.bootstrap,
+                settings=self.settings.get(number, ()),
             )
         )
 

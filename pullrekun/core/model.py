@@ -29,6 +29,8 @@ from pullrekun.core.fleet import (
 from pullrekun.core.servers import MarkServer, Server, ServerRecord, SwitchServer
 from pullrekun.core.sleep import Activity, Rest
 from pullrekun.core.validate import check_instance_id, check_pr_number, check_sha
+from pullrekun.core.wishes import InstanceRequest as InstanceRequest
+from pullrekun.core.wishes import InstanceWish as InstanceWish
 
 
 class InstanceState(enum.StrEnum):
@@ -136,29 +138,8 @@ class Assignment:
     #: The nonce the environment's database password derives from (pullrekun.core.dbusers),
     #: picked by the clone that gave this PR its schema; None: none yet (or cloned before nonces).
     db_nonce: str | None = None
-
-
-class InstanceWish(enum.StrEnum):
-    """What someone asked of one instance (the dashboard's pool table, the API)."""
-
-    #: Keep this free instance running (until it is given to a PR, or a stop is asked).
-    RUNNING = "running"
-    #: Take this instance out of the pool: its environment is requeued, it is stopped, then untagged.
-    RETIRE = "retire"
-    #: Tag this instance (not in the pool yet) into the pool.
-    REGISTER = "register"
-    #: Terminate this instance (only one pullrekun launched): its environment is requeued.
-    TERMINATE = "terminate"
-
-
-@dataclass(frozen=True)
-class InstanceRequest:
-    instance_id: str
-    wish: InstanceWish
-    actor: str | None = None
-
-    def __post_init__(self) -> None:
-        check_instance_id(self.instance_id)
+    #: The PR's own settings its environment last got ([app] pr_settings), sorted pairs.
+    settings: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -194,6 +175,8 @@ class Observed:
     #: the monthly budget for this month.
     month_cost: float = 0.0
     budget_lifted: bool = False
+    #: Each PR's own settings as they should be (the dashboard's and its labels'), sorted pairs.
+    pr_settings: Mapping[int, tuple[tuple[str, str], ...]] = field(default_factory=dict)
     #: Developers' own servers (``pullrekun:schedule=<name>``), and what pullrekun recorded of each.
     servers: tuple[Server, ...] = ()
     server_records: Mapping[str, ServerRecord] = field(default_factory=dict)
@@ -263,6 +246,8 @@ class Deploy:
     untrusted: bool = False
     #: A freshly launched instance: roles/staging bootstraps it first, in the same run.
     bootstrap: bool = False
+    #: The PR's own settings for its app.env ([app] pr_settings), sorted pairs.
+    settings: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

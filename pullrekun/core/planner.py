@@ -125,7 +125,7 @@ def plan(observed: Observed, config: PlannerConfig, now: dt.datetime) -> Plan:
     free = [i for i in free if i.instance_id not in doomed]
     free.sort(key=lambda i: free_key(i, unbooted))
     db = config.database.with_edits(observed.edited_authors) if config.database is not None else None
-    draft = Draft(db, now, unbooted, notes=fleet_notes)
+    draft = Draft(db, now, unbooted, observed.pr_settings, notes=fleet_notes)
     queue = sleep.mark_held(draft.assign_waiting(ready, [*free, *handed], held_back, sleep.hold_reason()))
     for number, asg in kept.items():
         rest = sleep.rests.get(number)

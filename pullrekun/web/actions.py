@@ -18,6 +18,7 @@ from pullrekun.adapters.state.store import Store
 from pullrekun.config import Config
 from pullrekun.core.model import EnvStatus, Instance, InstanceState, InstanceWish
 from pullrekun.core.servers import Server, ServerWish
+from pullrekun.core.settings import value_problem
 from pullrekun.core.signoff import SignOff, note_problem
 from pullrekun.core.sleep import MAX_PIN_HOURS
 from pullrekun.core.validate import InvalidInput, check_instance_id, check_login, check_schema
@@ -148,6 +149,21 @@ class Actions:
         self._store.signoffs.record(SignOff(pr, pull.sha, ok, "" if ok else note.strip(), actor, now))
         said = "verified" if ok else "a problem found"
         return self._recorded(f"PR #{pr}: {said} at {pull.sha[:7]}; GitHub is told on the next pass.")
+
+    def set_setting(self, pr: int, name: str, value: str, actor: str) -> Answer:
+        """Set one of the PR's own settings ("" removes it); the next pass writes its app.env
+        and restarts the app (no new checkout)."""
+        if name not in self._cfg.app.pr_settings:
+            allowed = ", ".join(self._cfg.app.pr_settings) or "none ([app] pr_settings is empty)"
+            return Answer(422, f"refused: {name[:64]!r} is not a setting a PR may set (allowed: {allowed}).")
+        problem = value_problem(value)
+        if problem is not None:
+            return Answer(422, f"refused: {problem}.")
+        if not any(p.number == pr for p in self._store.pulls.all()):
+            return Answer(404, f"PR #{pr} is not an open pull request pullrekun knows.")
+        self._store.settings.set(pr, name, value or None, self._clock(), actor)
+        said = f"{name}={value}" if value else f"{name} removed"
+        return self._recorded(f"PR #{pr}: {said}; its app restarts with it on the next pass.")
 
     def _serves(self, pr: int, sha: str) -> bool:
         """PR ``pr``'s environment is ready at ``sha`` on a running instance."""

@@ -94,6 +94,7 @@ def test_the_plan_is_serialised_for_the_artifacts() -> None:
             "db_nonce": "",
             "untrusted": False,
             "bootstrap": False,
+            "settings": [],
         }
     ]
 

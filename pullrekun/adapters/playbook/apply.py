@@ -121,6 +121,8 @@ def _deploy_hosts(plan: Plan, instances: Mapping[str, Instance], cfg: Config) ->
                 "PULLREKUN_PR": str(d.pr_number),
                 "PULLREKUN_SHA": d.sha,
                 "PULLREKUN_PR_URL": cfg.github.pr_url(d.pr_number),
+                # The PR's own settings: names from [app] pr_settings, values checked (core.settings).
+                **dict(d.settings),
             },
         }
         if policy is not None:
@@ -347,7 +349,13 @@ def apply(
         if run.host_ok(d.instance_id):
             outcomes.append(
                 DeployOutcome(
-                    d.pr_number, d.instance_id, d.sha, True, artifacts=run.artifacts_dir, cloned=cloned
+                    d.pr_number,
+                    d.instance_id,
+                    d.sha,
+                    True,
+                    artifacts=run.artifacts_dir,
+                    cloned=cloned,
+                    settings=d.settings,
                 )
             )
             continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -47,6 +48,13 @@ from pullrekun.core.model import (
 )
 
 
+def settings_of(text: str | None) -> tuple[tuple[str, str], ...]:
+    """The settings an environment last got, as recorded (JSON pairs; none before any)."""
+    if not text:
+        return ()
+    return tuple((str(n), str(v)) for n, v in json.loads(text))
+
+
 @dataclass(frozen=True)
 class DeployOutcome:
     pr_number: int
@@ -60,6 +68,8 @@ class DeployOutcome:
     cloned: CloneSchema | None = None
     #: The step that failed (``pullrekun.core.steps.Step``), from the failing task's step tag.
     failed_step: str | None = None
+    #: The PR's own settings the deploy gave its app.env (recorded when it succeeded).
+    settings: tuple[tuple[str, str], ...] = ()
 
     def redacted(self, redact: Callable[[str], str]) -> DeployOutcome:
         if self.message is None:
@@ -158,6 +168,7 @@ class Journal:
                         asleep=bool(r.asleep),
                         db_reset_seen=bool(r.db_reset_seen),
                         db_nonce=r.db_nonce,
+                        settings=settings_of(r.settings),
                     ),
                     r.assigned_at,
                     r.failed_task,
@@ -330,6 +341,8 @@ class Journal:
                     row.status = EnvStatus.READY if out.ok else EnvStatus.FAILED
                     row.since = now
                     row.deployed_sha = out.sha if out.ok else row.deployed_sha
+                    if out.ok:
+                        row.settings = json.dumps([list(pair) for pair in out.settings])
                     row.failed_task, row.message = out.failed_task, out.message
                     row.failed_step = out.failed_step
                     row.artifacts = out.artifacts

@@ -63,6 +63,8 @@ class AssignmentRow(Base):
     #: The nonce the environment's database password derives from (pullrekun.core.dbusers): set
     #: by each successful clone, so each owner of a schema has a password of its own.
     db_nonce: Mapped[str | None] = mapped_column(String(32))
+    #: The PR's own settings its environment last got (JSON pairs), set by a successful deploy.
+    settings: Mapped[str | None] = mapped_column(Text)
 
 
 class DeploymentRow(Base):
@@ -342,3 +344,15 @@ class SignOffRow(Base):
     note: Mapped[str] = mapped_column(String(300), default="", server_default="")
     actor: Mapped[str] = mapped_column(String(100))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class PRSettingRow(Base):
+    """A PR's own setting ([app] pr_settings) as someone set it on the dashboard."""
+
+    __tablename__ = "pr_settings"
+
+    pr_number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str | None] = mapped_column(String(100))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -13,7 +13,8 @@ Each aggregate's methods are one transaction each:
 - :class:`~pullrekun.adapters.state.usage.Usage`: what instances ran (cost), budget lifts;
 - :class:`~pullrekun.adapters.state.servers.Servers`: developers' servers' schedule switches;
 - :class:`~pullrekun.adapters.state.pulls.OpenPulls`: every open PR as the last pass told it;
-- :class:`~pullrekun.adapters.state.signoffs.SignOffs`: sign-offs on previews.
+- :class:`~pullrekun.adapters.state.signoffs.SignOffs`: sign-offs on previews;
+- :class:`~pullrekun.adapters.state.settings.PRSettings`: PRs' own settings.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from pullrekun.adapters.state.reports import ReportLedger
 from pullrekun.adapters.state.requests import Requests
 from pullrekun.adapters.state.schema import GitHubStateRow, ReleaseFactRow
 from pullrekun.adapters.state.servers import Servers
+from pullrekun.adapters.state.settings import PRSettings
 from pullrekun.adapters.state.signoffs import SignOffs
 from pullrekun.adapters.state.sleep import Sleep
 from pullrekun.adapters.state.usage import Usage
@@ -55,6 +57,7 @@ class Store:
         self.servers = Servers(self.db)
         self.pulls = OpenPulls(self.db)
         self.signoffs = SignOffs(self.db)
+        self.settings = PRSettings(self.db)
         self.events = Events(self.db)
         self.http_cache = HttpCache(self.db)
         self.reports = ReportLedger(self.db)

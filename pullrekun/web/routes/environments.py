@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from pullrekun.adapters.project import templates_dir
 from pullrekun.app.readmodel import event_views, last_deploys
 from pullrekun.web.auth import CSRF_FIELD
-from pullrekun.web.context import Asker, WebParts, act, to_login
+from pullrekun.web.context import Asker, Web, WebParts, act, to_login
 from pullrekun.web.pageviews import DeployView
 
 router = APIRouter()
@@ -59,8 +59,17 @@ def environment_page(request: Request, web: WebParts, person: Asker, pr: int) ->
         env=env,
         signoffs=web.store.signoffs.history(pr),
         deploys=deploys,
+        setting_names=web.cfg.app.pr_settings,
+        settings=web.store.settings.recorded().get(pr, {}),
+        applied=dict(env_settings(web, pr)),
         scenario_heading=web.cfg.report.scenario_heading,
     )
+
+
+def env_settings(web: Web, pr: int) -> tuple[tuple[str, str], ...]:
+    """What the PR's environment last got of its own settings."""
+    env = next((e for e in web.store.journal.environments() if e.assignment.pr_number == pr), None)
+    return env.assignment.settings if env is not None else ()
 
 
 @router.get("/static/{name}")
@@ -86,6 +95,23 @@ def verify(
     ok = verdict == "ok"
     return act(
         request, person, csrf_token_sent, lambda p: web.actions.verify(pr, ok, note, p.actor), verifying=True
+    )
+
+
+@router.post("/environments/{pr}/settings")
+def set_setting(
+    request: Request,
+    web: WebParts,
+    person: Asker,
+    pr: int,
+    csrf_token_sent: str = Form("", alias=CSRF_FIELD),
+    name: str = Form(""),
+    value: str = Form(""),
+) -> Response:
+    """Set one of the PR's own settings ([app] pr_settings): those who may act."""
+    back = f"/environments/{pr}"
+    return act(
+        request, person, csrf_token_sent, lambda p: web.actions.set_setting(pr, name, value, p.actor), back
     )
 
 

@@ -11,6 +11,8 @@ REVISION = os.environ.get("PULLREKUN_REVISION", "unknown")
 # What pullrekun tells the app of its PR (shared/app.env): the README's banner example.
 PR, PR_SHA = os.environ.get("PULLREKUN_PR"), os.environ.get("PULLREKUN_SHA", "")
 BANNER = f"preview: PR #{PR} at {PR_SHA[:7]} ({os.environ.get('PULLREKUN_PR_URL', '')})\n" if PR else ""
+# The PR's own settings ([app] pr_settings) the tests give it: FEATURE_* variables.
+FEATURES = "".join(f"feature: {k}={v}\n" for k, v in sorted(os.environ.items()) if k.startswith("FEATURE_"))
 
 
 def _greeting() -> str:
@@ -66,7 +68,8 @@ class Handler(BaseHTTPRequestHandler):
             body = f'{{"status": "ok", "revision": "{REVISION}"}}\n'.encode()
         else:
             db = _db_line(write=self.path == "/write")
-            body = f"pullrekun sandbox app\n{BANNER}revision: {REVISION}\ngreeting: {GREETING}\n{db}".encode()
+            head = f"pullrekun sandbox app\n{BANNER}{FEATURES}"
+            body = f"{head}revision: {REVISION}\ngreeting: {GREETING}\n{db}".encode()
         self.send_response(200)
         ctype = "application/json" if self.path == "/health" else "text/plain; charset=utf-8"
         self.send_header("Content-Type", ctype)
