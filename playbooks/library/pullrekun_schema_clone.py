@@ -22,9 +22,10 @@ options:
   state:
     description:
       - C(present) replaces I(target) with a copy of I(source); C(absent) drops I(target) (and the
-        user I(user_name)); C(user) only ensures the user I(user_name) of I(target).
+        user I(user_name)); C(user) only ensures the user I(user_name) of I(target); C(diff) reads
+        what I(target) changed against I(source) (structure only) into C(schema_changes).
     type: str
-    choices: [present, absent, user]
+    choices: [present, absent, user, diff]
     default: present
   user_name:
     description: The environment's database user (empty - none; the objects' definer is then the login user).
@@ -145,7 +146,7 @@ from ansible.module_utils.basic import AnsibleModule
 def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
-            state=dict(type="str", choices=["present", "absent", "user"], default="present"),
+            state=dict(type="str", choices=["present", "absent", "user", "diff"], default="present"),
             source=dict(type="str", default=""),
             target=dict(type="str", required=True),
             login_host=dict(type="str", default="127.0.0.1"),
@@ -178,6 +179,7 @@ def main() -> None:
         from pullrekun.adapters.mysql import Server, schema_exists, session
         from pullrekun.adapters.schema_clone import clone_schema, drop_schema
         from pullrekun.adapters.schema_copy import CloneError
+        from pullrekun.adapters.schema_diff import schema_changes
         from pullrekun.core.dbsources import SourceRule
         from pullrekun.core.validate import InvalidInput, check_schema
     except ImportError as exc:
@@ -225,6 +227,10 @@ def main() -> None:
                 module.exit_json(changed=present)
             module.exit_json(changed=drop_schema(target_server, p["target"], user))
         check_schema(p["source"])
+        if p["state"] == "diff":
+            # Read only: the structure of both schemas, what the environment's migrations changed.
+            told = schema_changes(target_server, p["source"], p["target"])
+            module.exit_json(changed=False, schema_changes=list(told))
         if module.check_mode:
             with session(source_server or target_server) as s:
                 if not schema_exists(s, p["source"]):

@@ -200,6 +200,7 @@ def environment_views(
             title=neutralise(rec.title or ""),
             author=rec.author or "",
             running_since=inst.launched_at if inst is not None and inst.state in UP_STATES else None,
+            schema_changes=rec.schema_changes,
         )
     return views
 

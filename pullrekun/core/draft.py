@@ -111,6 +111,11 @@ class Draft:
     drops: list[DropSchema] = field(default_factory=list)
     pool_changes: list[Action] = field(default_factory=list)
 
+    def source_of(self, pr_number: int, recorded: str) -> str:
+        """The schema the PR's database is (about to be) a copy of: this plan's clone, or the
+        one recorded."""
+        return next((c.source for c in self.clones if c.pr_number == pr_number), recorded)
+
     def ordered(self) -> list[Action]:
         """Stops, drops, assignments, starts, clones, deploys and forgotten reset labels, each
         group by instance id or PR number."""
@@ -159,6 +164,7 @@ class Draft:
                     pr.from_fork,
                     bootstrap=inst.instance_id in self.bootstrap,
                     settings=self.settings.get(pr.number, ()),
+                    db_source=self.source_of(pr.number, ""),
                 )
             )
         rest = sorted([*waiting[len(self.assign) :], *held], key=queue_key)
@@ -205,6 +211,7 @@ class Draft:
                 pr.from_fork,
                 bootstrap=inst.instance_id in self.bootstrap,
                 settings=self.settings.get(number, ()),
+                db_source=self.source_of(number, asg.db_source or ""),
             )
         )
 

@@ -248,6 +248,8 @@ class Deploy:
     bootstrap: bool = False
     #: The PR's own settings for its app.env ([app] pr_settings), sorted pairs.
     settings: tuple[tuple[str, str], ...] = ()
+    #: The schema the environment's database is a copy of (its changes are told against it).
+    db_source: str = ""
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,8 @@ class EnvironmentView:
     rest_text: str = ""
     rest_since: dt.datetime | None = None
     rest_until: dt.datetime | None = None
+    #: What its migrations changed in its schema against the source (None: not compared).
+    schema_changes: tuple[str, ...] | None = None
     #: A *Keep awake* pin: who set it and until when (None: until removed).
     pinned_by: str | None = None
     pinned_until: dt.datetime | None = None
@@ -114,6 +116,8 @@ class PullRequestView:
     scenario: Scenario | None = None
     #: The newest sign-off on its preview (None: none yet).
     signoff: SignOff | None = None
+    #: What its migrations changed in its schema (None: not compared, or no database).
+    schema_changes: tuple[str, ...] | None = None
 
     @property
     def sha(self) -> str:
@@ -247,6 +251,7 @@ def _env_view(
         deployed_sha=env.sha,
         schema=env.db_schema,
         source=env.db_source,
+        schema_changes=env.schema_changes,
     )
     if rest is None and env.asleep:
         rest = Rest(pr.number, RestKind.REQUESTED, text=REQUESTED_TEXT)

@@ -304,11 +304,15 @@ class Sandbox:
 
     # --- the story -------------------------------------------------------------------
 
-    def commit(self, branch: str, greeting: str) -> str:
-        """Commit a change on ``branch`` (created from main) and push it; returns the sha."""
+    def commit(self, branch: str, greeting: str, files: dict[str, str] | None = None) -> str:
+        """Commit a change on ``branch`` (created from main), with ``files`` (path -> text) added,
+        and push it; returns the sha."""
         existing = self.git("branch", "--list", branch)
         self.git("checkout", "-q", branch if existing else "-b", *([] if existing else [branch]))
         (self.origin / "GREETING").write_text(greeting + "\n")
+        for path, text in (files or {}).items():
+            (self.origin / path).write_text(text)
+            self.git("add", path)
         self.git("commit", "-q", "-am", f"Greeting: {greeting}")
         sha = self.git("rev-parse", "HEAD")
         self.git("push", "-q", "-f", str(self.remote), branch)
@@ -316,7 +320,7 @@ class Sandbox:
         return sha
 
     def open_pr(self, branch: str, greeting: str, **kw: Any) -> tuple[int, str]:
-        sha = self.commit(branch, greeting)
+        sha = self.commit(branch, greeting, kw.pop("files", None))
         return self.github.open_pr(sha, head_ref=branch, title=kw.pop("title", greeting), **kw), sha
 
     def deploy_root(self, addr: str) -> Path:

@@ -95,6 +95,7 @@ def test_the_plan_is_serialised_for_the_artifacts() -> None:
             "untrusted": False,
             "bootstrap": False,
             "settings": [],
+            "db_source": "",
         }
     ]
 

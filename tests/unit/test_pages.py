@@ -42,3 +42,26 @@ def test_a_page_template_is_overridden_and_a_broken_one_is_refused_at_start_up(t
     (web / "environments.html.j2").write_text("{% if %}")
     with pytest.raises(ConfigError, match=r"report.templates_dir: page template .*environments.html.j2"):
         check_pages(str(tmp_path))
+
+
+def test_the_environment_page_lists_the_database_changes_escaped() -> None:
+    import dataclasses as dc
+
+    from pullrekun.core.model import EnvStatus
+    from pullrekun.core.views import EnvironmentView
+
+    env = EnvironmentView(3, "i-00000001", "running", EnvStatus.READY, "a" * 40, NOW, db_source="dev_alice")
+    page = pages("", "UTC").get_template("environment.html.j2")
+    values: dict[str, object] = {
+        "repository": "a/b", "person": None, "csrf": "t", "flash": None, "flash_refused": False,
+        "pr_url": lambda n: f"https://github.com/a/b/pull/{n}", "has_database": True,
+        "env_link": lambda pr, url: url, "pr": 3, "pull": None, "signoffs": (), "deploys": (),
+        "scenario_heading": "## Test scenario", "setting_names": (), "settings": {}, "applied": {},
+    }  # fmt: skip
+    changed = dc.replace(env, schema_changes=("+ table `<b>x</b>`", "+ table `invoices`"))
+    html = page.render(env=changed, **values)
+    assert "<li><code>+ table `&lt;b&gt;x&lt;/b&gt;`</code></li>" in html
+    assert "No database changes against dev_alice." in page.render(
+        env=dc.replace(env, schema_changes=()), **values
+    )
+    assert "Database changes" not in page.render(env=env, **values), "not compared: nothing said"

@@ -488,7 +488,7 @@ def test_a_new_environment_gets_the_authors_schema_before_its_deploy() -> None:
         Assign(7, "i-00000001"),
         StartInstance("i-00000001"),
         CloneSchema(7, "i-00000001", "dev_alice", "stage_i_00000001", "new assignment", nonce=NONCE_7),
-        Deploy(7, "i-00000001", sha(7), "new assignment", NONCE_7),
+        Deploy(7, "i-00000001", sha(7), "new assignment", NONCE_7, db_source="dev_alice"),
     )
 
 

@@ -127,6 +127,8 @@ def _deploy_hosts(plan: Plan, instances: Mapping[str, Instance], cfg: Config) ->
         }
         if policy is not None:
             host["staging_db_name"] = policy.target_for(inst)
+            if d.db_source:
+                host["pullrekun_db_source"] = d.db_source  # checked by the module (check_schema)
             host["pullrekun_db_nonce"] = d.db_nonce  # checked by the filter (dbusers.NONCE_RE)
             clone = clones.get(d.instance_id)
             if clone is not None:
@@ -342,45 +344,7 @@ def apply(
     run = run_playbook(spec, cancel)
     prune_artifacts(artifacts_root, cfg.ansible.keep_artifacts)
     terminated, protected = _terminations(plan, run)
-    outcomes = []
-    for d in deploys:
-        clone = clones.get(d.instance_id)
-        cloned = clone if clone is not None and Step.SCHEMA in run.done_steps.get(d.instance_id, ()) else None
-        if run.host_ok(d.instance_id):
-            outcomes.append(
-                DeployOutcome(
-                    d.pr_number,
-                    d.instance_id,
-                    d.sha,
-                    True,
-                    artifacts=run.artifacts_dir,
-                    cloned=cloned,
-                    settings=d.settings,
-                )
-            )
-            continue
-        failure = run.failures.get(d.instance_id)
-        if failure is not None:
-            task = failure.task
-            message = ("host unreachable: " if failure.unreachable else "") + failure.message
-            # Unreachable at a task, or a failed wait for the started instance: the same refusal.
-            if _HOST_KEY_CHANGED.search(failure.message):
-                message = (
-                    f"the host key of {d.instance_id} is not the one pullrekun learned before (a "
-                    "re-imaged instance, or someone in between): nothing was deployed. Once you know "
-                    f"why, `pullrekun accept-host-key {d.instance_id}` lets the next pass learn the new "
-                    f"key.\n{failure.message}"
-                )
-            if failure.output_tail:
-                message += "\n" + "\n".join(cap_output(failure.output_tail))
-        else:
-            task, message = "(run)", "\n".join([run.explanation, *run.output_tail])
-        step = run.failed_steps.get(d.instance_id, Step.DEPLOY)
-        outcomes.append(
-            DeployOutcome(
-                d.pr_number, d.instance_id, d.sha, False, task, message, run.artifacts_dir, cloned, step
-            )
-        )
+    outcomes = [_outcome(d, clones.get(d.instance_id), run) for d in deploys]
     return ApplyResult(tuple(outcomes), run, terminated, protected)
 
 
@@ -395,3 +359,39 @@ def _terminations(plan: Plan, run: RunResult) -> tuple[dict[str, str], dict[str,
         elif failure is not None and _TERMINATION_PROTECTED.search(failure.message):
             protected[end.instance_id] = cap_line(failure.message)
     return done, protected
+
+
+def _outcome(d: Deploy, clone: CloneSchema | None, run: RunResult) -> DeployOutcome:
+    """What became of one deploy: its host's success, or the failure, its step and output."""
+    cloned = clone if clone is not None and Step.SCHEMA in run.done_steps.get(d.instance_id, ()) else None
+    if run.host_ok(d.instance_id):
+        return DeployOutcome(
+            d.pr_number,
+            d.instance_id,
+            d.sha,
+            True,
+            artifacts=run.artifacts_dir,
+            cloned=cloned,
+            settings=d.settings,
+            schema_changes=run.schema_changes.get(d.instance_id),
+        )
+    failure = run.failures.get(d.instance_id)
+    if failure is not None:
+        task = failure.task
+        message = ("host unreachable: " if failure.unreachable else "") + failure.message
+        # Unreachable at a task, or a failed wait for the started instance: the same refusal.
+        if _HOST_KEY_CHANGED.search(failure.message):
+            message = (
+                f"the host key of {d.instance_id} is not the one pullrekun learned before (a "
+                "re-imaged instance, or someone in between): nothing was deployed. Once you know "
+                f"why, `pullrekun accept-host-key {d.instance_id}` lets the next pass learn the new "
+                f"key.\n{failure.message}"
+            )
+        if failure.output_tail:
+            message += "\n" + "\n".join(cap_output(failure.output_tail))
+    else:
+        task, message = "(run)", "\n".join([run.explanation, *run.output_tail])
+    step = run.failed_steps.get(d.instance_id, Step.DEPLOY)
+    return DeployOutcome(
+        d.pr_number, d.instance_id, d.sha, False, task, message, run.artifacts_dir, cloned, step
+    )

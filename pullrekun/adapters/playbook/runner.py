@@ -119,6 +119,8 @@ class RunResult:
     done_steps: Mapping[str, frozenset[Step]] = field(default_factory=dict)
     #: Why the run could not start (status ERROR), or the idle timeout's seconds (status IDLE).
     error: str = ""
+    #: Per host, what its environment's migrations changed in its schema (the diff task's answer).
+    schema_changes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -165,6 +167,7 @@ class _Events:
 
     def __init__(self, redact: Callable[[str], str], stdout: IO[str]) -> None:
         self.failures: dict[str, HostFailure] = {}
+        self.schema_changes: dict[str, tuple[str, ...]] = {}
         self.tail: deque[str] = deque(maxlen=15)
         self._redact = redact
         self._stdout = stdout
@@ -185,6 +188,10 @@ class _Events:
             )
         kind = event.get("event")
         data = event.get("event_data", {})
+        if kind == "runner_on_ok" and data.get("task") == SCHEMA_DIFF_TASK:
+            told = (data.get("res") or {}).get("schema_changes")
+            if isinstance(told, list) and data.get("host"):
+                self.schema_changes[str(data["host"])] = tuple(str(line)[:300] for line in told[:50])
         if kind not in {"runner_on_failed", "runner_on_unreachable"} or data.get("ignore_errors"):
             return True  # True: runner keeps the event in the artifacts (and computes stats)
         host = data.get("host")
@@ -209,6 +216,8 @@ class _Events:
 
 
 STEPS_FILE = "steps.jsonl"
+#: The playbook task whose answer says what a PR changed in its database.
+SCHEMA_DIFF_TASK = "Compare the environment's schema with its source."
 
 
 def read_steps(path: Path) -> tuple[dict[str, Step], dict[str, frozenset[Step]]]:
@@ -360,4 +369,5 @@ def _run(
         failed_steps=failed_steps,
         done_steps=done_steps,
         error=str(spec.idle_timeout) if status is RunStatus.IDLE else "",
+        schema_changes=events.schema_changes,
     )

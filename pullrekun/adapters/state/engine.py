@@ -16,7 +16,7 @@ from pullrekun.adapters.state.schema import EventRow
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 #: The newest Alembic revision; a test checks it against the migrations folder.
-HEAD_REVISION = "0016"
+HEAD_REVISION = "0017"
 #: The longest message kept (MySQL's TEXT holds 64 KiB; one line of a PR's output can be longer).
 MESSAGE_LIMIT = 16000
 

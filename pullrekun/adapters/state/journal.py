@@ -70,6 +70,8 @@ class DeployOutcome:
     failed_step: str | None = None
     #: The PR's own settings the deploy gave its app.env (recorded when it succeeded).
     settings: tuple[tuple[str, str], ...] = ()
+    #: What its migrations changed in its schema against the source (None: not compared).
+    schema_changes: tuple[str, ...] | None = None
 
     def redacted(self, redact: Callable[[str], str]) -> DeployOutcome:
         if self.message is None:
@@ -91,6 +93,8 @@ class EnvironmentRecord:
     failed_step: str | None = None
     title: str | None = None
     author: str | None = None
+    #: What its migrations changed in its schema (None: not compared yet).
+    schema_changes: tuple[str, ...] | None = None
 
 
 def _record_heads(s: Session, heads: Mapping[int, tuple[str, dt.datetime]] | None) -> None:
@@ -179,6 +183,7 @@ class Journal:
                     r.failed_step,
                     r.pr_title,
                     r.pr_author,
+                    tuple(json.loads(r.schema_changes)) if r.schema_changes else None,
                 )
                 for r in rows
             )
@@ -343,6 +348,8 @@ class Journal:
                     row.deployed_sha = out.sha if out.ok else row.deployed_sha
                     if out.ok:
                         row.settings = json.dumps([list(pair) for pair in out.settings])
+                    if out.schema_changes is not None:
+                        row.schema_changes = json.dumps(list(out.schema_changes))
                     row.failed_task, row.message = out.failed_task, out.message
                     row.failed_step = out.failed_step
                     row.artifacts = out.artifacts

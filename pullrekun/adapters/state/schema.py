@@ -65,6 +65,8 @@ class AssignmentRow(Base):
     db_nonce: Mapped[str | None] = mapped_column(String(32))
     #: The PR's own settings its environment last got (JSON pairs), set by a successful deploy.
     settings: Mapped[str | None] = mapped_column(Text)
+    #: What its migrations changed in its schema against the source (JSON lines; None: not compared).
+    schema_changes: Mapped[str | None] = mapped_column(Text)
 
 
 class DeploymentRow(Base):

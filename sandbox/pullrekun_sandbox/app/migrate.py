@@ -15,5 +15,11 @@ conn = pymysql.connect(
 with conn.cursor() as cur:
     cur.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INT PRIMARY KEY)")
     cur.execute("INSERT IGNORE INTO schema_migrations VALUES (1)")
+    # A PR's own migration: MIGRATION.sql in its commit, one statement per line (the tests').
+    if os.path.exists("MIGRATION.sql"):
+        with open("MIGRATION.sql") as fh:
+            for statement in (line.strip() for line in fh):
+                if statement:
+                    cur.execute(statement)
 conn.close()
 print("migrated")
