@@ -201,6 +201,7 @@ def environment_views(
             author=rec.author or "",
             running_since=inst.launched_at if inst is not None and inst.state in UP_STATES else None,
             schema_changes=rec.schema_changes,
+            settings=tuple(f"{name}={value}" for name, value in asg.settings),
         )
     return views
 

@@ -133,6 +133,7 @@ class Renderer:
         self._envs["chat"].get_template("notify.txt.j2")
         self._envs["chat"].get_template("release.txt.j2")
         self._envs["chat"].get_template("pending.txt.j2")
+        self._envs["chat"].get_template("signoff.txt.j2")
 
 
 def check_overrides(templates_dir: str) -> None:

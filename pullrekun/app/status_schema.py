@@ -91,6 +91,10 @@ RULES: Mapping[str, dict[str, Any]] = {
     "EnvironmentView.instance_state": {"$ref": "#/$defs/instance_state"},
     "EnvironmentView.sha": {"pattern": "^[0-9a-f]{40}$", "description": "The commit last served ready."},
     "EnvironmentView.failed_step": {"enum": [*(str(s) for s in Step), None]},
+    "EnvironmentView.settings": {
+        "items": {"pattern": "^[A-Z_][A-Z0-9_]*=[A-Za-z0-9._:-]{0,64}$"},
+        "description": "The PR's own settings its environment last got ([app] pr_settings).",
+    },
     "EnvironmentView.asleep": {"description": "Stopped on request until woken (the dashboard)."},
     "EnvironmentView.shown": {
         "enum": ["assigned", "deploying", "ready", "failed", "asleep", "sleeping", "starting"],

@@ -24,6 +24,7 @@ from pullrekun.config.types import (
     KeyProblem,
     LaunchTemplate,
     Logins,
+    LoginsOrTeams,
     Names,
     Networks,
     NotNegative,
@@ -182,9 +183,9 @@ class ServeConfig:
     admins: Table = field(default_factory=dict)
     viewers: Table = field(default_factory=dict)
     #: Local accounts (login -> argon2 hash) that may look and sign off previews (verify), but not
-    #: redeploy, stop or reset; and GitHub logins that may do the same.
+    #: redeploy, stop or reset; and GitHub logins or teams ("acme/qa") that may do the same.
     verifiers: Table = field(default_factory=dict)
-    verifiers_github: Logins = ()
+    verifiers_github: LoginsOrTeams = ()
     #: The variable holding the key that signs session cookies (unset: a random key made at
     #: start-up, so a restart signs everyone out; never derived from another secret).
     session_secret_env: EnvName = "PULLREKUN_SESSION_SECRET"  # noqa: S105 - a variable's name

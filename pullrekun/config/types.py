@@ -64,6 +64,12 @@ def _matching(pattern: re.Pattern[str], problem: str, *, empty: bool = False) ->
     return AfterValidator(check)
 
 
+def _login_or_team(value: str) -> str:
+    if LOGIN_RE.match(value) or TEAM_RE.match(value):
+        return value
+    raise ValueError(f"{value!r} is neither a GitHub login nor a team (org/team-slug, e.g. acme/qa)")
+
+
 def _http(value: str) -> str:
     if value and not value.startswith(("http://", "https://")):
         raise ValueError("must be an http(s) URL or empty")
@@ -102,6 +108,15 @@ TokenDigests = dict[
     Annotated[StrictStr, _matching(TOKEN_HASH_RE, "must be a token's SHA-256 (`pullrekun api-token`)")],
 ]
 Logins = tuple[Annotated[StrictStr, _matching(LOGIN_RE, "{value!r} is not a GitHub login")], ...]
+#: A GitHub organisation's team, by its slug: "acme/qa".
+TEAM_RE = re.compile(r"\A[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}/[a-z0-9][a-z0-9_-]{0,99}\Z")
+LoginsOrTeams = tuple[
+    Annotated[
+        StrictStr,
+        AfterValidator(_login_or_team),
+    ],
+    ...,
+]
 JsonField = Annotated[
     StrictStr, _matching(JSON_FIELD_RE, "must be a dotted path of field names, e.g. build.sha", empty=True)
 ]

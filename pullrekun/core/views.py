@@ -77,6 +77,8 @@ class EnvironmentView:
     #: Its running hours and their estimated price, over all its recorded stretches.
     hours: float = 0.0
     cost: float = 0.0
+    #: The PR's own settings its environment last got ([app] pr_settings), "NAME=value", sorted.
+    settings: tuple[str, ...] = ()
     #: What people are shown: the status, except "asleep" (stopped on request), "sleeping" (idle,
     #: outside office hours, over budget) and "starting" (recorded ready, but its instance is not
     #: up: woken, or stopped by hand; a pass starts it).
@@ -118,6 +120,8 @@ class PullRequestView:
     signoff: SignOff | None = None
     #: What its migrations changed in its schema (None: not compared, or no database).
     schema_changes: tuple[str, ...] | None = None
+    #: The PR's own settings its environment got, "NAME=value" ([app] pr_settings).
+    settings: tuple[str, ...] = ()
 
     @property
     def sha(self) -> str:
@@ -252,6 +256,7 @@ def _env_view(
         schema=env.db_schema,
         source=env.db_source,
         schema_changes=env.schema_changes,
+        settings=env.settings,
     )
     if rest is None and env.asleep:
         rest = Rest(pr.number, RestKind.REQUESTED, text=REQUESTED_TEXT)

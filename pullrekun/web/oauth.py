@@ -9,7 +9,9 @@ asks for no scope at all: the roles in ``serve.acting_permissions`` (write, main
 default) may act; read may look, except on a public repository, where anyone may read: there
 triage or more, or a login in ``serve.viewers_github``, may look; anyone else is refused. The
 answer is kept ``serve.access_cache_seconds`` and asked again after, so access removed on
-GitHub ends on the dashboard within that time.
+GitHub ends on the dashboard within that time. ``serve.verifiers_github`` names logins and teams
+("acme/qa": ``GET /orgs/{org}/teams/{team_slug}/memberships/{username}``, an active member)
+who may sign off previews.
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ class RepoAccess:
         serve = self._cfg.serve
         if role in serve.acting_permissions:
             return Role.ADMIN
-        if login.lower() in {v.lower() for v in serve.verifiers_github}:
+        if self._verifier(client, login):
             return Role.VERIFIER
         if login.lower() in {v.lower() for v in serve.viewers_github}:
             return Role.VIEWER
@@ -84,6 +86,22 @@ class RepoAccess:
         if role == "read" and self._public(client):
             return None  # anyone may read a public repository
         return Role.VIEWER
+
+    def _verifier(self, client: GitHubClient, login: str) -> bool:
+        """Whether ``serve.verifiers_github`` names the login, or a team it is an active member of."""
+        named = self._cfg.serve.verifiers_github
+        if login.lower() in {v.lower() for v in named if "/" not in v}:
+            return True
+        for team in (v for v in named if "/" in v):
+            org, slug = team.split("/", 1)
+            # org and slug are checked by the config's pattern: nothing in them to quote.
+            url = f"/orgs/{org}/teams/{slug}/memberships/{quote(login, safe='')}"
+            status, _, data = client.request("GET", url)
+            if status == 200 and isinstance(data, dict) and data.get("state") == "active":
+                return True
+            if status not in (200, 404):  # 404: not a member (or the team is hidden from the token)
+                raise GitHubUnavailable(f"GET {url} answered {status}")
+        return False
 
     def _public(self, client: GitHubClient) -> bool:
         """Whether the repository is public (anyone may read it); asked once, then kept."""

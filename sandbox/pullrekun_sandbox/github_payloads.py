@@ -291,6 +291,15 @@ def collaborator_permission(user_: dict[str, Any], role: str) -> dict[str, Any]:
     return {"permission": permission, "role_name": role, "user": {**user_, "role_name": role}}
 
 
+def team_membership(api: str, org: str, slug: str, login: str, state: str) -> dict[str, Any]:
+    """``GET /orgs/{org}/teams/{team_slug}/memberships/{username}``."""
+    return {
+        "url": f"{api}/organizations/1/team/{sum(map(ord, slug))}/memberships/{login}",
+        "role": "member",
+        "state": state,
+    }
+
+
 def review(
     api: str, web: str, full_name: str, rid: int, number: int, user_: dict[str, Any], state: str,
     commit_id: str, at: dt.datetime,

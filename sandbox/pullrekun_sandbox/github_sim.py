@@ -79,6 +79,8 @@ class GitHubSimulator(ReadEndpoints, ReleaseEndpoints, WriteEndpoints, OAuthEndp
         #: Each person's role on the repository (the rest read it, as on a public repository).
         self.roles: dict[str, str] = {"acme": "admin", "maintainer": "write", "triager": "triage"}
         self.private = True
+        #: Team members ("org/team-slug" -> login -> "active" or "pending").
+        self.teams: dict[str, dict[str, str]] = {}
         self.reviews: dict[int, list[dict[str, Any]]] = {}
         #: Called with the page number before a page of the PR list is served (a test closes a PR
         #: there to reproduce a list that shifts between two page reads).
@@ -413,6 +415,7 @@ class GitHubSimulator(ReadEndpoints, ReleaseEndpoints, WriteEndpoints, OAuthEndp
         events = re.fullmatch(rf"{re.escape(base)}/issues/(\d+)/events", parsed.path)
         reviews = re.fullmatch(rf"{re.escape(base)}/pulls/(\d+)/reviews", parsed.path)
         permission = re.fullmatch(rf"{re.escape(base)}/collaborators/([^/]+)/permission", parsed.path)
+        membership = re.fullmatch(r"/orgs/([^/]+)/teams/([^/]+)/memberships/([^/]+)", parsed.path)
         if parsed.path == "/user" and installation:
             denied = self._error(403, "Resource not accessible by integration")
             self._send(h, 403, denied, rate_headers(remaining), "error", True)
@@ -445,6 +448,14 @@ class GitHubSimulator(ReadEndpoints, ReleaseEndpoints, WriteEndpoints, OAuthEndp
             person = P.user(self.url, self.url, login, 3000 + sum(map(ord, login)))
             body = P.collaborator_permission(person, self.roles.get(login, "read"))
             route = "/repos/{owner}/{repo}/collaborators/{username}/permission"
+        elif membership is not None:
+            org, slug, login = (urllib.parse.unquote(part) for part in membership.groups())
+            state = self.teams.get(f"{org}/{slug}", {}).get(login)
+            if state is None:
+                self._send(h, 404, self._error(404, "Not Found"), rate_headers(remaining), "error", True)
+                return
+            body = P.team_membership(self.url, org, slug, login, state)
+            route = "/orgs/{org}/teams/{team_slug}/memberships/{username}"
         elif one_pull is not None and int(one_pull.group(1)) in self.prs:
             pr = self.prs[int(one_pull.group(1))]
             closed = pr.updated if pr.state == "closed" else None

@@ -98,6 +98,8 @@ def test_a_setting_is_written_and_the_app_restarts_with_it_at_the_same_commit(wo
     assert (last.reason, last.status) == ("its settings changed", "success")
     page = admin.request(f"/environments/{world.pr}")[2]
     assert re.search(r'<td class="applied">on</td>', page), "the page says what the app has"
+    (comment,) = world.sb.github.comments_on(world.pr)
+    assert "| **Settings** | FEATURE\\_X=on |" in comment["body"], "and so does the PR's comment"
     world.pass_now()
     assert world.store.journal.deployments(world.pr)[-1].id == last.id, "applied: nothing more to do"
 
@@ -127,3 +129,5 @@ def test_a_label_sets_it_and_the_dashboards_value_wins(world: World) -> None:
     _set(admin, world.pr, "FEATURE_X", "")
     world.pass_now()
     assert "feature: FEATURE_X=blue" in world.page()
+    (comment,) = world.sb.github.comments_on(world.pr)
+    assert "| **Settings** | FEATURE\\_X=blue |" in comment["body"]

@@ -5,7 +5,7 @@ A verifier presses *Verified* on a ready environment: the pullrekun/verified sta
 the simulated GitHub at the served commit; a push turns it pending; *Problem found* with a note
 fails it; a viewer gets no button and is refused when posting anyway; the PR's author (signed
 in with GitHub) cannot sign off their own PR; a sign-off while the environment deploys gets 409;
-the API and the CLI sign off too.
+the API and the CLI sign off too; the chat channels say each sign-off once.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from tests.conftest import LOCAL_FIRST_HOST, run_pass
 from tests.integration.test_dashboard_browser import SHOTS
 from tests.integration.test_dashboard_browser import browser as browser
 from tests.integration.test_dashboard_http import Browser
+from tests.receiver import Receiver
 
 VERIFIER, VIEWER = ("vera", "verifier password 3"), ("vic", "viewer password 2")
 OAUTH_CLIENT, OAUTH_SECRET = "Iv1.signoff", "signoff oauth secret"
@@ -48,6 +49,11 @@ class World:
     service: Service
     store: Store
     pr: int
+    chat: Receiver
+
+    def said(self) -> list[str]:
+        """What the chat channel was told of sign-offs."""
+        return [p["text"] for p in self.chat.posts if not p["text"].startswith("Preview ")]
 
     def pass_now(self) -> None:
         self.service.trigger.poke("test")
@@ -62,13 +68,19 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    chat = Receiver()
+    os.environ["SIGNOFF_SLACK_HOOK"] = chat.url("/slack")
     sb = Sandbox(
-        root=tmp_path_factory.mktemp("signoff") / "world", hosts=1, first_host=LOCAL_FIRST_HOST
+        root=tmp_path_factory.mktemp("signoff") / "world",
+        hosts=1,
+        first_host=LOCAL_FIRST_HOST,
+        extra_config={"report": {"slack_webhook_env": "SIGNOFF_SLACK_HOOK"}},
     ).start()
     pr, _ = sb.open_pr("so", "to be signed off", author="alice")
     assert run_pass(sb).ok
     sb.github.register_oauth_app(OAUTH_CLIENT, OAUTH_SECRET, "http://127.0.0.1:")
     sb.github.roles.update({"alice": "write"})
+    sb.github.teams["acme/qa"] = {"tess": "active", "pat": "pending"}
     os.environ["PULLREKUN_OAUTH_CLIENT_SECRET"] = OAUTH_SECRET
     serve = ServeConfig(
         interval=3600,
@@ -76,6 +88,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         viewers={VIEWER[0]: hash_password(VIEWER[1])},
         verifiers={VERIFIER[0]: hash_password(VERIFIER[1])},
         secure_cookies=False,
+        verifiers_github=("gina", "acme/qa"),
         oauth_client_id=OAUTH_CLIENT,
         access_cache_seconds=0,
         admin_tokens={"ci": token_digest(CI_TOKEN)},
@@ -85,8 +98,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     service = Service(cfg, store, "hook secret", bind="127.0.0.1", port=0, pool=PoolCache(cfg, ttl=0.5))
     service.start_background()
     try:
-        yield World(sb, service, store, pr)
+        yield World(sb, service, store, pr, chat)
     finally:
+        chat.server.shutdown()
+        os.environ.pop("SIGNOFF_SLACK_HOOK", None)
         service.shutdown()
         store.close()
         sb.stop()
@@ -121,6 +136,8 @@ def test_a_verifier_signs_off_and_a_push_turns_it_pending(browser: Any, world: W
     page.screenshot(path=str(SHOTS / "signoff.png"), full_page=True)
     (comment,) = world.sb.github.comments_on(world.pr)
     assert f"Verified by {VERIFIER[0]} on the preview" in comment["body"]
+    said = f'PR #{world.pr} "to be signed off" verified by {VERIFIER[0]} on the preview at {served[:12]}.'
+    assert [text.split(" http")[0] for text in world.said()] == [said]
 
     pushed = world.sb.commit("so", "pushed after the sign-off")
     world.sb.github.push(world.pr, pushed)
@@ -137,6 +154,12 @@ def test_a_verifier_signs_off_and_a_push_turns_it_pending(browser: Any, world: W
     assert world.verified(pushed)[-1] == (
         "failure",
         f"Problem found by {VERIFIER[0]}: the total <b>is</b> wrong",
+    )
+    world.pass_now()
+    assert len(world.said()) == 2, "each sign-off is said once"
+    assert world.said()[-1].startswith(
+        f'Problem found on PR #{world.pr} "to be signed off" by {VERIFIER[0]} at {pushed[:12]}: '
+        "the total &lt;b&gt;is&lt;/b&gt; wrong http"
     )
     kinds = [(e.kind, e.actor) for e in world.store.events.recent(limit=20)]
     assert ("problem_found", "local:vera") in kinds
@@ -195,6 +218,27 @@ def test_a_sign_off_while_deploying_gets_409_and_the_api_and_cli_sign_off(
         "buttons overlap on a phone",
         True,
     )
+
+
+def test_github_logins_and_team_members_may_sign_off_but_not_act(world: World) -> None:
+    from tests.integration.test_e2e_reporting import check_openapi
+
+    for login in ("gina", "tess"):  # named in serve.verifiers_github; a member of acme/qa
+        b = Browser(world.service.url)
+        assert b.github_sign_in(login)[0] == 303
+        assert f"{login} (verifier)" in b.request("/")[2]
+        token = b.csrf(f"/environments/{world.pr}")
+        assert b.request(f"/environments/{world.pr}/verify", {"csrf_token": token, "verdict": "ok"})[0] == 303
+        latest = world.store.signoffs.history(world.pr)[0]
+        assert (latest.actor, latest.ok) == (f"github:{login}", True)
+        refused = b.request(f"/environments/{world.pr}/redeploy", {"csrf_token": token})
+        assert refused[0] == 403, "a verifier may not redeploy"
+    pending = Browser(world.service.url)  # invited to the team, not yet a member: reads only
+    assert pending.github_sign_in("pat")[0] == 303
+    token = pending.csrf("/")
+    assert pending.request(f"/environments/{world.pr}/verify", {"csrf_token": token, "verdict": "ok"})[0] == 403
+    assert world.store.signoffs.history(world.pr)[0].actor == "github:tess"
+    check_openapi(world.sb.github)
 
 
 def test_the_readme_picture_of_a_sign_off_is_a_screenshot_of_it() -> None:

@@ -297,3 +297,11 @@ def test_sleep_office_hours_and_cost_reach_the_planner() -> None:
         0.03,
         0.0104,
     )
+
+
+def test_verifiers_on_github_are_logins_or_teams_and_anything_else_is_named() -> None:
+    cfg = parse({**GOOD, "serve": {"verifiers_github": ["gina", "acme/qa-team"]}})
+    assert cfg.serve.verifiers_github == ("gina", "acme/qa-team")
+    for bad in ("acme/qa/x", "acme/QA", "-gina", "acme/../x"):
+        with pytest.raises(ConfigError, match=r"^serve.verifiers_github:.*neither a GitHub login nor a team"):
+            parse({**GOOD, "serve": {"verifiers_github": [bad]}})

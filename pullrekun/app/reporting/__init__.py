@@ -101,6 +101,7 @@ class Reporter:
                 if self.cfg.report.comment:
                     self._guarded(functools.partial(self.comment.send, view, reported.get((number, COMMENT))))
                 self.chat.send(view, reported)
+                self.chat.signed_off(view, signoffs.get(number), reported)
             if final:
                 for number in sorted({n for n, _ in reported} - set(open_prs)):
                     self._guarded(functools.partial(self._closed, number, reported))
