@@ -236,7 +236,9 @@ def test_github_logins_and_team_members_may_sign_off_but_not_act(world: World) -
     pending = Browser(world.service.url)  # invited to the team, not yet a member: reads only
     assert pending.github_sign_in("pat")[0] == 303
     token = pending.csrf("/")
-    assert pending.request(f"/environments/{world.pr}/verify", {"csrf_token": token, "verdict": "ok"})[0] == 403
+    assert (
+        pending.request(f"/environments/{world.pr}/verify", {"csrf_token": token, "verdict": "ok"})[0] == 403
+    )
     assert world.store.signoffs.history(world.pr)[0].actor == "github:tess"
     check_openapi(world.sb.github)
 

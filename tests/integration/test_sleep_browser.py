@@ -186,13 +186,23 @@ def test_a_sleeper_hands_its_instance_to_a_queued_pr_and_queues_once_woken(world
 def test_the_pr_comment_carries_the_hours_and_price_recorded(world: World) -> None:
     sb, pr = world.sb, world.pr
     second = max(sb.github.prs)
-    # The open stretch of the second PR's environment started 6.5 h ago (as if EC2 had said so).
-    with world.store.engine.begin() as conn:
-        conn.execute(
-            text("UPDATE usage SET started_at = :at WHERE pr_number = :pr AND ended_at IS NULL"),
-            {"at": dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(hours=6.5), "pr": second},
-        )
-    world.pass_now()
+
+    def started_ago(hours: float) -> None:
+        """The open stretch of the second PR's environment started then (as if EC2 had said so)."""
+        with world.store.engine.begin() as conn:
+            conn.execute(
+                text("UPDATE usage SET started_at = :at WHERE pr_number = :pr AND ended_at IS NULL"),
+                {
+                    "at": dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(hours=hours),
+                    "pr": second,
+                },
+            )
+        world.pass_now()
+
+    started_ago(0.4)
+    (comment,) = sb.github.comments_on(second)
+    assert "**Cost**" not in comment["body"], "under half an hour: no cost line (no edit every pass)"
+    started_ago(6.5)
     (comment,) = sb.github.comments_on(second)
     assert "| **Cost** | ran 6\\.5 h, about \\$0\\.33 |" in comment["body"], "escaped for Markdown"
     assert world.env(second)["hours"] >= 6.5
