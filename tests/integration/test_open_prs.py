@@ -23,6 +23,7 @@ from pullrekun.config import ServeConfig
 from pullrekun.web.auth import hash_password
 from pullrekun.web.serve import Service
 from tests.conftest import LOCAL_FIRST_HOST, run_pass, valid_status
+from tests.integration.serving import chromium_sign_in
 from tests.integration.test_dashboard_browser import browser as browser
 from tests.integration.test_dashboard_http import Browser
 
@@ -97,12 +98,7 @@ def test_every_open_pr_is_listed_with_why_it_has_no_environment(world: World) ->
 
 
 def test_a_tester_finds_the_draft_and_the_scenario_in_chromium(browser: Any, world: World) -> None:
-    page = browser.new_page()
-    page.goto(f"{world.service.url}/login")
-    page.fill("input[name=login]", VIEWER[0])
-    page.fill("input[name=password]", VIEWER[1])
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{world.service.url}/")
+    page = chromium_sign_in(browser, world.service.url, VIEWER)
     draft = page.locator(f'tr[data-open-pr="{world.draft}"]')
     assert "mark it ready for review" in draft.locator(".detail").inner_text()
     row = page.locator(f'tr[data-pr="{world.ready}"]')

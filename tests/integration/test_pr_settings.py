@@ -9,38 +9,21 @@ dashboard's value wins over it.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
-from pullrekun_sandbox.sandbox import Sandbox
 
-from pullrekun import config as config_mod
-from pullrekun.adapters.state.store import Store
 from pullrekun.config import ServeConfig
 from pullrekun.web.auth import hash_password
-from pullrekun.web.dashboard import PoolCache
-from pullrekun.web.serve import Service
-from tests.conftest import LOCAL_FIRST_HOST, run_pass
+from tests.integration.serving import ServedWorld, served_world
 from tests.integration.test_dashboard_http import Browser
 
 ADMIN, VIEWER = ("ada", "admin password 1"), ("vic", "viewer password 2")
 
 
-@dataclass
-class World:
-    sb: Sandbox
-    service: Service
-    store: Store
-    pr: int
-
-    def pass_now(self) -> None:
-        self.service.trigger.poke("test")
-        assert self.service.trigger.wait_idle(180)
-
+class World(ServedWorld):
     def page(self) -> str:
         iid = self.sb.instance_ids[0]
         with urllib.request.urlopen(f"http://{self.sb.addr_of(iid)}:{self.sb.app_port}/", timeout=5) as resp:
@@ -49,11 +32,7 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    root = tmp_path_factory.mktemp("settings") / "world"
     app = {"pr_settings": ["FEATURE_X"], "pr_setting_labels": True}
-    sb = Sandbox(root=root, hosts=1, first_host=LOCAL_FIRST_HOST, extra_config={"app": app}).start()
-    pr, _ = sb.open_pr("set", "with settings")
-    assert run_pass(sb).ok
     serve = ServeConfig(
         interval=3600,
         settle_ms=0,
@@ -61,16 +40,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         viewers={VIEWER[0]: hash_password(VIEWER[1])},
         secure_cookies=False,
     )
-    cfg = dataclasses.replace(config_mod.load(sb.config_path), serve=serve)
-    store = Store.open(cfg.state_url)
-    service = Service(cfg, store, "hook secret", bind="127.0.0.1", port=0, pool=PoolCache(cfg, ttl=0.5))
-    service.start_background()
-    try:
-        yield World(sb, service, store, pr)
-    finally:
-        service.shutdown()
-        store.close()
-        sb.stop()
+    root = tmp_path_factory.mktemp("settings") / "world"
+    with served_world(
+        root, serve, extra_config={"app": app}, branch="set", message="with settings"
+    ) as served:
+        yield World(**vars(served))
 
 
 def _set(b: Browser, pr: int, name: str, value: str) -> str:
@@ -83,7 +57,7 @@ def _set(b: Browser, pr: int, name: str, value: str) -> str:
 
 
 def test_a_setting_is_written_and_the_app_restarts_with_it_at_the_same_commit(world: World) -> None:
-    admin = Browser(world.service.url)
+    admin = Browser(world.url)
     admin.sign_in(*ADMIN)
     before = world.page()
     assert "feature:" not in before
@@ -105,7 +79,7 @@ def test_a_setting_is_written_and_the_app_restarts_with_it_at_the_same_commit(wo
 
 
 def test_bad_values_unknown_names_and_viewers_are_refused_with_the_reason(world: World) -> None:
-    admin = Browser(world.service.url)
+    admin = Browser(world.url)
     admin.sign_in(*ADMIN)
     assert "refused: values are up to 64 of A-Z a-z 0-9 . _ : -." in _set(
         admin, world.pr, "FEATURE_X", "on;reboot"
@@ -113,7 +87,7 @@ def test_bad_values_unknown_names_and_viewers_are_refused_with_the_reason(world:
     page = _set(admin, world.pr, "DB_PASSWORD", "x")
     assert "refused: &#39;DB_PASSWORD&#39; is not a setting a PR may set (allowed: FEATURE_X)." in page
     assert world.store.settings.recorded()[world.pr] == {"FEATURE_X": "on"}
-    viewer = Browser(world.service.url)
+    viewer = Browser(world.url)
     viewer.sign_in(*VIEWER)
     token = viewer.csrf(f"/environments/{world.pr}")
     form = {"csrf_token": token, "name": "FEATURE_X", "value": "off"}
@@ -124,7 +98,7 @@ def test_a_label_sets_it_and_the_dashboards_value_wins(world: World) -> None:
     world.sb.github.set_labels(world.pr, ["env:FEATURE_X=blue"])
     world.pass_now()
     assert "feature: FEATURE_X=on" in world.page(), "the dashboard's value wins over the label"
-    admin = Browser(world.service.url)
+    admin = Browser(world.url)
     admin.sign_in(*ADMIN)
     _set(admin, world.pr, "FEATURE_X", "")
     world.pass_now()

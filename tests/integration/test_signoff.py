@@ -10,7 +10,6 @@ the API and the CLI sign off too; the chat channels say each sign-off once.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import urllib.error
@@ -20,18 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from pullrekun_sandbox.sandbox import Sandbox
 from sqlalchemy import text
 
-from pullrekun import config as config_mod
-from pullrekun.adapters.state.store import Store
 from pullrekun.cli import EXIT_BAD_INPUT, EXIT_OK, main
 from pullrekun.config import ServeConfig
 from pullrekun.web.auth import hash_password
-from pullrekun.web.dashboard import PoolCache
-from pullrekun.web.serve import Service
 from pullrekun.web.tokens import new_token, token_digest
-from tests.conftest import LOCAL_FIRST_HOST, run_pass
+from tests.integration.serving import ServedWorld, chromium_sign_in, served_world
 from tests.integration.test_dashboard_browser import SHOTS
 from tests.integration.test_dashboard_browser import browser as browser
 from tests.integration.test_dashboard_http import Browser
@@ -44,20 +38,12 @@ CONTEXT = "pullrekun/verified"
 
 
 @dataclass
-class World:
-    sb: Sandbox
-    service: Service
-    store: Store
-    pr: int
+class World(ServedWorld):
     chat: Receiver
 
     def said(self) -> list[str]:
         """What the chat channel was told of sign-offs."""
         return [p["text"] for p in self.chat.posts if not p["text"].startswith("Preview ")]
-
-    def pass_now(self) -> None:
-        self.service.trigger.poke("test")
-        assert self.service.trigger.wait_idle(180)
 
     def head(self) -> str:
         return self.sb.github.prs[self.pr].head_sha
@@ -70,52 +56,36 @@ class World:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     chat = Receiver()
     os.environ["SIGNOFF_SLACK_HOOK"] = chat.url("/slack")
-    sb = Sandbox(
-        root=tmp_path_factory.mktemp("signoff") / "world",
-        hosts=1,
-        first_host=LOCAL_FIRST_HOST,
-        extra_config={"report": {"slack_webhook_env": "SIGNOFF_SLACK_HOOK"}},
-    ).start()
-    pr, _ = sb.open_pr("so", "to be signed off", author="alice")
-    assert run_pass(sb).ok
-    sb.github.register_oauth_app(OAUTH_CLIENT, OAUTH_SECRET, "http://127.0.0.1:")
-    sb.github.roles.update({"alice": "write"})
-    sb.github.teams["acme/qa"] = {"tess": "active", "pat": "pending"}
     os.environ["PULLREKUN_OAUTH_CLIENT_SECRET"] = OAUTH_SECRET
     serve = ServeConfig(
         interval=3600,
         settle_ms=0,
         viewers={VIEWER[0]: hash_password(VIEWER[1])},
         verifiers={VERIFIER[0]: hash_password(VERIFIER[1])},
-        secure_cookies=False,
         verifiers_github=("gina", "acme/qa"),
+        secure_cookies=False,
         oauth_client_id=OAUTH_CLIENT,
         access_cache_seconds=0,
         admin_tokens={"ci": token_digest(CI_TOKEN)},
     )
-    cfg = dataclasses.replace(config_mod.load(sb.config_path), serve=serve)
-    store = Store.open(cfg.state_url)
-    service = Service(cfg, store, "hook secret", bind="127.0.0.1", port=0, pool=PoolCache(cfg, ttl=0.5))
-    service.start_background()
+    report = {"report": {"slack_webhook_env": "SIGNOFF_SLACK_HOOK"}}
+    root = tmp_path_factory.mktemp("signoff") / "world"
     try:
-        yield World(sb, service, store, pr, chat)
+        with served_world(
+            root, serve, extra_config=report, branch="so", message="to be signed off", author="alice"
+        ) as served:
+            served.sb.github.register_oauth_app(OAUTH_CLIENT, OAUTH_SECRET, "http://127.0.0.1:")
+            served.sb.github.roles.update({"alice": "write"})
+            served.sb.github.teams["acme/qa"] = {"tess": "active", "pat": "pending"}
+            yield World(**vars(served), chat=chat)
     finally:
         chat.server.shutdown()
         os.environ.pop("SIGNOFF_SLACK_HOOK", None)
-        service.shutdown()
-        store.close()
-        sb.stop()
         os.environ.pop("PULLREKUN_OAUTH_CLIENT_SECRET", None)
 
 
 def signed_in(browser: Any, world: World, who: tuple[str, str]) -> Any:
-    page = browser.new_page()
-    page.goto(f"{world.service.url}/login")
-    page.fill("input[name=login]", who[0])
-    page.fill("input[name=password]", who[1])
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{world.service.url}/")
-    return page
+    return chromium_sign_in(browser, world.url, who)
 
 
 def test_a_verifier_signs_off_and_a_push_turns_it_pending(browser: Any, world: World) -> None:
@@ -126,7 +96,7 @@ def test_a_verifier_signs_off_and_a_push_turns_it_pending(browser: Any, world: W
     row = page.locator(f'tr[data-pr="{world.pr}"]')
     assert row.locator('form[action$="/redeploy"]').count() == 0, "a verifier does not act"
     row.locator("form.verify button").click()
-    page.wait_for_url(f"{world.service.url}/")
+    page.wait_for_url(f"{world.url}/")
     assert f"PR #{world.pr}: verified at {served[:7]}" in page.inner_text(".flash")
     world.pass_now()
     assert world.verified(served)[-1] == ("success", f"Verified by {VERIFIER[0]} on the preview")
@@ -149,7 +119,7 @@ def test_a_verifier_signs_off_and_a_push_turns_it_pending(browser: Any, world: W
     page.reload()
     row.locator("form.problem input[name=note]").fill("the total <b>is</b> wrong")
     row.locator("form.problem button").click()
-    page.wait_for_url(f"{world.service.url}/")
+    page.wait_for_url(f"{world.url}/")
     world.pass_now()
     assert world.verified(pushed)[-1] == (
         "failure",
@@ -169,7 +139,7 @@ def test_a_verifier_signs_off_and_a_push_turns_it_pending(browser: Any, world: W
 def test_a_viewer_has_no_button_and_is_refused_when_posting(browser: Any, world: World) -> None:
     page = signed_in(browser, world, VIEWER)
     assert page.locator("form.verify").count() == 0
-    b = Browser(world.service.url)
+    b = Browser(world.url)
     b.sign_in(*VIEWER)
     token = b.csrf("/")
     status, _, body = b.request(f"/environments/{world.pr}/verify", {"csrf_token": token, "verdict": "ok"})
@@ -178,7 +148,7 @@ def test_a_viewer_has_no_button_and_is_refused_when_posting(browser: Any, world:
 
 
 def test_the_author_cannot_sign_off_their_own_pr(world: World) -> None:
-    b = Browser(world.service.url)
+    b = Browser(world.url)
     status, _, _ = b.github_sign_in("alice")
     assert status == 303
     before = len(world.store.signoffs.history(world.pr))
@@ -196,7 +166,7 @@ def test_a_sign_off_while_deploying_gets_409_and_the_api_and_cli_sign_off(
             text("UPDATE assignments SET status = 'deploying' WHERE pr_number = :pr"), {"pr": world.pr}
         )
     request = urllib.request.Request(
-        f"{world.service.url}/api/v1/environments/{world.pr}/verify",
+        f"{world.url}/api/v1/environments/{world.pr}/verify",
         method="POST",
         data=json.dumps({"ok": True}).encode(),
         headers={"Authorization": f"Bearer {CI_TOKEN}", "Content-Type": "application/json"},
@@ -224,7 +194,7 @@ def test_github_logins_and_team_members_may_sign_off_but_not_act(world: World) -
     from tests.integration.test_e2e_reporting import check_openapi
 
     for login in ("gina", "tess"):  # named in serve.verifiers_github; a member of acme/qa
-        b = Browser(world.service.url)
+        b = Browser(world.url)
         assert b.github_sign_in(login)[0] == 303
         assert f"{login} (verifier)" in b.request("/")[2]
         token = b.csrf(f"/environments/{world.pr}")
@@ -233,7 +203,7 @@ def test_github_logins_and_team_members_may_sign_off_but_not_act(world: World) -
         assert (latest.actor, latest.ok) == (f"github:{login}", True)
         refused = b.request(f"/environments/{world.pr}/redeploy", {"csrf_token": token})
         assert refused[0] == 403, "a verifier may not redeploy"
-    pending = Browser(world.service.url)  # invited to the team, not yet a member: reads only
+    pending = Browser(world.url)  # invited to the team, not yet a member: reads only
     assert pending.github_sign_in("pat")[0] == 303
     token = pending.csrf("/")
     assert (
@@ -258,7 +228,7 @@ def test_the_readme_picture_of_a_sign_off_is_a_screenshot_of_it() -> None:
 def test_each_pr_has_a_page_with_its_scenario_sign_offs_and_deploys(browser: Any, world: World) -> None:
     page = signed_in(browser, world, VIEWER)
     page.locator(f'tr[data-pr="{world.pr}"] a.env-page').click()
-    page.wait_for_url(f"{world.service.url}/environments/{world.pr}")
+    page.wait_for_url(f"{world.url}/environments/{world.pr}")
     assert page.inner_text("#environment").startswith(f"PR #{world.pr}: to be signed off")
     assert "No test scenario in the PR description" in page.inner_text("main")
     history = page.locator("#signoff-history tbody tr")
@@ -269,6 +239,6 @@ def test_each_pr_has_a_page_with_its_scenario_sign_offs_and_deploys(browser: Any
     assert deploys.count() >= 2
     assert "success" in deploys.first.inner_text()
     assert page.locator("form.verify").count() == 0, "a viewer gets no sign-off button here either"
-    b = Browser(world.service.url)
+    b = Browser(world.url)
     b.sign_in(*VIEWER)
     assert b.request("/environments/999")[0] == 404

@@ -10,25 +10,18 @@ records aged (the idle clock and the stretches), so every part runs at real spee
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from pullrekun_sandbox.plumbing import free_port
-from pullrekun_sandbox.sandbox import Sandbox
 from sqlalchemy import text
 
-from pullrekun import config as config_mod
-from pullrekun.adapters.state.store import Store
 from pullrekun.config import ServeConfig
 from pullrekun.web.auth import hash_password
-from pullrekun.web.dashboard import PoolCache
-from pullrekun.web.serve import Service
-from tests.conftest import LOCAL_FIRST_HOST, run_pass
+from tests.integration.serving import ServedWorld, chromium_sign_in, served_world
 from tests.integration.test_dashboard_browser import browser as browser
 from tests.integration.test_dashboard_http import Browser
 
@@ -36,22 +29,7 @@ ADMIN, VIEWER = ("ada", "admin password 1"), ("vic", "viewer password 2")
 IDLE = "idle for 8 h; a push or a visit of its link wakes it"
 
 
-@dataclass
-class World:
-    sb: Sandbox
-    service: Service
-    store: Store
-    pr: int
-
-    @property
-    def url(self) -> str:
-        return self.service.url
-
-    def pass_now(self) -> None:
-        """A pass by serve's own trigger (as a webhook or the timer asks), waited for."""
-        self.service.trigger.poke("test")
-        assert self.service.trigger.wait_idle(180)
-
+class World(ServedWorld):
     def idle_for(self, pr: int, hours: float) -> None:
         """The PR's last activity ``hours`` ago (and no wake since)."""
         ago = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(hours=hours)
@@ -71,35 +49,19 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     port = free_port(1, 1)
-    public = f"http://127.0.0.1:{port}"
-    sb = Sandbox(
-        root=tmp_path_factory.mktemp("sleep") / "world",
-        hosts=1,
-        first_host=LOCAL_FIRST_HOST,
-        extra_config={"sleep": {"after": "8h"}, "cost": {"prices": {"t3.micro": 0.05}}},
-    ).start()
-    pr, _ = sb.open_pr("s1", "sleepy", author="alice")
-    assert run_pass(sb).ok
-    cfg = config_mod.load(sb.config_path)
     serve = ServeConfig(
         interval=3600,
         settle_ms=0,
         admins={ADMIN[0]: hash_password(ADMIN[1])},
         viewers={VIEWER[0]: hash_password(VIEWER[1])},
         secure_cookies=False,  # plain http on loopback
-        public_url=public,
+        public_url=f"http://127.0.0.1:{port}",
         wake_links=True,
     )
-    cfg = dataclasses.replace(cfg, serve=serve)
-    store = Store.open(cfg.state_url)
-    service = Service(cfg, store, "hook secret", bind="127.0.0.1", port=port, pool=PoolCache(cfg, ttl=0.5))
-    service.start_background()
-    try:
-        yield World(sb, service, store, pr)
-    finally:
-        service.shutdown()
-        store.close()
-        sb.stop()
+    extra = {"sleep": {"after": "8h"}, "cost": {"prices": {"t3.micro": 0.05}}}
+    root = tmp_path_factory.mktemp("sleep") / "world"
+    with served_world(root, serve, extra_config=extra, branch="s1", message="sleepy", port=port) as served:
+        yield World(**vars(served))
 
 
 def test_an_idle_environment_sleeps_on_its_instance_and_a_push_wakes_it(world: World) -> None:
@@ -211,12 +173,7 @@ def test_the_pr_comment_carries_the_hours_and_price_recorded(world: World) -> No
 
 def test_keep_awake_and_let_sleep_from_the_dashboard(browser: Any, world: World) -> None:
     second = max(world.sb.github.prs)
-    page = browser.new_page()
-    page.goto(f"{world.url}/login")
-    page.fill("input[name=login]", ADMIN[0])
-    page.fill("input[name=password]", ADMIN[1])
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{world.url}/")
+    page = chromium_sign_in(browser, world.url, ADMIN)
     row = page.locator(f'tr[data-pr="{second}"]')
     assert row.locator("a.url").get_attribute("href") == f"/e/{second}", "the link goes through serve"
     row.locator("form.keep-awake select").select_option("8")

@@ -13,34 +13,23 @@ import dataclasses
 import datetime as dt
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
-from pullrekun_sandbox.sandbox import Sandbox
 from sqlalchemy import text
 
-from pullrekun import config as config_mod
-from pullrekun.adapters.state.store import Store
 from pullrekun.cli import EXIT_BAD_INPUT, EXIT_OK, main
 from pullrekun.config import ServeConfig
 from pullrekun.config.timing import CostConfig
 from pullrekun.web.auth import hash_password
-from pullrekun.web.serve import Service
 from pullrekun.web.tokens import new_token, token_digest
-from tests.conftest import LOCAL_FIRST_HOST, run_pass
+from tests.integration.serving import ServedWorld, served_world
 from tests.integration.test_dashboard_http import Browser
 
 ADMIN, VIEWER = ("ada", "admin password 1"), ("vic", "viewer password 2")
 CI_TOKEN, WALL_TOKEN = new_token()[0], new_token()[0]
 
 
-@dataclass
-class World:
-    sb: Sandbox
-    service: Service
-    store: Store
-    pr: int
-
+class World(ServedWorld):
     def call(self, method: str, path: str, token: str) -> tuple[int, dict[str, object]]:
         import json
         import urllib.error
@@ -61,16 +50,6 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    sb = Sandbox(
-        root=tmp_path_factory.mktemp("sleepreq") / "world",
-        hosts=1,
-        first_host=LOCAL_FIRST_HOST,
-        extra_config={"sleep": {"after": "8h"}, "cost": {"budget": 1.0}},
-    ).start()
-    pr, _ = sb.open_pr("r1", "asked of", author="alice")
-    assert run_pass(sb).ok
-    assert run_pass(sb).ok  # sees the instance running: its stretch is recorded
-    cfg = config_mod.load(sb.config_path)
     serve = ServeConfig(
         interval=3600,
         admins={ADMIN[0]: hash_password(ADMIN[1])},
@@ -81,16 +60,17 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         public_url="http://127.0.0.1:9",
         wake_links=True,
     )
-    cfg = dataclasses.replace(cfg, serve=serve, cost=CostConfig(budget=1.0))
-    store = Store.open(cfg.state_url)
-    service = Service(cfg, store, "hook secret", bind="127.0.0.1", port=0, run_pass=lambda: "clean")
-    service.start_background()
-    try:
-        yield World(sb, service, store, pr)
-    finally:
-        service.shutdown()
-        store.close()
-        sb.stop()
+    with served_world(
+        tmp_path_factory.mktemp("sleepreq") / "world",
+        serve,
+        extra_config={"sleep": {"after": "8h"}, "cost": {"budget": 1.0}},
+        branch="r1",
+        message="asked of",
+        passes=2,  # the second sees the instance running: its stretch is recorded
+        stub_pass=True,
+        adjust=lambda cfg: dataclasses.replace(cfg, cost=CostConfig(budget=1.0)),
+    ) as served:
+        yield World(**vars(served))
 
 
 def test_keep_awake_for_a_time_or_until_let_sleep(world: World) -> None:
