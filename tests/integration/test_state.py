@@ -224,3 +224,38 @@ def test_a_host_that_runs_a_forks_code_is_marked_before_the_code_runs(store: Sto
         Plan(actions=(Assign(5, "i-00000005"), Deploy(5, "i-00000005", "f" * 40, "x"))), NOW, None
     )
     assert "i-00000005" not in store.journal.untrusted_hosts(), "the repository's own PRs mark nothing"
+
+
+def test_an_unchanged_night_of_sleep_writes_nothing_and_changes_are_kept(store: Store) -> None:
+    from sqlalchemy import event
+
+    from pullrekun.core.sleep import Rest, RestKind
+
+    later = NOW + dt.timedelta(minutes=5)
+    night = Rest(7, RestKind.OFF_HOURS, until=NOW + dt.timedelta(hours=12), text="sleeping until 09:00")
+    store.journal.record_intent(Plan(resting=(night,)), NOW, None)
+    written: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if "rests" in statement and not statement.lstrip().upper().startswith("SELECT"):
+            written.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        store.journal.record_intent(Plan(resting=(night,)), later, None)
+        assert written == [], "the same rest again: no write to rests"
+        idle = Rest(8, RestKind.IDLE, text="idle for 8 h")
+        store.journal.record_intent(Plan(resting=(night, idle)), later, None)
+        assert len(written) == 1, written
+    finally:
+        event.remove(store.engine, "before_cursor_execute", seen)
+    rests = store.sleep.rests()
+    assert (rests[7].since, rests[7].text) == (NOW, "sleeping until 09:00")
+    assert rests[8].kind is RestKind.IDLE
+    store.journal.record_intent(Plan(resting=(idle,)), later, None)
+    assert set(store.sleep.rests()) == {8}
+    assert [e.kind for e in store.events.recent() if e.kind in ("slept", "woke")] == [
+        "woke",
+        "slept",
+        "slept",
+    ]

@@ -60,6 +60,23 @@ def active(s: Session, pr_number: int, now: dt.datetime) -> None:
         row.active_at = now
 
 
+def _known(s: Session, pr_number: int) -> bool:
+    return s.get(AssignmentRow, pr_number) is not None or s.get(ActivityRow, pr_number) is not None
+
+
+def _woken(s: Session, pr_number: int, now: dt.datetime) -> ActivityRow | None:
+    """Wake the PR's environment: active and woken now, a stop on request lifted. None (and
+    nothing done) if the PR has neither an environment nor a record."""
+    if not _known(s, pr_number):
+        return None
+    row = _row(s, pr_number, now)
+    row.active_at, row.woken_at, row.asleep = now, now, False
+    asg = s.get(AssignmentRow, pr_number)
+    if asg is not None:
+        asg.asleep = False
+    return row
+
+
 class Sleep:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -80,20 +97,17 @@ class Sleep:
     def known(self, pr_number: int) -> bool:
         """Whether the PR has an environment, or a record of activity (an open PR a pass saw)."""
         with self._db.session() as s:
-            return s.get(AssignmentRow, pr_number) is not None or s.get(ActivityRow, pr_number) is not None
+            return _known(s, pr_number)
 
     def wake(self, pr_number: int, now: dt.datetime, actor: str | None = None, how: str = "wake up") -> bool:
         """Wake PR ``pr_number``'s environment (or keep it awake): its idle clock starts again, a
         stop on request is lifted, and outside office hours it stays up for the wake window.
         False if the PR has neither an environment nor a record."""
         with self._db.session() as s, s.begin():
-            if s.get(AssignmentRow, pr_number) is None and s.get(ActivityRow, pr_number) is None:
+            woken = _woken(s, pr_number, now)
+            if woken is None:
                 return False
-            row = _row(s, pr_number, now)
-            row.active_at, row.woken_at, row.asleep = now, now, False
             asg = s.get(AssignmentRow, pr_number)
-            if asg is not None:
-                asg.asleep = False
             s.add(event_row(now, "wake_requested", how, pr_number, asg.instance_id if asg else None, actor))
             return True
 
@@ -113,14 +127,10 @@ class Sleep:
         """Keep the environment awake until ``until`` (None: until unpinned); it wakes too. False
         if the PR has neither an environment nor a record."""
         with self._db.session() as s, s.begin():
-            if s.get(AssignmentRow, pr_number) is None and s.get(ActivityRow, pr_number) is None:
+            row = _woken(s, pr_number, now)
+            if row is None:
                 return False
-            row = _row(s, pr_number, now)
             row.pinned_by, row.pinned_until = actor or "someone", until
-            row.active_at, row.woken_at, row.asleep = now, now, False
-            asg = s.get(AssignmentRow, pr_number)
-            if asg is not None:
-                asg.asleep = False
             how = f"kept awake until {until:%Y-%m-%d %H:%M} UTC" if until else "kept awake until unpinned"
             s.add(event_row(now, "pinned", how, pr_number, None, actor))
             return True
@@ -156,23 +166,28 @@ def record_sleep_intent(s: Session, plan: Plan, now: dt.datetime, open_prs: Coll
     if open_prs is not None:
         s.execute(delete(ActivityRow).where(ActivityRow.pr_number.not_in(list(open_prs))))
     old = {r.pr_number: r for r in s.scalars(select(RestRow))}
-    s.execute(delete(RestRow))
     resting = {r.pr_number for r in plan.resting}
+    gone = set(old) - resting
+    if gone:
+        s.execute(delete(RestRow).where(RestRow.pr_number.in_(sorted(gone))))
     for rest in plan.resting:
+        # Written only where it changed: an unchanged night of sleep writes nothing.
         before = old.get(rest.pr_number)
         since = rest.since or (before.since if before is not None else now)
-        s.add(
-            RestRow(
-                pr_number=rest.pr_number,
-                kind=str(rest.kind),
-                since=since,
-                until=rest.until,
-                text=rest.text[:300],
-                without_instance=rest.without_instance,
-            )
-        )
+        fields = {
+            "kind": str(rest.kind),
+            "since": since,
+            "until": rest.until,
+            "text": rest.text[:300],
+            "without_instance": rest.without_instance,
+        }
         if before is None:
+            s.add(RestRow(pr_number=rest.pr_number, **fields))
             s.add(event_row(now, "slept", rest.text[:300], rest.pr_number))
-    for number in sorted(set(old) - resting):
+            continue
+        for name, value in fields.items():
+            if getattr(before, name) != value:
+                setattr(before, name, value)
+    for number in sorted(gone):
         if open_prs is None or number in open_prs:
             s.add(event_row(now, "woke", "awake again", number))
