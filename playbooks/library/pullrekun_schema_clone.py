@@ -140,110 +140,140 @@ seconds:
   returned: changed
 """
 
+from typing import Any
+
 from ansible.module_utils.basic import AnsibleModule
 
-
-def main() -> None:
-    module = AnsibleModule(
-        argument_spec=dict(
-            state=dict(type="str", choices=["present", "absent", "user", "diff"], default="present"),
-            source=dict(type="str", default=""),
-            target=dict(type="str", required=True),
-            login_host=dict(type="str", default="127.0.0.1"),
-            login_port=dict(type="int", default=3306),
-            login_unix_socket=dict(type="str", default=""),
-            login_user=dict(type="str", required=True),
-            login_password=dict(type="str", default="", no_log=True),
-            source_host=dict(type="str", default=""),
-            source_port=dict(type="int", default=3306),
-            source_user=dict(type="str", default=""),
-            source_password=dict(type="str", default="", no_log=True),
-            user_name=dict(type="str", default=""),
-            user_host=dict(type="str", default="%"),
-            user_password=dict(type="str", default="", no_log=True),
-            source_rule=dict(
-                type="dict",
-                options=dict(
-                    named=dict(type="list", elements="str", default=[]),
-                    patterns=dict(type="list", elements="str", default=[]),
-                    forbidden=dict(type="list", elements="str", default=[]),
-                    target_template=dict(type="str", default="stage_{instance}"),
-                ),
-            ),
+ARGUMENT_SPEC = dict(
+    state=dict(type="str", choices=["present", "absent", "user", "diff"], default="present"),
+    source=dict(type="str", default=""),
+    target=dict(type="str", required=True),
+    login_host=dict(type="str", default="127.0.0.1"),
+    login_port=dict(type="int", default=3306),
+    login_unix_socket=dict(type="str", default=""),
+    login_user=dict(type="str", required=True),
+    login_password=dict(type="str", default="", no_log=True),
+    source_host=dict(type="str", default=""),
+    source_port=dict(type="int", default=3306),
+    source_user=dict(type="str", default=""),
+    source_password=dict(type="str", default="", no_log=True),
+    user_name=dict(type="str", default=""),
+    user_host=dict(type="str", default="%"),
+    user_password=dict(type="str", default="", no_log=True),
+    source_rule=dict(
+        type="dict",
+        options=dict(
+            named=dict(type="list", elements="str", default=[]),
+            patterns=dict(type="list", elements="str", default=[]),
+            forbidden=dict(type="list", elements="str", default=[]),
+            target_template=dict(type="str", default="stage_{instance}"),
         ),
-        required_if=[("state", "user", ["user_name"])],
-        supports_check_mode=True,
-    )
-    try:
-        from pullrekun.adapters.env_users import EnvUser, ensure_env_user
-        from pullrekun.adapters.mysql import Server, schema_exists, session
-        from pullrekun.adapters.schema_clone import clone_schema, drop_schema
-        from pullrekun.adapters.schema_copy import CloneError
-        from pullrekun.adapters.schema_diff import schema_changes
-        from pullrekun.core.dbsources import SourceRule
-        from pullrekun.core.validate import InvalidInput, check_schema
-    except ImportError as exc:
-        module.fail_json(msg=f"pullrekun must be importable by the controller's Python: {exc}")
-    p = module.params
-    target_server = Server(
+    ),
+)
+
+
+def _servers(p: dict[str, Any]) -> tuple[Any, Any]:
+    """The target's server (the admin connection), and the source's where it is another one."""
+    from pullrekun.adapters.mysql import Server
+
+    target = Server(
         host=p["login_host"],
         port=p["login_port"],
         user=p["login_user"],
         password=p["login_password"],
         unix_socket=p["login_unix_socket"] or None,
     )
-    source_server = None
-    if p["source_host"]:
-        source_server = Server(
-            host=p["source_host"],
-            port=p["source_port"],
-            user=p["source_user"] or p["login_user"],
-            password=p["source_password"] or p["login_password"],
+    if not p["source_host"]:
+        return target, None
+    source = Server(
+        host=p["source_host"],
+        port=p["source_port"],
+        user=p["source_user"] or p["login_user"],
+        password=p["source_password"] or p["login_password"],
+    )
+    return target, source
+
+
+def _rule(r: dict[str, Any] | None) -> Any:
+    """The config's rule of which schemas may be cloned from (None: not given)."""
+    from pullrekun.core.dbsources import SourceRule
+
+    if r is None:
+        return None
+    return SourceRule(
+        named=frozenset(r["named"]),
+        patterns=tuple(r["patterns"]),
+        forbidden=frozenset(r["forbidden"]),
+        target_template=r["target_template"],
+    )
+
+
+def _run(module: AnsibleModule, p: dict[str, Any], user: Any) -> None:
+    """Carry out ``state`` (exits the module; raises on a refusal or a database error)."""
+    from pullrekun.adapters.env_users import ensure_env_user
+    from pullrekun.adapters.mysql import schema_exists, session
+    from pullrekun.adapters.schema_clone import clone_schema, drop_schema
+    from pullrekun.adapters.schema_diff import schema_changes
+    from pullrekun.core.validate import check_schema
+
+    target_server, source_server = _servers(p)
+    check_schema(p["target"])
+    if p["state"] == "user":
+        if module.check_mode:
+            module.exit_json(changed=False)
+        module.exit_json(changed=ensure_env_user(target_server, p["target"], user))
+    if p["state"] == "absent":
+        with session(target_server) as s:
+            present = schema_exists(s, p["target"])
+        if module.check_mode:
+            module.exit_json(changed=present)
+        module.exit_json(changed=drop_schema(target_server, p["target"], user))
+    check_schema(p["source"])
+    if p["state"] == "diff":
+        # Read only: the structure of both schemas, what the environment's migrations changed.
+        module.exit_json(
+            changed=False, schema_changes=list(schema_changes(target_server, p["source"], p["target"]))
         )
-    rule = None
-    if p["source_rule"] is not None:
-        r = p["source_rule"]
-        rule = SourceRule(
-            named=frozenset(r["named"]),
-            patterns=tuple(r["patterns"]),
-            forbidden=frozenset(r["forbidden"]),
-            target_template=r["target_template"],
-        )
+    if module.check_mode:
+        with session(source_server or target_server) as s:
+            if not schema_exists(s, p["source"]):
+                module.fail_json(msg=f"unknown source schema {p['source']!r}")
+        module.exit_json(changed=True)
+    result = clone_schema(
+        target_server,
+        p["source"],
+        p["target"],
+        source_server=source_server,
+        user=user,
+        rule=_rule(p["source_rule"]),
+    )
+    module.exit_json(changed=True, tables=result.tables, rows=result.rows, seconds=round(result.seconds, 2))
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=ARGUMENT_SPEC,
+        required_if=[("state", "user", ["user_name"])],
+        supports_check_mode=True,
+    )
+    try:
+        from pullrekun.adapters.env_users import EnvUser
+        from pullrekun.adapters.schema_copy import CloneError
+        from pullrekun.core.validate import InvalidInput
+    except ImportError as exc:
+        module.fail_json(msg=f"pullrekun must be importable by the controller's Python: {exc}")
+    p = module.params
     user = None
     if p["user_name"]:
         if p["state"] != "absent" and not p["user_password"]:
             module.fail_json(msg=f"the environment user {p['user_name']!r} needs a password (none was given)")
         user = EnvUser(p["user_name"], p["user_host"], p["user_password"])
     try:
-        check_schema(p["target"])
-        if p["state"] == "user":
-            if module.check_mode:
-                module.exit_json(changed=False)
-            module.exit_json(changed=ensure_env_user(target_server, p["target"], user))
-        if p["state"] == "absent":
-            with session(target_server) as s:
-                present = schema_exists(s, p["target"])
-            if module.check_mode:
-                module.exit_json(changed=present)
-            module.exit_json(changed=drop_schema(target_server, p["target"], user))
-        check_schema(p["source"])
-        if p["state"] == "diff":
-            # Read only: the structure of both schemas, what the environment's migrations changed.
-            told = schema_changes(target_server, p["source"], p["target"])
-            module.exit_json(changed=False, schema_changes=list(told))
-        if module.check_mode:
-            with session(source_server or target_server) as s:
-                if not schema_exists(s, p["source"]):
-                    module.fail_json(msg=f"unknown source schema {p['source']!r}")
-            module.exit_json(changed=True)
-        result = clone_schema(
-            target_server, p["source"], p["target"], source_server=source_server, user=user, rule=rule
-        )
+        _run(module, p, user)
     except (InvalidInput, CloneError) as exc:
         module.fail_json(msg=str(exc))
     except Exception as exc:  # database errors: report, with the target untouched
         module.fail_json(msg=f"clone failed: {type(exc).__name__}: {exc}")
-    module.exit_json(changed=True, tables=result.tables, rows=result.rows, seconds=round(result.seconds, 2))
 
 
 if __name__ == "__main__":
