@@ -394,33 +394,59 @@ def _migrated(module, shared, key, sha, forget, check):
     return os.path.isfile(os.path.join(markers, sha))
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            repo=dict(type="str", required=True),
-            sha=dict(type="str", required=True),
-            root=dict(type="path", required=True),
-            refspec=dict(type="str", default=""),
-            keep=dict(type="int", default=3),
-            activate=dict(type="bool", default=False),
-            environment=dict(type="str", default=""),
-            migrate_key=dict(type="str", default=""),
-            forget_migrations=dict(type="bool", default=False),
-            app_user=dict(type="str", default=""),
-            shared_files=dict(
-                type="list",
-                elements="dict",
-                default=[],
-                no_log=True,  # app.env holds the database password
-                options=dict(
-                    name=dict(type="str", required=True),
-                    content=dict(type="str", required=True),
-                    mode=dict(type="str", default="0644"),
-                ),
-            ),
+ARGUMENT_SPEC = dict(
+    repo=dict(type="str", required=True),
+    sha=dict(type="str", required=True),
+    root=dict(type="path", required=True),
+    refspec=dict(type="str", default=""),
+    keep=dict(type="int", default=3),
+    activate=dict(type="bool", default=False),
+    environment=dict(type="str", default=""),
+    migrate_key=dict(type="str", default=""),
+    forget_migrations=dict(type="bool", default=False),
+    app_user=dict(type="str", default=""),
+    shared_files=dict(
+        type="list",
+        elements="dict",
+        default=[],
+        no_log=True,  # app.env holds the database password
+        options=dict(
+            name=dict(type="str", required=True),
+            content=dict(type="str", required=True),
+            mode=dict(type="str", default="0644"),
         ),
-        supports_check_mode=True,
+    ),
+)
+
+
+def _predict(module, p, paths, missing_dirs, present, result):
+    """Check mode: what the release would change, nothing changed."""
+    root, release, shared = paths
+    sha = p["sha"]
+    result["shared_changed"] = _shared_files(module, shared, p["shared_files"], True)
+    if present:
+        result["reexported"] = _untrusted(release, sha)
+        present = not result["reexported"]
+    if not missing_dirs and _data_dir(module, shared, p["app_user"], True):
+        result["shared_changed"].append("data")
+    if p["environment"] and not missing_dirs:
+        result["claimed"], result["previous_environment"] = _claim(module, root, p["environment"], True)
+    result["migrated"] = _migrated(module, shared, p["migrate_key"], sha, p["forget_migrations"], True)
+    result["switched"] = p["activate"] and (result["claimed"] or _activate(root, release, True))
+    result["changed"] = (
+        bool(missing_dirs)
+        or not present
+        or bool(result["shared_changed"])
+        or result["switched"]
+        or result["claimed"]
+        or p["forget_migrations"]
     )
+    result["created"] = not present
+    return result
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     p = module.params
     sha, root = p["sha"], p["root"]
     if not SHA_RE.match(sha):
@@ -452,26 +478,7 @@ def main():
     missing_dirs = [d for d in (root, releases, os.path.join(root, "shared")) if not os.path.isdir(d)]
     present = os.path.isfile(os.path.join(release, "REVISION"))
     if module.check_mode:
-        result["shared_changed"] = _shared_files(module, shared, p["shared_files"], True)
-        if present:
-            result["reexported"] = _untrusted(release, sha)
-            present = not result["reexported"]
-        if not missing_dirs and _data_dir(module, shared, p["app_user"], True):
-            result["shared_changed"].append("data")
-        if p["environment"] and not missing_dirs:
-            result["claimed"], result["previous_environment"] = _claim(module, root, p["environment"], True)
-        result["migrated"] = _migrated(module, shared, p["migrate_key"], sha, p["forget_migrations"], True)
-        result["switched"] = p["activate"] and (result["claimed"] or _activate(root, release, True))
-        result["changed"] = (
-            bool(missing_dirs)
-            or not present
-            or bool(result["shared_changed"])
-            or result["switched"]
-            or result["claimed"]
-            or p["forget_migrations"]
-        )
-        result["created"] = not present
-        module.exit_json(**result)
+        module.exit_json(**_predict(module, p, (root, release, shared), missing_dirs, present, result))
 
     for d in missing_dirs:
         os.makedirs(d, mode=0o755, exist_ok=True)
