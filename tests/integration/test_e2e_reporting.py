@@ -368,7 +368,7 @@ def test_app_auth_reports_check_runs_and_keeps_its_token_between_passes(app_sand
     check_openapi(sim)
 
 
-def test_chat_notifications_say_ready_and_failed_once(
+def test_chat_notifications_say_ready_and_failed_once_and_verify_publish_off_is_off(
     local_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sb = local_sandbox
@@ -376,9 +376,12 @@ def test_chat_notifications_say_ready_and_failed_once(
     monkeypatch.setenv("SLACK_HOOK", hook.url("/slack"))
     monkeypatch.setenv("GCHAT_HOOK", hook.url("/chat"))
     sb.health_timeout = 3
-    sb.extra_config = {"report": {"slack_webhook_env": "SLACK_HOOK", "google_chat_webhook_env": "GCHAT_HOOK"}}
+    sb.extra_config = {
+        "report": {"slack_webhook_env": "SLACK_HOOK", "google_chat_webhook_env": "GCHAT_HOOK"},
+        "verify": {"publish": False},
+    }
     sb.write_config()
-    sb.open_pr("good", "hello", title="Fix <!channel> & <users/all> @here")
+    _, good = sb.open_pr("good", "hello", title="Fix <!channel> & <users/all> @here")
     bad, _ = sb.open_pr("bad", "crash on start")
     run_pass(sb)
     run_pass(sb)  # the failed one is retried and fails again: no second message
@@ -397,6 +400,8 @@ def test_chat_notifications_say_ready_and_failed_once(
     assert "health check step failed" in failed
     assert f"/pull/{bad}" in failed
     hook.server.shutdown()
+    assert sb.github.status_states(good, "pullrekun")[-1][0] == "success"
+    assert sb.github.status_states(good, "pullrekun/verified") == [], "verify.publish = false"
 
 
 def test_a_failing_webhook_is_tried_once_per_pass_and_catches_up_later(

@@ -89,3 +89,41 @@ def test_without_a_database_section_there_is_no_schema_table(store: Store) -> No
     a = actions(store, dataclasses.replace(CFG, database=None))
     assert a.set_schema("bob", "dev_bob", "local:ada").status == 404
     assert "reset-db" not in a.environment_verbs()
+
+
+def _ready_pr(store: Store, author: str) -> tuple[int, str]:
+    """PR #7 by ``author``, ready at its head on a running instance, as a pass would record it."""
+    import datetime as dt
+
+    from pullrekun.adapters.state.journal import DeployOutcome
+    from pullrekun.core.model import Assign, Deploy, Plan, PullRequest
+    from pullrekun.core.views import Phase, PullRequestView
+
+    sha, now = "a" * 40, dt.datetime(2026, 12, 5, 9, tzinfo=dt.UTC)
+    ids = store.journal.record_intent(
+        Plan(actions=(Assign(7, "i-00000007"), Deploy(7, "i-00000007", sha, "new assignment"))), now, None
+    )
+    store.journal.record_outcomes([DeployOutcome(7, "i-00000007", sha, True)], ids, now)
+    pull = PullRequest(7, sha, now, author=author, title="a change")
+    store.pulls.record({7: PullRequestView(pull, Phase.READY, "ready", now)})
+    return 7, sha
+
+
+def test_an_author_signs_off_their_own_pr_only_where_the_config_allows_it(store: Store) -> None:
+    from pullrekun.config.sections import VerifyConfig
+    from pullrekun.core.model import Instance, InstanceState
+
+    pr, sha = _ready_pr(store, "Alice")
+    running = {"i-00000007": Instance("i-00000007", InstanceState.RUNNING, "127.0.0.7")}
+    refused = Actions(CFG, store, Pokes(), lambda: running).verify(pr, True, "", "github:alice")
+    assert (refused.status, "alice wrote PR #7" in refused.message) == (403, True), refused
+    assert store.signoffs.history(pr) == ()
+    assert Actions(CFG, store, Pokes(), lambda: running).verify(pr, True, "", "local:alice").ok, (
+        "a local account is not the GitHub author"
+    )
+    allowing = dataclasses.replace(CFG, verify=VerifyConfig(allow_author=True))
+    assert Actions(allowing, store, Pokes(), lambda: running).verify(pr, True, "", "github:alice").ok
+    assert [(s.actor, s.sha) for s in store.signoffs.history(pr)] == [
+        ("github:alice", sha),
+        ("local:alice", sha),
+    ]

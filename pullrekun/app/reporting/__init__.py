@@ -85,10 +85,11 @@ class Reporter:
             for number in sorted(views):
                 view = views[number]
                 self._guarded(functools.partial(self.status.send, view, reported.get((number, STATUS))))
-                prev_verified = reported.get((number, VERIFIED))
-                self._guarded(
-                    functools.partial(self.verified.send, view, signoffs.get(number), prev_verified)
-                )
+                if self.cfg.verify.publish:
+                    prev_verified = reported.get((number, VERIFIED))
+                    self._guarded(
+                        functools.partial(self.verified.send, view, signoffs.get(number), prev_verified)
+                    )
                 # A deployment at a fork's commit would start a `deployment` workflow with the
                 # repository's secrets on the fork's code: only when asked for.
                 if self.cfg.report.deployments and (
