@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import subprocess
@@ -226,29 +227,36 @@ def test_a_host_that_runs_a_forks_code_is_marked_before_the_code_runs(store: Sto
     assert "i-00000005" not in store.journal.untrusted_hosts(), "the repository's own PRs mark nothing"
 
 
-def test_an_unchanged_night_of_sleep_writes_nothing_and_changes_are_kept(store: Store) -> None:
+@contextlib.contextmanager
+def writes_to(store: Store, table: str) -> Iterator[list[str]]:
+    """The statements that change ``table`` while the block runs."""
     from sqlalchemy import event
 
+    written: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if table in statement and not statement.lstrip().upper().startswith("SELECT"):
+            written.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        yield written
+    finally:
+        event.remove(store.engine, "before_cursor_execute", seen)
+
+
+def test_an_unchanged_night_of_sleep_writes_nothing_and_changes_are_kept(store: Store) -> None:
     from pullrekun.core.sleep import Rest, RestKind
 
     later = NOW + dt.timedelta(minutes=5)
     night = Rest(7, RestKind.OFF_HOURS, until=NOW + dt.timedelta(hours=12), text="sleeping until 09:00")
     store.journal.record_intent(Plan(resting=(night,)), NOW, None)
-    written: list[str] = []
-
-    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
-        if "rests" in statement and not statement.lstrip().upper().startswith("SELECT"):
-            written.append(statement)
-
-    event.listen(store.engine, "before_cursor_execute", seen)
-    try:
+    with writes_to(store, "rests") as written:
         store.journal.record_intent(Plan(resting=(night,)), later, None)
         assert written == [], "the same rest again: no write to rests"
         idle = Rest(8, RestKind.IDLE, text="idle for 8 h")
         store.journal.record_intent(Plan(resting=(night, idle)), later, None)
         assert len(written) == 1, written
-    finally:
-        event.remove(store.engine, "before_cursor_execute", seen)
     rests = store.sleep.rests()
     assert (rests[7].since, rests[7].text) == (NOW, "sleeping until 09:00")
     assert rests[8].kind is RestKind.IDLE
@@ -259,3 +267,21 @@ def test_an_unchanged_night_of_sleep_writes_nothing_and_changes_are_kept(store: 
         "slept",
         "slept",
     ]
+
+
+def test_the_open_prs_are_written_only_where_they_changed(store: Store) -> None:
+    from pullrekun.core.model import PullRequest
+    from pullrekun.core.views import Phase, PullRequestView
+
+    def view(number: int, detail: str) -> PullRequestView:
+        pull = PullRequest(number, "b" * 40, NOW, author="sam", title=f"change {number}")
+        return PullRequestView(pull, Phase.QUEUED, detail, NOW)
+
+    store.pulls.record({1: view(1, "1st in line"), 2: view(2, "2nd in line")})
+    with writes_to(store, "open_prs") as written:
+        store.pulls.record({1: view(1, "1st in line"), 2: view(2, "2nd in line")})
+        assert written == [], "the same PRs told the same: no write"
+        store.pulls.record({2: view(2, "1st in line")})
+        assert len(written) == 2, written  # PR 1 closed, PR 2 moved up
+    (left,) = store.pulls.all()
+    assert (left.number, left.detail, left.since) == (2, "1st in line", NOW)

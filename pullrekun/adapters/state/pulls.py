@@ -32,22 +32,30 @@ class OpenPulls:
         self._db = db
 
     def record(self, views: Mapping[int, PullRequestView]) -> None:
-        """The open PRs as this pass tells them (the others are gone: closed)."""
+        """The open PRs as this pass tells them (the others are gone: closed). Rows are written
+        only where something changed: a pass that tells the same writes nothing."""
         with self._db.session() as s, s.begin():
-            s.execute(delete(OpenPRRow))
+            old = {r.pr_number: r for r in s.scalars(select(OpenPRRow))}
+            gone = sorted(set(old) - set(views))
+            if gone:
+                s.execute(delete(OpenPRRow).where(OpenPRRow.pr_number.in_(gone)))
             for number, view in sorted(views.items()):
-                s.add(
-                    OpenPRRow(
-                        pr_number=number,
-                        title=view.pr.title[:256],
-                        author=view.pr.author[:39],
-                        sha=view.pr.head_sha,
-                        phase=str(view.phase),
-                        detail=view.detail[:2000],
-                        since=view.since,
-                        scenario=view.scenario.text if view.scenario is not None else None,
-                    )
-                )
+                fields = {
+                    "title": view.pr.title[:256],
+                    "author": view.pr.author[:39],
+                    "sha": view.pr.head_sha,
+                    "phase": str(view.phase),
+                    "detail": view.detail[:2000],
+                    "since": view.since,
+                    "scenario": view.scenario.text if view.scenario is not None else None,
+                }
+                row = old.get(number)
+                if row is None:
+                    s.add(OpenPRRow(pr_number=number, **fields))
+                    continue
+                for name, value in fields.items():
+                    if getattr(row, name) != value:
+                        setattr(row, name, value)
 
     def all(self) -> tuple[OpenPR, ...]:
         with self._db.session() as s:
