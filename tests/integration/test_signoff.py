@@ -175,6 +175,14 @@ def test_a_sign_off_while_deploying_gets_409_and_the_api_and_cli_sign_off(
         urllib.request.urlopen(request, timeout=10)
     assert refused.value.code == 409
     assert "is not ready at its head" in json.loads(refused.value.read())["message"]
+    vera = Browser(world.url)
+    vera.sign_in(*VERIFIER)
+    token = vera.csrf(f"/environments/{world.pr}")
+    status, headers, _ = vera.request(
+        f"/environments/{world.pr}/verify", {"csrf_token": token, "verdict": "ok"}
+    )
+    assert status == 303
+    assert "is not ready at its head" in vera.request(headers["location"])[2], "said on the page"
     world.pass_now()  # deployed again: ready
     with urllib.request.urlopen(request, timeout=10) as resp:
         assert resp.status == 202
