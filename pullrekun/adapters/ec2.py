@@ -1,4 +1,5 @@
-"""Observe the pool with boto3, and tag an instance into it or out of it when people ask.
+"""Observe the pool with boto3, tag an instance into it or out of it when people ask, and
+record on an instance which PR and commit it serves.
 
 Starting, stopping and deploying instances is Ansible's job (playbooks/reconcile.yml).
 """
@@ -236,6 +237,16 @@ def register(
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
         raise EC2Unavailable(f"create_tags failed: {exc}") from exc
     return state
+
+
+def tag_served(ec2: Any, instance_id: str, pr_number: int, sha: str) -> None:
+    """Write the instance's ``pullrekun:pr`` and ``pullrekun:sha`` tags (one CreateTags call)."""
+    check_sha(sha)
+    values = {tag.PR: str(pr_number), tag.SHA: sha}
+    try:
+        ec2.create_tags(Resources=[instance_id], Tags=[{"Key": k, "Value": v} for k, v in values.items()])
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        raise EC2Unavailable(f"create_tags failed: {exc}") from exc
 
 
 def retire(ec2: Any, instance_id: str, pool: str) -> None:

@@ -3,7 +3,8 @@
 A pass records its intent first; the actions whose whole effect is a record (assignments,
 approvals, answered requests) are carried out by that record. The dispatcher then hands every
 other action to the one executor of its carrier, in a fixed order: EC2 API calls, GitHub
-API calls, then the pass's single playbook run. Adding a kind of action means: a type in
+API calls, then the pass's single playbook run, then the bookkeeping its outcomes allow (the
+instances' tags of what they serve). Adding a kind of action means: a type in
 :mod:`pullrekun.core.model`, a planner rule, one entry in :data:`CARRIED_OUT_BY`. The README's
 action table is tested against this table.
 """
@@ -44,6 +45,7 @@ from pullrekun.core.model import (
     RevokeApproval,
     StartInstance,
     StopInstance,
+    TagInstance,
     Touch,
     Unassign,
 )
@@ -59,6 +61,9 @@ class Carrier(enum.StrEnum):
     GITHUB = "github"
     #: The pass's one ansible-runner run of ``playbooks/reconcile.yml``.
     PLAYBOOK = "playbook"
+    #: EC2 tag writes from the pass after the playbook run (records of what a host serves, off
+    #: the deploys' way).
+    TAGS = "tags"
     #: The run of ``playbooks/launch.yml`` a pass makes before it plans again with the new
     #: instances (:meth:`pullrekun.app.reconcile.Pass.launch_round`).
     LAUNCH = "launch"
@@ -89,6 +94,7 @@ CARRIED_OUT_BY: Mapping[type[Action], Carrier] = {
     DropSchema: Carrier.PLAYBOOK,
     CloneSchema: Carrier.PLAYBOOK,
     Deploy: Carrier.PLAYBOOK,
+    TagInstance: Carrier.TAGS,
 }
 #: Where each carrier's code is (the README's action table names it).
 WHERE: Mapping[Carrier, str] = {
@@ -97,10 +103,11 @@ WHERE: Mapping[Carrier, str] = {
     Carrier.GITHUB: "pullrekun/app/revocations.py",
     Carrier.PLAYBOOK: "pullrekun/adapters/playbook/apply.py",
     Carrier.LAUNCH: "pullrekun/adapters/playbook/launch.py",
+    Carrier.TAGS: "pullrekun/app/bookkeeping.py",
 }
 #: The order the dispatcher calls executors in (the state's work is done with the intent, the
 #: launches before the plan the dispatcher gets).
-ORDER = (Carrier.EC2, Carrier.GITHUB, Carrier.PLAYBOOK)
+ORDER = (Carrier.EC2, Carrier.GITHUB, Carrier.PLAYBOOK, Carrier.TAGS)
 
 
 @dataclass(frozen=True)
@@ -117,6 +124,8 @@ class Done:
     #: Instances terminated (id -> why), and those termination protection kept (id -> EC2's answer).
     terminated: Mapping[str, str] = dataclasses.field(default_factory=dict)
     protected: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    #: Tag writes that failed (instance id -> EC2's answer); the next pass sees them missing.
+    untagged: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def __add__(self, other: Done) -> Done:
         return Done(
@@ -127,11 +136,13 @@ class Done:
             {**self.dropped, **other.dropped},
             {**self.terminated, **other.terminated},
             {**self.protected, **other.protected},
+            {**self.untagged, **other.untagged},
         )
 
 
-#: Carries out ``actions`` (all of one carrier); the whole plan is there for context.
-Executor = Callable[[tuple[Action, ...], Plan], Done]
+#: Carries out ``actions`` (all of one carrier); the whole plan is there for context, and what
+#: the carriers before it did (the tags of a deploy are written only if it succeeded).
+Executor = Callable[[tuple[Action, ...], Plan, Done], Done]
 
 
 def action_types() -> tuple[type[Action], ...]:
@@ -154,7 +165,7 @@ def dispatch(plan: Plan, executors: Mapping[Carrier, Executor]) -> Done:
     for carrier in ORDER:
         actions = actions_for(plan, carrier)
         if actions:
-            done = done + executors[carrier](actions, plan)
+            done = done + executors[carrier](actions, plan, done)
     return done
 
 

@@ -27,6 +27,7 @@ from pullrekun.adapters.playbook.launch import LaunchOutcome
 from pullrekun.adapters.state.lock import PassLock, pass_lock
 from pullrekun.adapters.state.store import Store
 from pullrekun.app import crashpoint
+from pullrekun.app.bookkeeping import write_tags
 from pullrekun.app.dispatch import Carrier, Done, Executor, carries, dispatch
 from pullrekun.app.hostkeys import pin_console_keys
 from pullrekun.app.notices import NoticeResult, ReleaseNotices
@@ -208,13 +209,17 @@ class Pass:
         return os.path.join(os.path.abspath(self.cfg.ansible.artifacts_dir), self.ident)
 
     def executors(self, client: GitHubClient, obs: Observation) -> dict[Carrier, Executor]:
-        def pool(actions: tuple[Action, ...], _plan: Plan) -> Done:
+        def pool(actions: tuple[Action, ...], _plan: Plan, _before: Done) -> Done:
             return Done(pool_changes=change_pool(self.cfg, actions))
 
-        def github(actions: tuple[Action, ...], _plan: Plan) -> Done:
+        def github(actions: tuple[Action, ...], _plan: Plan, _before: Done) -> Done:
             return Done(revocations=revoke_approvals(client, actions))
 
-        def run_playbook(_actions: tuple[Action, ...], plan: Plan) -> Done:
+        def tag(actions: tuple[Action, ...], _plan: Plan, before: Done) -> Done:
+            deployed = frozenset(o.instance_id for o in before.deploys if o.ok)
+            return Done(untagged=write_tags(self.cfg, actions, deployed))
+
+        def run_playbook(_actions: tuple[Action, ...], plan: Plan, _before: Done) -> Done:
             pin_console_keys(self.cfg, plan, obs.instances)
             crashpoint.reached("before-run")
             result = playbook.apply(plan, obs.instances, self.cfg, self.now, self.ident, self.cancel)
@@ -229,7 +234,7 @@ class Pass:
                 deploys, run, dropped=dropped, terminated=result.terminated, protected=result.protected
             )
 
-        return {Carrier.EC2: pool, Carrier.GITHUB: github, Carrier.PLAYBOOK: run_playbook}
+        return {Carrier.EC2: pool, Carrier.GITHUB: github, Carrier.PLAYBOOK: run_playbook, Carrier.TAGS: tag}
 
     @contextmanager
     def early_report(self, reporter: Reporter, obs: Observation, plan: Plan) -> Iterator[None]:
@@ -267,6 +272,8 @@ class Pass:
             if stop.swept and done.run is not None and done.run.host_ok(stop.instance_id):
                 self.store.events.add(now, "swept", f"stopped: {stop.reason}", instance_id=stop.instance_id)
         record_pool_changes(self.store, done.pool_changes, now)
+        for iid, problem in sorted(done.untagged.items()):
+            self.store.events.add(now, "tag_failed", f"tags not written: {problem}"[:2000], instance_id=iid)
         if done.run is not None:
             run = done.run
             self.store.servers.switched(

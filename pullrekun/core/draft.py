@@ -34,6 +34,7 @@ from pullrekun.core.model import (
     RetireInstance,
     StartInstance,
     StopInstance,
+    TagInstance,
     Touch,
     Unassign,
 )
@@ -74,9 +75,17 @@ def _deploy_reason(
         return "previous deploy did not finish"
     if asg.settings != settings:
         return "its settings changed"
-    if inst.tag_pr != pr.number or inst.tag_sha != pr.head_sha:
+    if _tags_contradict(inst, pr):
         return "instance tags out of date"
     return None
+
+
+def _tags_contradict(inst: Instance, pr: PullRequest) -> bool:
+    """The instance's tags name another PR or commit than the one recorded as served (a missing
+    tag contradicts nothing: its write failed, or has not happened yet)."""
+    return (inst.tag_pr is not None and inst.tag_pr != pr.number) or (
+        inst.tag_sha is not None and inst.tag_sha != pr.head_sha
+    )
 
 
 def _clone_reason(asg: Assignment, pr: PullRequest, db: DatabasePolicy) -> str | None:
@@ -110,6 +119,8 @@ class Draft:
     stops: list[StopInstance] = field(default_factory=list)
     drops: list[DropSchema] = field(default_factory=list)
     pool_changes: list[Action] = field(default_factory=list)
+    #: Instances serving their PR's head whose tags are missing (written without a deploy).
+    tags: list[TagInstance] = field(default_factory=list)
 
     def source_of(self, pr_number: int, recorded: str) -> str:
         """The schema the PR's database is (about to be) a copy of: this plan's clone, or the
@@ -117,8 +128,10 @@ class Draft:
         return next((c.source for c in self.clones if c.pr_number == pr_number), recorded)
 
     def ordered(self) -> list[Action]:
-        """Stops, drops, assignments, starts, clones, deploys and forgotten reset labels, each
-        group by instance id or PR number."""
+        """Stops, drops, assignments, starts, clones, deploys, tags (each deploy's, written if
+        it succeeds, and the missing ones) and forgotten reset labels, each group by instance
+        id or PR number."""
+        deployed = [TagInstance(d.instance_id, d.pr_number, d.sha, deployed=True) for d in self.deploys]
         return [
             *sorted(self.stops, key=lambda a: a.instance_id),
             *sorted(self.drops, key=lambda a: a.instance_id),
@@ -126,6 +139,7 @@ class Draft:
             *sorted(self.starts, key=lambda a: a.instance_id),
             *sorted(self.clones, key=lambda a: a.pr_number),
             *sorted(self.deploys, key=lambda a: a.pr_number),
+            *sorted([*deployed, *self.tags], key=lambda a: a.pr_number),
             *sorted(self.forgets, key=lambda a: a.pr_number),
         ]
 
@@ -198,6 +212,9 @@ class Draft:
             elif asg.db_reset_seen and not db.wants_reset(pr):
                 self.forgets.append(ForgetResetLabel(number))
         if reason is None:
+            serving = asg.status == EnvStatus.READY and asg.deployed_sha == pr.head_sha
+            if serving and (inst.tag_pr is None or inst.tag_sha is None):
+                self.tags.append(TagInstance(inst.instance_id, number, pr.head_sha))
             return
         if inst.state == InstanceState.STOPPED:
             self.starts.append(StartInstance(inst.instance_id))

@@ -253,6 +253,18 @@ class Deploy:
 
 
 @dataclass(frozen=True)
+class TagInstance:
+    """Record on the instance which PR and commit it serves (its ``pullrekun:pr`` and
+    ``pullrekun:sha`` tags): bookkeeping, written by the pass after the hosts are served, never
+    on a deploy's way. ``deployed``: only if this pass's deploy of the instance succeeded."""
+
+    instance_id: str
+    pr_number: int
+    sha: str
+    deployed: bool = False
+
+
+@dataclass(frozen=True)
 class CloneSchema:
     """Replace the environment's schema with a copy of ``source`` (before its Deploy), under
     new database credentials: the schema's owner from now on is ``pr_number`` (``nonce``)."""
@@ -324,6 +336,7 @@ Action = (
     | ForgetSchemaDrop
     | CloneSchema
     | Deploy
+    | TagInstance
     | ForgetResetLabel
     | RecordApproval
     | RevokeApproval

@@ -54,7 +54,7 @@ def test_each_executor_gets_its_actions_once_in_the_fixed_order() -> None:
     calls: list[tuple[Carrier, tuple[Action, ...]]] = []
 
     def executor(carrier: Carrier):  # type: ignore[no-untyped-def]
-        def run(actions: tuple[Action, ...], whole: Plan) -> Done:
+        def run(actions: tuple[Action, ...], whole: Plan, _before: Done) -> Done:
             assert whole is plan
             calls.append((carrier, actions))
             return Done()

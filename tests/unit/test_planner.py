@@ -37,6 +37,7 @@ from pullrekun.core.model import (
     RevokeApproval,
     StartInstance,
     StopInstance,
+    TagInstance,
     Touch,
     Unassign,
 )
@@ -83,6 +84,7 @@ def test_new_pr_gets_a_stopped_slot_started_and_deployed() -> None:
         Assign(7, "i-00000001"),
         StartInstance("i-00000001"),
         Deploy(7, "i-00000001", sha(7), "new assignment"),
+        TagInstance("i-00000001", 7, sha(7), deployed=True),
     )
     assert p.queue == ()
 
@@ -96,7 +98,10 @@ def test_a_warm_running_instance_is_preferred_and_needs_no_start() -> None:
 def test_push_redeploys_only_that_environment() -> None:
     observed = world([pr(1, head=11), pr(2)], [up(1, 1), up(2, 2)], [ready(1, 1), ready(2, 2)])
     p = plan(observed, CFG, NOW)
-    assert p.actions == (Deploy(1, "i-00000001", sha(11), "new head commit"),)
+    assert p.actions == (
+        Deploy(1, "i-00000001", sha(11), "new head commit"),
+        TagInstance("i-00000001", 1, sha(11), deployed=True),
+    )
 
 
 def test_closed_pr_is_unassigned_and_its_instance_stopped() -> None:
@@ -121,6 +126,7 @@ def test_a_freed_slot_goes_to_the_queue_in_the_same_pass_without_a_stop() -> Non
         Unassign(1, "i-00000001", "pull request closed"),
         Assign(2, "i-00000001"),
         Deploy(2, "i-00000001", sha(2), "new assignment"),
+        TagInstance("i-00000001", 2, sha(2), deployed=True),
     )
 
 
@@ -166,6 +172,7 @@ def test_assigned_instance_stopped_by_hand_is_started_and_redeployed() -> None:
     assert p.actions == (
         StartInstance("i-00000001"),
         Deploy(3, "i-00000001", sha(3), "instance was stopped"),
+        TagInstance("i-00000001", 3, sha(3), deployed=True),
     )
 
 
@@ -317,6 +324,8 @@ def apply_success(observed: Observed, p: Plan) -> Observed:
                 pass
             case ForgetResetLabel(pr_number=n):
                 asgs[n] = dataclasses.replace(asgs[n], db_reset_seen=False)
+            case TagInstance(instance_id=i, pr_number=n, sha=s):
+                insts[i] = dataclasses.replace(insts[i], tag_pr=n, tag_sha=s)
             case Deploy(pr_number=n, instance_id=i, sha=s):
                 assert s == heads[n]
                 asgs[n] = dataclasses.replace(
@@ -489,6 +498,7 @@ def test_a_new_environment_gets_the_authors_schema_before_its_deploy() -> None:
         StartInstance("i-00000001"),
         CloneSchema(7, "i-00000001", "dev_alice", "stage_i_00000001", "new assignment", nonce=NONCE_7),
         Deploy(7, "i-00000001", sha(7), "new assignment", NONCE_7, db_source="dev_alice"),
+        TagInstance("i-00000001", 7, sha(7), deployed=True),
     )
 
 
@@ -552,6 +562,25 @@ def test_a_push_keeps_the_data_testers_entered() -> None:
     assert p.of_type(Deploy)[0].reason == "instance tags out of date"
 
 
+def test_tags_are_written_after_a_deploy_and_a_missing_one_without_a_deploy() -> None:
+    p = plan(world([pr(3)], [inst(1)], []), CFG, NOW)
+    (deploy,) = p.of_type(Deploy)
+    assert p.of_type(TagInstance) == (TagInstance(deploy.instance_id, 3, sha(3), deployed=True),)
+    untagged = dataclasses.replace(up(1, 3), tag_sha=None)
+    p = plan(world([pr(3)], [untagged], [ready(3, 1)]), CFG, NOW)
+    assert p.of_type(Deploy) == (), "the host serves the head: only its record is missing"
+    assert p.of_type(TagInstance) == (TagInstance(untagged.instance_id, 3, sha(3)),)
+    assert plan(world([pr(3)], [up(1, 3)], [ready(3, 1)]), CFG, NOW).empty, "tags right: nothing to do"
+    other = plan(world([pr(3)], [up(1, 4)], [ready(3, 1)]), CFG, NOW)
+    assert [d.reason for d in other.of_type(Deploy)] == ["instance tags out of date"], (
+        "tags naming another PR contradict the record: deployed again"
+    )
+    failed = dataclasses.replace(ready(3, 1), status=EnvStatus.FAILED)
+    bare = dataclasses.replace(untagged, tag_pr=None)
+    tags = plan(world([pr(3)], [bare], [failed]), CFG, NOW).of_type(TagInstance)
+    assert all(t.deployed for t in tags), "a failed environment's tags wait for a deploy that succeeds"
+
+
 def test_reset_label_reclones_once_and_is_forgotten_when_removed() -> None:
     asg = dataclasses.replace(ready(3, 1), db_source="dev_alice")
     labelled = dpr(3, "alice", ("db:reset",))
@@ -590,6 +619,7 @@ def test_an_environment_put_to_sleep_is_stopped_kept_and_woken_on_request() -> N
     assert woken.actions == (
         StartInstance("i-00000001"),
         Deploy(3, "i-00000001", sha(33), "instance was stopped"),
+        TagInstance("i-00000001", 3, sha(33), deployed=True),
     )
 
 

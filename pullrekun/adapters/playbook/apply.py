@@ -115,7 +115,6 @@ def _deploy_hosts(plan: Plan, instances: Mapping[str, Instance], cfg: Config) ->
             # A launched instance is waited for like a started one (running, then SSH).
             "pullrekun_start_instance": d.instance_id in starts or d.bootstrap,
             "pullrekun_bootstrap": d.bootstrap,
-            "pullrekun_write_pr_tag": inst.tag_pr != d.pr_number,
             # What the app is told of its PR (validated values only: no title, no branch).
             "staging_app_env": {
                 "PULLREKUN_PR": str(d.pr_number),
