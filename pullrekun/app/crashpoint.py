@@ -15,7 +15,8 @@ import os
 import signal
 
 #: The controller's own crash points, in the order a pass reaches them.
-POINTS = ("before-run", "after-run", "report")
+#: "tags": the playbook run ended, the instances' tags not yet written nor the outcomes recorded.
+POINTS = ("before-run", "tags", "after-run", "report")
 #: A pass's launches: recorded, the launch run about to start; the run ended, its outcomes not
 #: yet recorded and the pool not read again.
 LAUNCH_POINTS = ("before-launch", "after-launch")

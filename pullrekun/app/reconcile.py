@@ -216,6 +216,7 @@ class Pass:
             return Done(revocations=revoke_approvals(client, actions))
 
         def tag(actions: tuple[Action, ...], _plan: Plan, before: Done) -> Done:
+            crashpoint.reached("tags")
             deployed = frozenset(o.instance_id for o in before.deploys if o.ok)
             return Done(untagged=write_tags(self.cfg, actions, deployed))
 

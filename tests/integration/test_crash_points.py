@@ -46,7 +46,6 @@ from tests.conftest import _db_names, run_pass, ssh_world, status_of
 HERE = Path(__file__).resolve().parent.parent / "crash"
 HOOK_TASK = "Record that the before-switch hook ran."
 START = "Start the instance."
-PR_TAG = "Record on the instance which PR it serves."
 WAIT = "Wait until the started instance answers."
 RELEASE = "Ensure the host serves this environment and the release for the commit is present."
 CLONE = "Clone the environment's database schema."
@@ -54,7 +53,6 @@ DURING_MIGRATE = "during-migrate"
 MIGRATE = "Run the migrate command in the new release (once per release and schema)."
 SWITCH = "Point current at the release, which makes it live."
 RESTART = "Restart the app unless it runs this release with these settings."
-SHA_TAG = "Record on the instance which commit it serves."
 
 #: Round kinds, from the resting state (PR X and PR Y hold instances, the third is stopped):
 #: "start": a new PR gets the stopped instance started; "release" (after a "start"): a push to
@@ -62,7 +60,7 @@ SHA_TAG = "Record on the instance which commit it serves."
 #: its running instance (the new PR then stands in for Y); "push": a push to X.
 START_ROUND, RELEASE_ROUND, HANDOVER, PUSH = "start", "release", "handover", "push"
 #: Each step is killed in the cheapest round that goes through it.
-_STARTS = [(START, MIGRATE), (PR_TAG, SWITCH), (WAIT, SHA_TAG)]
+_STARTS = [(START, MIGRATE), (WAIT, SWITCH)]
 _HANDOVERS = (RELEASE, CLONE)
 _PUSHES = (DURING_MIGRATE, HOOK_TASK, RESTART)
 _CONTROLLER = crashpoint.POINTS
