@@ -7,6 +7,7 @@ Starting, stopping and deploying instances is Ansible's job (playbooks/reconcile
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import re
 from collections.abc import Collection
@@ -33,10 +34,17 @@ class EC2Unavailable(RuntimeError):
 
 
 def client(cfg: EC2Config) -> Any:
+    """The EC2 client for the config's region and endpoint: made once per process and reused
+    (boto3 clients are thread-safe; making one costs ~0.1 s of model loading)."""
+    return _client(cfg.region, cfg.endpoint_url)
+
+
+@functools.lru_cache(maxsize=8)
+def _client(region: str, endpoint_url: str) -> Any:
     return boto3.client(
         "ec2",
-        region_name=cfg.region,
-        endpoint_url=cfg.endpoint_url or None,
+        region_name=region,
+        endpoint_url=endpoint_url or None,
         config=BotoConfig(
             # Bounded: 3 attempts of at most 5 + 20 s, so an unreachable EC2 ends the pass in about a minute.
             retries={"max_attempts": 3, "mode": "standard"},

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -80,10 +81,13 @@ def observe(cfg: Config, store: Store, client: GitHubClient, clock: Clock) -> Ob
     source = PullRequestSource(client, store.http_cache, clock)
     assignments = store.journal.assignments()
     edited = store.requests.edited_authors()
-    with reading("GitHub"):
-        prs = source.open_pull_requests(held=(a.pr_number for a in assignments))
-    with reading("EC2"):
-        pool = read_pool(cfg, edited)
+    # The pool is read beside the PR list (two services, two waits): the slower one sets the time.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="observe-ec2") as beside:
+        pool_read = beside.submit(read_pool, cfg, edited)
+        with reading("GitHub"):
+            prs = source.open_pull_requests(held=(a.pr_number for a in assignments))
+        with reading("EC2"):
+            pool = pool_read.result()
     for refusal in pool.refused:
         log.warning("refusing pool instance %s: %s", refusal.instance_id, refusal.reason)
     # The heads' first sighting in GitHub's time (the list's Date), not this machine's.

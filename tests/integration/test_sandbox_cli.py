@@ -102,7 +102,7 @@ def test_plan_and_status_as_json(local_sandbox: Sandbox) -> None:
     number, sha = sb.open_pr("j1", "json one")
     plan = json.loads(run_cli(sb, "plan", "--json").stdout)
     types = [a["type"] for a in plan["actions"]]
-    assert types == ["Assign", "StartInstance", "Deploy"]
+    assert types == ["Assign", "StartInstance", "Deploy", "TagInstance"]
     assert plan["actions"][2]["sha"] == sha
     before = valid_status(json.loads(run_cli(sb, "status", "--json").stdout))
     assert before["environments"] == [], "plan changes nothing"

@@ -60,6 +60,14 @@ options:
         it). Leave false when tasks must run in the release before it goes live.
     type: bool
     default: false
+  converge:
+    description:
+      - With I(activate), also run C(shared/appctl converge <sha>) once the release is live (the
+        app restarted unless it runs this release with these settings, then its health check),
+        saving the restart task's round trip. Its outcome is returned as C(restart); the module
+        does not fail for it (the role's next tasks judge it).
+    type: bool
+    default: false
   environment:
     description:
       - Which environment the host serves (e.g. C(pr-12)); empty - no claim.
@@ -153,6 +161,10 @@ pruned:
   type: list
   elements: str
   returned: always
+restart:
+  description: What C(appctl converge) answered (C(rc), C(stdout_lines), C(stderr_lines)).
+  type: dict
+  returned: when I(converge) and I(activate) are set, outside check mode
 """
 
 import os
@@ -404,6 +416,7 @@ ARGUMENT_SPEC = dict(
     environment=dict(type="str", default=""),
     migrate_key=dict(type="str", default=""),
     forget_migrations=dict(type="bool", default=False),
+    converge=dict(type="bool", default=False),
     app_user=dict(type="str", default=""),
     shared_files=dict(
         type="list",
@@ -510,6 +523,11 @@ def main():
         or result["claimed"]
         or p["forget_migrations"]
     )
+    if p["converge"] and p["activate"]:
+        rc, out, err = module.run_command([os.path.join(shared, "appctl"), "converge", sha])
+        stdout_lines, stderr_lines = out.splitlines(), err.splitlines()
+        result["restart"] = dict(rc=rc, stdout_lines=stdout_lines, stderr_lines=stderr_lines)
+        result["changed"] = result["changed"] or (stdout_lines[:1] != ["running"])
     module.exit_json(**result)
 
 
