@@ -1,5 +1,6 @@
-"""The staging role refuses a service name that is not a plain unit name before it writes
-anything (the name goes into a sudoers rule)."""
+"""The staging role refuses bad input before it writes anything: a service name that is not a
+plain unit name (it goes into a sudoers rule), and a deploy's sha, app.env names and values,
+command and revision check; every problem is named."""
 
 from __future__ import annotations
 
@@ -12,13 +13,11 @@ from pathlib import Path
 from tests.paths import REPO
 
 
-def test_a_hostile_service_name_stops_the_role_before_it_changes_anything(tmp_path: Path) -> None:
+def _play(tmp_path: Path, extra: dict[str, object]) -> subprocess.CompletedProcess[str]:
     playbook = tmp_path / "play.yml"
     playbook.write_text("- hosts: localhost\n  gather_facts: false\n  roles:\n    - role: staging\n")
-    hostile = "app ALL=(ALL) NOPASSWD: ALL"
     extra = {
-        "staging_action": "stop",
-        "staging_service_name": hostile,
+        **extra,
         "staging_deploy_root": str(tmp_path / "root"),
         "ansible_python_interpreter": sys.executable,
     }
@@ -30,10 +29,54 @@ def test_a_hostile_service_name_stops_the_role_before_it_changes_anything(tmp_pa
         "ANSIBLE_HOME": str(tmp_path / "home"),
         "ANSIBLE_NOCOLOR": "1",
     }
-    out = subprocess.run(
+    return subprocess.run(
         ["ansible-playbook", "-i", "localhost,", "-c", "local", "-e", json.dumps(extra), str(playbook)],
         env=env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
+
+
+def test_a_hostile_service_name_stops_the_role_before_it_changes_anything(tmp_path: Path) -> None:
+    hostile = "app ALL=(ALL) NOPASSWD: ALL"
+    out = _play(tmp_path, {"staging_action": "stop", "staging_service_name": hostile})
     assert out.returncode != 0
     assert "staging_service_name must be a systemd unit name" in out.stdout, out.stdout[-3000:]
+    assert not (tmp_path / "root").exists(), "nothing was written"
+
+
+def test_a_deploys_bad_input_is_refused_with_every_problem_named(tmp_path: Path) -> None:
+    out = _play(
+        tmp_path,
+        {
+            "staging_action": "deploy",
+            "staging_sha": "HEAD; rm -rf /",
+            "staging_repo_url": "https://example.invalid/app.git",
+            "staging_app_env": {"DB_PASSWORD": "mine now", "FEATURE": "on\nEVIL=1"},
+            "staging_app_command": "",
+            "staging_revision_check": "shell:id",
+        },
+    )
+    assert out.returncode != 0
+    for said in (
+        "staging_sha must be 40 lowercase hex characters",
+        "got sha HEAD; rm -rf /, names ['DB_PASSWORD', 'FEATURE']",
+        "staging_app_command is required",
+        "staging_revision_check must be 'process', 'header:<Name>' or 'json:<field>' (got shell:id)",
+    ):
+        assert said in out.stdout, (said, out.stdout[-3000:])
+    assert "staging_service_name" not in out.stdout, "only the problems are named"
+    assert not (tmp_path / "root").exists(), "nothing was written"
+
+
+def test_an_app_env_value_of_two_lines_is_refused(tmp_path: Path) -> None:
+    good = {
+        "staging_action": "deploy",
+        "staging_sha": "a" * 40,
+        "staging_repo_url": "https://example.invalid/app.git",
+        "staging_app_command": "./run",
+    }
+    out = _play(tmp_path, {**good, "staging_app_env": {"FEATURE": "on\nEVIL=1", "URL": "http://x/pr/1"}})
+    assert out.returncode != 0
+    assert "to one-line values (got sha " + "a" * 40 + ", names ['FEATURE', 'URL'])" in out.stdout, (
+        out.stdout[-3000:]
+    )
     assert not (tmp_path / "root").exists(), "nothing was written"
