@@ -21,6 +21,7 @@ PACKAGED = [
     "pullrekun/_project/playbooks/library/pullrekun_schema_clone.py",
     "pullrekun/_project/roles/staging/tasks/deploy.yml",
     "pullrekun/_project/roles/staging/library/staging_release.py",
+    "pullrekun/_project/roles/staging/module_utils/staging_layout.py",
     "pullrekun/_project/roles/controller/tasks/main.yml",
     "pullrekun/_project/inventory/aws_ec2.yml",
     "pullrekun/_project/templates/comment.md.j2",

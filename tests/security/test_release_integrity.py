@@ -22,6 +22,7 @@ from tests.conftest import need
 from tests.paths import REPO
 
 MODULE = REPO / "roles" / "staging" / "library" / "staging_release.py"
+MODULE_UTILS = REPO / "roles" / "staging" / "module_utils"
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -48,8 +49,16 @@ def ensure(repo: Path, sha: str, root: Path, tmp_path: Path, **extra: Any) -> di
     args = tmp_path / "args.json"
     params = {"repo": str(repo), "sha": sha, "root": str(root), "activate": True, **extra}
     args.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": params}))
+    # As AnsiballZ runs it: the role's module_utils importable as ansible.module_utils.*.
+    run = (
+        "import ansible.module_utils as m, runpy, sys; m.__path__.append(sys.argv[1]); "
+        "sys.argv = sys.argv[2:]; runpy.run_path(sys.argv[0], run_name='__main__')"
+    )
     out = subprocess.run(
-        [sys.executable, str(MODULE), str(args)], capture_output=True, text=True, check=False
+        [sys.executable, "-c", run, str(MODULE_UTILS), str(MODULE), str(args)],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     result: dict[str, Any] = json.loads(out.stdout)
     assert not result.get("failed"), result

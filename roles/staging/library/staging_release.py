@@ -168,166 +168,23 @@ restart:
 """
 
 import os
-import pwd
 import re
 import shutil
-import stat
-import subprocess
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.staging_layout import (
+    activate,
+    data_dir,
+    export,
+    fetch,
+    has_commit,
+    prune,
+    shared_files,
+    untrusted,
+)
 
 SHA_RE = re.compile(r"\A[0-9a-f]{40}\Z")
 NAME_RE = re.compile(r"\A[A-Za-z0-9._-]{1,64}\Z")
-
-
-def _git(module, cache, *args):
-    return module.run_command(["git", "--git-dir=" + cache, *args])
-
-
-def _has_commit(module, cache, sha):
-    if not os.path.isdir(cache):
-        return False
-    rc, _, _ = _git(module, cache, "cat-file", "-e", sha + "^{commit}")
-    return rc == 0
-
-
-def _fetch(module, repo, cache, sha, refspec):
-    if not os.path.isdir(cache):
-        rc, _, err = module.run_command(["git", "clone", "--quiet", "--bare", repo, cache])
-        if rc != 0:
-            module.fail_json(msg="git clone of the repository failed: " + err.strip())
-    specs = ["+refs/heads/*:refs/heads/*"] + ([refspec] if refspec else [])
-    rc, _, err = _git(module, cache, "fetch", "--quiet", "--prune", repo, *specs)
-    if rc != 0:
-        module.fail_json(msg="git fetch failed: " + err.strip())
-    if not _has_commit(module, cache, sha):
-        # Servers that allow it (GitHub does) hand out any reachable commit by id.
-        _git(module, cache, "fetch", "--quiet", repo, sha)
-    if not _has_commit(module, cache, sha):
-        module.fail_json(msg=f"commit {sha} is not in the repository {repo}")
-
-
-def _export(module, cache, sha, release):
-    partial = release + ".partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    os.makedirs(partial)
-    # Files 0644 and directories 0755 whatever git's default umask, owned by the deploying user.
-    archive = subprocess.Popen(
-        ["git", "-c", "tar.umask=0022", "--git-dir=" + cache, "archive", sha], stdout=subprocess.PIPE
-    )
-    tar = subprocess.run(
-        ["tar", "-x", "--no-same-owner", "-C", partial], stdin=archive.stdout, capture_output=True
-    )
-    archive.stdout.close()
-    if archive.wait() != 0 or tar.returncode != 0:
-        shutil.rmtree(partial, ignore_errors=True)
-        module.fail_json(msg="exporting {} failed: {}".format(sha, tar.stderr.decode(errors="replace")))
-    with open(os.path.join(partial, "REVISION"), "w") as fh:
-        fh.write(sha + "\n")
-    os.rename(partial, release)
-
-
-def _untrusted(release, sha):
-    """Why the present release cannot be trusted as the export of ``sha`` (empty: it can)."""
-    try:
-        with open(os.path.join(release, "REVISION")) as fh:
-            if fh.read().strip() != sha:
-                return "its REVISION names another commit"
-    except OSError as exc:
-        return f"its REVISION cannot be read ({exc.strerror})"
-    me = os.getuid()
-    for top, dirs, files in os.walk(release):
-        for name in ["", *dirs, *files]:
-            path = os.path.join(top, name) if name else top
-            st = os.lstat(path)
-            if st.st_uid != me:
-                where = os.path.relpath(path, release)
-                return f"{where} belongs to uid {st.st_uid}, not the deploying user"
-            if not stat.S_ISLNK(st.st_mode) and st.st_mode & 0o022:
-                where = os.path.relpath(path, release)
-                return f"{where} is writable by others than the deploying user"
-    return ""
-
-
-def _data_dir(module, shared, app_user, check):
-    """Ensure shared/data, the one directory the app may write (the app user's when we are root)."""
-    data = os.path.join(shared, "data")
-    changed = not os.path.isdir(data)
-    if changed and not check:
-        os.makedirs(data, mode=0o750, exist_ok=True)
-    if app_user and os.getuid() == 0:
-        try:
-            entry = pwd.getpwnam(app_user)
-        except KeyError:
-            module.fail_json(msg=f"the app's user {app_user!r} does not exist: run the bootstrap")
-        st = os.lstat(data) if os.path.lexists(data) else None
-        if st is None or (st.st_uid, st.st_gid) != (entry.pw_uid, entry.pw_gid):
-            changed = True
-            if not check:
-                os.lchown(data, entry.pw_uid, entry.pw_gid)
-    return changed
-
-
-def _prune(root, releases, keep, release, check):
-    live = os.path.realpath(os.path.join(root, "current"))
-    entries = []
-    for name in os.listdir(releases):
-        path = os.path.join(releases, name)
-        if os.path.isdir(path) and not os.path.islink(path):
-            entries.append(path)
-    pruned = [p for p in entries if p.endswith(".partial") and p != release + ".partial"]
-    full = sorted(
-        (p for p in entries if not p.endswith(".partial")), key=lambda p: os.stat(p).st_mtime, reverse=True
-    )
-    protected = {os.path.realpath(release), live}
-    others = [p for p in full if os.path.realpath(p) not in protected]
-    room = max(0, keep - (len(full) - len(others)))
-    pruned.extend(others[room:])
-    if not check:
-        for path in pruned:
-            shutil.rmtree(path, ignore_errors=True)
-    return sorted(pruned)
-
-
-def _shared_files(module, shared, files, check):
-    changed = []
-    for spec in files:
-        name, content, mode = spec["name"], spec["content"], int(spec["mode"], 8)
-        if not re.match(r"\A[A-Za-z0-9._-]+\Z", name) or name in (".", ".."):
-            module.fail_json(msg=f"shared file name must be a plain file name, got {name!r}")
-        path = os.path.join(shared, name)
-        try:
-            with open(path) as fh:
-                same = fh.read() == content and (os.stat(path).st_mode & 0o7777) == mode
-        except FileNotFoundError:
-            same = False
-        if same:
-            continue
-        changed.append(name)
-        if check:
-            continue
-        tmp = path + ".tmp"
-        with open(tmp, "w") as fh:
-            fh.write(content)
-        os.chmod(tmp, mode)
-        os.rename(tmp, path)
-    return changed
-
-
-def _activate(root, release, check):
-    current = os.path.join(root, "current")
-    try:
-        if os.readlink(current) == release:
-            return False
-    except OSError:
-        pass
-    if not check:
-        tmp = current + ".tmp"
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
-        os.symlink(release, tmp)
-        os.rename(tmp, current)
-    return True
 
 
 def _write_atomically(path, content):
@@ -436,16 +293,16 @@ def _predict(module, p, paths, missing_dirs, present, result):
     """Check mode: what the release would change, nothing changed."""
     root, release, shared = paths
     sha = p["sha"]
-    result["shared_changed"] = _shared_files(module, shared, p["shared_files"], True)
+    result["shared_changed"] = shared_files(module, shared, p["shared_files"], True)
     if present:
-        result["reexported"] = _untrusted(release, sha)
+        result["reexported"] = untrusted(release, sha)
         present = not result["reexported"]
-    if not missing_dirs and _data_dir(module, shared, p["app_user"], True):
+    if not missing_dirs and data_dir(module, shared, p["app_user"], True):
         result["shared_changed"].append("data")
     if p["environment"] and not missing_dirs:
         result["claimed"], result["previous_environment"] = _claim(module, root, p["environment"], True)
     result["migrated"] = _migrated(module, shared, p["migrate_key"], sha, p["forget_migrations"], True)
-    result["switched"] = p["activate"] and (result["claimed"] or _activate(root, release, True))
+    result["switched"] = p["activate"] and (result["claimed"] or activate(root, release, True))
     result["changed"] = (
         bool(missing_dirs)
         or not present
@@ -495,26 +352,26 @@ def main():
 
     for d in missing_dirs:
         os.makedirs(d, mode=0o755, exist_ok=True)
-    result["changed"] = bool(missing_dirs) | _data_dir(module, shared, p["app_user"], False)
+    result["changed"] = bool(missing_dirs) | data_dir(module, shared, p["app_user"], False)
     # The control script first: the claim below stops the app with it.
-    result["shared_changed"] = _shared_files(module, shared, p["shared_files"], False)
+    result["shared_changed"] = shared_files(module, shared, p["shared_files"], False)
     if p["environment"]:
         result["claimed"], result["previous_environment"] = _claim(module, root, p["environment"], False)
     result["migrated"] = _migrated(module, shared, p["migrate_key"], sha, p["forget_migrations"], False)
     if present:
-        result["reexported"] = _untrusted(release, sha)
+        result["reexported"] = untrusted(release, sha)
         if result["reexported"]:
             _retire(module, root, release)
             present = result["migrated"] = False
     if not present:
-        if not _has_commit(module, cache, sha):
-            _fetch(module, p["repo"], cache, sha, p["refspec"])
+        if not has_commit(module, cache, sha):
+            fetch(module, p["repo"], cache, sha, p["refspec"])
             result["fetched"] = True
-        _export(module, cache, sha, release)
+        export(module, cache, sha, release)
         result["created"] = result["changed"] = True
     if p["activate"]:
-        result["switched"] = _activate(root, release, False)
-    result["pruned"] = _prune(root, releases, p["keep"], release, False)
+        result["switched"] = activate(root, release, False)
+    result["pruned"] = prune(root, releases, p["keep"], release, False)
     result["changed"] = (
         result["changed"]
         or bool(result["pruned"])
