@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +109,66 @@ def baseline(sb: Sandbox, hosts: SshdHosts, addr: str, sha: str) -> float:
     return elapsed
 
 
+@dataclass
+class Figures:
+    base: list[float] = field(default_factory=list)
+    one: list[float] = field(default_factory=list)
+    eight: list[float] = field(default_factory=list)
+    ans1: list[float] = field(default_factory=list)
+    ans8: list[float] = field(default_factory=list)
+    breakdown1: list[tuple[float, str]] = field(default_factory=list)
+    breakdown8: list[tuple[float, str]] = field(default_factory=list)
+    #: The simulator's counters before and after the idle pass.
+    idle: tuple[dict[str, int], dict[str, int]] = ({}, {})
+
+
+def measure(sb: Sandbox, hosts: SshdHosts, rounds: int, tasks: bool) -> Figures:
+    """Deploy everywhere once, then ``rounds`` of: the baseline, a 1-host pass, an 8-host pass;
+    then the idle pass."""
+    prs = {}
+    for i in range(len(ADDRS)):
+        number, _ = sb.open_pr(f"bench-{i}", f"bench {i}")
+        prs[number] = f"bench-{i}"
+    reconcile(sb)  # first deploy everywhere (clones, first releases): not measured
+    envs = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "pullrekun", "--config", str(sb.config_path), "status", "--json"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )["environments"]
+    addr_of_pr = {s["pr"]: sb.addr_of(s["instance_id"]) for s in envs}
+    first = min(prs)
+    fig = Figures()
+    counter = itertools.count(1)
+    for _ in range(rounds):
+        sha = sb.commit(prs[first], f"baseline {next(counter)}")
+        fig.base.append(baseline(sb, hosts, addr_of_pr[first], sha))
+        sb.github.push(first, sb.commit(prs[first], f"one {next(counter)}"))
+        fig.one.append(reconcile(sb))
+        fig.ans1.append(ansible_seconds(sb))
+        if tasks:
+            fig.breakdown1 = task_breakdown(sb)
+        step = next(counter)
+        for number, branch in prs.items():
+            sb.github.push(number, sb.commit(branch, f"all {step}"))
+        fig.eight.append(reconcile(sb))
+        fig.ans8.append(ansible_seconds(sb))
+        if tasks:
+            fig.breakdown8 = task_breakdown(sb)
+        for number in prs:
+            if sb.served(addr_of_pr[number]) != sb.github.prs[number].head_sha:
+                raise SystemExit(f"PR {number} does not serve its head after the pass")
+    # The last pass's comment edits moved the PRs' updated_at: one pass re-reads that list page
+    # and sends nothing; the pass after it is idle.
+    reconcile(sb)
+    before = sb.github.counters()
+    reconcile(sb)
+    fig.idle = (before, sb.github.counters())
+    return fig
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -129,55 +190,13 @@ def main() -> int:
         )
         try:
             sb.start()
-            prs = {}
-            for i in range(len(ADDRS)):
-                number, _ = sb.open_pr(f"bench-{i}", f"bench {i}")
-                prs[number] = f"bench-{i}"
-            reconcile(sb)  # first deploy everywhere (clones, first releases): not measured
-            envs = json.loads(
-                subprocess.run(
-                    [sys.executable, "-m", "pullrekun", "--config", str(sb.config_path), "status", "--json"],
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                ).stdout
-            )["environments"]
-            addr_of_pr = {s["pr"]: sb.addr_of(s["instance_id"]) for s in envs}
-            first = min(prs)
-            one, eight, base, ans1, ans8 = [], [], [], [], []
-            counter = 0
-            for _ in range(args.rounds):
-                counter += 1
-                sha = sb.commit(prs[first], f"baseline {counter}")
-                base.append(baseline(sb, hosts, addr_of_pr[first], sha))
-                counter += 1
-                sb.github.push(first, sb.commit(prs[first], f"one {counter}"))
-                one.append(reconcile(sb))
-                ans1.append(ansible_seconds(sb))
-                if args.tasks:
-                    breakdown1 = task_breakdown(sb)
-                counter += 1
-                for number, branch in prs.items():
-                    sb.github.push(number, sb.commit(branch, f"all {counter}"))
-                eight.append(reconcile(sb))
-                ans8.append(ansible_seconds(sb))
-                if args.tasks:
-                    breakdown8 = task_breakdown(sb)
-                for number in prs:
-                    head = sb.github.prs[number].head_sha
-                    if sb.served(addr_of_pr[number]) != head:
-                        raise SystemExit(f"PR {number} does not serve its head after the pass")
-            # The last pass's comment edits moved the PRs' updated_at: one pass re-reads that
-            # list page and sends nothing; the pass after it is idle.
-            reconcile(sb)
-            before = sb.github.counters()
-            reconcile(sb)
-            after = sb.github.counters()
+            fig = measure(sb, hosts, args.rounds, args.tasks)
         finally:
             sb.stop()
             hosts.stop()
-    b, p1, p8 = statistics.median(base), statistics.median(one), statistics.median(eight)
-    a1, a8 = statistics.median(ans1), statistics.median(ans8)
+    b, p1, p8 = statistics.median(fig.base), statistics.median(fig.one), statistics.median(fig.eight)
+    a1, a8 = statistics.median(fig.ans1), statistics.median(fig.ans8)
+    before, after = fig.idle
     idle_requests = after["requests"] - before["requests"]
     idle_304 = after["not_modified"] - before["not_modified"]
     idle_counted = after["counted"] - before["counted"]
@@ -192,7 +211,7 @@ def main() -> int:
         f"({idle_304} answered 304, {idle_counted} counted against the rate limit)"
     )
     if args.tasks:
-        for label, rows in (("1 host", breakdown1), ("8 hosts", breakdown8)):
+        for label, rows in (("1 host", fig.breakdown1), ("8 hosts", fig.breakdown8)):
             print(f"  time per task, last {label} run:")
             for secs, name in rows:
                 print(f"    {secs:5.2f} s  {name}")
@@ -200,4 +219,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())
