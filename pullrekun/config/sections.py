@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import zoneinfo
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -36,6 +35,7 @@ from pullrekun.config.types import (
     Str,
     Table,
     TemplateVersion,
+    TimeZone,
     TokenDigests,
     placeholders,
 )
@@ -213,20 +213,11 @@ class ServeConfig:
     admin_tokens: TokenDigests = field(default_factory=dict)
     viewer_tokens: TokenDigests = field(default_factory=dict)
     #: The team's time zone (IANA): the dashboard shows times in it, and as "12 min ago".
-    time_zone: Str = "UTC"
+    time_zone: TimeZone = "UTC"
     #: Publish each environment's link as <public_url>/e/<pr> (the PR comment, the deployment, the
     #: dashboard): it goes to the environment when it is up, and wakes it when it sleeps (for those
     #: who may look at the dashboard). Needs ``public_url``.
     wake_links: Bool = False
-
-    @field_validator("time_zone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/Paris, Asia/Tokyo)") from None
-        return value
 
     @model_validator(mode="after")
     def _wake_links_need_an_address(self) -> ServeConfig:

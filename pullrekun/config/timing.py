@@ -13,7 +13,7 @@ from pydantic import AfterValidator, Field, StrictFloat, StrictInt, StrictStr, f
 from pydantic.dataclasses import dataclass
 
 from pullrekun.config.sections import SECTION
-from pullrekun.config.types import Bool, Str
+from pullrekun.config.types import Bool, Str, TimeZone
 from pullrekun.core.cost import DEFAULT_PRICES, Prices
 from pullrekun.core.schedules import DAY_NAMES, Schedule
 
@@ -77,7 +77,7 @@ class ScheduleConfig:
     days: tuple[Str, ...] = ("Mon-Fri",)
     start: Str = "09:00"
     end: Str = "19:00"
-    time_zone: Str = "UTC"
+    time_zone: TimeZone = "UTC"
     holidays: tuple[Str, ...] = ()
 
     @field_validator("days")
@@ -91,15 +91,6 @@ class ScheduleConfig:
     @classmethod
     def _time(cls, value: str) -> str:
         _clock(value)
-        return value
-
-    @field_validator("time_zone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/Paris, Asia/Tokyo)") from None
         return value
 
     @field_validator("holidays")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import zoneinfo
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, StrictBool, StrictInt, StrictStr
@@ -68,6 +69,18 @@ def _login_or_team(value: str) -> str:
     if LOGIN_RE.match(value) or TEAM_RE.match(value):
         return value
     raise ValueError(f"{value!r} is neither a GitHub login nor a team (org/team-slug, e.g. acme/qa)")
+
+
+def _time_zone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/Paris, Asia/Tokyo)") from None
+    return value
+
+
+#: An IANA time zone name ("Europe/Paris").
+TimeZone = Annotated[StrictStr, AfterValidator(_time_zone)]
 
 
 def _http(value: str) -> str:

@@ -305,3 +305,10 @@ def test_verifiers_on_github_are_logins_or_teams_and_anything_else_is_named() ->
     for bad in ("acme/qa/x", "acme/QA", "-gina", "acme/../x"):
         with pytest.raises(ConfigError, match=r"^serve.verifiers_github:.*neither a GitHub login nor a team"):
             parse({**GOOD, "serve": {"verifiers_github": [bad]}})
+
+
+@pytest.mark.parametrize("section", ["serve", "schedule"])
+def test_a_time_zone_that_is_not_iana_is_named(section: str) -> None:
+    assert parse({**GOOD, section: {"time_zone": "Asia/Tokyo"}})
+    with pytest.raises(ConfigError, match=rf"^{section}.time_zone:.*'Mars/Olympus' is not an IANA time zone"):
+        parse({**GOOD, section: {"time_zone": "Mars/Olympus"}})
