@@ -80,16 +80,13 @@ class Reporter:
         self.out.final = final
         self.chat.dead = set()
         reported = self.store.reports.last_sent()
-        signoffs = self.store.signoffs.latest()
         try:
             for number in sorted(views):
                 view = views[number]
                 self._guarded(functools.partial(self.status.send, view, reported.get((number, STATUS))))
                 if self.cfg.verify.publish:
                     prev_verified = reported.get((number, VERIFIED))
-                    self._guarded(
-                        functools.partial(self.verified.send, view, signoffs.get(number), prev_verified)
-                    )
+                    self._guarded(functools.partial(self.verified.send, view, prev_verified))
                 # A deployment at a fork's commit would start a `deployment` workflow with the
                 # repository's secrets on the fork's code: only when asked for.
                 if self.cfg.report.deployments and (
@@ -102,7 +99,7 @@ class Reporter:
                 if self.cfg.report.comment:
                     self._guarded(functools.partial(self.comment.send, view, reported.get((number, COMMENT))))
                 self.chat.send(view, reported)
-                self.chat.signed_off(view, signoffs.get(number), reported)
+                self.chat.signed_off(view, reported)
             if final:
                 for number in sorted({n for n, _ in reported} - set(open_prs)):
                     self._guarded(functools.partial(self._closed, number, reported))

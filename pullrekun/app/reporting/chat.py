@@ -10,7 +10,6 @@ from pullrekun.adapters.chat import NotifyFailed, webhooks
 from pullrekun.adapters.state.reports import Reported
 from pullrekun.app.render import safe_url
 from pullrekun.app.reporting.common import Outbox, fingerprint
-from pullrekun.core.signoff import SignOff
 from pullrekun.core.views import Phase, PullRequestView
 
 log = logging.getLogger(__name__)
@@ -33,10 +32,9 @@ class ChatChannel:
         fp = fingerprint(view.sha, str(view.phase))
         self._post(view, "", fp, view.sha, reported, "notify.txt.j2", url=safe_url(view.url))
 
-    def signed_off(
-        self, view: PullRequestView, latest: SignOff | None, reported: Mapping[tuple[int, str], Reported]
-    ) -> None:
+    def signed_off(self, view: PullRequestView, reported: Mapping[tuple[int, str], Reported]) -> None:
         """Say the PR's newest sign-off once (at whatever commit it was given)."""
+        latest = view.signoff
         if latest is None:
             return
         fp = fingerprint(latest.sha, latest.ok, latest.note, latest.actor, latest.at)

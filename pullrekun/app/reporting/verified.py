@@ -10,7 +10,7 @@ from typing import Any
 from pullrekun.adapters.github.publish import cap
 from pullrekun.adapters.state.reports import Reported
 from pullrekun.app.reporting.common import Outbox, fingerprint
-from pullrekun.core.signoff import SignOff, verified_status
+from pullrekun.core.signoff import verified_status
 from pullrekun.core.views import PullRequestView
 
 VERIFIED = "verified"
@@ -22,8 +22,8 @@ class VerifiedChannel:
         self.out = out
         self.app = app
 
-    def send(self, view: PullRequestView, latest: SignOff | None, prev: Reported | None) -> None:
-        state, description = verified_status(latest, view.sha)
+    def send(self, view: PullRequestView, prev: Reported | None) -> None:
+        state, description = verified_status(view.signoff, view.sha)
         context = self.out.cfg.verify.context
         fp = fingerprint(state, description, context)
         if prev is not None and prev.sha == view.sha and prev.fingerprint == fp:
