@@ -204,6 +204,17 @@ def sandbox_store(local_sandbox: Sandbox) -> Iterator[Store]:
     s.close()
 
 
+def database_section(mariadb: mariadb_mod.MariaDB, **settings: Any) -> dict[str, Any]:
+    """A ``[database]`` section on the test MariaDB, as its root over the socket, plus ``settings``."""
+    return {
+        "host": "127.0.0.1",
+        "port": mariadb.port,
+        "unix_socket": str(mariadb.socket),
+        "admin_user": "root",
+        **settings,
+    }
+
+
 def separated_world(
     sshd_hosts: sshd_mod.SshdHosts,
     root: Path,
@@ -227,13 +238,7 @@ def separated_world(
                 # Debian's python: the run user cannot enter root's home, where the venv's lives.
                 "command": "/usr/bin/python3 app.py",
             },
-            "database": {
-                "host": "127.0.0.1",
-                "port": mariadb.port,
-                "unix_socket": str(mariadb.socket),
-                "admin_user": "root",
-                **database,
-            },
+            "database": database_section(mariadb, **database),
         },
     )
 

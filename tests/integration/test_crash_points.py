@@ -41,7 +41,7 @@ from pullrekun_sandbox.sshd import SshdHosts
 
 from pullrekun.adapters.playbook.guard import RECORD_NAME, group_members
 from pullrekun.app import crashpoint
-from tests.conftest import _db_names, run_pass, ssh_world, status_of
+from tests.conftest import _db_names, database_section, run_pass, ssh_world, status_of
 
 HERE = Path(__file__).resolve().parent.parent / "crash"
 HOOK_TASK = "Record that the before-switch hook ran."
@@ -174,16 +174,13 @@ def _world(
             "app": {"before_switch_hook": str(hook)},
             # The crash_at callback runs in the playbook, which sees only what it is given.
             "ansible": {"pass_env": CRASH_ENV},
-            "database": {
-                "host": "127.0.0.1",
-                "port": mariadb.port,
-                "unix_socket": str(mariadb.socket),
-                "admin_user": "root",
-                "app_user": "crash_app",
-                "default_source": source,
-                "schema_template": f"{schemas}_{{instance}}",
-                "migrate_command": f"{sys.executable} {HERE / 'crash_migrate.py'} {root / 'migrate-crash'}",
-            },
+            "database": database_section(
+                mariadb,
+                app_user="crash_app",
+                default_source=source,
+                schema_template=f"{schemas}_{{instance}}",
+                migrate_command=f"{sys.executable} {HERE / 'crash_migrate.py'} {root / 'migrate-crash'}",
+            ),
         },
     ).start()
     world = CrashWorld(sb, mariadb, schemas)

@@ -27,7 +27,7 @@ from pullrekun.config import ServeConfig
 from pullrekun.web.auth import hash_password
 from pullrekun.web.dashboard import PoolCache
 from pullrekun.web.serve import Service
-from tests.conftest import LOCAL_FIRST_HOST, _db_names, need, run_pass
+from tests.conftest import LOCAL_FIRST_HOST, _db_names, database_section, need, run_pass
 from tests.paths import REPO
 from tests.receiver import Receiver
 
@@ -65,15 +65,12 @@ def world(tmp_path_factory: pytest.TempPathFactory, mariadb: MariaDB) -> Iterato
         first_host=LOCAL_FIRST_HOST,
         launch_hosts=1,  # room for one instance from the launch template (max_size 2)
         extra_config={
-            "database": {
-                "host": "127.0.0.1",
-                "port": mariadb.port,
-                "unix_socket": str(mariadb.socket),
-                "admin_user": "root",
-                "default_source": source,
-                "source_patterns": ["dev_*"],
-                "schema_template": f"browser_{n}_{{instance}}",
-            },
+            "database": database_section(
+                mariadb,
+                default_source=source,
+                source_patterns=["dev_*"],
+                schema_template=f"browser_{n}_{{instance}}",
+            ),
             # Production is the simulator's `production` branch (set below, before the first pass).
             "release": {"source": "branch", "slack_webhook_env": "BROWSER_RELEASE_HOOK"},
         },

@@ -19,7 +19,7 @@ from pullrekun_sandbox.sshd import SshdHosts
 
 from pullrekun import config as config_mod
 from pullrekun.adapters.state.store import Store
-from tests.conftest import _db_names, run_cli, run_pass, ssh_world, status_of
+from tests.conftest import _db_names, database_section, run_cli, run_pass, ssh_world, status_of
 
 APP_PASSWORD = "app pw; with 'quotes'"
 
@@ -50,18 +50,15 @@ def db_sandbox(
         hosts=2,
         state_url=url,
         extra_config={
-            "database": {
-                "host": "127.0.0.1",
-                "port": mariadb.port,
-                "unix_socket": str(mariadb.socket),
-                "admin_user": "root",
-                "app_user": "app",
-                "default_source": alice,
-                "authors": {"bob": bob},
-                "allowed_sources": [alice, bob, f"dev_ghost_{n}"],
-                "schema_template": f"stage_{n}_{{instance}}",
-                "migrate_command": f"{sys.executable} migrate.py",
-            }
+            "database": database_section(
+                mariadb,
+                app_user="app",
+                default_source=alice,
+                authors={"bob": bob},
+                allowed_sources=[alice, bob, f"dev_ghost_{n}"],
+                schema_template=f"stage_{n}_{{instance}}",
+                migrate_command=f"{sys.executable} migrate.py",
+            )
         },
     ).start()
     yield sb

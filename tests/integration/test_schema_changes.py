@@ -6,15 +6,15 @@ names are escaped."""
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from pullrekun_sandbox.mariadb import MariaDB
 from pullrekun_sandbox.sandbox import Sandbox
 
-from tests.conftest import LOCAL_FIRST_HOST, _db_names, run_pass, status_of
+from tests.conftest import LOCAL_FIRST_HOST, _db_names, database_section, run_pass, status_of
 
 MIGRATION = (
     "CREATE TABLE invoices (id INT PRIMARY KEY, total DECIMAL(10,2))\n"
@@ -25,7 +25,7 @@ MIGRATION = (
 
 
 @pytest.fixture
-def db_world(tmp_path: object, mariadb: MariaDB) -> Iterator[Sandbox]:
+def db_world(tmp_path: Path, mariadb: MariaDB, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
     n = next(_db_names)
     source = f"dev_diff_{n}"
     out = mariadb.sql(
@@ -34,31 +34,26 @@ def db_world(tmp_path: object, mariadb: MariaDB) -> Iterator[Sandbox]:
         f"CREATE TABLE {source}.schema_migrations (version INT PRIMARY KEY)"
     )
     assert out.returncode == 0, out.stderr
-    os.environ["PULLREKUN_DB_ADMIN_PASSWORD"] = ""
-    os.environ["PULLREKUN_DB_APP_PASSWORD"] = "diff test secret"
-    root = tmp_path / "world"  # type: ignore[operator]
+    monkeypatch.setenv("PULLREKUN_DB_ADMIN_PASSWORD", "")
+    monkeypatch.setenv("PULLREKUN_DB_APP_PASSWORD", "diff test secret")
+    root = tmp_path / "world"
     sb = Sandbox(
         root=root,
         hosts=2,
         first_host=LOCAL_FIRST_HOST,
         extra_config={
-            "database": {
-                "host": "127.0.0.1",
-                "port": mariadb.port,
-                "unix_socket": str(mariadb.socket),
-                "admin_user": "root",
-                "default_source": source,
-                "schema_template": f"diff_{n}_{{instance}}",
-                "migrate_command": f"{sys.executable} migrate.py",
-            }
+            "database": database_section(
+                mariadb,
+                default_source=source,
+                schema_template=f"diff_{n}_{{instance}}",
+                migrate_command=f"{sys.executable} migrate.py",
+            )
         },
     ).start()
     try:
         yield sb
     finally:
         sb.stop()
-        for name in ("PULLREKUN_DB_ADMIN_PASSWORD", "PULLREKUN_DB_APP_PASSWORD"):
-            os.environ.pop(name, None)
 
 
 def test_the_pr_says_what_its_migration_changed_and_a_pr_without_says_none(db_world: Sandbox) -> None:
