@@ -16,11 +16,19 @@ class CloneError(RuntimeError):
     """The clone could not be made; the target schema is as it was (unless said otherwise)."""
 
 
-def _copy_table(server: Server, source: str, tmp: str, table: str) -> int:
-    """Copy one table's rows and AUTO_INCREMENT counter; check it with CHECKSUM TABLE."""
+def _copy_rows(server: Server, source: str, tmp: str, table: str) -> tuple[int, Any]:
+    """Copy one table's rows into the empty copy in one statement; return the count and the
+    copy's ``CHECKSUM TABLE``.
+
+    One ``INSERT ... SELECT`` into an empty table with unique and foreign key checks off takes
+    InnoDB's bulk path (indexes built sorted, no undo per row): splitting it into key ranges
+    measured slower. ``READ COMMITTED`` makes the ``SELECT`` a plain consistent read, so the
+    source's rows are not locked while someone works in it.
+    """
     with session(server) as s:
         s.run("SET SESSION foreign_key_checks=0, unique_checks=0")
         s.run("SET SESSION sql_mode='NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'")
+        s.run("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
         cols = ", ".join(
             q(c)
             for c in s.names(
@@ -37,16 +45,12 @@ def _copy_table(server: Server, source: str, tmp: str, table: str) -> int:
                     f"INSERT INTO {q(tmp)}.{q(table)} ({cols}) SELECT {cols} FROM {q(source)}.{q(table)}"
                 )
             )
-        (counter,) = s.run(
-            "SELECT AUTO_INCREMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s",
-            (source, table),
-        )[0]
-        if counter is not None:
-            s.run(f"ALTER TABLE {q(tmp)}.{q(table)} AUTO_INCREMENT={int(counter)}")
-        got = s.run(f"CHECKSUM TABLE {q(source)}.{q(table)}, {q(tmp)}.{q(table)}")
-        if got[0][1] != got[1][1]:
-            raise CloneError(f"copy of table {table!r} differs from the source (CHECKSUM TABLE)")
-        return rows
+        return rows, s.run(f"CHECKSUM TABLE {q(tmp)}.{q(table)}")[0][1]
+
+
+def _checksum(server: Server, schema: str, table: str) -> Any:
+    with session(server) as s:
+        return s.run(f"CHECKSUM TABLE {q(schema)}.{q(table)}")[0][1]
 
 
 def _dump_load(source_server: Server, server: Server, source: str, tmp: str, tables: list[str]) -> None:
@@ -108,7 +112,12 @@ def _checksums(server: Server, schema: str, tables: list[str]) -> dict[str, Any]
 
 
 def copy_here(s: Session, server: Server, source: str, tmp: str, tables: list[str], workers: int) -> int:
-    """Same server: tables from SHOW CREATE TABLE, rows copied and verified in parallel."""
+    """Same server: tables from SHOW CREATE TABLE (which carries each AUTO_INCREMENT counter),
+    rows copied and verified in parallel.
+
+    The copies go out biggest first, each checksummed when loaded; the source's checksums queue
+    behind them, so they fill the workers the small tables leave free while the biggest loads.
+    """
     for table in tables:
         s.run(str(s.run(f"SHOW CREATE TABLE {q(source)}.{q(table)}")[0][1]))
     sizes = dict(
@@ -119,8 +128,16 @@ def copy_here(s: Session, server: Server, source: str, tmp: str, tables: list[st
         )
     )
     ordered = sorted(tables, key=lambda t: -int(sizes.get(t) or 0))  # biggest first
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(ordered) or 1))) as pool:
-        return sum(pool.map(lambda t: _copy_table(server, source, tmp, t), ordered))
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, 2 * len(ordered) or 1))) as pool:
+        copies = {t: pool.submit(_copy_rows, server, source, tmp, t) for t in ordered}
+        sources = {t: pool.submit(_checksum, server, source, t) for t in ordered}
+        rows = 0
+        for table in ordered:
+            count, copied = copies[table].result()
+            if sources[table].result() != copied:
+                raise CloneError(f"copy of table {table!r} differs from the source (CHECKSUM TABLE)")
+            rows += count
+    return rows
 
 
 def copy_remote(

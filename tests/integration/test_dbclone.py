@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +144,32 @@ def test_a_second_clone_replaces_the_target_whole(server: Server, names: tuple[s
         "bob_titles",
         "post_titles",
     ]
+
+
+def test_an_open_transaction_in_the_source_does_not_hold_up_the_clone(
+    server: Server, names: tuple[str, str]
+) -> None:
+    """The source's owner keeps working while a PR's copy is made: a transaction left open on a
+    source row does not stop the copy (it reads the committed rows, locking none of them)."""
+    source, target = names
+    make_source(server, source)
+    writer = server.connect()
+    try:
+        with writer.cursor() as cur:
+            cur.execute(f"USE {q(source)}")
+            cur.execute("BEGIN")
+            cur.execute("UPDATE posts SET title = 'not committed' WHERE id = 5")
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            clone = pool.submit(clone_schema, server, source, target)
+            try:
+                # InnoDB would wait 50 s (innodb_lock_wait_timeout) for a locked row.
+                result = clone.result(timeout=30)
+            finally:
+                writer.rollback()
+        assert result.rows == 3 + 1990
+        assert run(server, "SELECT title FROM posts WHERE id = 5", target) == [("Title 5 ☃",)]
+    finally:
+        writer.close()
 
 
 @pytest.mark.parametrize(
