@@ -38,7 +38,7 @@ from bench.deploy_latency import reconcile
 ADDRS = [f"127.0.0.{n}" for n in range(2, 6)]
 WAIT = "Wait until the started instance answers."
 BOOTSTRAP = "Bootstrap the launched instance (its first deploy)."
-DEPLOY = "Deploy the commit."
+DEPLOY = "Deploy each environment at its PR's head commit."  # the deploy play
 
 
 def _run_events(run_dir: Path) -> list[dict[str, Any]]:
@@ -55,9 +55,12 @@ def _wall(events: list[dict[str, Any]]) -> float:
 def _phases(events: list[dict[str, Any]]) -> dict[str, float]:
     """Seconds of the deploy run before SSH answered, in the bootstrap, and in the rest."""
     starts = [
-        (dt.datetime.fromisoformat(e["created"]), str(e["event_data"].get("task", "")))
+        (
+            dt.datetime.fromisoformat(e["created"]),
+            str(e["event_data"].get("task") or e["event_data"].get("play", "")),
+        )
         for e in events
-        if e["event"] == "playbook_on_task_start"
+        if e["event"] in ("playbook_on_task_start", "playbook_on_play_start")
     ]
     end = dt.datetime.fromisoformat(events[-1]["created"])
     first = dt.datetime.fromisoformat(events[0]["created"])

@@ -12,6 +12,7 @@ from pullrekun.adapters.playbook.apply import build_inventory, prune_artifacts
 from pullrekun.adapters.playbook.runner import Unsafe, dump_inventory
 from pullrekun.config import parse
 from pullrekun.core.model import (
+    CloneSchema,
     Deploy,
     Instance,
     InstanceState,
@@ -54,13 +55,13 @@ def test_hostile_pr_text_never_reaches_the_inventory() -> None:
     assert "DROP TABLE" not in text
     assert "lookup" not in text
     assert "reboot" not in text
-    host = yaml.safe_load(text.replace("!unsafe", ""))["all"]["children"]["pullrekun_deploy"]["hosts"][
-        "i-0000000a"
-    ]
+    deploy = yaml.safe_load(text.replace("!unsafe", ""))["all"]["children"]["pullrekun_deploy"]
+    host = deploy["hosts"]["i-0000000a"]
     assert host["pullrekun_pr"] == 12
     assert isinstance(host["pullrekun_pr"], int)
     assert host["staging_sha"] == "a" * 40
-    assert host["pullrekun_start_instance"] is True
+    assert list(deploy["children"]["pullrekun_deploy_start"]["hosts"]) == ["i-0000000a"], "started first"
+    assert deploy["children"]["pullrekun_deploy_bootstrap"]["hosts"] == {}
     assert host["staging_deploy_root"] == "/srv/127.0.0.2/app"
 
 
@@ -151,6 +152,35 @@ def test_database_settings_cross_as_names_and_validated_schemas_never_as_secrets
     assert inv["all"]["vars"]["pullrekun_db"]["source_host"] == "devdb.internal"
 
 
+@pytest.mark.parametrize("env_users", [True, False])
+def test_database_steps_go_only_to_the_hosts_that_need_them(env_users: bool) -> None:
+    """A clone makes the environment's user; one that keeps its schema has it ensured first. A
+    schema is compared with its source after the deploy only where a source is known."""
+    cfg = parse(
+        {
+            "github": {"repository": "acme/webapp"},
+            "app": {"repo_url": "x", "command": "c"},
+            "database": {"default_source": "dev_shared", "env_users": env_users},
+        }
+    )
+    insts = {
+        i: Instance(i, InstanceState.RUNNING, "127.0.0.2") for i in ("i-0000000a", "i-0000000b", "i-0000000c")
+    }
+    p = Plan(
+        actions=(
+            CloneSchema(1, "i-0000000a", "dev_shared", "stage_i_0000000a", "new assignment"),
+            Deploy(1, "i-0000000a", "a" * 40, "new assignment", db_source="dev_shared"),
+            Deploy(2, "i-0000000b", "b" * 40, "pushed", db_source="dev_shared"),
+            Deploy(3, "i-0000000c", "c" * 40, "pushed"),
+        )
+    )
+    groups = build_inventory(p, insts, cfg)["all"]["children"]["pullrekun_deploy"]["children"]
+    kept = ["i-0000000b", "i-0000000c"] if env_users else []
+    assert list(groups["pullrekun_deploy_db_user"]["hosts"]) == kept
+    assert list(groups["pullrekun_deploy_db_diff"]["hosts"]) == ["i-0000000a", "i-0000000b"]
+    assert groups["pullrekun_deploy_start"]["hosts"] == groups["pullrekun_deploy_bootstrap"]["hosts"] == {}
+
+
 def test_an_environment_variable_name_that_is_not_one_is_refused_at_config_load() -> None:
     from pullrekun.config import ConfigError
 
@@ -190,15 +220,18 @@ def test_a_launched_instance_gets_the_bootstrap_variables_the_runs_own_win(tmp_p
             Deploy(2, old.instance_id, "b" * 40, "new assignment"),
         )
     )
-    hosts = build_inventory(p, {new.instance_id: new, old.instance_id: old}, cfg)["all"]["children"][
+    deploy = build_inventory(p, {new.instance_id: new, old.instance_id: old}, cfg)["all"]["children"][
         "pullrekun_deploy"
-    ]["hosts"]
+    ]
+    hosts = deploy["hosts"]
     launched = hosts[new.instance_id]
     assert launched["staging_deploy_user"] == "deploy", "vars win over the file"
     assert launched["staging_packages"] == ["git", "curl"]
     assert all(isinstance(v, Unsafe) for v in launched["staging_packages"])
     assert "staging_app_command" not in launched, "[app] command is the run's own: it wins"
-    assert (launched["pullrekun_bootstrap"], launched["pullrekun_bootstrap_become"]) == (True, False)
-    assert launched["pullrekun_start_instance"] is True, "waited for like a started instance"
+    assert launched["pullrekun_bootstrap_become"] is False
+    assert list(deploy["children"]["pullrekun_deploy_bootstrap"]["hosts"]) == [new.instance_id]
+    assert list(deploy["children"]["pullrekun_deploy_start"]["hosts"]) == [new.instance_id], (
+        "waited for like a started instance"
+    )
     assert "staging_deploy_user" not in hosts[old.instance_id]
-    assert hosts[old.instance_id]["pullrekun_bootstrap"] is False

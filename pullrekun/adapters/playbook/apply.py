@@ -100,7 +100,6 @@ def _source_rule_vars(cfg: Config) -> dict[str, Any]:
 
 
 def _deploy_hosts(plan: Plan, instances: Mapping[str, Instance], cfg: Config) -> dict[str, Any]:
-    starts = {a.instance_id for a in plan.of_type(StartInstance)}
     clones = {c.instance_id: c for c in plan.of_type(CloneSchema)}
     policy = cfg.database.policy if cfg.database is not None else None
     bootstrap = _bootstrap_vars(cfg) if any(d.bootstrap for d in plan.of_type(Deploy)) else {}
@@ -112,9 +111,6 @@ def _deploy_hosts(plan: Plan, instances: Mapping[str, Instance], cfg: Config) ->
             **_connection_vars(cfg, inst),
             "pullrekun_pr": d.pr_number,
             "staging_sha": d.sha,
-            # A launched instance is waited for like a started one (running, then SSH).
-            "pullrekun_start_instance": d.instance_id in starts or d.bootstrap,
-            "pullrekun_bootstrap": d.bootstrap,
             # What the app is told of its PR (validated values only: no title, no branch).
             "staging_app_env": {
                 "PULLREKUN_PR": str(d.pr_number),
@@ -247,13 +243,16 @@ def _group_vars(cfg: Config) -> dict[str, Any]:
 
 
 def build_inventory(plan: Plan, instances: Mapping[str, Instance], cfg: Config) -> dict[str, Any]:
-    """The run's inventory: localhost for EC2 calls, pullrekun_stop, _start, _deploy and _switch."""
+    """The run's inventory: localhost for EC2 calls, pullrekun_stop, _start, _deploy (with
+    _deploy_start, _deploy_bootstrap, _deploy_db_user and _deploy_db_diff inside it) and _switch."""
     deploy_hosts = _deploy_hosts(plan, instances, cfg)
     starts = {a.instance_id for a in plan.of_type(StartInstance)}
     # Free instances started on request (no deploy): started and left running.
     start_hosts = {
         iid: {**_connection_vars(cfg, instances[iid])} for iid in sorted(starts - set(deploy_hosts))
     }
+    bootstrap = {d.instance_id for d in plan.of_type(Deploy) if d.bootstrap}
+    wake = (starts & set(deploy_hosts)) | bootstrap
     localhost = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
     # Developers' servers: EC2 calls from the controller only (no connection to the server).
     switch_hosts = {
@@ -271,10 +270,32 @@ def build_inventory(plan: Plan, instances: Mapping[str, Instance], cfg: Config) 
             "children": {
                 "pullrekun_stop": {"hosts": _stop_hosts(plan, instances, cfg)},
                 "pullrekun_start": {"hosts": start_hosts},
-                "pullrekun_deploy": {"hosts": deploy_hosts},
+                "pullrekun_deploy": {
+                    "hosts": deploy_hosts,
+                    "children": {
+                        # A launched instance is waited for like a started one (running, then SSH).
+                        "pullrekun_deploy_start": {"hosts": dict.fromkeys(sorted(wake))},
+                        "pullrekun_deploy_bootstrap": {"hosts": dict.fromkeys(sorted(bootstrap))},
+                        **_database_groups(cfg, deploy_hosts),
+                    },
+                },
                 "pullrekun_switch": {"hosts": switch_hosts},
             },
         }
+    }
+
+
+def _database_groups(cfg: Config, deploy_hosts: Mapping[str, Any]) -> dict[str, Any]:
+    """Deploys whose environment user is ensured before (those that keep their schema: a clone
+    makes the user), and whose schema is compared with its source after."""
+    users = cfg.database is not None and cfg.database.env_users
+    keep = [
+        i for i, h in deploy_hosts.items() if users and "staging_db_name" in h and "pullrekun_clone" not in h
+    ]
+    diff = [i for i, h in deploy_hosts.items() if "staging_db_name" in h and "pullrekun_db_source" in h]
+    return {
+        "pullrekun_deploy_db_user": {"hosts": dict.fromkeys(sorted(keep))},
+        "pullrekun_deploy_db_diff": {"hosts": dict.fromkeys(sorted(diff))},
     }
 
 
