@@ -313,6 +313,10 @@ def _run(
 ) -> RunResult:
     from ansible_runner.interface import init_runner  # imported here: `plan` and `status` never need it
 
+    from pullrekun.adapters.playbook import terminal
+
+    terminal.install()
+
     # ansible-playbook runs under a guard that ends it (and its forks) if this process dies.
     guard = [
         "-m", "pullrekun.adapters.playbook.guard", str(private / RECORD_NAME), str(os.getpid()), "--",
