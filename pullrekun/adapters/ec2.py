@@ -257,6 +257,14 @@ def tag_served(ec2: Any, instance_id: str, pr_number: int, sha: str) -> None:
         raise EC2Unavailable(f"create_tags failed: {exc}") from exc
 
 
+def clear_served(ec2: Any, instance_ids: list[str]) -> None:
+    """Remove the ``pullrekun:pr`` and ``pullrekun:sha`` tags of the instances (one DeleteTags call)."""
+    try:
+        ec2.delete_tags(Resources=instance_ids, Tags=[{"Key": tag.PR}, {"Key": tag.SHA}])
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        raise EC2Unavailable(f"delete_tags failed: {exc}") from exc
+
+
 def retire(ec2: Any, instance_id: str, pool: str) -> None:
     """Take a stopped instance of ``pool`` out of it (its pool, PR and commit tags)."""
     desc = _describe_one(ec2, instance_id)

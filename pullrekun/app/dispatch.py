@@ -48,6 +48,7 @@ from pullrekun.core.model import (
     TagInstance,
     Touch,
     Unassign,
+    UntagInstance,
 )
 from pullrekun.core.servers import MarkServer, SwitchServer
 
@@ -95,6 +96,7 @@ CARRIED_OUT_BY: Mapping[type[Action], Carrier] = {
     CloneSchema: Carrier.PLAYBOOK,
     Deploy: Carrier.PLAYBOOK,
     TagInstance: Carrier.TAGS,
+    UntagInstance: Carrier.TAGS,
 }
 #: Where each carrier's code is (the README's action table names it).
 WHERE: Mapping[Carrier, str] = {

@@ -43,7 +43,16 @@ from pullrekun.app.sleepview import pr_costs
 from pullrekun.config import Config
 from pullrekun.config.secrets import redactor
 from pullrekun.core.fleet import LaunchInstance
-from pullrekun.core.model import Action, Assign, Deploy, DropSchema, Plan, StopInstance, Unassign
+from pullrekun.core.model import (
+    Action,
+    Assign,
+    Deploy,
+    DropSchema,
+    Plan,
+    StopInstance,
+    Unassign,
+    UntagInstance,
+)
 from pullrekun.core.planner import plan as make_plan
 from pullrekun.core.servers import SwitchServer
 from pullrekun.core.views import EnvironmentView, Phase, PullRequestView, build_views
@@ -215,10 +224,16 @@ class Pass:
         def github(actions: tuple[Action, ...], _plan: Plan, _before: Done) -> Done:
             return Done(revocations=revoke_approvals(client, actions))
 
-        def tag(actions: tuple[Action, ...], _plan: Plan, before: Done) -> Done:
+        def tag(actions: tuple[Action, ...], plan: Plan, before: Done) -> Done:
             crashpoint.reached("tags")
             deployed = frozenset(o.instance_id for o in before.deploys if o.ok)
-            return Done(untagged=write_tags(self.cfg, actions, deployed))
+            run = before.run
+            stopped = frozenset(
+                s.instance_id
+                for s in plan.of_type(StopInstance)
+                if run is not None and run.host_ok(s.instance_id)
+            )
+            return Done(untagged=write_tags(self.cfg, actions, deployed, stopped))
 
         def run_playbook(_actions: tuple[Action, ...], plan: Plan, _before: Done) -> Done:
             pin_console_keys(self.cfg, plan, obs.instances)
@@ -272,6 +287,11 @@ class Pass:
         for stop in plan.of_type(StopInstance):
             if stop.swept and done.run is not None and done.run.host_ok(stop.instance_id):
                 self.store.events.add(now, "swept", f"stopped: {stop.reason}", instance_id=stop.instance_id)
+        for untag in plan.of_type(UntagInstance):
+            if untag.swept and untag.instance_id not in done.untagged:
+                self.store.events.add(
+                    now, "swept", f"tags cleared: {untag.reason}", instance_id=untag.instance_id
+                )
         record_pool_changes(self.store, done.pool_changes, now)
         for iid, problem in sorted(done.untagged.items()):
             self.store.events.add(now, "tag_failed", f"tags not written: {problem}"[:2000], instance_id=iid)

@@ -37,6 +37,7 @@ from pullrekun.core.model import (
     TagInstance,
     Touch,
     Unassign,
+    UntagInstance,
 )
 from pullrekun.core.sleep import Rest
 
@@ -121,6 +122,14 @@ class Draft:
     pool_changes: list[Action] = field(default_factory=list)
     #: Instances serving their PR's head whose tags are missing (written without a deploy).
     tags: list[TagInstance] = field(default_factory=list)
+    #: Tags to clear: after a stop of this pass, or on an instance that is stopped already.
+    untags: list[UntagInstance] = field(default_factory=list)
+
+    def stop(self, inst: Instance, stop: StopInstance) -> None:
+        """Stop ``inst``; its PR and commit tags, if it has any, are cleared once it is stopped."""
+        self.stops.append(stop)
+        if inst.tag_pr is not None or inst.tag_sha is not None:
+            self.untags.append(UntagInstance(inst.instance_id))
 
     def source_of(self, pr_number: int, recorded: str) -> str:
         """The schema the PR's database is (about to be) a copy of: this plan's clone, or the
@@ -129,8 +138,8 @@ class Draft:
 
     def ordered(self) -> list[Action]:
         """Stops, drops, assignments, starts, clones, deploys, tags (each deploy's, written if
-        it succeeds, and the missing ones) and forgotten reset labels, each group by instance
-        id or PR number."""
+        it succeeds, and the missing ones), tags cleared and forgotten reset labels, each group by
+        instance id or PR number."""
         deployed = [TagInstance(d.instance_id, d.pr_number, d.sha, deployed=True) for d in self.deploys]
         return [
             *sorted(self.stops, key=lambda a: a.instance_id),
@@ -140,6 +149,7 @@ class Draft:
             *sorted(self.clones, key=lambda a: a.pr_number),
             *sorted(self.deploys, key=lambda a: a.pr_number),
             *sorted([*deployed, *self.tags], key=lambda a: a.pr_number),
+            *sorted(self.untags, key=lambda a: a.instance_id),
             *sorted(self.forgets, key=lambda a: a.pr_number),
         ]
 
@@ -195,9 +205,11 @@ class Draft:
         number, db = pr.number, self.db
         if rest is not None:
             # Asleep: the instance stays the PR's, stopped, until something wakes it.
-            if inst.state in UP_STATES or inst.tag_pr is not None or inst.tag_sha is not None:
-                why = f"PR #{number} asleep: {rest.text.split(';')[0]}"
-                self.stops.append(StopInstance(inst.instance_id, why, wipe=False))
+            why = f"PR #{number} asleep: {rest.text.split(';')[0]}"
+            if inst.state in UP_STATES:
+                self.stop(inst, StopInstance(inst.instance_id, why, wipe=False))
+            elif inst.tag_pr is not None or inst.tag_sha is not None:
+                self.untags.append(UntagInstance(inst.instance_id, why, after_stop=False))
             return
         if inst.state not in ASSIGNABLE_STATES:
             self.notes.append(f"PR #{number}: instance {inst.instance_id} is {inst.state}; waiting")
@@ -248,16 +260,17 @@ class Draft:
             else "stale pullrekun tags"
         )
         if want == InstanceWish.RETIRE and inst.state in UP_STATES:
-            self.stops.append(StopInstance(iid, "retired on request"))
+            self.stop(inst, StopInstance(iid, "retired on request"))
         elif inst.state in UP_STATES:
             why = (
                 tagged_for
                 if inst.tag_pr is not None and not released
                 else "running but belongs to no open PR"
             )
-            self.stops.append(StopInstance(iid, why, swept=not released))
+            self.stop(inst, StopInstance(iid, why, swept=not released))
         elif stale:
-            self.stops.append(StopInstance(iid, tagged_for, swept=not released))
+            # Stopped already: only its tags are wrong (no playbook run for that).
+            self.untags.append(UntagInstance(iid, tagged_for, after_stop=False, swept=not released))
         elif want == InstanceWish.RETIRE and inst.state == InstanceState.STOPPED:
             self.pool_changes.append(RetireInstance(iid, wish.actor if wish is not None else None))
         elif want == InstanceWish.RETIRE:

@@ -221,8 +221,9 @@ class StartInstance:
 
 @dataclass(frozen=True)
 class StopInstance:
-    """Stop the app (if reachable) and the instance; clear pullrekun's tags. ``wipe``: the
-    instance serves no PR any more, so what the last one's code left on it goes too."""
+    """Stop the app (if reachable) and the instance (an :class:`UntagInstance` clears its tags
+    once it is stopped). ``wipe``: the instance serves no PR any more, so what the last one's
+    code left on it goes too."""
 
     instance_id: str
     reason: str
@@ -262,6 +263,19 @@ class TagInstance:
     pr_number: int
     sha: str
     deployed: bool = False
+
+
+@dataclass(frozen=True)
+class UntagInstance:
+    """Clear the instance's ``pullrekun:pr`` and ``pullrekun:sha`` tags (bookkeeping, like
+    :class:`TagInstance`). ``after_stop``: the instance is stopped in this pass, and its tags go
+    only if that stop succeeded; otherwise it is stopped already and its tags name a PR that does
+    not hold it (``reason`` says which; ``swept``: the orphan sweep's, said in the activity log)."""
+
+    instance_id: str
+    reason: str = ""
+    after_stop: bool = True
+    swept: bool = False
 
 
 @dataclass(frozen=True)
@@ -337,6 +351,7 @@ Action = (
     | CloneSchema
     | Deploy
     | TagInstance
+    | UntagInstance
     | ForgetResetLabel
     | RecordApproval
     | RevokeApproval

@@ -40,6 +40,7 @@ from pullrekun.core.model import (
     TagInstance,
     Touch,
     Unassign,
+    UntagInstance,
 )
 from pullrekun.core.planner import PlannerConfig, plan
 from pullrekun.core.sleep import Activity
@@ -109,6 +110,7 @@ def test_closed_pr_is_unassigned_and_its_instance_stopped() -> None:
     assert p.actions == (
         Unassign(5, "i-00000001", "pull request closed"),
         StopInstance("i-00000001", "running but belongs to no open PR"),
+        UntagInstance("i-00000001"),  # its tags go once it is stopped
     )
 
 
@@ -192,12 +194,13 @@ def test_stopping_and_terminating_instances_are_not_given_out() -> None:
 def test_stale_tags_on_a_stopped_free_instance_are_cleared() -> None:
     p = plan(world([], [inst(1, S.STOPPED, 9, sha(9))], []), CFG, NOW)
     assert p.actions == (
-        StopInstance(
+        UntagInstance(
             "i-00000001",
             "tagged for PR #9, which holds no instance (closed, or unknown to the state DB)",
+            after_stop=False,
             swept=True,
         ),
-    )
+    ), "stopped already: only the tags are cleared (no stop, no playbook run)"
 
 
 def wish(n: int, what: InstanceWish) -> InstanceRequest:
@@ -606,9 +609,16 @@ def test_a_redeploy_request_deploys_a_ready_environment_once() -> None:
 def test_an_environment_put_to_sleep_is_stopped_kept_and_woken_on_request() -> None:
     asleep = dataclasses.replace(ready(3, 1), asleep=True)
     p = plan(world([pr(3, head=33)], [up(1, 3)], [asleep]), CFG, NOW)
-    assert p.actions == (StopInstance("i-00000001", "PR #3 asleep: stopped on request", wipe=False),)
+    assert p.actions == (
+        StopInstance("i-00000001", "PR #3 asleep: stopped on request", wipe=False),
+        UntagInstance("i-00000001"),
+    )
     stopped = inst(1, S.STOPPED)
     assert plan(world([pr(3, head=33)], [stopped], [asleep]), CFG, NOW).empty, "a push does not wake it"
+    tagged = plan(world([pr(3, head=33)], [inst(1, S.STOPPED, 3, sha(3))], [asleep]), CFG, NOW)
+    assert tagged.actions == (
+        UntagInstance("i-00000001", "PR #3 asleep: stopped on request", after_stop=False),
+    ), "stopped already (a stop whose tags were not cleared): only the tags go"
     other = plan(world([pr(3), pr(4)], [stopped], [asleep]), CFG, NOW)
     handed = "asleep: its instance went to a waiting PR; it queues again once woken"
     assert other.of_type(Unassign) == (Unassign(3, "i-00000001", handed, set_aside=True),)

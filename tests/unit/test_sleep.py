@@ -25,6 +25,7 @@ from pullrekun.core.model import (
     StopInstance,
     Touch,
     Unassign,
+    UntagInstance,
 )
 from pullrekun.core.planner import PlannerConfig, plan
 from pullrekun.core.schedules import Schedule
@@ -152,7 +153,10 @@ def test_idle_environment_sleeps_and_a_push_wakes_it() -> None:
     now = WED_NOON_TOKYO
     world = Observed((pr(3),), (inst(1, serving=3),), (ready(3, 1),), activity={3: active(3, now - EIGHT_H)})
     p = plan(world, config(), now)
-    assert p.actions == (StopInstance("i-00000001", "PR #3 asleep: idle for 8 h", wipe=False),)
+    assert p.actions == (
+        StopInstance("i-00000001", "PR #3 asleep: idle for 8 h", wipe=False),
+        UntagInstance("i-00000001"),
+    )
     (rest,) = p.resting
     assert (rest.pr_number, rest.kind, rest.without_instance) == (3, RestKind.IDLE, False)
     stopped = dataclasses.replace(world, instances=(inst(1, S.STOPPED),))

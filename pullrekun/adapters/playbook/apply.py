@@ -27,7 +27,6 @@ from pullrekun.adapters.project import project_dir
 from pullrekun.adapters.state.journal import DeployOutcome
 from pullrekun.config import Config
 from pullrekun.config.secrets import env_db_passwords, playbook_secrets, redactor
-from pullrekun.core import tags
 from pullrekun.core.fleet import TerminateInstance
 from pullrekun.core.model import (
     UP_STATES,
@@ -347,7 +346,6 @@ def apply(
         playbook=PLAYBOOK,
         inventory=inventory,
         extra_vars={
-            "pullrekun_tags": tags.playbook_vars(),
             "pullrekun_ec2_region": cfg.ec2.region,
             "pullrekun_ec2_endpoint_url": cfg.ec2.endpoint_url,
         },
