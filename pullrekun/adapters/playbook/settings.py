@@ -56,6 +56,8 @@ def ansible_env(
         "ANSIBLE_DEPRECATION_WARNINGS": "False",
         "ANSIBLE_NOCOLOR": "True",
         "ANSIBLE_INVENTORY_UNPARSED_FAILED": "True",
+        # Runs get pullrekun's YAML inventory only: no other inventory plugin is loaded.
+        "ANSIBLE_INVENTORY_ENABLED": "ansible.builtin.yaml",
     }
 
 
