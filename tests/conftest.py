@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -305,6 +306,43 @@ def run_molecule(scenario: str, inventory: Path, tmp_path: Path) -> str:
     for step in ("converge", "idempotence", "verify"):
         assert f"[{scenario} > {step}] Executed: Successful" in log, f"molecule step {step} did not pass"
     return log
+
+
+def end_ssh_masters(control_dir: Path) -> int:
+    """End, by PID, the SSH masters (ControlPersist) whose sockets are in ``control_dir``; returns
+    how many. A master names itself by its control socket: "ssh: <control dir>/<hash> [mux]"."""
+    ended = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            title = (entry / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+            if title.startswith(f"ssh: {control_dir}/") and title.endswith("[mux]"):
+                os.kill(int(entry.name), signal.SIGTERM)
+                ended += 1
+    return ended
+
+
+@contextlib.contextmanager
+def ansible_ssh(known_hosts: str) -> Iterator[dict[str, str]]:
+    """Environment for a test's own `ansible-playbook` runs over SSH: Ansible's default SSH
+    arguments kept (ControlPersist: one connection per host, not one per step), ``known_hosts``
+    the host key policy (accept-new), the masters' sockets in a short directory of their own, and
+    the masters ended afterwards."""
+    control = Path(tempfile.mkdtemp(prefix="prk-cp-"))
+    try:
+        policy = f"-o StrictHostKeyChecking=accept-new -o UserKnownHostsFile={known_hosts}"
+        yield {"ANSIBLE_SSH_COMMON_ARGS": policy, "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control)}
+    finally:
+        end_ssh_masters(control)
+        shutil.rmtree(control, ignore_errors=True)
+
+
+@pytest.fixture
+def ansible_ssh_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """:func:`ansible_ssh` for one test, its known_hosts in the test's tmp_path."""
+    with ansible_ssh(str(tmp_path / "known_hosts")) as env:
+        yield env
 
 
 @contextlib.contextmanager

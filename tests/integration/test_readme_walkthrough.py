@@ -85,6 +85,7 @@ def test_the_production_walkthrough_reaches_ready_environments(
     sshd_hosts: SshdHosts,
     controller_home: Path,
     wheelhouse: Path,
+    ansible_ssh_env: dict[str, str],
 ) -> None:
     bootstrap, install = readme_blocks()
     assert bootstrap == "ansible-playbook playbooks/staging.yml -e @staging-vars.yml"
@@ -101,8 +102,7 @@ def test_the_production_walkthrough_reaches_ready_environments(
             "AWS_ENDPOINT_URL": sb.ec2_url,
             "AWS_REGION": "us-east-1",
             # The README's host key policy (accept-new), in a known_hosts file of this test's own.
-            "ANSIBLE_SSH_ARGS": "-o StrictHostKeyChecking=accept-new -o UserKnownHostsFile="
-            + str(tmp_path / "known_hosts"),
+            **ansible_ssh_env,
             "ANSIBLE_HOME": str(tmp_path / "ansible-home"),
             "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp"),
         }

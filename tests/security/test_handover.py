@@ -28,7 +28,7 @@ import pytest
 from pullrekun_sandbox.mariadb import MariaDB
 from pullrekun_sandbox.sshd import SshdHosts
 
-from tests.conftest import _db_names, need, run_pass, separated_world, status_of
+from tests.conftest import _db_names, ansible_ssh, need, run_pass, separated_world, status_of
 from tests.paths import REPO
 
 RUN_USER = "prk-handover"
@@ -130,18 +130,19 @@ def _bootstrap(sshd_hosts: SshdHosts, addr: str, root: str, tmp: Path, repo_url:
         "staging_packages": [],
     }
     (tmp / "staging-vars.json").write_text(json.dumps(extra))
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "ANSIBLE_SSH_ARGS": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
-        "ANSIBLE_HOME": str(tmp / "ansible-home"),
-        "ANSIBLE_LOCAL_TEMP": str(tmp / "ansible-tmp"),
-    }
     command = ["ansible-playbook", "-i", str(inventory), "playbooks/staging.yml"]
-    out = subprocess.run(
-        [*command, "-e", f"@{tmp / 'staging-vars.json'}"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+    with ansible_ssh(str(tmp / "known_hosts")) as ssh_env:
+        env = {
+            **os.environ,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            **ssh_env,
+            "ANSIBLE_HOME": str(tmp / "ansible-home"),
+            "ANSIBLE_LOCAL_TEMP": str(tmp / "ansible-tmp"),
+        }
+        out = subprocess.run(
+            [*command, "-e", f"@{tmp / 'staging-vars.json'}"],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
     assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
 
 

@@ -3,9 +3,6 @@ deploys nothing until `pullrekun accept-host-key` forgets the old key."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import subprocess
 from pathlib import Path
 
@@ -15,24 +12,14 @@ from pullrekun_sandbox.sshd import SshdHosts
 
 from pullrekun.adapters.playbook.settings import ssh_control_dir
 from pullrekun.cli import EXIT_BAD_INPUT, EXIT_OK
-from tests.conftest import run_cli, run_pass, status_of
+from tests.conftest import end_ssh_masters, run_cli, run_pass, status_of
 
 
 def _end_ssh_masters(sb: Sandbox) -> None:
-    """End this world's SSH masters (ControlPersist), by PID: a master keeps a connection that was
-    verified already, and the next pass must connect afresh to meet the changed key. A master
-    names itself by its control socket: "ssh: <control dir>/<hash> [mux]"."""
-    control = str(ssh_control_dir(Path(sb.config_dict()["ansible"]["artifacts_dir"])))
-    ended = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            title = (entry / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
-            if title.startswith(f"ssh: {control}/") and title.endswith("[mux]"):
-                os.kill(int(entry.name), signal.SIGTERM)
-                ended += 1
-    assert ended, "no SSH master of this world was found"
+    """End this world's SSH masters (ControlPersist): a master keeps a connection that was
+    verified already, and the next pass must connect afresh to meet the changed key."""
+    control = ssh_control_dir(Path(sb.config_dict()["ansible"]["artifacts_dir"]))
+    assert end_ssh_masters(control), "no SSH master of this world was found"
 
 
 def test_a_changed_host_key_fails_only_that_environment_until_accepted(ssh_sandbox: Sandbox) -> None:
