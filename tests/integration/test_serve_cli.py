@@ -59,7 +59,7 @@ def test_serve_passes_at_start_and_sigterm_cancels_the_pass_in_progress(local_sa
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "PULLREKUN_WEBHOOK_SECRET": "a secret"},
+        env={**os.environ, "PULLREKUN_WEBHOOK_SECRET": "a secret", "PYTHONFAULTHANDLER": "1"},
     )
     try:
         assert proc.stdout is not None
@@ -70,7 +70,13 @@ def test_serve_passes_at_start_and_sigterm_cancels_the_pass_in_progress(local_sa
         with urllib.request.urlopen(f"{url}/healthz", timeout=5) as resp:
             assert json.loads(resp.read())["pass_running"] is True
         proc.send_signal(signal.SIGTERM)
-        rest = proc.communicate(timeout=120)[0]
+        try:
+            rest = proc.communicate(timeout=120)[0]
+        except subprocess.TimeoutExpired:
+            # SIGABRT makes Python (PYTHONFAULTHANDLER) print where every thread is stuck.
+            proc.send_signal(signal.SIGABRT)
+            stuck = proc.communicate(timeout=30)[0]
+            raise AssertionError(f"serve did not stop within 120 s of SIGTERM:\n{stuck[-6000:]}") from None
     finally:
         if proc.poll() is None:
             proc.kill()
