@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pullrekun.adapters.playbook.apply import build_inventory, prune_artifacts
+from pullrekun.adapters.playbook.apply import prune_artifacts
+from pullrekun.adapters.playbook.inventory import build_inventory
 from pullrekun.adapters.playbook.runner import Unsafe, dump_inventory
 from pullrekun.config import parse
 from pullrekun.core.model import (
