@@ -6,6 +6,8 @@ measured in this run, on loopback sshd hosts:
   baseline   one `ssh host '<script>'` doing what a deploy must do: fetch the commit into
              the cached clone, export it as a release, switch `current`, restart the app,
              poll its health URL.
+  baseline(8) the same on 8 hosts side by side (8 ssh clients at once): what this machine's
+             cores make of 8 times the work, with no Ansible at all.
   pass(1)    `python -m pullrekun reconcile` (process start, GitHub + EC2 observation,
              planning, the ansible-runner run, recording) after a push to 1 PR.
   pass(8)    the same after a push to each of 8 PRs on 8 hosts.
@@ -28,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,9 +112,18 @@ def baseline(sb: Sandbox, hosts: SshdHosts, addr: str, sha: str) -> float:
     return elapsed
 
 
+def baseline_side_by_side(sb: Sandbox, hosts: SshdHosts, targets: dict[str, str]) -> float:
+    """The baseline on every host (address -> commit) at once; the time until the last is done."""
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=len(targets)) as pool:
+        list(pool.map(lambda t: baseline(sb, hosts, *t), targets.items()))
+    return time.perf_counter() - start
+
+
 @dataclass
 class Figures:
     base: list[float] = field(default_factory=list)
+    base8: list[float] = field(default_factory=list)
     one: list[float] = field(default_factory=list)
     eight: list[float] = field(default_factory=list)
     ans1: list[float] = field(default_factory=list)
@@ -151,6 +163,8 @@ def measure(sb: Sandbox, hosts: SshdHosts, rounds: int, tasks: bool) -> Figures:
         if tasks:
             fig.breakdown1 = task_breakdown(sb)
         step = next(counter)
+        targets = {addr_of_pr[n]: sb.commit(branch, f"baseline {step}") for n, branch in prs.items()}
+        fig.base8.append(baseline_side_by_side(sb, hosts, targets))
         for number, branch in prs.items():
             sb.github.push(number, sb.commit(branch, f"all {step}"))
         fig.eight.append(reconcile(sb))
@@ -195,6 +209,7 @@ def main() -> int:
             sb.stop()
             hosts.stop()
     b, p1, p8 = statistics.median(fig.base), statistics.median(fig.one), statistics.median(fig.eight)
+    b8 = statistics.median(fig.base8)
     a1, a8 = statistics.median(fig.ans1), statistics.median(fig.ans8)
     before, after = fig.idle
     idle_requests = after["requests"] - before["requests"]
@@ -205,7 +220,10 @@ def main() -> int:
     print(f"  pass redeploying 1 host:                {p1:6.2f} s  (ansible run {a1:.2f} s)")
     print(f"  pass redeploying 8 hosts:               {p8:6.2f} s  (ansible run {a8:.2f} s)")
     print(f"  pass(1) / baseline:                     {p1 / b:6.2f}x  (target <= 3.0x)")
+    print(f"  baseline, the same on 8 hosts at once:  {b8:6.2f} s")
     print(f"  pass(8) / pass(1):                      {p8 / p1:6.2f}x  (target <= 1.6x)")
+    print(f"  baseline(8) / baseline(1):              {b8 / b:6.2f}x  (the same ratio without Ansible)")
+    print(f"  pass(8) / baseline(8):                  {p8 / b8:6.2f}x")
     print(
         f"  idle pass GitHub requests:              {idle_requests} "
         f"({idle_304} answered 304, {idle_counted} counted against the rate limit)"

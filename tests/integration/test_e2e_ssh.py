@@ -10,11 +10,20 @@ from typing import Any
 
 from pullrekun_sandbox.github_sim import Fault
 from pullrekun_sandbox.sandbox import Sandbox
+from pullrekun_sandbox.sshd import SshdHosts
 from sqlalchemy import text
 
 from pullrekun.adapters.state.lock import mysql_lock_name, pass_lock
 from pullrekun.adapters.state.store import Store
 from tests.conftest import run_cli, run_pass, status_of
+
+
+def test_a_login_to_a_test_host_runs_no_shell_start_up_file(sshd_hosts: SshdHosts) -> None:
+    # As on a staging host: this machine's ~/.bashrc (which bash sources for ssh commands) would
+    # cost every task of every run its CPU, and make the hosts differ from one machine to another.
+    out = sshd_hosts.ssh(sshd_hosts.addrs[0], 'echo "$HOME"; ls -A ~')
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [str(sshd_hosts.home)]
 
 
 def status(sb: Sandbox) -> dict[str, Any]:
