@@ -104,6 +104,14 @@ options:
         description: Octal mode.
         type: str
         default: "0644"
+      python:
+        description:
+          - A Python script (standard library only) - its first line becomes C(#!) and the
+            interpreter this module runs with (the one Ansible found on the host), with C(-IS)
+            - isolated from the environment and from site packages, whatever C(python3) the
+            PATH would name.
+        type: bool
+        default: false
 author: pullrekun
 """
 
@@ -284,6 +292,7 @@ ARGUMENT_SPEC = dict(
             name=dict(type="str", required=True),
             content=dict(type="str", required=True),
             mode=dict(type="str", default="0644"),
+            python=dict(type="bool", default=False),
         ),
     ),
 )

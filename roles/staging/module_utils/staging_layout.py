@@ -10,6 +10,7 @@ import re
 import shutil
 import stat
 import subprocess
+import sys
 
 
 def git(module, cache, *args):
@@ -121,10 +122,17 @@ def prune(root, releases, keep, release, check):
     return sorted(pruned)
 
 
+def python_shebang():
+    """The first line of the Python scripts kept in shared/: this interpreter, isolated."""
+    return "#!%s -IS\n" % (sys.executable or "/usr/bin/python3")
+
+
 def shared_files(module, shared, files, check):
     changed = []
     for spec in files:
         name, content, mode = spec["name"], spec["content"], int(spec["mode"], 8)
+        if spec.get("python"):
+            content = python_shebang() + content
         if not re.match(r"\A[A-Za-z0-9._-]+\Z", name) or name in (".", ".."):
             module.fail_json(msg=f"shared file name must be a plain file name, got {name!r}")
         path = os.path.join(shared, name)
