@@ -2,6 +2,6 @@
 
 import sys
 
-from pullrekun.cli import main
+from pullrekun.entry import main
 
 sys.exit(main())

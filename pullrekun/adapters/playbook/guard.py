@@ -4,11 +4,12 @@ ansible-runner starts ansible-playbook in a session of its own (a pty) and ignor
 a pass killed on its own (``kill -9`` from a shell, cron or the OOM killer) would leave the
 run going on the staging hosts while the next pass takes the lock. Two guards close that:
 
-- ``python -m pullrekun.adapters.playbook.guard RECORD PARENT -- ansible-playbook ...`` is what
-  ansible-runner starts. It asks the kernel for a signal when its parent (the pass) dies
-  (``PR_SET_PDEATHSIG``), records its pid and start time in the run directory, runs
-  ansible-playbook as its child, and when the pass dies ends the whole session: the
-  playbook, its forks and their ssh clients.
+- ``python -m pullrekun.adapters.playbook.guard RECORD PARENT -- COMMAND...`` is what
+  ansible-runner starts (COMMAND is ansible-playbook, started as
+  :mod:`pullrekun.adapters.playbook.playbook_cli`). It asks the kernel for a signal when its
+  parent (the pass) dies (``PR_SET_PDEATHSIG``), records its pid and start time in the run
+  directory, runs ansible-playbook as its child, and when the pass dies ends the whole session:
+  the playbook, its forks and their ssh clients.
 - The playbook's secrets (AWS keys, database passwords) never pass through a file or argv: the
   guard asks for each on its terminal (``pullrekun-secret NAME:``), ansible-runner answers as it
   answers SSH password prompts, and the guard puts them in ansible-playbook's environment.

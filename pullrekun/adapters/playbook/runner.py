@@ -33,6 +33,9 @@ from pullrekun.core.steps import Step, step_of
 
 log = logging.getLogger(__name__)
 
+#: ansible-playbook, as the guard starts it (its imports with the garbage collector paused).
+PLAYBOOK_CLI = "pullrekun.adapters.playbook.playbook_cli"
+
 
 class Unsafe(str):
     """A string Ansible must never template (written to the inventory as ``!unsafe``)."""
@@ -317,10 +320,11 @@ def _run(
 
     terminal.install()
 
-    # ansible-playbook runs under a guard that ends it (and its forks) if this process dies.
+    # ansible-playbook runs under a guard that ends it (and its forks) if this process dies; it is
+    # started as playbook_cli, which imports Ansible with the garbage collector paused.
     guard = [
         "-m", "pullrekun.adapters.playbook.guard", str(private / RECORD_NAME), str(os.getpid()), "--",
-        "ansible-playbook", str(spec.project_dir / spec.playbook),
+        sys.executable, "-m", PLAYBOOK_CLI, str(spec.project_dir / spec.playbook),
     ]  # fmt: skip
     idle = [False]
 
