@@ -12,7 +12,7 @@ from pullrekun_sandbox.sshd import SshdHosts
 
 from pullrekun.adapters.playbook.settings import ssh_control_dir
 from pullrekun.cli import EXIT_BAD_INPUT, EXIT_OK
-from tests.conftest import end_ssh_masters, run_cli, run_pass, status_of
+from tests.conftest import end_ssh_masters, run_cli, run_pass, ssh_world, status_of
 
 
 def _end_ssh_masters(sb: Sandbox) -> None:
@@ -114,3 +114,37 @@ def test_the_key_the_instance_printed_is_pinned_and_status_says_how_keys_were_le
     assert sorted(h for h in how.values() if h) == ["console", "first contact"], how
     shown = run_cli(sb, "status").stdout
     assert "host keys accepted on first contact (no keys on the console)" in shown
+
+
+def test_an_instance_at_another_instances_address_is_not_reached_through_its_ssh_master(
+    tmp_path: Path, sshd_hosts: SshdHosts
+) -> None:
+    # An instance whose tags put it at the address of one pullrekun just deployed to (a relaunch
+    # that got the address, or a hand-made tag): the SSH master kept for the first instance
+    # (ControlPersist) must not carry the second one's deploy past its own pinned key.
+    sb = ssh_world(sshd_hosts, tmp_path / "world", hosts=1).start()
+    try:
+        sb.open_pr("first", "on the first instance")
+        assert run_pass(sb).ok
+        (first,) = sb.instance_ids
+        addr = sb.addr_of(first)
+        second = sb.add_instance(addr)
+        known_hosts = Path(sb.config_dict()["ansible"]["artifacts_dir"]) / "known_hosts"
+        key_type = known_hosts.read_text().split()[1]
+        other = tmp_path / "other-key"
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
+        fake = Path(f"{other}.pub").read_text().split()[1]
+        with known_hosts.open("a") as pins:
+            pins.write(f"{second} {key_type} {fake}\n")  # the second instance's own key, pinned
+
+        number, _ = sb.open_pr("second", "on the instance at the same address")
+        result = run_pass(sb)
+        envs = {e["pr"]: e for e in status_of(sb)["environments"]}
+        assert envs[number]["instance_id"] == second
+        assert not result.ok
+        assert envs[number]["status"] == "failed"
+        assert f"the host key of {second} is not the one pullrekun learned before" in envs[number]["message"]
+        control = ssh_control_dir(Path(sb.config_dict()["ansible"]["artifacts_dir"]))
+        assert first in {p.name for p in control.iterdir()}, "the first instance's master, by its id"
+    finally:
+        sb.stop()

@@ -64,6 +64,9 @@ def test_hostile_pr_text_never_reaches_the_inventory() -> None:
     assert list(deploy["children"]["pullrekun_deploy_start"]["hosts"]) == ["i-0000000a"], "started first"
     assert deploy["children"]["pullrekun_deploy_bootstrap"]["hosts"] == {}
     assert host["staging_deploy_root"] == "/srv/127.0.0.2/app"
+    # The pinned host key and the kept SSH master are the instance's, whatever its address.
+    assert host["ansible_ssh_extra_args"] == "-o HostKeyAlias=i-0000000a"
+    assert host["ansible_control_path"] == "%(directory)s/i-0000000a"
 
 
 def test_operator_strings_are_written_unsafe_so_jinja_never_runs_them() -> None:

@@ -42,6 +42,9 @@ def _connection_vars(cfg: Config, inst: Instance) -> dict[str, Any]:
         "staging_deploy_root": Unsafe(cfg.app.deploy_root.format(host=inst.ansible_host)),
         # The host key is pinned per instance, whatever address the instance has today.
         "ansible_ssh_extra_args": f"-o HostKeyAlias={inst.instance_id}",
+        # ...and so is the SSH master kept between runs (ControlPersist): an address another
+        # instance had is never reached through that instance's connection.
+        "ansible_control_path": f"%(directory)s/{inst.instance_id}",
     }
     if cfg.ansible.connection == "local":
         host_vars["ansible_connection"] = "local"
