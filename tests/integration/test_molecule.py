@@ -16,7 +16,9 @@ from tests.conftest import run_molecule
 from tests.paths import REPO
 
 APP = REPO / "sandbox" / "pullrekun_sandbox" / "app" / "app.py"
-APP_USER = "prk-molecule"
+#: The app's user of each host. The two hosts are one machine here: a user of their own each, as
+#: on two real hosts (both creating one user at once raced: "useradd: user ... already exists").
+APP_USERS = {"staging-a": "prk-molecule-a", "staging-b": "prk-molecule-b"}
 
 
 def _repo(root: Path) -> tuple[Path, str]:
@@ -48,8 +50,8 @@ def test_molecule_converge_idempotence_verify(tmp_path: Path, sshd_hosts: SshdHo
     base.mkdir(mode=0o755)
     base.chmod(0o755)
     hosts = {
-        name: {"ansible_host": addr, "staging_deploy_root": str(base / addr)}
-        for name, addr in zip(["staging-a", "staging-b"], addrs, strict=True)
+        name: {"ansible_host": addr, "staging_deploy_root": str(base / addr), "staging_app_user": user}
+        for (name, user), addr in zip(APP_USERS.items(), addrs, strict=True)
     }
     inventory = tmp_path / "inventory.yml"
     inventory.write_text(
@@ -68,8 +70,7 @@ def test_molecule_converge_idempotence_verify(tmp_path: Path, sshd_hosts: SshdHo
                         "staging_app_port": port,
                         "staging_health_timeout": 20,
                         "staging_packages": [],
-                        # Bootstrap creates the app's user; the deploy user logs in as root.
-                        "staging_app_user": APP_USER,
+                        # Bootstrap creates the app's user (per host); the deploy user logs in as root.
                         "staging_deploy_user": "root",
                         "staging_environment": "molecule",
                         "staging_revision_check": "header:X-Revision",
@@ -88,4 +89,5 @@ def test_molecule_converge_idempotence_verify(tmp_path: Path, sshd_hosts: SshdHo
             if appctl.exists():
                 subprocess.run([str(appctl), "stop"], check=False, capture_output=True)
         shutil.rmtree(base, ignore_errors=True)
-        subprocess.run(["userdel", "--remove", APP_USER], check=False, capture_output=True)
+        for user in APP_USERS.values():
+            subprocess.run(["userdel", "--remove", user], check=False, capture_output=True)
