@@ -56,6 +56,11 @@ def test_open_push_close_with_three_instances_and_five_prs(ssh_sandbox: Sandbox)
         assert sb.served(addr) == heads[pr]
         assert sb.instance_tags(env["instance_id"])["pullrekun:sha"] == heads[pr]
         assert sb.instance_tags(env["instance_id"])["pullrekun:pr"] == str(pr)
+        # The health check and the redact wrapper run with the host's Python as Ansible found it
+        # (the config's remote_python), isolated from PYTHON* variables and site packages.
+        for script in ("healthcheck", "redact"):
+            first = (sb.deploy_root(addr) / "shared" / script).read_text().splitlines()[0]
+            assert first == "#!/usr/bin/python3 -IS", (script, first)
     assert [(q["pr"], q["position"]) for q in status(sb)["queue"]] == [(4, 1), (5, 2)]
 
     # A push redeploys that environment only.

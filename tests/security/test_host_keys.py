@@ -15,11 +15,21 @@ from pullrekun.cli import EXIT_BAD_INPUT, EXIT_OK
 from tests.conftest import end_ssh_masters, run_cli, run_pass, ssh_world, status_of
 
 
+def _state_dir(sb: Sandbox) -> Path:
+    return Path(sb.config_dict()["ansible"]["artifacts_dir"])
+
+
+def _another_key(tmp: Path) -> str:
+    """The base64 of a new ed25519 public key: a host key no instance has."""
+    key = tmp / "other-key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    return Path(f"{key}.pub").read_text().split()[1]
+
+
 def _end_ssh_masters(sb: Sandbox) -> None:
     """End this world's SSH masters (ControlPersist): a master keeps a connection that was
     verified already, and the next pass must connect afresh to meet the changed key."""
-    control = ssh_control_dir(Path(sb.config_dict()["ansible"]["artifacts_dir"]))
-    assert end_ssh_masters(control), "no SSH master of this world was found"
+    assert end_ssh_masters(ssh_control_dir(_state_dir(sb))), "no SSH master of this world was found"
 
 
 def test_a_changed_host_key_fails_only_that_environment_until_accepted(ssh_sandbox: Sandbox) -> None:
@@ -28,16 +38,14 @@ def test_a_changed_host_key_fails_only_that_environment_until_accepted(ssh_sandb
     assert run_pass(sb).ok
     (env,) = status_of(sb)["environments"]
     iid = env["instance_id"]
-    known_hosts = Path(sb.config_dict()["ansible"]["artifacts_dir"]) / "known_hosts"
+    known_hosts = _state_dir(sb) / "known_hosts"
     pinned = [ln for ln in known_hosts.read_text().splitlines() if ln.split()[0] == iid]
     assert len(pinned) == 1, known_hosts.read_text()
     assert oct(known_hosts.stat().st_mode & 0o777) == "0o600"
 
     # The instance answers with another key now (re-imaged, or someone in between).
-    other = sb.root / "other-key"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
     _, key_type, _ = pinned[0].split(maxsplit=2)
-    fake = Path(f"{other}.pub").read_text().split()[1]
+    fake = _another_key(sb.root)
     known_hosts.write_text(known_hosts.read_text().replace(pinned[0], f"{iid} {key_type} {fake}"))
     _end_ssh_masters(sb)
     deployed = sb.served(sb.addr_of(iid))
@@ -102,7 +110,7 @@ def test_the_key_the_instance_printed_is_pinned_and_status_says_how_keys_were_le
     sb.open_pr("boot", "keys from the console")
     assert run_pass(sb).ok
     (env,) = status_of(sb)["environments"]
-    known_hosts = Path(sb.config_dict()["ansible"]["artifacts_dir"]) / "known_hosts"
+    known_hosts = _state_dir(sb) / "known_hosts"
     pinned = [ln for ln in known_hosts.read_text().splitlines() if ln.split()[0] == env["instance_id"]]
     assert [ln.split()[1] for ln in pinned] == ["ssh-ed25519", "ssh-rsa"], pinned
     assert all(ln.endswith("pullrekun:console-output") for ln in pinned)
@@ -129,13 +137,10 @@ def test_an_instance_at_another_instances_address_is_not_reached_through_its_ssh
         (first,) = sb.instance_ids
         addr = sb.addr_of(first)
         second = sb.add_instance(addr)
-        known_hosts = Path(sb.config_dict()["ansible"]["artifacts_dir"]) / "known_hosts"
+        known_hosts = _state_dir(sb) / "known_hosts"
         key_type = known_hosts.read_text().split()[1]
-        other = tmp_path / "other-key"
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
-        fake = Path(f"{other}.pub").read_text().split()[1]
         with known_hosts.open("a") as pins:
-            pins.write(f"{second} {key_type} {fake}\n")  # the second instance's own key, pinned
+            pins.write(f"{second} {key_type} {_another_key(tmp_path)}\n")  # its own key, pinned
 
         number, _ = sb.open_pr("second", "on the instance at the same address")
         result = run_pass(sb)
@@ -144,7 +149,7 @@ def test_an_instance_at_another_instances_address_is_not_reached_through_its_ssh
         assert not result.ok
         assert envs[number]["status"] == "failed"
         assert f"the host key of {second} is not the one pullrekun learned before" in envs[number]["message"]
-        control = ssh_control_dir(Path(sb.config_dict()["ansible"]["artifacts_dir"]))
-        assert first in {p.name for p in control.iterdir()}, "the first instance's master, by its id"
+        masters = {p.name for p in ssh_control_dir(_state_dir(sb)).iterdir()}
+        assert first in masters, "the first instance's master, by its id"
     finally:
         sb.stop()

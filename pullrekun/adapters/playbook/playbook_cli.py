@@ -1,19 +1,17 @@
 """``python -m pullrekun.adapters.playbook.playbook_cli ARGS...``: ``ansible-playbook ARGS...``
-with Ansible imported while the cyclic garbage collector is paused.
+with Ansible imported while the cyclic garbage collector is paused (:mod:`pullrekun.startup`).
 
-The playbook guard runs this in place of the ``ansible-playbook`` script. Ansible's imports
-allocate a great deal and free next to none, so the collections they set off find nothing:
-measured here, ``ansible-playbook --syntax-check`` of the reconcile playbook took 0.55 s and
-takes 0.43 s. What the imports made then goes to the permanent generation (``gc.freeze``): the
-collections of the run and of its forked workers no longer walk it (nor touch its pages, which
-the workers share with this process until written).
+The playbook guard runs this in place of the ``ansible-playbook`` script: measured here,
+``ansible-playbook --syntax-check`` of the reconcile playbook took 0.55 s and takes 0.43 s, and
+the run's forked workers no longer collect what the imports made.
 """
 
 from __future__ import annotations
 
-import gc
 import sys
 from collections.abc import Sequence
+
+from pullrekun.startup import collector_paused
 
 #: What ``ansible-playbook`` imports before it reads its first file.
 _ANSIBLE = (
@@ -25,13 +23,9 @@ _ANSIBLE = (
 
 
 def main(argv: Sequence[str]) -> int:
-    gc.disable()
-    try:
+    with collector_paused():
         for name in _ANSIBLE:
             __import__(name)
-    finally:
-        gc.freeze()
-        gc.enable()
     from ansible.cli.playbook import main as playbook_main
 
     sys.argv = ["ansible-playbook", *argv]
