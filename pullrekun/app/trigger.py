@@ -4,9 +4,11 @@ A webhook delivery (or a dashboard request) *pokes* the trigger; it never carrie
 only the news that GitHub may have changed. The trigger's worker thread turns pokes into
 passes:
 
-- the first poke after a quiet spell starts a pass after ``settle`` seconds (a burst of
-  deliveries, GitHub sends several for one push, becomes one pass);
-- pokes that arrive while a pass runs cause exactly one follow-up pass, however many there were;
+- the first poke after a quiet spell starts a pass at once;
+- pokes that arrive while a pass runs, or less than ``settle`` seconds after it ended, cause
+  exactly one follow-up pass, however many there were, started ``settle`` seconds after the
+  previous one ended (the rest of a burst, GitHub sends several deliveries for one push, rides
+  on it);
 - with no poke for ``interval`` seconds a pass runs anyway (the safety net the timer was);
 - a pass that finds the lock held by another controller is retried after ``busy_retry``.
 
@@ -102,6 +104,8 @@ class PassTrigger:
     def run_forever(self) -> None:
         """The worker loop: wait for a poke or the interval, then run one pass; until stopped."""
         last_end = self.clock()
+        #: When the last pass ended (None: none yet): the next poked pass starts ``settle`` after.
+        ended: float | None = None
         while True:
             with self._cond:
                 while not self._stop and self._pending.count == 0:
@@ -112,9 +116,9 @@ class PassTrigger:
                 if self._stop:
                     return
                 poked = self._pending.count > 0
-            if poked:
-                # Let the rest of a burst arrive: they all ride on this pass.
-                self._sleep(self.settle)
+            if poked and ended is not None:
+                # Soon after a pass: let the rest of its burst arrive, they all ride on this one.
+                self._sleep(ended + self.settle - self.clock())
             with self._cond:
                 if self.stopped:  # while settling
                     return
@@ -135,7 +139,7 @@ class PassTrigger:
                 )
                 del self.history[: -self.history_limit]
                 self._cond.notify_all()
-            last_end = finished
+            last_end = ended = finished
             if result == "busy":
                 self._retry_later()
 

@@ -174,7 +174,9 @@ class ServeConfig:
     webhook_secret_env: EnvName = "PULLREKUN_WEBHOOK_SECRET"  # noqa: S105 - a variable's name
     #: Seconds without a webhook after which a pass runs anyway.
     interval: Annotated[Int, Field(ge=10)] = 300
-    #: Milliseconds a pass waits after the first delivery of a burst, so the rest ride along.
+    #: Milliseconds between a pass and the next one deliveries ask for: the first delivery after a
+    #: quiet spell starts a pass at once; what arrives during it, or within this after it ended,
+    #: rides on one more pass, started this long after the first ended.
     settle_ms: NotNegative = 200
     #: Larger deliveries are refused (413); GitHub's own cap is 25 MB.
     max_body_kb: Annotated[Int, Field(ge=64)] = 2048

@@ -116,3 +116,45 @@ def test_a_crashing_pass_does_not_end_the_worker(passes: tuple[PassTrigger, Pass
     trigger.poke("webhook")
     idle(trigger, 2)
     assert [r.result for r in trigger.history] == ["crashed", "clean"]
+
+
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_poke_after_a_quiet_spell_starts_a_pass_at_once() -> None:
+    """Leading edge: the first delivery after a quiet spell does not wait for a burst."""
+    fake, clock = Passes(), Clock()
+    fake.release.set()
+    trigger = PassTrigger(fake, interval=3600, settle=30, clock=clock)
+    worker = threading.Thread(target=trigger.run_forever, daemon=True)
+    worker.start()
+    trigger.poke("webhook")
+    idle(trigger, 1)  # waiting out a 30 s settle would fail here
+    clock.now += 31  # a quiet spell longer than the settle time
+    trigger.poke("webhook")
+    idle(trigger, 2)
+    trigger.stop()
+    worker.join(10)
+    assert [r.started - r.poked_at for r in trigger.history if r.poked_at is not None] == [0, 0]
+
+
+def test_the_follow_up_pass_starts_settle_after_the_previous_one_ended(
+    passes: tuple[PassTrigger, Passes],
+) -> None:
+    trigger, fake = passes
+    trigger.settle = 0.2
+    trigger.poke("webhook")
+    assert fake.started.acquire(timeout=10)
+    trigger.poke("webhook")  # during the pass: rides on the follow-up, which waits for the burst
+    fake.release.set()
+    idle(trigger, 2)
+    first, follow_up = trigger.history
+    assert follow_up.started - first.finished >= 0.2
+    assert follow_up.pokes == 1
