@@ -10,6 +10,7 @@ the CLI.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
@@ -18,6 +19,7 @@ from collections.abc import Callable
 
 import uvicorn
 
+from pullrekun.adapters.playbook.warm import warm_playbooks
 from pullrekun.adapters.state.lock import LockHeld, LockLost
 from pullrekun.adapters.state.store import Store
 from pullrekun.app.reconcile import reconcile
@@ -92,6 +94,7 @@ class Service:
             )
         )
         self._worker = threading.Thread(target=self.trigger.run_forever, name="pullrekun-passes", daemon=True)
+        self._warm = contextlib.ExitStack()
 
     def _pass(self) -> str:
         started = time.monotonic()
@@ -146,6 +149,8 @@ class Service:
 
     def start_background(self, timeout: float = 10.0) -> None:
         """Serve from a thread of this process (tests, the sandbox); :meth:`shutdown` ends it."""
+        # Passes' playbook runs fork from a warm ansible-playbook (imported once, not per pass).
+        self._warm.enter_context(warm_playbooks())
         self._worker.start()
         self._http = threading.Thread(target=self.server.run, name="pullrekun-http", daemon=True)
         self._http.start()
@@ -172,3 +177,4 @@ class Service:
             http.join(timeout=10)
         if self._worker.is_alive():
             self._worker.join(timeout=120)
+        self._warm.close()

@@ -39,7 +39,8 @@ from pullrekun_sandbox.mariadb import MariaDB
 from pullrekun_sandbox.sandbox import Sandbox
 from pullrekun_sandbox.sshd import SshdHosts
 
-from pullrekun.adapters.playbook.guard import RECORD_NAME, group_members
+from pullrekun.adapters.playbook.guard import RECORD_NAME
+from pullrekun.adapters.playbook.procs import group_members
 from pullrekun.app import crashpoint
 from tests.conftest import _db_names, database_section, run_pass, ssh_world, status_of
 

@@ -30,29 +30,30 @@ import subprocess
 import sys
 import termios
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pullrekun.adapters.playbook.procs import group_members, group_of
+
+if TYPE_CHECKING:
+    from pullrekun.adapters.playbook.warm import WarmRun
 
 #: The file a guard leaves in its run directory while it runs.
 RECORD_NAME = "playbook.pid"
+#: How ansible-playbook was started: "warm" (a fork of `serve`'s warm start) or "cold".
+START_NAME = "playbook.start"
+#: The guard's environment variable naming a warm start's socket (never passed to the run).
+SOCKET_ENV = "PULLREKUN_WARM_SOCKET"
+#: The module the guard's command runs for ansible-playbook.
+PLAYBOOK_CLI = "pullrekun.adapters.playbook.playbook_cli"
 #: The names of the secrets the guard asks for (comma-separated; the values never are in the environment).
 SECRET_NAMES_ENV = "PULLREKUN_SECRET_NAMES"  # noqa: S105 - a variable's name
 SECRET_PROMPT = "pullrekun-secret {name}:"  # noqa: S105 - a prompt
 _PR_SET_PDEATHSIG = 1
 #: How long the playbook gets to stop on SIGTERM before the session is killed.
 GRACE_SECONDS = 3.0
-
-
-def _group_of(pid: int) -> tuple[int, int] | None:
-    """(process group, start time) of a live, non-zombie process."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    if fields[0] == "Z":
-        return None
-    return int(fields[2]), int(fields[19])
 
 
 @dataclass(frozen=True)
@@ -63,27 +64,23 @@ class Orphan:
     pids: tuple[int, ...]
 
 
-def group_members(pgid: int, since: int) -> list[int]:
-    """Live processes of group ``pgid`` started no earlier than ``since`` (clock ticks).
-
-    The start time tells the run's processes from a later group that reused the number.
-    """
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        info = _group_of(int(entry.name))
-        if info is not None and info[0] == pgid and info[1] >= since:
-            members.append(int(entry.name))
-    return sorted(members)
-
-
-def _read_record(path: Path) -> tuple[int, int] | None:
+def _read_record(path: Path) -> list[tuple[int, int]] | None:
+    """The (process group, start time) pairs a record names: the guard's, then a warm run's."""
     try:
-        pid_text, start_text = path.read_text().split()
-        return int(pid_text), int(start_text)
+        lines = path.read_text().splitlines()
+        groups = []
+        for line in lines:
+            pid_text, start_text = line.split()
+            groups.append((int(pid_text), int(start_text)))
+        return groups or None
     except (OSError, ValueError):
         return None
+
+
+def _write_record(path: Path, groups: Sequence[tuple[int, int]]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(f"{pgid} {start}\n" for pgid, start in groups))
+    tmp.replace(path)
 
 
 def end_orphaned_runs(run_dirs: Iterable[Path], grace: float = GRACE_SECONDS) -> list[Orphan]:
@@ -99,15 +96,14 @@ def end_orphaned_runs(run_dirs: Iterable[Path], grace: float = GRACE_SECONDS) ->
         parsed = _read_record(record)
         if parsed is None:
             continue
-        pgid, since = parsed
-        alive = group_members(pgid, since)
+        alive = [pid for pgid, since in parsed for pid in group_members(pgid, since)]
         for pid in alive:
             _signal(pid, signal.SIGTERM)
         left = alive
         deadline = time.monotonic() + grace
         while left and time.monotonic() < deadline:
             time.sleep(0.05)
-            left = [p for p in left if _group_of(p) is not None]
+            left = [p for p in left if group_of(p) is not None]
         for pid in left:
             _signal(pid, signal.SIGKILL)
         record.unlink(missing_ok=True)
@@ -121,13 +117,21 @@ def _signal(pid: int, sig: int) -> None:
         os.kill(pid, sig)
 
 
-def _end_session(child: subprocess.Popen[bytes], grace: float) -> None:
-    """SIGTERM to everything in our process group, then SIGKILL (ourselves included)."""
+def _signal_group(group: tuple[int, int] | None, sig: int) -> None:
+    if group is not None:
+        for pid in group_members(*group):
+            _signal(pid, sig)
+
+
+def _end_session(running: Callable[[], bool], grace: float, warm: tuple[int, int] | None = None) -> None:
+    """SIGTERM to everything in our process group and a warm run's, then SIGKILL (ourselves last)."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _signal_group(warm, signal.SIGTERM)
     os.killpg(0, signal.SIGTERM)
     deadline = time.monotonic() + grace
-    while child.poll() is None and time.monotonic() < deadline:
+    while running() and time.monotonic() < deadline:
         time.sleep(0.05)
+    _signal_group(warm, signal.SIGKILL)
     os.killpg(0, signal.SIGKILL)
 
 
@@ -179,19 +183,18 @@ def main(argv: Sequence[str]) -> int:
         return 2
     if os.getpgrp() != os.getpid():  # under ansible-runner we lead a pty session already
         os.setpgid(0, 0)
-    tmp = record.with_suffix(".tmp")
-    own = _group_of(os.getpid())
+    own = group_of(os.getpid())
     assert own is not None
-    tmp.write_text(f"{os.getpid()} {own[1]}\n")
-    tmp.replace(record)
+    guard = (os.getpid(), own[1])
+    _write_record(record, [guard])
     names = [n for n in os.environ.pop(SECRET_NAMES_ENV, "").split(",") if n]
+    warm_socket = os.environ.pop(SOCKET_ENV, "")
     try:
         secrets = receive_secrets(names)
     except (EOFError, OSError, ValueError) as exc:
         sys.stderr.write(f"playbook guard: could not receive the run's secrets: {exc}\n")
         record.unlink(missing_ok=True)
         return 2
-    child = subprocess.Popen(command, env={**os.environ, **secrets})
     dying = {"signal": 0}
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -199,15 +202,48 @@ def main(argv: Sequence[str]) -> int:
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, on_signal)
-    while True:
-        try:
-            rc = child.wait(timeout=0.2)
-            break
-        except subprocess.TimeoutExpired:
-            if dying["signal"]:
-                _end_session(child, GRACE_SECONDS)
+    warm = _ask_warm(warm_socket, command, secrets)
+    if warm is not None:
+        rc = _run_warm(warm, record, guard, dying)
+    else:
+        record.with_name(START_NAME).write_text("cold\n")
+        child = subprocess.Popen(command, env={**os.environ, **secrets})
+        while True:
+            try:
+                rc = child.wait(timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
+                if dying["signal"]:
+                    _end_session(lambda: child.poll() is None, GRACE_SECONDS)
     record.unlink(missing_ok=True)
     return rc if rc >= 0 else 128 - rc
+
+
+def _ask_warm(socket_path: str, command: Sequence[str], secrets: dict[str, str]) -> WarmRun | None:
+    """A fork of `serve`'s warm ansible-playbook for this run (None: start it as usual)."""
+    if not socket_path or list(command[1:3]) != ["-m", PLAYBOOK_CLI]:
+        return None
+    from pullrekun.adapters.playbook.warm import ask
+
+    return ask(socket_path, command[3:], os.getcwd(), dict(os.environ), secrets)
+
+
+def _run_warm(warm: WarmRun, record: Path, guard: tuple[int, int], dying: dict[str, int]) -> int:
+    """The warm run, recorded with the guard before it may start, ended with the guard's session."""
+    group = (warm.pgid, warm.start)
+    _write_record(record, [guard, group])
+    record.with_name(START_NAME).write_text("warm\n")
+
+    def tick() -> None:
+        if dying["signal"]:
+            _end_session(lambda: bool(group_members(*group)), GRACE_SECONDS, group)
+
+    try:
+        warm.go()
+    except OSError:
+        tick()
+        return 1
+    return warm.wait(0.2, tick)
 
 
 if __name__ == "__main__":

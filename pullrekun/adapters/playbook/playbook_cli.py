@@ -8,6 +8,7 @@ the run's forked workers no longer collect what the imports made.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -22,15 +23,32 @@ _ANSIBLE = (
 )
 
 
-def main(argv: Sequence[str]) -> int:
+def load() -> None:
+    """Import what ``ansible-playbook`` needs (settings are read from the environment now)."""
     with collector_paused():
         for name in _ANSIBLE:
             __import__(name)
+
+
+def main(argv: Sequence[str]) -> int:
+    load()
     from ansible.cli.playbook import main as playbook_main
 
     sys.argv = ["ansible-playbook", *argv]
     code = playbook_main()  # exits through SystemExit with the run's code
     return int(code or 0)
+
+
+def run_forked(argv: Sequence[str]) -> int:
+    """:func:`main` in a fork of a process that ran :func:`load` (the warm start), once the fork's
+    terminal is on 0, 1 and 2: output line by line again, the banner as wide as that terminal."""
+    from ansible.utils.display import Display
+
+    if os.isatty(1):
+        sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+        sys.stderr.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    Display()._set_column_width()
+    return main(argv)
 
 
 if __name__ == "__main__":

@@ -26,15 +26,20 @@ from typing import IO, Any
 
 import yaml
 
-from pullrekun.adapters.playbook.guard import RECORD_NAME, SECRET_NAMES_ENV, SECRET_PROMPT
+from pullrekun.adapters.playbook import warm
+from pullrekun.adapters.playbook.guard import (
+    PLAYBOOK_CLI,
+    RECORD_NAME,
+    SECRET_NAMES_ENV,
+    SECRET_PROMPT,
+    SOCKET_ENV,
+    START_NAME,
+)
 from pullrekun.adapters.playbook.settings import run_environment
 from pullrekun.core.redact import cap_output
 from pullrekun.core.steps import Step, step_of
 
 log = logging.getLogger(__name__)
-
-#: ansible-playbook, as the guard starts it (its imports with the garbage collector paused).
-PLAYBOOK_CLI = "pullrekun.adapters.playbook.playbook_cli"
 
 
 class Unsafe(str):
@@ -124,6 +129,8 @@ class RunResult:
     error: str = ""
     #: Per host, what its environment's migrations changed in its schema (the diff task's answer).
     schema_changes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: How ansible-playbook was started: "warm" (a fork of `serve`'s warm start), "cold" or "".
+    started: str = ""
 
     @property
     def ok(self) -> bool:
@@ -283,8 +290,9 @@ def run_playbook(spec: RunSpec, cancel: Callable[[], bool] | None = None) -> Run
     playbook = str(spec.project_dir / spec.playbook)
     cmd = ("ansible-playbook", "-i", str(private / "inventory"), playbook)
     # The run's settings are the environment's (ansible_env): no ansible.cfg in the working
-    # directory, the home directory or /etc/ansible changes what a pass does.
-    config = private / "ansible.cfg"
+    # directory, the home directory or /etc/ansible changes what a pass does. One path for every
+    # run, so their settings are the same and `serve`'s warm ansible-playbook serves them all.
+    config = spec.artifacts_root / "ansible.cfg"
     _private_file(config, "# Empty on purpose: pullrekun passes its settings as environment variables.\n")
     # Enough to replay by hand: ansible-playbook -i <run>/inventory <playbook> -e @<run>/extravars.json
     extra_vars = dict(spec.extra_vars)
@@ -299,6 +307,9 @@ def run_playbook(spec: RunSpec, cancel: Callable[[], bool] | None = None) -> Run
         "ANSIBLE_CONFIG": str(config),
         SECRET_NAMES_ENV: ",".join(spec.secrets),
     }
+    warm_socket = warm.socket_path()
+    if warm_socket is not None:
+        own[SOCKET_ENV] = str(warm_socket)  # the guard takes it out before ansible-playbook runs
     (private / "artifacts" / spec.ident).mkdir(mode=0o700)
     stdout_path = private / "artifacts" / spec.ident / "stdout"
     stdout_fd = os.open(stdout_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -348,6 +359,8 @@ def _run(
             ident=spec.ident,
             timeout=spec.timeout,
             suppress_env_files=True,
+            # Facts are never gathered: no per-run cache directory in the run's settings.
+            fact_cache_type="memory",
             # The events' text goes to artifacts/<id>/stdout through the handler, redacted.
             suppress_output_file=True,
             quiet=spec.quiet,
@@ -378,4 +391,12 @@ def _run(
         done_steps=done_steps,
         error=str(spec.idle_timeout) if status is RunStatus.IDLE else "",
         schema_changes=events.schema_changes,
+        started=_read_started(private / START_NAME),
     )
+
+
+def _read_started(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""

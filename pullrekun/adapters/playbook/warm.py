@@ -1,0 +1,403 @@
+"""A warm ``ansible-playbook`` for `pullrekun serve`: Ansible imported once, each run a fork.
+
+``ansible-playbook`` spends about 0.4 s of every run importing Ansible before it reads its first
+file. `serve` runs a pass after each push, so it keeps one process (the *warm start*,
+``python -m pullrekun.adapters.playbook.warm SOCKET PARENT``) that has imported Ansible with the
+settings of the runs it serves, and the playbook guard asks it for a fork instead of starting
+``ansible-playbook`` afresh. Everything else about a run stays as it was:
+
+- ansible-runner starts the guard as before (a pty, the secrets asked for on it); the guard sends
+  the warm start its terminal (the file descriptors), arguments, working directory, environment
+  and secrets over a Unix socket only this user can reach (a directory of mode 0700; the peer's
+  uid is checked);
+- the fork leads a process group of its own and tells the guard who it is; the guard adds that
+  group to its run record *before* the fork may start, so every crash path still ends the run:
+  the guard ends the group with its own when the pass dies, the warm start ends it when the
+  guard's connection closes first (a guard killed with ``kill -9``), and the next pass ends what
+  a record names (:func:`pullrekun.adapters.playbook.guard.end_orphaned_runs`);
+- Ansible reads its settings from the environment when it is imported: a fork is given only
+  to a run whose settings (``ANSIBLE_*``, the locale, ``HOME``, ``PYTHON*``) are exactly those
+  the warm start imported with. The first run of a `serve` is started cold and teaches the warm
+  start its settings; a run with other settings is started cold.
+
+Only the standard library at import (the guard imports the client half); Ansible is imported
+when the first run's settings arrive.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pullrekun.adapters.playbook.procs import group_members, group_of
+
+_PR_SET_PDEATHSIG = 1
+#: How long a run's group gets between SIGTERM and SIGKILL when the warm start ends it.
+GRACE_SECONDS = 3.0
+_HEADER = struct.Struct("!I")
+_MAX_FRAME = 16 * 1024 * 1024
+
+
+def import_time_settings(env: Mapping[str, str]) -> dict[str, str]:
+    """What of an environment Ansible reads when it is imported (and so must match a fork's)."""
+    return {
+        k: v
+        for k, v in env.items()
+        if k.startswith(("ANSIBLE_", "LC_", "PYTHON")) or k in {"LANG", "LANGUAGE", "HOME", "TZ"}
+    }
+
+
+# -- frames: a length, then JSON; the first frame of a request carries the terminal's fds ------
+
+
+def _send(sock: socket.socket, message: Mapping[str, Any], fds: Sequence[int] = ()) -> None:
+    data = json.dumps(message).encode()
+    frame = _HEADER.pack(len(data)) + data
+    if fds:
+        sent = socket.send_fds(sock, [frame], list(fds))
+        frame = frame[sent:]
+    if frame:
+        sock.sendall(frame)
+
+
+def _recv_exact(sock: socket.socket, size: int) -> bytes:
+    data = bytearray()
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise EOFError("the other end closed the connection")
+        data += chunk
+    return bytes(data)
+
+
+def _recv(sock: socket.socket, max_fds: int = 0) -> tuple[dict[str, Any], list[int]]:
+    fds: list[int] = []
+    if max_fds:
+        head, fds, _flags, _addr = socket.recv_fds(sock, _HEADER.size, max_fds)
+        if not head:
+            raise EOFError("the other end closed the connection")
+        head += _recv_exact(sock, _HEADER.size - len(head))
+    else:
+        head = _recv_exact(sock, _HEADER.size)
+    (size,) = _HEADER.unpack(head)
+    if size > _MAX_FRAME:
+        raise ValueError(f"a frame of {size} bytes")
+    message = json.loads(_recv_exact(sock, size))
+    if not isinstance(message, dict):
+        raise ValueError("a frame that is not an object")
+    return message, fds
+
+
+# -- the client half: the guard asks for a fork ------------------------------------------------
+
+
+@dataclass
+class WarmRun:
+    """A run forked by the warm start: its process group, and the connection its code comes by."""
+
+    sock: socket.socket
+    pgid: int
+    start: int
+
+    def go(self) -> None:
+        _send(self.sock, {"go": True})
+
+    def wait(self, poll: float, on_tick: Callable[[], None]) -> int:
+        """The run's exit code (1 if it died without giving one); ``on_tick`` every ``poll`` s."""
+        self.sock.settimeout(None)
+        while True:
+            ready, _, _ = select.select([self.sock], [], [], poll)
+            if not ready:
+                on_tick()
+                continue
+            try:
+                message, _ = _recv(self.sock)
+            except (EOFError, OSError, ValueError):
+                sys.stderr.write("playbook guard: the warm ansible-playbook ended without an exit code\n")
+                return 1
+            return int(message.get("rc", 1))
+
+
+def ask(
+    socket_path: str, argv: Sequence[str], cwd: str, env: Mapping[str, str], secrets: Mapping[str, str]
+) -> WarmRun | None:
+    """A fork of the warm start for this run, not yet started; None to start it cold instead."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(10)
+        sock.connect(socket_path)
+        request = {"argv": list(argv), "cwd": cwd, "env": dict(env), "secrets": dict(secrets)}
+        _send(sock, request, fds=(0, 1, 2))
+        answer, _ = _recv(sock)
+        if not answer.get("warm"):
+            sock.close()
+            return None
+        return WarmRun(sock, int(answer["pgid"]), int(answer["start"]))
+    except (OSError, EOFError, ValueError, KeyError, TypeError) as exc:
+        sys.stderr.write(f"playbook guard: no warm ansible-playbook ({exc}); starting one\n")
+        sock.close()
+        return None
+
+
+# -- the server half: the warm start ---------------------------------------------------------
+
+
+def _proc_start(pid: int) -> int | None:
+    info = group_of(pid)
+    return None if info is None else info[1]
+
+
+def _end_group(pgid: int, since: int, sig: int) -> bool:
+    """Signal what is left of the group ``pgid`` (started no earlier than ``since``); True if any."""
+    alive = group_members(pgid, since)
+    for pid in alive:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+    return bool(alive)
+
+
+@dataclass
+class _Server:
+    listener: socket.socket
+    #: The settings Ansible was imported with (None: not yet imported).
+    settings: dict[str, str] | None = None
+    #: connection -> (the fork's pgid, its start time)
+    runs: dict[socket.socket, tuple[int, int]] = field(default_factory=dict)
+    #: groups sent SIGTERM -> (start time, when SIGKILL follows)
+    ending: dict[int, tuple[int, float]] = field(default_factory=dict)
+    stopping: bool = False
+
+    def loop(self) -> None:
+        # A run's connection is shared with its fork, which reads the guard's "go" from it: this
+        # process must not read it, only learn when the guard's end closes (POLLRDHUP).
+        poller = select.poll()
+        poller.register(self.listener, select.POLLIN)
+        by_fd: dict[int, socket.socket] = {}
+        while not self.stopping:
+            deadline = min((d for _, d in self.ending.values()), default=None)
+            wait = None if deadline is None else max(0, int((deadline - time.monotonic()) * 1000) + 1)
+            try:
+                events = poller.poll(wait)
+            except InterruptedError:
+                continue
+            for fd, _mask in events:
+                if fd == self.listener.fileno():
+                    conn = self._accept()
+                    if conn is not None:
+                        by_fd[conn.fileno()] = conn
+                        poller.register(conn, select.POLLRDHUP)
+                elif fd in by_fd:
+                    conn = by_fd.pop(fd)
+                    poller.unregister(fd)
+                    self._closed(conn)
+            self._kill_overdue()
+        for pgid, start in self.runs.values():
+            self._end(pgid, start)
+        deadline = time.monotonic() + GRACE_SECONDS
+        while self.ending and time.monotonic() < deadline:
+            time.sleep(0.05)
+            self.ending = {g: v for g, v in self.ending.items() if _end_group(g, v[0], 0)}
+        for pgid, (start, _) in self.ending.items():
+            _end_group(pgid, start, signal.SIGKILL)
+
+    def _end(self, pgid: int, start: int) -> None:
+        if _end_group(pgid, start, signal.SIGTERM):
+            self.ending[pgid] = (start, time.monotonic() + GRACE_SECONDS)
+
+    def _kill_overdue(self) -> None:
+        now = time.monotonic()
+        for pgid, (start, deadline) in list(self.ending.items()):
+            if deadline <= now:
+                _end_group(pgid, start, signal.SIGKILL)
+                del self.ending[pgid]
+
+    def _closed(self, sock: socket.socket) -> None:
+        """The guard's end closed: its run is over, or the guard died; nothing of it may go on."""
+        pgid, start = self.runs.pop(sock)
+        sock.close()
+        self._end(pgid, start)
+
+    def _accept(self) -> socket.socket | None:
+        """Take one request; the connection of a run now forked, else None."""
+        conn, _ = self.listener.accept()
+        fds: list[int] = []
+        try:
+            creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+            _pid, uid, _gid = struct.unpack("3i", creds)
+            if uid != os.getuid():
+                raise PermissionError(f"a connection from uid {uid}")
+            conn.settimeout(10)
+            request, fds = _recv(conn, max_fds=3)
+            if len(fds) != 3:
+                raise ValueError("a request without its terminal")
+            settings = import_time_settings(request["env"])
+            if self.settings is None or settings != self.settings:
+                _send(conn, {"warm": False})
+                conn.close()
+                if self.settings is None:
+                    self._warm_up(request["env"])
+                return None
+            return self._fork(conn, request, fds)
+        except (OSError, EOFError, ValueError, KeyError, TypeError) as exc:
+            sys.stderr.write(f"pullrekun warm start: refused a request: {exc}\n")
+            conn.close()
+            return None
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    def _warm_up(self, env: Mapping[str, str]) -> None:
+        """Import Ansible with these settings (the secrets never reach this process's environment)."""
+        os.environ.clear()
+        os.environ.update(env)
+        from pullrekun.adapters.playbook import playbook_cli
+
+        playbook_cli.load()
+        self.settings = import_time_settings(env)
+
+    def _fork(self, conn: socket.socket, request: dict[str, Any], fds: list[int]) -> socket.socket | None:
+        pid = os.fork()
+        if pid == 0:
+            _child(conn, request, fds, [self.listener, *self.runs])  # never returns
+        start = _proc_start(pid)
+        if start is None:  # already gone
+            conn.close()
+            return None
+        self.runs[conn] = (pid, start)  # from here on, a closed connection ends the group
+        try:
+            _send(conn, {"warm": True, "pgid": pid, "start": start})
+        except OSError:  # the guard is gone already
+            del self.runs[conn]
+            conn.close()
+            self._end(pid, start)
+            return None
+        return conn
+
+
+def _child(conn: socket.socket, request: dict[str, Any], fds: list[int], others: list[socket.socket]) -> None:
+    """The fork: a run of ``ansible-playbook`` on the guard's terminal, once the guard says go."""
+    code = 1
+    try:
+        os.setsid()  # a process group (and session) of its own: the run, its workers, their ssh
+        for sock in others:
+            sock.close()
+        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for target, fd in zip((0, 1, 2), fds, strict=True):
+            os.dup2(fd, target)
+            os.close(fd)
+        conn.settimeout(None)
+        message, _ = _recv(conn)  # the guard has recorded this group
+        if not message.get("go"):
+            os._exit(2)
+        argv, cwd = [str(a) for a in request["argv"]], str(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        os.environ.update(request["secrets"])
+        request.clear()
+        os.chdir(cwd)
+        from pullrekun.adapters.playbook import playbook_cli
+
+        code = playbook_cli.run_forked(argv)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:  # anything at all: said on the run's terminal, never raised in the fork
+        traceback.print_exc()
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        with contextlib.suppress(Exception):
+            _send(conn, {"rc": code})
+        os._exit(code)
+
+
+def serve(socket_path: Path, parent: int) -> int:
+    """The warm start's main loop, until its parent (`serve`) ends or sends SIGTERM."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0 or os.getppid() != parent:
+        return 2
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(socket_path))
+    socket_path.chmod(0o600)
+    listener.listen(16)
+    server = _Server(listener)
+
+    def stop(_signum: int, _frame: object) -> None:
+        server.stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forks are reaped by the kernel
+    print("ready", flush=True)
+    server.loop()
+    return 0
+
+
+# -- the `serve` side: one warm start per process ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class WarmStart:
+    socket: Path
+    pid: int
+
+
+_current: WarmStart | None = None
+
+
+def socket_path() -> Path | None:
+    """The socket of this process's warm start, if one runs (guards of this process's runs use it)."""
+    return None if _current is None else _current.socket
+
+
+@contextlib.contextmanager
+def warm_playbooks() -> Iterator[WarmStart | None]:
+    """Run a warm start for as long as the block lasts (`serve`); yields it, or None if it could
+    not start (every run then starts cold, as under `reconcile`)."""
+    global _current
+    home = Path(tempfile.mkdtemp(prefix="pullrekun-warm-"))  # mode 0700
+    path = home / "socket"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", __name__, str(path), str(os.getpid())],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        ready = proc.stdout.readline().strip() == b"ready"
+        proc.stdout.close()
+        if not ready:
+            sys.stderr.write("pullrekun: the warm ansible-playbook did not start; runs start cold\n")
+        _current = WarmStart(path, proc.pid) if ready else None
+        yield _current
+    finally:
+        _current = None
+        proc.terminate()
+        try:
+            proc.wait(GRACE_SECONDS + 5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(serve(Path(sys.argv[1]), int(sys.argv[2])))

@@ -1,0 +1,205 @@
+"""`serve`'s warm ansible-playbook: runs after the first are forks of a process that imported
+Ansible once, they behave as cold runs do, and no crash leaves one running."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pullrekun.adapters.playbook.guard import RECORD_NAME, end_orphaned_runs
+from pullrekun.adapters.playbook.runner import RunResult, RunSpec, RunStatus, run_playbook
+from pullrekun.adapters.playbook.settings import ansible_env
+from pullrekun.adapters.playbook.warm import WarmStart, warm_playbooks
+from tests.integration.test_playbook_guard import _alive, _wait_for
+
+#: What the run's ansible-playbook process is (a worker's command line is its parent's: it forks
+#: without exec), what a secret looks like inside it, then a wait the tests can stop in.
+PLAYBOOK = """\
+- name: Tell how the run started
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: The command line of ansible-playbook
+      ansible.builtin.debug:
+        msg: "cmdline={{ lookup('ansible.builtin.file', '/proc/' ~ pid ~ '/cmdline') | replace(nul, ' ') }}"
+      vars:
+        pid: "{{ lookup('ansible.builtin.pipe', 'echo $PPID') }}"
+        nul: "\\u0000"
+    - name: The secret's length
+      ansible.builtin.debug:
+        msg: "secret={{ lookup('ansible.builtin.env', 'WARM_TEST_SECRET') | length }}"
+    - name: Wait
+      ansible.builtin.command: sleep {{ wait }}
+      changed_when: false
+"""
+SECRET = "s3cret-value"
+
+
+def _spec(tmp_path: Path, ident: str, wait: int = 0, forks: int = 5) -> RunSpec:
+    project = tmp_path / "project"
+    (project / "playbooks").mkdir(parents=True, exist_ok=True)
+    (project / "playbooks" / "warm.yml").write_text(PLAYBOOK)
+    here = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+    inventory = {"all": {"hosts": {"here": here}}}
+    root = tmp_path / "runs"
+    root.mkdir(exist_ok=True)
+    return RunSpec(
+        project_dir=project,
+        playbook="playbooks/warm.yml",
+        inventory=inventory,
+        extra_vars={"wait": wait},
+        artifacts_root=root,
+        ident=ident,
+        env=ansible_env(project, tmp_path, forks, ""),
+        timeout=120,
+        secrets={"WARM_TEST_SECRET": SECRET},
+    )
+
+
+def _said(result: RunResult) -> str:
+    return (Path(result.artifacts_dir) / "stdout").read_text()
+
+
+@pytest.fixture
+def warm() -> Iterator[WarmStart]:
+    with warm_playbooks() as started:
+        assert started is not None
+        yield started
+    assert not _alive(started.pid), "the warm start ends with its block"
+
+
+def test_runs_after_the_first_are_forks_of_the_warm_start_and_run_as_cold_ones_do(
+    tmp_path: Path, warm: WarmStart
+) -> None:
+    first = run_playbook(_spec(tmp_path, "first"))
+    second = run_playbook(_spec(tmp_path, "second"))
+    other = run_playbook(_spec(tmp_path, "other-settings", forks=7))
+    for result in (first, second, other):
+        assert result.status is RunStatus.SUCCESSFUL, (result.explanation, _said(result))
+        assert result.host_ok("here")
+        assert f"secret={len(SECRET)}" in _said(result), "the secret reaches the run, in memory"
+        assert SECRET not in _said(result)
+        assert not (Path(result.private_data_dir) / RECORD_NAME).exists()
+    # The first run teaches the warm start its settings; a run with other settings starts cold.
+    assert [r.started for r in (first, second, other)] == ["cold", "warm", "cold"]
+    assert "pullrekun.adapters.playbook.playbook_cli" in _said(first)
+    assert "pullrekun.adapters.playbook.warm" in _said(second), "forked from the warm start"
+    assert "pullrekun.adapters.playbook.warm" not in _said(other)
+    # Its output is the run's, as ansible-runner sees it: the events, the recap.
+    events = [json.loads(p.read_text()) for p in (Path(second.artifacts_dir) / "job_events").iterdir()]
+    assert "playbook_on_stats" in {e["event"] for e in events}
+    assert "PLAY RECAP" in _said(second)
+
+
+def _warm_run_in_background(tmp_path: Path, ident: str) -> tuple[threading.Thread, list[RunResult]]:
+    """A warm run (after a cold one) that waits in its last task; returns once it is recorded."""
+    assert run_playbook(_spec(tmp_path, f"{ident}-cold")).started == "cold"
+    results: list[RunResult] = []
+    spec = _spec(tmp_path, ident, wait=300)
+    thread = threading.Thread(target=lambda: results.append(run_playbook(spec)), daemon=True)
+    thread.start()
+    record = tmp_path / "runs" / ident / RECORD_NAME
+    _wait_for(lambda: record.exists() and len(record.read_text().splitlines()) == 2, "never went warm")
+    return thread, results
+
+
+def _groups(record: Path) -> list[tuple[int, int]]:
+    return [(int(a), int(b)) for a, b in (line.split() for line in record.read_text().splitlines())]
+
+
+def _tree(root: int) -> list[int]:
+    """``root`` and its live descendants (Ansible's workers lead sessions of their own)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(") ", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != "Z":
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, todo = [], [root] if _alive(root) else []
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo += children.get(pid, [])
+    return found
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _waiting_run(leader: int) -> list[int]:
+    """The run's processes, once its last task's ``sleep`` runs."""
+
+    def sleeping() -> bool:
+        return any(_cmdline(p).startswith(b"sleep\0") for p in _tree(leader))
+
+    _wait_for(sleeping, "the run never reached its wait", 60)
+    return _tree(leader)
+
+
+def test_a_warm_run_ends_when_its_guard_is_killed(tmp_path: Path, warm: WarmStart) -> None:
+    thread, results = _warm_run_in_background(tmp_path, "guard-killed")
+    (guard_pid, _), (leader, _) = _groups(tmp_path / "runs" / "guard-killed" / RECORD_NAME)
+    run = _waiting_run(leader)
+    os.kill(guard_pid, signal.SIGKILL)  # no chance to end its run: the warm start does
+    _wait_for(lambda: not any(_alive(p) for p in run), "the run outlived its guard")
+    thread.join(30)
+    (result,) = results
+    assert not result.ok
+
+
+def test_a_warm_run_dies_with_its_pass_even_on_kill_9(tmp_path: Path) -> None:
+    # A stand-in for `serve`: a warm start, a cold run, then a warm one that waits.
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from pullrekun.adapters.playbook.runner import run_playbook\n"
+        "from pullrekun.adapters.playbook.warm import warm_playbooks\n"
+        "from tests.integration.test_warm_playbooks import _spec\n"
+        "tmp = Path(sys.argv[1])\n"
+        "with warm_playbooks():\n"
+        "    run_playbook(_spec(tmp, 'cold'))\n"
+        "    run_playbook(_spec(tmp, 'warm', wait=300))\n"
+    )
+    the_pass = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], cwd=Path(__file__).parents[2])
+    record = tmp_path / "runs" / "warm" / RECORD_NAME
+    _wait_for(lambda: record.exists() and len(record.read_text().splitlines()) == 2, "never went warm", 60)
+    leader = _groups(record)[1][0]
+    run = _waiting_run(leader)
+    os.kill(the_pass.pid, signal.SIGKILL)
+    the_pass.wait()
+    _wait_for(lambda: not any(_alive(p) for p in run), "the run outlived its pass")
+
+
+def test_the_next_pass_ends_a_warm_run_whose_guard_and_warm_start_died(
+    tmp_path: Path, warm: WarmStart
+) -> None:
+    thread, _results = _warm_run_in_background(tmp_path, "all-killed")
+    run_dir = tmp_path / "runs" / "all-killed"
+    (guard_pid, _), group = _groups(run_dir / RECORD_NAME)
+    run = _waiting_run(group[0])
+    os.kill(warm.pid, signal.SIGKILL)
+    _wait_for(lambda: not _alive(warm.pid), "the warm start did not die")
+    os.kill(guard_pid, signal.SIGKILL)
+    time.sleep(0.5)  # what would have ended the run within that, had the warm start lived
+    assert all(_alive(p) for p in run), "the run goes on: only its record tells"
+    (orphan,) = end_orphaned_runs([run_dir], grace=1)
+    assert orphan.pids == (group[0],)
+    _wait_for(lambda: not any(_alive(p) for p in run), "the orphaned run was not ended")
+    thread.join(30)
