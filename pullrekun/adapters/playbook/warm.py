@@ -269,6 +269,7 @@ class _Server:
         from pullrekun.adapters.playbook import playbook_cli
 
         playbook_cli.load()
+        playbook_cli.preload()
         self.settings = import_time_settings(env)
 
     def _fork(self, conn: socket.socket, request: dict[str, Any], fds: list[int]) -> socket.socket | None:
