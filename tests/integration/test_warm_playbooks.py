@@ -74,7 +74,24 @@ def warm() -> Iterator[WarmStart]:
     with warm_playbooks() as started:
         assert started is not None
         yield started
-    assert not _alive(started.pid), "the warm start ends with its block"
+    assert started.process.returncode == 0, "the warm start ends with its block, on its SIGTERM"
+
+
+def test_the_warm_start_ends_when_serve_is_killed(tmp_path: Path) -> None:
+    code = (
+        "import sys, time\n"
+        "from pullrekun.adapters.playbook.warm import warm_playbooks\n"
+        "with warm_playbooks() as warm:\n"
+        "    print(warm.pid, flush=True)\n"
+        "    time.sleep(300)\n"
+    )
+    serve = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert serve.stdout is not None
+    warm = int(serve.stdout.readline())
+    assert _alive(warm)
+    serve.kill()
+    serve.wait()
+    _wait_for(lambda: not _alive(warm), "the warm start outlived serve")
 
 
 def test_runs_after_the_first_are_forks_of_the_warm_start_and_run_as_cold_ones_do(
@@ -187,9 +204,13 @@ def test_a_warm_run_dies_with_its_pass_even_on_kill_9(tmp_path: Path) -> None:
     _wait_for(lambda: not any(_alive(p) for p in run), "the run outlived its pass")
 
 
-def test_the_next_pass_ends_a_warm_run_whose_guard_and_warm_start_died(
-    tmp_path: Path, warm: WarmStart
-) -> None:
+def test_the_next_pass_ends_a_warm_run_whose_guard_and_warm_start_died(tmp_path: Path) -> None:
+    with warm_playbooks() as warm:
+        assert warm is not None
+        _kill_all_but_the_record(tmp_path, warm)
+
+
+def _kill_all_but_the_record(tmp_path: Path, warm: WarmStart) -> None:
     thread, _results = _warm_run_in_background(tmp_path, "all-killed")
     run_dir = tmp_path / "runs" / "all-killed"
     (guard_pid, _), group = _groups(run_dir / RECORD_NAME)

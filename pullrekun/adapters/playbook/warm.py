@@ -175,6 +175,10 @@ def _end_group(pgid: int, since: int, sig: int) -> bool:
 @dataclass
 class _Server:
     listener: socket.socket
+    #: The process that started this one (`serve`): when it is gone, so is this one.
+    parent: int
+    #: Where signal handlers write a byte to wake the loop (:func:`signal.set_wakeup_fd`).
+    wakeup: int
     #: The settings Ansible was imported with (None: not yet imported).
     settings: dict[str, str] | None = None
     #: connection -> (the fork's pgid, its start time)
@@ -188,16 +192,18 @@ class _Server:
         # process must not read it, only learn when the guard's end closes (POLLRDHUP).
         poller = select.poll()
         poller.register(self.listener, select.POLLIN)
+        poller.register(self.wakeup, select.POLLIN)
         by_fd: dict[int, socket.socket] = {}
         while not self.stopping:
-            deadline = min((d for _, d in self.ending.values()), default=None)
-            wait = None if deadline is None else max(0, int((deadline - time.monotonic()) * 1000) + 1)
-            try:
-                events = poller.poll(wait)
-            except InterruptedError:
-                continue
+            # Once a second at least: a parent gone without the kernel's signal ends this too.
+            deadline = min((d for _, d in self.ending.values()), default=time.monotonic() + 1)
+            events = poller.poll(max(0, int((deadline - time.monotonic()) * 1000) + 1))
+            if os.getppid() != self.parent:
+                self.stopping = True
             for fd, _mask in events:
-                if fd == self.listener.fileno():
+                if fd == self.wakeup:
+                    os.read(fd, 512)  # a signal: its handler has said what to do
+                elif fd == self.listener.fileno():
                     conn = self._accept()
                     if conn is not None:
                         by_fd[conn.fileno()] = conn
@@ -275,7 +281,7 @@ class _Server:
     def _fork(self, conn: socket.socket, request: dict[str, Any], fds: list[int]) -> socket.socket | None:
         pid = os.fork()
         if pid == 0:
-            _child(conn, request, fds, [self.listener, *self.runs])  # never returns
+            _child(conn, request, fds, [self.listener, *self.runs], self.wakeup)  # never returns
         start = _proc_start(pid)
         if start is None:  # already gone
             conn.close()
@@ -291,11 +297,15 @@ class _Server:
         return conn
 
 
-def _child(conn: socket.socket, request: dict[str, Any], fds: list[int], others: list[socket.socket]) -> None:
+def _child(
+    conn: socket.socket, request: dict[str, Any], fds: list[int], others: list[socket.socket], wakeup: int
+) -> None:
     """The fork: a run of ``ansible-playbook`` on the guard's terminal, once the guard says go."""
     code = 1
     try:
         os.setsid()  # a process group (and session) of its own: the run, its workers, their ssh
+        signal.set_wakeup_fd(-1)
+        os.close(wakeup)
         for sock in others:
             sock.close()
         for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
@@ -339,11 +349,14 @@ def serve(socket_path: Path, parent: int) -> int:
     listener.bind(str(socket_path))
     socket_path.chmod(0o600)
     listener.listen(16)
-    server = _Server(listener)
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_write, False)
+    server = _Server(listener, parent, wake_read)
 
     def stop(_signum: int, _frame: object) -> None:
         server.stopping = True
 
+    signal.set_wakeup_fd(wake_write)
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forks are reaped by the kernel
@@ -358,7 +371,11 @@ def serve(socket_path: Path, parent: int) -> int:
 @dataclass(frozen=True)
 class WarmStart:
     socket: Path
-    pid: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
 
 
 _current: WarmStart | None = None
@@ -387,7 +404,7 @@ def warm_playbooks() -> Iterator[WarmStart | None]:
         proc.stdout.close()
         if not ready:
             sys.stderr.write("pullrekun: the warm ansible-playbook did not start; runs start cold\n")
-        _current = WarmStart(path, proc.pid) if ready else None
+        _current = WarmStart(path, proc) if ready else None
         yield _current
     finally:
         _current = None
@@ -395,6 +412,7 @@ def warm_playbooks() -> Iterator[WarmStart | None]:
         try:
             proc.wait(GRACE_SECONDS + 5)
         except subprocess.TimeoutExpired:
+            sys.stderr.write("pullrekun: the warm ansible-playbook did not stop on SIGTERM; killed\n")
             proc.kill()
             proc.wait()
         shutil.rmtree(home, ignore_errors=True)
