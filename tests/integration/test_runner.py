@@ -57,3 +57,30 @@ def test_a_quiet_task_shorter_than_the_idle_timeout_gets_through(tmp_path: Path)
     assert result.status is RunStatus.SUCCESSFUL, result.explanation
     assert result.host_ok("here")
     assert result.explanation == "playbook run finished"
+
+
+def test_the_reconcile_playbook_replayed_without_a_region_says_what_is_missing(tmp_path: Path) -> None:
+    """A replay by hand that forgets the region: the EC2 tasks fail naming the variable."""
+    from pullrekun.adapters.project import project_dir
+
+    project = project_dir()
+    host = {"ansible_connection": "local", "pullrekun_instance_id": "i-0123456789abcdef0"}
+    inventory = {"all": {"children": {"pullrekun_start": {"hosts": {"i-0123456789abcdef0": host}}}}}
+    root = tmp_path / "runs"
+    for region in ("", None):
+        extra = {} if region is None else {"pullrekun_ec2_region": region}
+        result = run_playbook(
+            RunSpec(
+                project_dir=project,
+                playbook="playbooks/reconcile.yml",
+                inventory=inventory,
+                extra_vars=extra,
+                artifacts_root=root,
+                ident=f"no-region-{region is None}",
+                env=ansible_env(project, tmp_path, 5, ""),
+                timeout=120,
+            )
+        )
+        assert not result.host_ok("i-0123456789abcdef0")
+        failure = result.failures["i-0123456789abcdef0"]
+        assert "pullrekun_ec2_region must be passed as an extra var" in failure.message, failure
