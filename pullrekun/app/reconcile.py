@@ -21,8 +21,8 @@ from pathlib import Path
 
 from pullrekun.adapters.github.client import GitHubClient, backoff_facts, rate_facts
 from pullrekun.adapters.playbook import apply as playbook
-from pullrekun.adapters.playbook import guard as playbook_guard
 from pullrekun.adapters.playbook import launch as launch_run
+from pullrekun.adapters.playbook import orphans as playbook_orphans
 from pullrekun.adapters.playbook.launch import LaunchOutcome
 from pullrekun.adapters.state.lock import PassLock, pass_lock
 from pullrekun.adapters.state.store import Store
@@ -99,7 +99,7 @@ def end_orphaned_runs(cfg: Config, store: Store, now: dt.datetime) -> None:
     root = Path(cfg.ansible.artifacts_dir)
     if not root.is_dir():
         return
-    for orphan in playbook_guard.end_orphaned_runs(p for p in root.iterdir() if p.is_dir()):
+    for orphan in playbook_orphans.end_orphaned_runs(p for p in root.iterdir() if p.is_dir()):
         message = f"ended a playbook run left by a pass that died: {orphan.run_dir.name} (pids {orphan.pids})"
         log.warning("%s", message)
         store.events.add(now, "orphaned_run_ended", message)

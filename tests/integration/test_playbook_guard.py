@@ -9,7 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from pullrekun.adapters.playbook.guard import RECORD_NAME, end_orphaned_runs
+from pullrekun.adapters.playbook.guard import RECORD_NAME
+from pullrekun.adapters.playbook.orphans import end_orphaned_runs
 from pullrekun.adapters.playbook.procs import group_members
 
 GUARD = "pullrekun.adapters.playbook.guard"

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from pullrekun.adapters.playbook.guard import RECORD_NAME, end_orphaned_runs
+from pullrekun.adapters.playbook.guard import RECORD_NAME
+from pullrekun.adapters.playbook.orphans import end_orphaned_runs
 from pullrekun.adapters.playbook.runner import RunResult, RunSpec, RunStatus, run_playbook
 from pullrekun.adapters.playbook.settings import ansible_env
 from pullrekun.adapters.playbook.warm import WarmStart, warm_playbooks

@@ -14,31 +14,27 @@ run going on the staging hosts while the next pass takes the lock. Two guards cl
   guard asks for each on its terminal (``pullrekun-secret NAME:``), ansible-runner answers as it
   answers SSH password prompts, and the guard puts them in ansible-playbook's environment.
 - The next pass, before anything else, looks for records of runs whose guard did not get to
-  clean up (:func:`end_orphaned_runs`) and ends whatever is left of them.
+  clean up (:func:`pullrekun.adapters.playbook.orphans.end_orphaned_runs`) and ends whatever is
+  left of them.
 
-Only the standard library: this module is imported by a process started once per run.
+Only the standard library, and only what a run needs (each import is paid by every run: no
+dataclasses, pathlib, base64 or subprocess unless the run starts cold).
 """
 
 from __future__ import annotations
 
-import base64
+import binascii
 import contextlib
 import ctypes
 import os
 import signal
-import subprocess
 import sys
 import termios
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
 
-from pullrekun.adapters.playbook.procs import group_members, group_of
-
-if TYPE_CHECKING:
-    from pullrekun.adapters.playbook.warm import WarmRun
+from pullrekun.adapters.playbook.handoff import WarmRun, ask
+from pullrekun.adapters.playbook.procs import group_members, group_of, write_record
 
 #: The file a guard leaves in its run directory while it runs.
 RECORD_NAME = "playbook.pid"
@@ -54,62 +50,6 @@ SECRET_PROMPT = "pullrekun-secret {name}:"  # noqa: S105 - a prompt
 _PR_SET_PDEATHSIG = 1
 #: How long the playbook gets to stop on SIGTERM before the session is killed.
 GRACE_SECONDS = 3.0
-
-
-@dataclass(frozen=True)
-class Orphan:
-    """A run left by a dead pass, and the processes of it that were still running."""
-
-    run_dir: Path
-    pids: tuple[int, ...]
-
-
-def _read_record(path: Path) -> list[tuple[int, int]] | None:
-    """The (process group, start time) pairs a record names: the guard's, then a warm run's."""
-    try:
-        lines = path.read_text().splitlines()
-        groups = []
-        for line in lines:
-            pid_text, start_text = line.split()
-            groups.append((int(pid_text), int(start_text)))
-        return groups or None
-    except (OSError, ValueError):
-        return None
-
-
-def _write_record(path: Path, groups: Sequence[tuple[int, int]]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(f"{pgid} {start}\n" for pgid, start in groups))
-    tmp.replace(path)
-
-
-def end_orphaned_runs(run_dirs: Iterable[Path], grace: float = GRACE_SECONDS) -> list[Orphan]:
-    """End what is left of runs whose guard record is still there; returns what was found.
-
-    A guard removes its record when it exits normally, so a record means its pass died
-    without the guard finishing (or the guard itself was killed). Whatever still runs in that
-    run's process group gets SIGTERM, then SIGKILL after ``grace`` seconds.
-    """
-    found = []
-    for run_dir in run_dirs:
-        record = run_dir / RECORD_NAME
-        parsed = _read_record(record)
-        if parsed is None:
-            continue
-        alive = [pid for pgid, since in parsed for pid in group_members(pgid, since)]
-        for pid in alive:
-            _signal(pid, signal.SIGTERM)
-        left = alive
-        deadline = time.monotonic() + grace
-        while left and time.monotonic() < deadline:
-            time.sleep(0.05)
-            left = [p for p in left if group_of(p) is not None]
-        for pid in left:
-            _signal(pid, signal.SIGKILL)
-        record.unlink(missing_ok=True)
-        if alive:
-            found.append(Orphan(run_dir, tuple(alive)))
-    return found
 
 
 def _signal(pid: int, sig: int) -> None:
@@ -160,7 +100,7 @@ def receive_secrets(names: Sequence[str], fd: int = 0) -> dict[str, str]:
         for name in names:
             sys.stdout.write(SECRET_PROMPT.format(name=name))
             sys.stdout.flush()
-            values[name] = base64.b64decode(_read_line(fd), validate=True).decode()
+            values[name] = binascii.a2b_base64(_read_line(fd), strict_mode=True).decode()
             sys.stdout.write("\n")
     finally:
         if saved is not None:
@@ -174,7 +114,7 @@ def main(argv: Sequence[str]) -> int:
             "usage: python -m pullrekun.adapters.playbook.guard RECORD PARENT_PID -- COMMAND...\n"
         )
         return 2
-    record, parent, command = Path(argv[0]), int(argv[1]), list(argv[3:])
+    record, parent, command = argv[0], int(argv[1]), list(argv[3:])
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
         sys.stderr.write(f"playbook guard: prctl failed (errno {ctypes.get_errno()})\n")
@@ -186,14 +126,14 @@ def main(argv: Sequence[str]) -> int:
     own = group_of(os.getpid())
     assert own is not None
     guard = (os.getpid(), own[1])
-    _write_record(record, [guard])
+    write_record(record, [guard])
     names = [n for n in os.environ.pop(SECRET_NAMES_ENV, "").split(",") if n]
     warm_socket = os.environ.pop(SOCKET_ENV, "")
     try:
         secrets = receive_secrets(names)
     except (EOFError, OSError, ValueError) as exc:
         sys.stderr.write(f"playbook guard: could not receive the run's secrets: {exc}\n")
-        record.unlink(missing_ok=True)
+        _remove(record)
         return 2
     dying = {"signal": 0}
 
@@ -206,7 +146,9 @@ def main(argv: Sequence[str]) -> int:
     if warm is not None:
         rc = _run_warm(warm, record, guard, dying)
     else:
-        record.with_name(START_NAME).write_text("cold\n")
+        import subprocess  # only here: a warm run needs none of it
+
+        _say_start(record, "cold")
         child = subprocess.Popen(command, env={**os.environ, **secrets})
         while True:
             try:
@@ -215,7 +157,7 @@ def main(argv: Sequence[str]) -> int:
             except subprocess.TimeoutExpired:
                 if dying["signal"]:
                     _end_session(lambda: child.poll() is None, GRACE_SECONDS)
-    record.unlink(missing_ok=True)
+    _remove(record)
     return rc if rc >= 0 else 128 - rc
 
 
@@ -223,16 +165,14 @@ def _ask_warm(socket_path: str, command: Sequence[str], secrets: dict[str, str])
     """A fork of `serve`'s warm ansible-playbook for this run (None: start it as usual)."""
     if not socket_path or list(command[1:3]) != ["-m", PLAYBOOK_CLI]:
         return None
-    from pullrekun.adapters.playbook.warm import ask
-
     return ask(socket_path, command[3:], os.getcwd(), dict(os.environ), secrets)
 
 
-def _run_warm(warm: WarmRun, record: Path, guard: tuple[int, int], dying: dict[str, int]) -> int:
+def _run_warm(warm: WarmRun, record: str, guard: tuple[int, int], dying: dict[str, int]) -> int:
     """The warm run, recorded with the guard before it may start, ended with the guard's session."""
     group = (warm.pgid, warm.start)
-    _write_record(record, [guard, group])
-    record.with_name(START_NAME).write_text("warm\n")
+    write_record(record, [guard, group])
+    _say_start(record, "warm")
 
     def tick() -> None:
         if dying["signal"]:
@@ -244,6 +184,16 @@ def _run_warm(warm: WarmRun, record: Path, guard: tuple[int, int], dying: dict[s
         tick()
         return 1
     return warm.wait(0.2, tick)
+
+
+def _say_start(record: str, how: str) -> None:
+    with open(os.path.join(os.path.dirname(record), START_NAME), "w") as f:
+        f.write(how + "\n")
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
 
 
 if __name__ == "__main__":

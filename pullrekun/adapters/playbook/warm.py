@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import json
 import os
 import select
 import shutil
@@ -40,18 +39,17 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pullrekun.adapters.playbook.handoff import recv, send
 from pullrekun.adapters.playbook.procs import group_members, group_of
 
 _PR_SET_PDEATHSIG = 1
 #: How long a run's group gets between SIGTERM and SIGKILL when the warm start ends it.
 GRACE_SECONDS = 3.0
-_HEADER = struct.Struct("!I")
-_MAX_FRAME = 16 * 1024 * 1024
 
 
 def import_time_settings(env: Mapping[str, str]) -> dict[str, str]:
@@ -61,98 +59,6 @@ def import_time_settings(env: Mapping[str, str]) -> dict[str, str]:
         for k, v in env.items()
         if k.startswith(("ANSIBLE_", "LC_", "PYTHON")) or k in {"LANG", "LANGUAGE", "HOME", "TZ"}
     }
-
-
-# -- frames: a length, then JSON; the first frame of a request carries the terminal's fds ------
-
-
-def _send(sock: socket.socket, message: Mapping[str, Any], fds: Sequence[int] = ()) -> None:
-    data = json.dumps(message).encode()
-    frame = _HEADER.pack(len(data)) + data
-    if fds:
-        sent = socket.send_fds(sock, [frame], list(fds))
-        frame = frame[sent:]
-    if frame:
-        sock.sendall(frame)
-
-
-def _recv_exact(sock: socket.socket, size: int) -> bytes:
-    data = bytearray()
-    while len(data) < size:
-        chunk = sock.recv(size - len(data))
-        if not chunk:
-            raise EOFError("the other end closed the connection")
-        data += chunk
-    return bytes(data)
-
-
-def _recv(sock: socket.socket, max_fds: int = 0) -> tuple[dict[str, Any], list[int]]:
-    fds: list[int] = []
-    if max_fds:
-        head, fds, _flags, _addr = socket.recv_fds(sock, _HEADER.size, max_fds)
-        if not head:
-            raise EOFError("the other end closed the connection")
-        head += _recv_exact(sock, _HEADER.size - len(head))
-    else:
-        head = _recv_exact(sock, _HEADER.size)
-    (size,) = _HEADER.unpack(head)
-    if size > _MAX_FRAME:
-        raise ValueError(f"a frame of {size} bytes")
-    message = json.loads(_recv_exact(sock, size))
-    if not isinstance(message, dict):
-        raise ValueError("a frame that is not an object")
-    return message, fds
-
-
-# -- the client half: the guard asks for a fork ------------------------------------------------
-
-
-@dataclass
-class WarmRun:
-    """A run forked by the warm start: its process group, and the connection its code comes by."""
-
-    sock: socket.socket
-    pgid: int
-    start: int
-
-    def go(self) -> None:
-        _send(self.sock, {"go": True})
-
-    def wait(self, poll: float, on_tick: Callable[[], None]) -> int:
-        """The run's exit code (1 if it died without giving one); ``on_tick`` every ``poll`` s."""
-        self.sock.settimeout(None)
-        while True:
-            ready, _, _ = select.select([self.sock], [], [], poll)
-            if not ready:
-                on_tick()
-                continue
-            try:
-                message, _ = _recv(self.sock)
-            except (EOFError, OSError, ValueError):
-                sys.stderr.write("playbook guard: the warm ansible-playbook ended without an exit code\n")
-                return 1
-            return int(message.get("rc", 1))
-
-
-def ask(
-    socket_path: str, argv: Sequence[str], cwd: str, env: Mapping[str, str], secrets: Mapping[str, str]
-) -> WarmRun | None:
-    """A fork of the warm start for this run, not yet started; None to start it cold instead."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        sock.settimeout(10)
-        sock.connect(socket_path)
-        request = {"argv": list(argv), "cwd": cwd, "env": dict(env), "secrets": dict(secrets)}
-        _send(sock, request, fds=(0, 1, 2))
-        answer, _ = _recv(sock)
-        if not answer.get("warm"):
-            sock.close()
-            return None
-        return WarmRun(sock, int(answer["pgid"]), int(answer["start"]))
-    except (OSError, EOFError, ValueError, KeyError, TypeError) as exc:
-        sys.stderr.write(f"playbook guard: no warm ansible-playbook ({exc}); starting one\n")
-        sock.close()
-        return None
 
 
 # -- the server half: the warm start ---------------------------------------------------------
@@ -249,12 +155,12 @@ class _Server:
             if uid != os.getuid():
                 raise PermissionError(f"a connection from uid {uid}")
             conn.settimeout(10)
-            request, fds = _recv(conn, max_fds=3)
+            request, fds = recv(conn, max_fds=3)
             if len(fds) != 3:
                 raise ValueError("a request without its terminal")
             settings = import_time_settings(request["env"])
             if self.settings is None or settings != self.settings:
-                _send(conn, {"warm": False})
+                send(conn, {"warm": False})
                 conn.close()
                 if self.settings is None:
                     self._warm_up(request["env"])
@@ -288,7 +194,7 @@ class _Server:
             return None
         self.runs[conn] = (pid, start)  # from here on, a closed connection ends the group
         try:
-            _send(conn, {"warm": True, "pgid": pid, "start": start})
+            send(conn, {"warm": True, "pgid": pid, "start": start})
         except OSError:  # the guard is gone already
             del self.runs[conn]
             conn.close()
@@ -315,7 +221,7 @@ def _child(
             os.dup2(fd, target)
             os.close(fd)
         conn.settimeout(None)
-        message, _ = _recv(conn)  # the guard has recorded this group
+        message, _ = recv(conn)  # the guard has recorded this group
         if not message.get("go"):
             os._exit(2)
         argv, cwd = [str(a) for a in request["argv"]], str(request["cwd"])
@@ -336,7 +242,7 @@ def _child(
             sys.stdout.flush()
             sys.stderr.flush()
         with contextlib.suppress(Exception):
-            _send(conn, {"rc": code})
+            send(conn, {"rc": code})
         os._exit(code)
 
 
