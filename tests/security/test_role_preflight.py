@@ -10,12 +10,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.paths import REPO
 
 
-def _play(tmp_path: Path, extra: dict[str, object]) -> subprocess.CompletedProcess[str]:
+def _play(tmp_path: Path, extra: dict[str, object], entry: str = "main") -> subprocess.CompletedProcess[str]:
+    """The role on localhost through an entry point: main, or release (reconcile.yml's deploys)."""
     playbook = tmp_path / "play.yml"
-    playbook.write_text("- hosts: localhost\n  gather_facts: false\n  roles:\n    - role: staging\n")
+    playbook.write_text(
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - ansible.builtin.import_role:\n"
+        f"        name: staging\n        tasks_from: {entry}\n"
+    )
     extra = {
         **extra,
         "staging_deploy_root": str(tmp_path / "root"),
@@ -43,7 +49,8 @@ def test_a_hostile_service_name_stops_the_role_before_it_changes_anything(tmp_pa
     assert not (tmp_path / "root").exists(), "nothing was written"
 
 
-def test_a_deploys_bad_input_is_refused_with_every_problem_named(tmp_path: Path) -> None:
+@pytest.mark.parametrize("entry", ["main", "release"])
+def test_a_deploys_bad_input_is_refused_with_every_problem_named(tmp_path: Path, entry: str) -> None:
     out = _play(
         tmp_path,
         {
@@ -54,6 +61,7 @@ def test_a_deploys_bad_input_is_refused_with_every_problem_named(tmp_path: Path)
             "staging_app_command": "",
             "staging_revision_check": "shell:id",
         },
+        entry,
     )
     assert out.returncode != 0
     for said in (
@@ -67,16 +75,34 @@ def test_a_deploys_bad_input_is_refused_with_every_problem_named(tmp_path: Path)
     assert not (tmp_path / "root").exists(), "nothing was written"
 
 
-def test_an_app_env_value_of_two_lines_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("entry", ["main", "release"])
+def test_an_app_env_value_of_two_lines_is_refused(tmp_path: Path, entry: str) -> None:
     good = {
         "staging_action": "deploy",
         "staging_sha": "a" * 40,
         "staging_repo_url": "https://example.invalid/app.git",
         "staging_app_command": "./run",
     }
-    out = _play(tmp_path, {**good, "staging_app_env": {"FEATURE": "on\nEVIL=1", "URL": "http://x/pr/1"}})
+    out = _play(
+        tmp_path, {**good, "staging_app_env": {"FEATURE": "on\nEVIL=1", "URL": "http://x/pr/1"}}, entry
+    )
     assert out.returncode != 0
     assert "to one-line values (got sha " + "a" * 40 + ", names ['FEATURE', 'URL'])" in out.stdout, (
         out.stdout[-3000:]
     )
+    assert not (tmp_path / "root").exists(), "nothing was written"
+
+
+@pytest.mark.parametrize("entry", ["main", "release"])
+def test_an_input_of_the_wrong_type_is_refused_by_the_argument_spec(tmp_path: Path, entry: str) -> None:
+    good = {
+        "staging_sha": "a" * 40,
+        "staging_repo_url": "https://example.invalid/app.git",
+        "staging_app_command": "./run",
+    }
+    out = _play(tmp_path, {**good, "staging_app_port": "8000; id"}, entry)
+    assert out.returncode != 0
+    said = "argument 'staging_app_port' is of type str and we were unable to convert to int"
+    assert said in out.stdout, out.stdout[-3000:]
+    assert f'"argument_spec_name": "{entry}"' in out.stdout, "the entry point's own spec refused it"
     assert not (tmp_path / "root").exists(), "nothing was written"
