@@ -14,14 +14,14 @@ settings of the runs it serves, and the playbook guard asks it for a fork instea
   group to its run record *before* the fork may start, so every crash path still ends the run:
   the guard ends the group with its own when the pass dies, the warm start ends it when the
   guard's connection closes first (a guard killed with ``kill -9``), and the next pass ends what
-  a record names (:func:`pullrekun.adapters.playbook.guard.end_orphaned_runs`);
+  a record names (:func:`pullrekun.adapters.playbook.orphans.end_orphaned_runs`);
 - Ansible reads its settings from the environment when it is imported: a fork is given only
   to a run whose settings (``ANSIBLE_*``, the locale, ``HOME``, ``PYTHON*``) are exactly those
   the warm start imported with. The first run of a `serve` is started cold and teaches the warm
   start its settings; a run with other settings is started cold.
 
-Only the standard library at import (the guard imports the client half); Ansible is imported
-when the first run's settings arrive.
+The guard's half (frames, asking for a fork) is :mod:`pullrekun.adapters.playbook.handoff`.
+Only the standard library at import; Ansible is imported when the first run's settings arrive.
 """
 
 from __future__ import annotations
@@ -295,7 +295,11 @@ def socket_path() -> Path | None:
 @contextlib.contextmanager
 def warm_playbooks() -> Iterator[WarmStart | None]:
     """Run a warm start for as long as the block lasts (`serve`); yields it, or None if it could
-    not start (every run then starts cold, as under `reconcile`)."""
+    not start (every run then starts cold, as under `reconcile`).
+
+    The kernel's signal on the parent's death follows the *thread* that started the process:
+    enter this from one that lives as long as the block (`serve` does, from its main thread).
+    The warm start also looks for its parent every second."""
     global _current
     home = Path(tempfile.mkdtemp(prefix="pullrekun-warm-"))  # mode 0700
     path = home / "socket"
