@@ -303,10 +303,13 @@ def warm_playbooks() -> Iterator[WarmStart | None]:
     global _current
     home = Path(tempfile.mkdtemp(prefix="pullrekun-warm-"))  # mode 0700
     path = home / "socket"
+    # Not serve's stderr: what Ansible's imports warn would break serve's structured logs. Each
+    # fork's stderr is its run's terminal (its output is the run's, as a cold run's is).
     proc = subprocess.Popen(
         [sys.executable, "-m", __name__, str(path), str(os.getpid())],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
     try:
         assert proc.stdout is not None
