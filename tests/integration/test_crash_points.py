@@ -40,7 +40,7 @@ from pullrekun_sandbox.sandbox import Sandbox
 from pullrekun_sandbox.sshd import SshdHosts
 
 from pullrekun.adapters.playbook.guard import RECORD_NAME
-from pullrekun.adapters.playbook.procs import group_members
+from pullrekun.adapters.playbook.procs import read_record, run_processes
 from pullrekun.app import crashpoint
 from tests.conftest import _db_names, database_section, run_pass, ssh_world, status_of
 
@@ -235,9 +235,9 @@ def _killed_pass(w: CrashWorld, point: str, mode: str) -> None:
     assert marker.read_text().strip() == point, "the kill landed somewhere else"
     # The playbook run dies with its pass, also when only the pullrekun process was killed.
     for record in (w.sb.root / "artifacts").glob(f"*/{RECORD_NAME}"):
-        pgid, since = (int(x) for x in record.read_text().split())
+        groups = read_record(str(record)) or []
         deadline = time.monotonic() + 15
-        while group_members(pgid, since):
+        while run_processes(groups):
             assert time.monotonic() < deadline, f"the playbook run {record.parent.name} outlived its pass"
             time.sleep(0.02)
 

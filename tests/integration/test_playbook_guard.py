@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pullrekun.adapters.playbook.guard import RECORD_NAME
 from pullrekun.adapters.playbook.orphans import end_orphaned_runs
-from pullrekun.adapters.playbook.procs import group_members
+from pullrekun.adapters.playbook.procs import end_run, group_of, run_processes
 
 GUARD = "pullrekun.adapters.playbook.guard"
 
@@ -29,6 +29,28 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(") ", 1)[1].split()[0] != "Z"
+
+
+def left_of(marker: str) -> list[str]:
+    """Live processes whose environment mentions ``marker`` (a run's temporary directory, which
+    ansible-playbook, its workers and every command they start inherit): pid and command line."""
+    left = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid() or not _alive(int(entry.name)):
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker.encode() in environ:
+            left.append(f"{entry.name}: {cmdline}")
+    return left
+
+
+def group_members(pgid: int, since: int) -> list[int]:
+    """The run's processes: its group's and their descendants."""
+    return sorted(pid for pid, _ in run_processes([(pgid, since)]))
 
 
 def _record(run: Path) -> tuple[int, int]:
@@ -81,3 +103,26 @@ def test_a_run_that_finished_leaves_no_record(tmp_path: Path) -> None:
     )  # fmt: skip
     assert out.returncode == 3, "the command's exit status passes through"
     assert not (tmp_path / RECORD_NAME).exists()
+
+
+def test_a_run_is_its_groups_and_every_descendant_even_one_whose_parent_died(tmp_path: Path) -> None:
+    # A stand-in for ansible-playbook with a worker that left for a session of its own.
+    playbook = subprocess.Popen(
+        ["sh", "-c", "setsid sleep 301 & echo $!; exec sleep 300"],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert playbook.stdout is not None
+    worker = int(playbook.stdout.readline())
+    _wait_for(lambda: _alive(worker) and os.getsid(worker) == worker, "the worker never left the group")
+    group = group_of(playbook.pid)
+    assert group is not None
+    run = run_processes([group])
+    assert sorted(pid for pid, _ in run) == sorted([playbook.pid, worker]), "a signal to the group misses one"
+    os.kill(playbook.pid, signal.SIGKILL)  # the worker is nobody's descendant now
+    playbook.wait()
+    assert [pid for pid, _ in run_processes([group])] == []
+    assert [pid for pid, _ in run_processes([group], known=run)] == [worker], "followed by what was seen"
+    assert end_run([group], grace=1, known=run) == [worker]
+    assert not _alive(worker)

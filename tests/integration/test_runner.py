@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pullrekun.adapters.playbook.runner import RunSpec, RunStatus, run_playbook
 from pullrekun.adapters.playbook.settings import ansible_env
+from tests.integration.test_playbook_guard import left_of
 
 PLAYBOOK = """\
 - name: A task that hangs, then another
@@ -50,6 +51,8 @@ def test_a_hung_task_fails_the_run_after_the_idle_timeout_and_says_so(tmp_path: 
     assert not result.host_ok("here"), "a host whose run was stopped is not ready"
     assert "nothing happened for 3 s" in result.explanation
     assert "TASK [Got through]" not in (Path(result.artifacts_dir) / "stdout").read_text()
+    # Ansible's workers lead sessions of their own: the run's whole tree ends, not its group.
+    assert left_of(str(tmp_path)) == [], "a process of the stopped run goes on"
 
 
 def test_a_quiet_task_shorter_than_the_idle_timeout_gets_through(tmp_path: Path) -> None:

@@ -182,6 +182,24 @@ def test_a_warm_run_ends_when_its_guard_is_killed(tmp_path: Path, warm: WarmStar
     assert not result.ok
 
 
+def test_a_stopped_warm_run_leaves_nothing_running(tmp_path: Path, warm: WarmStart) -> None:
+    """A cancel (serve stopping, an idle timeout) ends the whole run before the pass goes on."""
+    assert run_playbook(_spec(tmp_path, "stopped-cold")).started == "cold"
+    stop = threading.Event()
+    results: list[RunResult] = []
+    spec = _spec(tmp_path, "stopped", wait=300)
+    thread = threading.Thread(target=lambda: results.append(run_playbook(spec, cancel=stop.is_set)))
+    thread.start()
+    record = tmp_path / "runs" / "stopped" / RECORD_NAME
+    _wait_for(lambda: record.exists() and len(record.read_text().splitlines()) == 2, "never went warm")
+    run = _waiting_run(_groups(record)[1][0])
+    stop.set()
+    thread.join(30)
+    (result,) = results
+    assert (result.status, result.started) == (RunStatus.CANCELED, "warm")
+    assert [p for p in run if _alive(p)] == [], "a process of the stopped run goes on"
+
+
 def test_a_warm_run_dies_with_its_pass_even_on_kill_9(tmp_path: Path) -> None:
     # A stand-in for `serve`: a warm start, a cold run, then a warm one that waits.
     code = (
@@ -222,6 +240,6 @@ def _kill_all_but_the_record(tmp_path: Path, warm: WarmStart) -> None:
     time.sleep(0.5)  # what would have ended the run within that, had the warm start lived
     assert all(_alive(p) for p in run), "the run goes on: only its record tells"
     (orphan,) = end_orphaned_runs([run_dir], grace=1)
-    assert orphan.pids == (group[0],)
+    assert sorted(orphan.pids) == sorted(run), "the fork and its workers, each in a session of its own"
     _wait_for(lambda: not any(_alive(p) for p in run), "the orphaned run was not ended")
     thread.join(30)

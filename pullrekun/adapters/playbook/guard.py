@@ -8,8 +8,9 @@ run going on the staging hosts while the next pass takes the lock. Two guards cl
   ansible-runner starts (COMMAND is ansible-playbook, started as
   :mod:`pullrekun.adapters.playbook.playbook_cli`). It asks the kernel for a signal when its
   parent (the pass) dies (``PR_SET_PDEATHSIG``), records its pid and start time in the run
-  directory, runs ansible-playbook as its child, and when the pass dies ends the whole session:
-  the playbook, its forks and their ssh clients.
+  directory, runs ansible-playbook as its child, and when the pass dies (or ansible-runner stops
+  the run: a cancel, a timeout) ends the whole run: the playbook, its workers (each leads a
+  session of its own) and what they started, ssh clients and module processes.
 - The playbook's secrets (AWS keys, database passwords) never pass through a file or argv: the
   guard asks for each on its terminal (``pullrekun-secret NAME:``), ansible-runner answers as it
   answers SSH password prompts, and the guard puts them in ansible-playbook's environment.
@@ -30,11 +31,11 @@ import os
 import signal
 import sys
 import termios
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from typing import NoReturn
 
 from pullrekun.adapters.playbook.handoff import WarmRun, ask
-from pullrekun.adapters.playbook.procs import group_members, group_of, write_record
+from pullrekun.adapters.playbook.procs import end_run, group_of, run_processes, write_record
 
 #: The file a guard leaves in its run directory while it runs.
 RECORD_NAME = "playbook.pid"
@@ -50,29 +51,22 @@ SECRET_PROMPT = "pullrekun-secret {name}:"  # noqa: S105 - a prompt
 _PR_SET_PDEATHSIG = 1
 #: How long the playbook gets to stop on SIGTERM before the session is killed.
 GRACE_SECONDS = 3.0
+#: How soon the guard acts on a signal (the playbook's exit is seen at once).
+POLL_SECONDS = 0.05
 
 
-def _signal(pid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, sig)
+def _end_run(record: str, groups: Sequence[tuple[int, int]], signum: int) -> NoReturn:
+    """End every process of the run but this one (SIGTERM, SIGKILL after the grace), then exit.
 
-
-def _signal_group(group: tuple[int, int] | None, sig: int) -> None:
-    if group is not None:
-        for pid in group_members(*group):
-            _signal(pid, sig)
-
-
-def _end_session(running: Callable[[], bool], grace: float, warm: tuple[int, int] | None = None) -> None:
-    """SIGTERM to everything in our process group and a warm run's, then SIGKILL (ourselves last)."""
+    The run is the recorded groups and their descendants: Ansible's workers lead sessions of
+    their own, out of reach of a signal to the group. The record goes only once none is left.
+    """
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    _signal_group(warm, signal.SIGTERM)
-    os.killpg(0, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while running() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    _signal_group(warm, signal.SIGKILL)
-    os.killpg(0, signal.SIGKILL)
+    me = os.getpid()
+    end_run(groups, GRACE_SECONDS, spare=me)
+    if not [p for p in run_processes(groups) if p[0] != me]:
+        _remove(record)
+    os._exit(128 + signum)
 
 
 def _read_line(fd: int) -> bytes:
@@ -152,11 +146,11 @@ def main(argv: Sequence[str]) -> int:
         child = subprocess.Popen(command, env={**os.environ, **secrets})
         while True:
             try:
-                rc = child.wait(timeout=0.2)
+                rc = child.wait(timeout=POLL_SECONDS)
                 break
             except subprocess.TimeoutExpired:
                 if dying["signal"]:
-                    _end_session(lambda: child.poll() is None, GRACE_SECONDS)
+                    _end_run(record, [guard], dying["signal"])
     _remove(record)
     return rc if rc >= 0 else 128 - rc
 
@@ -176,14 +170,14 @@ def _run_warm(warm: WarmRun, record: str, guard: tuple[int, int], dying: dict[st
 
     def tick() -> None:
         if dying["signal"]:
-            _end_session(lambda: bool(group_members(*group)), GRACE_SECONDS, group)
+            _end_run(record, [guard, group], dying["signal"])
 
     try:
         warm.go()
     except OSError:
         tick()
         return 1
-    return warm.wait(0.2, tick)
+    return warm.wait(POLL_SECONDS, tick)
 
 
 def _say_start(record: str, how: str) -> None:

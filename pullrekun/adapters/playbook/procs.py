@@ -1,14 +1,23 @@
 """The processes of a run, read from ``/proc``, and the record a guard keeps of them.
 
-A process group's members are told apart from a later group that reused the number by their
-start times. Only the standard library, no pathlib: the playbook guard, started once per run,
-imports this.
+A run is the process groups its guard records (the guard's own, a warm run's) and every
+descendant of their members: Ansible's workers call ``setsid()``, so they and the commands they
+start lead sessions and groups of their own, and only their parents tell whose they are. A
+process group's members are told apart from a later group that reused the number by their start
+times. Only the standard library, no pathlib: the playbook guard, started once per run, imports
+this.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+import signal
+import time
+from collections.abc import Collection, Sequence
+
+#: A process: (pid, start time in clock ticks since boot), which no later process shares.
+Process = tuple[int, int]
 
 
 def group_of(pid: int) -> tuple[int, int] | None:
@@ -23,19 +32,68 @@ def group_of(pid: int) -> tuple[int, int] | None:
     return int(fields[2]), int(fields[19])
 
 
-def group_members(pgid: int, since: int) -> list[int]:
-    """Live processes of group ``pgid`` started no earlier than ``since`` (clock ticks).
-
-    The start time tells the run's processes from a later group that reused the number.
-    """
-    members = []
+def _table() -> dict[int, tuple[int, int, int]]:
+    """pid -> (parent, process group, start time) of every live, non-zombie process."""
+    table = {}
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
-        info = group_of(int(name))
-        if info is not None and info[0] == pgid and info[1] >= since:
-            members.append(int(name))
-    return sorted(members)
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                fields = f.read().rsplit(") ", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != "Z":
+            table[int(name)] = (int(fields[1]), int(fields[2]), int(fields[19]))
+    return table
+
+
+def run_processes(groups: Sequence[tuple[int, int]], known: Collection[Process] = ()) -> set[Process]:
+    """The live processes of a run: members of ``groups`` ((pgid, start) pairs: none started
+    before the group's leader), their descendants, and those of ``known`` still alive (a worker
+    whose parent died first is no longer anyone's descendant)."""
+    table, since = _table(), dict(groups)
+    found = {(pid, start) for pid, (_, pgid, start) in table.items() if start >= since.get(pgid, start + 1)}
+    found |= {(pid, start) for pid, start in known if table.get(pid, (0, 0, -1))[2] == start}
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _, _) in table.items():
+        children.setdefault(parent, []).append(pid)
+    todo = [pid for pid, _ in found]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            process = (child, table[child][2])
+            if process not in found:
+                found.add(process)
+                todo.append(child)
+    return found
+
+
+def signal_processes(processes: Collection[Process], sig: int) -> None:
+    """Send ``sig`` to each of ``processes`` (one gone already is skipped)."""
+    for pid, _ in processes:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+
+
+def end_run(
+    groups: Sequence[tuple[int, int]], grace: float, spare: int = 0, known: Collection[Process] = ()
+) -> list[int]:
+    """SIGTERM to every process of the run, SIGKILL to what is left after ``grace`` seconds
+    (``spare``, the caller, is left alone); returns the pids first found, once none is alive
+    (or a second after SIGKILL, for a process the kernel holds in an uninterruptible wait)."""
+    first = {p for p in run_processes(groups, known) if p[0] != spare}
+    signal_processes(first, signal.SIGTERM)
+    seen, killed, deadline = set(first), False, time.monotonic() + grace
+    while True:
+        alive = {p for p in run_processes(groups, seen) if p[0] != spare}
+        if not alive or (killed and time.monotonic() >= deadline):
+            return sorted(pid for pid, _ in first)
+        signal_processes(alive - seen, signal.SIGKILL if killed else signal.SIGTERM)  # new ones
+        seen |= alive
+        if not killed and time.monotonic() >= deadline:
+            signal_processes(alive, signal.SIGKILL)
+            killed, deadline = True, time.monotonic() + 1.0
+        time.sleep(0.02)
 
 
 def read_record(path: str) -> list[tuple[int, int]] | None:

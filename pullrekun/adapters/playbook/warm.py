@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from pullrekun.adapters.playbook.handoff import recv, send
-from pullrekun.adapters.playbook.procs import group_members, group_of
+from pullrekun.adapters.playbook.procs import Process, end_run, group_of, run_processes, signal_processes
 
 _PR_SET_PDEATHSIG = 1
 #: How long a run's group gets between SIGTERM and SIGKILL when the warm start ends it.
@@ -69,15 +69,6 @@ def _proc_start(pid: int) -> int | None:
     return None if info is None else info[1]
 
 
-def _end_group(pgid: int, since: int, sig: int) -> bool:
-    """Signal what is left of the group ``pgid`` (started no earlier than ``since``); True if any."""
-    alive = group_members(pgid, since)
-    for pid in alive:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
-    return bool(alive)
-
-
 @dataclass
 class _Server:
     listener: socket.socket
@@ -89,8 +80,8 @@ class _Server:
     settings: dict[str, str] | None = None
     #: connection -> (the fork's pgid, its start time)
     runs: dict[socket.socket, tuple[int, int]] = field(default_factory=dict)
-    #: groups sent SIGTERM -> (start time, when SIGKILL follows)
-    ending: dict[int, tuple[int, float]] = field(default_factory=dict)
+    #: runs (a fork's group) sent SIGTERM -> (their processes seen so far, when SIGKILL follows)
+    ending: dict[tuple[int, int], tuple[set[Process], float]] = field(default_factory=dict)
     stopping: bool = False
 
     def loop(self) -> None:
@@ -118,26 +109,30 @@ class _Server:
                     conn = by_fd.pop(fd)
                     poller.unregister(fd)
                     self._closed(conn)
-            self._kill_overdue()
-        for pgid, start in self.runs.values():
-            self._end(pgid, start)
-        deadline = time.monotonic() + GRACE_SECONDS
-        while self.ending and time.monotonic() < deadline:
-            time.sleep(0.05)
-            self.ending = {g: v for g, v in self.ending.items() if _end_group(g, v[0], 0)}
-        for pgid, (start, _) in self.ending.items():
-            _end_group(pgid, start, signal.SIGKILL)
+            self._follow_up()
+        known = {p for seen, _ in self.ending.values() for p in seen}
+        end_run([*self.runs.values(), *self.ending], GRACE_SECONDS, known=known)
 
     def _end(self, pgid: int, start: int) -> None:
-        if _end_group(pgid, start, signal.SIGTERM):
-            self.ending[pgid] = (start, time.monotonic() + GRACE_SECONDS)
+        """SIGTERM to the run (the fork, its workers, what they started); SIGKILL follows."""
+        seen = run_processes([(pgid, start)])
+        signal_processes(seen, signal.SIGTERM)
+        if seen:
+            self.ending[(pgid, start)] = (seen, time.monotonic() + GRACE_SECONDS)
 
-    def _kill_overdue(self) -> None:
+    def _follow_up(self) -> None:
+        """Runs being ended: SIGTERM to processes found since, SIGKILL to all once overdue."""
         now = time.monotonic()
-        for pgid, (start, deadline) in list(self.ending.items()):
+        for group, (seen, deadline) in list(self.ending.items()):
+            alive = run_processes([group], seen)
             if deadline <= now:
-                _end_group(pgid, start, signal.SIGKILL)
-                del self.ending[pgid]
+                signal_processes(alive, signal.SIGKILL)
+            else:
+                signal_processes(alive - seen, signal.SIGTERM)
+            if deadline <= now or not alive:
+                del self.ending[group]
+            else:
+                self.ending[group] = (seen | alive, deadline)
 
     def _closed(self, sock: socket.socket) -> None:
         """The guard's end closed: its run is over, or the guard died; nothing of it may go on."""
