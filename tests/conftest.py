@@ -30,6 +30,7 @@ from pullrekun_sandbox import sshd as sshd_mod
 from pullrekun_sandbox.sandbox import Sandbox, SSHSettings
 
 from pullrekun import config as config_mod
+from pullrekun.adapters.playbook.warm import warm_playbooks
 from pullrekun.adapters.state.store import Store
 from pullrekun.app.readmodel import snapshot
 from pullrekun.app.reconcile import reconcile
@@ -65,6 +66,14 @@ def need(reason: str | None) -> None:
     if os.environ.get("PULLREKUN_REQUIRE_WORLD") == "1":
         pytest.fail(f"test world incomplete: {reason}")
     pytest.skip(reason)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _warm_ansible_playbook() -> Iterator[None]:
+    """Passes run in a test's process fork a warm ansible-playbook, as `serve`'s do: each module's
+    first run (for each world, the first of its settings) starts cold and teaches the warm start."""
+    with warm_playbooks():
+        yield
 
 
 @pytest.fixture(scope="session")
