@@ -76,11 +76,22 @@ def _warm_ansible_playbook() -> Iterator[None]:
         yield
 
 
+@pytest.fixture
+def warm_per_test() -> Iterator[None]:
+    """A warm start of the test's own, for files whose tests each make a world (Ansible settings
+    of their own) and run several passes in it: ``pytestmark = pytest.mark.usefixtures(...)``."""
+    with warm_playbooks():
+        yield
+
+
 @pytest.fixture(scope="session")
 def sshd_hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sshd_mod.SshdHosts]:
     need(sshd_mod.available())
     net = _free_ssh_net()
     hosts = sshd_mod.SshdHosts(tmp_path_factory.mktemp("sshd"), [f"{net}.{n}" for n in range(2, 8)]).start()
+    # The hosts share one filesystem and one user: two bootstraps at once would race to create
+    # that user's ~/.ssh (each real host has its own; Ansible's makedirs is not atomic).
+    Path(pwd.getpwnam(hosts.user).pw_dir, ".ssh").mkdir(mode=0o700, exist_ok=True)
     yield hosts
     hosts.stop()
 

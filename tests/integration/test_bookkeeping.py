@@ -26,6 +26,9 @@ from pullrekun.core import tags as tag
 from pullrekun.core.model import TagInstance, UntagInstance
 from tests.conftest import LOCAL_FIRST_HOST, run_pass, status_of
 
+#: Its tests each make a world and run several passes in it: a warm start per test.
+pytestmark = pytest.mark.usefixtures("warm_per_test")
+
 
 @pytest.fixture
 def sb(tmp_path: Path) -> Iterator[Sandbox]:

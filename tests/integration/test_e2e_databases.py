@@ -21,6 +21,9 @@ from pullrekun import config as config_mod
 from pullrekun.adapters.state.store import Store
 from tests.conftest import _db_names, database_section, run_cli, run_pass, ssh_world, status_of
 
+#: Its tests each make a world and run several passes in it: a warm start per test.
+pytestmark = pytest.mark.usefixtures("warm_per_test")
+
 APP_PASSWORD = "app pw; with 'quotes'"
 
 

@@ -25,6 +25,9 @@ from tests import openapi
 from tests.conftest import LOCAL_FIRST_HOST, need, run_cli, run_pass
 from tests.receiver import Receiver
 
+#: Its tests each make a world and run several passes in it: a warm start per test.
+pytestmark = pytest.mark.usefixtures("warm_per_test")
+
 
 def ok_pass(sb: Sandbox) -> PassResult:
     result = run_pass(sb)

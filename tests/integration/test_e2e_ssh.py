@@ -8,6 +8,7 @@ import subprocess
 import sys
 from typing import Any
 
+import pytest
 from pullrekun_sandbox.github_sim import Fault
 from pullrekun_sandbox.sandbox import Sandbox
 from pullrekun_sandbox.sshd import SshdHosts
@@ -16,6 +17,9 @@ from sqlalchemy import text
 from pullrekun.adapters.state.lock import mysql_lock_name, pass_lock
 from pullrekun.adapters.state.store import Store
 from tests.conftest import run_cli, run_pass, status_of
+
+#: Its tests each make a world and run several passes in it: a warm start per test.
+pytestmark = pytest.mark.usefixtures("warm_per_test")
 
 
 def test_a_login_to_a_test_host_runs_no_shell_start_up_file(sshd_hosts: SshdHosts) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from pullrekun_sandbox.sandbox import Sandbox
 
 from pullrekun import config as config_mod
@@ -14,6 +15,9 @@ from pullrekun.core import tags as tag
 from pullrekun.core.fleet import LaunchInstance, TerminateInstance
 from tests.conftest import run_pass, status_of
 from tests.integration.fleet_helpers import events, pass_at
+
+#: Its tests each make a world and run several passes in it: a warm start per test.
+pytestmark = pytest.mark.usefixtures("warm_per_test")
 
 
 def test_queued_prs_get_launched_bootstrapped_and_deployed_in_one_pass_then_scale_in(

@@ -19,6 +19,9 @@ from tests.conftest import run_pass, status_of
 from tests.integration.fleet_helpers import events, pass_at, status_text
 from tests.integration.test_crash_points import CRASH_ENV, HERE
 
+#: Its tests each make a world and run several passes in it: a warm start per test.
+pytestmark = pytest.mark.usefixtures("warm_per_test")
+
 #: The launch playbook's task: once it has run, EC2 made the instance.
 LAUNCH_TASK = "Ensure the launch's instance exists (once per client token)."
 

@@ -27,6 +27,9 @@ from pullrekun.cli import EXIT_FAILURES
 from pullrekun.config.secrets import github_token
 from tests.conftest import LOCAL_FIRST_HOST, run_pass, status_of
 
+#: Its tests each make a world and run several passes in it: a warm start per test.
+pytestmark = pytest.mark.usefixtures("warm_per_test")
+
 
 def _cli(sb: Sandbox, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(

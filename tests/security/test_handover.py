@@ -31,6 +31,9 @@ from pullrekun_sandbox.sshd import SshdHosts
 from tests.conftest import _db_names, ansible_ssh, need, run_pass, separated_world, status_of
 from tests.paths import REPO
 
+#: Its tests each make a world and run several passes in it: a warm start per test.
+pytestmark = pytest.mark.usefixtures("warm_per_test")
+
 RUN_USER = "prk-handover"
 SECRET = "handover secret #1"
 MARK = "planted-by-pr-one"

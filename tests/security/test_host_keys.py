@@ -14,6 +14,9 @@ from pullrekun.adapters.playbook.settings import ssh_control_dir
 from pullrekun.cli import EXIT_BAD_INPUT, EXIT_OK
 from tests.conftest import end_ssh_masters, run_cli, run_pass, ssh_world, status_of
 
+#: Its tests each make a world and run several passes in it: a warm start per test.
+pytestmark = pytest.mark.usefixtures("warm_per_test")
+
 
 def _state_dir(sb: Sandbox) -> Path:
     return Path(sb.config_dict()["ansible"]["artifacts_dir"])

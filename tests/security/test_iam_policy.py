@@ -16,6 +16,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pullrekun_sandbox.sandbox import Sandbox
 
 from pullrekun import config as config_mod
@@ -27,6 +28,9 @@ from pullrekun.core.model import Deploy, Plan
 from tests.conftest import LOCAL_FIRST_HOST, run_pass
 from tests.integration.fleet_helpers import pass_at
 from tests.paths import REPO
+
+#: Its tests each make a world and run several passes in it: a warm start per test.
+pytestmark = pytest.mark.usefixtures("warm_per_test")
 
 
 def _moto(sb: Sandbox, action: str, method: str = "POST") -> str:

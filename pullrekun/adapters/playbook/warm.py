@@ -296,6 +296,7 @@ def warm_playbooks() -> Iterator[WarmStart | None]:
     enter this from one that lives as long as the block (`serve` does, from its main thread).
     The warm start also looks for its parent every second."""
     global _current
+    outer = _current
     home = Path(tempfile.mkdtemp(prefix="pullrekun-warm-"))  # mode 0700
     path = home / "socket"
     # Not serve's stderr: what Ansible's imports warn would break serve's structured logs. Each
@@ -315,7 +316,7 @@ def warm_playbooks() -> Iterator[WarmStart | None]:
         _current = WarmStart(path, proc) if ready else None
         yield _current
     finally:
-        _current = None
+        _current = outer  # a block inside another's: the outer warm start serves again
         proc.terminate()
         try:
             proc.wait(GRACE_SECONDS + 5)
