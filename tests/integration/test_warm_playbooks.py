@@ -243,3 +243,17 @@ def _kill_all_but_the_record(tmp_path: Path, warm: WarmStart) -> None:
     assert sorted(orphan.pids) == sorted(run), "the fork and its workers, each in a session of its own"
     _wait_for(lambda: not any(_alive(p) for p in run), "the orphaned run was not ended")
     thread.join(30)
+
+
+def test_a_warm_start_inside_another_gives_the_outer_one_back_when_it_ends() -> None:
+    from pullrekun.adapters.playbook.warm import socket_path
+
+    before = socket_path()  # the test file's own warm start (tests/conftest.py)
+    with warm_playbooks() as outer:
+        assert outer is not None
+        with warm_playbooks() as inner:
+            assert inner is not None
+            assert socket_path() == inner.socket != outer.socket
+        assert socket_path() == outer.socket, "the outer block's runs go warm again"
+        assert outer.process.poll() is None
+    assert socket_path() == before

@@ -12,7 +12,8 @@ settings of the runs it serves, and the playbook guard asks it for a fork instea
   uid is checked);
 - the fork leads a process group of its own and tells the guard who it is; the guard adds that
   group to its run record *before* the fork may start, so every crash path still ends the run:
-  the guard ends the group with its own when the pass dies, the warm start ends it when the
+  the guard ends the run (the group and its members' descendants: Ansible's workers lead sessions
+  of their own) with its own when the pass dies, the warm start ends it when the
   guard's connection closes first (a guard killed with ``kill -9``), and the next pass ends what
   a record names (:func:`pullrekun.adapters.playbook.orphans.end_orphaned_runs`);
 - Ansible reads its settings from the environment when it is imported: a fork is given only
@@ -48,7 +49,7 @@ from pullrekun.adapters.playbook.handoff import recv, send
 from pullrekun.adapters.playbook.procs import Process, end_run, group_of, run_processes, signal_processes
 
 _PR_SET_PDEATHSIG = 1
-#: How long a run's group gets between SIGTERM and SIGKILL when the warm start ends it.
+#: How long a run gets between SIGTERM and SIGKILL when the warm start ends it.
 GRACE_SECONDS = 3.0
 
 
