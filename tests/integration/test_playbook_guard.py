@@ -126,3 +126,18 @@ def test_a_run_is_its_groups_and_every_descendant_even_one_whose_parent_died(tmp
     assert [pid for pid, _ in run_processes([group], known=run)] == [worker], "followed by what was seen"
     assert end_run([group], grace=1, known=run) == [worker]
     assert not _alive(worker)
+
+
+def test_a_record_whose_group_number_was_given_out_again_ends_nothing(tmp_path: Path) -> None:
+    # A record left long ago: its run is gone, and its group's number now leads another session.
+    other = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    try:
+        _wait_for(lambda: group_of(other.pid) is not None, "the other process never started")
+        _, start = group_of(other.pid) or (0, 0)
+        (tmp_path / RECORD_NAME).write_text(f"{other.pid} {start - 1}\n")
+        assert end_orphaned_runs([tmp_path], grace=1) == []
+        assert _alive(other.pid), "a process that was never the run's was ended"
+        assert not (tmp_path / RECORD_NAME).exists()
+    finally:
+        other.kill()
+        other.wait()

@@ -49,10 +49,13 @@ def _table() -> dict[int, tuple[int, int, int]]:
 
 
 def run_processes(groups: Sequence[tuple[int, int]], known: Collection[Process] = ()) -> set[Process]:
-    """The live processes of a run: members of ``groups`` ((pgid, start) pairs: none started
-    before the group's leader), their descendants, and those of ``known`` still alive (a worker
+    """The live processes of a run: members of ``groups`` ((pgid, the leader's start time): none
+    started before the leader), their descendants, and those of ``known`` still alive (a worker
     whose parent died first is no longer anyone's descendant)."""
-    table, since = _table(), dict(groups)
+    table = _table()
+    # A group whose number now names a process started at another time is not the run's: Linux
+    # gives a pid out again only once no process uses it, as its own or as its group's.
+    since = {g: t for g, t in groups if g not in table or table[g][2] == t}
     found = {(pid, start) for pid, (_, pgid, start) in table.items() if start >= since.get(pgid, start + 1)}
     found |= {(pid, start) for pid, start in known if table.get(pid, (0, 0, -1))[2] == start}
     children: dict[int, list[int]] = {}
