@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from pullrekun.adapters.playbook.guard import RECORD_NAME
 from pullrekun.adapters.playbook.orphans import end_orphaned_runs
-from pullrekun.adapters.playbook.procs import end_run, group_of, run_processes
+from pullrekun.adapters.playbook.procs import end_run, group_of, read_record, run_processes, write_record
 
 GUARD = "pullrekun.adapters.playbook.guard"
 
@@ -54,8 +55,8 @@ def group_members(pgid: int, since: int) -> list[int]:
 
 
 def _record(run: Path) -> tuple[int, int]:
-    pgid, since = (int(x) for x in (run / RECORD_NAME).read_text().split())
-    return pgid, since
+    (group,) = read_record(str(run / RECORD_NAME)) or []
+    return group
 
 
 def test_the_run_dies_with_its_pass_even_on_kill_9(tmp_path: Path) -> None:
@@ -137,6 +138,25 @@ def test_a_record_whose_group_number_was_given_out_again_ends_nothing(tmp_path: 
         (tmp_path / RECORD_NAME).write_text(f"{other.pid} {start - 1}\n")
         assert end_orphaned_runs([tmp_path], grace=1) == []
         assert _alive(other.pid), "a process that was never the run's was ended"
+        assert not (tmp_path / RECORD_NAME).exists()
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_a_record_of_an_earlier_boot_ends_nothing(tmp_path: Path) -> None:
+    # Numbers and start times begin again at each boot: a record of the last one names no process.
+    other = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    try:
+        _wait_for(lambda: group_of(other.pid) is not None, "the other process never started")
+        write_record(str(tmp_path / RECORD_NAME), [group_of(other.pid) or (0, 0)])
+        assert read_record(str(tmp_path / RECORD_NAME)) == [group_of(other.pid)], "this boot's record"
+        text = (tmp_path / RECORD_NAME).read_text()
+        (tmp_path / RECORD_NAME).write_text(
+            re.sub(r"^boot .*$", "boot 00000000-earlier-boot", text, flags=re.M)
+        )
+        assert end_orphaned_runs([tmp_path], grace=1) == []
+        assert _alive(other.pid), "a process of this boot was taken for the record's"
         assert not (tmp_path / RECORD_NAME).exists()
     finally:
         other.kill()

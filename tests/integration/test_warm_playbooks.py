@@ -17,6 +17,7 @@ import pytest
 
 from pullrekun.adapters.playbook.guard import RECORD_NAME
 from pullrekun.adapters.playbook.orphans import end_orphaned_runs
+from pullrekun.adapters.playbook.procs import read_record
 from pullrekun.adapters.playbook.runner import RunResult, RunSpec, RunStatus, run_playbook
 from pullrekun.adapters.playbook.settings import ansible_env
 from pullrekun.adapters.playbook.warm import WarmStart, warm_playbooks
@@ -126,12 +127,17 @@ def _warm_run_in_background(tmp_path: Path, ident: str) -> tuple[threading.Threa
     thread = threading.Thread(target=lambda: results.append(run_playbook(spec)), daemon=True)
     thread.start()
     record = tmp_path / "runs" / ident / RECORD_NAME
-    _wait_for(lambda: record.exists() and len(record.read_text().splitlines()) == 2, "never went warm")
+    _wait_for(lambda: _went_warm(record), "never went warm")
     return thread, results
 
 
 def _groups(record: Path) -> list[tuple[int, int]]:
-    return [(int(a), int(b)) for a, b in (line.split() for line in record.read_text().splitlines())]
+    return read_record(str(record)) or []
+
+
+def _went_warm(record: Path) -> bool:
+    """The guard recorded the warm run's group beside its own."""
+    return len(_groups(record)) == 2
 
 
 def _tree(root: int) -> list[int]:
@@ -191,7 +197,7 @@ def test_a_stopped_warm_run_leaves_nothing_running(tmp_path: Path, warm: WarmSta
     thread = threading.Thread(target=lambda: results.append(run_playbook(spec, cancel=stop.is_set)))
     thread.start()
     record = tmp_path / "runs" / "stopped" / RECORD_NAME
-    _wait_for(lambda: record.exists() and len(record.read_text().splitlines()) == 2, "never went warm")
+    _wait_for(lambda: _went_warm(record), "never went warm")
     run = _waiting_run(_groups(record)[1][0])
     stop.set()
     thread.join(30)
@@ -215,7 +221,7 @@ def test_a_warm_run_dies_with_its_pass_even_on_kill_9(tmp_path: Path) -> None:
     )
     the_pass = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], cwd=Path(__file__).parents[2])
     record = tmp_path / "runs" / "warm" / RECORD_NAME
-    _wait_for(lambda: record.exists() and len(record.read_text().splitlines()) == 2, "never went warm", 60)
+    _wait_for(lambda: _went_warm(record), "never went warm", 60)
     leader = _groups(record)[1][0]
     run = _waiting_run(leader)
     os.kill(the_pass.pid, signal.SIGKILL)

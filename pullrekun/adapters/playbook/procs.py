@@ -99,13 +99,29 @@ def end_run(
         time.sleep(0.02)
 
 
+#: Names this boot of the machine: a record of another boot names no process of this one.
+BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id"
+
+
+def boot_id() -> str:
+    with open(BOOT_ID_PATH) as f:
+        return f.read().strip()
+
+
 def read_record(path: str) -> list[tuple[int, int]] | None:
-    """The (process group, start time) pairs a guard's record names: its own, then a warm run's."""
+    """The (process group, start time) pairs a guard's record names: its own, then a warm run's.
+
+    None when there is no readable record; no pairs when it was written before the machine last
+    started (process numbers and start times begin again at each boot)."""
     try:
         with open(path) as f:
             lines = f.read().splitlines()
         groups = []
         for line in lines:
+            if line.startswith("boot "):
+                if line.split(" ", 1)[1] != boot_id():
+                    return []
+                continue
             pid_text, start_text = line.split()
             groups.append((int(pid_text), int(start_text)))
         return groups or None
@@ -117,5 +133,5 @@ def write_record(path: str, groups: Sequence[tuple[int, int]]) -> None:
     """Replace the record at ``path`` in one step (a reader sees the old one or the new one)."""
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
-        f.write("".join(f"{pgid} {start}\n" for pgid, start in groups))
+        f.write(f"boot {boot_id()}\n" + "".join(f"{pgid} {start}\n" for pgid, start in groups))
     os.replace(tmp, path)
