@@ -8,7 +8,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from pullrekun.adapters.playbook.guard import RECORD_NAME
 from pullrekun.adapters.playbook.orphans import end_orphaned_runs
@@ -129,35 +132,36 @@ def test_a_run_is_its_groups_and_every_descendant_even_one_whose_parent_died(tmp
     assert not _alive(worker)
 
 
-def test_a_record_whose_group_number_was_given_out_again_ends_nothing(tmp_path: Path) -> None:
-    # A record left long ago: its run is gone, and its group's number now leads another session.
+@pytest.fixture
+def other_session() -> Iterator[tuple[int, int]]:
+    """A process of someone else's that leads its own session: (pid, start time)."""
     other = subprocess.Popen(["sleep", "300"], start_new_session=True)
     try:
         _wait_for(lambda: group_of(other.pid) is not None, "the other process never started")
         _, start = group_of(other.pid) or (0, 0)
-        (tmp_path / RECORD_NAME).write_text(f"{other.pid} {start - 1}\n")
-        assert end_orphaned_runs([tmp_path], grace=1) == []
-        assert _alive(other.pid), "a process that was never the run's was ended"
-        assert not (tmp_path / RECORD_NAME).exists()
+        yield other.pid, start
     finally:
         other.kill()
         other.wait()
 
 
-def test_a_record_of_an_earlier_boot_ends_nothing(tmp_path: Path) -> None:
+def test_a_record_whose_group_number_was_given_out_again_ends_nothing(
+    tmp_path: Path, other_session: tuple[int, int]
+) -> None:
+    # A record left long ago: its run is gone, and its group's number now leads another session.
+    pid, start = other_session
+    (tmp_path / RECORD_NAME).write_text(f"{pid} {start - 1}\n")
+    assert end_orphaned_runs([tmp_path], grace=1) == []
+    assert _alive(pid), "a process that was never the run's was ended"
+    assert not (tmp_path / RECORD_NAME).exists()
+
+
+def test_a_record_of_an_earlier_boot_ends_nothing(tmp_path: Path, other_session: tuple[int, int]) -> None:
     # Numbers and start times begin again at each boot: a record of the last one names no process.
-    other = subprocess.Popen(["sleep", "300"], start_new_session=True)
-    try:
-        _wait_for(lambda: group_of(other.pid) is not None, "the other process never started")
-        write_record(str(tmp_path / RECORD_NAME), [group_of(other.pid) or (0, 0)])
-        assert read_record(str(tmp_path / RECORD_NAME)) == [group_of(other.pid)], "this boot's record"
-        text = (tmp_path / RECORD_NAME).read_text()
-        (tmp_path / RECORD_NAME).write_text(
-            re.sub(r"^boot .*$", "boot 00000000-earlier-boot", text, flags=re.M)
-        )
-        assert end_orphaned_runs([tmp_path], grace=1) == []
-        assert _alive(other.pid), "a process of this boot was taken for the record's"
-        assert not (tmp_path / RECORD_NAME).exists()
-    finally:
-        other.kill()
-        other.wait()
+    record = tmp_path / RECORD_NAME
+    write_record(str(record), [other_session])
+    assert read_record(str(record)) == [other_session], "this boot's record"
+    record.write_text(re.sub(r"^boot .*$", "boot 00000000-earlier-boot", record.read_text(), flags=re.M))
+    assert end_orphaned_runs([tmp_path], grace=1) == []
+    assert _alive(other_session[0]), "a process of this boot was taken for the record's"
+    assert not record.exists()

@@ -20,8 +20,8 @@ from collections.abc import Collection, Sequence
 Process = tuple[int, int]
 
 
-def group_of(pid: int) -> tuple[int, int] | None:
-    """(process group, start time) of a live, non-zombie process."""
+def _stat(pid: int | str) -> tuple[int, int, int] | None:
+    """(parent, process group, start time) of a live, non-zombie process."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(") ", 1)[1].split()
@@ -29,23 +29,19 @@ def group_of(pid: int) -> tuple[int, int] | None:
         return None
     if fields[0] == "Z":
         return None
-    return int(fields[2]), int(fields[19])
+    return int(fields[1]), int(fields[2]), int(fields[19])
+
+
+def group_of(pid: int) -> tuple[int, int] | None:
+    """(process group, start time) of a live, non-zombie process."""
+    stat = _stat(pid)
+    return None if stat is None else (stat[1], stat[2])
 
 
 def _table() -> dict[int, tuple[int, int, int]]:
     """pid -> (parent, process group, start time) of every live, non-zombie process."""
-    table = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat") as f:
-                fields = f.read().rsplit(") ", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if fields[0] != "Z":
-            table[int(name)] = (int(fields[1]), int(fields[2]), int(fields[19]))
-    return table
+    stats = {int(name): _stat(name) for name in os.listdir("/proc") if name.isdigit()}
+    return {pid: stat for pid, stat in stats.items() if stat is not None}
 
 
 def run_processes(groups: Sequence[tuple[int, int]], known: Collection[Process] = ()) -> set[Process]:
