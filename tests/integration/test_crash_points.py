@@ -46,7 +46,7 @@ from tests.conftest import _db_names, database_section, run_pass, ssh_world, sta
 
 HERE = Path(__file__).resolve().parent.parent / "crash"
 HOOK_TASK = "Record that the before-switch hook ran."
-START = "Start the instance."
+START = "Start the instances (all in one task)."
 WAIT = "Wait until the started instance answers."
 RELEASE = "Ensure the host serves this environment and the release for the commit is present."
 CLONE = "Clone the environment's database schema."
