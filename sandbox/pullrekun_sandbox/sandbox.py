@@ -194,7 +194,7 @@ class Sandbox:
 
     @staticmethod
     def _image(ec2: Any) -> str:
-        """An image id moto knows (listing its ~1300 images takes a second: done once per process)."""
+        """An image id moto knows (the one of plumbing.AMIS, unless MOTO_AMIS_PATH names others)."""
         global _IMAGE
         if _IMAGE is None:
             _IMAGE = str(ec2.describe_images()["Images"][0]["ImageId"])
