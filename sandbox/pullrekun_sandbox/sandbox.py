@@ -27,6 +27,7 @@ from pullrekun_sandbox.github_sim import GitHubSimulator
 from pullrekun_sandbox.plumbing import current_user, free_port, moto_server, to_toml
 
 _IMAGE: str | None = None
+_EC2_CLIENTS: dict[str, Any] = {}
 APP_SOURCE = Path(__file__).resolve().parent / "app" / "app.py"
 TOKEN = "ghp_sandbox_token_0123456789"
 #: moto takes any credentials; these are long and odd enough to be searched for in what is written.
@@ -148,7 +149,18 @@ class Sandbox:
         return f"http://{host}:{port}"
 
     def ec2(self) -> Any:
-        return boto3.client("ec2", region_name="us-east-1", endpoint_url=self.ec2_url)
+        """A client of moto's EC2 with the sandbox's keys: one per process (making one costs
+        about 0.1 s of CPU, and every sandbox of the process talks to the same server)."""
+        url = self.ec2_url
+        if url not in _EC2_CLIENTS:
+            _EC2_CLIENTS[url] = boto3.client(
+                "ec2",
+                region_name="us-east-1",
+                endpoint_url=url,
+                aws_access_key_id=AWS_ACCESS_KEY,
+                aws_secret_access_key=AWS_SECRET_KEY,
+            )
+        return _EC2_CLIENTS[url]
 
     @property
     def origin(self) -> Path:
