@@ -26,9 +26,12 @@ _ANSIBLE = (
 
 def load() -> None:
     """Import what ``ansible-playbook`` needs (settings are read from the environment now)."""
+    from pullrekun.adapters.playbook import bytecode
+
     with collector_paused():
         for name in _ANSIBLE:
             __import__(name)
+        bytecode.install()
 
 
 def preload() -> None:

@@ -1,0 +1,94 @@
+"""A run's module payloads carry bytecode compiled on the controller, and the host imports it
+(pullrekun.adapters.playbook.bytecode): no module run compiles Ansible's module_utils again."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+#: A module that says which files its imports came from.
+WHEREAMI = """
+import sys
+from ansible.module_utils.basic import AnsibleModule
+
+
+def main():
+    module = AnsibleModule(argument_spec={})
+    module.exit_json(basic=sys.modules["ansible.module_utils.basic"].__file__)
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+PLAYBOOK = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Say where the imports came from.
+      whereami:
+      register: where
+    - name: Show it.
+      ansible.builtin.debug:
+        msg: "BASIC={{ where.basic }}"
+"""
+
+
+def _run(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "library").mkdir(exist_ok=True)
+    (tmp_path / "library" / "whereami.py").write_text(WHEREAMI)
+    (tmp_path / "play.yml").write_text(PLAYBOOK)
+    return subprocess.run(
+        [sys.executable, "-m", "pullrekun.adapters.playbook.playbook_cli", "-i", "localhost,", "-c", "local",
+         "-e", json.dumps({"ansible_python_interpreter": "/usr/bin/python3"}), str(tmp_path / "play.yml")],
+        capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path,
+        env={**os.environ, "ANSIBLE_LIBRARY": str(tmp_path / "library"), "ANSIBLE_PIPELINING": "1",
+             "ANSIBLE_LOCAL_TEMP": str(tmp_path / "local-tmp"), **env},
+    )  # fmt: skip
+
+
+def test_the_host_imports_the_controllers_bytecode(tmp_path: Path) -> None:
+    out = _run(tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    (line,) = [ln for ln in out.stdout.splitlines() if "BASIC=" in ln]
+    assert line.rstrip('"').endswith("ansible/module_utils/basic.pyc"), line
+
+
+def test_the_payload_keeps_its_sources_beside_the_bytecode(tmp_path: Path) -> None:
+    remote = tmp_path / "remote-tmp"
+    out = _run(
+        tmp_path, ANSIBLE_KEEP_REMOTE_FILES="1", ANSIBLE_PIPELINING="0", ANSIBLE_REMOTE_TMP=str(remote)
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    (wrapper,) = remote.glob("*/AnsiballZ_whereami.py")
+    exploded = subprocess.run(
+        ["/usr/bin/python3", str(wrapper), "explode"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=wrapper.parent,
+    )
+    assert "Module expanded" in exploded.stdout, exploded.stdout
+    names = {
+        str(p.relative_to(wrapper.parent / "debug_dir"))
+        for p in (wrapper.parent / "debug_dir").rglob("*.py*")
+    }
+    sources = {n for n in names if n.endswith(".py")}
+    assert "ansible/module_utils/basic.py" in sources
+    assert {n + "c" for n in sources} <= names, "every source has its bytecode beside it"
+    assert zipfile.is_zipfile(wrapper) is False  # the wrapper is a script; the zip is inside it
+
+
+def test_each_source_is_compiled_once_and_kept_for_later_runs(tmp_path: Path) -> None:
+    assert _run(tmp_path).returncode == 0
+    kept = {p: p.stat().st_mtime_ns for p in (tmp_path / "local-tmp" / "pullrekun-bytecode").glob("*.pyc")}
+    assert len(kept) > 10, "the module's and module_utils' bytecode is kept beside the runs' temp dirs"
+    out = _run(tmp_path)
+    assert out.returncode == 0
+    assert "basic.pyc" in out.stdout
+    again = {p: p.stat().st_mtime_ns for p in (tmp_path / "local-tmp" / "pullrekun-bytecode").glob("*.pyc")}
+    assert again == kept, "the second run compiled nothing"
