@@ -3,8 +3,8 @@
 An Ansible module reaches its host as a zip of Python sources (AnsiballZ), imported from a fresh
 temporary file at every run: Python compiles all of it each time, ``ansible.module_utils.basic``
 and what it imports first (about 0.15 s of CPU per module run, measured here: over a third of
-a ``command`` task on the host). The controller compiles each source once per run and adds it
-as ``NAME.pyc`` (an unchecked hash-based pyc) beside ``NAME.py``; Python's zip importer takes the
+a ``command`` task on the host). The controller adds each source's bytecode as ``NAME.pyc``
+(an unchecked hash-based pyc) beside ``NAME.py``; Python's zip importer takes the
 ``.pyc`` when its magic number is the host interpreter's, and the source otherwise (a host with
 another Python version compiles as before). The sources stay in the payload: tracebacks and
 Ansible's own tools read them.
