@@ -70,8 +70,8 @@ def need(reason: str | None) -> None:
 
 @pytest.fixture(scope="module", autouse=True)
 def _warm_ansible_playbook() -> Iterator[None]:
-    """Passes run in a test's process fork a warm ansible-playbook, as `serve`'s do: each module's
-    first run (for each world, the first of its settings) starts cold and teaches the warm start."""
+    """Passes run in a test's process fork a warm ansible-playbook, as `serve`'s do: the module's
+    first run teaches the warm start its settings (a world with other settings starts cold)."""
     with warm_playbooks():
         yield
 

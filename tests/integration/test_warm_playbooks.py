@@ -1,5 +1,5 @@
-"""`serve`'s warm ansible-playbook: runs after the first are forks of a process that imported
-Ansible once, they behave as cold runs do, and no crash leaves one running."""
+"""`serve`'s warm ansible-playbook: runs are forks of a process that imported Ansible once (with
+the first run's settings), they behave as cold runs do, and no crash leaves one running."""
 
 from __future__ import annotations
 
@@ -96,7 +96,7 @@ def test_the_warm_start_ends_when_serve_is_killed(tmp_path: Path) -> None:
     _wait_for(lambda: not _alive(warm), "the warm start outlived serve")
 
 
-def test_runs_after_the_first_are_forks_of_the_warm_start_and_run_as_cold_ones_do(
+def test_runs_are_forks_of_the_warm_start_from_the_first_on_and_run_as_cold_ones_do(
     tmp_path: Path, warm: WarmStart
 ) -> None:
     first = run_playbook(_spec(tmp_path, "first"))
@@ -108,10 +108,12 @@ def test_runs_after_the_first_are_forks_of_the_warm_start_and_run_as_cold_ones_d
         assert f"secret={len(SECRET)}" in _said(result), "the secret reaches the run, in memory"
         assert SECRET not in _said(result)
         assert not (Path(result.private_data_dir) / RECORD_NAME).exists()
-    # The first run teaches the warm start its settings; a run with other settings starts cold.
-    assert [r.started for r in (first, second, other)] == ["cold", "warm", "cold"]
-    assert "pullrekun.adapters.playbook.playbook_cli" in _said(first)
+    # The first run's settings are the ones the warm start imports Ansible with, and the run
+    # waits for that import: no cold start beside it. A run with other settings starts cold.
+    assert [r.started for r in (first, second, other)] == ["warm", "warm", "cold"]
+    assert "pullrekun.adapters.playbook.warm" in _said(first), "forked from the warm start"
     assert "pullrekun.adapters.playbook.warm" in _said(second), "forked from the warm start"
+    assert "pullrekun.adapters.playbook.playbook_cli" in _said(other)
     assert "pullrekun.adapters.playbook.warm" not in _said(other)
     # Its output is the run's, as ansible-runner sees it: the events, the recap.
     events = [json.loads(p.read_text()) for p in (Path(second.artifacts_dir) / "job_events").iterdir()]
@@ -120,8 +122,7 @@ def test_runs_after_the_first_are_forks_of_the_warm_start_and_run_as_cold_ones_d
 
 
 def _warm_run_in_background(tmp_path: Path, ident: str) -> tuple[threading.Thread, list[RunResult]]:
-    """A warm run (after a cold one) that waits in its last task; returns once it is recorded."""
-    assert run_playbook(_spec(tmp_path, f"{ident}-cold")).started == "cold"
+    """A warm run that waits in its last task; returns once it is recorded."""
     results: list[RunResult] = []
     spec = _spec(tmp_path, ident, wait=300)
     thread = threading.Thread(target=lambda: results.append(run_playbook(spec)), daemon=True)
@@ -190,7 +191,6 @@ def test_a_warm_run_ends_when_its_guard_is_killed(tmp_path: Path, warm: WarmStar
 
 def test_a_stopped_warm_run_leaves_nothing_running(tmp_path: Path, warm: WarmStart) -> None:
     """A cancel (serve stopping, an idle timeout) ends the whole run before the pass goes on."""
-    assert run_playbook(_spec(tmp_path, "stopped-cold")).started == "cold"
     stop = threading.Event()
     results: list[RunResult] = []
     spec = _spec(tmp_path, "stopped", wait=300)
@@ -207,7 +207,7 @@ def test_a_stopped_warm_run_leaves_nothing_running(tmp_path: Path, warm: WarmSta
 
 
 def test_a_warm_run_dies_with_its_pass_even_on_kill_9(tmp_path: Path) -> None:
-    # A stand-in for `serve`: a warm start, a cold run, then a warm one that waits.
+    # A stand-in for `serve`: a warm start and a warm run that waits.
     code = (
         "import sys\n"
         "from pathlib import Path\n"
@@ -216,7 +216,6 @@ def test_a_warm_run_dies_with_its_pass_even_on_kill_9(tmp_path: Path) -> None:
         "from tests.integration.test_warm_playbooks import _spec\n"
         "tmp = Path(sys.argv[1])\n"
         "with warm_playbooks():\n"
-        "    run_playbook(_spec(tmp, 'cold'))\n"
         "    run_playbook(_spec(tmp, 'warm', wait=300))\n"
     )
     the_pass = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], cwd=Path(__file__).parents[2])

@@ -18,8 +18,9 @@ settings of the runs it serves, and the playbook guard asks it for a fork instea
   a record names (:func:`pullrekun.adapters.playbook.orphans.end_orphaned_runs`);
 - Ansible reads its settings from the environment when it is imported: a fork is given only
   to a run whose settings (``ANSIBLE_*``, the locale, ``HOME``, ``PYTHON*``) are exactly those
-  the warm start imported with. The first run of a `serve` is started cold and teaches the warm
-  start its settings; a run with other settings is started cold.
+  the warm start imported with. The first run's settings are the ones it imports with (that run
+  waits for the import, then is forked: a cold start beside the import would cost the cores the
+  same imports twice); a run with other settings is started cold.
 
 The guard's half (frames, asking for a fork) is :mod:`pullrekun.adapters.playbook.handoff`.
 Only the standard library at import; Ansible is imported when the first run's settings arrive.
@@ -154,12 +155,13 @@ class _Server:
             request, fds = recv(conn, max_fds=3)
             if len(fds) != 3:
                 raise ValueError("a request without its terminal")
-            settings = import_time_settings(request["env"])
-            if self.settings is None or settings != self.settings:
+            if self.settings is None:
+                # The first run waits for the import and is forked: a cold start beside it
+                # would import Ansible a second time, on the same cores.
+                self._warm_up(request["env"])
+            if import_time_settings(request["env"]) != self.settings:
                 send(conn, {"warm": False})
                 conn.close()
-                if self.settings is None:
-                    self._warm_up(request["env"])
                 return None
             return self._fork(conn, request, fds)
         except (OSError, EOFError, ValueError, KeyError, TypeError) as exc:
