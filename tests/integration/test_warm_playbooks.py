@@ -39,6 +39,9 @@ PLAYBOOK = """\
     - name: The secret's length
       ansible.builtin.debug:
         msg: "secret={{ lookup('ansible.builtin.env', 'WARM_TEST_SECRET') | length }}"
+    - name: The file mode creation mask
+      ansible.builtin.debug:
+        msg: "umask={{ lookup('ansible.builtin.pipe', 'umask') }}"
     - name: Wait
       ansible.builtin.command: sleep {{ wait }}
       changed_when: false
@@ -119,6 +122,23 @@ def test_runs_are_forks_of_the_warm_start_from_the_first_on_and_run_as_cold_ones
     events = [json.loads(p.read_text()) for p in (Path(second.artifacts_dir) / "job_events").iterdir()]
     assert "playbook_on_stats" in {e["event"] for e in events}
     assert "PLAY RECAP" in _said(second)
+
+
+def test_a_warm_run_creates_files_with_the_umask_of_the_pass_that_asked(
+    tmp_path: Path, warm: WarmStart
+) -> None:
+    """The warm start began under another umask (`serve`'s caller, a test): a run forked for a
+    pass that set 0077 (the `pullrekun` command does) creates its files as a cold run would."""
+    previous = os.umask(0o077)
+    try:
+        runs = [run_playbook(_spec(tmp_path, name)) for name in ("first", "second")]
+    finally:
+        os.umask(previous)
+    other = run_playbook(_spec(tmp_path, "other-umask"))
+    assert [r.started for r in (*runs, other)] == ["warm", "warm", "warm"]
+    for result in runs:
+        assert "umask=0077" in _said(result), _said(result)
+    assert f"umask={previous:04o}" in _said(other)
 
 
 def _warm_run_in_background(tmp_path: Path, ident: str) -> tuple[threading.Thread, list[RunResult]]:

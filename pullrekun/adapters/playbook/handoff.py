@@ -6,6 +6,7 @@ started once per run, imports this.
 from __future__ import annotations
 
 import json
+import os
 import select
 import socket
 import struct
@@ -96,7 +97,9 @@ def ask(
     try:
         sock.settimeout(10)
         sock.connect(socket_path)
-        request = {"argv": list(argv), "cwd": cwd, "env": dict(env), "secrets": dict(secrets)}
+        umask = os.umask(0o077)  # read it: the run creates its files with the guard's mask
+        os.umask(umask)
+        request = {"argv": list(argv), "cwd": cwd, "env": dict(env), "secrets": dict(secrets), "umask": umask}
         send(sock, request, fds=(0, 1, 2))
         answer, _ = recv(sock)
         if not answer.get("warm"):

@@ -7,7 +7,7 @@ settings of the runs it serves, and the playbook guard asks it for a fork instea
 ``ansible-playbook`` afresh. Everything else about a run stays as it was:
 
 - ansible-runner starts the guard as before (a pty, the secrets asked for on it); the guard sends
-  the warm start its terminal (the file descriptors), arguments, working directory, environment
+  the warm start its terminal (the file descriptors), arguments, working directory, umask, environment
   and secrets over a Unix socket only this user can reach (a directory of mode 0700; the peer's
   uid is checked);
 - the fork leads a process group of its own and tells the guard who it is; the guard adds that
@@ -226,6 +226,7 @@ def _child(
         os.environ.clear()
         os.environ.update(request["env"])
         os.environ.update(request["secrets"])
+        os.umask(int(request["umask"]))  # the guard's, as a cold run inherits it
         request.clear()
         os.chdir(cwd)
         from pullrekun.adapters.playbook import playbook_cli
