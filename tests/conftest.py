@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import io
 import itertools
 import json
+import logging
 import os
 import pwd
 import shutil
@@ -35,6 +37,7 @@ from pullrekun.adapters.state.store import Store
 from pullrekun.app.readmodel import snapshot
 from pullrekun.app.reconcile import reconcile
 from pullrekun.app.results import PassResult
+from pullrekun.cli import main as cli_main
 from tests.paths import REPO
 
 #: pytest-xdist's worker number (0 without xdist): each worker gets loopback addresses of its own.
@@ -296,14 +299,41 @@ def status_of(sb: Sandbox) -> dict[str, Any]:
 
 
 def run_cli(sb: Sandbox, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """`python -m pullrekun --config <sandbox config> ARGS` in a child process."""
-    return subprocess.run(
-        [sys.executable, "-m", "pullrekun", "--config", str(sb.config_path), *args],
-        text=True,
-        capture_output=True,
-        timeout=timeout,
-        check=False,
-    )
+    """`pullrekun --config <sandbox config> ARGS`: its exit code, stdout and stderr (its log lines
+    included, formatted as the command formats them).
+
+    In this process (`pullrekun.cli.main`, which restores what it changes: the umask, signal
+    handlers, the log filters), so a command costs no interpreter start-up and a `reconcile`
+    forks the warm ansible-playbook. `serve` runs in a child process, within ``timeout``.
+    The `python -m pullrekun` entry point itself is run by the tests that start real processes
+    (the crash rounds, `pullrekun sandbox`, the README's commands).
+    """
+    argv = ["--config", str(sb.config_path), *args]
+    if "serve" in args:
+        return subprocess.run(
+            [sys.executable, "-m", "pullrekun", *argv],
+            text=True,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+    out, err = io.StringIO(), io.StringIO()
+    root = logging.getLogger()
+    handlers = root.handlers[:]
+    loggers = [root, *(x for x in logging.root.manager.loggerDict.values() if isinstance(x, logging.Logger))]
+    levels = [(logger, logger.level) for logger in loggers]  # the command quiets some libraries'
+    root.handlers = []  # as in a new process: the command's own handler, on its stderr
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = cli_main(argv)
+            except SystemExit as exc:  # argparse's usage errors
+                code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        root.handlers = handlers
+        for logger, level in levels:
+            logger.setLevel(level)
+    return subprocess.CompletedProcess(["pullrekun", *argv], code, out.getvalue(), err.getvalue())
 
 
 def run_molecule(scenario: str, inventory: Path, tmp_path: Path) -> str:

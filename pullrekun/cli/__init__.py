@@ -10,10 +10,11 @@ from what it observes).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from pullrekun import __version__, logs
 from pullrekun import config as config_mod
@@ -55,9 +56,18 @@ class _RedactingFilter(logging.Filter):
         return True
 
 
-def _redact_logs(redact: Callable[[str], str]) -> None:
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(_RedactingFilter(redact))
+@contextlib.contextmanager
+def _redacted_logs(redact: Callable[[str], str]) -> Iterator[None]:
+    """Every root handler redacts while the command runs; the filters go when it ends (main may
+    run inside another program, which keeps its handlers)."""
+    installed = [(handler, _RedactingFilter(redact)) for handler in logging.getLogger().handlers]
+    for handler, redacting in installed:
+        handler.addFilter(redacting)
+    try:
+        yield
+    finally:
+        for handler, redacting in installed:
+            handler.removeFilter(redacting)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -170,7 +180,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _open_and_run(args: argparse.Namespace, cfg: config_mod.Config) -> int:
     redact = redactor(cfg)
-    _redact_logs(redact)
+    with _redacted_logs(redact):
+        return _run_with_store(args, cfg, redact)
+
+
+def _run_with_store(args: argparse.Namespace, cfg: config_mod.Config, redact: Callable[[str], str]) -> int:
     try:
         store = Store.open(cfg.state_url, redact)
     except Exception as exc:  # an outage, not bad configuration: the next pass tries again
