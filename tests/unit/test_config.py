@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -312,3 +313,22 @@ def test_a_time_zone_that_is_not_iana_is_named(section: str) -> None:
     assert parse({**GOOD, section: {"time_zone": "Asia/Tokyo"}})
     with pytest.raises(ConfigError, match=rf"^{section}.time_zone:.*'Mars/Olympus' is not an IANA time zone"):
         parse({**GOOD, section: {"time_zone": "Mars/Olympus"}})
+
+
+def test_main_inside_another_program_leaves_its_log_handlers_as_they_were(tmp_path: Path) -> None:
+    """Each command redacts every root handler while it runs; an embedding program (a test
+    runner, `serve`'s host) keeps its handlers without a filter more per command."""
+    cfg = tmp_path / "pullrekun.toml"
+    cfg.write_text(
+        '[github]\nrepository = "acme/webapp"\n[app]\nrepo_url = "x"\ncommand = "c"\n'
+        f'[state]\nurl = "sqlite:///{tmp_path}/state.db"\n'
+    )
+    handler = logging.Handler()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        for _ in range(2):
+            assert main(["--config", str(cfg), "status"]) == 0
+        assert handler.filters == []
+    finally:
+        root.removeHandler(handler)
