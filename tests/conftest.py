@@ -21,7 +21,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -298,25 +298,59 @@ def status_of(sb: Sandbox) -> dict[str, Any]:
         store.close()
 
 
-def run_cli(sb: Sandbox, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    sb: Sandbox,
+    *args: str,
+    timeout: float = 300,
+    env: Mapping[str, str | None] | None = None,
+    child: bool = False,
+) -> subprocess.CompletedProcess[str]:
     """`pullrekun --config <sandbox config> ARGS`: its exit code, stdout and stderr (its log lines
-    included, formatted as the command formats them).
+    included, formatted as the command formats them). ``env`` sets (None: removes) environment
+    variables for the command; ``child`` runs it in a process of its own (what a process reads
+    once, such as AWS credentials for its EC2 client, is read afresh).
 
     In this process (`pullrekun.cli.main`, which restores what it changes: the umask, signal
     handlers, the log filters), so a command costs no interpreter start-up and a `reconcile`
     forks the warm ansible-playbook. `serve` runs in a child process, within ``timeout``.
     The `python -m pullrekun` entry point itself is run by the tests that start real processes
-    (the crash rounds, `pullrekun sandbox`, the README's commands).
+    (the crash rounds, `pullrekun sandbox`, the README's commands) and with ``child``.
     """
     argv = ["--config", str(sb.config_path), *args]
-    if "serve" in args:
+    changes = dict(env or {})
+    if child or "serve" in args:
+        environment = {k: v for k, v in {**os.environ, **changes}.items() if v is not None}
         return subprocess.run(
             [sys.executable, "-m", "pullrekun", *argv],
             text=True,
             capture_output=True,
             timeout=timeout,
             check=False,
+            env=environment,
         )
+    with _environment(changes):
+        return _cli_in_process(argv)
+
+
+@contextlib.contextmanager
+def _environment(changes: Mapping[str, str | None]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in changes}
+    try:
+        for key, value in changes.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _cli_in_process(argv: list[str]) -> subprocess.CompletedProcess[str]:
     out, err = io.StringIO(), io.StringIO()
     root = logging.getLogger()
     handlers = root.handlers[:]

@@ -11,8 +11,6 @@ import itertools
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,20 +23,10 @@ from pullrekun.adapters.state.store import Store
 from pullrekun.app.results import PassOutcome
 from pullrekun.cli import EXIT_FAILURES
 from pullrekun.config.secrets import github_token
-from tests.conftest import LOCAL_FIRST_HOST, run_pass, status_of
+from tests.conftest import LOCAL_FIRST_HOST, run_cli, run_pass, status_of
 
 #: Its tests each make a world and run several passes in it: a warm start per test.
 pytestmark = pytest.mark.usefixtures("warm_per_test")
-
-
-def _cli(sb: Sandbox, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pullrekun", "--config", str(sb.config_path), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 def _events(sb: Sandbox) -> list[tuple[str, int | None, str]]:
@@ -58,7 +46,7 @@ def test_an_unreadable_ec2_ends_the_pass_with_exit_1_and_nothing_changed(local_s
     sb.open_pr("e1", "ec2 down")
     sb.extra_config = {"ec2": {"endpoint_url": "http://127.0.0.1:9"}}  # nothing listens on port 9
     sb.write_config()
-    out = _cli(sb, "reconcile")
+    out = run_cli(sb, "reconcile")
     assert out.returncode == EXIT_FAILURES, out.stderr
     assert out.stderr.strip().splitlines() == [out.stderr.strip().splitlines()[0]], "one line"
     assert out.stderr.startswith("pullrekun: EC2: describe_instances failed")

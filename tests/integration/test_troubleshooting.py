@@ -3,16 +3,15 @@ in that situation, with the exit code it names."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 
 import pytest
 from pullrekun_sandbox.sandbox import Sandbox
 
 from pullrekun.adapters.state.lock import pass_lock
 from pullrekun.adapters.state.store import Store
+from tests.conftest import run_cli
 from tests.paths import REPO
 
 GITHUB = "pullrekun: GitHub: GET /repos/acme/webapp/pulls?... answered"
@@ -36,11 +35,8 @@ def row(start: str) -> tuple[re.Pattern[str], int]:
 
 
 def reconcile(sb: Sandbox, **env: str | None) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in {**os.environ, **env}.items() if v is not None}
-    return subprocess.run(
-        [sys.executable, "-m", "pullrekun", "--config", str(sb.config_path), "reconcile"],
-        capture_output=True, text=True, timeout=120, check=False, env=environment,
-    )  # fmt: skip
+    """The command as an operator runs it; with another environment, in a process of its own."""
+    return run_cli(sb, "reconcile", env=env, child=bool(env))
 
 
 @pytest.mark.parametrize(
