@@ -12,8 +12,11 @@ import datetime as dt
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 
 from pullrekun.core.model import Instance, InstanceState
+
+CENT = Decimal("0.01")
 
 #: On-demand Linux prices per hour (USD, us-east-1, late 2026) of common types; ``[cost] prices``
 #: overrides or adds to them.
@@ -47,7 +50,10 @@ class Prices:
         return self.table.get(instance_type, self.default)
 
     def money(self, amount: float) -> str:
-        return f"{self.currency}{amount:,.2f}"
+        """To the cent, half up (as people round money), after the float's noise is taken off:
+        6.5 h at 0.05 is $0.33, not $0.32 for a quotient that came out 0.32499999999999996."""
+        cents = Decimal(str(round(amount, 9))).quantize(CENT, rounding=ROUND_HALF_UP)
+        return f"{self.currency}{cents:,.2f}"
 
 
 @dataclass(frozen=True)

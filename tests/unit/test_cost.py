@@ -48,3 +48,16 @@ def test_hours_and_money_per_pr_and_this_months_share() -> None:
     assert since == dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
     assert round(cost(stretches, prices, T0 + 6 * HOUR, since), 4) == round(10.5 * 0.0416, 4)
     assert Prices({}, default=0.5).per_hour("x9.huge") == 0.5
+
+
+def test_the_price_shown_does_not_flip_with_the_seconds_since_the_stretch_began() -> None:
+    """6.5 h at 0.05 an hour is 0.325: shown as $0.33 whatever fraction of a second the pass
+    adds (the float quotient is 0.32499999999999996 for some), rounded half up like money."""
+    prices = Prices({"t3.micro": 0.05})
+    stretch_starts = [T0 - dt.timedelta(hours=6.5, microseconds=us) for us in range(0, 5_000_000, 7919)]
+    shown = {
+        per_pr([Stretch("i-00000001", 7, "t3.micro", start)], prices, T0)[7].text(prices)
+        for start in stretch_starts
+    }
+    assert shown == {"ran 6.5 h, about $0.33"}
+    assert (prices.money(0.125), prices.money(1234.5), prices.money(0.0)) == ("$0.13", "$1,234.50", "$0.00")
