@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,18 +42,7 @@ class MariaDB:
         data = self.root / "data"
         self.root.mkdir(parents=True, exist_ok=True)
         if not data.exists():
-            subprocess.run(
-                [
-                    INSTALL_DB,
-                    "--no-defaults",
-                    f"--datadir={data}",
-                    "--user=root",
-                    "--auth-root-authentication-method=normal",
-                    "--skip-test-db",
-                ],
-                check=True,
-                capture_output=True,
-            )
+            self._install(data)
         # Its own directory for temporary tables: servers sharing /tmp have had one's temporary
         # table file vanish under it (a test failed with "Error on delete of /tmp/#sql-temptable").
         tmp = self.root / "tmp"
@@ -88,6 +78,28 @@ class MariaDB:
         else:
             raise RuntimeError("mariadbd did not answer")
         return self
+
+    def _install(self, data: Path) -> None:
+        """The system tables in ``data``. Tried twice (a clean directory each time): once in a run
+        of .ci/run, three workers installing at once, one install failed without a trace; what
+        it printed is now in the error, and in stderr when the second try succeeds."""
+        command = [
+            INSTALL_DB,
+            "--no-defaults",
+            f"--datadir={data}",
+            "--user=root",
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+        ]
+        for attempt in (1, 2):
+            out = subprocess.run(command, capture_output=True, text=True, check=False)
+            if out.returncode == 0:
+                return
+            said = f"mariadb-install-db exited {out.returncode}: {(out.stdout + out.stderr)[-3000:]}"
+            if attempt == 2:
+                raise RuntimeError(said)
+            sys.stderr.write(f"pullrekun_sandbox: trying again: {said}\n")
+            shutil.rmtree(data, ignore_errors=True)
 
     def _log(self) -> int:
         return os.open(self.root / "mariadb.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
