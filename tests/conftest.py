@@ -24,6 +24,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import jsonschema
 import pytest
@@ -317,37 +318,21 @@ def run_cli(
     (the crash rounds, `pullrekun sandbox`, the README's commands) and with ``child``.
     """
     argv = ["--config", str(sb.config_path), *args]
-    changes = dict(env or {})
-    if child or "serve" in args:
-        environment = {k: v for k, v in {**os.environ, **changes}.items() if v is not None}
-        return subprocess.run(
-            [sys.executable, "-m", "pullrekun", *argv],
-            text=True,
-            capture_output=True,
-            timeout=timeout,
-            check=False,
-            env=environment,
-        )
-    with _environment(changes):
+    with mock.patch.dict(os.environ):  # as it was, whatever the command or ``env`` changed
+        for key, value in (env or {}).items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        if child or "serve" in args:
+            return subprocess.run(
+                [sys.executable, "-m", "pullrekun", *argv],
+                text=True,
+                capture_output=True,
+                timeout=timeout,
+                check=False,
+            )
         return _cli_in_process(argv)
-
-
-@contextlib.contextmanager
-def _environment(changes: Mapping[str, str | None]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in changes}
-    try:
-        for key, value in changes.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def _cli_in_process(argv: list[str]) -> subprocess.CompletedProcess[str]:

@@ -7,9 +7,9 @@ settings of the runs it serves, and the playbook guard asks it for a fork instea
 ``ansible-playbook`` afresh. Everything else about a run stays as it was:
 
 - ansible-runner starts the guard as before (a pty, the secrets asked for on it); the guard sends
-  the warm start its terminal (the file descriptors), arguments, working directory, umask, environment
-  and secrets over a Unix socket only this user can reach (a directory of mode 0700; the peer's
-  uid is checked);
+  the warm start its terminal (the file descriptors), arguments, working directory, umask,
+  environment and secrets over a Unix socket only this user can reach (a directory of mode 0700;
+  the peer's uid is checked);
 - the fork leads a process group of its own and tells the guard who it is; the guard adds that
   group to its run record *before* the fork may start, so every crash path still ends the run:
   the guard ends the run (the group and its members' descendants: Ansible's workers lead sessions
