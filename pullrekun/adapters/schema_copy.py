@@ -111,15 +111,38 @@ def _checksums(server: Server, schema: str, tables: list[str]) -> dict[str, Any]
         return {t: s.run(f"CHECKSUM TABLE {q(schema)}.{q(t)}")[0][1] for t in tables}
 
 
+def _stats_options(s: Session, source: str) -> dict[str, str]:
+    """Each source table's ``STATS_AUTO_RECALC`` as its DDL states it (``DEFAULT`` when unset)."""
+    options = {}
+    for table, create_options in s.run(
+        "SELECT TABLE_NAME, CREATE_OPTIONS FROM information_schema.TABLES "
+        "WHERE TABLE_SCHEMA=%s AND TABLE_TYPE='BASE TABLE'",
+        (source,),
+    ):
+        words = str(create_options or "").split()
+        options[str(table)] = next(
+            (w.split("=", 1)[1] for w in words if w.startswith("stats_auto_recalc=")), "DEFAULT"
+        )
+    return options
+
+
 def copy_here(s: Session, server: Server, source: str, tmp: str, tables: list[str], workers: int) -> int:
     """Same server: tables from SHOW CREATE TABLE (which carries each AUTO_INCREMENT counter),
     rows copied and verified in parallel.
 
     The copies go out biggest first, each checksummed when loaded; the source's checksums queue
     behind them, so they fill the workers the small tables leave free while the biggest loads.
+
+    The copies load with ``STATS_AUTO_RECALC=0``: while InnoDB's bulk insert holds a table,
+    its background statistics task retried that table over and over (2.3-2.8 s of the server's
+    CPU during a million-row clone, a third of it). Each table gets its source's setting back
+    once every copy is loaded, and one ``ANALYZE TABLE`` gives the copies fresh statistics.
     """
+    stats = _stats_options(s, source)
     for table in tables:
         s.run(str(s.run(f"SHOW CREATE TABLE {q(source)}.{q(table)}")[0][1]))
+        if stats.get(table) != "0":
+            s.run(f"ALTER TABLE {q(tmp)}.{q(table)} STATS_AUTO_RECALC=0")
     sizes = dict(
         s.run(
             "SELECT TABLE_NAME, DATA_LENGTH + INDEX_LENGTH FROM information_schema.TABLES "
@@ -137,6 +160,11 @@ def copy_here(s: Session, server: Server, source: str, tmp: str, tables: list[st
             if sources[table].result() != copied:
                 raise CloneError(f"copy of table {table!r} differs from the source (CHECKSUM TABLE)")
             rows += count
+    for table in tables:
+        if stats.get(table) != "0":
+            s.run(f"ALTER TABLE {q(tmp)}.{q(table)} STATS_AUTO_RECALC={stats.get(table, 'DEFAULT')}")
+    if tables:
+        s.run("ANALYZE TABLE " + ", ".join(f"{q(tmp)}.{q(t)}" for t in tables))
     return rows
 
 
