@@ -92,3 +92,75 @@ def test_each_source_is_compiled_once_and_kept_for_later_runs(tmp_path: Path) ->
     assert "basic.pyc" in out.stdout
     again = {p: p.stat().st_mtime_ns for p in (tmp_path / "local-tmp" / "pullrekun-bytecode").glob("*.pyc")}
     assert again == kept, "the second run compiled nothing"
+
+
+#: A module whose answer comes from a module_util (ANSIBLE_MODULE_UTILS) the test rewrites.
+ASKHELPER = """
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.pk_helper import answer
+
+
+def main():
+    AnsibleModule(argument_spec={}).exit_json(answer=answer())
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+HELPER_ALONE = "def answer():\n    return 'alone'\n"
+HELPER_WITH_EXTRA = "from ansible.module_utils.pk_extra import EXTRA\n\n\ndef answer():\n    return EXTRA\n"
+
+
+def _ask(tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "library").mkdir(exist_ok=True)
+    (tmp_path / "library" / "askhelper.py").write_text(ASKHELPER)
+    (tmp_path / "ask.yml").write_text(
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
+        "    - name: Ask the helper.\n      askhelper:\n      register: asked\n"
+        "    - name: Show it.\n      ansible.builtin.debug:\n        msg: 'ANSWER={{ asked.answer }}'\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "pullrekun.adapters.playbook.playbook_cli", "-i", "localhost,", "-c", "local",
+         "-e", json.dumps({"ansible_python_interpreter": "/usr/bin/python3"}), str(tmp_path / "ask.yml")],
+        capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path,
+        env={**os.environ, "ANSIBLE_LIBRARY": str(tmp_path / "library"), "ANSIBLE_PIPELINING": "1",
+             "ANSIBLE_MODULE_UTILS": str(tmp_path / "module_utils"),
+             "ANSIBLE_LOCAL_TEMP": str(tmp_path / "local-tmp")},
+    )  # fmt: skip
+
+
+def test_a_later_run_reads_the_kept_imports_instead_of_parsing(tmp_path: Path) -> None:
+    assert _run(tmp_path).returncode == 0
+    kept_dir = tmp_path / "local-tmp" / "pullrekun-imports"
+    kept = {p: p.stat().st_mtime_ns for p in kept_dir.glob("*.json")}
+    assert len(kept) > 10, "the module's and its module_utils' imports are kept"
+    out = _run(tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "basic.pyc" in out.stdout, "the payload still carries what the module imports"
+    assert {p: p.stat().st_mtime_ns for p in kept_dir.glob("*.json")} == kept, "nothing was parsed again"
+
+
+def test_a_module_util_that_changed_is_scanned_again(tmp_path: Path) -> None:
+    """Kept by content: a helper that now imports another module_util brings it into the payload."""
+    utils = tmp_path / "module_utils"
+    utils.mkdir()
+    (utils / "pk_helper.py").write_text(HELPER_ALONE)
+    first = _ask(tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "ANSWER=alone" in first.stdout
+    (utils / "pk_extra.py").write_text("EXTRA = 'extra'\n")
+    (utils / "pk_helper.py").write_text(HELPER_WITH_EXTRA)
+    second = _ask(tmp_path)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "ANSWER=extra" in second.stdout
+
+
+def test_a_module_util_that_does_not_parse_fails_as_ansible_says(tmp_path: Path) -> None:
+    utils = tmp_path / "module_utils"
+    utils.mkdir()
+    (utils / "pk_helper.py").write_text("def answer(:\n")
+    for _ in range(2):  # nothing of it was kept: the second run says the same
+        out = _ask(tmp_path)
+        assert out.returncode != 0
+        assert "Unable to compile 'ansible.module_utils.pk_helper'" in out.stdout, out.stdout

@@ -55,16 +55,31 @@ class _WithBytecode:
         return getattr(self._zf, name)
 
 
-def _cache_dir() -> str:
+def cache_root() -> str:
+    """Where pullrekun keeps what runs compute alike: beside the runs' own temporary directories
+    (``ANSIBLE_LOCAL_TEMP``: the state directory's ``ansible-tmp``, private to pullrekun's user)."""
     from ansible import constants
 
-    return os.path.join(os.path.dirname(constants.DEFAULT_LOCAL_TMP), "pullrekun-bytecode")
+    return os.path.dirname(str(constants.DEFAULT_LOCAL_TMP))
+
+
+def keep(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` whole or not at all: runs side by side read it safely. A
+    failure only means it is computed again next time."""
+    try:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        fd, partial = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".partial")
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(partial, path)
+    except OSError:
+        pass
 
 
 def _bytecode(name: str, source: bytes) -> bytes | None:
     """The unchecked hash-based pyc of ``source``: from the cache, or compiled and kept there."""
     key = hashlib.sha256(importlib.util.MAGIC_NUMBER + name.encode() + b"\0" + source).hexdigest()
-    path = os.path.join(_cache_dir(), key + ".pyc")
+    path = os.path.join(cache_root(), "pullrekun-bytecode", key + ".pyc")
     try:
         with open(path, "rb") as kept:
             return kept.read()
@@ -79,14 +94,7 @@ def _bytecode(name: str, source: bytes) -> bytes | None:
             code, importlib.util.source_hash(source), checked=False
         )
     )
-    try:
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        fd, partial = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".partial")
-        with os.fdopen(fd, "wb") as out:
-            out.write(pyc)
-        os.replace(partial, path)  # whole or absent: runs side by side read it safely
-    except OSError:
-        pass  # not kept: compiled again next time
+    keep(path, pyc)
     return pyc
 
 

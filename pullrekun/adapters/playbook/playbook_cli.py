@@ -26,12 +26,13 @@ _ANSIBLE = (
 
 def load() -> None:
     """Import what ``ansible-playbook`` needs (settings are read from the environment now)."""
-    from pullrekun.adapters.playbook import bytecode
+    from pullrekun.adapters.playbook import bytecode, import_scan
 
     with collector_paused():
         for name in _ANSIBLE:
             __import__(name)
         bytecode.install()
+        import_scan.install()
 
 
 def preload() -> None:
