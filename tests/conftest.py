@@ -174,6 +174,10 @@ def built_sandbox_wheel(built_wheel: Path) -> Path:
 
 WHEELHOUSE = Path("/var/tmp/pullrekun-wheelhouse")
 
+#: Every test world's runs share one keep of module payloads' bytecode and import scans (kept
+#: by content): a new world's first runs compile and parse nothing the suite did before.
+Sandbox.shared_payloads = Path(f"/var/tmp/pullrekun-payloads-{os.getuid()}")
+
 
 @pytest.fixture(scope="session")
 def wheelhouse(built_wheel: Path) -> Path:

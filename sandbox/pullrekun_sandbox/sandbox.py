@@ -17,7 +17,7 @@ import sys
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import boto3
 
@@ -70,6 +70,11 @@ class Sandbox:
     #: config gets a launch template and ``max_size`` = hosts + launch_hosts.
     launch_hosts: int = 0
 
+    #: A directory where every world's runs keep their module payloads' bytecode and import
+    #: scans (the test suite's: kept by content, so worlds share them safely); None: each
+    #: world keeps its own in its state directory, as a controller does.
+    shared_payloads: ClassVar[Path | None] = None
+
     github: GitHubSimulator = field(init=False)
     moto: Any = field(init=False, default=None)
     instance_ids: list[str] = field(init=False, default_factory=list)
@@ -108,7 +113,26 @@ class Sandbox:
         self._create_pool()
         self._enable_launches()
         self.write_config()
+        self._share_payloads()
         return self
+
+    def _share_payloads(self) -> None:
+        """Point this world's payload keeps (``ANSIBLE_LOCAL_TEMP`` is the state directory's
+        ``ansible-tmp``) at ``shared_payloads``, if it is this user's alone."""
+        shared = self.shared_payloads
+        if shared is None:
+            return
+        shared.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = shared.stat()
+        if info.st_uid != os.getuid() or info.st_mode & 0o077:
+            return  # what others may write is never sent to a host to run
+        local_tmp = Path(self.config_dict()["ansible"]["artifacts_dir"]) / "ansible-tmp"
+        local_tmp.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for name in ("pullrekun-bytecode", "pullrekun-imports"):
+            (shared / name).mkdir(mode=0o700, exist_ok=True)
+            link = local_tmp / name
+            if not link.exists():
+                link.symlink_to(shared / name)
 
     def _enable_launches(self) -> None:
         first = self.first_host + self.hosts

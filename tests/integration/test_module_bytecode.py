@@ -10,6 +10,11 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+from pullrekun_sandbox.sandbox import Sandbox
+
+from tests.conftest import LOCAL_FIRST_HOST, run_pass
+
 #: A module that says which files its imports came from.
 WHEREAMI = """
 import sys
@@ -164,3 +169,41 @@ def test_a_module_util_that_does_not_parse_fails_as_ansible_says(tmp_path: Path)
         out = _ask(tmp_path)
         assert out.returncode != 0
         assert "Unable to compile 'ansible.module_utils.pk_helper'" in out.stdout, out.stdout
+
+
+def test_test_worlds_share_one_keep_and_a_new_world_compiles_nothing_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The suite's worlds (Sandbox.shared_payloads) keep payloads in one place: kept by content,
+    a new world's first pass finds everything an earlier world compiled and scanned."""
+    shared = tmp_path / "payloads"
+    monkeypatch.setattr(Sandbox, "shared_payloads", shared)
+
+    def kept() -> dict[Path, int]:
+        return {p: p.stat().st_mtime_ns for p in shared.rglob("*") if p.is_file()}
+
+    for n in (1, 2):
+        sb = Sandbox(root=tmp_path / f"world{n}", hosts=1, first_host=LOCAL_FIRST_HOST).start()
+        try:
+            before = kept()
+            sb.open_pr(f"b{n}", f"world {n}")
+            result = run_pass(sb)
+            assert result.ok, (result.problem, result.outcomes)
+        finally:
+            sb.stop()
+        after = kept()
+        assert {p.parent.name for p in after} == {"pullrekun-bytecode", "pullrekun-imports"}
+        if n == 2:
+            assert after == before, "the second world compiled and scanned nothing again"
+
+
+def test_a_shared_keep_others_may_write_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shared = tmp_path / "payloads"
+    shared.mkdir(mode=0o700)
+    shared.chmod(0o777)
+    monkeypatch.setattr(Sandbox, "shared_payloads", shared)
+    sb = Sandbox(root=tmp_path / "world", hosts=1, first_host=LOCAL_FIRST_HOST).start()
+    try:
+        assert not (tmp_path / "world" / "artifacts" / "ansible-tmp" / "pullrekun-bytecode").is_symlink()
+    finally:
+        sb.stop()
