@@ -5,7 +5,7 @@ imports into a syntax tree (``compile(..., PyCF_ONLY_AST)``) and walks the tree 
 that bring in more module_utils. Its payload cache lasts one run, so every run parses
 ``ansible.module_utils.basic`` and the rest again for each module it uses: measured with py-spy,
 the parsing was 40% of the payload building (1.2 s of 2.9 s over the runs of one
-``bench/deploy_latency`` round; 5.4 s of the end-to-end reporting file's 96 s of CPU).
+``bench/deploy_latency.py`` round; 5.4 s of the end-to-end reporting file's 96 s of CPU).
 
 The walk (``ModuleDepFinder``) reads nothing but the ``import`` statements and whether each stands
 at the top of the module (a required import) or inside something (a ``try``, an ``if``: an
