@@ -73,3 +73,19 @@ def to_toml(data: dict[str, Any]) -> str:
             lines.append(f"{key} = {rendered}")
         lines.append("")
     return "\n".join(lines)
+
+
+def share_payloads(local_tmp: Path, shared: Path) -> None:
+    """Point a world's payload keeps (its runs' ``ANSIBLE_LOCAL_TEMP`` is the state directory's
+    ``ansible-tmp``) at ``shared``, if ``shared`` is this user's alone: what others may write is
+    never sent to a host to run."""
+    shared.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = shared.stat()
+    if info.st_uid != os.getuid() or info.st_mode & 0o077:
+        return
+    local_tmp.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for name in ("pullrekun-bytecode", "pullrekun-imports"):
+        (shared / name).mkdir(mode=0o700, exist_ok=True)
+        link = local_tmp / name
+        if not link.exists():
+            link.symlink_to(shared / name)

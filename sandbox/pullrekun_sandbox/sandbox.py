@@ -24,7 +24,7 @@ import boto3
 from pullrekun.core import tags as tag
 from pullrekun_sandbox import launching
 from pullrekun_sandbox.github_sim import GitHubSimulator
-from pullrekun_sandbox.plumbing import current_user, free_port, moto_server, to_toml
+from pullrekun_sandbox.plumbing import current_user, free_port, moto_server, share_payloads, to_toml
 
 _IMAGE: str | None = None
 _EC2_CLIENTS: dict[str, Any] = {}
@@ -117,22 +117,9 @@ class Sandbox:
         return self
 
     def _share_payloads(self) -> None:
-        """Point this world's payload keeps (``ANSIBLE_LOCAL_TEMP`` is the state directory's
-        ``ansible-tmp``) at ``shared_payloads``, if it is this user's alone."""
-        shared = self.shared_payloads
-        if shared is None:
-            return
-        shared.mkdir(mode=0o700, parents=True, exist_ok=True)
-        info = shared.stat()
-        if info.st_uid != os.getuid() or info.st_mode & 0o077:
-            return  # what others may write is never sent to a host to run
-        local_tmp = Path(self.config_dict()["ansible"]["artifacts_dir"]) / "ansible-tmp"
-        local_tmp.mkdir(mode=0o700, parents=True, exist_ok=True)
-        for name in ("pullrekun-bytecode", "pullrekun-imports"):
-            (shared / name).mkdir(mode=0o700, exist_ok=True)
-            link = local_tmp / name
-            if not link.exists():
-                link.symlink_to(shared / name)
+        if self.shared_payloads is not None:
+            local_tmp = Path(self.config_dict()["ansible"]["artifacts_dir"]) / "ansible-tmp"
+            share_payloads(local_tmp, self.shared_payloads)
 
     def _enable_launches(self) -> None:
         first = self.first_host + self.hosts
