@@ -111,8 +111,17 @@ def _checksums(server: Server, schema: str, tables: list[str]) -> dict[str, Any]
         return {t: s.run(f"CHECKSUM TABLE {q(schema)}.{q(t)}")[0][1] for t in tables}
 
 
+#: The values ``STATS_AUTO_RECALC`` is given back: nothing read from the source goes into SQL.
+_RECALC = {"stats_auto_recalc=0": "0", "stats_auto_recalc=1": "1"}
+
+
 def _stats_options(s: Session, source: str) -> dict[str, str]:
-    """Each source table's ``STATS_AUTO_RECALC`` as its DDL states it (``DEFAULT`` when unset)."""
+    """Each source table's ``STATS_AUTO_RECALC`` as its DDL states it (``DEFAULT`` when unset).
+
+    ``CREATE_OPTIONS`` also shows the text of any made-up table option the source's owner gave
+    (``IGNORE_BAD_TABLE_OPTIONS``), so only whole words the server writes for the real option
+    count, mapped to constants: a spoofed one can at most change the copy's own setting.
+    """
     options = {}
     for table, create_options in s.run(
         "SELECT TABLE_NAME, CREATE_OPTIONS FROM information_schema.TABLES "
@@ -120,9 +129,7 @@ def _stats_options(s: Session, source: str) -> dict[str, str]:
         (source,),
     ):
         words = str(create_options or "").split()
-        options[str(table)] = next(
-            (w.split("=", 1)[1] for w in words if w.startswith("stats_auto_recalc=")), "DEFAULT"
-        )
+        options[str(table)] = next((_RECALC[w] for w in words if w in _RECALC), "DEFAULT")
     return options
 
 

@@ -160,3 +160,27 @@ def test_the_clone_refuses_a_disallowed_source_whatever_it_was_told(
         clone_schema(server, payroll, target, rule=rule)
     schemas = mariadb.sql(f"SHOW DATABASES LIKE '{target}%'").stdout.split()
     assert target not in schemas, "nothing was created"
+
+
+def test_a_table_option_in_the_source_cannot_inject_into_the_clones_statements(
+    mariadb: MariaDB, server: Server
+) -> None:
+    """The PR author owns their development schema. Under IGNORE_BAD_TABLE_OPTIONS a table may
+    carry any made-up option, and information_schema shows its text among the real ones: one
+    that reads like ``stats_auto_recalc=1,RENAME TO <another schema>`` must not reach an
+    ``ALTER TABLE`` the clone runs as the server's administrator."""
+    n = next(_db_names)
+    source, target, victim = f"dev_mallory_{n}", f"stage_inj_{n}", f"victim_{n}"
+    hostile = f"stats_auto_recalc=1,RENAME/**/TO/**/{victim}.stolen"
+    done = mariadb.sql(
+        f"CREATE DATABASE {victim}; CREATE DATABASE {source};"
+        f" SET SESSION sql_mode='IGNORE_BAD_TABLE_OPTIONS';"
+        f" CREATE TABLE {source}.notes (id INT PRIMARY KEY) x='a {hostile} b';"
+        f" INSERT INTO {source}.notes VALUES (1), (2)"
+    )
+    assert done.returncode == 0, done.stderr
+    result = clone_schema(server, source, target)
+
+    assert mariadb.sql(f"SHOW TABLES FROM {victim}").stdout.split() == [], "nothing moved out"
+    assert result.rows == 2
+    assert mariadb.sql(f"SELECT COUNT(*) FROM {target}.notes").stdout.split()[-1] == "2"
