@@ -115,22 +115,23 @@ def _checksums(server: Server, schema: str, tables: list[str]) -> dict[str, Any]
 _RECALC = {"stats_auto_recalc=0": "0", "stats_auto_recalc=1": "1"}
 
 
-def _stats_options(s: Session, source: str) -> dict[str, str]:
-    """Each source table's ``STATS_AUTO_RECALC`` as its DDL states it (``DEFAULT`` when unset).
+def _source_tables(s: Session, source: str) -> dict[str, tuple[int, str]]:
+    """Each source base table's size and ``STATS_AUTO_RECALC`` as its DDL states it
+    (``DEFAULT`` when unset), in one read of ``information_schema``.
 
     ``CREATE_OPTIONS`` also shows the text of any made-up table option the source's owner gave
     (``IGNORE_BAD_TABLE_OPTIONS``), so only whole words the server writes for the real option
     count, mapped to constants: a spoofed one can at most change the copy's own setting.
     """
-    options = {}
-    for table, create_options in s.run(
-        "SELECT TABLE_NAME, CREATE_OPTIONS FROM information_schema.TABLES "
+    found = {}
+    for table, size, create_options in s.run(
+        "SELECT TABLE_NAME, DATA_LENGTH + INDEX_LENGTH, CREATE_OPTIONS FROM information_schema.TABLES "
         "WHERE TABLE_SCHEMA=%s AND TABLE_TYPE='BASE TABLE'",
         (source,),
     ):
         words = str(create_options or "").split()
-        options[str(table)] = next((_RECALC[w] for w in words if w in _RECALC), "DEFAULT")
-    return options
+        found[str(table)] = (int(size or 0), next((_RECALC[w] for w in words if w in _RECALC), "DEFAULT"))
+    return found
 
 
 def copy_here(s: Session, server: Server, source: str, tmp: str, tables: list[str], workers: int) -> int:
@@ -145,19 +146,14 @@ def copy_here(s: Session, server: Server, source: str, tmp: str, tables: list[st
     CPU during a million-row clone, a third of it). Each table gets its source's setting back
     once every copy is loaded, and one ``ANALYZE TABLE`` gives the copies fresh statistics.
     """
-    stats = _stats_options(s, source)
+    found = _source_tables(s, source)
+    recalc = {t: found.get(t, (0, "DEFAULT"))[1] for t in tables}
+    quieted = [t for t in tables if recalc[t] != "0"]  # the others load without it already
     for table in tables:
         s.run(str(s.run(f"SHOW CREATE TABLE {q(source)}.{q(table)}")[0][1]))
-        if stats.get(table) != "0":
+        if table in quieted:
             s.run(f"ALTER TABLE {q(tmp)}.{q(table)} STATS_AUTO_RECALC=0")
-    sizes = dict(
-        s.run(
-            "SELECT TABLE_NAME, DATA_LENGTH + INDEX_LENGTH FROM information_schema.TABLES "
-            "WHERE TABLE_SCHEMA=%s AND TABLE_TYPE='BASE TABLE'",
-            (source,),
-        )
-    )
-    ordered = sorted(tables, key=lambda t: -int(sizes.get(t) or 0))  # biggest first
+    ordered = sorted(tables, key=lambda t: -found.get(t, (0, ""))[0])  # biggest first
     with ThreadPoolExecutor(max_workers=max(1, min(workers, 2 * len(ordered) or 1))) as pool:
         copies = {t: pool.submit(_copy_rows, server, source, tmp, t) for t in ordered}
         sources = {t: pool.submit(_checksum, server, source, t) for t in ordered}
@@ -167,9 +163,8 @@ def copy_here(s: Session, server: Server, source: str, tmp: str, tables: list[st
             if sources[table].result() != copied:
                 raise CloneError(f"copy of table {table!r} differs from the source (CHECKSUM TABLE)")
             rows += count
-    for table in tables:
-        if stats.get(table) != "0":
-            s.run(f"ALTER TABLE {q(tmp)}.{q(table)} STATS_AUTO_RECALC={stats.get(table, 'DEFAULT')}")
+    for table in quieted:
+        s.run(f"ALTER TABLE {q(tmp)}.{q(table)} STATS_AUTO_RECALC={recalc[table]}")
     if tables:
         s.run("ANALYZE TABLE " + ", ".join(f"{q(tmp)}.{q(t)}" for t in tables))
     return rows
