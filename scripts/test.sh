@@ -28,10 +28,11 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
 fi
 
 echo "== Python environment"
-bash scripts/setup.sh dev
-# Let Python cache the bytecode of what the tests import (pullrekun's own code, the tests):
-# without it every CLI, pass and ansible-playbook process compiles its imports again.
+# Let Python cache the bytecode of what the tests import (pullrekun's own code, its libraries, the
+# tests): without it every CLI, pass and ansible-playbook process compiles its imports again. So
+# setup.sh leaves the compiling to the first import of each module.
 unset PYTHONDONTWRITEBYTECODE
+bash scripts/setup.sh dev
 echo "== GitHub's OpenAPI description"
 bash scripts/fetch-openapi.sh
 echo "== GitHub's webhook examples"
