@@ -32,11 +32,16 @@ echo "== Python environment"
 # tests): without it every CLI, pass and ansible-playbook process compiles its imports again. So
 # setup.sh leaves the compiling to the first import of each module.
 unset PYTHONDONTWRITEBYTECODE
+# GitHub's OpenAPI description and webhook examples (npm packages, pinned) are fetched meanwhile:
+# mostly waiting on the network, about 5 s.
+fetch_log="$(mktemp)"
+{ bash scripts/fetch-openapi.sh && bash scripts/fetch-webhook-examples.sh; } > "$fetch_log" 2>&1 & fetch_pid=$!
 bash scripts/setup.sh dev
-echo "== GitHub's OpenAPI description"
-bash scripts/fetch-openapi.sh
-echo "== GitHub's webhook examples"
-bash scripts/fetch-webhook-examples.sh
+echo "== GitHub's OpenAPI description and webhook examples"
+fetched=0
+wait "$fetch_pid" || fetched=$?
+cat "$fetch_log"; rm -f "$fetch_log"
+[ "$fetched" -eq 0 ] || exit "$fetched"
 export PATH="$PWD/.venv/bin:$PATH"
 
 echo "== ruff";          ruff check .
