@@ -62,6 +62,7 @@ def test_hostile_pr_text_never_reaches_the_inventory() -> None:
     assert isinstance(host["pullrekun_pr"], int)
     assert host["staging_sha"] == "a" * 40
     assert list(deploy["children"]["pullrekun_deploy_start"]["hosts"]) == ["i-0000000a"], "started first"
+    assert list(deploy["children"]["pullrekun_deploy_wait"]["hosts"]) == ["i-0000000a"], "then waited for"
     assert deploy["children"]["pullrekun_deploy_bootstrap"]["hosts"] == {}
     assert host["staging_deploy_root"] == "/srv/127.0.0.2/app"
     # The pinned host key and the kept SSH master are the instance's, whatever its address.
@@ -239,3 +240,25 @@ def test_a_launched_instance_gets_the_bootstrap_variables_the_runs_own_win(tmp_p
         "waited for like a started instance"
     )
     assert "staging_deploy_user" not in hosts[old.instance_id]
+
+
+def test_a_started_host_on_the_local_connection_is_not_waited_for() -> None:
+    """Waiting for a started instance is waiting for its SSH; the local connection has none."""
+    local = parse(
+        {
+            "github": {"repository": "acme/webapp"},
+            "app": {"repo_url": "/srv/app.git", "command": "run", "deploy_root": "/srv/{host}/app"},
+            "ansible": {"connection": "local"},
+        }
+    )
+    inst = Instance("i-0000000a", InstanceState.STOPPED, "127.0.0.2")
+    pr = PullRequest(number=1, head_sha="a" * 40, created_at=NOW, title="t", head_ref="b", author="a")
+    p = plan(Observed((pr,), (inst,), ()), PlannerConfig(), NOW)
+    by_cfg = {
+        name: build_inventory(p, {inst.instance_id: inst}, cfg)["all"]["children"]["pullrekun_deploy"]
+        for name, cfg in (("ssh", CFG), ("local", local))
+    }
+    by_cfg = {name: deploy["children"] for name, deploy in by_cfg.items()}
+    assert list(by_cfg["ssh"]["pullrekun_deploy_wait"]["hosts"]) == ["i-0000000a"]
+    assert list(by_cfg["local"]["pullrekun_deploy_start"]["hosts"]) == ["i-0000000a"], "still started"
+    assert by_cfg["local"]["pullrekun_deploy_wait"]["hosts"] == {}

@@ -213,7 +213,8 @@ def _group_vars(cfg: Config) -> dict[str, Any]:
 
 def build_inventory(plan: Plan, instances: Mapping[str, Instance], cfg: Config) -> dict[str, Any]:
     """The run's inventory: localhost for EC2 calls, pullrekun_stop, _start, _deploy (with
-    _deploy_start, _deploy_bootstrap, _deploy_db_user and _deploy_db_diff inside it) and _switch."""
+    _deploy_start, _deploy_wait, _deploy_bootstrap, _deploy_db_user and _deploy_db_diff inside
+    it) and _switch."""
     deploy_hosts = _deploy_hosts(plan, instances, cfg)
     starts = {a.instance_id for a in plan.of_type(StartInstance)}
     # Free instances started on request (no deploy): started and left running.
@@ -222,6 +223,9 @@ def build_inventory(plan: Plan, instances: Mapping[str, Instance], cfg: Config) 
     }
     bootstrap = {d.instance_id for d in plan.of_type(Deploy) if d.bootstrap}
     wake = (starts & set(deploy_hosts)) | bootstrap
+    # Waiting for a started instance to answer means waiting for its SSH: hosts reached with the
+    # local connection (the controller itself) have nothing to wait for.
+    wait = set() if cfg.ansible.connection == "local" else wake
     localhost = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
     # Developers' servers: EC2 calls from the controller only (no connection to the server).
     switch_hosts = {
@@ -244,6 +248,7 @@ def build_inventory(plan: Plan, instances: Mapping[str, Instance], cfg: Config) 
                     "children": {
                         # A launched instance is waited for like a started one (running, then SSH).
                         "pullrekun_deploy_start": {"hosts": dict.fromkeys(sorted(wake))},
+                        "pullrekun_deploy_wait": {"hosts": dict.fromkeys(sorted(wait))},
                         "pullrekun_deploy_bootstrap": {"hosts": dict.fromkeys(sorted(bootstrap))},
                         **_database_groups(cfg, deploy_hosts),
                     },
