@@ -1,7 +1,7 @@
 """Ansible callback: record, per host, which deploy step failed or finished (by task tags).
 
 Tasks that can fail carry a tag ``step_<id>`` (see ``pullrekun.core.steps``). For each failed
-or unreachable task (errors the play ignores excepted) and each finished tagged task, one JSON
+or unreachable task (errors the play ignores excepted) and each finished or skipped tagged task, one JSON
 line goes to the file named by PULLREKUN_STEPS_FILE: host, event, the task's step tags and its
 name. pullrekun reads the file after the run; the file is the run's, in its private directory.
 Loaded by pullrekun's runner through ANSIBLE_CALLBACK_PLUGINS; does nothing without the file.
@@ -60,3 +60,8 @@ class CallbackModule(CallbackBase):  # type: ignore[misc]
     def v2_runner_on_ok(self, result: Any) -> None:
         if any(str(t).startswith(TAG_PREFIX) for t in (result._task.tags or [])):
             self._write(result, "ok")
+
+    def v2_runner_on_skipped(self, result: Any) -> None:
+        # The last check of a deploy is skipped when it passes: how a host shows it got there.
+        if any(str(t).startswith(TAG_PREFIX) for t in (result._task.tags or [])):
+            self._write(result, "skipped")

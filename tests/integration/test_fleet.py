@@ -113,6 +113,11 @@ def test_a_bootstrap_that_fails_fails_only_its_pr(fleet_sandbox: Sandbox) -> Non
     assert by_pr[2].ok
     assert not by_pr[3].ok
     assert by_pr[3].failed_step == "bootstrap", by_pr[3]
+    # Every host a bootstrap failed in its play alone: Ansible ends a playbook there unless the
+    # run keeps going. The two other PRs are really served, and only then said to be ready.
+    assert {sb.served(a) for a in sb.host_addrs} == {sha for _, sha in opened[:2]}
+    for _, sha in opened[:2]:
+        assert sb.github.status_states(sha)[-1][0] == "success"
     state, said = sb.github.status_states(opened[2][1])[-1]
     assert state == "failure"
     assert "bootstrap" in said

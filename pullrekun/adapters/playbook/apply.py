@@ -125,7 +125,9 @@ def _terminations(plan: Plan, run: RunResult) -> tuple[dict[str, str], dict[str,
 def _outcome(d: Deploy, clone: CloneSchema | None, run: RunResult) -> DeployOutcome:
     """What became of one deploy: its host's success, or the failure, its step and output."""
     cloned = clone if clone is not None and Step.SCHEMA in run.done_steps.get(d.instance_id, ()) else None
-    if run.host_ok(d.instance_id):
+    # A host that failed nowhere is not yet served: a run can end before it reaches the deploy
+    # play. The deploy's last check (its health check, skipped when it passes) says it got there.
+    if run.host_ok(d.instance_id) and Step.HEALTH_CHECK in run.passed_steps.get(d.instance_id, ()):
         return DeployOutcome(
             d.pr_number,
             d.instance_id,
@@ -151,7 +153,8 @@ def _outcome(d: Deploy, clone: CloneSchema | None, run: RunResult) -> DeployOutc
         if failure.output_tail:
             message += "\n" + "\n".join(cap_output(failure.output_tail))
     else:
-        task, message = "(run)", "\n".join([run.explanation, *run.output_tail])
+        why = "the run ended before the deploy on this host finished" if run.ok else run.explanation
+        task, message = "(run)", "\n".join([why, *run.output_tail])
     step = run.failed_steps.get(d.instance_id, Step.DEPLOY)
     return DeployOutcome(
         d.pr_number, d.instance_id, d.sha, False, task, message, run.artifacts_dir, cloned, step

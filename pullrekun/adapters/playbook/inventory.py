@@ -236,27 +236,51 @@ def build_inventory(plan: Plan, instances: Mapping[str, Instance], cfg: Config) 
         }
         for s in plan.of_type(SwitchServer)
     }
+    deploy_groups = {
+        # A launched instance is waited for like a started one (running, then SSH).
+        "pullrekun_deploy_start": {"hosts": dict.fromkeys(sorted(wake))},
+        "pullrekun_deploy_wait": {"hosts": dict.fromkeys(sorted(wait))},
+        "pullrekun_deploy_bootstrap": {"hosts": dict.fromkeys(sorted(bootstrap))},
+        **_database_groups(cfg, deploy_hosts),
+    }
+    groups = {
+        "pullrekun_stop": {"hosts": _stop_hosts(plan, instances, cfg)},
+        "pullrekun_start": {"hosts": start_hosts},
+        "pullrekun_deploy": {"hosts": deploy_hosts, "children": deploy_groups},
+        "pullrekun_switch": {"hosts": switch_hosts},
+    }
+    early = {name: groups.get(name) or deploy_groups[name] for name in KEEP_GOING_PLAYS}
     return {
         "all": {
             "vars": _group_vars(cfg),
             "hosts": {"localhost": localhost},
-            "children": {
-                "pullrekun_stop": {"hosts": _stop_hosts(plan, instances, cfg)},
-                "pullrekun_start": {"hosts": start_hosts},
-                "pullrekun_deploy": {
-                    "hosts": deploy_hosts,
-                    "children": {
-                        # A launched instance is waited for like a started one (running, then SSH).
-                        "pullrekun_deploy_start": {"hosts": dict.fromkeys(sorted(wake))},
-                        "pullrekun_deploy_wait": {"hosts": dict.fromkeys(sorted(wait))},
-                        "pullrekun_deploy_bootstrap": {"hosts": dict.fromkeys(sorted(bootstrap))},
-                        **_database_groups(cfg, deploy_hosts),
-                    },
-                },
-                "pullrekun_switch": {"hosts": switch_hosts},
-            },
+            "children": {**groups, **_keep_going_groups(early)},
         }
     }
+
+
+#: The plays before the deploy play, by the group each runs over. Ansible ends a playbook when
+#: every host of a play failed: one instance EC2 would not start, alone in its play, would end the
+#: run before the deploys of every other environment.
+KEEP_GOING_PLAYS = (
+    "pullrekun_stop",
+    "pullrekun_start",
+    "pullrekun_switch",
+    "pullrekun_deploy_start",
+    "pullrekun_deploy_wait",
+    "pullrekun_deploy_bootstrap",
+    "pullrekun_deploy_db_user",
+)
+#: A host that is in each of those plays with real hosts and leaves it at once (its first task,
+#: `meta: end_host`), so never all of a play's hosts fail. It never connects anywhere.
+KEEP_GOING_HOST = "pullrekun-keep-going"
+
+
+def _keep_going_groups(early: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """``<group>_keep_going``: the keep-going host where ``group`` has hosts (an empty play stays
+    empty: a play no host is in costs nothing)."""
+    host = {KEEP_GOING_HOST: {"ansible_connection": "local"}}
+    return {f"{name}_keep_going": {"hosts": host if group["hosts"] else {}} for name, group in early.items()}
 
 
 def _database_groups(cfg: Config, deploy_hosts: Mapping[str, Any]) -> dict[str, Any]:

@@ -125,6 +125,8 @@ class RunResult:
     failed_steps: Mapping[str, Step] = field(default_factory=dict)
     #: Per host, the steps whose tagged tasks finished there.
     done_steps: Mapping[str, frozenset[Step]] = field(default_factory=dict)
+    #: Per host, the steps whose tagged tasks it went past (finished, or skipped as not needed).
+    passed_steps: Mapping[str, frozenset[Step]] = field(default_factory=dict)
     #: Why the run could not start (status ERROR), or the idle timeout's seconds (status IDLE).
     error: str = ""
     #: Per host, what its environment's migrations changed in its schema (the diff task's answer).
@@ -230,10 +232,12 @@ STEPS_FILE = "steps.jsonl"
 SCHEMA_DIFF_TASK = "Compare the environment's schema with its source."
 
 
-def read_steps(path: Path) -> tuple[dict[str, Step], dict[str, frozenset[Step]]]:
-    """The steps file the ``pullrekun_steps`` callback wrote: first failed step, finished steps."""
+def read_steps(path: Path) -> tuple[dict[str, Step], dict[str, frozenset[Step]], dict[str, frozenset[Step]]]:
+    """The steps file the ``pullrekun_steps`` callback wrote, per host: the first failed step, the
+    steps whose tasks finished, and those whose tasks were passed (finished or skipped)."""
     failed: dict[str, Step] = {}
     done: dict[str, set[Step]] = {}
+    passed: dict[str, set[Step]] = {}
     lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
     for line in lines:
         try:
@@ -241,11 +245,13 @@ def read_steps(path: Path) -> tuple[dict[str, Step], dict[str, frozenset[Step]]]
             host, event, tags = str(rec["host"]), str(rec["event"]), [str(t) for t in rec["steps"]]
         except (ValueError, KeyError, TypeError):
             continue  # a line cut short by a killed run
-        if event == "ok":
-            done.setdefault(host, set()).add(step_of(tags))
+        if event in ("ok", "skipped"):
+            passed.setdefault(host, set()).add(step_of(tags))
+            if event == "ok":
+                done.setdefault(host, set()).add(step_of(tags))
         elif host not in failed:
             failed[host] = step_of(tags, unreachable=event == "unreachable")
-    return failed, {h: frozenset(s) for h, s in done.items()}
+    return failed, {h: frozenset(s) for h, s in done.items()}, {h: frozenset(s) for h, s in passed.items()}
 
 
 _PROMPT_START = SECRET_PROMPT.split(" ", 1)[0]
@@ -374,7 +380,7 @@ def _run(
         return RunResult(RunStatus.ERROR, None, str(private), str(artifacts), cmd, error=str(exc)[:200])
     status = RunStatus.IDLE if idle[0] and r.status == "canceled" else RunStatus(str(r.status))
     stats: dict[str, dict[str, int]] = r.stats or {}
-    failed_steps, done_steps = read_steps(private / STEPS_FILE)
+    failed_steps, done_steps, passed_steps = read_steps(private / STEPS_FILE)
     failed = set(stats.get("failures", {})) | set(stats.get("dark", {}))
     seen = set(stats.get("processed", {}))
     return RunResult(
@@ -389,6 +395,7 @@ def _run(
         output_tail=tuple(events.tail) if status is not RunStatus.SUCCESSFUL else (),
         failed_steps=failed_steps,
         done_steps=done_steps,
+        passed_steps=passed_steps,
         error=str(spec.idle_timeout) if status is RunStatus.IDLE else "",
         schema_changes=events.schema_changes,
         started=_read_started(private / START_NAME),
