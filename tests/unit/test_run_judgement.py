@@ -8,7 +8,8 @@ from pathlib import Path
 
 from pullrekun.adapters.playbook.apply import _outcome
 from pullrekun.adapters.playbook.inventory import KEEP_GOING_HOST, KEEP_GOING_PLAYS, build_inventory
-from pullrekun.adapters.playbook.runner import RunResult, RunStatus, read_steps
+from pullrekun.adapters.playbook.runner import RunResult, RunStatus
+from pullrekun.adapters.playbook.steps_file import read_steps
 from pullrekun.config import parse
 from pullrekun.core.model import Deploy, Instance, InstanceState, Observed, PullRequest
 from pullrekun.core.planner import PlannerConfig, plan
@@ -33,7 +34,7 @@ def _steps_file(tmp_path: Path, *lines: tuple[str, str, list[str]]) -> Path:
 
 
 def test_a_skipped_tagged_task_is_passed_but_not_done(tmp_path: Path) -> None:
-    failed, done, passed = read_steps(
+    steps = read_steps(
         _steps_file(
             tmp_path,
             ("i-a", "ok", ["step_checkout"]),
@@ -41,9 +42,9 @@ def test_a_skipped_tagged_task_is_passed_but_not_done(tmp_path: Path) -> None:
             ("i-b", "failed", ["step_migrate"]),
         )
     )
-    assert failed == {"i-b": Step.MIGRATE}
-    assert done == {"i-a": frozenset({Step.CHECKOUT})}
-    assert passed == {"i-a": frozenset({Step.CHECKOUT, Step.HEALTH_CHECK})}
+    assert steps.failed == {"i-b": Step.MIGRATE}
+    assert steps.done == {"i-a": frozenset({Step.CHECKOUT})}
+    assert steps.passed == {"i-a": frozenset({Step.CHECKOUT, Step.HEALTH_CHECK})}
 
 
 def _run(status: RunStatus, passed: dict[str, frozenset[Step]]) -> RunResult:
@@ -95,12 +96,14 @@ def test_every_play_before_the_deploys_keeps_the_run_going_where_it_has_hosts() 
 def test_the_playbooks_early_plays_name_their_keep_going_groups_and_leave_at_once() -> None:
     import yaml
 
-    plays = yaml.safe_load((Path(__file__).parents[2] / "playbooks" / "reconcile.yml").read_text())
+    playbooks = Path(__file__).parents[2] / "playbooks"
+    plays = yaml.safe_load((playbooks / "reconcile.yml").read_text())
     by_group = {play["hosts"].split(":")[0]: play for play in plays}
+    (leave,) = yaml.safe_load((playbooks / "tasks" / "keep-going.yml").read_text())
+    assert leave["ansible.builtin.meta"] == "end_host"
+    assert leave["when"] == f"inventory_hostname == '{KEEP_GOING_HOST}'"
     for name in KEEP_GOING_PLAYS:
         play = by_group[name]
         assert play["hosts"] == f"{name}:{name}_keep_going", name
-        first = play["tasks"][0]
-        assert first["ansible.builtin.meta"] == "end_host", name
-        assert first["when"] == f"inventory_hostname == '{KEEP_GOING_HOST}'", name
+        assert play["tasks"][0]["ansible.builtin.import_tasks"] == "tasks/keep-going.yml", name
     assert by_group["pullrekun_deploy"]["hosts"] == "pullrekun_deploy"

@@ -36,8 +36,9 @@ from pullrekun.adapters.playbook.guard import (
     START_NAME,
 )
 from pullrekun.adapters.playbook.settings import run_environment
+from pullrekun.adapters.playbook.steps_file import STEPS_FILE, read_steps
 from pullrekun.core.redact import cap_output
-from pullrekun.core.steps import Step, step_of
+from pullrekun.core.steps import Step
 
 log = logging.getLogger(__name__)
 
@@ -227,31 +228,8 @@ class _Events:
         return True
 
 
-STEPS_FILE = "steps.jsonl"
 #: The playbook task whose answer says what a PR changed in its database.
 SCHEMA_DIFF_TASK = "Compare the environment's schema with its source."
-
-
-def read_steps(path: Path) -> tuple[dict[str, Step], dict[str, frozenset[Step]], dict[str, frozenset[Step]]]:
-    """The steps file the ``pullrekun_steps`` callback wrote, per host: the first failed step, the
-    steps whose tasks finished, and those whose tasks were passed (finished or skipped)."""
-    failed: dict[str, Step] = {}
-    done: dict[str, set[Step]] = {}
-    passed: dict[str, set[Step]] = {}
-    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
-    for line in lines:
-        try:
-            rec = json.loads(line)
-            host, event, tags = str(rec["host"]), str(rec["event"]), [str(t) for t in rec["steps"]]
-        except (ValueError, KeyError, TypeError):
-            continue  # a line cut short by a killed run
-        if event in ("ok", "skipped"):
-            passed.setdefault(host, set()).add(step_of(tags))
-            if event == "ok":
-                done.setdefault(host, set()).add(step_of(tags))
-        elif host not in failed:
-            failed[host] = step_of(tags, unreachable=event == "unreachable")
-    return failed, {h: frozenset(s) for h, s in done.items()}, {h: frozenset(s) for h, s in passed.items()}
 
 
 _PROMPT_START = SECRET_PROMPT.split(" ", 1)[0]
@@ -380,7 +358,7 @@ def _run(
         return RunResult(RunStatus.ERROR, None, str(private), str(artifacts), cmd, error=str(exc)[:200])
     status = RunStatus.IDLE if idle[0] and r.status == "canceled" else RunStatus(str(r.status))
     stats: dict[str, dict[str, int]] = r.stats or {}
-    failed_steps, done_steps, passed_steps = read_steps(private / STEPS_FILE)
+    steps = read_steps(private / STEPS_FILE)
     failed = set(stats.get("failures", {})) | set(stats.get("dark", {}))
     seen = set(stats.get("processed", {}))
     return RunResult(
@@ -393,9 +371,9 @@ def _run(
         failed_hosts=frozenset(failed),
         ok_hosts=frozenset(seen - failed) if status is not RunStatus.IDLE else frozenset(),
         output_tail=tuple(events.tail) if status is not RunStatus.SUCCESSFUL else (),
-        failed_steps=failed_steps,
-        done_steps=done_steps,
-        passed_steps=passed_steps,
+        failed_steps=steps.failed,
+        done_steps=steps.done,
+        passed_steps=steps.passed,
         error=str(spec.idle_timeout) if status is RunStatus.IDLE else "",
         schema_changes=events.schema_changes,
         started=_read_started(private / START_NAME),
